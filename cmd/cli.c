@@ -1,0 +1,254 @@
+/* cli.c - see cli.h. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "error.h"
+
+int cli_quiet;
+int cli_progress_enabled = -1;
+
+static const struct cli_cmd *cmd;
+static int g_argc;
+static char **g_argv;
+static struct option *longopts;
+static char shortopts[256];
+
+enum { OPT_HELP = 0x10000, OPT_VERSION, OPT_LIST };
+
+const char *cli_name(void) { return cmd ? cmd->name : "llm"; }
+
+void cli_init(const struct cli_cmd *c, int argc, char **argv)
+{
+	size_t n = 0, k = 0;
+	const struct cli_opt *o;
+
+	cmd = c;
+	g_argc = argc;
+	g_argv = argv;
+	signal(SIGPIPE, SIG_DFL);
+	for (o = c->opts; o && o->lng; o++)
+		n++;
+	longopts = calloc(n + 4, sizeof *longopts);
+	if (!longopts)
+		cli_die("out of memory");
+	shortopts[k++] = '+';
+	shortopts[k++] = ':';
+	shortopts[k++] = 'h';
+	for (o = c->opts, n = 0; o && o->lng; o++, n++) {
+		longopts[n].name = o->lng;
+		longopts[n].has_arg = o->arg ? required_argument : no_argument;
+		longopts[n].val = o->id;
+		if (o->shrt && k + 3 < sizeof shortopts) {
+			shortopts[k++] = (char)o->shrt;
+			if (o->arg)
+				shortopts[k++] = ':';
+		}
+	}
+	longopts[n++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	longopts[n++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
+	longopts[n++] = (struct option){ "list-options", no_argument, NULL, OPT_LIST };
+	shortopts[k] = 0;
+	opterr = 0;
+}
+
+void cli_help(FILE *f)
+{
+	const struct cli_opt *o;
+
+	fprintf(f, "Usage: %s %s\n", cmd->name, cmd->synopsis);
+	if (cmd->summary)
+		fprintf(f, "%s\n", cmd->summary);
+	fprintf(f, "\nOptions:\n");
+	for (o = cmd->opts; o && o->lng; o++) {
+		char left[64];
+		if (o->shrt)
+			snprintf(left, sizeof left, "-%c, --%s%s%s", o->shrt, o->lng,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			snprintf(left, sizeof left, "    --%s%s%s", o->lng,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(f, "  %-28s %s\n", left, o->help);
+	}
+	fprintf(f, "  %-28s %s\n", "-h, --help", "show this help and exit");
+	fprintf(f, "  %-28s %s\n", "    --version", "show the version and exit");
+	fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error. See %s(1).\n", cmd->name);
+}
+
+int cli_next(const char **arg)
+{
+	int c;
+
+	for (;;) {
+		int li = -1;
+		c = getopt_long(g_argc, g_argv, shortopts, longopts, &li);
+		if (c == -1)
+			return -1;
+		*arg = optarg;
+		switch (c) {
+		case 'h':
+		case OPT_HELP:
+			cli_help(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("%s %s (%s)\n", cmd->name, LLM_VERSION, LLM_GIT_REV);
+			exit(0);
+		case OPT_LIST: {
+			const struct cli_opt *o;
+			for (o = cmd->opts; o && o->lng; o++)
+				printf("--%s\n", o->lng);
+			printf("--help\n--version\n");
+			exit(0);
+		}
+		case ':':
+			cli_usage("option '%s' needs an argument", g_argv[optind - 1]);
+		case '?':
+			if (optopt && optopt < 256)
+				cli_usage("unknown option '-%c'", optopt);
+			cli_usage("unknown option '%s'", g_argv[optind - 1]);
+		default:
+			return c;
+		}
+	}
+}
+
+int cli_optind(void) { return optind; }
+
+static void vmsg(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", cli_name());
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_usage(const char *fmt, ...)
+{
+	va_list ap;
+	cli_progress_end();
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", cli_name());
+	exit(2);
+}
+
+void cli_die(const char *fmt, ...)
+{
+	va_list ap;
+	cli_progress_end();
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void cli_die_lib(void) { cli_die("%s", llm_errmsg()); }
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	if (cli_quiet)
+		return;
+	cli_progress_end();
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+long long cli_int(const char *opt, const char *s, long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		cli_usage("%s: '%s' is not an integer in [%lld, %lld]", opt, s, min, max);
+	return v;
+}
+
+double cli_double(const char *opt, const char *s, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= min && v <= max))
+		cli_usage("%s: '%s' is not a number in [%g, %g]", opt, s, min, max);
+	return v;
+}
+
+uint64_t cli_size(const char *opt, const char *s)
+{
+	char *end;
+	double v, mul = 1;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !(v >= 0))
+		cli_usage("%s: '%s' is not a size", opt, s);
+	if (*end) {
+		const char *u = "KMGT", *p = strchr(u, end[0] & ~0x20);
+		int k;
+		if (!p || !end[0])
+			cli_usage("%s: '%s' is not a size (units K, M, G, T)", opt, s);
+		for (k = 0; k <= p - u; k++)
+			mul *= (end[1] == 'B' || end[1] == 'b') ? 1000 : 1024;
+		if (end[1] && strcasecmp(end + 1, "B") && strcasecmp(end + 1, "iB"))
+			cli_usage("%s: '%s' is not a size (units K, M, G, T)", opt, s);
+		if (strcasecmp(end + 1, "iB") == 0)
+			mul = pow(1024, (double)(p - u + 1));
+	}
+	if (v * mul >= 1.8e19)
+		cli_usage("%s: '%s' is too large", opt, s);
+	return (uint64_t)(v * mul);
+}
+
+int cli_nproc(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+void cli_refuse_tty(const char *path)
+{
+	if ((!path || strcmp(path, "-") == 0) && isatty(STDOUT_FILENO))
+		cli_die("refusing to write binary output to a terminal (use -o FILE or a pipe)");
+}
+
+static int progress_shown;
+
+void cli_progress(const char *label, uint64_t done, uint64_t total)
+{
+	int on = cli_progress_enabled;
+	int width = 30, fill;
+	if (on < 0)
+		on = !cli_quiet && isatty(STDERR_FILENO);
+	if (!on || total == 0)
+		return;
+	fill = (int)((double)done / (double)total * width);
+	if (fill > width)
+		fill = width;
+	fprintf(stderr, "\r%s: [%.*s%*s] %3d%% %s", cli_name(), fill,
+		"##############################", width - fill, "",
+		(int)(100.0 * (double)done / (double)total), label ? label : "");
+	fprintf(stderr, "\033[K");
+	progress_shown = 1;
+}
+
+void cli_progress_end(void)
+{
+	if (progress_shown) {
+		fputc('\n', stderr);
+		progress_shown = 0;
+	}
+}

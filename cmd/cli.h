@@ -1,0 +1,71 @@
+/* cli.h - shared command-line plumbing for the llm-* commands.
+ *
+ * Lives in cmd/, not lib/: it prints and exits, which the library never
+ * does.  One static option table per command drives parsing, --help, and
+ * --list-options (one long option per line, used by the tests to check that
+ * man pages and completions name every option).
+ *
+ * Conventions: stdout for results, stderr for "llm-x: what is wrong";
+ * exit 0 success, 1 failure, 2 usage.  SIGPIPE ends the command quietly.
+ */
+#ifndef LLM_CLI_H
+#define LLM_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct cli_opt {
+	const char *lng;  /* long name without "--" */
+	int shrt;         /* short letter, or 0 */
+	const char *arg;  /* argument name ("TYPE"), or NULL for a flag */
+	const char *help; /* one line */
+	int id;           /* returned by cli_next; use the short letter or a value >= 256 */
+};
+
+struct cli_cmd {
+	const char *name;     /* "llm-quant" */
+	const char *synopsis; /* "[options] INPUT" */
+	const char *summary;  /* one or more lines after the synopsis */
+	const struct cli_opt *opts; /* terminated by an entry with lng == NULL */
+};
+
+/* Call first: remembers the command for messages, restores SIGPIPE's default. */
+void cli_init(const struct cli_cmd *cmd, int argc, char **argv);
+/* Next option: its id, with *arg set for options that take one; -1 when
+ * options end (then argv[cli_optind()] is the first operand).  Handles
+ * -h/--help (usage to stdout, exit 0), --version (exit 0), --list-options
+ * (exit 0) and unknown options or missing arguments (exit 2). */
+int cli_next(const char **arg);
+int cli_optind(void);
+
+void cli_help(FILE *f);
+_Noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "llm-x: <llm_errmsg()>" and exit 1. */
+_Noreturn void cli_die_lib(void);
+/* Warning on stderr ("llm-x: ..."), unless quiet. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int cli_quiet;
+const char *cli_name(void);
+
+/* Argument parsing: usage error (exit 2) naming the option when s is not a
+ * number in [min, max]. */
+long long cli_int(const char *opt, const char *s, long long min, long long max);
+double cli_double(const char *opt, const char *s, double min, double max);
+/* Sizes with optional K/M/G/T suffix (powers of 1024 for KiB..., of 1000 for KB...). */
+uint64_t cli_size(const char *opt, const char *s);
+
+/* Default thread count: online CPUs. */
+int cli_nproc(void);
+
+/* Exit 1 with a message when binary output would go to a terminal
+ * (path NULL or "-" meaning stdout). */
+void cli_refuse_tty(const char *path);
+
+/* Progress bar on stderr: shown when enabled (default: stderr is a tty and
+ * not quiet; --progress forces it). */
+extern int cli_progress_enabled; /* -1 auto, 0 off, 1 on */
+void cli_progress(const char *label, uint64_t done, uint64_t total);
+void cli_progress_end(void);
+
+#endif

@@ -1,0 +1,67 @@
+/* ckpt.h - one view of a checkpoint, whatever its format.
+ *
+ * Formats, sniffed by content (not by name):
+ *   GGUF v2/v3 file (or "-": stdin)
+ *   Hugging Face directory: config.json + model.safetensors, or a sharded
+ *     model.safetensors.index.json (also accepted: the path of either file)
+ *   llama2.c checkpoint (.bin; legacy header of 7 int32), with
+ *     opts.tokenizer naming a llama2.c tokenizer.bin
+ *
+ * Every checkpoint shows GGUF's model: metadata (llama.*, tokenizer.ggml.*,
+ * general.*) and tensors with GGUF names, ne order and types.  HF tensors
+ * are renamed (model.layers.N.self_attn.q_proj.weight -> blk.N.attn_q.weight
+ * ...) and q/k rows permuted from rotate-half to GGUF's adjacent-pair RoPE
+ * layout exactly as llama.cpp's converter does; tied embeddings give no
+ * output.weight, as in llama.cpp's own files.
+ */
+#ifndef LLM_CKPT_H
+#define LLM_CKPT_H
+
+#include <stdint.h>
+
+#include "gguf.h"
+#include "meta.h"
+
+enum llm_ckpt_format {
+	LLM_CKPT_GGUF = 1,
+	LLM_CKPT_HF = 2,      /* safetensors directory */
+	LLM_CKPT_LLAMA2C = 3,
+};
+
+struct llm_ckpt_opts {
+	const char *tokenizer; /* llama2.c tokenizer.bin for .bin checkpoints, or NULL */
+};
+#define LLM_CKPT_OPTS_INIT { NULL }
+
+typedef struct llm_ckpt llm_ckpt;
+
+/* Open path (see above); opts may be NULL.  Errors name the path. */
+int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *opts);
+void llm_ckpt_free(llm_ckpt *c);
+
+enum llm_ckpt_format llm_ckpt_format(const llm_ckpt *c);
+const char *llm_ckpt_format_name(const llm_ckpt *c); /* "gguf", "safetensors", "llama2c" */
+const char *llm_ckpt_path(const llm_ckpt *c);
+/* GGUF version for GGUF input (0 otherwise). */
+uint32_t llm_ckpt_version(const llm_ckpt *c);
+const llm_meta *llm_ckpt_meta(const llm_ckpt *c);       /* borrowed */
+int64_t llm_ckpt_n_tensors(const llm_ckpt *c);
+/* Tensor i's info (name, type, shape, offset for GGUF, size). Borrowed. */
+const struct llm_tensor_info *llm_ckpt_tensor(const llm_ckpt *c, int64_t i);
+int64_t llm_ckpt_find(const llm_ckpt *c, const char *name); /* -1 if absent */
+
+/* Bytes of tensor i in its stored type (info->type), with GGUF's layout.
+ * For mapped GGUF input the pointer goes straight into the file; otherwise
+ * the data are converted into a buffer the checkpoint owns until
+ * llm_ckpt_release(c, i) or llm_ckpt_free(c).  Streaming converters release
+ * each tensor after use so memory stays near the largest tensor. */
+int llm_ckpt_data(llm_ckpt *c, int64_t i, const void **data);
+void llm_ckpt_release(llm_ckpt *c, int64_t i);
+
+/* Tensor i decoded to F32 into dst (n = number of elements). */
+int llm_ckpt_read_f32(llm_ckpt *c, int64_t i, float *dst);
+
+/* Number of elements of an info. */
+int64_t llm_tensor_nelem(const struct llm_tensor_info *t);
+
+#endif

@@ -1,0 +1,39 @@
+/* ckpt_impl.h - PRIVATE: what a checkpoint backend provides to ckpt.c.
+ *
+ * A backend's open function fills meta, tensors (GGUF names, ne order,
+ * stored type, size) and ops; ckpt.c owns the per-tensor buffers.
+ */
+#ifndef LLM_CKPT_IMPL_H
+#define LLM_CKPT_IMPL_H
+
+#include "ckpt.h"
+
+struct llm_ckpt_ops {
+	/* Write tensor i's bytes (GGUF layout, type t[i].type, t[i].size bytes) into dst. */
+	int (*load)(llm_ckpt *c, int64_t i, void *dst);
+	/* Direct pointer to tensor i's bytes if they need no conversion, else NULL. */
+	const void *(*direct)(llm_ckpt *c, int64_t i);
+	void (*free)(void *impl);
+};
+
+struct llm_ckpt {
+	enum llm_ckpt_format fmt;
+	char *path;
+	uint32_t version;
+	llm_meta meta;
+	struct llm_tensor_info *t; /* t[i].name owned (malloc) */
+	int64_t nt;
+	void **buf;                /* per-tensor converted data (malloc) or NULL */
+	const struct llm_ckpt_ops *ops;
+	void *impl;
+};
+
+/* Backends (each sets fmt, meta, t, nt, ops, impl; returns 0 or LLM_E*). */
+int llm_ckpt_open_gguf(llm_ckpt *c, const char *path);
+int llm_ckpt_open_hf(llm_ckpt *c, const char *path);
+int llm_ckpt_open_llama2c(llm_ckpt *c, const char *path, const char *tokenizer);
+
+/* Sniffing helpers. */
+int llm_path_is_dir(const char *path);
+
+#endif

@@ -1,0 +1,27 @@
+/* error.c - thread-local error message. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+
+static _Thread_local char errbuf[1024];
+
+const char *llm_errmsg(void) { return errbuf; }
+
+int llm_err(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int llm_err_prefix(int code, const char *prefix)
+{
+	char tmp[sizeof errbuf];
+	snprintf(tmp, sizeof tmp, "%s: %s", prefix, errbuf);
+	memcpy(errbuf, tmp, sizeof errbuf);
+	return code;
+}

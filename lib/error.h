@@ -1,0 +1,31 @@
+/* error.h - error codes and the one-line detail message.
+ *
+ * Library functions that can fail return 0 or a negative LLM_E* code and
+ * leave one line of detail (no trailing newline) for llm_errmsg().  The
+ * message is thread-local; it names the file and what is wrong where the
+ * library knows them.  The library never prints and never exits.
+ */
+#ifndef LLM_ERROR_H
+#define LLM_ERROR_H
+
+enum {
+	LLM_OK = 0,
+	LLM_EIO = -1,          /* read/write/open failed (errno-level) */
+	LLM_EFORMAT = -2,      /* input is malformed or truncated */
+	LLM_ENOMEM = -3,       /* allocation failed */
+	LLM_EINVAL = -4,       /* bad argument from the caller */
+	LLM_EUNSUPPORTED = -5, /* valid input we do not handle */
+	LLM_ENOTFOUND = -6,    /* key, tensor or file absent */
+	LLM_EGIT = -7,         /* libgit2 failure */
+};
+
+/* The detail of the last failure in this thread ("" if none). Borrowed. */
+const char *llm_errmsg(void);
+
+/* Record a printf-style message and return code (for `return llm_err(...)`). */
+int llm_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prefix the current message with "prefix: " (e.g. a file name). Returns code. */
+int llm_err_prefix(int code, const char *prefix);
+
+#endif

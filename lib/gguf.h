@@ -1,0 +1,87 @@
+/* gguf.h - GGUF v2/v3 reader and streaming v3 writer.
+ *
+ * File layout (little-endian):
+ *   u32 magic "GGUF" (0x46554747) | u32 version (2 or 3) |
+ *   i64 n_tensors | i64 n_kv |
+ *   n_kv x { str key | u32 vtype | value }          (see meta.h for vtypes)
+ *       str   = u64 len, len bytes (no NUL)
+ *       array = u32 elem vtype, u64 n, n elements (strings as above)
+ *   n_tensors x { str name | u32 n_dims (1..4) | i64 ne[n_dims] |
+ *                 u32 type | u64 offset }   (ne[0] is the contiguous dim;
+ *                 offset relative to the data section, multiple of alignment)
+ *   padding to general.alignment (u32, default 32, a power of two)
+ *   data section: tensor data, each tensor padded to the alignment.
+ * (Version 1 used u32 counts and lengths; it is rejected.)
+ *
+ * Every count, length, offset, dimension and type is validated against the
+ * file size with overflow-checked arithmetic before it is used.
+ */
+#ifndef LLM_GGUF_H
+#define LLM_GGUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta.h"
+
+#define LLM_GGUF_MAGIC 0x46554747u
+#define LLM_GGUF_DEFAULT_ALIGNMENT 32
+#define LLM_MAX_DIMS 4
+
+struct llm_tensor_info {
+	char *name;                 /* owned by the containing object */
+	int type;                   /* enum llm_type */
+	int n_dims;
+	int64_t ne[LLM_MAX_DIMS];   /* unused dims are 1 */
+	uint64_t offset;            /* in the data section */
+	uint64_t size;              /* bytes (llm_type_row_size of ne[0] * rows) */
+};
+
+/* ---- reading ---- */
+
+typedef struct llm_gguf llm_gguf;
+
+/* Open path ("-" = stdin, spooled to an unlinked temporary file when not a
+ * regular file) and parse header, metadata and tensor infos; data are mmapped.
+ * On failure the message names the path. */
+int llm_gguf_open(llm_gguf **out, const char *path);
+/* Parse a GGUF held in memory (borrowed; must outlive the object). */
+int llm_gguf_open_mem(llm_gguf **out, const void *buf, size_t size, const char *name);
+void llm_gguf_free(llm_gguf *g);
+
+uint32_t llm_gguf_version(const llm_gguf *g);
+const llm_meta *llm_gguf_meta(const llm_gguf *g);     /* borrowed */
+uint32_t llm_gguf_alignment(const llm_gguf *g);
+int64_t llm_gguf_n_tensors(const llm_gguf *g);
+const struct llm_tensor_info *llm_gguf_tensor(const llm_gguf *g, int64_t i); /* borrowed */
+int64_t llm_gguf_find_tensor(const llm_gguf *g, const char *name); /* -1 if absent */
+/* Pointer to tensor i's bytes (mapped; valid until llm_gguf_free). */
+const void *llm_gguf_tensor_data(const llm_gguf *g, int64_t i);
+uint64_t llm_gguf_data_offset(const llm_gguf *g); /* file offset of the data section */
+uint64_t llm_gguf_file_size(const llm_gguf *g);
+const char *llm_gguf_path(const llm_gguf *g);
+
+/* ---- writing ---- */
+
+typedef struct llm_gguf_writer llm_gguf_writer;
+
+/* Start a GGUF v3 file at path: "-" or NULL writes to stdout; otherwise a
+ * temporary file beside path that llm_gguf_writer_commit() renames into
+ * place.  Metadata and tensor infos are declared first; the header is
+ * written when the first tensor's data arrive (or at commit). */
+int llm_gguf_writer_open(llm_gguf_writer **out, const char *path);
+/* The writer's metadata, to fill with llm_meta_set_*.  general.alignment,
+ * when set, must be a power of two and is honoured. */
+llm_meta *llm_gguf_writer_meta(llm_gguf_writer *w);
+/* Declare the next tensor (data follow later in the same order). */
+int llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int type,
+			       int n_dims, const int64_t *ne);
+/* Write the data of the next declared tensor, in one or more pieces that
+ * add up to its size.  The first call writes the header. */
+int llm_gguf_writer_write(llm_gguf_writer *w, const void *data, size_t size);
+/* Finish: pad, flush, fsync, rename into place. Frees w in all cases. */
+int llm_gguf_writer_commit(llm_gguf_writer *w);
+/* Give up: remove the temporary file. Frees w. NULL is a no-op. */
+void llm_gguf_writer_abort(llm_gguf_writer *w);
+
+#endif
