@@ -29,7 +29,10 @@ enum llm_ckpt_format {
 };
 
 struct llm_ckpt_opts {
-	const char *tokenizer; /* llama2.c tokenizer.bin for .bin checkpoints, or NULL */
+	/* Vocabulary to use, or NULL: a llama2.c tokenizer.bin, or any GGUF
+	 * whose tokenizer.* keys are copied (so HF directories without a
+	 * GGUF-convertible tokenizer can borrow one). */
+	const char *tokenizer;
 };
 #define LLM_CKPT_OPTS_INIT { NULL }
 

@@ -33,6 +33,12 @@ int llm_ckpt_open_gguf(llm_ckpt *c, const char *path);
 int llm_ckpt_open_hf(llm_ckpt *c, const char *path);
 int llm_ckpt_open_llama2c(llm_ckpt *c, const char *path, const char *tokenizer);
 
+/* Merge a tokenizer's tokenizer.* keys into c->meta: a GGUF (its
+ * tokenizer.* keys are copied) or a llama2.c tokenizer.bin. */
+int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path);
+/* llama2.c tokenizer.bin -> tokenizer.ggml.* keys in m (llama2c.c). */
+int llm_llama2c_tokenizer(llm_meta *m, const char *path);
+
 /* Sniffing helpers. */
 int llm_path_is_dir(const char *path);
 

@@ -20,8 +20,14 @@ int llm_err(int code, const char *fmt, ...)
 
 int llm_err_prefix(int code, const char *prefix)
 {
-	char tmp[sizeof errbuf];
-	snprintf(tmp, sizeof tmp, "%s: %s", prefix, errbuf);
-	memcpy(errbuf, tmp, sizeof errbuf);
+	size_t pl = strlen(prefix);
+
+	if (pl > sizeof errbuf / 2)
+		pl = sizeof errbuf / 2;
+	memmove(errbuf + pl + 2, errbuf, sizeof errbuf - pl - 3);
+	errbuf[sizeof errbuf - 1] = 0;
+	memcpy(errbuf, prefix, pl);
+	errbuf[pl] = ':';
+	errbuf[pl + 1] = ' ';
 	return code;
 }

@@ -69,6 +69,8 @@ int llm_meta_set_arr(llm_meta *m, const char *key, enum llm_vtype atype,
 int llm_meta_set_arr_str(llm_meta *m, const char *key, const struct llm_str *s, uint64_t n);
 /* Generic: copy value of kv under its key (or under key if non-NULL). */
 int llm_meta_set_kv(llm_meta *m, const struct llm_kv *kv, const char *key);
+/* Free an entry's key and data (not the entry itself). */
+void llm_kv_clear(struct llm_kv *kv);
 /* Take ownership of an already built entry (its key and data). */
 int llm_meta_put(llm_meta *m, struct llm_kv *kv);
 int llm_meta_remove(llm_meta *m, const char *key); /* 0 or LLM_ENOTFOUND */

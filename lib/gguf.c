@@ -1,0 +1,594 @@
+/* gguf.c - GGUF reader (mmap or spooled stdin) and streaming writer.
+ * The byte layout is described in gguf.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "gguf.h"
+#include "io.h"
+#include "types.h"
+
+/* ------------------------------------------------------------------ */
+/* reading                                                             */
+
+struct llm_gguf {
+	char *path;
+	const uint8_t *base;  /* whole file */
+	uint64_t size;
+	struct llm_map map;   /* owner of base when we mapped it */
+	uint32_t version;
+	uint32_t alignment;
+	llm_meta meta;
+	struct llm_tensor_info *t;
+	int64_t nt;
+	uint64_t data_off;
+};
+
+struct cur {
+	const uint8_t *p;
+	uint64_t size, off;
+	const char *path;
+};
+
+static int trunc_err(const struct cur *c, const char *what)
+{
+	return llm_err(LLM_EFORMAT, "%s: truncated %s at byte %llu (file has %llu bytes)", c->path,
+		       what, (unsigned long long)c->off, (unsigned long long)c->size);
+}
+
+static int rd(struct cur *c, void *dst, uint64_t n, const char *what)
+{
+	if (n > c->size - c->off)
+		return trunc_err(c, what);
+	memcpy(dst, c->p + c->off, n);
+	c->off += n;
+	return 0;
+}
+
+/* A string: u64 length + bytes; copied NUL-terminated into *out (owned). */
+static int rd_str(struct cur *c, struct llm_str *out, const char *what)
+{
+	uint64_t len;
+	int rc = rd(c, &len, 8, what);
+	if (rc)
+		return rc;
+	if (len > c->size - c->off)
+		return llm_err(LLM_EFORMAT, "%s: %s: string length %llu runs past the end of the file",
+			       c->path, what, (unsigned long long)len);
+	out->s = malloc(len + 1);
+	if (!out->s)
+		return llm_err(LLM_ENOMEM, "%s: out of memory", c->path);
+	memcpy(out->s, c->p + c->off, len);
+	out->s[len] = 0;
+	out->len = len;
+	c->off += len;
+	return 0;
+}
+
+static int rd_kv(struct cur *c, struct llm_kv *kv)
+{
+	struct llm_str key = { 0 };
+	uint32_t t;
+	int rc;
+
+	memset(kv, 0, sizeof *kv);
+	if ((rc = rd_str(c, &key, "metadata key")))
+		return rc;
+	kv->key = key.s;
+	if (memchr(key.s, 0, key.len))
+		return llm_err(LLM_EFORMAT, "%s: metadata key with a NUL byte", c->path);
+	if ((rc = rd(c, &t, 4, "metadata type")))
+		return rc;
+	if (t >= LLM_V_COUNT)
+		return llm_err(LLM_EFORMAT, "%s: metadata %s: unknown value type %u", c->path, key.s, t);
+	kv->type = t;
+	kv->atype = t;
+	kv->n = 1;
+	if (t == LLM_V_ARR) {
+		uint32_t at;
+		uint64_t n;
+		if ((rc = rd(c, &at, 4, "array type")) || (rc = rd(c, &n, 8, "array length")))
+			return rc;
+		if (at >= LLM_V_COUNT || at == LLM_V_ARR)
+			return llm_err(LLM_EFORMAT, "%s: metadata %s: %s array element type %u", c->path,
+				       key.s, at == LLM_V_ARR ? "nested arrays are not supported:" : "unknown", at);
+		kv->atype = at;
+		/* each element takes at least 1 byte (8 for strings): bound n by what is left */
+		if (n > (c->size - c->off) / (at == LLM_V_STR ? 8 : llm_vtype_size(at)))
+			return llm_err(LLM_EFORMAT, "%s: metadata %s: array of %llu elements runs past the end of the file",
+				       c->path, key.s, (unsigned long long)n);
+		kv->n = n;
+	}
+	if (kv->atype == LLM_V_STR) {
+		struct llm_str *s = calloc(kv->n ? kv->n : 1, sizeof *s);
+		kv->data = s;
+		if (!s)
+			return llm_err(LLM_ENOMEM, "%s: out of memory", c->path);
+		for (uint64_t i = 0; i < kv->n; i++)
+			if ((rc = rd_str(c, &s[i], kv->key))) {
+				kv->n = i; /* free what was read */
+				return rc;
+			}
+		return 0;
+	}
+	size_t es = llm_vtype_size(kv->atype);
+	kv->data = malloc(kv->n * es > 0 ? kv->n * es : 1);
+	if (!kv->data)
+		return llm_err(LLM_ENOMEM, "%s: out of memory", c->path);
+	return rd(c, kv->data, kv->n * es, kv->key);
+}
+
+static int parse(llm_gguf *g)
+{
+	struct cur c = { g->base, g->size, 0, g->path };
+	uint32_t magic;
+	int64_t n_tensors, n_kv;
+	int rc;
+
+	if (g->size < 4 || memcpy(&magic, g->base, 4) == NULL || magic != LLM_GGUF_MAGIC)
+		return llm_err(LLM_EFORMAT, "%s: not a GGUF file (bad magic)", g->path);
+	c.off = 4;
+	if ((rc = rd(&c, &g->version, 4, "header")))
+		return rc;
+	if (g->version != 2 && g->version != 3)
+		return llm_err(LLM_EUNSUPPORTED, "%s: GGUF version %u is not supported (2 and 3 are)",
+			       g->path, g->version);
+	if ((rc = rd(&c, &n_tensors, 8, "header")) || (rc = rd(&c, &n_kv, 8, "header")))
+		return rc;
+	/* a kv takes >= 12 bytes, a tensor info >= 24: bound the counts by the size */
+	if (n_kv < 0 || (uint64_t)n_kv > (g->size - c.off) / 12)
+		return llm_err(LLM_EFORMAT, "%s: bad metadata count %lld", g->path, (long long)n_kv);
+	if (n_tensors < 0 || (uint64_t)n_tensors > (g->size - c.off) / 24)
+		return llm_err(LLM_EFORMAT, "%s: bad tensor count %lld", g->path, (long long)n_tensors);
+
+	for (int64_t i = 0; i < n_kv; i++) {
+		struct llm_kv kv;
+		rc = rd_kv(&c, &kv);
+		if (rc == 0 && llm_meta_find(&g->meta, kv.key) >= 0)
+			rc = llm_err(LLM_EFORMAT, "%s: duplicate metadata key %s", g->path, kv.key);
+		if (rc == 0)
+			rc = llm_meta_put(&g->meta, &kv);
+		if (rc) {
+			llm_kv_clear(&kv);
+			return rc;
+		}
+	}
+
+	g->alignment = LLM_GGUF_DEFAULT_ALIGNMENT;
+	const struct llm_kv *al = llm_meta_get(&g->meta, "general.alignment");
+	if (al) {
+		if (al->type != LLM_V_U32)
+			return llm_err(LLM_EFORMAT, "%s: general.alignment is %s, not u32", g->path,
+				       llm_vtype_name(al->type));
+		g->alignment = *(const uint32_t *)al->data;
+		if (g->alignment == 0 || (g->alignment & (g->alignment - 1)))
+			return llm_err(LLM_EFORMAT, "%s: general.alignment %u is not a power of two",
+				       g->path, g->alignment);
+	}
+
+	g->t = calloc(n_tensors ? (size_t)n_tensors : 1, sizeof *g->t);
+	if (!g->t)
+		return llm_err(LLM_ENOMEM, "%s: out of memory", g->path);
+	for (int64_t i = 0; i < n_tensors; i++) {
+		struct llm_tensor_info *t = &g->t[i];
+		struct llm_str name;
+		uint32_t nd, type;
+		int64_t nel = 1;
+
+		if ((rc = rd_str(&c, &name, "tensor name")))
+			return rc;
+		t->name = name.s;
+		g->nt = i + 1;
+		if (name.len == 0 || memchr(name.s, 0, name.len))
+			return llm_err(LLM_EFORMAT, "%s: tensor %lld has an empty or bad name", g->path, (long long)i);
+		if ((rc = rd(&c, &nd, 4, "tensor info")))
+			return rc;
+		if (nd < 1 || nd > LLM_MAX_DIMS)
+			return llm_err(LLM_EFORMAT, "%s: tensor %s: %u dimensions (1 to %d allowed)",
+				       g->path, t->name, nd, LLM_MAX_DIMS);
+		t->n_dims = (int)nd;
+		for (int d = 0; d < LLM_MAX_DIMS; d++)
+			t->ne[d] = 1;
+		if ((rc = rd(&c, t->ne, 8ull * nd, "tensor info")))
+			return rc;
+		for (int d = 0; d < (int)nd; d++) {
+			if (t->ne[d] < 0 || (t->ne[d] && nel > INT64_MAX / t->ne[d]))
+				return llm_err(LLM_EFORMAT, "%s: tensor %s: bad dimension %lld", g->path,
+					       t->name, (long long)t->ne[d]);
+			nel *= t->ne[d];
+		}
+		if ((rc = rd(&c, &type, 4, "tensor info")) || (rc = rd(&c, &t->offset, 8, "tensor info")))
+			return rc;
+		const struct llm_type_traits *tr = llm_type_traits((int)type);
+		if (!tr)
+			return llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: unknown type id %u", g->path, t->name, type);
+		t->type = (int)type;
+		if (t->ne[0] % tr->blck)
+			return llm_err(LLM_EFORMAT, "%s: tensor %s: row of %lld values is not a multiple of %s's block of %d",
+				       g->path, t->name, (long long)t->ne[0], tr->name, tr->blck);
+		uint64_t row = t->ne[0] ? llm_type_row_size(t->type, t->ne[0]) : 0;
+		uint64_t rows = (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
+		if (t->ne[0] && row == 0)
+			return llm_err(LLM_EFORMAT, "%s: tensor %s: size overflows", g->path, t->name);
+		if (rows && row > UINT64_MAX / rows)
+			return llm_err(LLM_EFORMAT, "%s: tensor %s: size overflows", g->path, t->name);
+		t->size = nel ? row * rows : 0;
+		if (t->offset % g->alignment)
+			return llm_err(LLM_EFORMAT, "%s: tensor %s: offset %llu is not aligned to %u", g->path,
+				       t->name, (unsigned long long)t->offset, g->alignment);
+		for (int64_t j = 0; j < i; j++)
+			if (strcmp(g->t[j].name, t->name) == 0)
+				return llm_err(LLM_EFORMAT, "%s: duplicate tensor name %s", g->path, t->name);
+	}
+	g->data_off = (c.off + g->alignment - 1) / g->alignment * g->alignment;
+	uint64_t avail = g->data_off <= g->size ? g->size - g->data_off : 0;
+	for (int64_t i = 0; i < n_tensors; i++) {
+		const struct llm_tensor_info *t = &g->t[i];
+		if (t->offset > avail || t->size > avail - t->offset)
+			return llm_err(LLM_EFORMAT, "%s: tensor %s: data (offset %llu, %llu bytes) run past the end of the file",
+				       g->path, t->name, (unsigned long long)t->offset, (unsigned long long)t->size);
+	}
+	return 0;
+}
+
+static int finish_open(llm_gguf **out, llm_gguf *g)
+{
+	int rc = parse(g);
+	if (rc) {
+		llm_gguf_free(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+int llm_gguf_open(llm_gguf **out, const char *path)
+{
+	llm_gguf *g;
+	int rc;
+
+	*out = NULL;
+	g = calloc(1, sizeof *g);
+	if (!g)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	g->path = strdup(path);
+	if (!g->path) {
+		free(g);
+		return llm_err(LLM_ENOMEM, "out of memory");
+	}
+	if ((rc = llm_map_open(&g->map, path))) {
+		llm_gguf_free(g);
+		return rc;
+	}
+	g->base = g->map.data;
+	g->size = g->map.size;
+	return finish_open(out, g);
+}
+
+int llm_gguf_open_mem(llm_gguf **out, const void *buf, size_t size, const char *name)
+{
+	llm_gguf *g = calloc(1, sizeof *g);
+	*out = NULL;
+	if (!g || !(g->path = strdup(name ? name : "(memory)"))) {
+		free(g);
+		return llm_err(LLM_ENOMEM, "out of memory");
+	}
+	g->base = buf;
+	g->size = size;
+	return finish_open(out, g);
+}
+
+void llm_gguf_free(llm_gguf *g)
+{
+	if (!g)
+		return;
+	for (int64_t i = 0; i < g->nt; i++)
+		free(g->t[i].name);
+	free(g->t);
+	llm_meta_clear(&g->meta);
+	llm_map_close(&g->map);
+	free(g->path);
+	free(g);
+}
+
+uint32_t llm_gguf_version(const llm_gguf *g) { return g->version; }
+const llm_meta *llm_gguf_meta(const llm_gguf *g) { return &g->meta; }
+uint32_t llm_gguf_alignment(const llm_gguf *g) { return g->alignment; }
+int64_t llm_gguf_n_tensors(const llm_gguf *g) { return g->nt; }
+uint64_t llm_gguf_data_offset(const llm_gguf *g) { return g->data_off; }
+uint64_t llm_gguf_file_size(const llm_gguf *g) { return g->size; }
+const char *llm_gguf_path(const llm_gguf *g) { return g->path; }
+
+const struct llm_tensor_info *llm_gguf_tensor(const llm_gguf *g, int64_t i)
+{
+	return i >= 0 && i < g->nt ? &g->t[i] : NULL;
+}
+
+int64_t llm_gguf_find_tensor(const llm_gguf *g, const char *name)
+{
+	for (int64_t i = 0; i < g->nt; i++)
+		if (strcmp(g->t[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+const void *llm_gguf_tensor_data(const llm_gguf *g, int64_t i)
+{
+	if (i < 0 || i >= g->nt)
+		return NULL;
+	return g->base + g->data_off + g->t[i].offset;
+}
+
+/* ------------------------------------------------------------------ */
+/* writing                                                             */
+
+struct llm_gguf_writer {
+	struct llm_out out;
+	llm_meta meta;
+	struct llm_tensor_info *t;
+	int64_t nt, cap;
+	int header_done;
+	uint32_t alignment;
+	int64_t cur;       /* tensor being written */
+	uint64_t cur_done; /* bytes of it written */
+	uint64_t pos;      /* bytes written so far */
+	int failed;
+};
+
+int llm_gguf_writer_open(llm_gguf_writer **out, const char *path)
+{
+	llm_gguf_writer *w = calloc(1, sizeof *w);
+	int rc;
+
+	*out = NULL;
+	if (!w)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	if ((rc = llm_out_open(&w->out, path))) {
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+llm_meta *llm_gguf_writer_meta(llm_gguf_writer *w) { return &w->meta; }
+
+int llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int type, int n_dims,
+			       const int64_t *ne)
+{
+	struct llm_tensor_info *t;
+	const struct llm_type_traits *tr = llm_type_traits(type);
+	uint64_t rows = 1;
+
+	if (w->header_done)
+		return llm_err(LLM_EINVAL, "%s: tensor %s declared after data started", w->out.path, name);
+	if (!tr || n_dims < 1 || n_dims > LLM_MAX_DIMS)
+		return llm_err(LLM_EINVAL, "%s: tensor %s: bad type or dimensions", w->out.path, name);
+	for (int64_t i = 0; i < w->nt; i++)
+		if (strcmp(w->t[i].name, name) == 0)
+			return llm_err(LLM_EINVAL, "%s: duplicate tensor name %s", w->out.path, name);
+	if (w->nt == w->cap) {
+		int64_t cap = w->cap ? 2 * w->cap : 64;
+		void *p = realloc(w->t, (size_t)cap * sizeof *w->t);
+		if (!p)
+			return llm_err(LLM_ENOMEM, "out of memory");
+		w->t = p;
+		w->cap = cap;
+	}
+	t = &w->t[w->nt];
+	memset(t, 0, sizeof *t);
+	t->type = type;
+	t->n_dims = n_dims;
+	for (int d = 0; d < LLM_MAX_DIMS; d++) {
+		t->ne[d] = d < n_dims ? ne[d] : 1;
+		if (t->ne[d] < 0)
+			return llm_err(LLM_EINVAL, "%s: tensor %s: negative dimension", w->out.path, name);
+		if (d > 0) {
+			if (t->ne[d] && rows > UINT64_MAX / (uint64_t)t->ne[d])
+				return llm_err(LLM_EINVAL, "%s: tensor %s: too large", w->out.path, name);
+			rows *= (uint64_t)t->ne[d];
+		}
+	}
+	uint64_t row = t->ne[0] ? llm_type_row_size(type, t->ne[0]) : 0;
+	if (t->ne[0] && !row)
+		return llm_err(LLM_EINVAL, "%s: tensor %s: row of %lld values does not fit type %s",
+			       w->out.path, name, (long long)t->ne[0], tr->name);
+	if (rows && row > UINT64_MAX / rows)
+		return llm_err(LLM_EINVAL, "%s: tensor %s: too large", w->out.path, name);
+	t->size = row * rows;
+	if (!(t->name = strdup(name)))
+		return llm_err(LLM_ENOMEM, "out of memory");
+	w->nt++;
+	return 0;
+}
+
+/* Serialise header, metadata and tensor infos into one buffer and send it. */
+static int put(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t c = *cap ? *cap : 4096;
+		while (c < *len + n)
+			c *= 2;
+		uint8_t *b = realloc(*buf, c);
+		if (!b)
+			return llm_err(LLM_ENOMEM, "out of memory");
+		*buf = b;
+		*cap = c;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+static int put_str(uint8_t **b, size_t *l, size_t *c, const char *s, uint64_t n)
+{
+	int rc = put(b, l, c, &n, 8);
+	return rc ? rc : put(b, l, c, s, n);
+}
+
+static int write_header(llm_gguf_writer *w)
+{
+	uint8_t *b = NULL;
+	size_t len = 0, cap = 0;
+	uint32_t u32;
+	int64_t i64;
+	uint64_t off = 0;
+	int rc = 0;
+
+	w->alignment = LLM_GGUF_DEFAULT_ALIGNMENT;
+	const struct llm_kv *al = llm_meta_get(&w->meta, "general.alignment");
+	if (al) {
+		uint32_t a = al->type == LLM_V_U32 ? *(const uint32_t *)al->data : 0;
+		if (a == 0 || (a & (a - 1)))
+			return llm_err(LLM_EINVAL, "%s: general.alignment must be a u32 power of two", w->out.path);
+		w->alignment = a;
+	}
+	u32 = LLM_GGUF_MAGIC;
+	rc |= put(&b, &len, &cap, &u32, 4);
+	u32 = 3;
+	rc |= put(&b, &len, &cap, &u32, 4);
+	i64 = w->nt;
+	rc |= put(&b, &len, &cap, &i64, 8);
+	i64 = w->meta.n;
+	rc |= put(&b, &len, &cap, &i64, 8);
+	for (int64_t i = 0; i < w->meta.n && !rc; i++) {
+		const struct llm_kv *kv = &w->meta.kv[i];
+		rc |= put_str(&b, &len, &cap, kv->key, strlen(kv->key));
+		u32 = kv->type;
+		rc |= put(&b, &len, &cap, &u32, 4);
+		if (kv->type == LLM_V_ARR) {
+			u32 = kv->atype;
+			rc |= put(&b, &len, &cap, &u32, 4);
+			rc |= put(&b, &len, &cap, &kv->n, 8);
+		}
+		if (kv->atype == LLM_V_STR) {
+			const struct llm_str *s = kv->data;
+			for (uint64_t j = 0; j < kv->n && !rc; j++)
+				rc |= put_str(&b, &len, &cap, s[j].s, s[j].len);
+		} else {
+			rc |= put(&b, &len, &cap, kv->data, kv->n * llm_vtype_size(kv->atype));
+		}
+	}
+	for (int64_t i = 0; i < w->nt && !rc; i++) {
+		struct llm_tensor_info *t = &w->t[i];
+		rc |= put_str(&b, &len, &cap, t->name, strlen(t->name));
+		u32 = (uint32_t)t->n_dims;
+		rc |= put(&b, &len, &cap, &u32, 4);
+		rc |= put(&b, &len, &cap, t->ne, 8 * (size_t)t->n_dims);
+		u32 = (uint32_t)t->type;
+		rc |= put(&b, &len, &cap, &u32, 4);
+		t->offset = off;
+		rc |= put(&b, &len, &cap, &off, 8);
+		off += (t->size + w->alignment - 1) / w->alignment * w->alignment;
+	}
+	if (!rc) {
+		static const uint8_t zero[256];
+		size_t pad = (w->alignment - len % w->alignment) % w->alignment;
+		while (pad && !rc) {
+			size_t n = pad < sizeof zero ? pad : sizeof zero;
+			rc = put(&b, &len, &cap, zero, n);
+			pad -= n;
+		}
+	}
+	if (!rc)
+		rc = llm_out_write(&w->out, b, len);
+	free(b);
+	w->pos = len;
+	w->header_done = 1;
+	return rc;
+}
+
+static int pad_out(llm_gguf_writer *w, uint64_t n)
+{
+	static const uint8_t zero[256];
+	int rc = 0;
+	while (n && !rc) {
+		size_t k = n < sizeof zero ? (size_t)n : sizeof zero;
+		rc = llm_out_write(&w->out, zero, k);
+		n -= k;
+		w->pos += k;
+	}
+	return rc;
+}
+
+/* Move past finished tensors, padding each to the alignment. */
+static int advance(llm_gguf_writer *w)
+{
+	while (w->cur < w->nt && w->cur_done == w->t[w->cur].size) {
+		uint64_t sz = w->t[w->cur].size;
+		int rc = pad_out(w, (w->alignment - sz % w->alignment) % w->alignment);
+		if (rc)
+			return rc;
+		w->cur++;
+		w->cur_done = 0;
+	}
+	return 0;
+}
+
+int llm_gguf_writer_write(llm_gguf_writer *w, const void *data, size_t size)
+{
+	int rc;
+	if (w->failed)
+		return llm_err(LLM_EIO, "%s: earlier write failed", w->out.path);
+	if (!w->header_done && (rc = write_header(w)))
+		goto fail;
+	if ((rc = advance(w)))
+		goto fail;
+	if (w->cur >= w->nt || size > w->t[w->cur].size - w->cur_done) {
+		rc = llm_err(LLM_EINVAL, "%s: more data than the declared tensors hold", w->out.path);
+		goto fail;
+	}
+	if ((rc = llm_out_write(&w->out, data, size)))
+		goto fail;
+	w->cur_done += size;
+	w->pos += size;
+	return advance(w);
+fail:
+	w->failed = 1;
+	return rc;
+}
+
+static void writer_free(llm_gguf_writer *w)
+{
+	for (int64_t i = 0; i < w->nt; i++)
+		free(w->t[i].name);
+	free(w->t);
+	llm_meta_clear(&w->meta);
+	free(w);
+}
+
+int llm_gguf_writer_commit(llm_gguf_writer *w)
+{
+	int rc = 0;
+	if (w->failed)
+		rc = llm_err(LLM_EIO, "%s: earlier write failed", w->out.path);
+	if (!rc && !w->header_done)
+		rc = write_header(w);
+	if (!rc)
+		rc = advance(w);
+	if (!rc && w->cur < w->nt)
+		rc = llm_err(LLM_EINVAL, "%s: tensor %s: %llu of %llu bytes written", w->out.path,
+			     w->t[w->cur].name, (unsigned long long)w->cur_done,
+			     (unsigned long long)w->t[w->cur].size);
+	if (!rc)
+		rc = llm_out_commit(&w->out);
+	else
+		llm_out_abort(&w->out);
+	writer_free(w);
+	return rc;
+}
+
+void llm_gguf_writer_abort(llm_gguf_writer *w)
+{
+	if (!w)
+		return;
+	llm_out_abort(&w->out);
+	writer_free(w);
+}

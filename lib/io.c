@@ -1,0 +1,281 @@
+/* io.c - mapped inputs and atomic outputs (see io.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "io.h"
+
+static int map_fd(struct llm_map *m, int fd, const char *path)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return llm_err(LLM_EIO, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return llm_err(LLM_EIO, "%s: is a directory", path);
+	m->size = (uint64_t)st.st_size;
+	if (st.st_size == 0) {
+		static const uint8_t empty[1];
+		m->data = empty;
+		return 0;
+	}
+	m->addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m->addr == MAP_FAILED) {
+		m->addr = NULL;
+		return llm_err(LLM_EIO, "%s: cannot map: %s", path, strerror(errno));
+	}
+	m->len = (size_t)st.st_size;
+	m->data = m->addr;
+	return 0;
+}
+
+/* Copy stdin into an unlinked temporary file; return its fd or -1. */
+static int spool_stdin(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char tmpl[4096];
+	char *buf;
+	int fd;
+	ssize_t n;
+
+	snprintf(tmpl, sizeof tmpl, "%s/llm-stdin.XXXXXX", dir && *dir ? dir : "/tmp");
+	fd = mkstemp(tmpl);
+	if (fd < 0)
+		return llm_err(LLM_EIO, "-: cannot create a temporary file in %s: %s",
+			       dir && *dir ? dir : "/tmp", strerror(errno)), -1;
+	unlink(tmpl);
+	buf = malloc(1 << 20);
+	if (!buf) {
+		close(fd);
+		return llm_err(LLM_ENOMEM, "out of memory"), -1;
+	}
+	for (;;) {
+		n = read(STDIN_FILENO, buf, 1 << 20);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			llm_err(LLM_EIO, "-: read error: %s", strerror(errno));
+			goto fail;
+		}
+		for (ssize_t off = 0; off < n;) {
+			ssize_t k = write(fd, buf + off, (size_t)(n - off));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				llm_err(LLM_EIO, "-: cannot spool stdin to %s: %s", tmpl, strerror(errno));
+				goto fail;
+			}
+			off += k;
+		}
+	}
+	free(buf);
+	return fd;
+fail:
+	free(buf);
+	close(fd);
+	return -1;
+}
+
+int llm_map_open(struct llm_map *m, const char *path)
+{
+	int fd, rc;
+	struct stat st;
+
+	memset(m, 0, sizeof *m);
+	if (strcmp(path, "-") == 0) {
+		if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && lseek(STDIN_FILENO, 0, SEEK_CUR) == 0)
+			return map_fd(m, STDIN_FILENO, path);
+		fd = spool_stdin();
+		if (fd < 0)
+			return LLM_EIO;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return llm_err(errno == ENOENT ? LLM_ENOTFOUND : LLM_EIO, "%s: %s", path, strerror(errno));
+	}
+	rc = map_fd(m, fd, path);
+	close(fd);
+	return rc;
+}
+
+void llm_map_close(struct llm_map *m)
+{
+	if (m->addr)
+		munmap(m->addr, m->len);
+	memset(m, 0, sizeof *m);
+}
+
+/* ---- outputs ---- */
+
+#define MAX_LIVE 16
+static char live_tmp[MAX_LIVE][4096];
+
+static void live_add(const char *tmp)
+{
+	for (int i = 0; i < MAX_LIVE; i++)
+		if (!live_tmp[i][0]) {
+			snprintf(live_tmp[i], sizeof live_tmp[i], "%s", tmp);
+			return;
+		}
+}
+
+static void live_del(const char *tmp)
+{
+	for (int i = 0; i < MAX_LIVE; i++)
+		if (strcmp(live_tmp[i], tmp) == 0) {
+			live_tmp[i][0] = 0;
+			return;
+		}
+}
+
+void llm_out_cleanup_signal(void)
+{
+	for (int i = 0; i < MAX_LIVE; i++)
+		if (live_tmp[i][0])
+			unlink(live_tmp[i]);
+}
+
+int llm_out_open(struct llm_out *o, const char *path)
+{
+	memset(o, 0, sizeof *o);
+	o->fd = -1;
+	if (!path || strcmp(path, "-") == 0) {
+		o->fd = STDOUT_FILENO;
+		o->is_stdout = 1;
+		o->path = strdup("-");
+	} else {
+		char *d = strdup(path), *b = strdup(path);
+		size_t n;
+		mode_t um;
+		if (!d || !b) {
+			free(d);
+			free(b);
+			return llm_err(LLM_ENOMEM, "out of memory");
+		}
+		n = strlen(path) + 32;
+		o->tmp = malloc(n);
+		o->path = strdup(path);
+		if (o->tmp && o->path)
+			snprintf(o->tmp, n, "%s/.%s.XXXXXX", dirname(d), basename(b));
+		free(d);
+		free(b);
+		if (!o->tmp || !o->path) {
+			llm_out_abort(o);
+			return llm_err(LLM_ENOMEM, "out of memory");
+		}
+		o->fd = mkstemp(o->tmp);
+		if (o->fd < 0) {
+			int e = errno;
+			free(o->tmp);
+			o->tmp = NULL;
+			llm_out_abort(o);
+			return llm_err(LLM_EIO, "%s: cannot create: %s", path, strerror(e));
+		}
+		um = umask(0);
+		umask(um);
+		fchmod(o->fd, 0666 & ~um);
+		live_add(o->tmp);
+	}
+	o->cap = 1 << 20;
+	o->buf = malloc(o->cap);
+	if (!o->buf) {
+		llm_out_abort(o);
+		return llm_err(LLM_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int flush(struct llm_out *o)
+{
+	size_t off = 0;
+	while (off < o->len) {
+		ssize_t k = write(o->fd, o->buf + off, o->len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return llm_err(LLM_EIO, "%s: write error: %s", o->is_stdout ? "stdout" : o->path,
+				       k < 0 ? strerror(errno) : "short write");
+		off += (size_t)k;
+	}
+	o->len = 0;
+	return 0;
+}
+
+int llm_out_write(struct llm_out *o, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	int rc;
+	o->written += n;
+	while (n) {
+		size_t k = o->cap - o->len < n ? o->cap - o->len : n;
+		memcpy(o->buf + o->len, p, k);
+		o->len += k;
+		p += k;
+		n -= k;
+		if (o->len == o->cap && (rc = flush(o)))
+			return rc;
+	}
+	return 0;
+}
+
+static void out_free(struct llm_out *o)
+{
+	if (o->tmp)
+		live_del(o->tmp);
+	free(o->buf);
+	free(o->path);
+	free(o->tmp);
+	memset(o, 0, sizeof *o);
+	o->fd = -1;
+}
+
+int llm_out_commit(struct llm_out *o)
+{
+	int rc = flush(o);
+	if (!rc && !o->is_stdout) {
+		if (fsync(o->fd) < 0)
+			rc = llm_err(LLM_EIO, "%s: fsync: %s", o->path, strerror(errno));
+		if (close(o->fd) < 0 && !rc)
+			rc = llm_err(LLM_EIO, "%s: close: %s", o->path, strerror(errno));
+		o->fd = -1;
+		if (!rc && rename(o->tmp, o->path) < 0)
+			rc = llm_err(LLM_EIO, "%s: cannot rename into place: %s", o->path, strerror(errno));
+	}
+	if (rc) {
+		llm_out_abort(o);
+		return rc;
+	}
+	out_free(o);
+	return 0;
+}
+
+void llm_out_abort(struct llm_out *o)
+{
+	if (!o->is_stdout && o->fd >= 0)
+		close(o->fd);
+	if (o->tmp)
+		unlink(o->tmp);
+	out_free(o);
+}
+
+int llm_write_file(const char *path, const void *data, size_t n)
+{
+	struct llm_out o;
+	int rc = llm_out_open(&o, path);
+	if (rc)
+		return rc;
+	if ((rc = llm_out_write(&o, data, n))) {
+		llm_out_abort(&o);
+		return rc;
+	}
+	return llm_out_commit(&o);
+}

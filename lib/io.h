@@ -1,0 +1,51 @@
+/* io.h - file plumbing shared by the readers and writers.
+ *
+ * llm_map: a whole input file in memory, read-only: mmap for regular files;
+ *   "-" reads stdin, mapped directly when it is a regular file, otherwise
+ *   spooled to an unlinked temporary file in $TMPDIR (default /tmp) and
+ *   mapped, so pipes can be read out of order without holding them in RAM.
+ * llm_out: an output that appears whole or not at all: a temporary file
+ *   beside the target ("DIR/.NAME.XXXXXX"), renamed into place on commit and
+ *   removed on abort; NULL or "-" writes to stdout (not atomic: a pipe).
+ *   Temporary files still open are removed by llm_out_cleanup_signal(),
+ *   which commands call from their SIGINT/SIGTERM handler (async-signal-safe;
+ *   this registry is the one mutable global besides the error buffer).
+ */
+#ifndef LLM_IO_H
+#define LLM_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct llm_map {
+	const uint8_t *data; /* size bytes, read-only */
+	uint64_t size;
+	void *addr;          /* mmap'ed address (NULL when size is 0) */
+	size_t len;
+};
+
+int llm_map_open(struct llm_map *m, const char *path);
+void llm_map_close(struct llm_map *m);
+
+struct llm_out {
+	int fd;
+	int is_stdout;
+	char *path;     /* target path ("-" for stdout) */
+	char *tmp;      /* temporary path, or NULL */
+	uint8_t *buf;
+	size_t len, cap;
+	uint64_t written;
+};
+
+int llm_out_open(struct llm_out *o, const char *path);
+int llm_out_write(struct llm_out *o, const void *data, size_t n);
+/* Flush, fsync and rename into place; frees o's resources. */
+int llm_out_commit(struct llm_out *o);
+/* Remove the temporary file; frees o's resources. Safe on a zeroed o. */
+void llm_out_abort(struct llm_out *o);
+void llm_out_cleanup_signal(void);
+
+/* Write a whole buffer to a file atomically (convenience for reports). */
+int llm_write_file(const char *path, const void *data, size_t n);
+
+#endif
