@@ -1,0 +1,208 @@
+/* llm-info - what a checkpoint holds: format, metadata, tensors, totals. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "cli.h"
+#include "error.h"
+#include "types.h"
+
+enum { OPT_JSON = 256, OPT_ARRAYS };
+
+static const struct cli_opt opts[] = {
+	{ "json", 'j', NULL, "print JSON (complete arrays) instead of text", OPT_JSON },
+	{ "tokenizer", 0, "FILE", "vocabulary for a llama2.c checkpoint (tokenizer.bin or GGUF)", 'T' },
+	{ "full", 'a', NULL, "print arrays in full in text form", OPT_ARRAYS },
+	{ 0 },
+};
+
+static const struct cli_cmd cmd = {
+	"llm-info", "[options] FILE",
+	"Show what a checkpoint (GGUF, Hugging Face directory, llama2.c .bin) holds:\n"
+	"format, metadata, tensor table and totals. FILE may be - for stdin.",
+	opts,
+};
+
+/* Print s (len bytes) as a quoted, escaped string. */
+static void put_quoted(const char *s, uint64_t len)
+{
+	putchar('"');
+	for (uint64_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", stdout);
+		else if (ch == '\t')
+			fputs("\\t", stdout);
+		else if (ch < 0x20 || ch == 0x7f)
+			printf("\\x%02x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static void put_elem(enum llm_vtype t, const void *data, uint64_t i)
+{
+	const struct llm_kv tmp = { NULL, t, t, i + 1, (void *)data };
+	if (t == LLM_V_STR) {
+		const struct llm_str *s = data;
+		put_quoted(s[i].s, s[i].len);
+	} else if (t == LLM_V_BOOL) {
+		fputs(((const uint8_t *)data)[i] ? "true" : "false", stdout);
+	} else if (t == LLM_V_F32 || t == LLM_V_F64) {
+		printf("%.9g", llm_kv_arr_num(&tmp, i));
+	} else if (t == LLM_V_U64) {
+		printf("%" PRIu64, ((const uint64_t *)data)[i]);
+	} else if (t == LLM_V_I64) {
+		printf("%" PRId64, ((const int64_t *)data)[i]);
+	} else {
+		printf("%.0f", llm_kv_arr_num(&tmp, i));
+	}
+}
+
+static void text_kv(const struct llm_kv *kv, int full)
+{
+	printf("  %-40s ", kv->key);
+	if (kv->type != LLM_V_ARR) {
+		printf("%-4s = ", llm_vtype_name(kv->type));
+		put_elem(kv->type, kv->data, 0);
+	} else {
+		uint64_t show = full || kv->n <= 8 ? kv->n : 6;
+		printf("[%s x %" PRIu64 "] = [", llm_vtype_name(kv->atype), kv->n);
+		for (uint64_t i = 0; i < show; i++) {
+			if (i)
+				fputs(", ", stdout);
+			put_elem(kv->atype, kv->data, i);
+		}
+		if (show < kv->n)
+			printf(", ... (%" PRIu64 " more)", kv->n - show);
+		putchar(']');
+	}
+	putchar('\n');
+}
+
+static json_t *json_elem(enum llm_vtype t, const void *data, uint64_t i)
+{
+	const struct llm_kv tmp = { NULL, t, t, i + 1, (void *)data };
+	switch (t) {
+	case LLM_V_STR: {
+		const struct llm_str *s = data;
+		return json_stringn_nocheck(s[i].s, s[i].len);
+	}
+	case LLM_V_BOOL: return json_boolean(((const uint8_t *)data)[i]);
+	case LLM_V_F32: case LLM_V_F64: {
+		double v = llm_kv_arr_num(&tmp, i);
+		return isfinite(v) ? json_real(v) : json_null();
+	}
+	case LLM_V_U64: return json_integer((json_int_t)((const uint64_t *)data)[i]);
+	case LLM_V_I64: return json_integer(((const int64_t *)data)[i]);
+	default: return json_integer((json_int_t)llm_kv_arr_num(&tmp, i));
+	}
+}
+
+static json_t *json_kv(const struct llm_kv *kv)
+{
+	json_t *a;
+	if (kv->type != LLM_V_ARR)
+		return json_elem(kv->type, kv->data, 0);
+	a = json_array();
+	for (uint64_t i = 0; i < kv->n; i++)
+		json_array_append_new(a, json_elem(kv->atype, kv->data, i));
+	return a;
+}
+
+int main(int argc, char **argv)
+{
+	struct llm_ckpt_opts co = LLM_CKPT_OPTS_INIT;
+	const char *arg, *path;
+	int as_json = 0, full = 0, c;
+	llm_ckpt *ck;
+	const llm_meta *m;
+	int64_t nt, n_params = 0;
+	uint64_t n_bytes = 0;
+
+	cli_init(&cmd, argc, argv);
+	while ((c = cli_next(&arg)) != -1) {
+		switch (c) {
+		case OPT_JSON: as_json = 1; break;
+		case OPT_ARRAYS: full = 1; break;
+		case 'T': co.tokenizer = arg; break;
+		}
+	}
+	if (argc - cli_optind() != 1)
+		cli_usage("expected one FILE");
+	path = argv[cli_optind()];
+	if (llm_ckpt_open(&ck, path, &co))
+		cli_die_lib();
+	m = llm_ckpt_meta(ck);
+	nt = llm_ckpt_n_tensors(ck);
+	for (int64_t i = 0; i < nt; i++) {
+		const struct llm_tensor_info *t = llm_ckpt_tensor(ck, i);
+		n_params += llm_tensor_nelem(t);
+		n_bytes += t->size;
+	}
+
+	if (as_json) {
+		json_t *root = json_object(), *meta = json_object(), *ts = json_array();
+		json_object_set_new(root, "file", json_string(path));
+		json_object_set_new(root, "format", json_string(llm_ckpt_format_name(ck)));
+		json_object_set_new(root, "version", json_integer(llm_ckpt_version(ck)));
+		for (int64_t i = 0; i < m->n; i++)
+			json_object_set_new(meta, m->kv[i].key, json_kv(&m->kv[i]));
+		json_object_set_new(root, "metadata", meta);
+		for (int64_t i = 0; i < nt; i++) {
+			const struct llm_tensor_info *t = llm_ckpt_tensor(ck, i);
+			json_t *o = json_object(), *shape = json_array();
+			for (int d = 0; d < t->n_dims; d++)
+				json_array_append_new(shape, json_integer(t->ne[d]));
+			json_object_set_new(o, "name", json_string(t->name));
+			json_object_set_new(o, "type", json_string(llm_type_name(t->type)));
+			json_object_set_new(o, "shape", shape);
+			json_object_set_new(o, "offset", json_integer((json_int_t)t->offset));
+			json_object_set_new(o, "size", json_integer((json_int_t)t->size));
+			json_array_append_new(ts, o);
+		}
+		json_object_set_new(root, "tensors", ts);
+		json_object_set_new(root, "n_params", json_integer(n_params));
+		json_object_set_new(root, "n_bytes", json_integer((json_int_t)n_bytes));
+		if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+			cli_die("write error");
+		putchar('\n');
+		json_decref(root);
+	} else {
+		printf("file:     %s\n", path);
+		if (llm_ckpt_version(ck))
+			printf("format:   %s v%u\n", llm_ckpt_format_name(ck), llm_ckpt_version(ck));
+		else
+			printf("format:   %s\n", llm_ckpt_format_name(ck));
+		printf("metadata: %lld keys\n", (long long)m->n);
+		for (int64_t i = 0; i < m->n; i++)
+			text_kv(&m->kv[i], full);
+		printf("tensors:  %lld\n", (long long)nt);
+		if (nt)
+			printf("  %-32s %-6s %-24s %12s %12s\n", "name", "type", "shape", "offset", "bytes");
+		for (int64_t i = 0; i < nt; i++) {
+			const struct llm_tensor_info *t = llm_ckpt_tensor(ck, i);
+			char shape[96];
+			int k = 0;
+			for (int d = 0; d < t->n_dims; d++)
+				k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%lld", d ? " x " : "",
+					      (long long)t->ne[d]);
+			printf("  %-32s %-6s %-24s %12" PRIu64 " %12" PRIu64 "\n", t->name,
+			       llm_type_name(t->type), shape, t->offset, t->size);
+		}
+		printf("params:   %lld\n", (long long)n_params);
+		printf("bytes:    %" PRIu64 "\n", n_bytes);
+		if (n_params)
+			printf("bpw:      %.4f\n", 8.0 * (double)n_bytes / (double)n_params);
+	}
+	if (fflush(stdout) != 0)
+		cli_die("write error");
+	llm_ckpt_free(ck);
+	return 0;
+}

@@ -1,0 +1,153 @@
+/* llm-quant - convert and quantize a checkpoint into GGUF. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "cli.h"
+#include "convert.h"
+#include "error.h"
+#include "io.h"
+
+enum { OPT_PURE = 256, OPT_OUTTYPE, OPT_EMBDTYPE, OPT_TOK, OPT_REPORT, OPT_PROGRESS };
+
+static const struct cli_opt opts[] = {
+	{ "type", 't', "TYPE", "target type of 2-D weights: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 (default f16)", 't' },
+	{ "pure", 0, NULL, "no special types for output.weight / token_embd.weight", OPT_PURE },
+	{ "output-tensor-type", 0, "TYPE", "type of output.weight", OPT_OUTTYPE },
+	{ "token-embedding-type", 0, "TYPE", "type of token_embd.weight", OPT_EMBDTYPE },
+	{ "tokenizer", 0, "FILE", "vocabulary (llama2.c tokenizer.bin or a GGUF) to embed", OPT_TOK },
+	{ "report", 0, "FILE", "write a per-tensor error report (TSV) to FILE (- for stdout)", OPT_REPORT },
+	{ "output", 'o', "FILE", "output GGUF (default: stdout, - as well)", 'o' },
+	{ "threads", 'j', "N", "quantization threads (default: online CPUs)", 'j' },
+	{ "progress", 0, NULL, "show a progress bar even when stderr is not a terminal", OPT_PROGRESS },
+	{ "quiet", 'q', NULL, "no notices on stderr", 'q' },
+	{ 0 },
+};
+
+static const struct cli_cmd cmd = {
+	"llm-quant", "[options] INPUT",
+	"Convert INPUT (GGUF, Hugging Face directory, llama2.c .bin; - for stdin)\n"
+	"into a GGUF whose 2-D weights have the given type, as llama-quantize does.",
+	opts,
+};
+
+static int parse_type(const char *opt, const char *s)
+{
+	int t = llm_type_from_name(s);
+	const struct llm_type_traits *tr = t >= 0 ? llm_type_traits(t) : NULL;
+	if (!tr || !tr->from_float)
+		cli_usage("%s: unknown or unsupported type '%s' (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1)", opt, s);
+	return t;
+}
+
+static void on_progress(void *ud, const char *name, uint64_t done, uint64_t total)
+{
+	(void)ud;
+	cli_progress(name, done, total);
+}
+
+static void on_notice(void *ud, const char *msg)
+{
+	(void)ud;
+	cli_warn("%s", msg);
+}
+
+static void on_signal(int sig)
+{
+	llm_out_cleanup_signal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* The report as TSV text (malloc'ed). */
+static char *report_tsv(const struct llm_convert_report *r, int64_t n, size_t *len)
+{
+	size_t cap = 256 + (size_t)n * 256, k = 0;
+	char *s = malloc(cap);
+	if (!s)
+		return NULL;
+	k += (size_t)snprintf(s + k, cap - k,
+			      "name\tshape\ttype_in\ttype_out\trmse\tmax_abs_err\tsnr_db\tfp16_overflow\tfp16_underflow\n");
+	for (int64_t i = 0; i < n; i++) {
+		char shape[96];
+		int sk = 0;
+		for (int d = 0; d < r[i].n_dims; d++)
+			sk += snprintf(shape + sk, sizeof shape - (size_t)sk, "%s%lld", d ? "x" : "", (long long)r[i].ne[d]);
+		double snr = llm_qstats_snr_db(&r[i].st);
+		char snrs[32];
+		if (isinf(snr))
+			snprintf(snrs, sizeof snrs, "inf");
+		else
+			snprintf(snrs, sizeof snrs, "%.2f", snr);
+		k += (size_t)snprintf(s + k, cap - k, "%s\t%s\t%s\t%s\t%.6g\t%.6g\t%s\t%lld\t%lld\n", r[i].name, shape,
+				      llm_type_name(r[i].type_in), llm_type_name(r[i].type_out),
+				      llm_qstats_rmse(&r[i].st), r[i].st.max_abs_err, snrs,
+				      (long long)r[i].st.fp16_overflow, (long long)r[i].st.fp16_underflow);
+	}
+	*len = k;
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	struct llm_convert_opts co = LLM_CONVERT_OPTS_INIT;
+	struct llm_ckpt_opts ko = LLM_CKPT_OPTS_INIT;
+	const char *arg, *out = NULL, *report = NULL;
+	struct llm_convert_report *rep = NULL;
+	int64_t n_rep = 0;
+	llm_ckpt *ck;
+	int c;
+
+	cli_init(&cmd, argc, argv);
+	co.n_threads = cli_nproc();
+	while ((c = cli_next(&arg)) != -1) {
+		switch (c) {
+		case 't': co.type = parse_type("--type", arg); break;
+		case OPT_PURE: co.pure = 1; break;
+		case OPT_OUTTYPE: co.output_type = parse_type("--output-tensor-type", arg); break;
+		case OPT_EMBDTYPE: co.embd_type = parse_type("--token-embedding-type", arg); break;
+		case OPT_TOK: ko.tokenizer = arg; break;
+		case OPT_REPORT: report = arg; break;
+		case 'o': out = arg; break;
+		case 'j': co.n_threads = (int)cli_int("--threads", arg, 1, 1024); break;
+		case OPT_PROGRESS: cli_progress_enabled = 1; break;
+		case 'q': cli_quiet = 1; break;
+		}
+	}
+	if (argc - cli_optind() != 1)
+		cli_usage("expected one INPUT");
+	if (report && out && strcmp(report, out) == 0)
+		cli_usage("--report and --output name the same file");
+	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
+		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
+	cli_refuse_tty(out);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+
+	if (llm_ckpt_open(&ck, argv[cli_optind()], &ko))
+		cli_die_lib();
+	co.progress = on_progress;
+	co.notice = on_notice;
+	if (llm_convert(ck, out, &co, report ? &rep : NULL, &n_rep)) {
+		cli_progress_end();
+		llm_ckpt_free(ck);
+		cli_die_lib();
+	}
+	cli_progress_end();
+	if (report) {
+		size_t len = 0;
+		char *tsv = report_tsv(rep, n_rep, &len);
+		if (!tsv)
+			cli_die("out of memory");
+		if (llm_write_file(report, tsv, len))
+			cli_die_lib();
+		free(tsv);
+	}
+	llm_convert_report_free(rep, n_rep);
+	llm_ckpt_free(ck);
+	return 0;
+}

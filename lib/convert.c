@@ -1,0 +1,259 @@
+/* convert.c - stream a checkpoint into a GGUF with new types (see convert.h). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert.h"
+#include "error.h"
+#include "gguf.h"
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_convert_opts *o, int *fallback)
+{
+	const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
+	int n_dims = 0, want;
+
+	if (fallback)
+		*fallback = 0;
+	for (int d = 0; d < t->n_dims; d++)
+		if (t->ne[d] > 1 || d == 0)
+			n_dims = d + 1; /* ggml_n_dims: trailing 1s do not count */
+	if (!ends_with(t->name, ".weight") || n_dims < 2) {
+		/* norms and other 1-D data: F32 when we can decode them, else as is */
+		const struct llm_type_traits *tr = llm_type_traits(t->type);
+		return tr && tr->is_float && tr->to_float ? LLM_TYPE_F32 : t->type;
+	}
+	want = o->type;
+	if (strcmp(t->name, "output.weight") == 0 ||
+	    (strcmp(t->name, "token_embd.weight") == 0 && llm_ckpt_find(c, "output.weight") < 0)) {
+		if (strcmp(t->name, "output.weight") == 0 && o->output_type >= 0)
+			want = o->output_type;
+		else if (!o->pure && want == LLM_TYPE_Q4_0)
+			want = LLM_TYPE_Q8_0;
+	}
+	if (strcmp(t->name, "token_embd.weight") == 0 && o->embd_type >= 0)
+		want = o->embd_type;
+	if (strcmp(t->name, "token_embd.weight") == 0 && llm_ckpt_find(c, "output.weight") < 0 &&
+	    o->output_type >= 0 && o->embd_type < 0)
+		want = o->output_type; /* tied: the embedding is the output */
+	if (t->ne[0] % llm_type_traits(want)->blck) {
+		if (fallback)
+			*fallback = 1;
+		want = LLM_TYPE_F16;
+	}
+	return want;
+}
+
+uint32_t llm_convert_ftype(int type)
+{
+	switch (type) {
+	case LLM_TYPE_F32: return 0;
+	case LLM_TYPE_F16: return 1;
+	case LLM_TYPE_Q4_0: return 2;
+	case LLM_TYPE_Q4_1: return 3;
+	case LLM_TYPE_Q8_0: return 7;
+	case LLM_TYPE_Q5_0: return 8;
+	case LLM_TYPE_Q5_1: return 9;
+	case LLM_TYPE_BF16: return 32;
+	default: return 0;
+	}
+}
+
+/* ---- threaded row encoding ---- */
+
+struct qjob {
+	llm_from_float_fn fn;
+	const float *src;
+	uint8_t *dst;
+	int64_t r0, r1, ne0;
+	size_t row_bytes;
+};
+
+static void *qjob_run(void *p)
+{
+	struct qjob *j = p;
+	for (int64_t r = j->r0; r < j->r1; r++)
+		j->fn(j->src + r * j->ne0, j->dst + (size_t)r * j->row_bytes, j->ne0);
+	return NULL;
+}
+
+void llm_quantize_rows(int t, const float *src, void *dst, int64_t nrows, int64_t ne0, int n_threads)
+{
+	const struct llm_type_traits *tr = llm_type_traits(t);
+	size_t rb = llm_type_row_size(t, ne0);
+	pthread_t th[64];
+	struct qjob jobs[64];
+	int nt = n_threads < 1 ? 1 : n_threads > 64 ? 64 : n_threads;
+	int started[64] = { 0 };
+
+	if (nrows < 2 * nt || (double)nrows * (double)ne0 < 1 << 16)
+		nt = 1;
+	for (int k = 0; k < nt; k++) {
+		jobs[k] = (struct qjob){ tr->from_float, src, dst, nrows * k / nt, nrows * (k + 1) / nt, ne0, rb };
+		if (k > 0)
+			started[k] = pthread_create(&th[k], NULL, qjob_run, &jobs[k]) == 0;
+		if (k > 0 && !started[k])
+			qjob_run(&jobs[k]); /* no thread: do it here */
+	}
+	qjob_run(&jobs[0]);
+	for (int k = 1; k < nt; k++)
+		if (started[k])
+			pthread_join(th[k], NULL);
+}
+
+/* ---- the stream ---- */
+
+void llm_convert_report_free(struct llm_convert_report *rep, int64_t n)
+{
+	for (int64_t i = 0; rep && i < n; i++)
+		free(rep[i].name);
+	free(rep);
+}
+
+int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts *o,
+		struct llm_convert_report **rep_out, int64_t *n_rep)
+{
+	int64_t nt = llm_ckpt_n_tensors(c);
+	const llm_meta *m = llm_ckpt_meta(c);
+	llm_gguf_writer *w = NULL;
+	llm_meta *wm;
+	int *types = calloc(nt ? (size_t)nt : 1, sizeof *types);
+	struct llm_convert_report *rep = NULL;
+	float *f32 = NULL, *back = NULL;
+	void *qbuf = NULL;
+	size_t f32_cap = 0, q_cap = 0;
+	uint64_t total = 0, done = 0;
+	int rc = 0;
+
+	if (rep_out) {
+		*rep_out = NULL;
+		*n_rep = 0;
+	}
+	if (!types)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	if (!llm_type_traits(o->type) || !llm_type_traits(o->type)->from_float) {
+		free(types);
+		return llm_err(LLM_EINVAL, "type %s cannot be written", llm_type_name(o->type));
+	}
+	if (rep_out && !(rep = calloc(nt ? (size_t)nt : 1, sizeof *rep))) {
+		free(types);
+		return llm_err(LLM_ENOMEM, "out of memory");
+	}
+	/* plan every tensor first: the header goes out before any data */
+	for (int64_t i = 0; i < nt; i++) {
+		const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
+		const struct llm_type_traits *tin = llm_type_traits(t->type);
+		int fb;
+		types[i] = llm_convert_tensor_type(c, i, o, &fb);
+		if (types[i] != t->type && (!tin || !tin->to_float)) {
+			rc = llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: cannot convert from %s", llm_ckpt_path(c),
+				     t->name, llm_type_name(t->type));
+			goto out;
+		}
+		if (fb && o->notice) {
+			char msg[256];
+			snprintf(msg, sizeof msg, "%s: rows of %lld values do not fit %s blocks; writing %s",
+				 t->name, (long long)t->ne[0], llm_type_name(o->type), llm_type_name(types[i]));
+			o->notice(o->ud, msg);
+		}
+		total += t->size;
+	}
+	if ((rc = llm_gguf_writer_open(&w, out_path)))
+		goto out;
+	wm = llm_gguf_writer_meta(w);
+	for (int64_t i = 0; i < m->n && !rc; i++)
+		rc = llm_meta_set_kv(wm, &m->kv[i], NULL);
+	if (!rc)
+		rc = llm_meta_set_u32(wm, "general.quantization_version", 2);
+	if (!rc && llm_meta_get(m, "general.architecture"))
+		rc = llm_meta_set_u32(wm, "general.file_type", llm_convert_ftype(o->type));
+	for (int64_t i = 0; o->extra && i < o->extra->n && !rc; i++)
+		rc = llm_meta_set_kv(wm, &o->extra->kv[i], NULL);
+	for (int64_t i = 0; i < nt && !rc; i++) {
+		const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
+		rc = llm_gguf_writer_add_tensor(w, t->name, types[i], t->n_dims, t->ne);
+	}
+	for (int64_t i = 0; i < nt && !rc; i++) {
+		const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
+		int64_t n = llm_tensor_nelem(t), rows = t->ne[0] ? n / t->ne[0] : 0;
+		const void *src;
+		if (o->progress)
+			o->progress(o->ud, t->name, done, total);
+		if ((rc = llm_ckpt_data(c, i, &src)))
+			break;
+		if (rep) {
+			rep[i].name = strdup(t->name);
+			rep[i].n_dims = t->n_dims;
+			memcpy(rep[i].ne, t->ne, sizeof t->ne);
+			rep[i].type_in = t->type;
+			rep[i].type_out = types[i];
+			if (!rep[i].name) {
+				rc = llm_err(LLM_ENOMEM, "out of memory");
+				break;
+			}
+			*n_rep = i + 1;
+		}
+		if (types[i] == t->type) {
+			rc = llm_gguf_writer_write(w, src, t->size);
+		} else {
+			size_t out_size = llm_type_row_size(types[i], t->ne[0]) * (size_t)rows;
+			if ((size_t)n > f32_cap) {
+				free(f32);
+				free(back);
+				f32 = malloc((size_t)n * sizeof *f32);
+				back = rep ? malloc((size_t)n * sizeof *back) : NULL;
+				f32_cap = (size_t)n;
+				if (!f32 || (rep && !back)) {
+					f32_cap = 0;
+					rc = llm_err(LLM_ENOMEM, "tensor %s: out of memory", t->name);
+					break;
+				}
+			}
+			if (out_size > q_cap) {
+				free(qbuf);
+				q_cap = out_size;
+				if (!(qbuf = malloc(q_cap))) {
+					q_cap = 0;
+					rc = llm_err(LLM_ENOMEM, "tensor %s: out of memory", t->name);
+					break;
+				}
+			}
+			llm_type_traits(t->type)->to_float(src, f32, n);
+			llm_quantize_rows(types[i], f32, qbuf, rows, t->ne[0], o->n_threads);
+			if (rep) {
+				llm_type_traits(types[i])->to_float(qbuf, back, n);
+				llm_qstats_add(&rep[i].st, f32, back, n);
+			}
+			rc = llm_gguf_writer_write(w, qbuf, out_size);
+		}
+		if (rep && types[i] == t->type)
+			rep[i].st.n = n; /* copied: no error */
+		llm_ckpt_release(c, i);
+		done += t->size;
+	}
+	if (o->progress && !rc)
+		o->progress(o->ud, "", total, total);
+	if (rc)
+		llm_gguf_writer_abort(w);
+	else
+		rc = llm_gguf_writer_commit(w);
+out:
+	free(types);
+	free(f32);
+	free(back);
+	free(qbuf);
+	if (rep_out && rc == 0) {
+		*rep_out = rep;
+	} else {
+		llm_convert_report_free(rep, nt);
+		if (rep_out)
+			*n_rep = 0;
+	}
+	return rc;
+}

@@ -1,0 +1,64 @@
+/* convert.h - stream a checkpoint into a GGUF with new tensor types
+ * (what llm-quant does; llm-lora-merge reuses the type rules).
+ *
+ * Type rules, as llama-quantize: only tensors named "*.weight" with two or
+ * more dimensions are converted to the target type; 1-D tensors (norms,
+ * biases) are written as F32 (decoded from whatever float type they have);
+ * output.weight and token_embd.weight may get their own types.  Without
+ * `pure`, output.weight (or token_embd.weight when the output is tied) of a
+ * q4_0 model becomes q8_0 (llama-quantize picks q6_K there, a type not
+ * written here yet).  A tensor whose rows do not fit the target's block size
+ * falls back to f16 and a notice says so (llama-quantize fails instead).
+ * A tensor whose type equals its target is copied byte for byte.
+ */
+#ifndef LLM_CONVERT_H
+#define LLM_CONVERT_H
+
+#include <stdint.h>
+
+#include "ckpt.h"
+#include "types.h"
+
+struct llm_convert_opts {
+	int type;          /* target for 2-D weights (enum llm_type) */
+	int pure;          /* no special rule for output/token_embd */
+	int output_type;   /* -1: by the rules */
+	int embd_type;     /* -1: by the rules */
+	int n_threads;     /* quantization threads (0: 1) */
+	/* Optional callbacks (may be NULL): progress over bytes of input, and
+	 * notices (fallbacks) as one line without newline. */
+	void (*progress)(void *ud, const char *name, uint64_t done, uint64_t total);
+	void (*notice)(void *ud, const char *msg);
+	void *ud;
+	/* Extra metadata merged over the input's (e.g. provenance), or NULL. */
+	const llm_meta *extra;
+};
+#define LLM_CONVERT_OPTS_INIT { LLM_TYPE_F16, 0, -1, -1, 1, NULL, NULL, NULL, NULL }
+
+/* Per-tensor record of what was done and the error it cost. */
+struct llm_convert_report {
+	char *name;
+	int n_dims;
+	int64_t ne[4];
+	int type_in, type_out;
+	struct llm_qstats st;
+};
+
+/* Target type of one tensor of c under o (after fallback), and whether it
+ * fell back (fallback may be NULL). */
+int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_convert_opts *o, int *fallback);
+
+/* llama.cpp's general.file_type for a target type (LLAMA_FTYPE_*). */
+uint32_t llm_convert_ftype(int type);
+
+/* Convert c into a GGUF at out_path ("-" or NULL: stdout), atomically.
+ * When rep is non-NULL, *rep receives one record per tensor (free with
+ * llm_convert_report_free). */
+int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts *o,
+		struct llm_convert_report **rep, int64_t *n_rep);
+void llm_convert_report_free(struct llm_convert_report *rep, int64_t n);
+
+/* Encode n floats (rows of ne0) to type t using n_threads threads. */
+void llm_quantize_rows(int t, const float *src, void *dst, int64_t nrows, int64_t ne0, int n_threads);
+
+#endif
