@@ -31,6 +31,8 @@ CMD_SRC  := $(filter-out cmd/cli.c,$(sort $(wildcard cmd/llm-*.c)))
 CMDS     := $(CMD_SRC:cmd/%.c=bin/%)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
+TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
+TOOLS    := $(TOOL_SRC:tests/%.c=build/tests/%)
 HEADERS  := $(wildcard lib/*.h)
 
 all: $(CMDS) lib/libllm.so build/llm.pc
@@ -57,13 +59,13 @@ build/llm.pc: Makefile | build/lib
 	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: llm\nDescription: LLM checkpoint, quantization and inference library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lllm\nLibs.private: -lm -pthread\nCflags: -I$${includedir}\n' \
 		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $@
 
-check: all $(TESTS)
+check: all $(TESTS) $(TOOLS)
 	@sh tests/run.sh
 
-demo: all
+demo: all $(TOOLS)
 	@sh tests/demo.sh
 
-bench: all
+bench: all $(TOOLS)
 	@sh tests/bench.sh
 
 deps:

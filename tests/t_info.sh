@@ -1,0 +1,66 @@
+#!/bin/sh
+# llm-info against an independent Python GGUF reader (tests/gguf_ref.py).
+. tests/lib.sh
+
+if ! have_models; then
+	skip info_stories "../shared/models is absent"
+else
+	if llm-info --json "$MODELS/stories260K.gguf" >"$TMP/info.json" 2>"$TMP/err"; then
+		ok info_json_runs
+	else
+		fail info_json_runs "$(cat "$TMP/err")"
+	fi
+	if [ -z "$PYTHON" ]; then
+		skip info_json_matches "no python3"
+	else
+		if "$PYTHON" - "$MODELS/stories260K.gguf" "$TMP/info.json" <<'PY' >"$TMP/py" 2>&1
+import json, math, sys
+sys.path.insert(0, "tests")
+import gguf_ref
+ref = gguf_ref.read(sys.argv[1])
+got = json.load(open(sys.argv[2]))
+assert got["format"] == "gguf" and got["version"] == ref["version"]
+assert list(got["metadata"]) == list(ref["metadata"]), "key order"
+for k, v in ref["metadata"].items():
+    g = got["metadata"][k]
+    if isinstance(v, float):
+        assert math.isclose(g, v, rel_tol=1e-6), k
+    elif isinstance(v, list) and v and isinstance(v[0], float):
+        assert all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-30) for a, b in zip(g, v)) and len(g) == len(v), k
+    else:
+        assert g == v, (k, g, v)
+assert len(got["tensors"]) == len(ref["tensors"])
+np_ = 0
+for g, r in zip(got["tensors"], ref["tensors"]):
+    assert g["name"] == r["name"] and g["type"] == r["type_name"] and g["shape"] == r["shape"], g
+    assert g["offset"] == r["offset"] and g["size"] == r["size"], g
+    n = 1
+    for d in r["shape"]:
+        n *= d
+    np_ += n
+assert got["n_params"] == np_ and got["n_bytes"] == sum(t["size"] for t in ref["tensors"])
+print("checked", len(ref["metadata"]), "keys", len(ref["tensors"]), "tensors")
+PY
+		then ok info_json_matches_python_reader; else fail info_json_matches_python_reader "$(tail -3 "$TMP/py")"; fi
+	fi
+	llm-info "$MODELS/stories260K.gguf" >"$TMP/info.txt" 2>&1
+	if grep -q '^format:   gguf v3' "$TMP/info.txt" && grep -q 'tokenizer.ggml.tokens .*more)' "$TMP/info.txt" &&
+		grep -q '^params:   ' "$TMP/info.txt"; then ok info_text; else fail info_text "unexpected text output"; fi
+	# stdin, from a pipe
+	if cat "$MODELS/stories260K.gguf" | llm-info --json - >"$TMP/info2.json" 2>"$TMP/err" &&
+		[ "$(grep -v '"file"' "$TMP/info.json" | cksum)" = "$(grep -v '"file"' "$TMP/info2.json" | cksum)" ]; then
+		ok info_stdin_pipe
+	else
+		fail info_stdin_pipe "$(cat "$TMP/err")"
+	fi
+fi
+
+# bad input: one line on stderr, exit 1; usage: exit 2
+printf 'GGUF\003\000\000\000' >"$TMP/trunc.gguf"
+check_status 1 info_truncated llm-info "$TMP/trunc.gguf"
+if [ "$(wc -l <"$TMP/.err")" -eq 1 ] && grep -q "trunc.gguf" "$TMP/.err"; then ok info_truncated_one_line; else fail info_truncated_one_line "$(cat "$TMP/.err")"; fi
+check_status 1 info_missing llm-info "$TMP/nonexistent.gguf"
+check_status 2 info_usage llm-info
+check_status 2 info_bad_option llm-info --bogus x
+check_status 0 info_help llm-info --help
+check_status 0 info_version llm-info --version
