@@ -91,9 +91,12 @@ install: all
 	for f in man/*.1; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man1/; done; true
 	for f in man/*.5; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man5/; done; true
 	for f in man/*.7; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man7/; done; true
-	for f in completions/bash/*; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/; done; true
-	for f in completions/zsh/*; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/zsh/site-functions/; done; true
-	for f in completions/fish/*; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/; done; true
+	for c in $(notdir $(CMDS)); do \
+		install -m 644 completions/bash/llm $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$c; done
+	install -m 644 completions/zsh/_llm $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_llm
+	install -m 644 completions/fish/llm.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/llm.fish
+	for c in $(notdir $(CMDS)); do \
+		ln -sf llm.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$c.fish; done
 
 clean:
 	rm -rf build bin lib/libllm.a lib/libllm.so
