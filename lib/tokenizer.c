@@ -572,23 +572,32 @@ static void setup_spm(llm_tokenizer *tk)
 	}
 }
 
-/* End-of-generation: eos, eot, eom and the chat templates' end markers. */
+/* End-of-generation, as llama.cpp decides it: eos, eot, eom and the tokens
+ * spelled like chat end markers, which also become control tokens
+ * (never cut out of text, nothing when decoded).  A vocabulary with
+ * "<|return|>" and "<|call|>" (OpenAI harmony) keeps "<|end|>" as text. */
 static void setup_eog(llm_tokenizer *tk)
 {
 	static const char *const ends[] = {
-		"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
-		"_<EOT>", "<|end_of_text|>", "<|eom_id|>", "<|return|>", "<|call|>",
-		"<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+		"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>",
+		"<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
 	};
-	int32_t ids[3] = {tk->eos, tk->eot, tk->eom};
-	for (int i = 0; i < 3; i++)
-		if (ids[i] >= 0 && ids[i] < tk->n_vocab)
-			tk->eog[ids[i]] = 1;
 	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
 		int32_t id = lookup(tk, ends[i], strlen(ends[i]));
-		if (id >= 0 && (tk->type[id] == TT_CONTROL || tk->type[id] == TT_USER))
+		if (id >= 0) {
 			tk->eog[id] = 1;
+			tk->type[id] = TT_CONTROL;
+		}
 	}
+	int32_t end = lookup(tk, "<|end|>", 7);
+	if (end >= 0 && lookup(tk, "<|return|>", 10) >= 0 && lookup(tk, "<|call|>", 8) >= 0) {
+		tk->eog[end] = 0;
+		tk->type[end] = TT_USER;
+	}
+	int32_t ids[3] = {tk->eos, tk->eot, tk->eom};
+	for (int i = 0; i < 3; i++)
+		if (ids[i] >= 0)
+			tk->eog[ids[i]] = 1;
 }
 
 /* Group the user-defined tokens by first byte, longest first (ties by id). */

@@ -10,6 +10,8 @@
 
 #include "error.h"
 #include "gguf.h"
+#include "meta.h"
+#include "regex.h"
 #include "testutil.h"
 #include "tokenizer.h"
 
@@ -209,6 +211,244 @@ static void test_stream(void)
 	CHECK(n == 0 && m == 2 && st.npend == 0, "utf8 stream flush", "n=%zu m=%zu", n, m);
 }
 
+/* ---- regex splitting (llama.cpp semantics: matches and gaps) ---- */
+
+static int split_is(const char *pat, const char *text, size_t len, const char *const *want, size_t n_want)
+{
+	llm_regex *re;
+	if (llm_regex_compile(&re, pat) != 0) {
+		printf("# /%s/: %s\n", pat, llm_errmsg());
+		return 0;
+	}
+	size_t *lens, n, one = len;
+	int ok = llm_regex_split(re, text, &one, 1, &lens, &n) == 0 && n == n_want;
+	size_t off = 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = lens[i] == strlen(want[i]) && memcmp(text + off, want[i], lens[i]) == 0;
+		off += lens[i];
+	}
+	if (!ok) {
+		printf("# /%s/ on \"%s\":", pat, text);
+		off = 0;
+		for (size_t i = 0; i < n; i++, off += lens[i - 1])
+			printf(" [%.*s]", (int)lens[i], text + off);
+		printf("\n");
+	}
+	free(lens);
+	llm_regex_free(re);
+	return ok;
+}
+
+static void test_regex(void)
+{
+	static const char *gpt2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+	const char *w1[] = {"Hello", " world", "'s", " ", " 123", "!"};
+	CHECK(split_is(gpt2, "Hello world's  123!", 19, w1, 6), "regex split gpt-2 pattern", "see above");
+	const char *w2[] = {"ab", "1", "2", "c"};
+	CHECK(split_is("\\p{N}", "ab12c", 5, w2, 4), "regex split keeps gaps", "see above");
+	const char *w3[] = {"1\n"};
+	CHECK(split_is("\\d$", "1\n", 2, w3, 1), "regex $ is the end only", "see above");
+	const char *w4[] = {"ab", "\xff", "c\xc3\xa9"};
+	CHECK(split_is("\\p{L}+", "ab\xff" "c\xc3\xa9", 6, w4, 3), "regex over invalid UTF-8", "see above");
+	const char *w5[] = {"\xd0\x9f\xd1\x80\xd0\xb8", " ", "\xe4\xbd\xa0"};
+	CHECK(split_is("\\p{L}+", "\xd0\x9f\xd1\x80\xd0\xb8 \xe4\xbd\xa0", 10, w5, 3), "regex \\p{L} is Unicode",
+	      "see above");
+	llm_regex *re;
+	CHECK(llm_regex_compile(&re, "(unclosed") == LLM_EINVAL && strstr(llm_errmsg(), "unclosed"),
+	      "regex reports a bad pattern", "%s", llm_errmsg());
+}
+
+/* ---- tiny hand-made vocabularies: the algorithms on known answers ---- */
+
+static void set_tokens(llm_meta *m, const char *const *tok, size_t n)
+{
+	struct llm_str *s = malloc(n * sizeof *s);
+	for (size_t i = 0; i < n; i++)
+		s[i] = (struct llm_str){strlen(tok[i]), (char *)tok[i]};
+	llm_meta_set_arr_str(m, "tokenizer.ggml.tokens", s, n);
+	free(s);
+}
+
+static int ids_are(const llm_tokenizer *tk, const char *text, int add_bos, const int32_t *want, size_t n_want)
+{
+	int32_t *ids;
+	size_t n;
+	if (llm_tokenize(tk, text, strlen(text), add_bos, &ids, &n) != 0)
+		return 0;
+	int ok = n == n_want && (n == 0 || memcmp(ids, want, n * sizeof *ids) == 0);
+	if (!ok) {
+		printf("# \"%s\" ->", text);
+		for (size_t i = 0; i < n; i++)
+			printf(" %d", ids[i]);
+		printf("\n");
+	}
+	free(ids);
+	return ok;
+}
+
+static int piece_is(const llm_tokenizer *tk, int32_t prev, int32_t id, const char *want)
+{
+	char buf[64];
+	size_t n = llm_token_piece(tk, prev, id, buf, sizeof buf);
+	return n == strlen(want) && memcmp(buf, want, n) == 0;
+}
+
+static void test_spm_small(void)
+{
+	/* 0 <unk>, 1 <s>, 2 </s>, 3..258 <0x00>..<0xFF>, then pieces */
+	const char *tok[300];
+	char bytes[256][8];
+	float score[300];
+	int32_t type[300];
+	size_t n = 0;
+	tok[n] = "<unk>", type[n] = 2, score[n++] = 0;
+	tok[n] = "<s>", type[n] = 3, score[n++] = 0;
+	tok[n] = "</s>", type[n] = 3, score[n++] = 0;
+	for (int b = 0; b < 256; b++) {
+		snprintf(bytes[b], sizeof bytes[b], "<0x%02X>", b);
+		tok[n] = bytes[b], type[n] = 6, score[n++] = 0;
+	}
+	const char *pieces[] = {"\xe2\x96\x81", "a", "b", "c", "\xe2\x96\x81" "a", "ab", "bc", "abc", "aa", "<x>"};
+	const float sc[] = {-1, -5, -5, -5, -3, -1, -2, -0.5f, -1, 0};
+	int32_t base = (int32_t)n; /* 259 */
+	for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++)
+		tok[n] = pieces[i], type[n] = i == 9 ? 4 : 1, score[n++] = sc[i];
+	llm_meta m;
+	llm_meta_init(&m);
+	llm_meta_set_str(&m, "tokenizer.ggml.model", "llama");
+	set_tokens(&m, tok, n);
+	llm_meta_set_arr(&m, "tokenizer.ggml.scores", LLM_V_F32, score, n);
+	llm_meta_set_arr(&m, "tokenizer.ggml.token_type", LLM_V_I32, type, n);
+	llm_tokenizer *tk;
+	int rc = llm_tokenizer_open(&tk, &m);
+	llm_meta_clear(&m);
+	CHECK(rc == 0, "spm small open", "%s", llm_errmsg());
+	if (rc)
+		return;
+	int32_t SP = base, A = base + 1, SPA = base + 4, ABC = base + 7, AA = base + 8, X = base + 9;
+	/* "▁abc": best pair "ab" (-1) beats "▁a" (-3) and "bc" (-2); then "abc" */
+	CHECK(ids_are(tk, "abc", 0, (int32_t[]){SP, ABC}, 2), "spm merges by best score", "see above");
+	/* equal scores: the leftmost pair goes first */
+	CHECK(ids_are(tk, "aaa", 0, (int32_t[]){SP, AA, A}, 3), "spm ties go leftmost", "see above");
+	/* "é" is no piece: its bytes */
+	CHECK(ids_are(tk, "\xc3\xa9", 0, (int32_t[]){SP, 3 + 0xC3, 3 + 0xA9}, 3), "spm byte fallback", "see above");
+	CHECK(ids_are(tk, "a", 1, (int32_t[]){1, SPA}, 2), "spm add_bos and space prefix", "see above");
+	CHECK(ids_are(tk, "", 0, NULL, 0) && ids_are(tk, "", 1, (int32_t[]){1}, 1), "spm empty text", "see above");
+	/* a user-defined piece is cut out first; the text after it gets its own prefix */
+	CHECK(ids_are(tk, "a<x>a", 0, (int32_t[]){SPA, X, SPA}, 3), "spm user-defined token", "see above");
+	CHECK(llm_tokenizer_add_bos(tk) == 1 && llm_tokenizer_bos(tk) == 1 && llm_tokenizer_eos(tk) == 2 &&
+	      llm_tokenizer_is_eog(tk, 2) && !llm_tokenizer_is_eog(tk, A),
+	      "spm defaults", "add_bos=%d bos=%d", llm_tokenizer_add_bos(tk), llm_tokenizer_bos(tk));
+	CHECK(piece_is(tk, -1, SPA, "a") && piece_is(tk, 1, SPA, "a") && piece_is(tk, A, SPA, " a") &&
+	      piece_is(tk, A, 3 + '\n', "\n") && piece_is(tk, A, 1, "") && piece_is(tk, A, X, "<x>"),
+	      "spm pieces", "wrong piece");
+	char small[2];
+	CHECK(llm_token_piece(tk, A, ABC, small, 2) == 3 && memcmp(small, "ab", 2) == 0, "piece reports its full size",
+	      "truncation");
+	llm_tokenizer_free(tk);
+}
+
+/* GPT-2's byte -> character map, independently: printable Latin-1 bytes are
+ * themselves, the rest take U+0100.. in byte order. */
+static void gpt2_char(int b, char *out)
+{
+	int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+	int cp = b;
+	if (!printable) {
+		cp = 256;
+		for (int c = 0; c < b; c++)
+			cp += !((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF));
+	}
+	if (cp < 0x80) {
+		out[0] = (char)cp, out[1] = 0;
+	} else {
+		out[0] = (char)(0xC0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3F)), out[2] = 0;
+	}
+}
+
+static llm_tokenizer *small_bpe(const char *pre)
+{
+	/* ids 0..255: the byte characters (byte b is id b); then merges' results */
+	static char chars[256][4];
+	const char *tok[270];
+	int32_t type[270];
+	size_t n = 0;
+	for (int b = 0; b < 256; b++) {
+		gpt2_char(b, chars[b]);
+		tok[n] = chars[b], type[n++] = 1;
+	}
+	const char *extra[] = {"bc", "ab", "\xc4\xa0" "b", "a\xc4\xa0", "<x>", "<|endoftext|>", "abc"};
+	for (size_t i = 0; i < 7; i++)
+		tok[n] = extra[i], type[n++] = i == 4 ? 4 : i == 5 ? 3 : 1;
+	const char *merges[] = {"b c", "a b", "\xc4\xa0 b", "a \xc4\xa0", "ab c"};
+	llm_meta m;
+	llm_meta_init(&m);
+	llm_meta_set_str(&m, "tokenizer.ggml.model", "gpt2");
+	if (pre)
+		llm_meta_set_str(&m, "tokenizer.ggml.pre", pre);
+	set_tokens(&m, tok, n);
+	llm_meta_set_arr(&m, "tokenizer.ggml.token_type", LLM_V_I32, type, n);
+	struct llm_str ms[5];
+	for (int i = 0; i < 5; i++)
+		ms[i] = (struct llm_str){strlen(merges[i]), (char *)merges[i]};
+	llm_meta_set_arr_str(&m, "tokenizer.ggml.merges", ms, 5);
+	llm_meta_set_u32(&m, "tokenizer.ggml.eos_token_id", 261);
+	llm_tokenizer *tk = NULL;
+	if (llm_tokenizer_open(&tk, &m) != 0)
+		printf("# pre %s: %s\n", pre ? pre : "(none)", llm_errmsg());
+	llm_meta_clear(&m);
+	return tk;
+}
+
+static void test_bpe_small(void)
+{
+	llm_tokenizer *tk = small_bpe("gpt-2");
+	CHECK(tk != NULL, "bpe small open", "%s", llm_errmsg());
+	if (!tk)
+		return;
+	int32_t BC = 256, AB = 257, SP_B = 258, X = 260, EOT = 261;
+	/* "b c" (rank 0) before "a b" (rank 1): a|bc, and "ab c" never applies */
+	CHECK(ids_are(tk, "abc", 0, (int32_t[]){'a', BC}, 2), "bpe merges by rank", "see above");
+	CHECK(ids_are(tk, "abd", 0, (int32_t[]){AB, 'd'}, 2), "bpe merge", "see above");
+	/* the pre-tokenizer splits "a b" into "a", " b": "a Ġ" cannot apply */
+	CHECK(ids_are(tk, "a b", 0, (int32_t[]){'a', SP_B}, 2), "bpe merges stay inside pre-tokens", "see above");
+	CHECK(ids_are(tk, "1<x>2", 0, (int32_t[]){'1', X, '2'}, 3), "bpe user-defined token cut out", "see above");
+	/* control tokens in text are plain text */
+	CHECK(ids_are(tk, "<|", 0, (int32_t[]){'<', '|'}, 2), "bpe control text not parsed", "see above");
+	CHECK(llm_tokenizer_add_bos(tk) == 0 && llm_tokenizer_bos(tk) == -1 && llm_tokenizer_is_eog(tk, EOT),
+	      "bpe defaults", "add_bos=%d bos=%d", llm_tokenizer_add_bos(tk), llm_tokenizer_bos(tk));
+	CHECK(piece_is(tk, -1, SP_B, " b") && piece_is(tk, -1, 10, "\n") && piece_is(tk, -1, 0xE9, "\xe9") &&
+	      piece_is(tk, -1, EOT, "") && piece_is(tk, -1, X, "<x>"),
+	      "bpe pieces undo the byte map", "wrong piece");
+	llm_tokenizer_free(tk);
+
+	/* every pre-tokenizer we know compiles; unknown names fall back */
+	static const char *pres[] = {
+		"default", "gpt2", "gpt-2", "llama3", "llama-bpe", "deepseek-llm", "deepseek-coder", "deepseek-v3",
+		"falcon", "starcoder", "qwen2", "refact", "command-r", "stablelm2", "olmo", "mpt", "jais",
+		"poro-chat", "smaug-bpe", "dbrx", "tekken", "chatglm-bpe", "viking", "gpt-4o", "chameleon",
+		"bailingmoe", "seed-coder", "bloom", "smollm", "exaone", "no-such-pre", NULL,
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof pres / sizeof pres[0]; i++) { /* the last: no pre at all */
+		tk = small_bpe(pres[i]);
+		/* "abc" is letters only: one pre-token everywhere; the presets that
+		 * take a whole-token pre-token as is (ignore_merges) give "abc" */
+		int whole = pres[i] && (!strcmp(pres[i], "llama3") || !strcmp(pres[i], "llama-bpe") ||
+					!strcmp(pres[i], "tekken"));
+		int ok = tk && (whole ? ids_are(tk, "abc", 0, (int32_t[]){262}, 1)
+				      : ids_are(tk, "abc", 0, (int32_t[]){'a', BC}, 2));
+		if (!ok)
+			bad++, printf("# pre %s fails\n", pres[i] ? pres[i] : "(none)");
+		llm_tokenizer_free(tk);
+	}
+	CHECK(bad == 0, "every known pre-tokenizer compiles", "%d failed", bad);
+	tk = small_bpe("llama3");
+	CHECK(tk && llm_tokenizer_add_bos(tk) == 1, "llama3 adds BOS by default", "add_bos=%d",
+	      tk ? llm_tokenizer_add_bos(tk) : -1);
+	llm_tokenizer_free(tk);
+}
+
 /* ---- one vocabulary file ---- */
 
 static void test_vocab(const char *gguf_path)
@@ -372,6 +612,9 @@ done:
 int main(void)
 {
 	test_stream();
+	test_regex();
+	test_spm_small();
+	test_bpe_small();
 
 	char pat[1100];
 	snprintf(pat, sizeof pat, "%s/vocab/ggml-vocab-*.gguf", test_shared());
