@@ -22,6 +22,20 @@
  * vocabulary lacks are interned as extra ids >= n_vocab, so merging behaves
  * exactly as with strings; such an id left at the end is spelled out byte by
  * byte as llama.cpp does.
+ *
+ * Text handling, as llama.cpp with parse_special = false:
+ *   - user-defined tokens (token_type 4) are cut out of the text first,
+ *     leftmost-longest (Hugging Face matches added tokens even without
+ *     special-token parsing); control tokens ("<s>", "<|endoftext|>") in
+ *     the text are plain text.  SPM gives each run of text its space prefix.
+ *   - tokenizer.ggml.pre "default" (or no key) is llama.cpp's default list of
+ *     four regexes; a name we do not know gets the plain GPT-2 regex.
+ *   - invalid UTF-8 is accepted: PCRE2 leaves such bytes between matches,
+ *     SPM spells them as <0xNN>.
+ * Not done: add_eos_token (llm_tokenize has no EOS flag), per-token
+ * lstrip/rstrip attributes (phi-3's "</s>", jina's "<mask>"), the
+ * pre-tokenizers llama.cpp implements by hand (kimi-k2, afmoe, superbpe),
+ * and tokenizer models other than "llama" and "gpt2" (bert, t5, rwkv).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +51,8 @@ enum { TK_SPM = 1, TK_BPE = 2 };
 enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5, TT_BYTE = 6 };
 
 #define MAX_REGEX 8
+
+static int byte_token_value(const char *s, size_t n);
 
 struct llm_tokenizer {
 	int kind;
@@ -700,9 +716,30 @@ static int load_vocab(llm_tokenizer *tk, const llm_meta *m)
 			tk->type[i] = t >= 1 && t <= 6 ? (uint8_t)t : 0;
 		}
 	} else {
-		memset(tk->type, TT_NORMAL, n);
+		memset(tk->type, 0, n); /* unknown yet: see guess_types() */
 	}
 	return 0;
+}
+
+/* Without tokenizer.ggml.token_type (a hand-made or converted vocabulary):
+ * "<0xNN>" are byte tokens for SPM, unk is unknown, bos/eos are control,
+ * everything else is normal. */
+static void guess_types(llm_tokenizer *tk)
+{
+	for (int32_t id = 0; id < tk->n_vocab; id++) {
+		if (tk->type[id])
+			return; /* the metadata had types */
+	}
+	for (int32_t id = 0; id < tk->n_vocab; id++) {
+		int byte = tk->kind == TK_SPM && byte_token_value(tk_str(tk, id), tk->len[id]) >= 0;
+		tk->type[id] = byte ? TT_BYTE : TT_NORMAL;
+	}
+	if (tk->unk >= 0)
+		tk->type[tk->unk] = TT_UNKNOWN;
+	if (tk->bos >= 0)
+		tk->type[tk->bos] = TT_CONTROL;
+	if (tk->eos >= 0)
+		tk->type[tk->eos] = TT_CONTROL;
 }
 
 int llm_tokenizer_open(llm_tokenizer **out, const llm_meta *m)
@@ -730,6 +767,7 @@ int llm_tokenizer_open(llm_tokenizer **out, const llm_meta *m)
 	tk->eom = meta_id(m, "tokenizer.ggml.eom_token_id", -1, nv);
 	tk->add_bos = spm;
 	tk->add_space_prefix = spm;
+	guess_types(tk);
 	if (kind == TK_BPE && (rc = setup_bpe(tk, m)))
 		goto fail;
 	if (kind == TK_SPM)

@@ -346,6 +346,18 @@ static void test_spm_small(void)
 	CHECK(llm_token_piece(tk, A, ABC, small, 2) == 3 && memcmp(small, "ab", 2) == 0, "piece reports its full size",
 	      "truncation");
 	llm_tokenizer_free(tk);
+
+	/* without token_type: <0xNN> are bytes, <s> and </s> control */
+	llm_meta_init(&m);
+	llm_meta_set_str(&m, "tokenizer.ggml.model", "llama");
+	set_tokens(&m, tok, n);
+	llm_meta_set_arr(&m, "tokenizer.ggml.scores", LLM_V_F32, score, n);
+	rc = llm_tokenizer_open(&tk, &m);
+	llm_meta_clear(&m);
+	CHECK(rc == 0 && piece_is(tk, A, 3 + '\n', "\n") && piece_is(tk, A, 1, "") && piece_is(tk, A, 2, "") &&
+	      piece_is(tk, A, SPA, " a"),
+	      "spm types guessed without token_type", "rc=%d", rc);
+	llm_tokenizer_free(tk);
 }
 
 /* GPT-2's byte -> character map, independently: printable Latin-1 bytes are
