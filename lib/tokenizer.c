@@ -44,6 +44,7 @@
 #include "error.h"
 #include "regex.h"
 #include "tokenizer.h"
+#include "unicode.h"
 
 enum { TK_SPM = 1, TK_BPE = 2 };
 
@@ -198,92 +199,6 @@ static int64_t intern(llm_tokenizer *tk, const char *s, size_t n)
 		return LLM_ENOMEM;
 	ht_insert(tk, tk->n_all - 1);
 	return tk->n_all - 1;
-}
-
-/* ---------------------------------------------------------------- */
-/* UTF-8                                                            */
-
-/* Length of the UTF-8 sequence a lead byte announces (llama.cpp's rule:
- * by the high nibble, so stray continuation bytes count as 1). */
-static size_t utf8_len(unsigned char c)
-{
-	static const uint8_t t[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
-	return t[c >> 4];
-}
-
-static size_t utf8_put(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | cp >> 12);
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | cp >> 18);
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
-/* Decode one well-formed UTF-8 character at s (n bytes available); returns
- * its length, or 0 when s does not start a valid sequence. */
-static size_t utf8_get(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	size_t k = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 && s[0] < 0xF0 ? 3 : s[0] >= 0xC2 && s[0] < 0xE0 ? 2 : 0;
-	if (k == 0 || k > n)
-		return 0;
-	uint32_t c = s[0] & (0x7F >> k);
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3F);
-	}
-	if ((k == 3 && (c < 0x800 || (c >= 0xD800 && c < 0xE000))) || (k == 4 && (c < 0x10000 || c > 0x10FFFF)))
-		return 0;
-	*cp = c;
-	return k;
-}
-
-/* GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves,
- * the other 68 bytes map, in order, to U+0100.. (so ' ' is 'Ġ' U+0120). */
-static uint32_t gpt2_byte_cp(int b)
-{
-	if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
-		return (uint32_t)b;
-	int n = 0;
-	for (int c = 0; c < b; c++)
-		if (!((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF)))
-			n++;
-	return 256 + (uint32_t)n;
-}
-
-/* Inverse map: the byte a code point stands for, or -1. */
-static int gpt2_cp_byte(uint32_t cp)
-{
-	if ((cp >= '!' && cp <= '~') || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF))
-		return (int)cp;
-	if (cp < 256 || cp >= 256 + 68)
-		return -1;
-	int n = (int)(cp - 256);
-	for (int c = 0; c < 256; c++)
-		if (!((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF)))
-			if (n-- == 0)
-				return c;
-	return -1;
 }
 
 /* ---------------------------------------------------------------- */
@@ -565,7 +480,7 @@ static int setup_bpe(llm_tokenizer *tk, const llm_meta *m)
 	if (d->flags & PRE_ADD_BOS)
 		tk->add_bos = 1;
 	for (int b = 0; b < 256; b++) {
-		tk->byte_utf8_len[b] = (uint8_t)utf8_put(tk->byte_utf8[b], gpt2_byte_cp(b));
+		tk->byte_utf8_len[b] = (uint8_t)llm_utf8_encode(tk->byte_utf8[b], llm_gpt2_byte_cp(b));
 		int64_t id = intern(tk, tk->byte_utf8[b], tk->byte_utf8_len[b]);
 		if (id < 0)
 			return (int)id;
@@ -980,7 +895,7 @@ static int spm_tokenize(const llm_tokenizer *tk, struct work *w, const char *in,
 		return LLM_ENOMEM;
 	int32_t ns = 0;
 	for (size_t o = 0; o < n; ns++) {
-		size_t k = utf8_len((unsigned char)t[o]);
+		size_t k = llm_utf8_lead_len((unsigned char)t[o]);
 		if (k > n - o)
 			k = n - o;
 		/* a broken sequence is split into single bytes (llama.cpp would
@@ -1130,7 +1045,7 @@ static int bpe_tokenize(const llm_tokenizer *tk, struct work *w, const char *tex
 }
 
 /* The longest user-defined token starting at text[i], or -1. */
-static int32_t user_at(const llm_tokenizer *tk, const char *text, size_t len, size_t i)
+static int32_t user_match(const llm_tokenizer *tk, const char *text, size_t len, size_t i)
 {
 	unsigned char c = (unsigned char)text[i];
 	for (uint32_t j = tk->user_at[c]; j < tk->user_at[c + 1]; j++) {
@@ -1165,7 +1080,7 @@ int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, int add_
 	 * Face matches added tokens); the raw text between them is tokenized */
 	size_t start = 0;
 	for (size_t i = 0; i < len && rc == 0 && tk->user;) {
-		int32_t id = user_at(tk, text, len, i);
+		int32_t id = user_match(tk, text, len, i);
 		if (id < 0) {
 			i++;
 			continue;
@@ -1255,8 +1170,8 @@ size_t llm_token_piece(const llm_tokenizer *tk, int32_t prev, int32_t id, char *
 	/* byte-level BPE: every character stands for one byte */
 	for (size_t i = 0; i < n;) {
 		uint32_t cp;
-		size_t k = utf8_get((const unsigned char *)s + i, n - i, &cp);
-		int b = k ? gpt2_cp_byte(cp) : -1;
+		size_t k = llm_utf8_decode(s + i, n - i, &cp);
+		int b = k ? llm_gpt2_cp_byte(cp) : -1;
 		if (b >= 0) {
 			char c = (char)b;
 			at = put(buf, cap, at, &c, 1);
@@ -1273,39 +1188,15 @@ size_t llm_token_piece(const llm_tokenizer *tk, int32_t prev, int32_t id, char *
 /* ---------------------------------------------------------------- */
 /* streaming UTF-8                                                  */
 
-/* Bytes a lead byte announces; 0 for a byte that cannot start one. */
-static int lead_len(unsigned char c)
-{
-	return c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-}
-
-/* Whether c may follow the pending bytes p[0..np) (np >= 1). */
-static int may_follow(const unsigned char *p, int np, unsigned char c)
-{
-	if ((c & 0xC0) != 0x80)
-		return 0;
-	if (np == 1) { /* the second byte narrows overlongs and surrogates */
-		if (p[0] == 0xE0)
-			return c >= 0xA0;
-		if (p[0] == 0xED)
-			return c <= 0x9F;
-		if (p[0] == 0xF0)
-			return c >= 0x90;
-		if (p[0] == 0xF4)
-			return c <= 0x8F;
-	}
-	return 1;
-}
-
 size_t llm_utf8_stream_feed(struct llm_utf8_stream *s, const char *in, size_t n, char *out)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)in[i];
 		if (s->npend > 0) {
-			if (may_follow(s->pend, s->npend, c)) {
+			if (llm_utf8_may_follow(s->pend, s->npend, c)) {
 				s->pend[s->npend++] = c;
-				if (s->npend == lead_len(s->pend[0])) {
+				if (s->npend == llm_utf8_seq_len(s->pend[0])) {
 					memcpy(out + o, s->pend, (size_t)s->npend);
 					o += (size_t)s->npend;
 					s->npend = 0;
@@ -1317,7 +1208,7 @@ size_t llm_utf8_stream_feed(struct llm_utf8_stream *s, const char *in, size_t n,
 			o += (size_t)s->npend;
 			s->npend = 0;
 		}
-		int k = lead_len(c);
+		int k = llm_utf8_seq_len(c);
 		if (k == 1 || k == 0)
 			out[o++] = (char)c; /* ASCII, or a byte that is invalid anyway */
 		else

@@ -14,6 +14,7 @@
 #include "regex.h"
 #include "testutil.h"
 #include "tokenizer.h"
+#include "unicode.h"
 
 /* ---- small helpers ---- */
 
@@ -209,6 +210,26 @@ static void test_stream(void)
 	n = llm_utf8_stream_feed(&st, "\xe4\xb8", 2, out);
 	m = llm_utf8_stream_flush(&st, out + n);
 	CHECK(n == 0 && m == 2 && st.npend == 0, "utf8 stream flush", "n=%zu m=%zu", n, m);
+}
+
+/* ---- unicode helpers ---- */
+
+static void test_unicode(void)
+{
+	int bad = 0;
+	for (int b = 0; b < 256; b++)
+		bad += llm_gpt2_cp_byte(llm_gpt2_byte_cp(b)) != b;
+	CHECK(bad == 0 && llm_gpt2_byte_cp(' ') == 0x120 && llm_gpt2_byte_cp('\n') == 0x10A &&
+	      llm_gpt2_byte_cp('A') == 'A' && llm_gpt2_byte_cp(0xAD) == 0x143 && llm_gpt2_cp_byte(0x144) == -1,
+	      "gpt-2 byte map", "%d bytes do not come back", bad);
+	uint32_t cp = 0;
+	char e[4];
+	CHECK(llm_utf8_decode("\xe2\x82\xac", 3, &cp) == 3 && cp == 0x20AC && llm_utf8_encode(e, 0x1F600) == 4 &&
+	      memcmp(e, "\xf0\x9f\x98\x80", 4) == 0,
+	      "utf8 decode/encode", "cp=%x", cp);
+	CHECK(llm_utf8_decode("\xc0\xaf", 2, &cp) == 0 && llm_utf8_decode("\xed\xa0\x80", 3, &cp) == 0 &&
+	      llm_utf8_decode("\xf4\x90\x80\x80", 4, &cp) == 0 && llm_utf8_decode("\xe2\x82", 2, &cp) == 0,
+	      "utf8 decode rejects overlong, surrogate, too large, truncated", "accepted");
 }
 
 /* ---- regex splitting (llama.cpp semantics: matches and gaps) ---- */
@@ -624,6 +645,7 @@ done:
 int main(void)
 {
 	test_stream();
+	test_unicode();
 	test_regex();
 	test_spm_small();
 	test_bpe_small();

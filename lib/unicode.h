@@ -1,0 +1,43 @@
+/* unicode.h - small UTF-8 helpers and GPT-2's byte-to-character map.
+ *
+ * Unicode character classes (\p{L}, \p{N}, ...) are PCRE2's business (see
+ * regex.h); what is here is only what the tokenizers need byte-wise.
+ * Pure functions, no state.
+ */
+#ifndef LLM_UNICODE_H
+#define LLM_UNICODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes of the sequence lead byte c announces, llama.cpp's rule: by the
+ * high nibble (0xxx and stray 10xx: 1, 110x: 2, 1110: 3, 1111: 4).  For
+ * cutting text into characters; does not validate. */
+size_t llm_utf8_lead_len(unsigned char c);
+
+/* Bytes of the well-formed sequence lead byte c starts (1..4), or 0 when c
+ * can never start one (10xxxxxx, C0, C1, F5..FF). */
+int llm_utf8_seq_len(unsigned char c);
+
+/* Whether byte c may follow the pending bytes p[0..np) (1 <= np < 4) of a
+ * well-formed sequence (the second byte also rules out overlongs,
+ * surrogates and code points past U+10FFFF). */
+int llm_utf8_may_follow(const unsigned char *p, int np, unsigned char c);
+
+/* Write code point cp (<= 0x10FFFF) as UTF-8 to out (room for 4); returns
+ * the byte count. */
+size_t llm_utf8_encode(char *out, uint32_t cp);
+
+/* Decode the well-formed character at s (n > 0 bytes available) into *cp;
+ * returns its length, or 0 when s does not start a well-formed character. */
+size_t llm_utf8_decode(const char *s, size_t n, uint32_t *cp);
+
+/* GPT-2's bytes_to_unicode: the code point byte b is written as in
+ * byte-level BPE vocabularies (printable Latin-1 bytes stand for
+ * themselves; the other 68 take U+0100.. in byte order, so ' ' is U+0120
+ * 'Ġ' and '\n' is U+010A 'Ċ'). */
+uint32_t llm_gpt2_byte_cp(int b);
+/* The inverse: the byte cp stands for, or -1. */
+int llm_gpt2_cp_byte(uint32_t cp);
+
+#endif
