@@ -1,0 +1,474 @@
+/* llama2c.c - karpathy's llama2.c checkpoints and tokenizer.bin, seen as
+ * GGUF (the llama2.c backend behind llm_ckpt_open; see ckpt_impl.h).
+ *
+ * Checkpoint (legacy export, little-endian), as run.c's
+ * memory_map_weights reads it:
+ *   int32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
+ *         (vocab_size < 0: an unshared classifier wcls follows at the end)
+ *   float32, with head_size = dim / n_heads, kv_dim = head_size * n_kv_heads:
+ *     token_embedding_table (vocab, dim)
+ *     rms_att_weight        (layer, dim)
+ *     wq                    (layer, n_heads * head_size, dim)   rows x cols
+ *     wk                    (layer, kv_dim, dim)
+ *     wv                    (layer, kv_dim, dim)
+ *     wo                    (layer, dim, n_heads * head_size)
+ *     rms_ffn_weight        (layer, dim)
+ *     w1                    (layer, hidden_dim, dim)
+ *     w2                    (layer, dim, hidden_dim)
+ *     w3                    (layer, hidden_dim, dim)
+ *     rms_final_weight      (dim)
+ *     freq_cis_real, imag   (seq_len, head_size / 2) each: skipped
+ *     wcls                  (vocab, dim)                        if unshared
+ * The q/k rows are already in GGUF's adjacent-pair RoPE order (llama2.c
+ * rotates pairs (2i, 2i+1) as ggml does): no permutation.  Checked against
+ * llama.cpp's stories260K.gguf, which holds the same bytes.
+ *
+ * tokenizer.bin: int32 max_token_length, then per token
+ *   f32 score, int32 len, len bytes (no NUL); as many tokens as the file
+ *   holds.  llama2.c writes SentencePiece's U+2581 as a space and <s>, </s>
+ *   as "\n<s>\n", "\n</s>\n"; we undo both, as llama.cpp's
+ *   convert-llama2c-to-ggml does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt_impl.h"
+#include "error.h"
+#include "io.h"
+#include "types.h"
+
+#define L2C_HEADER 28
+#define L2C_MAGIC_V1 0x616b3432u /* "ak42": the newer export versions */
+
+struct l2c_hdr {
+	int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+};
+
+struct l2c_impl {
+	struct llm_map map;
+	uint64_t *off; /* per tensor: file offset */
+};
+
+/* ---- overflow-checked arithmetic on uint64 ---- */
+
+static int mul3(uint64_t a, uint64_t b, uint64_t c, uint64_t *out)
+{
+	return __builtin_mul_overflow(a, b, out) || __builtin_mul_overflow(*out, c, out);
+}
+
+/* acc += a * b * c; returns nonzero on overflow. */
+static int acc3(uint64_t *acc, uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t x;
+	return mul3(a, b, c, &x) || __builtin_add_overflow(*acc, x, acc);
+}
+
+/* ---- header ---- */
+
+static int l2c_check(const char *path, const struct l2c_hdr *h, uint64_t fsize)
+{
+	const char *why = NULL;
+	uint64_t dim, hid, L, V, S, hs, kv, n = 0, want;
+	int bad = 0;
+
+	if (h->dim <= 0 || h->hidden_dim <= 0 || h->n_layers <= 0 || h->n_heads <= 0 ||
+	    h->n_kv_heads <= 0 || h->seq_len <= 0 || h->vocab_size == 0 || h->vocab_size == INT32_MIN)
+		why = "a size is zero or negative";
+	else if (h->dim % h->n_heads)
+		why = "dim is not a multiple of n_heads";
+	else if (h->n_kv_heads > h->n_heads || h->n_heads % h->n_kv_heads)
+		why = "n_heads is not a multiple of n_kv_heads";
+	else if ((h->dim / h->n_heads) % 2)
+		why = "the head size is odd";
+	if (why)
+		return llm_err(LLM_EFORMAT,
+			       "%s: not a llama2.c checkpoint: header (dim %d, hidden_dim %d, n_layers %d, n_heads %d, "
+			       "n_kv_heads %d, vocab_size %d, seq_len %d): %s",
+			       path, h->dim, h->hidden_dim, h->n_layers, h->n_heads, h->n_kv_heads, h->vocab_size,
+			       h->seq_len, why);
+	dim = (uint64_t)h->dim, hid = (uint64_t)h->hidden_dim, L = (uint64_t)h->n_layers;
+	V = (uint64_t)(h->vocab_size < 0 ? -(int64_t)h->vocab_size : h->vocab_size);
+	S = (uint64_t)h->seq_len;
+	hs = dim / (uint64_t)h->n_heads;
+	kv = hs * (uint64_t)h->n_kv_heads;
+	bad |= acc3(&n, V, dim, 1);                /* token_embedding_table */
+	bad |= acc3(&n, L, dim, 1);                /* rms_att_weight */
+	bad |= acc3(&n, L, dim, dim);              /* wq */
+	bad |= acc3(&n, L, kv, dim);               /* wk */
+	bad |= acc3(&n, L, kv, dim);               /* wv */
+	bad |= acc3(&n, L, dim, dim);              /* wo */
+	bad |= acc3(&n, L, dim, 1);                /* rms_ffn_weight */
+	bad |= acc3(&n, L, hid, dim);              /* w1 */
+	bad |= acc3(&n, L, dim, hid);              /* w2 */
+	bad |= acc3(&n, L, hid, dim);              /* w3 */
+	bad |= acc3(&n, dim, 1, 1);                /* rms_final_weight */
+	bad |= acc3(&n, S, hs, 1);                 /* freq_cis_real + imag: 2 x S x hs/2 */
+	if (h->vocab_size < 0)
+		bad |= acc3(&n, V, dim, 1);        /* wcls */
+	bad |= __builtin_mul_overflow(n, 4, &want) || __builtin_add_overflow(want, L2C_HEADER, &want);
+	if (bad)
+		return llm_err(LLM_EFORMAT, "%s: not a llama2.c checkpoint: header sizes overflow", path);
+	if (want != fsize)
+		return llm_err(LLM_EFORMAT,
+			       "%s: file is %llu bytes, but a llama2.c checkpoint with this header (dim %d, hidden_dim %d, "
+			       "n_layers %d, n_heads %d, n_kv_heads %d, vocab_size %d, seq_len %d) is %llu bytes%s",
+			       path, (unsigned long long)fsize, h->dim, h->hidden_dim, h->n_layers, h->n_heads,
+			       h->n_kv_heads, h->vocab_size, h->seq_len, (unsigned long long)want,
+			       fsize < want ? " (truncated?)" : "");
+	return 0;
+}
+
+/* ---- tensors ---- */
+
+struct l2c_layout {
+	struct llm_tensor_info *t;
+	uint64_t *off;
+	int64_t n;
+};
+
+static int l2c_add(struct l2c_layout *lay, const char *name, int n_dims, int64_t ne0, int64_t ne1,
+		   uint64_t off)
+{
+	struct llm_tensor_info *t = &lay->t[lay->n];
+
+	if (!(t->name = strdup(name)))
+		return llm_err(LLM_ENOMEM, "out of memory");
+	t->type = LLM_TYPE_F32;
+	t->n_dims = n_dims;
+	t->ne[0] = ne0;
+	t->ne[1] = ne1;
+	t->ne[2] = t->ne[3] = 1;
+	t->size = (uint64_t)ne0 * (uint64_t)ne1 * 4;
+	t->offset = 0;
+	lay->off[lay->n++] = off;
+	return 0;
+}
+
+/* Tensors in stories260K.gguf's order: token_embd, output_norm, output,
+ * then per layer q, k, v, output, attn_norm, ffn_gate, ffn_down, ffn_up,
+ * ffn_norm.  Offsets are validated by l2c_check (the file size is exact). */
+static int l2c_tensors(struct l2c_layout *lay, const struct l2c_hdr *h)
+{
+	int64_t dim = h->dim, hid = h->hidden_dim, L = h->n_layers;
+	int64_t V = h->vocab_size < 0 ? -(int64_t)h->vocab_size : h->vocab_size;
+	int64_t hs = dim / h->n_heads, kv = hs * h->n_kv_heads;
+	uint64_t o = L2C_HEADER, emb, att, wq, wk, wv, wo, ffn, w1, w2, w3, fin, wcls;
+	char name[64];
+	int rc = 0;
+
+	/* file offsets of the arrays, in run.c's order */
+	emb = o, o += (uint64_t)(V * dim) * 4;
+	att = o, o += (uint64_t)(L * dim) * 4;
+	wq = o, o += (uint64_t)(L * dim * dim) * 4;
+	wk = o, o += (uint64_t)(L * kv * dim) * 4;
+	wv = o, o += (uint64_t)(L * kv * dim) * 4;
+	wo = o, o += (uint64_t)(L * dim * dim) * 4;
+	ffn = o, o += (uint64_t)(L * dim) * 4;
+	w1 = o, o += (uint64_t)(L * hid * dim) * 4;
+	w2 = o, o += (uint64_t)(L * dim * hid) * 4;
+	w3 = o, o += (uint64_t)(L * hid * dim) * 4;
+	fin = o, o += (uint64_t)dim * 4;
+	o += (uint64_t)(h->seq_len * hs) * 4; /* freq_cis_real, freq_cis_imag */
+	wcls = o;
+
+	lay->n = 0;
+	if (!rc) rc = l2c_add(lay, "token_embd.weight", 2, dim, V, emb);
+	if (!rc) rc = l2c_add(lay, "output_norm.weight", 1, dim, 1, fin);
+	if (!rc && h->vocab_size < 0)
+		rc = l2c_add(lay, "output.weight", 2, dim, V, wcls);
+	for (int64_t l = 0; l < L && !rc; l++) {
+#define T(suffix, nd, ne0, ne1, off)                                                   \
+	do {                                                                       \
+		snprintf(name, sizeof name, "blk.%lld." suffix, (long long)l);     \
+		if (!rc) rc = l2c_add(lay, name, nd, ne0, ne1, off);                   \
+	} while (0)
+		T("attn_q.weight", 2, dim, dim, wq + (uint64_t)(l * dim * dim) * 4);
+		T("attn_k.weight", 2, dim, kv, wk + (uint64_t)(l * kv * dim) * 4);
+		T("attn_v.weight", 2, dim, kv, wv + (uint64_t)(l * kv * dim) * 4);
+		T("attn_output.weight", 2, dim, dim, wo + (uint64_t)(l * dim * dim) * 4);
+		T("attn_norm.weight", 1, dim, 1, att + (uint64_t)(l * dim) * 4);
+		T("ffn_gate.weight", 2, dim, hid, w1 + (uint64_t)(l * hid * dim) * 4);
+		T("ffn_down.weight", 2, hid, dim, w2 + (uint64_t)(l * dim * hid) * 4);
+		T("ffn_up.weight", 2, dim, hid, w3 + (uint64_t)(l * hid * dim) * 4);
+		T("ffn_norm.weight", 1, dim, 1, ffn + (uint64_t)(l * dim) * 4);
+#undef T
+	}
+	return rc;
+}
+
+static const void *l2c_direct(llm_ckpt *c, int64_t i)
+{
+	struct l2c_impl *im = c->impl;
+	return im->map.data + im->off[i]; /* 28 + 4k: float-aligned */
+}
+
+static int l2c_load(llm_ckpt *c, int64_t i, void *dst)
+{
+	memcpy(dst, l2c_direct(c, i), c->t[i].size);
+	return 0;
+}
+
+static void l2c_free(void *p)
+{
+	struct l2c_impl *im = p;
+
+	if (!im)
+		return;
+	llm_map_close(&im->map);
+	free(im->off);
+	free(im);
+}
+
+static const struct llm_ckpt_ops l2c_ops = { l2c_load, l2c_direct, l2c_free };
+
+/* ---- metadata ---- */
+
+static int l2c_meta(llm_meta *m, const struct l2c_hdr *h)
+{
+	int V = h->vocab_size < 0 ? -h->vocab_size : h->vocab_size;
+	int rc = 0;
+
+	if (!rc) rc = llm_meta_set_str(m, "general.architecture", "llama");
+	if (!rc) rc = llm_meta_set_str(m, "general.name", "llama"); /* as llama.cpp's converter */
+	if (!rc) rc = llm_meta_set_u32(m, "llama.context_length", (uint32_t)h->seq_len);
+	if (!rc) rc = llm_meta_set_u32(m, "llama.embedding_length", (uint32_t)h->dim);
+	if (!rc) rc = llm_meta_set_u32(m, "llama.feed_forward_length", (uint32_t)h->hidden_dim);
+	if (!rc) rc = llm_meta_set_u32(m, "llama.attention.head_count", (uint32_t)h->n_heads);
+	if (!rc) rc = llm_meta_set_u32(m, "llama.attention.head_count_kv", (uint32_t)h->n_kv_heads);
+	if (!rc) rc = llm_meta_set_u32(m, "llama.block_count", (uint32_t)h->n_layers);
+	if (!rc) rc = llm_meta_set_u32(m, "llama.rope.dimension_count", (uint32_t)(h->dim / h->n_heads));
+	if (!rc) rc = llm_meta_set_f32(m, "llama.attention.layer_norm_rms_epsilon", 1e-5f); /* run.c */
+	if (!rc) rc = llm_meta_set_f32(m, "llama.rope.freq_base", 10000.0f);                 /* run.c */
+	if (!rc) rc = llm_meta_set_u32(m, "llama.vocab_size", (uint32_t)V);
+	if (!rc) rc = llm_meta_set_u32(m, "general.file_type", 0); /* all F32 */
+	return rc;
+}
+
+/* ---- tokenizer.bin ---- */
+
+static int is_byte_token(const char *s, uint32_t len)
+{
+	static const char hex[] = "0123456789ABCDEFabcdef";
+	return len == 6 && memcmp(s, "<0x", 3) == 0 && s[5] == '>' && s[3] && s[4] &&
+	       strchr(hex, s[3]) && strchr(hex, s[4]);
+}
+
+/* Token text with spaces turned back into U+2581 (malloc'ed). */
+static char *spm_escape(const char *s, uint32_t len, uint64_t *outlen)
+{
+	uint64_t n = 0;
+	char *o = malloc((size_t)len * 3 + 1), *p = o;
+
+	if (!o)
+		return NULL;
+	for (uint32_t i = 0; i < len; i++) {
+		if (s[i] == ' ') {
+			memcpy(p, "\xe2\x96\x81", 3);
+			p += 3, n += 3;
+		} else {
+			*p++ = s[i], n++;
+		}
+	}
+	*p = 0;
+	*outlen = n;
+	return o;
+}
+
+static int l2c_tok_parse(llm_meta *tm, const char *path, const uint8_t *d, uint64_t size)
+{
+	struct llm_str *tok = NULL;
+	float *score = NULL;
+	int32_t *type = NULL, maxlen;
+	uint64_t off = 4, n = 0, cap = 0;
+	int rc = 0;
+
+	if (size < 4)
+		return llm_err(LLM_EFORMAT, "%s: too short for a llama2.c tokenizer", path);
+	memcpy(&maxlen, d, 4);
+	if (maxlen <= 0)
+		return llm_err(LLM_EFORMAT, "%s: not a llama2.c tokenizer: max_token_length %d", path, maxlen);
+	while (off < size && !rc) {
+		float sc;
+		int32_t len;
+		const char *text;
+		uint32_t tlen;
+
+		if (size - off < 8) {
+			rc = llm_err(LLM_EFORMAT, "%s: truncated at token %llu (byte %llu)", path,
+				     (unsigned long long)n, (unsigned long long)off);
+			break;
+		}
+		memcpy(&sc, d + off, 4);
+		memcpy(&len, d + off + 4, 4);
+		off += 8;
+		if (len < 0 || (uint64_t)len > size - off) {
+			rc = llm_err(LLM_EFORMAT, "%s: token %llu: length %d runs past the end of the file", path,
+				     (unsigned long long)n, len);
+			break;
+		}
+		if (n == cap) {
+			uint64_t nc = cap ? cap * 2 : 1024;
+			void *a = realloc(tok, nc * sizeof *tok), *b, *c;
+			if (a) tok = a;
+			b = a ? realloc(score, nc * sizeof *score) : NULL;
+			if (b) score = b;
+			c = b ? realloc(type, nc * sizeof *type) : NULL;
+			if (c) type = c;
+			if (!c) {
+				rc = llm_err(LLM_ENOMEM, "out of memory");
+				break;
+			}
+			cap = nc;
+		}
+		text = (const char *)d + off;
+		tlen = (uint32_t)len;
+		off += (uint64_t)len;
+		/* As llama.cpp's convert-llama2c-to-ggml: ids 0, 1, 2 are
+		 * <unk>, <s>, </s> whatever the file says. */
+		type[n] = 1; /* normal */
+		if (n == 0)
+			text = "<unk>", tlen = 5, type[n] = 2;      /* unknown */
+		else if (n == 1)
+			text = "<s>", tlen = 3, type[n] = 3;        /* control */
+		else if (n == 2)
+			text = "</s>", tlen = 4, type[n] = 3;       /* control */
+		else if (is_byte_token(text, tlen))
+			type[n] = 6;                                /* byte */
+		score[n] = sc;
+		if (!(tok[n].s = spm_escape(text, tlen, &tok[n].len))) {
+			rc = llm_err(LLM_ENOMEM, "out of memory");
+			break;
+		}
+		n++;
+	}
+	if (!rc && n < 3)
+		rc = llm_err(LLM_EFORMAT, "%s: %llu tokens: too few for a llama2.c tokenizer", path,
+			     (unsigned long long)n);
+	if (!rc) rc = llm_meta_set_str(tm, "tokenizer.ggml.model", "llama");
+	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.tokens", tok, n);
+	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.scores", LLM_V_F32, score, n);
+	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.token_type", LLM_V_I32, type, n);
+	if (!rc) rc = llm_meta_set_u32(tm, "tokenizer.ggml.unknown_token_id", 0);
+	if (!rc) rc = llm_meta_set_u32(tm, "tokenizer.ggml.bos_token_id", 1);
+	if (!rc) rc = llm_meta_set_u32(tm, "tokenizer.ggml.eos_token_id", 2);
+	if (!rc) rc = llm_meta_set_u32(tm, "tokenizer.ggml.seperator_token_id", UINT32_MAX); /* none */
+	if (!rc) rc = llm_meta_set_u32(tm, "tokenizer.ggml.padding_token_id", UINT32_MAX);   /* none */
+	if (!rc) rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_bos_token", 1);
+	if (!rc) rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_eos_token", 0);
+	for (uint64_t i = 0; i < n; i++)
+		free(tok[i].s);
+	free(tok);
+	free(score);
+	free(type);
+	return rc;
+}
+
+/* Drop every tokenizer.* key of m (a vocabulary replaces another whole). */
+static void drop_tokenizer_keys(llm_meta *m)
+{
+	for (int64_t i = m->n - 1; i >= 0; i--)
+		if (strncmp(m->kv[i].key, "tokenizer.", 10) == 0)
+			llm_meta_remove(m, m->kv[i].key);
+}
+
+int llm_llama2c_tokenizer(llm_meta *m, const char *path)
+{
+	struct llm_map map;
+	llm_meta tm;
+	int64_t nv;
+	int rc;
+
+	if ((rc = llm_map_open(&map, path)))
+		return rc;
+	llm_meta_init(&tm);
+	rc = l2c_tok_parse(&tm, path, map.data, map.size);
+	llm_map_close(&map);
+	nv = llm_meta_int(m, "llama.vocab_size", -1);
+	if (!rc && nv >= 0 && (uint64_t)nv != tm.kv[llm_meta_find(&tm, "tokenizer.ggml.tokens")].n)
+		rc = llm_err(LLM_EFORMAT, "%s: %llu tokens, but the model's vocabulary has %lld", path,
+			     (unsigned long long)tm.kv[llm_meta_find(&tm, "tokenizer.ggml.tokens")].n,
+			     (long long)nv);
+	if (!rc) {
+		drop_tokenizer_keys(m);
+		for (int64_t i = 0; i < tm.n && !rc; i++)
+			rc = llm_meta_set_kv(m, &tm.kv[i], NULL);
+	}
+	llm_meta_clear(&tm);
+	return rc;
+}
+
+/* ---- open ---- */
+
+int llm_ckpt_open_llama2c(llm_ckpt *c, const char *path, const char *tokenizer)
+{
+	struct l2c_impl *im;
+	struct l2c_layout lay = { 0 };
+	struct l2c_hdr h;
+	llm_meta m;
+	int64_t nt;
+	uint32_t magic;
+	int rc;
+
+	if (!(im = calloc(1, sizeof *im)))
+		return llm_err(LLM_ENOMEM, "out of memory");
+	llm_meta_init(&m);
+	if ((rc = llm_map_open(&im->map, path)))
+		goto fail;
+	if (im->map.size < L2C_HEADER) {
+		rc = llm_err(LLM_EFORMAT, "%s: %llu bytes: neither GGUF nor a llama2.c checkpoint", path,
+			     (unsigned long long)im->map.size);
+		goto fail;
+	}
+	memcpy(&magic, im->map.data, 4);
+	if (magic == L2C_MAGIC_V1) {
+		int32_t ver;
+		memcpy(&ver, im->map.data + 4, 4);
+		rc = llm_err(LLM_EUNSUPPORTED, "%s: llama2.c export version %d (\"ak42\" header): only the legacy format is read",
+			     path, ver);
+		goto fail;
+	}
+	memcpy(&h, im->map.data, L2C_HEADER);
+	if ((rc = l2c_check(path, &h, im->map.size)))
+		goto fail;
+	nt = 3 + 9 * (int64_t)h.n_layers;
+	lay.t = calloc((size_t)nt, sizeof *lay.t);
+	lay.off = calloc((size_t)nt, sizeof *lay.off);
+	if (!lay.t || !lay.off) {
+		rc = llm_err(LLM_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = l2c_tensors(&lay, &h)) || (rc = l2c_meta(&m, &h)))
+		goto fail;
+	im->off = lay.off;
+	lay.off = NULL;
+	c->fmt = LLM_CKPT_LLAMA2C;
+	c->version = 0;
+	llm_meta_clear(&c->meta);
+	c->meta = m;
+	c->t = lay.t;
+	c->nt = lay.n;
+	c->ops = &l2c_ops;
+	c->impl = im;
+	if (tokenizer) {
+		/* tokenizer.bin or a GGUF whose tokenizer.* keys are taken */
+		int64_t ntok;
+		const struct llm_kv *kv;
+		if ((rc = llm_ckpt_set_tokenizer(c, tokenizer)))
+			return rc; /* c is complete: llm_ckpt_open frees it */
+		kv = llm_meta_get(&c->meta, "tokenizer.ggml.tokens");
+		ntok = kv ? (int64_t)kv->n : -1;
+		if (ntok != llm_meta_int(&c->meta, "llama.vocab_size", -1))
+			return llm_err(LLM_EFORMAT, "%s: %lld tokens, but %s has a vocabulary of %lld", tokenizer,
+				       (long long)ntok, path, (long long)llm_meta_int(&c->meta, "llama.vocab_size", -1));
+	}
+	return 0;
+fail:
+	for (int64_t i = 0; lay.t && i < lay.n; i++)
+		free(lay.t[i].name);
+	free(lay.t);
+	free(lay.off);
+	l2c_free(im);
+	llm_meta_clear(&m);
+	return rc;
+}
