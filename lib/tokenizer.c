@@ -78,6 +78,8 @@ struct llm_tokenizer {
 	int32_t bos, eos, unk, eot, eom;
 	int add_bos, add_space_prefix;
 
+	/* SPM: text may be merged word by word (see spm_tokenize) */
+	int spm_word_split;
 	/* SPM: id emitted for each byte that no token covers */
 	int32_t byte_tok[256];
 
@@ -491,6 +493,17 @@ static int setup_bpe(llm_tokenizer *tk, const llm_meta *m)
 
 static void setup_spm(llm_tokenizer *tk)
 {
+	/* can text be cut before a U+2581 that follows another character?
+	 * Only if no token holds U+2581 past its leading run of them */
+	tk->spm_word_split = 1;
+	for (int32_t id = 0; id < tk->n_vocab && tk->spm_word_split; id++) {
+		const char *s = tk_str(tk, id);
+		size_t n = tk->len[id], i = 0;
+		while (i + 3 <= n && memcmp(s + i, "\xe2\x96\x81", 3) == 0)
+			i += 3;
+		if (i < n && memmem(s + i, n - i, "\xe2\x96\x81", 3))
+			tk->spm_word_split = 0;
+	}
 	for (int b = 0; b < 256; b++) {
 		char hex[8];
 		snprintf(hex, sizeof hex, "<0x%02X>", b);
@@ -866,30 +879,9 @@ static int spm_emit(const llm_tokenizer *tk, const char *text, const struct sym 
 	return 0;
 }
 
-static int spm_tokenize(const llm_tokenizer *tk, struct work *w, const char *in, size_t len, int prefix,
-			struct ids *out)
+/* Merge the symbols of t[0..n) (escaped text) and emit their tokens. */
+static int spm_merge(const llm_tokenizer *tk, struct work *w, const char *t, size_t n, struct ids *out)
 {
-	if (len == 0)
-		return 0;
-	/* escape: optional leading U+2581, every ' ' -> U+2581 (3 bytes) */
-	if (len > (UINT32_MAX - 3) / 3)
-		return llm_err(LLM_EINVAL, "tokenize: text of %zu bytes is too long", len);
-	if (work_buf(w, 3 * len + 3))
-		return LLM_ENOMEM;
-	char *t = w->buf;
-	size_t n = 0;
-	if (prefix) {
-		memcpy(t, "\xe2\x96\x81", 3);
-		n = 3;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (in[i] == ' ') {
-			memcpy(t + n, "\xe2\x96\x81", 3);
-			n += 3;
-		} else {
-			t[n++] = in[i];
-		}
-	}
 	/* one symbol per UTF-8 character */
 	if (work_syms(w, n))
 		return LLM_ENOMEM;
@@ -928,6 +920,53 @@ static int spm_tokenize(const llm_tokenizer *tk, struct work *w, const char *in,
 		if (spm_emit(tk, t, &w->sym[i], out))
 			return LLM_ENOMEM;
 	return 0;
+}
+
+#define SPACE_MARK "\xe2\x96\x81" /* U+2581 */
+
+static int is_mark(const char *t, size_t n, size_t o)
+{
+	return o + 3 <= n && memcmp(t + o, SPACE_MARK, 3) == 0;
+}
+
+static int spm_tokenize(const llm_tokenizer *tk, struct work *w, const char *in, size_t len, int prefix,
+			struct ids *out)
+{
+	if (len == 0)
+		return 0;
+	/* escape: optional leading U+2581, every ' ' -> U+2581 (3 bytes) */
+	if (len > (UINT32_MAX - 3) / 3)
+		return llm_err(LLM_EINVAL, "tokenize: text of %zu bytes is too long", len);
+	if (work_buf(w, 3 * len + 3))
+		return LLM_ENOMEM;
+	char *t = w->buf;
+	size_t n = 0;
+	if (prefix) {
+		memcpy(t, SPACE_MARK, 3);
+		n = 3;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] == ' ') {
+			memcpy(t + n, SPACE_MARK, 3);
+			n += 3;
+		} else {
+			t[n++] = in[i];
+		}
+	}
+	if (!tk->spm_word_split)
+		return spm_merge(tk, w, t, n, out);
+	/* No token has U+2581 after another character, so no merge crosses
+	 * the start of a U+2581 run: merge word by word (same result, small
+	 * heaps that stay in cache). */
+	size_t a = 0;
+	for (size_t o = 1; o < n; o++) {
+		if (is_mark(t, n, o) && !(o >= 3 && is_mark(t, n, o - 3))) {
+			if (spm_merge(tk, w, t + a, o - a, out))
+				return LLM_ENOMEM;
+			a = o;
+		}
+	}
+	return spm_merge(tk, w, t + a, n - a, out);
 }
 
 /* ---- BPE ---- */

@@ -368,6 +368,21 @@ static void test_spm_small(void)
 	      "truncation");
 	llm_tokenizer_free(tk);
 
+	/* a vocabulary with U+2581 inside tokens: merges may cross words.
+	 * "▁a▁a": "a▁" (-0.1) goes first, then "a▁a" (0) */
+	tok[n] = "a\xe2\x96\x81", type[n] = 1, score[n] = -0.1f;
+	tok[n + 1] = "a\xe2\x96\x81" "a", type[n + 1] = 1, score[n + 1] = 0;
+	llm_meta_init(&m);
+	llm_meta_set_str(&m, "tokenizer.ggml.model", "llama");
+	set_tokens(&m, tok, n + 2);
+	llm_meta_set_arr(&m, "tokenizer.ggml.scores", LLM_V_F32, score, n + 2);
+	llm_meta_set_arr(&m, "tokenizer.ggml.token_type", LLM_V_I32, type, n + 2);
+	rc = llm_tokenizer_open(&tk, &m);
+	llm_meta_clear(&m);
+	CHECK(rc == 0 && ids_are(tk, "a a", 0, (int32_t[]){SP, (int32_t)n + 1}, 2), "spm merges across words",
+	      "rc=%d", rc);
+	llm_tokenizer_free(tk);
+
 	/* without token_type: <0xNN> are bytes, <s> and </s> control */
 	llm_meta_init(&m);
 	llm_meta_set_str(&m, "tokenizer.ggml.model", "llama");
