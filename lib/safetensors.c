@@ -715,7 +715,10 @@ static int hf_resolve(struct hf_open *o)
 	char *slash;
 
 	if (llm_path_is_dir(p)) {
-		o->dir = strdup(p);
+		size_t n;
+		if ((o->dir = strdup(p)))
+			for (n = strlen(o->dir); n > 1 && o->dir[n - 1] == '/'; n--)
+				o->dir[n - 1] = 0; /* "dir/" -> "dir" (general.name) */
 	} else {
 		o->dir = strdup(p);
 		if (o->dir) {
@@ -952,11 +955,17 @@ static int hf_finish(struct hf_open *o, llm_ckpt *c, llm_meta *m)
 		int t = llm_safetensors_tensor(o->im->sh[e->shard], e->idx)->type;
 		ftype = t == LLM_TYPE_F16 ? 1 : t == LLM_TYPE_BF16 ? 32 : 0;
 	}
-	base = strrchr(o->dir, '/');
-	base = base && base[1] ? base + 1 : o->dir;
-	if ((rc = hf_meta(m, hp, base, ftype)))
-		return rc;
-	return 0;
+	/* general.name: the directory's name, as llama.cpp's converter falls
+	 * back to when the config names no model ("." resolved first). */
+	{
+		char *rp = realpath(o->dir, NULL);
+		const char *d = rp ? rp : o->dir;
+		base = strrchr(d, '/');
+		base = base && base[1] ? base + 1 : d;
+		rc = hf_meta(m, hp, base, ftype);
+		free(rp);
+	}
+	return rc;
 }
 
 static void hf_open_clear(struct hf_open *o)

@@ -385,6 +385,36 @@ static void test_real(void)
 		check_err("hf_sharded_missing_shard", rc, LLM_ENOTFOUND, "model-00002-of-00002.safetensors");
 	}
 
+	/* a real PEFT adapter through the bare reader */
+	{
+		llm_safetensors *st;
+		rc = llm_safetensors_open(&st, mpath("peft-gptneo125m/adapter_model.safetensors"));
+		CHECK(rc == 0, "st_peft_open", "%s", llm_errmsg());
+		if (!rc) {
+			int64_t n = llm_safetensors_n_tensors(st), lora = 0;
+			for (int64_t i = 0; i < n; i++) {
+				const struct llm_st_tensor *t = llm_safetensors_tensor(st, i);
+				lora += strstr(t->name, "lora_A") || strstr(t->name, "lora_B");
+			}
+			/* r=4 on q_proj and v_proj of 12 layers: 48 A/B matrices */
+			CHECK(lora == 48, "st_peft_tensors", "%lld lora tensors of %lld", (long long)lora, (long long)n);
+			llm_safetensors_free(st);
+		}
+	}
+	/* trailing slash: general.name is the directory's name */
+	{
+		char p[700];
+		const char *gn = NULL;
+		snprintf(p, sizeof p, "%s/", mpath("stories260K-hf"));
+		rc = llm_ckpt_open(&c, p, NULL);
+		if (!rc)
+			llm_meta_get_str(llm_ckpt_meta(c), "general.name", &gn, NULL);
+		CHECK(rc == 0 && gn && strcmp(gn, "stories260K-hf") == 0, "hf_general_name", "rc %d name %s", rc,
+		      gn ? gn : "(none)");
+		if (!rc)
+			llm_ckpt_free(c);
+	}
+
 	/* llama2.c with tokenizer.bin, with the GGUF as tokenizer, without */
 	rc = open_ckpt(&c, mpath("stories260K.bin"), mpath("tok512.bin"));
 	CHECK(rc == 0, "l2c_open", "%s", llm_errmsg());
