@@ -28,6 +28,16 @@
  *   holds.  llama2.c writes SentencePiece's U+2581 as a space and <s>, </s>
  *   as "\n<s>\n", "\n</s>\n"; we undo both, as llama.cpp's
  *   convert-llama2c-to-ggml does.
+ *
+ * Compared with llama.cpp's stories260K.gguf (converted from these files):
+ * tensors and tokenizer.ggml.* are identical; differences, on purpose:
+ *   llama.context_length is the header's seq_len (512), not the
+ *     converter's default 2048;
+ *   a shared classifier gives no output.weight (the GGUF holds a copy of
+ *     token_embd), as llama.cpp's loaders expect of tied models;
+ *   added: llama.rope.freq_base 10000 and rms eps 1e-5 (run.c's
+ *     constants), llama.vocab_size, general.file_type 0,
+ *     tokenizer.ggml.add_bos_token true / add_eos_token false.
  */
 #include <stdio.h>
 #include <stdlib.h>

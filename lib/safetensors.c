@@ -1,7 +1,16 @@
 /* safetensors.c - the .safetensors reader (safetensors.h) and the Hugging
  * Face checkpoint backend behind llm_ckpt_open (ckpt_impl.h): config.json,
  * model.safetensors or a sharded model.safetensors.index.json, renamed to
- * GGUF's tensor names with q/k rows permuted as llama.cpp's converter does. */
+ * GGUF's tensor names with q/k rows permuted as llama.cpp's converter does.
+ *
+ * Metadata follow convert_hf_to_gguf.py for LlamaForCausalLM /
+ * MistralForCausalLM: general.*, llama.* (key_length/value_length only
+ * when config.json gives head_dim), rope_scaling "linear" as
+ * llama.rope.scaling.*, "llama3" as a rope_freqs.weight tensor; other
+ * rope_scaling types are ignored.  Tensor types are kept (F32, F16, BF16;
+ * the converter would make norms F32).  No tokenizer is read from the
+ * directory (tokenizer.json / tokenizer.model): borrow one with
+ * llm_ckpt_opts.tokenizer (a GGUF or a llama2.c tokenizer.bin). */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
