@@ -274,21 +274,3 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 	return rc;
 }
 
-/* TEMPORARY (integration scaffolding, removed when lib/safetensors.c and
- * lib/llama2c.c land): weak fallbacks so the library links meanwhile. */
-__attribute__((weak)) int llm_ckpt_open_hf(llm_ckpt *c, const char *path)
-{
-	(void)c;
-	return llm_err(LLM_EUNSUPPORTED, "%s: Hugging Face directories are not supported in this build", path);
-}
-__attribute__((weak)) int llm_ckpt_open_llama2c(llm_ckpt *c, const char *path, const char *tok)
-{
-	(void)c;
-	(void)tok;
-	return llm_err(LLM_EFORMAT, "%s: not a GGUF file", path);
-}
-__attribute__((weak)) int llm_llama2c_tokenizer(llm_meta *m, const char *path)
-{
-	(void)m;
-	return llm_err(LLM_EFORMAT, "%s: not a GGUF file", path);
-}
