@@ -39,7 +39,6 @@ void cli_init(const struct cli_cmd *c, int argc, char **argv)
 	longopts = calloc(n + 4, sizeof *longopts);
 	if (!longopts)
 		cli_die("out of memory");
-	shortopts[k++] = '+';
 	shortopts[k++] = ':';
 	shortopts[k++] = 'h';
 	for (o = c->opts, n = 0; o && o->lng; o++, n++) {

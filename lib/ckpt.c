@@ -132,7 +132,10 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 		struct llm_map map;
 		rc = llm_map_open(&map, path);
 		if (rc == 0) {
-			if (map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) {
+			if (map.size == 0) {
+				llm_map_close(&map);
+				rc = llm_err(LLM_EFORMAT, "%s: empty input", path);
+			} else if (map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) {
 				rc = open_gguf_map(c, &map);
 			} else if (strcmp(path, "-") == 0) {
 				llm_map_close(&map);

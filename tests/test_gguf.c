@@ -20,7 +20,7 @@ static int write_sample(const char *path, uint32_t align)
 	llm_meta *m;
 	int rc;
 	int32_t arr[5] = { 1, -2, 3, -4, 5 };
-	struct llm_str strs[3] = { { 1, "a" }, { 0, "" }, { 5, "h\xc3\xa9llo" } };
+	struct llm_str strs[3] = { { 1, "a" }, { 0, "" }, { 6, "h\xc3\xa9llo" } };
 	int64_t ne1[2] = { 32, 3 }, ne2[1] = { 7 }, ne3[3] = { 64, 2, 2 };
 	float f[96];
 	uint16_t h[7];
