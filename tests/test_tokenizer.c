@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ckpt.h"
 #include "error.h"
 #include "gguf.h"
 #include "meta.h"
@@ -657,6 +658,67 @@ done:
 	llm_gguf_free(g);
 }
 
+/* ---- the same vocabulary from two sources ---- */
+
+/* stories260K's vocabulary as llama.cpp's converter wrote it into the GGUF
+ * and as llama2.c's tok512.bin holds it (converted by the checkpoint
+ * layer): both tokenizers must agree on every id and every piece. */
+static void test_llama2c_vocab(void)
+{
+	char g[1100], m[1100], t[1100];
+	snprintf(g, sizeof g, "%s/models/stories260K.gguf", test_shared());
+	snprintf(m, sizeof m, "%s/models/stories260K.bin", test_shared());
+	snprintf(t, sizeof t, "%s/models/tok512.bin", test_shared());
+	FILE *f = fopen(t, "rb");
+	if (!f) {
+		SKIP("llama2.c vocabulary", "no ../shared/models/tok512.bin");
+		return;
+	}
+	fclose(f);
+	llm_ckpt *a = NULL, *b = NULL;
+	llm_tokenizer *ta = NULL, *tb = NULL;
+	struct llm_ckpt_opts o = LLM_CKPT_OPTS_INIT;
+	o.tokenizer = t;
+	int rc = llm_ckpt_open(&a, g, NULL);
+	if (rc == 0)
+		rc = llm_ckpt_open(&b, m, &o);
+	if (rc == 0)
+		rc = llm_tokenizer_open(&ta, llm_ckpt_meta(a));
+	if (rc == 0)
+		rc = llm_tokenizer_open(&tb, llm_ckpt_meta(b));
+	CHECK(rc == 0, "llama2.c vocabulary opens", "%s", llm_errmsg());
+	if (rc == 0) {
+		static const char text[] = "Once upon a time, there was a little girl named Lily.\n"
+					   "She liked to play outside!  \"Mom,\" she said, \xe2\x80\x9c\xc3\xa9t\xc3\xa9\xe2\x80\x9d \xf0\x9f\x98\x80 42\t\n";
+		int32_t *x = NULL, *y = NULL;
+		size_t nx = 0, ny = 0;
+		llm_tokenize(ta, text, sizeof text - 1, 1, &x, &nx);
+		llm_tokenize(tb, text, sizeof text - 1, 1, &y, &ny);
+		CHECK(nx > 10 && nx == ny && memcmp(x, y, nx * sizeof *x) == 0, "llama2.c and GGUF vocabularies agree",
+		      "%zu vs %zu tokens", nx, ny);
+		size_t dl;
+		int sc;
+		char *back = decode(tb, y, ny, &dl, &sc);
+		CHECK(dl == sizeof text - 1 && memcmp(back, text, dl) == 0, "llama2.c vocabulary round trip", "%.*s",
+		      (int)dl, back);
+		free(back);
+		int differ = 0;
+		for (int32_t i = 0; i < llm_tokenizer_n_vocab(ta); i++) {
+			char p1[64], p2[64];
+			size_t k1 = llm_token_piece(ta, 5, i, p1, sizeof p1), k2 = llm_token_piece(tb, 5, i, p2, sizeof p2);
+			differ += k1 != k2 || memcmp(p1, p2, k1 < sizeof p1 ? k1 : sizeof p1) != 0;
+		}
+		CHECK(differ == 0 && llm_tokenizer_n_vocab(ta) == llm_tokenizer_n_vocab(tb), "llama2.c pieces agree",
+		      "%d differ", differ);
+		free(x);
+		free(y);
+	}
+	llm_tokenizer_free(ta);
+	llm_tokenizer_free(tb);
+	llm_ckpt_free(a);
+	llm_ckpt_free(b);
+}
+
 int main(void)
 {
 	test_stream();
@@ -664,6 +726,7 @@ int main(void)
 	test_regex();
 	test_spm_small();
 	test_bpe_small();
+	test_llama2c_vocab();
 
 	char pat[1100];
 	snprintf(pat, sizeof pat, "%s/vocab/ggml-vocab-*.gguf", test_shared());
