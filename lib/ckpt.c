@@ -269,6 +269,10 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 		return rc;
 	}
 	m = llm_gguf_meta(g);
+	/* the borrowed vocabulary replaces the whole tokenizer.* set */
+	for (int64_t i = c->meta.n - 1; i >= 0; i--)
+		if (strncmp(c->meta.kv[i].key, "tokenizer.", 10) == 0)
+			llm_meta_remove(&c->meta, c->meta.kv[i].key);
 	for (int64_t i = 0; i < m->n && !rc; i++)
 		if (strncmp(m->kv[i].key, "tokenizer.", 10) == 0)
 			rc = llm_meta_set_kv(&c->meta, &m->kv[i], NULL);
