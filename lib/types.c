@@ -1,0 +1,525 @@
+/* types.c - tensor types: the traits table, fp16/bf16 conversion and the
+ * scalar reference quantizers of the 32-value block types.
+ *
+ * Exactness.  The quantizers perform ggml's float operations in ggml's order
+ * (quantize_row_*_ref), so the bytes equal llama-quantize's.  Two details are
+ * easy to get wrong:
+ *   - ggml converts floats to small integers with C casts ((int8_t)(x + 8.5f),
+ *     (uint8_t)(x + 0.5f), int8 = roundf(x)).  On x86-64 the compiler emits
+ *     cvttss2si into a 32-bit register and keeps the low byte; a value out of
+ *     int32 range or NaN gives 0x80000000, so the byte 0.  cvtt_byte() spells
+ *     that out, so blocks holding inf or NaN also come out as llama-quantize's.
+ *   - no a*b+c may be fused into an fma (ggml-base is built without FMA on
+ *     x86-64): the pragmas below keep the compiler from contracting.
+ * fp16 is stored with round-to-nearest-even; NaN becomes sign|0x7e00 as in
+ * ggml_compute_fp32_to_fp16.  bf16 follows ggml_compute_fp32_to_bf16 (round
+ * to nearest even, NaN quieted by |64, subnormals kept).
+ */
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include <assert.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "types.h"
+#include "types_impl.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "block structs below assume a little-endian host"
+#endif
+
+/* ---------------------------------------------------------------- blocks */
+
+struct block_q4_0 { uint16_t d; uint8_t qs[16]; };
+struct block_q4_1 { uint16_t d, m; uint8_t qs[16]; };
+struct block_q5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };
+struct block_q5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; };
+struct block_q8_0 { uint16_t d; int8_t qs[32]; };
+
+static_assert(sizeof(struct block_q4_0) == 18, "q4_0 block is 18 bytes");
+static_assert(sizeof(struct block_q4_1) == 20, "q4_1 block is 20 bytes");
+static_assert(sizeof(struct block_q5_0) == 22, "q5_0 block is 22 bytes");
+static_assert(sizeof(struct block_q5_1) == 24, "q5_1 block is 24 bytes");
+static_assert(sizeof(struct block_q8_0) == 34, "q8_0 block is 34 bytes");
+
+/* ------------------------------------------------------- scalar formats */
+
+static inline uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+uint16_t llm_fp32_to_fp16(float f)
+{
+	uint32_t u = f2u(f);
+	uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+	uint32_t a = u & 0x7fffffff;
+
+	if (a > 0x7f800000)
+		return sign | 0x7e00; /* NaN: ggml's canonical quiet NaN */
+	if (a >= 0x477ff000)          /* >= 65520 rounds up to 2^16: inf */
+		return sign | 0x7c00;
+	if (a >= 0x38800000) {        /* normal half (>= 2^-14) */
+		a += 0x0fff + ((a >> 13) & 1); /* round to nearest even */
+		return sign | (uint16_t)((a - 0x38000000) >> 13);
+	}
+	if (a <= 0x33000000)          /* <= 2^-25: rounds to zero (tie -> even 0) */
+		return sign;
+	/* subnormal half: units of 2^-24; value = m * 2^(e-150) */
+	uint32_t e = a >> 23, m = (a & 0x7fffff) | 0x800000;
+	uint32_t shift = 126 - e; /* 14..24 */
+	uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+	if (rem > half || (rem == half && (q & 1)))
+		q++;
+	return sign | (uint16_t)q; /* q == 0x400 is the smallest normal: right */
+}
+
+float llm_fp16_to_fp32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+	uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
+
+	if (e == 0) { /* zero or subnormal: m * 2^-24, exact */
+		float v = (float)m * 0x1p-24f;
+		return u2f(sign | f2u(v));
+	}
+	if (e == 31) /* inf, or NaN made quiet as the FPU does */
+		return u2f(sign | 0x7f800000 | (m << 13) | (m ? 0x400000u : 0));
+	return u2f(sign | ((e + 112) << 23) | (m << 13));
+}
+
+uint16_t llm_fp32_to_bf16(float f)
+{
+	uint32_t u = f2u(f);
+	if ((u & 0x7fffffff) > 0x7f800000)
+		return (uint16_t)((u >> 16) | 64); /* NaN: force quiet */
+	return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+float llm_bf16_to_fp32(uint16_t h) { return u2f((uint32_t)h << 16); }
+
+/* x86-64's float -> int8/uint8 cast: truncate to int32 (cvttss2si, giving
+ * 0x80000000 for NaN and out-of-range values) and keep the low byte. */
+static inline uint8_t cvtt_byte(float v)
+{
+	if (!(v > -2147483904.0f && v < 2147483648.0f))
+		return 0;
+	return (uint8_t)(uint32_t)(int32_t)v;
+}
+
+/* ------------------------------------------------------- row converters */
+
+static void f32_to_f32(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
+static void f32_from_f32(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
+
+static void ref_f16_to_f32(const void *src, float *dst, int64_t n)
+{
+	const uint16_t *x = src; // (n)
+	for (int64_t i = 0; i < n; i++)
+		dst[i] = llm_fp16_to_fp32(x[i]);
+}
+
+static void ref_f32_to_f16(const float *src, void *dst, int64_t n)
+{
+	uint16_t *y = dst; // (n)
+	for (int64_t i = 0; i < n; i++)
+		y[i] = llm_fp32_to_fp16(src[i]);
+}
+
+static void ref_bf16_to_f32(const void *src, float *dst, int64_t n)
+{
+	const uint16_t *x = src; // (n)
+	for (int64_t i = 0; i < n; i++)
+		dst[i] = llm_bf16_to_fp32(x[i]);
+}
+
+static void ref_f32_to_bf16(const float *src, void *dst, int64_t n)
+{
+	uint16_t *y = dst; // (n)
+	for (int64_t i = 0; i < n; i++)
+		y[i] = llm_fp32_to_bf16(src[i]);
+}
+
+/* ------------------------------------------------ reference quantizers */
+
+/* q8_0: d = max|x| / 127, q = roundf(x / d). */
+void llm_ref_quantize_block_q8_0(const float *x, uint8_t *out)
+{
+	struct block_q8_0 b;
+	float amax = 0.0f;
+	for (int j = 0; j < 32; j++) /* ggml's MAX(amax, |v|): a NaN resets it */
+		amax = amax > fabsf(x[j]) ? amax : fabsf(x[j]);
+	const float d = amax / ((1 << 7) - 1);
+	const float id = d ? 1.0f / d : 0.0f;
+	b.d = llm_fp32_to_fp16(d);
+	for (int j = 0; j < 32; j++)
+		b.qs[j] = (int8_t)cvtt_byte(roundf(x[j] * id));
+	memcpy(out, &b, sizeof b);
+}
+
+static void ref_quantize_q8_0(const float *x, void *y, int64_t n)
+{
+	uint8_t *out = y;
+	for (int64_t i = 0; i < n / 32; i++)
+		llm_ref_quantize_block_q8_0(x + i * 32, out + i * sizeof(struct block_q8_0));
+}
+
+static void ref_dequantize_q8_0(const void *src, float *y, int64_t n)
+{
+	const struct block_q8_0 *x = src; // (n/32)
+	for (int64_t i = 0; i < n / 32; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d);
+		for (int j = 0; j < 32; j++)
+			y[i * 32 + j] = x[i].qs[j] * d;
+	}
+}
+
+/* q4_0: d = (signed value of largest magnitude) / -8, q = x/d + 8 (0..15). */
+void llm_ref_quantize_block_q4_0(const float *x, uint8_t *out)
+{
+	struct block_q4_0 b;
+	float amax = 0.0f, max = 0.0f;
+	for (int j = 0; j < 32; j++) {
+		if (amax < fabsf(x[j])) {
+			amax = fabsf(x[j]);
+			max = x[j];
+		}
+	}
+	const float d = max / -8;
+	const float id = d ? 1.0f / d : 0.0f;
+	b.d = llm_fp32_to_fp16(d);
+	for (int j = 0; j < 16; j++) {
+		const float x0 = x[j] * id, x1 = x[16 + j] * id;
+		const int8_t t0 = (int8_t)cvtt_byte(x0 + 8.5f), t1 = (int8_t)cvtt_byte(x1 + 8.5f);
+		const uint8_t xi0 = (uint8_t)(15 < t0 ? 15 : t0);
+		const uint8_t xi1 = (uint8_t)(15 < t1 ? 15 : t1);
+		b.qs[j] = (uint8_t)(xi0 | (xi1 << 4));
+	}
+	memcpy(out, &b, sizeof b);
+}
+
+static void ref_quantize_q4_0(const float *x, void *y, int64_t n)
+{
+	uint8_t *out = y;
+	for (int64_t i = 0; i < n / 32; i++)
+		llm_ref_quantize_block_q4_0(x + i * 32, out + i * sizeof(struct block_q4_0));
+}
+
+static void ref_dequantize_q4_0(const void *src, float *y, int64_t n)
+{
+	const struct block_q4_0 *x = src; // (n/32)
+	for (int64_t i = 0; i < n / 32; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d);
+		for (int j = 0; j < 16; j++) {
+			const int x0 = (x[i].qs[j] & 0x0f) - 8, x1 = (x[i].qs[j] >> 4) - 8;
+			y[i * 32 + j] = x0 * d;
+			y[i * 32 + j + 16] = x1 * d;
+		}
+	}
+}
+
+/* min and max of a block as ggml's q4_1/q5_1 find them */
+static void block_minmax(const float *x, float *min, float *max)
+{
+	float lo = FLT_MAX, hi = -FLT_MAX;
+	for (int j = 0; j < 32; j++) {
+		if (x[j] < lo) lo = x[j];
+		if (x[j] > hi) hi = x[j];
+	}
+	*min = lo;
+	*max = hi;
+}
+
+/* q4_1: d = (max - min) / 15, m = min, q = (x - min)/d (0..15). */
+static void ref_quantize_q4_1(const float *x, void *y, int64_t n)
+{
+	struct block_q4_1 *out = y; // (n/32)
+	for (int64_t i = 0; i < n / 32; i++, x += 32) {
+		struct block_q4_1 b;
+		float min, max;
+		block_minmax(x, &min, &max);
+		const float d = (max - min) / ((1 << 4) - 1);
+		const float id = d ? 1.0f / d : 0.0f;
+		b.d = llm_fp32_to_fp16(d);
+		b.m = llm_fp32_to_fp16(min);
+		for (int j = 0; j < 16; j++) {
+			const float x0 = (x[j] - min) * id, x1 = (x[16 + j] - min) * id;
+			const int8_t t0 = (int8_t)cvtt_byte(x0 + 0.5f), t1 = (int8_t)cvtt_byte(x1 + 0.5f);
+			const uint8_t xi0 = (uint8_t)(15 < t0 ? 15 : t0);
+			const uint8_t xi1 = (uint8_t)(15 < t1 ? 15 : t1);
+			b.qs[j] = (uint8_t)(xi0 | (xi1 << 4));
+		}
+		memcpy(&out[i], &b, sizeof b);
+	}
+}
+
+static void ref_dequantize_q4_1(const void *src, float *y, int64_t n)
+{
+	const struct block_q4_1 *x = src; // (n/32)
+	for (int64_t i = 0; i < n / 32; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d), m = llm_fp16_to_fp32(x[i].m);
+		for (int j = 0; j < 16; j++) {
+			const int x0 = x[i].qs[j] & 0x0f, x1 = x[i].qs[j] >> 4;
+			y[i * 32 + j] = x0 * d + m;
+			y[i * 32 + j + 16] = x1 * d + m;
+		}
+	}
+}
+
+/* q5_0: d = (signed value of largest magnitude) / -16, q = x/d + 16 (0..31);
+ * low nibbles as q4_0, bit 4 of value j in bit j of qh. */
+static void ref_quantize_q5_0(const float *x, void *y, int64_t n)
+{
+	struct block_q5_0 *out = y; // (n/32)
+	for (int64_t i = 0; i < n / 32; i++, x += 32) {
+		struct block_q5_0 b;
+		float amax = 0.0f, max = 0.0f;
+		for (int j = 0; j < 32; j++) {
+			if (amax < fabsf(x[j])) {
+				amax = fabsf(x[j]);
+				max = x[j];
+			}
+		}
+		const float d = max / -16;
+		const float id = d ? 1.0f / d : 0.0f;
+		b.d = llm_fp32_to_fp16(d);
+		uint32_t qh = 0;
+		for (int j = 0; j < 16; j++) {
+			const float x0 = x[j] * id, x1 = x[16 + j] * id;
+			const int8_t t0 = (int8_t)cvtt_byte(x0 + 16.5f), t1 = (int8_t)cvtt_byte(x1 + 16.5f);
+			const uint8_t xi0 = (uint8_t)(31 < t0 ? 31 : t0);
+			const uint8_t xi1 = (uint8_t)(31 < t1 ? 31 : t1);
+			b.qs[j] = (uint8_t)((xi0 & 0x0f) | ((xi1 & 0x0f) << 4));
+			qh |= ((xi0 & 0x10u) >> 4) << j;
+			qh |= ((xi1 & 0x10u) >> 4) << (j + 16);
+		}
+		memcpy(b.qh, &qh, 4);
+		memcpy(&out[i], &b, sizeof b);
+	}
+}
+
+static void ref_dequantize_q5_0(const void *src, float *y, int64_t n)
+{
+	const struct block_q5_0 *x = src; // (n/32)
+	for (int64_t i = 0; i < n / 32; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d);
+		uint32_t qh;
+		memcpy(&qh, x[i].qh, 4);
+		for (int j = 0; j < 16; j++) {
+			const int h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
+			const int x0 = ((x[i].qs[j] & 0x0f) | (h0 << 4)) - 16;
+			const int x1 = ((x[i].qs[j] >> 4) | (h1 << 4)) - 16;
+			y[i * 32 + j] = x0 * d;
+			y[i * 32 + j + 16] = x1 * d;
+		}
+	}
+}
+
+/* q5_1: d = (max - min) / 31, m = min, q = (x - min)/d (0..31). */
+static void ref_quantize_q5_1(const float *x, void *y, int64_t n)
+{
+	struct block_q5_1 *out = y; // (n/32)
+	for (int64_t i = 0; i < n / 32; i++, x += 32) {
+		struct block_q5_1 b;
+		float min, max;
+		block_minmax(x, &min, &max);
+		const float d = (max - min) / ((1 << 5) - 1);
+		const float id = d ? 1.0f / d : 0.0f;
+		b.d = llm_fp32_to_fp16(d);
+		b.m = llm_fp32_to_fp16(min);
+		uint32_t qh = 0;
+		for (int j = 0; j < 16; j++) {
+			const float x0 = (x[j] - min) * id, x1 = (x[16 + j] - min) * id;
+			const uint8_t xi0 = cvtt_byte(x0 + 0.5f), xi1 = cvtt_byte(x1 + 0.5f);
+			b.qs[j] = (uint8_t)((xi0 & 0x0f) | ((xi1 & 0x0f) << 4));
+			qh |= ((xi0 & 0x10u) >> 4) << j;
+			qh |= ((xi1 & 0x10u) >> 4) << (j + 16);
+		}
+		memcpy(b.qh, &qh, 4);
+		memcpy(&out[i], &b, sizeof b);
+	}
+}
+
+static void ref_dequantize_q5_1(const void *src, float *y, int64_t n)
+{
+	const struct block_q5_1 *x = src; // (n/32)
+	for (int64_t i = 0; i < n / 32; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d), m = llm_fp16_to_fp32(x[i].m);
+		uint32_t qh;
+		memcpy(&qh, x[i].qh, 4);
+		for (int j = 0; j < 16; j++) {
+			const int h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
+			const int x0 = (x[i].qs[j] & 0x0f) | (h0 << 4);
+			const int x1 = (x[i].qs[j] >> 4) | (h1 << 4);
+			y[i * 32 + j] = x0 * d + m;
+			y[i * 32 + j + 16] = x1 * d + m;
+		}
+	}
+}
+
+/* ------------------------------------------- run-time dispatch (x86-64) */
+
+int llm_types_simd(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	       __builtin_cpu_supports("f16c");
+#else
+	return 0;
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DISPATCH(name, ref, simd, S, D)                                     \
+	static void name(S x, D y, int64_t n)                              \
+	{                                                                  \
+		if (llm_types_simd())                                      \
+			simd(x, y, n);                                     \
+		else                                                       \
+			ref(x, y, n);                                      \
+	}
+#else
+#define DISPATCH(name, ref, simd, S, D)                                     \
+	static void name(S x, D y, int64_t n) { ref(x, y, n); }
+#endif
+
+static void simd_f16_to_f32(const void *x, float *y, int64_t n) { llm_simd_fp16_to_fp32_row(x, y, n); }
+static void simd_f32_to_f16(const float *x, void *y, int64_t n) { llm_simd_fp32_to_fp16_row(x, y, n); }
+static void simd_bf16_to_f32(const void *x, float *y, int64_t n) { llm_simd_bf16_to_fp32_row(x, y, n); }
+static void simd_f32_to_bf16(const float *x, void *y, int64_t n) { llm_simd_fp32_to_bf16_row(x, y, n); }
+
+DISPATCH(f16_to_f32, ref_f16_to_f32, simd_f16_to_f32, const void *, float *)
+DISPATCH(f32_to_f16, ref_f32_to_f16, simd_f32_to_f16, const float *, void *)
+DISPATCH(bf16_to_f32, ref_bf16_to_f32, simd_bf16_to_f32, const void *, float *)
+DISPATCH(f32_to_bf16, ref_f32_to_bf16, simd_f32_to_bf16, const float *, void *)
+DISPATCH(quantize_q8_0, ref_quantize_q8_0, llm_simd_quantize_q8_0, const float *, void *)
+DISPATCH(quantize_q4_0, ref_quantize_q4_0, llm_simd_quantize_q4_0, const float *, void *)
+DISPATCH(dequantize_q8_0, ref_dequantize_q8_0, llm_simd_dequantize_q8_0, const void *, float *)
+DISPATCH(dequantize_q4_0, ref_dequantize_q4_0, llm_simd_dequantize_q4_0, const void *, float *)
+
+/* ---------------------------------------------------------- the traits */
+
+#define T(id, nm, bl, sz, fl, to, from) \
+	[id] = { .name = nm, .blck = bl, .type_size = sz, .is_float = fl, .to_float = to, .from_float = from }
+
+static const struct llm_type_traits traits[LLM_TYPE_COUNT] = {
+	T(LLM_TYPE_F32, "f32", 1, 4, 1, f32_to_f32, f32_from_f32),
+	T(LLM_TYPE_F16, "f16", 1, 2, 1, f16_to_f32, f32_to_f16),
+	T(LLM_TYPE_Q4_0, "q4_0", 32, 18, 0, dequantize_q4_0, quantize_q4_0),
+	T(LLM_TYPE_Q4_1, "q4_1", 32, 20, 0, ref_dequantize_q4_1, ref_quantize_q4_1),
+	T(LLM_TYPE_Q5_0, "q5_0", 32, 22, 0, ref_dequantize_q5_0, ref_quantize_q5_0),
+	T(LLM_TYPE_Q5_1, "q5_1", 32, 24, 0, ref_dequantize_q5_1, ref_quantize_q5_1),
+	T(LLM_TYPE_Q8_0, "q8_0", 32, 34, 0, dequantize_q8_0, quantize_q8_0),
+	T(LLM_TYPE_Q8_1, "q8_1", 32, 36, 0, NULL, NULL),
+	/* K-quants: 256-value super-blocks; ggml spells them with a capital K */
+	T(LLM_TYPE_Q2_K, "q2_K", 256, 84, 0, NULL, NULL),
+	T(LLM_TYPE_Q3_K, "q3_K", 256, 110, 0, NULL, NULL),
+	T(LLM_TYPE_Q4_K, "q4_K", 256, 144, 0, NULL, NULL),
+	T(LLM_TYPE_Q5_K, "q5_K", 256, 176, 0, NULL, NULL),
+	T(LLM_TYPE_Q6_K, "q6_K", 256, 210, 0, NULL, NULL),
+	T(LLM_TYPE_Q8_K, "q8_K", 256, 292, 0, NULL, NULL),
+	T(LLM_TYPE_I8, "i8", 1, 1, 0, NULL, NULL),
+	T(LLM_TYPE_I16, "i16", 1, 2, 0, NULL, NULL),
+	T(LLM_TYPE_I32, "i32", 1, 4, 0, NULL, NULL),
+	T(LLM_TYPE_I64, "i64", 1, 8, 0, NULL, NULL),
+	T(LLM_TYPE_F64, "f64", 1, 8, 1, NULL, NULL),
+	T(LLM_TYPE_BF16, "bf16", 1, 2, 1, bf16_to_f32, f32_to_bf16),
+};
+
+const struct llm_type_traits *llm_type_traits(int t)
+{
+	if (t < 0 || t >= LLM_TYPE_COUNT || !traits[t].name)
+		return NULL;
+	return &traits[t];
+}
+
+int llm_type_from_name(const char *name)
+{
+	if (!name)
+		return -1;
+	for (int t = 0; t < LLM_TYPE_COUNT; t++)
+		if (traits[t].name && strcasecmp(traits[t].name, name) == 0)
+			return t;
+	return -1;
+}
+
+const char *llm_type_name(int t)
+{
+	const struct llm_type_traits *tt = llm_type_traits(t);
+	return tt ? tt->name : "?";
+}
+
+size_t llm_type_row_size(int t, int64_t n)
+{
+	const struct llm_type_traits *tt = llm_type_traits(t);
+	if (!tt || n < 0 || n % tt->blck)
+		return 0;
+	uint64_t blocks = (uint64_t)(n / tt->blck);
+	if (blocks > SIZE_MAX / tt->type_size)
+		return 0;
+	return (size_t)blocks * tt->type_size;
+}
+
+llm_to_float_fn llm_type_ref_to_float(int t)
+{
+	switch (t) {
+	case LLM_TYPE_F32: return f32_to_f32;
+	case LLM_TYPE_F16: return ref_f16_to_f32;
+	case LLM_TYPE_BF16: return ref_bf16_to_f32;
+	case LLM_TYPE_Q4_0: return ref_dequantize_q4_0;
+	case LLM_TYPE_Q4_1: return ref_dequantize_q4_1;
+	case LLM_TYPE_Q5_0: return ref_dequantize_q5_0;
+	case LLM_TYPE_Q5_1: return ref_dequantize_q5_1;
+	case LLM_TYPE_Q8_0: return ref_dequantize_q8_0;
+	default: return NULL;
+	}
+}
+
+llm_from_float_fn llm_type_ref_from_float(int t)
+{
+	switch (t) {
+	case LLM_TYPE_F32: return f32_from_f32;
+	case LLM_TYPE_F16: return ref_f32_to_f16;
+	case LLM_TYPE_BF16: return ref_f32_to_bf16;
+	case LLM_TYPE_Q4_0: return ref_quantize_q4_0;
+	case LLM_TYPE_Q4_1: return ref_quantize_q4_1;
+	case LLM_TYPE_Q5_0: return ref_quantize_q5_0;
+	case LLM_TYPE_Q5_1: return ref_quantize_q5_1;
+	case LLM_TYPE_Q8_0: return ref_quantize_q8_0;
+	default: return NULL;
+	}
+}
+
+/* ----------------------------------------------------------- statistics */
+
+void llm_qstats_add(struct llm_qstats *s, const float *x, const float *y, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++) {
+		const double e = (double)x[i] - (double)y[i], a = fabs((double)x[i]);
+		s->sum_sq_err += e * e;
+		s->sum_sq += (double)x[i] * x[i];
+		if (fabs(e) > s->max_abs_err)
+			s->max_abs_err = fabs(e);
+		if (isfinite(x[i]) && a > 65504.0)
+			s->fp16_overflow++;
+		if (a > 0.0 && a < 0x1p-24)
+			s->fp16_underflow++;
+	}
+	s->n += n;
+}
+
+double llm_qstats_rmse(const struct llm_qstats *s)
+{
+	return s->n > 0 ? sqrt(s->sum_sq_err / (double)s->n) : 0.0;
+}
+
+double llm_qstats_snr_db(const struct llm_qstats *s)
+{
+	if (s->sum_sq_err == 0.0)
+		return INFINITY;
+	return 10.0 * log10(s->sum_sq / s->sum_sq_err);
+}

@@ -1,0 +1,36 @@
+/* types_impl.h - private to the types module and its tests (not installed).
+ *
+ * The traits table in types.c hands out the fast row converters: they use
+ * AVX2/F16C when the CPU has them (checked at run time) and are bit-identical
+ * to the plain scalar references below, which tests compare them against.
+ */
+#ifndef LLM_TYPES_IMPL_H
+#define LLM_TYPES_IMPL_H
+
+#include "types.h"
+
+/* The scalar reference converters of type t (NULL where the traits have
+ * none).  Static functions, nothing to free. */
+llm_to_float_fn llm_type_ref_to_float(int t);
+llm_from_float_fn llm_type_ref_from_float(int t);
+
+/* 1 when the AVX2/F16C/FMA fast paths run on this CPU, else 0. */
+int llm_types_simd(void);
+
+/* quant_simd.c: the fast paths.  Same contract as the references (n a
+ * multiple of the block size); call only when llm_types_simd() is 1. */
+void llm_simd_fp32_to_fp16_row(const float *x, uint16_t *y, int64_t n);
+void llm_simd_fp16_to_fp32_row(const uint16_t *x, float *y, int64_t n);
+void llm_simd_fp32_to_bf16_row(const float *x, uint16_t *y, int64_t n);
+void llm_simd_bf16_to_fp32_row(const uint16_t *x, float *y, int64_t n);
+void llm_simd_quantize_q8_0(const float *x, void *y, int64_t n);
+void llm_simd_quantize_q4_0(const float *x, void *y, int64_t n);
+void llm_simd_dequantize_q8_0(const void *x, float *y, int64_t n);
+void llm_simd_dequantize_q4_0(const void *x, float *y, int64_t n);
+
+/* One block of the scalar reference quantizers (quant_simd.c falls back to
+ * them for blocks holding NaN, where vector max/compare would differ). */
+void llm_ref_quantize_block_q8_0(const float *x, uint8_t *y);
+void llm_ref_quantize_block_q4_0(const float *x, uint8_t *y);
+
+#endif
