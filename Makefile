@@ -30,7 +30,7 @@ CLI_OBJ  := build/cmd/cli.o
 CMD_SRC  := $(filter-out cmd/cli.c,$(sort $(wildcard cmd/llm-*.c)))
 CMDS     := $(CMD_SRC:cmd/%.c=bin/%)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
-TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
+TEST_BINS := $(TEST_SRC:tests/%.c=build/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
 TOOLS    := $(TOOL_SRC:tests/%.c=build/tests/%)
 HEADERS  := $(wildcard lib/*.h)
@@ -59,7 +59,7 @@ build/llm.pc: Makefile | build/lib
 	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: llm\nDescription: LLM checkpoint, quantization and inference library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lllm\nLibs.private: -lm -pthread\nCflags: -I$${includedir}\n' \
 		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $@
 
-check: all $(TESTS) $(TOOLS)
+check: all $(TEST_BINS) $(TOOLS)
 	@sh tests/run.sh
 
 demo: all $(TOOLS)
