@@ -2,7 +2,9 @@
  * the GGUF backend lives here too since it is a thin layer over gguf.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ckpt_impl.h"
 #include "error.h"
@@ -50,7 +52,20 @@ static void gguf_free(void *p)
 	free(im);
 }
 
-static const struct llm_ckpt_ops gguf_ops = { gguf_load, gguf_direct, gguf_free };
+/* Drop the mapped pages that lie wholly inside tensor i: a streaming
+ * conversion touches each page once, and without this the whole file would
+ * stay resident in this process by the end. */
+static void gguf_release(llm_ckpt *c, int64_t i)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)gguf_direct(c, i), e = a + c->t[i].size;
+	a = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+	e &= ~((uintptr_t)pg - 1);
+	if (e > a)
+		madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+static const struct llm_ckpt_ops gguf_ops = { gguf_load, gguf_direct, gguf_free, gguf_release };
 
 /* Take over an opened map holding a GGUF. */
 static int open_gguf_map(llm_ckpt *c, struct llm_map *map)
@@ -224,10 +239,14 @@ int llm_ckpt_data(llm_ckpt *c, int64_t i, const void **data)
 
 void llm_ckpt_release(llm_ckpt *c, int64_t i)
 {
-	if (c && c->buf && i >= 0 && i < c->nt) {
+	if (!c || i < 0 || i >= c->nt)
+		return;
+	if (c->buf) {
 		free(c->buf[i]);
 		c->buf[i] = NULL;
 	}
+	if (c->ops->release)
+		c->ops->release(c, i);
 }
 
 int llm_ckpt_read_f32(llm_ckpt *c, int64_t i, float *dst)

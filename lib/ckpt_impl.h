@@ -14,6 +14,9 @@ struct llm_ckpt_ops {
 	/* Direct pointer to tensor i's bytes if they need no conversion, else NULL. */
 	const void *(*direct)(llm_ckpt *c, int64_t i);
 	void (*free)(void *impl);
+	/* Optional: tensor i is no longer needed (e.g. drop mapped pages so
+	 * resident memory stays near one tensor while streaming). */
+	void (*release)(llm_ckpt *c, int64_t i);
 };
 
 struct llm_ckpt {

@@ -230,7 +230,7 @@ static void l2c_free(void *p)
 	free(im);
 }
 
-static const struct llm_ckpt_ops l2c_ops = { l2c_load, l2c_direct, l2c_free };
+static const struct llm_ckpt_ops l2c_ops = { l2c_load, l2c_direct, l2c_free, NULL };
 
 /* ---- metadata ---- */
 

@@ -673,7 +673,7 @@ static void hf_free(void *p)
 	free(im);
 }
 
-static const struct llm_ckpt_ops hf_ops = { hf_load, hf_direct, hf_free };
+static const struct llm_ckpt_ops hf_ops = { hf_load, hf_direct, hf_free, NULL };
 
 /* ---- open ---- */
 

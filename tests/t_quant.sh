@@ -1,0 +1,158 @@
+#!/bin/sh
+# llm-quant end to end: types, rules, report, pipes, atomicity, bounded memory.
+. tests/lib.sh
+MK=build/tests/tool_mkmodel
+
+# a small random model whose ffn rows (160) fit q8_0, and one whose (100) do not
+$MK "$TMP/m.gguf" 64 2 4 2 160 512 128 7 || { fail mkmodel "tool_mkmodel failed"; exit 1; }
+$MK "$TMP/odd.gguf" 64 1 4 1 100 512 128 8 1
+
+for t in f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1; do
+	if llm-quant -q -t $t --pure -o "$TMP/m.$t.gguf" "$TMP/m.gguf" 2>"$TMP/err" &&
+		llm-info --json "$TMP/m.$t.gguf" >"$TMP/m.$t.json"; then
+		ok "quant_$t"
+	else
+		fail "quant_$t" "$(cat "$TMP/err")"
+	fi
+done
+
+if have_numpy; then
+	# types by the rules; norms stay F32; the tensor data against an independent
+	# numpy quantizer (tests/ref_quant.py) byte for byte
+	if "$PYTHON" - "$TMP" <<'PY' >"$TMP/py" 2>&1
+import json, sys, os
+import numpy as np
+sys.path.insert(0, "tests")
+import gguf_ref
+d = sys.argv[1]
+src = gguf_ref.read(d + "/m.gguf")
+have_ref = os.path.exists("tests/ref_quant.py")
+if have_ref:
+    import ref_quant
+for t in ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]:
+    out = gguf_ref.read(d + "/m.%s.gguf" % t)
+    assert [x["name"] for x in out["tensors"]] == [x["name"] for x in src["tensors"]]
+    assert out["metadata"]["general.quantization_version"] == 2
+    for a, b in zip(src["tensors"], out["tensors"]):
+        want = t if len(a["shape"]) >= 2 else "f32"
+        assert b["type_name"] == want, (t, a["name"], b["type_name"])
+        assert b["shape"] == a["shape"]
+        x = np.frombuffer(a["data"], dtype=np.float32)
+        if want == "f32":
+            assert b["data"] == a["data"], a["name"]
+        elif want == "f16":
+            assert b["data"] == x.astype(np.float16).tobytes(), a["name"]
+        elif have_ref:
+            r = getattr(ref_quant, want)(x)
+            assert bytes(r) == b["data"], (t, a["name"])
+print("ok", "with ref_quant" if have_ref else "without ref_quant")
+PY
+	then ok quant_bytes_match_numpy_reference; else fail quant_bytes_match_numpy_reference "$(tail -5 "$TMP/py" | tr "\n" " ")"; fi
+else
+	skip quant_bytes_match_numpy_reference "python3 with numpy is absent"
+fi
+
+# fallback: rows of 100 do not fit q8_0 blocks -> f16, said on stderr
+llm-quant -t q8_0 --pure -o "$TMP/odd.q8.gguf" "$TMP/odd.gguf" 2>"$TMP/err"
+if grep -q 'ffn_down.weight: rows of 100 values do not fit q8_0 blocks; writing f16' "$TMP/err" &&
+	llm-info "$TMP/odd.q8.gguf" | grep -q 'blk.0.ffn_down.weight *f16'; then
+	ok quant_fallback_said
+else
+	fail quant_fallback_said "$(cat "$TMP/err")"
+fi
+# without --pure, the tied embedding of a q4_0 model becomes q8_0
+llm-quant -q -t q4_0 -o "$TMP/odd.q4.gguf" "$TMP/odd.gguf"
+if llm-info "$TMP/odd.q4.gguf" | grep -q 'token_embd.weight *q8_0' &&
+	llm-info "$TMP/odd.q4.gguf" | grep -q 'blk.0.attn_q.weight *q4_0'; then ok quant_rules_tied_output; else fail quant_rules_tied_output "types"; fi
+llm-quant -q -t q4_0 --output-tensor-type f16 --token-embedding-type q8_0 -o "$TMP/m.mix.gguf" "$TMP/m.gguf"
+if llm-info "$TMP/m.mix.gguf" | grep -q 'output.weight *f16' && llm-info "$TMP/m.mix.gguf" | grep -q 'token_embd.weight *q8_0'; then
+	ok quant_type_overrides
+else
+	fail quant_type_overrides "types"
+fi
+
+# report: header + one row per tensor, nine columns, inf SNR for exact copies
+llm-quant -q -t q8_0 --report "$TMP/r.tsv" -o "$TMP/r.gguf" "$TMP/m.gguf"
+n=$(llm-info --json "$TMP/m.gguf" | grep -c '"offset"')
+if [ "$(head -1 "$TMP/r.tsv")" = "$(printf 'name\tshape\ttype_in\ttype_out\trmse\tmax_abs_err\tsnr_db\tfp16_overflow\tfp16_underflow')" ] &&
+	[ "$(($(wc -l <"$TMP/r.tsv") - 1))" -eq "$n" ] &&
+	awk -F'\t' 'NR>1 && NF!=9 {bad=1} NR>1 && $3=="f32" && $4=="f32" && $7!="inf" {bad=1} END {exit bad}' "$TMP/r.tsv"; then
+	ok quant_report
+else
+	fail quant_report "$(head -3 "$TMP/r.tsv")"
+fi
+if have_numpy; then
+	if "$PYTHON" - "$TMP" <<'PY' >"$TMP/py" 2>&1
+import sys, numpy as np
+sys.path.insert(0, "tests")
+import gguf_ref
+d = sys.argv[1]
+a = {t["name"]: t for t in gguf_ref.read(d + "/m.gguf")["tensors"]}
+rows = [l.rstrip("\n").split("\t") for l in open(d + "/r.tsv")][1:]
+for name, shape, tin, tout, rmse, mx, snr, ov, un in rows:
+    if tout != "q8_0":
+        continue
+    # ggml's q8_0 in float32: d = amax/127, q = roundf(x/d) (half away from 0)
+    x = np.frombuffer(a[name]["data"], dtype=np.float32).reshape(-1, 32)
+    d = np.abs(x).max(axis=1) / np.float32(127)
+    inv = np.where(d > 0, np.float32(1) / np.where(d > 0, d, np.float32(1)), np.float32(0)).astype(np.float32)
+    v = x * inv[:, None]
+    q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))
+    y = q * d.astype(np.float16).astype(np.float32)[:, None]
+    x = x.astype(np.float64)
+    e = x - y.astype(np.float64)
+    want = np.sqrt((e ** 2).mean())
+    assert abs(float(rmse) - want) <= 1e-3 * want, (name, rmse, want)
+    assert abs(float(mx) - np.abs(e).max()) <= 1e-3 * np.abs(e).max()
+    s = 10 * np.log10((x ** 2).sum() / (e ** 2).sum())
+    assert abs(float(snr) - s) < 0.02, (name, snr, s)
+print("ok")
+PY
+	then ok quant_report_matches_numpy; else fail quant_report_matches_numpy "$(tail -5 "$TMP/py" | tr "\n" " ")"; fi
+fi
+
+# pipes: stdin to stdout, equal to the file result
+if cat "$TMP/m.gguf" | llm-quant -q -t q8_0 - | cmp -s - "$TMP/r.gguf"; then ok quant_pipe; else fail quant_pipe "pipe output differs"; fi
+# f32 -> f32 copies tensors byte for byte
+if have_numpy && "$PYTHON" -c '
+import sys; sys.path.insert(0, "tests"); import gguf_ref
+a, b = gguf_ref.read(sys.argv[1]), gguf_ref.read(sys.argv[2])
+assert [t["data"] for t in a["tensors"]] == [t["data"] for t in b["tensors"]]' "$TMP/m.gguf" "$TMP/m.f32.gguf"; then
+	ok quant_f32_copy_exact
+else
+	have_numpy && fail quant_f32_copy_exact "differs"
+fi
+
+# bad input: one line, exit 1, no output file, an existing output untouched
+head -c 2000 "$TMP/m.gguf" >"$TMP/trunc.gguf"
+check_status 1 quant_truncated_input llm-quant -t q8_0 -o "$TMP/out.gguf" "$TMP/trunc.gguf"
+[ ! -e "$TMP/out.gguf" ] && ok quant_no_partial_output || fail quant_no_partial_output "out.gguf exists"
+[ "$(wc -l <"$TMP/.err")" -eq 1 ] && ok quant_error_one_line || fail quant_error_one_line "$(cat "$TMP/.err")"
+echo keep >"$TMP/keep.gguf"
+llm-quant -q -t q8_0 -o "$TMP/keep.gguf" "$TMP/trunc.gguf" 2>/dev/null
+[ "$(cat "$TMP/keep.gguf")" = keep ] && ok quant_failure_keeps_old_output || fail quant_failure_keeps_old_output "clobbered"
+ls -A "$TMP" | grep -q '^\..*gguf\.' && fail quant_no_temporaries "$(ls -A "$TMP")" || ok quant_no_temporaries
+check_status 2 quant_bad_type llm-quant -t q3_x "$TMP/m.gguf"
+check_status 2 quant_no_input llm-quant -t q8_0
+check_status 1 quant_missing_input llm-quant -t q8_0 -o "$TMP/x.gguf" "$TMP/nope.gguf"
+cksum "$TMP/m.gguf" >"$TMP/sum1"
+llm-quant -q -t q4_0 -o "$TMP/m2.gguf" "$TMP/m.gguf"
+cksum "$TMP/m.gguf" | cmp -s - "$TMP/sum1" && ok quant_input_untouched || fail quant_input_untouched "input changed"
+
+# bounded memory: converting a model of ~150 MB whose largest tensor is ~8 MB
+# must not hold the model: peak RSS well under the model size
+if have_numpy; then
+	$MK "$TMP/big.gguf" 1024 8 8 8 2048 4096 128 9
+	if "$PYTHON" - "$TMP" <<'PY' >"$TMP/py" 2>&1
+import os, resource, subprocess, sys
+d = sys.argv[1]
+size = os.path.getsize(d + "/big.gguf")
+subprocess.run(["bin/llm-quant", "-q", "-t", "q8_0", "-o", d + "/big.q8.gguf", d + "/big.gguf"], check=True)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+# mapped input pages count towards RSS as they are touched; what must not
+# happen is holding all of it plus its conversion: bound at 1/2 of the model
+print("model", size, "peak", peak)
+assert peak < size / 2, (peak, size)
+PY
+	then ok "quant_bounded_memory ($(tail -1 "$TMP/py"))"; else fail quant_bounded_memory "$(tail -5 "$TMP/py" | tr "\n" " ")"; fi
+fi
