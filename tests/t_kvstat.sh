@@ -1,0 +1,157 @@
+#!/bin/sh
+# llm-kvstat: the issue's sizing figures, the formulas on a generated model
+# (recomputed here with shell arithmetic), output formats, bad input, and
+# the statistics of KV dumps against tests/ref_kvstat.py (numpy).
+. tests/lib.sh
+
+# col FILE VARIANT COLUMN: a field of a TSV row, by header name
+col() {
+	awk -F '\t' -v v="$2" -v c="$3" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+		$1 == v { print $h[c] }' "$1"
+}
+# expect NAME GOT WANT
+expect() {
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "got '$2', wanted '$3'"; fi
+}
+
+# ---- the acceptance figures ----
+llm-kvstat --preset llama2-70b --ctx 131072 --kv-type f16 >"$TMP/70b.tsv"
+expect llama2_70b_bytes_per_token "$(col "$TMP/70b.tsv" model bytes_per_token)" 327680
+expect llama2_70b_total_bytes "$(col "$TMP/70b.tsv" model total_bytes)" 42949672960
+expect llama2_70b_header "$(head -n 1 "$TMP/70b.tsv" | tr '\t' ' ')" \
+	"variant n_layer n_kv_head head_dim elems_per_token bytes_per_token total_bytes vs_mha"
+expect llama2_70b_variants "$(cut -f 1 "$TMP/70b.tsv" | tail -n +2 | tr '\n' ' ')" \
+	"model mha gqa-2 gqa-4 gqa-8 gqa-16 gqa-32 mqa mla "
+llm-kvstat --preset llama2-7b >"$TMP/7b.tsv"
+expect llama2_7b_bytes_per_token "$(col "$TMP/7b.tsv" model bytes_per_token)" 524288
+llm-kvstat --preset llama3-8b >"$TMP/8b.tsv"
+expect llama3_8b_bytes_per_token "$(col "$TMP/8b.tsv" model bytes_per_token)" 131072
+llm-kvstat --preset deepseek-v2 --kv-type bf16 >"$TMP/ds.tsv"
+expect deepseek_v2_mla_elems "$(col "$TMP/ds.tsv" model elems_per_token)" 34560
+expect deepseek_v2_mla_bytes "$(col "$TMP/ds.tsv" model bytes_per_token)" 69120
+expect deepseek_v2_mha_elems "$(col "$TMP/ds.tsv" mha elems_per_token)" 1966080
+# the same model from flags: a latent rank without --kv-heads is MLA
+llm-kvstat --layers 60 --heads 128 --head-dim 128 --mla-rank 512 --mla-rope-dim 64 --kv-type bf16 >"$TMP/dsf.tsv"
+if cmp -s "$TMP/ds.tsv" "$TMP/dsf.tsv"; then ok deepseek_v2_from_flags; else fail deepseek_v2_from_flags "$(diff "$TMP/ds.tsv" "$TMP/dsf.tsv" | head -4)"; fi
+if have_models; then
+	llm-kvstat "$MODELS/stories260K.gguf" >"$TMP/s.tsv"
+	expect stories260K_model_elems "$(col "$TMP/s.tsv" model elems_per_token)" 320
+else
+	skip stories260K_model_elems "../shared/models is absent"
+fi
+
+# ---- every row of a generated model against the formulas ----
+# tool_mkmodel OUT dim layers heads kv_heads ff vocab ctx seed
+L=3 H=12 KV=4 DIM=96
+if build/tests/tool_mkmodel "$TMP/m.gguf" $DIM $L $H $KV 64 512 128 7 >/dev/null 2>"$TMP/err"; then
+	HD=$((DIM / H)) CTX=1000 B=3
+	llm-kvstat "$TMP/m.gguf" --ctx $CTX --batch $B --kv-type f32 >"$TMP/m.tsv"
+	awk -F '\t' -v L=$L -v H=$H -v KV=$KV -v HD=$HD -v CTX=$CTX -v B=$B '
+		NR == 1 { next }
+		{ g = $1 == "model" ? KV : $1 == "mha" ? H : $1 == "mqa" ? 1 : substr($1, 5) + 0
+		  e = $1 == "mla" ? L * (4 * HD + HD / 2) : L * 2 * g * HD
+		  if ($1 != "mla" && $3 != g) bad = bad " " $1 ":n_kv_head"
+		  if ($5 != e) bad = bad " " $1 ":elems"
+		  if ($6 != 4 * e) bad = bad " " $1 ":bytes"
+		  if ($7 != 4 * e * CTX * B) bad = bad " " $1 ":total"
+		  if ($1 == "mha") mha = $6
+		  b[NR] = $6; v[NR] = $8; n = NR; names = names " " $1 }
+		END { for (i = 2; i <= n; i++) if (v[i] - b[i] / mha > 1e-7 || b[i] / mha - v[i] > 1e-7) bad = bad " vs_mha" i
+		      if (names != " model mha gqa-2 gqa-3 gqa-4 gqa-6 mqa mla") bad = bad " rows:" names
+		      if (bad) { print bad; exit 1 } }' "$TMP/m.tsv" >"$TMP/why" &&
+		ok generated_model_formulas || fail generated_model_formulas "$(cat "$TMP/why")"
+	# q4_0: a K row of 4 x 8 = 32 values is one 18-byte block
+	llm-kvstat "$TMP/m.gguf" --kv-type q4_0 >"$TMP/q.tsv"
+	expect generated_model_q4_0 "$(col "$TMP/q.tsv" model bytes_per_token)" $((L * 2 * 18))
+else
+	fail generated_model_formulas "tool_mkmodel: $(cat "$TMP/err")"
+fi
+
+# ---- formats: JSON and Markdown hold the TSV's rows ----
+llm-kvstat --preset llama3-8b --ctx 8192 --json >"$TMP/8b.json"
+llm-kvstat --preset llama3-8b --ctx 8192 >"$TMP/8b.tsv"
+llm-kvstat --preset llama3-8b --ctx 8192 --md >"$TMP/8b.md"
+if [ -n "$PYTHON" ]; then
+	"$PYTHON" - "$TMP/8b.json" "$TMP/8b.tsv" <<'PY' >"$TMP/why" 2>&1 && ok json_matches_tsv || fail json_matches_tsv "$(tail -n 2 "$TMP/why")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])]
+head, rows = rows[0], rows[1:]
+assert j["kv_type"] == "f16" and j["ctx"] == 8192 and j["batch"] == 1
+assert len(j["rows"]) == len(rows)
+for o, r in zip(j["rows"], rows):
+    for k, v in zip(head, r):
+        assert str(o[k]) == v if k == "variant" else abs(float(o[k]) - float(v)) <= 1e-7 * abs(float(v)), (k, o[k], v)
+PY
+else
+	skip json_matches_tsv "no python3 with numpy"
+fi
+expect md_rows "$(grep -c '^| ' "$TMP/8b.md")" "$(wc -l <"$TMP/8b.tsv" | tr -d ' ')"
+grep -q '| model | 32 | 8 | 128 | 65536 | 128 KiB | 1 GiB | 0.25 |' "$TMP/8b.md" && ok md_human_sizes || fail md_human_sizes "$(grep model "$TMP/8b.md")"
+
+# ---- bad input: one line on stderr, exit 1 (bad file) or 2 (usage) ----
+one_line() { # NAME STATUS CMD...
+	_n=$1 _s=$2; shift 2
+	"$@" >"$TMP/o" 2>"$TMP/e"; _rc=$?
+	if [ $_rc -eq "$_s" ] && [ "$(grep -cv '^Try ' "$TMP/e")" -eq 1 ] && grep -q '^llm-kvstat: ' "$TMP/e" && [ ! -s "$TMP/o" ]; then
+		ok "$_n"
+	else
+		fail "$_n" "exit $_rc (wanted $_s), stderr: $(head -c 200 "$TMP/e" | tr '\n' ' ')"
+	fi
+}
+one_line unknown_preset 2 llm-kvstat --preset llama9-1t
+one_line zero_heads 2 llm-kvstat --layers 2 --heads 0 --head-dim 64
+one_line kv_heads_not_dividing 2 llm-kvstat --layers 2 --heads 6 --kv-heads 4 --head-dim 64
+one_line bad_kv_type 2 llm-kvstat --preset llama3-8b --kv-type q5_1
+one_line no_config 2 llm-kvstat --ctx 10
+build/tests/test_kv --write-dump "$TMP/dump.gguf"
+build/tests/test_kv --write-dump "$TMP/notdump.gguf" notdump
+build/tests/test_kv --write-dump "$TMP/badshape.gguf" badshape
+build/tests/test_kv --write-dump "$TMP/missing.gguf" missing
+echo "not a model" >"$TMP/text"
+one_line not_a_dump 1 llm-kvstat "$TMP/notdump.gguf"
+one_line dump_bad_shape 1 llm-kvstat "$TMP/badshape.gguf"
+one_line dump_missing_tensor 1 llm-kvstat "$TMP/missing.gguf"
+one_line not_gguf 1 llm-kvstat "$TMP/text"
+one_line no_such_file 1 llm-kvstat "$TMP/absent.gguf"
+one_line sizing_option_on_dump 2 llm-kvstat --ctx 10 "$TMP/dump.gguf"
+one_line dump_option_on_sizing 2 llm-kvstat --per-head --preset llama3-8b
+
+# ---- statistics of the synthetic dump ----
+llm-kvstat "$TMP/dump.gguf" >"$TMP/d.tsv"
+# layer 0 keys: singular values 1000, 500, 200, 100 -> rank 2 at 90 %, 3 at 99 %
+expect synthetic_ranks "$(awk -F '\t' '$1 == 0 && $2 == "k" { print $10, $11 }' "$TMP/d.tsv")" "2 3"
+expect synthetic_outliers "$(awk -F '\t' '$1 == 0 && $2 == "v" { print $9 * 96 * 64 }' "$TMP/d.tsv")" 12
+expect synthetic_rows "$(wc -l <"$TMP/d.tsv" | tr -d ' ')" 7
+llm-kvstat --per-head "$TMP/dump.gguf" >"$TMP/dh.tsv"
+expect synthetic_rows_per_head "$(wc -l <"$TMP/dh.tsv" | tr -d ' ')" 31
+if [ -n "$PYTHON" ]; then
+	llm-kvstat --json --per-head "$TMP/dump.gguf" >"$TMP/d.json"
+	REF_TAG=synthetic_ "$PYTHON" tests/ref_kvstat.py "$TMP/dump.gguf" "$TMP/d.json" ||
+		echo "(ref_kvstat.py found differences)"
+else
+	skip ref_synthetic "no python3 with numpy"
+fi
+
+# ---- a real dump: stories260K after 200 tokens (llm-run --kv-out) ----
+if ! have_models; then
+	skip stories_dump "../shared/models is absent"
+elif ! llm-run --list-options 2>/dev/null | grep -q -- '--kv-out'; then
+	skip stories_dump "llm-run --kv-out is not available"
+elif ! llm-run -m "$MODELS/stories260K.gguf" -p "Once upon a time" -n 200 --temp 0 --kv-out "$TMP/kv.gguf" \
+	>/dev/null 2>"$TMP/err"; then
+	fail stories_dump "llm-run: $(head -c 300 "$TMP/err")"
+else
+	llm-kvstat --per-head "$TMP/kv.gguf" >"$TMP/kv.tsv"
+	# ranks never exceed head_dim x n_head_kv (8 x 4) for layers, head_dim per head
+	awk -F '\t' 'NR > 1 { lim = $3 == "all" ? 32 : 8; if ($10 > lim || $11 > lim || $10 < 1) bad = bad " " $1 $2 $3 }
+		NR > 1 { n++ } END { if (bad || n != 5 * 2 * 5) { print n, bad; exit 1 } }' "$TMP/kv.tsv" >"$TMP/why" &&
+		ok stories_dump_ranks_bounded || fail stories_dump_ranks_bounded "$(cat "$TMP/why")"
+	if [ -n "$PYTHON" ]; then
+		llm-kvstat --json --per-head "$TMP/kv.gguf" >"$TMP/kv.json"
+		REF_TAG=stories_ "$PYTHON" tests/ref_kvstat.py "$TMP/kv.gguf" "$TMP/kv.json" ||
+			echo "(ref_kvstat.py found differences)"
+	else
+		skip ref_stories "no python3 with numpy"
+	fi
+fi
