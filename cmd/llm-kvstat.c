@@ -332,7 +332,10 @@ int main(int argc, char **argv)
 		int n;
 		if (llm_kv_config_check(&kc))
 			cli_usage("%s", llm_errmsg());
-		if (llm_kv_sizes(&rows, &n, &kc, kv_type, ctx, batch))
+		int rc = llm_kv_sizes(&rows, &n, &kc, kv_type, ctx, batch);
+		if (rc == LLM_EINVAL) /* the total does not fit: --ctx x --batch too large */
+			cli_usage("%s", llm_errmsg());
+		if (rc)
 			cli_die_lib();
 		print_sizes(rows, n, fmt, source, llm_type_name(kv_type), ctx, batch);
 		free(rows);

@@ -270,9 +270,9 @@ int llm_kv_sizes(struct llm_kv_size **rows, int *n_rows, const struct llm_kv_con
 	for (int i = 0; i < n; i++) {
 		uint64_t tot;
 		if (__builtin_mul_overflow(r[i].bytes_per_token, (uint64_t)ctx, &tot) ||
-		    __builtin_mul_overflow(tot, (uint64_t)batch, &tot)) {
+		    __builtin_mul_overflow(tot, (uint64_t)batch, &tot) || tot > (uint64_t)INT64_MAX) {
 			free(r);
-			return llm_err(LLM_EINVAL, "total size overflows 64 bits");
+			return llm_err(LLM_EINVAL, "total size does not fit in 63 bits");
 		}
 		r[i].total_bytes = tot;
 		r[i].vs_mha = (double)r[i].bytes_per_token / (double)r[1].bytes_per_token;
