@@ -104,6 +104,7 @@ one_line zero_heads 2 llm-kvstat --layers 2 --heads 0 --head-dim 64
 one_line kv_heads_not_dividing 2 llm-kvstat --layers 2 --heads 6 --kv-heads 4 --head-dim 64
 one_line bad_kv_type 2 llm-kvstat --preset llama3-8b --kv-type q5_1
 one_line no_config 2 llm-kvstat --ctx 10
+one_line total_too_large 2 llm-kvstat --preset llama2-70b --ctx 100000000000000
 build/tests/test_kv --write-dump "$TMP/dump.gguf"
 build/tests/test_kv --write-dump "$TMP/notdump.gguf" notdump
 build/tests/test_kv --write-dump "$TMP/badshape.gguf" badshape
