@@ -12,7 +12,8 @@
  *     roundf is rebuilt from truncation (trunc(x) + sign(x) when the dropped
  *     fraction is >= 0.5, exact for every float), and the float -> byte casts
  *     keep the low byte of cvttps2dq exactly as the scalar cvtt_byte() does.
- *   - multiply and add stay separate instructions (no contraction).
+ *   - multiply and add stay separate instructions (pragma plus an empty asm
+ *     on the product, which even clang -ffp-contract=fast cannot see through).
  */
 #if defined(__clang__)
 #pragma clang fp contract(off)
@@ -210,7 +211,9 @@ SIMD void llm_simd_quantize_q4_0(const float *x, void *out, int64_t n)
 		__m256i q[4];
 		for (int k = 0; k < 4; k++) {
 			/* (int8_t)(x*id + 8.5f): low byte of the truncation, sign-extended */
-			__m256i t = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(v[k], vid), off));
+			__m256 p = _mm256_mul_ps(v[k], vid);
+			__asm__("" : "+x"(p)); /* keep mul and add apart: no fma */
+			__m256i t = _mm256_cvttps_epi32(_mm256_add_ps(p, off));
 			t = _mm256_srai_epi32(_mm256_slli_epi32(t, 24), 24);
 			q[k] = _mm256_min_epi32(t, _mm256_set1_epi32(15)); /* MIN(15, .) */
 		}

@@ -10,7 +10,9 @@
  *     int32 range or NaN gives 0x80000000, so the byte 0.  cvtt_byte() spells
  *     that out, so blocks holding inf or NaN also come out as llama-quantize's.
  *   - no a*b+c may be fused into an fma (ggml-base is built without FMA on
- *     x86-64): the pragmas below keep the compiler from contracting.
+ *     x86-64): the pragmas below and mul_nofma() keep the compiler from
+ *     contracting.  (Dequantization is immune: q*d is exact in float, a
+ *     5-bit q times an 11-bit fp16 mantissa, so d*q + m rounds once either way.)
  * fp16 is stored with round-to-nearest-even; NaN becomes sign|0x7e00 as in
  * ggml_compute_fp32_to_fp16.  bf16 follows ggml_compute_fp32_to_bf16 (round
  * to nearest even, NaN quieted by |64, subnormals kept).
@@ -111,6 +113,22 @@ static inline uint8_t cvtt_byte(float v)
 	return (uint8_t)(uint32_t)(int32_t)v;
 }
 
+/* a*b rounded to float before anything else sees it: an empty asm makes the
+ * product opaque, so no compiler (clang -ffp-contract=fast ignores the
+ * pragma above) can fuse it with the add that follows into an fma. */
+static inline float mul_nofma(float a, float b)
+{
+	float p = a * b;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+	__asm__("" : "+x"(p));
+#elif defined(__GNUC__) && defined(__aarch64__)
+	__asm__("" : "+w"(p));
+#elif defined(__GNUC__)
+	__asm__("" : "+m"(p));
+#endif
+	return p;
+}
+
 /* ------------------------------------------------------- row converters */
 
 static void f32_to_f32(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
@@ -193,7 +211,7 @@ void llm_ref_quantize_block_q4_0(const float *x, uint8_t *out)
 	const float id = d ? 1.0f / d : 0.0f;
 	b.d = llm_fp32_to_fp16(d);
 	for (int j = 0; j < 16; j++) {
-		const float x0 = x[j] * id, x1 = x[16 + j] * id;
+		const float x0 = mul_nofma(x[j], id), x1 = mul_nofma(x[16 + j], id);
 		const int8_t t0 = (int8_t)cvtt_byte(x0 + 8.5f), t1 = (int8_t)cvtt_byte(x1 + 8.5f);
 		const uint8_t xi0 = (uint8_t)(15 < t0 ? 15 : t0);
 		const uint8_t xi1 = (uint8_t)(15 < t1 ? 15 : t1);
@@ -247,7 +265,7 @@ static void ref_quantize_q4_1(const float *x, void *y, int64_t n)
 		b.d = llm_fp32_to_fp16(d);
 		b.m = llm_fp32_to_fp16(min);
 		for (int j = 0; j < 16; j++) {
-			const float x0 = (x[j] - min) * id, x1 = (x[16 + j] - min) * id;
+			const float x0 = mul_nofma(x[j] - min, id), x1 = mul_nofma(x[16 + j] - min, id);
 			const int8_t t0 = (int8_t)cvtt_byte(x0 + 0.5f), t1 = (int8_t)cvtt_byte(x1 + 0.5f);
 			const uint8_t xi0 = (uint8_t)(15 < t0 ? 15 : t0);
 			const uint8_t xi1 = (uint8_t)(15 < t1 ? 15 : t1);
@@ -289,7 +307,7 @@ static void ref_quantize_q5_0(const float *x, void *y, int64_t n)
 		b.d = llm_fp32_to_fp16(d);
 		uint32_t qh = 0;
 		for (int j = 0; j < 16; j++) {
-			const float x0 = x[j] * id, x1 = x[16 + j] * id;
+			const float x0 = mul_nofma(x[j], id), x1 = mul_nofma(x[16 + j], id);
 			const int8_t t0 = (int8_t)cvtt_byte(x0 + 16.5f), t1 = (int8_t)cvtt_byte(x1 + 16.5f);
 			const uint8_t xi0 = (uint8_t)(31 < t0 ? 31 : t0);
 			const uint8_t xi1 = (uint8_t)(31 < t1 ? 31 : t1);
@@ -333,7 +351,7 @@ static void ref_quantize_q5_1(const float *x, void *y, int64_t n)
 		b.m = llm_fp32_to_fp16(min);
 		uint32_t qh = 0;
 		for (int j = 0; j < 16; j++) {
-			const float x0 = (x[j] - min) * id, x1 = (x[16 + j] - min) * id;
+			const float x0 = mul_nofma(x[j] - min, id), x1 = mul_nofma(x[16 + j] - min, id);
 			const uint8_t xi0 = cvtt_byte(x0 + 0.5f), xi1 = cvtt_byte(x1 + 0.5f);
 			b.qs[j] = (uint8_t)((xi0 & 0x0f) | ((xi1 & 0x0f) << 4));
 			qh |= ((xi0 & 0x10u) >> 4) << j;
@@ -365,7 +383,10 @@ static void ref_dequantize_q5_1(const void *src, float *y, int64_t n)
 
 int llm_types_simd(void)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__clang__)
+	/* clang's builtin may not know "f16c"; every AVX2 CPU has F16C */
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#elif defined(__x86_64__) && defined(__GNUC__)
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
 	       __builtin_cpu_supports("f16c");
 #else

@@ -28,8 +28,14 @@
 #include "types_impl.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_X86 1
+static int have_f16c(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1) && (c >> 27 & 1); /* F16C, OSXSAVE */
+}
 /* the CPU's own conversions, as an independent reference */
 __attribute__((target("f16c"))) static float hw_h2f(uint16_t h) { return _cvtsh_ss(h); }
 __attribute__((target("f16c"))) static uint16_t hw_f2h(float f)
@@ -211,7 +217,7 @@ static void test_fp16(void)
 	      "fp16_decode_values", "wrong decode");
 
 #ifdef HAVE_X86
-	if (__builtin_cpu_supports("f16c")) {
+	if (have_f16c()) {
 		/* the CPU as independent reference: all halves, and a stride of floats */
 		int bad_dec = 0, bad_enc = 0;
 		uint32_t first = 0;
