@@ -159,8 +159,11 @@ SIMD void llm_simd_quantize_q8_0(const float *x, void *out, int64_t n)
 		memcpy(y, &dh, 2);
 		const __m256 vid = _mm256_set1_ps(id);
 		__m256i q[4];
-		for (int k = 0; k < 4; k++)
-			q[k] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[k], vid)));
+		for (int k = 0; k < 4; k++) {
+			__m256 p = _mm256_mul_ps(v[k], vid);
+			__asm__("" : "+x"(p)); /* round_away's x - trunc(x) must see the rounded product */
+			q[k] = _mm256_cvttps_epi32(round_away(p));
+		}
 		_mm256_storeu_si256((__m256i *)(y + 2), low_bytes(q[0], q[1], q[2], q[3]));
 	}
 }
