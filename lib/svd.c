@@ -340,7 +340,7 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 	float *wb = NULL, *wt = NULL;
 	size_t cap = 0;
 	uint64_t total = 0, done = 0;
-	int rc = 0;
+	int rc = 0, n_zero = 0;
 
 	if (rep_out) {
 		*rep_out = NULL;
@@ -439,7 +439,7 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		if (tot == 0) {
 			rp->energy_kept = 1;
 			rp->seconds = now() - t0;
-			notice(o, "%s: no difference; skipped%s", t->name, "");
+			n_zero++;
 			continue;
 		}
 		float *U, *S, *V;
@@ -493,6 +493,11 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 	}
 	if (o->progress)
 		o->progress(o->ud, "", total, total);
+	if (n_zero && o->notice) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "%d weight(s) do not differ; skipped (rank 0 in the report)", n_zero);
+		o->notice(o->ud, msg);
+	}
 	if (lo.nt == 0) {
 		rc = llm_err(LLM_EINVAL, "%s and %s: no 2-D weight differs: nothing to write", bp, tp);
 		goto out;

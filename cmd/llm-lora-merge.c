@@ -1,0 +1,158 @@
+/* llm-lora-merge - merge LoRA adapters into a base model: W' = W + sum s_i dW_i. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "cli.h"
+#include "error.h"
+#include "io.h"
+#include "lora.h"
+#include "types.h"
+
+enum { OPT_REPORT = 256, OPT_PROGRESS, OPT_TOK };
+
+static const struct cli_opt opts[] = {
+	{ "type", 't', "TYPE", "type of the output's 2-D weights (default: each tensor keeps its own)", 't' },
+	{ "output", 'o', "FILE", "output GGUF (default: stdout, - as well)", 'o' },
+	{ "report", 0, "FILE", "per-tensor TSV: name, rank, scale, ||dW||/||W||, kind, adapter (- for stdout)", OPT_REPORT },
+	{ "tokenizer", 0, "FILE", "vocabulary (llama2.c tokenizer.bin or a GGUF) for a base without one", OPT_TOK },
+	{ "threads", 'j', "N", "quantization threads (default: online CPUs)", 'j' },
+	{ "progress", 0, NULL, "show a progress bar even when stderr is not a terminal", OPT_PROGRESS },
+	{ "quiet", 'q', NULL, "no notices on stderr", 'q' },
+	{ 0 },
+};
+
+static const struct cli_cmd cmd = {
+	"llm-lora-merge", "[options] BASE ADAPTER[:SCALE]...",
+	"Merge LoRA adapters into BASE (GGUF or Hugging Face directory):\n"
+	"W' = W + sum SCALE * (alpha/r) * B A, in F32, rounded once to the output type.\n"
+	"An ADAPTER is a GGUF adapter (llama.cpp's convention), a PEFT directory\n"
+	"(adapter_config.json + adapter_model.safetensors) or - (a GGUF adapter on\n"
+	"stdin).  SCALE defaults to 1; a negative SCALE unmerges.",
+	opts,
+};
+
+static void on_signal(int sig)
+{
+	llm_out_cleanup_signal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void on_progress(void *ud, const char *name, uint64_t done, uint64_t total)
+{
+	(void)ud;
+	cli_progress(name, done, total);
+}
+
+static char *report_tsv(const struct llm_lora_merge_report *r, int64_t n, char **paths, size_t *len)
+{
+	size_t cap = 128, k = 0;
+	char *s;
+	for (int64_t i = 0; i < n; i++)
+		cap += strlen(r[i].name) + strlen(paths[r[i].adapter]) + 96;
+	if (!(s = malloc(cap)))
+		return NULL;
+	k += (size_t)snprintf(s + k, cap - k, "name\trank\tscale\trel_delta\tkind\tadapter\n");
+	for (int64_t i = 0; i < n; i++)
+		k += (size_t)snprintf(s + k, cap - k, "%s\t%lld\t%.9g\t%.6g\t%s\t%s\n", r[i].name, (long long)r[i].r,
+				      r[i].scale, r[i].rel_delta, r[i].kind, paths[r[i].adapter]);
+	*len = k;
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	struct llm_lora_merge_opts mo = LLM_LORA_MERGE_OPTS_INIT;
+	struct llm_ckpt_opts ko = LLM_CKPT_OPTS_INIT;
+	struct llm_lora_merge_report *rep = NULL;
+	const char *arg, *out = NULL, *report = NULL;
+	llm_lora **ads;
+	char **paths;
+	float *scales;
+	int64_t n_rep = 0;
+	llm_ckpt *base;
+	int c, n, stdin_used = 0;
+
+	cli_init(&cmd, argc, argv);
+	mo.n_threads = cli_nproc();
+	while ((c = cli_next(&arg)) != -1) {
+		switch (c) {
+		case 't': {
+			int t = llm_type_from_name(arg);
+			const struct llm_type_traits *tr = t >= 0 ? llm_type_traits(t) : NULL;
+			if (!tr || !tr->from_float)
+				cli_usage("--type: unknown or unsupported type '%s'", arg);
+			mo.type = t;
+			break;
+		}
+		case 'o': out = arg; break;
+		case OPT_REPORT: report = arg; break;
+		case OPT_TOK: ko.tokenizer = arg; break;
+		case 'j': mo.n_threads = (int)cli_int("--threads", arg, 1, 1024); break;
+		case OPT_PROGRESS: cli_progress_enabled = 1; break;
+		case 'q': cli_quiet = 1; break;
+		}
+	}
+	n = argc - cli_optind() - 1;
+	if (n < 1)
+		cli_usage("expected BASE and at least one ADAPTER");
+	if (report && out && strcmp(report, out) == 0)
+		cli_usage("--report and --output name the same file");
+	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
+		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
+	if (strcmp(argv[cli_optind()], "-") == 0)
+		stdin_used = 1;
+	ads = calloc((size_t)n, sizeof *ads);
+	paths = calloc((size_t)n, sizeof *paths);
+	scales = calloc((size_t)n, sizeof *scales);
+	if (!ads || !paths || !scales)
+		cli_die("out of memory");
+	for (int i = 0; i < n; i++) {
+		if (llm_lora_parse_spec(argv[cli_optind() + 1 + i], &paths[i], &scales[i]))
+			cli_die_lib();
+		if (strcmp(paths[i], "-") == 0 && stdin_used++)
+			cli_usage("stdin (-) can be read only once");
+	}
+	cli_refuse_tty(out);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+
+	if (llm_ckpt_open(&base, argv[cli_optind()], &ko))
+		cli_die_lib();
+	for (int i = 0; i < n; i++) {
+		if (llm_lora_open(&ads[i], paths[i], llm_ckpt_meta(base)))
+			cli_die_lib();
+		if (ads[i]->n_ignored)
+			cli_warn("%s: %lld norm tensor(s) ignored, as llama.cpp does", paths[i], (long long)ads[i]->n_ignored);
+	}
+	mo.progress = on_progress;
+	if (llm_lora_merge(base, ads, scales, n, out, &mo, report ? &rep : NULL, &n_rep)) {
+		cli_progress_end();
+		cli_die_lib();
+	}
+	cli_progress_end();
+	if (report) {
+		size_t len = 0;
+		char *tsv = report_tsv(rep, n_rep, paths, &len);
+		if (!tsv)
+			cli_die("out of memory");
+		if (llm_write_file(report, tsv, len))
+			cli_die_lib();
+		free(tsv);
+	}
+	llm_lora_merge_report_free(rep, n_rep);
+	for (int i = 0; i < n; i++) {
+		llm_lora_free(ads[i]);
+		free(paths[i]);
+	}
+	free(ads);
+	free(paths);
+	free(scales);
+	llm_ckpt_free(base);
+	return 0;
+}

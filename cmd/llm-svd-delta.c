@@ -1,0 +1,145 @@
+/* llm-svd-delta - extract a LoRA adapter from a fine-tune: truncated SVD of W_tuned - W_base. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt.h"
+#include "cli.h"
+#include "error.h"
+#include "io.h"
+#include "svd.h"
+
+enum { OPT_ENERGY = 256, OPT_MAXRANK, OPT_EXACT, OPT_OVER, OPT_POWER, OPT_INC, OPT_EXC, OPT_REPORT, OPT_PROGRESS, OPT_SEED };
+
+static const struct cli_opt opts[] = {
+	{ "rank", 'r', "RANK", "rank of every tensor (default 16 unless --energy)", 'r' },
+	{ "energy", 0, "F", "per tensor, the smallest rank keeping fraction F of ||dW||_F^2", OPT_ENERGY },
+	{ "max-rank", 0, "N", "cap on the rank", OPT_MAXRANK },
+	{ "exact", 0, NULL, "exact SVD (LAPACK gesdd) instead of the randomized one", OPT_EXACT },
+	{ "oversample", 0, "P", "randomized SVD: extra sketch columns (default 10)", OPT_OVER },
+	{ "power-iters", 0, "Q", "randomized SVD: power iterations (default 2)", OPT_POWER },
+	{ "seed", 0, "N", "randomized SVD: seed of the Gaussian sketch", OPT_SEED },
+	{ "include", 0, "REGEX", "only tensors whose name matches REGEX (PCRE2)", OPT_INC },
+	{ "exclude", 0, "REGEX", "skip tensors whose name matches REGEX (PCRE2)", OPT_EXC },
+	{ "report", 0, "FILE", "per-tensor TSV: name, shape, rank, energy_kept, rel_fro_error, seconds (- for stdout)", OPT_REPORT },
+	{ "output", 'o', "FILE", "output adapter GGUF (default: stdout, - as well)", 'o' },
+	{ "threads", 'j', "N", "OpenBLAS threads (default: online CPUs)", 'j' },
+	{ "progress", 0, NULL, "show a progress bar even when stderr is not a terminal", OPT_PROGRESS },
+	{ "quiet", 'q', NULL, "no notices on stderr", 'q' },
+	{ 0 },
+};
+
+static const struct cli_cmd cmd = {
+	"llm-svd-delta", "[options] BASE TUNED",
+	"For each 2-D weight of BASE and TUNED (GGUF or Hugging Face directories),\n"
+	"dW = W_tuned - W_base, truncated SVD, B = U sqrt(S), A = sqrt(S) V^T:\n"
+	"a GGUF LoRA adapter (alpha 0: applied as B A) for llm-lora-merge or llama.cpp.",
+	opts,
+};
+
+static void on_signal(int sig)
+{
+	llm_out_cleanup_signal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void on_progress(void *ud, const char *name, uint64_t done, uint64_t total)
+{
+	(void)ud;
+	cli_progress(name, done, total);
+}
+
+static void on_notice(void *ud, const char *msg)
+{
+	(void)ud;
+	cli_warn("%s", msg);
+}
+
+static char *report_tsv(const struct llm_svd_delta_report *r, int64_t n, size_t *len)
+{
+	size_t cap = 128, k = 0;
+	char *s;
+	for (int64_t i = 0; i < n; i++)
+		cap += strlen(r[i].name) + 128;
+	if (!(s = malloc(cap)))
+		return NULL;
+	k += (size_t)snprintf(s + k, cap - k, "name\tshape\trank\tenergy_kept\trel_fro_error\tseconds\n");
+	for (int64_t i = 0; i < n; i++)
+		k += (size_t)snprintf(s + k, cap - k, "%s\t%lldx%lld\t%lld\t%.9g\t%.6g\t%.3f\n", r[i].name,
+				      (long long)r[i].n_in, (long long)r[i].n_out, (long long)r[i].rank, r[i].energy_kept,
+				      r[i].rel_fro_error, r[i].seconds);
+	*len = k;
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	struct llm_svd_delta_opts so = LLM_SVD_DELTA_OPTS_INIT;
+	struct llm_svd_delta_report *rep = NULL;
+	const char *arg, *out = NULL, *report = NULL;
+	llm_ckpt *base, *tuned;
+	int64_t n_rep = 0;
+	int c, threads = cli_nproc(), have_rank = 0;
+
+	cli_init(&cmd, argc, argv);
+	while ((c = cli_next(&arg)) != -1) {
+		switch (c) {
+		case 'r': so.rank = cli_int("--rank", arg, 1, 1 << 20); have_rank = 1; break;
+		case OPT_ENERGY: so.energy = cli_double("--energy", arg, 1e-12, 1.0); break;
+		case OPT_MAXRANK: so.max_rank = cli_int("--max-rank", arg, 1, 1 << 20); break;
+		case OPT_EXACT: so.svd.exact = 1; break;
+		case OPT_OVER: so.svd.oversample = (int)cli_int("--oversample", arg, 0, 1 << 16); break;
+		case OPT_POWER: so.svd.power_iters = (int)cli_int("--power-iters", arg, 0, 100); break;
+		case OPT_SEED: so.svd.seed = (uint64_t)cli_int("--seed", arg, 0, INT64_MAX); break;
+		case OPT_INC: so.include = arg; break;
+		case OPT_EXC: so.exclude = arg; break;
+		case OPT_REPORT: report = arg; break;
+		case 'o': out = arg; break;
+		case 'j': threads = (int)cli_int("--threads", arg, 1, 1024); break;
+		case OPT_PROGRESS: cli_progress_enabled = 1; break;
+		case 'q': cli_quiet = 1; break;
+		}
+	}
+	if (argc - cli_optind() != 2)
+		cli_usage("expected BASE and TUNED");
+	if (have_rank && so.energy > 0)
+		cli_usage("--rank and --energy exclude each other");
+	if (!have_rank && so.energy <= 0)
+		so.rank = 16;
+	if (report && out && strcmp(report, out) == 0)
+		cli_usage("--report and --output name the same file");
+	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
+		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
+	if (strcmp(argv[cli_optind()], "-") == 0 && strcmp(argv[cli_optind() + 1], "-") == 0)
+		cli_usage("stdin (-) can be read only once");
+	cli_refuse_tty(out);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	llm_svd_set_threads(threads);
+
+	if (llm_ckpt_open(&base, argv[cli_optind()], NULL) || llm_ckpt_open(&tuned, argv[cli_optind() + 1], NULL))
+		cli_die_lib();
+	so.progress = on_progress;
+	so.notice = on_notice;
+	if (llm_svd_delta(base, tuned, &so, out, report ? &rep : NULL, &n_rep)) {
+		cli_progress_end();
+		cli_die_lib();
+	}
+	cli_progress_end();
+	if (report) {
+		size_t len = 0;
+		char *tsv = report_tsv(rep, n_rep, &len);
+		if (!tsv)
+			cli_die("out of memory");
+		if (llm_write_file(report, tsv, len))
+			cli_die_lib();
+		free(tsv);
+	}
+	llm_svd_delta_report_free(rep, n_rep);
+	llm_ckpt_free(base);
+	llm_ckpt_free(tuned);
+	return 0;
+}
