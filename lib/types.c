@@ -525,9 +525,10 @@ void llm_qstats_add(struct llm_qstats *s, const float *x, const float *y, int64_
 		s->sum_sq += (double)x[i] * x[i];
 		if (fabs(e) > s->max_abs_err)
 			s->max_abs_err = fabs(e);
-		if (isfinite(x[i]) && a > 65504.0)
+		/* what becomes inf / 0 in fp16 (round to nearest even) */
+		if (isfinite(x[i]) && a >= 65520.0)
 			s->fp16_overflow++;
-		if (a > 0.0 && a < 0x1p-24)
+		if (a > 0.0 && a <= 0x1p-25)
 			s->fp16_underflow++;
 	}
 	s->n += n;

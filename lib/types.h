@@ -86,8 +86,8 @@ struct llm_qstats {
 	double sum_sq;        /* sum x^2 */
 	double max_abs_err;
 	int64_t n;
-	int64_t fp16_overflow;  /* |x| > 65504 (finite x) */
-	int64_t fp16_underflow; /* 0 < |x| < 2^-24 (flushes to zero in fp16) */
+	int64_t fp16_overflow;  /* finite x with |x| >= 65520: becomes inf in fp16 */
+	int64_t fp16_underflow; /* 0 < |x| <= 2^-25: becomes zero in fp16 */
 };
 /* Accumulate statistics for n values: x the original, y the round trip. */
 void llm_qstats_add(struct llm_qstats *s, const float *x, const float *y, int64_t n);

@@ -458,8 +458,8 @@ static void test_fast_vs_ref(void)
 
 static void test_qstats(void)
 {
-	const float x[] = { 1.0f, -2.0f, 70000.0f, INFINITY, 1e-8f, 0.0f, -0.0f, 3e-8f, -5e-8f, 65504.0f };
-	const float y[] = { 1.5f, -2.0f, 70000.0f, INFINITY, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 65504.0f };
+	const float x[] = { 1.0f, -2.0f, 70000.0f, INFINITY, 1e-8f, 0.0f, -0.0f, 2e-8f, -2.9e-8f, 65519.0f };
+	const float y[] = { 1.5f, -2.0f, 70000.0f, INFINITY, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 65519.0f };
 	struct llm_qstats s = { 0 };
 	llm_qstats_add(&s, x, y, 2); /* errors 0.5, 0 */
 	CHECK(s.n == 2 && s.sum_sq_err == 0.25 && s.sum_sq == 5.0 && s.max_abs_err == 0.5, "qstats_sums",
@@ -470,8 +470,9 @@ static void test_qstats(void)
 	llm_qstats_add(&c, x + 2, x + 2, 1);
 	CHECK(isinf(llm_qstats_snr_db(&c)) && llm_qstats_snr_db(&c) > 0, "qstats_snr_exact_inf", "%g",
 	      llm_qstats_snr_db(&c));
-	/* overflow: 70000 (finite, > 65504); inf and 65504 are not.
-	 * underflow: 1e-8, 3e-8, -5e-8 are in (0, 2^-24 = 5.96e-8); zeros are not. */
+	/* overflow (becomes inf in fp16): 70000; inf itself and 65519 (rounds
+	 * to 65504) are not.  underflow (becomes 0): 1e-8, 2e-8, -2.9e-8 are in
+	 * (0, 2^-25 = 2.98e-8]; zeros are not. */
 	struct llm_qstats o = { 0 };
 	llm_qstats_add(&o, x + 2, x + 2, 1);
 	llm_qstats_add(&o, x + 4, y + 4, 5);
