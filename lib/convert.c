@@ -65,46 +65,98 @@ uint32_t llm_convert_ftype(int type)
 	}
 }
 
-/* ---- threaded row encoding ---- */
+/* ---- threaded row conversion ---- */
 
-struct qjob {
-	llm_from_float_fn fn;
-	const float *src;
+/* One thread's share: rows [r0, r1) decoded from type_in, encoded to
+ * type_out, a few rows at a time through a small F32 scratch; with stats,
+ * the encoded rows are decoded again and compared. */
+struct cjob {
+	int type_in, type_out;
+	const uint8_t *src;
+	const float *src_f32; /* when the input is already F32 rows (llm_quantize_rows) */
 	uint8_t *dst;
 	int64_t r0, r1, ne0;
-	size_t row_bytes;
+	struct llm_qstats *st; /* NULL: no statistics */
+	int rc;
 };
 
-static void *qjob_run(void *p)
+static void *cjob_run(void *p)
 {
-	struct qjob *j = p;
-	for (int64_t r = j->r0; r < j->r1; r++)
-		j->fn(j->src + r * j->ne0, j->dst + (size_t)r * j->row_bytes, j->ne0);
+	struct cjob *j = p;
+	const struct llm_type_traits *ti = llm_type_traits(j->type_in), *to = llm_type_traits(j->type_out);
+	size_t rin = llm_type_row_size(j->type_in, j->ne0), rout = llm_type_row_size(j->type_out, j->ne0);
+	int64_t chunk = j->ne0 >= (1 << 16) ? 1 : (1 << 16) / j->ne0; /* ~256 KiB of F32 */
+	float *f = j->src_f32 ? NULL : malloc((size_t)(chunk * j->ne0) * sizeof *f);
+	float *back = j->st ? malloc((size_t)(chunk * j->ne0) * sizeof *back) : NULL;
+
+	if ((!j->src_f32 && !f) || (j->st && !back)) {
+		j->rc = LLM_ENOMEM;
+		goto out;
+	}
+	for (int64_t r = j->r0; r < j->r1; r += chunk) {
+		int64_t nr = j->r1 - r < chunk ? j->r1 - r : chunk, n = nr * j->ne0;
+		const float *x = j->src_f32 ? j->src_f32 + r * j->ne0 : f;
+		if (!j->src_f32)
+			ti->to_float(j->src + (size_t)r * rin, f, n);
+		for (int64_t k = 0; k < nr; k++)
+			to->from_float(x + k * j->ne0, j->dst + (size_t)(r + k) * rout, j->ne0);
+		if (j->st) {
+			to->to_float(j->dst + (size_t)r * rout, back, n);
+			llm_qstats_add(j->st, x, back, n);
+		}
+	}
+out:
+	free(f);
+	free(back);
 	return NULL;
+}
+
+/* Run the row range over up to n_threads threads; stats merged into st. */
+static int convert_rows(struct cjob proto, int64_t nrows, int n_threads, struct llm_qstats *st)
+{
+	pthread_t th[64];
+	struct cjob jobs[64];
+	struct llm_qstats part[64];
+	int started[64] = { 0 };
+	int nt = n_threads < 1 ? 1 : n_threads > 64 ? 64 : n_threads, rc = 0;
+
+	if (nrows < 2 * nt || (double)nrows * (double)proto.ne0 < (1 << 16))
+		nt = 1;
+	for (int k = 0; k < nt; k++) {
+		memset(&part[k], 0, sizeof part[k]);
+		jobs[k] = proto;
+		jobs[k].r0 = nrows * k / nt;
+		jobs[k].r1 = nrows * (k + 1) / nt;
+		jobs[k].st = st ? &part[k] : NULL;
+		jobs[k].rc = 0;
+		if (k > 0)
+			started[k] = pthread_create(&th[k], NULL, cjob_run, &jobs[k]) == 0;
+		if (k > 0 && !started[k])
+			cjob_run(&jobs[k]); /* no thread: do it here */
+	}
+	cjob_run(&jobs[0]);
+	for (int k = 0; k < nt; k++) {
+		if (k > 0 && started[k])
+			pthread_join(th[k], NULL);
+		if (jobs[k].rc)
+			rc = jobs[k].rc;
+		if (st) {
+			st->sum_sq_err += part[k].sum_sq_err;
+			st->sum_sq += part[k].sum_sq;
+			if (part[k].max_abs_err > st->max_abs_err)
+				st->max_abs_err = part[k].max_abs_err;
+			st->n += part[k].n;
+			st->fp16_overflow += part[k].fp16_overflow;
+			st->fp16_underflow += part[k].fp16_underflow;
+		}
+	}
+	return rc ? llm_err(rc, "out of memory") : 0;
 }
 
 void llm_quantize_rows(int t, const float *src, void *dst, int64_t nrows, int64_t ne0, int n_threads)
 {
-	const struct llm_type_traits *tr = llm_type_traits(t);
-	size_t rb = llm_type_row_size(t, ne0);
-	pthread_t th[64];
-	struct qjob jobs[64];
-	int nt = n_threads < 1 ? 1 : n_threads > 64 ? 64 : n_threads;
-	int started[64] = { 0 };
-
-	if (nrows < 2 * nt || (double)nrows * (double)ne0 < 1 << 16)
-		nt = 1;
-	for (int k = 0; k < nt; k++) {
-		jobs[k] = (struct qjob){ tr->from_float, src, dst, nrows * k / nt, nrows * (k + 1) / nt, ne0, rb };
-		if (k > 0)
-			started[k] = pthread_create(&th[k], NULL, qjob_run, &jobs[k]) == 0;
-		if (k > 0 && !started[k])
-			qjob_run(&jobs[k]); /* no thread: do it here */
-	}
-	qjob_run(&jobs[0]);
-	for (int k = 1; k < nt; k++)
-		if (started[k])
-			pthread_join(th[k], NULL);
+	struct cjob j = { LLM_TYPE_F32, t, NULL, src, dst, 0, 0, ne0, NULL, 0 };
+	convert_rows(j, nrows, n_threads, NULL);
 }
 
 /* ---- the stream ---- */
@@ -125,9 +177,8 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 	llm_meta *wm;
 	int *types = calloc(nt ? (size_t)nt : 1, sizeof *types);
 	struct llm_convert_report *rep = NULL;
-	float *f32 = NULL, *back = NULL;
 	void *qbuf = NULL;
-	size_t f32_cap = 0, q_cap = 0;
+	size_t q_cap = 0;
 	uint64_t total = 0, done = 0;
 	int rc = 0;
 
@@ -203,18 +254,7 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 			rc = llm_gguf_writer_write(w, src, t->size);
 		} else {
 			size_t out_size = llm_type_row_size(types[i], t->ne[0]) * (size_t)rows;
-			if ((size_t)n > f32_cap) {
-				free(f32);
-				free(back);
-				f32 = malloc((size_t)n * sizeof *f32);
-				back = rep ? malloc((size_t)n * sizeof *back) : NULL;
-				f32_cap = (size_t)n;
-				if (!f32 || (rep && !back)) {
-					f32_cap = 0;
-					rc = llm_err(LLM_ENOMEM, "tensor %s: out of memory", t->name);
-					break;
-				}
-			}
+			struct cjob j = { t->type, types[i], src, NULL, NULL, 0, 0, t->ne[0], NULL, 0 };
 			if (out_size > q_cap) {
 				free(qbuf);
 				q_cap = out_size;
@@ -224,12 +264,9 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 					break;
 				}
 			}
-			llm_type_traits(t->type)->to_float(src, f32, n);
-			llm_quantize_rows(types[i], f32, qbuf, rows, t->ne[0], o->n_threads);
-			if (rep) {
-				llm_type_traits(types[i])->to_float(qbuf, back, n);
-				llm_qstats_add(&rep[i].st, f32, back, n);
-			}
+			j.dst = qbuf;
+			if ((rc = convert_rows(j, rows, o->n_threads, rep ? &rep[i].st : NULL)))
+				break;
 			rc = llm_gguf_writer_write(w, qbuf, out_size);
 		}
 		if (rep && types[i] == t->type)
@@ -245,8 +282,6 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 		rc = llm_gguf_writer_commit(w);
 out:
 	free(types);
-	free(f32);
-	free(back);
 	free(qbuf);
 	if (rep_out && rc == 0) {
 		*rep_out = rep;

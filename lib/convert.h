@@ -58,7 +58,7 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 		struct llm_convert_report **rep, int64_t *n_rep);
 void llm_convert_report_free(struct llm_convert_report *rep, int64_t n);
 
-/* Encode n floats (rows of ne0) to type t using n_threads threads. */
+/* Encode nrows rows of ne0 floats to type t using n_threads threads. */
 void llm_quantize_rows(int t, const float *src, void *dst, int64_t nrows, int64_t ne0, int n_threads);
 
 #endif
