@@ -830,8 +830,10 @@ int llm_lora_check(const llm_lora *a, const llm_ckpt *base)
 				       "%s: module %s has no counterpart in the llama model %s (adapter for another architecture?)",
 				       a->path, t->src, bp);
 		if ((k = llm_ckpt_find(base, t->name)) < 0)
-			return llm_err(LLM_EINVAL, "%s: tensor %s (from %s) does not exist in %s%s", a->path, t->name, t->src,
-				       bp, strcmp(t->name, "output.weight") == 0 ? " (tied embeddings: no output.weight)" : "");
+			return llm_err(LLM_EINVAL, "%s: tensor %s%s%s%s does not exist in %s%s", a->path, t->name,
+				       strcmp(t->src, t->name) ? " (from " : "", strcmp(t->src, t->name) ? t->src : "",
+				       strcmp(t->src, t->name) ? ")" : "", bp,
+				       strcmp(t->name, "output.weight") == 0 ? " (tied embeddings: no output.weight)" : "");
 		bt = llm_ckpt_tensor(base, k);
 		if (n_dims_eff(bt) != 2 || bt->ne[0] != t->n_in || bt->ne[1] != t->n_out)
 			return llm_err(LLM_EINVAL, "%s: %s: adapter fits a %lldx%lld weight (n_in x n_out) but %s has %lldx%lld",

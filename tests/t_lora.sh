@@ -1,0 +1,226 @@
+#!/bin/sh
+# llm-lora-merge and llm-svd-delta on stories260K against numpy references:
+#   tests/mk_peft.py writes PEFT adapters (plain, fan_in_fan_out, rsLoRA,
+#   rank/alpha patterns with a target_modules regex, DoRA, modules_to_save,
+#   embedding LoRA) and their GGUF equivalents by hand; tests/ref_lora.py
+#   recomputes every merge in float64 (tolerance 1e-6 relative per tensor,
+#   untouched tensors byte for byte); quantized bases must equal the
+#   requantized F32 merge byte for byte; tests/ref_svd.py checks extracted
+#   adapters against numpy's SVD; the round trip base -> merged -> svd ->
+#   merged back holds to 1e-5; bad inputs fail with one line, exit 1, and
+#   leave no file behind.
+. tests/lib.sh
+
+B=$MODELS/stories260K.gguf
+HFB=$MODELS/stories260K-hf
+if ! have_models; then
+	skip lora "no ../shared/models"
+	exit 0
+fi
+if ! have_numpy; then
+	skip lora "no python3 with numpy"
+	exit 0
+fi
+"$PYTHON" tests/mk_peft.py "$B" "$TMP" >"$TMP/mk.out" 2>&1 || { fail lora_fixtures "$(tail -3 "$TMP/mk.out")"; exit 0; }
+
+ref() { # NAME OUT ADAPTER... : compare OUT with the numpy reference
+	_n=$1 _o=$2; shift 2
+	if "$PYTHON" tests/ref_lora.py --tol "${REFTOL:-1e-6}" "$B" "$_o" "$@" >"$TMP/ref.out" 2>&1; then
+		ok "$_n ($(tail -1 "$TMP/ref.out"))"
+	else
+		fail "$_n" "$(head -3 "$TMP/ref.out" | tr '\n' ' ')"
+	fi
+}
+
+# ---- PEFT adapters into the Hugging Face base; GGUF equivalents into the GGUF base
+for a in plain fifo rslora pattern dora mts embed; do
+	if llm-lora-merge -q "$HFB" "$TMP/peft_$a" -o "$TMP/hf_$a.gguf" 2>"$TMP/err"; then
+		ref "merge_peft_$a" "$TMP/hf_$a.gguf" "$TMP/peft_$a"
+	else
+		fail "merge_peft_$a" "$(cat "$TMP/err")"
+	fi
+done
+for a in plain rslora pattern embed; do
+	if llm-lora-merge -q "$B" "$TMP/$a.gguf" -o "$TMP/gg_$a.gguf" --report "$TMP/rep_$a.tsv" 2>"$TMP/err"; then
+		ref "merge_gguf_$a" "$TMP/gg_$a.gguf" "$TMP/$a.gguf"
+	else
+		fail "merge_gguf_$a" "$(cat "$TMP/err")"
+	fi
+done
+# the PEFT form and the GGUF form give the same weights (GGUF base has output.weight, the HF one is tied)
+for p in plain:plain fifo:plain rslora:rslora pattern:pattern embed:embed; do
+	"$PYTHON" - "$TMP/hf_${p%%:*}.gguf" "$TMP/gg_${p#*:}.gguf" >"$TMP/cmp.out" 2>&1 <<'PY'
+import sys; sys.path.insert(0, "tests"); import gguf_ref, numpy as np
+a = {t["name"]: t for t in gguf_ref.read(sys.argv[1])["tensors"]}
+b = {t["name"]: t for t in gguf_ref.read(sys.argv[2])["tensors"]}
+worst = 0.0
+for n, t in a.items():
+    x, y = np.frombuffer(t["data"], "<f4").astype(float), np.frombuffer(b[n]["data"], "<f4").astype(float)
+    worst = max(worst, np.linalg.norm(x - y) / np.linalg.norm(y))
+print(f"max_rel {worst:.3g}")
+sys.exit(0 if worst <= 1e-6 else 1)
+PY
+	if [ $? -eq 0 ]; then ok "peft_equals_gguf_${p%%:*} ($(cat "$TMP/cmp.out"))"; else fail "peft_equals_gguf_${p%%:*}" "$(cat "$TMP/cmp.out")"; fi
+done
+check_status 0 merge_report_columns sh -c "head -1 '$TMP/rep_plain.tsv' | grep -q '^name	rank	scale	rel_delta	kind	adapter$' && [ \$(wc -l <'$TMP/rep_plain.tsv') -eq 36 ]"
+
+# ---- several adapters, scales, unmerging, stdin
+if llm-lora-merge -q "$B" "$TMP/plain.gguf:0.5" "$TMP/peft_embed:-1.5" "$TMP/peft_dora:2" -o "$TMP/multi.gguf" 2>"$TMP/err"; then
+	ref merge_multi_scaled "$TMP/multi.gguf" "$TMP/plain.gguf:0.5" "$TMP/peft_embed:-1.5" "$TMP/peft_dora:2"
+else
+	fail merge_multi_scaled "$(cat "$TMP/err")"
+fi
+if llm-lora-merge -q -o "$TMP/unmerged.gguf" -- "$TMP/gg_plain.gguf" "-:-1" <"$TMP/plain.gguf" 2>"$TMP/err"; then
+	# unmerged = merged - dW (reference from the merged file), and = base
+	if "$PYTHON" tests/ref_lora.py "$TMP/gg_plain.gguf" "$TMP/unmerged.gguf" "$TMP/plain.gguf:-1" >"$TMP/ref.out" 2>&1 &&
+		"$PYTHON" tests/ref_lora.py "$B" "$TMP/unmerged.gguf" "$TMP/plain.gguf:0" >>"$TMP/ref.out" 2>&1; then
+		ok "unmerge_stdin ($(tail -1 "$TMP/ref.out"))"
+	else
+		fail unmerge_stdin "$(head -3 "$TMP/ref.out" | tr '\n' ' ')"
+	fi
+else
+	fail unmerge_stdin "$(cat "$TMP/err")"
+fi
+
+# ---- quantized bases: merged = requantized F32 merge, byte for byte
+for t in f16 bf16 q8_0; do
+	llm-quant -q --pure -t $t "$B" -o "$TMP/base_$t.gguf" &&
+		llm-quant -q -t f32 "$TMP/base_$t.gguf" -o "$TMP/deq_$t.gguf" &&
+		llm-lora-merge -q "$TMP/base_$t.gguf" "$TMP/plain.gguf" "$TMP/embed.gguf" -o "$TMP/mq_$t.gguf" &&
+		llm-lora-merge -q "$TMP/deq_$t.gguf" "$TMP/plain.gguf" "$TMP/embed.gguf" -o "$TMP/mf_$t.gguf" &&
+		llm-quant -q --pure -t $t "$TMP/mf_$t.gguf" -o "$TMP/mr_$t.gguf" 2>"$TMP/err"
+	if [ $? -ne 0 ]; then
+		fail "merge_quantized_$t" "$(cat "$TMP/err")"
+		continue
+	fi
+	"$PYTHON" - "$TMP/mq_$t.gguf" "$TMP/mr_$t.gguf" "$TMP/base_$t.gguf" "$TMP/plain.gguf" "$TMP/embed.gguf" >"$TMP/cmp.out" 2>&1 <<'PY'
+import sys; sys.path.insert(0, "tests"); import gguf_ref
+got, want, base = ({t["name"]: t for t in gguf_ref.read(p)["tensors"]} for p in sys.argv[1:4])
+touched = {t["name"][:-7] for p in sys.argv[4:] for t in gguf_ref.read(p)["tensors"] if t["name"].endswith(".lora_a")}
+bad = [n for n, t in got.items() if t["type"] != base[n]["type"] or t["data"] != (want if n in touched else base)[n]["data"]]
+print(f"{len(touched)} merged tensors equal the requantized F32 merge, {len(got) - len(touched)} copied" if not bad else "differ: " + " ".join(bad[:5]))
+sys.exit(1 if bad else 0)
+PY
+	if [ $? -eq 0 ]; then ok "merge_quantized_$t ($(cat "$TMP/cmp.out"))"; else fail "merge_quantized_$t" "$(cat "$TMP/cmp.out")"; fi
+done
+# -t converts the output as llm-quant would convert the F32 merge
+if llm-lora-merge -q -t q8_0 "$B" "$TMP/plain.gguf" -o "$TMP/t_q8.gguf" 2>"$TMP/err" &&
+	llm-quant -q -t q8_0 "$TMP/gg_plain.gguf" -o "$TMP/t_q8_ref.gguf" &&
+	"$PYTHON" - "$TMP/t_q8.gguf" "$TMP/t_q8_ref.gguf" <<'PY'
+import sys; sys.path.insert(0, "tests"); import gguf_ref
+a, b = ([(t["name"], t["type"], t["data"]) for t in gguf_ref.read(p)["tensors"]] for p in sys.argv[1:3])
+sys.exit(0 if a == b else 1)
+PY
+then
+	ok merge_type_option
+else
+	fail merge_type_option "-t q8_0 differs from llm-quant -t q8_0 of the F32 merge $(cat "$TMP/err")"
+fi
+
+# ---- llm-svd-delta against numpy; round trip; pipeline
+llm-lora-merge -q "$B" "$TMP/plain.gguf" "$TMP/embed.gguf" -o "$TMP/tuned.gguf"
+llm-lora-merge -q "$B" "$TMP/dense16.gguf" -o "$TMP/dense.gguf"
+svdref() { # NAME TUNED REFARGS -- SVDARGS
+	_n=$1 _t=$2 _r=$3; shift 3
+	if llm-svd-delta -q "$B" "$_t" "$@" --report "$TMP/$_n.tsv" -o "$TMP/$_n.gguf" 2>"$TMP/err" &&
+		"$PYTHON" tests/ref_svd.py "$B" "$_t" "$TMP/$_n.gguf" "$TMP/$_n.tsv" $_r >"$TMP/ref.out" 2>&1; then
+		ok "$_n ($(tail -1 "$TMP/ref.out"))"
+	else
+		fail "$_n" "$(cat "$TMP/err") $(head -3 "$TMP/ref.out" | tr '\n' ' ')"
+	fi
+}
+svdref svd_energy_exact "$TMP/dense.gguf" "--energy 0.9 --exact" --energy 0.9 --exact
+svdref svd_energy_rand "$TMP/dense.gguf" "--energy 0.95" --energy 0.95
+svdref svd_rank_rand "$TMP/dense.gguf" "--rank 3" -r 3
+svdref svd_rank_exact "$TMP/dense.gguf" "--rank 3 --exact" -r 3 --exact
+for mode in rand exact; do
+	x=; [ $mode = exact ] && x=--exact
+	llm-svd-delta -q $x -r 8 "$B" "$TMP/tuned.gguf" -o "$TMP/rt_$mode.gguf" &&
+		llm-lora-merge -q "$B" "$TMP/rt_$mode.gguf" -o "$TMP/back_$mode.gguf" 2>"$TMP/err"
+	"$PYTHON" - "$TMP/back_$mode.gguf" "$TMP/tuned.gguf" >"$TMP/cmp.out" 2>&1 <<'PY'
+import sys; sys.path.insert(0, "tests"); import gguf_ref, numpy as np
+a = {t["name"]: t for t in gguf_ref.read(sys.argv[1])["tensors"]}
+b = {t["name"]: t for t in gguf_ref.read(sys.argv[2])["tensors"]}
+worst = max(np.linalg.norm(np.frombuffer(t["data"], "<f4").astype(float) - np.frombuffer(b[n]["data"], "<f4"))
+            / np.linalg.norm(np.frombuffer(b[n]["data"], "<f4").astype(float)) for n, t in a.items())
+print(f"max_rel {worst:.3g}")
+sys.exit(0 if worst <= 1e-5 else 1)
+PY
+	if [ $? -eq 0 ]; then ok "svd_round_trip_$mode ($(cat "$TMP/cmp.out"))"; else fail "svd_round_trip_$mode" "$(cat "$TMP/cmp.out") $(cat "$TMP/err")"; fi
+done
+if llm-svd-delta -q "$B" "$TMP/tuned.gguf" -r 16 | llm-lora-merge -q "$B" - -o "$TMP/piped.gguf" 2>"$TMP/err"; then
+	REFTOL=1e-5 ref svd_pipe_merge "$TMP/piped.gguf" "$TMP/plain.gguf" "$TMP/embed.gguf"
+else
+	fail svd_pipe_merge "$(cat "$TMP/err")"
+fi
+check svd_include_exclude sh -c "llm-svd-delta -q -r 2 --include 'attn_[qk]' --exclude '^blk\\.0\\.' '$B' '$TMP/tuned.gguf' -o '$TMP/ie.gguf' && llm-info '$TMP/ie.gguf' | grep -c 'lora_a' | grep -qx 8"
+
+# ---- bad inputs: one line on stderr (usage errors may add "Try --help"),
+# exit 1 (2 for usage), no output left behind
+bad() { # NAME STATUS CMD... (writes to $TMP/out/x.gguf)
+	_n=$1 _s=$2; shift 2
+	rm -rf "$TMP/out" && mkdir "$TMP/out"
+	"$@" >/dev/null 2>"$TMP/err"; _rc=$?
+	if [ $_rc -ne "$_s" ]; then
+		fail "$_n" "exit $_rc, wanted $_s: $(head -2 "$TMP/err" | tr '\n' ' ')"
+	elif [ "$(grep -vc '^Try ' "$TMP/err")" -ne 1 ]; then
+		fail "$_n" "not one line: $(head -3 "$TMP/err" | tr '\n' ' ')"
+	elif [ -n "$(ls -A "$TMP/out")" ]; then
+		fail "$_n" "left $(ls -A "$TMP/out")"
+	else
+		ok "$_n: $(head -1 "$TMP/err")"
+	fi
+}
+O=$TMP/out/x.gguf
+bad bad_shape 1 llm-lora-merge "$B" "$TMP/badshape.gguf" -o "$O"
+bad bad_no_base_tensor 1 llm-lora-merge "$B" "$TMP/nobase.gguf" -o "$O"
+bad bad_other_arch 1 llm-lora-merge "$B" "$TMP/otherarch.gguf" -o "$O"
+bad bad_peft_other_arch 1 llm-lora-merge "$B" "$MODELS/peft-gptneo125m" -o "$O"
+bad bad_peft_no_alpha 1 llm-lora-merge "$HFB" "$TMP/peft_noalpha" -o "$O"
+bad bad_peft_rank 1 llm-lora-merge "$HFB" "$TMP/peft_badrank" -o "$O"
+bad bad_peft_untargeted 1 llm-lora-merge "$HFB" "$TMP/peft_untargeted" -o "$O"
+bad bad_not_adapter 1 llm-lora-merge "$B" "$B" -o "$O"
+bad bad_dora_unmerge 1 llm-lora-merge "$B" "$TMP/peft_dora:-1" -o "$O"
+bad bad_missing 1 llm-lora-merge "$B" "$TMP/nothere.gguf" -o "$O"
+bad bad_usage 2 llm-lora-merge "$B"
+bad bad_svd_rank 1 llm-svd-delta -r 100 "$B" "$TMP/tuned.gguf" -o "$O"
+"$PYTHON" - "$B" "$TMP/bigger.gguf" <<'PY'
+# TUNED with one tensor of another shape: rewrite blk.0.attn_q.weight's ne as [32, 128]
+import sys; b = bytearray(open(sys.argv[1], "rb").read())
+name = b"blk.0.attn_q.weight"
+i = b.index(len(name).to_bytes(8, "little") + name) + 8 + len(name)
+assert int.from_bytes(b[i:i + 4], "little") == 2
+b[i + 4:i + 20] = (32).to_bytes(8, "little") + (128).to_bytes(8, "little")
+open(sys.argv[2], "wb").write(b)
+PY
+bad bad_svd_shapes 1 llm-svd-delta -r 2 "$B" "$TMP/bigger.gguf" -o "$O"
+bad bad_svd_usage 2 llm-svd-delta -r 2 --energy 0.5 "$B" "$TMP/tuned.gguf"
+
+# (the real PEFT adapter, GPT-Neo, is parsed in tests/test_lora.c and refused above)
+
+# ---- run time: llm-run --lora against the merged model
+if [ -x "$BIN/llm-run" ] && "$BIN/llm-run" --list-options 2>/dev/null | grep -q '^lora$'; then
+	P="Once upon a time"
+	llm-run -q --temp 0 -n 24 --logprobs -p "$P" "$TMP/gg_plain.gguf" >"$TMP/run_merged.tsv" 2>"$TMP/err" &&
+		llm-run -q --temp 0 -n 24 --logprobs -p "$P" --lora "$TMP/plain.gguf" "$B" >"$TMP/run_lora.tsv" 2>>"$TMP/err"
+	"$PYTHON" - "$TMP/run_merged.tsv" "$TMP/run_lora.tsv" >"$TMP/cmp.out" 2>&1 <<'PY'
+import sys
+def rows(p):
+    out = []
+    for line in open(p):
+        f = line.rstrip("\n").split("\t")
+        try:
+            out.append((int(f[1]), float(f[3])))
+        except (ValueError, IndexError):
+            pass
+    return out
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+ok = len(a) == len(b) > 0 and all(x[0] == y[0] for x, y in zip(a, b))
+worst = max((abs(x[1] - y[1]) / max(abs(x[1]), 1e-3) for x, y in zip(a, b)), default=0)
+print(f"{len(a)} tokens, same ids: {ok}, max rel logprob diff {worst:.3g}")
+sys.exit(0 if ok and worst <= 1e-4 else 1)
+PY
+	if [ $? -eq 0 ]; then ok "run_lora_equals_merged ($(cat "$TMP/cmp.out"))"; else fail run_lora_equals_merged "$(cat "$TMP/cmp.out") $(head -2 "$TMP/err")"; fi
+else
+	skip run_lora_equals_merged "llm-run does not accept --lora yet"
+fi
