@@ -1,0 +1,265 @@
+/* test_lora.c - adapters in the library: run-time hooks against merged
+ * weights (scalar double reference), the GGUF write/read round trip with
+ * token_embd's flipped layout, ADAPTER[:SCALE] parsing, and the real PEFT
+ * adapter in ../shared/models/peft-gptneo125m (GPT-Neo: parsed, refused
+ * for a llama base). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "error.h"
+#include "gguf.h"
+#include "lora.h"
+#include "safetensors.h"
+#include "testutil.h"
+#include "types.h"
+
+static uint64_t rs = 12345;
+static float frand(void)
+{
+	rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+	return (float)((double)(rs >> 11) / 9007199254740992.0 * 2 - 1);
+}
+
+static float *rnd(int64_t n)
+{
+	float *p = malloc((size_t)n * sizeof *p);
+	for (int64_t i = 0; i < n; i++)
+		p[i] = frand();
+	return p;
+}
+
+/* A base GGUF with the given 2-D F32 weights (ne = [n_in, n_out]). */
+static int write_base(const char *path, int n, const char **names, const int64_t (*ne)[2], float **w)
+{
+	llm_gguf_writer *g;
+	int rc = llm_gguf_writer_open(&g, path);
+	if (rc)
+		return rc;
+	llm_meta_set_str(llm_gguf_writer_meta(g), "general.architecture", "llama");
+	for (int i = 0; i < n && !rc; i++)
+		rc = llm_gguf_writer_add_tensor(g, names[i], LLM_TYPE_F32, 2, ne[i]);
+	for (int i = 0; i < n && !rc; i++)
+		rc = llm_gguf_writer_write(g, w[i], (size_t)(ne[i][0] * ne[i][1]) * sizeof(float));
+	if (rc) {
+		llm_gguf_writer_abort(g);
+		return rc;
+	}
+	return llm_gguf_writer_commit(g);
+}
+
+static void test_hooks(void)
+{
+	const char *names[2] = { "blk.0.attn_q.weight", "token_embd.weight" };
+	const int64_t ne[2][2] = { { 24, 40 }, { 16, 50 } }; /* [n_in, n_out] */
+	const int64_t ranks[2] = { 3, 2 };
+	char base_path[] = "/tmp/test_lora_base.XXXXXX.gguf", ad_path[] = "/tmp/test_lora_ad.XXXXXX.gguf";
+	float *w[2];
+	llm_lora *a = calloc(1, sizeof *a), *back = NULL;
+	llm_lora_set *set = NULL;
+	llm_ckpt *base = NULL;
+	int fd;
+
+	if ((fd = mkstemps(base_path, 5)) >= 0)
+		close(fd);
+	if ((fd = mkstemps(ad_path, 5)) >= 0)
+		close(fd);
+	for (int i = 0; i < 2; i++)
+		w[i] = rnd(ne[i][0] * ne[i][1]);
+	CHECK(write_base(base_path, 2, names, ne, w) == 0, "lora_base_written", "%s", llm_errmsg());
+	CHECK(llm_ckpt_open(&base, base_path, NULL) == 0, "lora_base_open", "%s", llm_errmsg());
+	if (!base)
+		return;
+	/* an adapter built in memory: alpha 0 so it can be written as is */
+	a->path = strdup("mem");
+	a->format = LLM_LORA_GGUF;
+	a->permuted = 1;
+	a->nt = 2;
+	a->t = calloc(2, sizeof *a->t);
+	for (int i = 0; i < 2; i++) {
+		struct llm_lora_tensor *t = &a->t[i];
+		t->name = strdup(names[i]);
+		t->src = strdup(names[i]);
+		t->n_in = ne[i][0], t->n_out = ne[i][1], t->r = ranks[i];
+		t->a = rnd(t->r * t->n_in);
+		t->b = rnd(t->n_out * t->r);
+		t->scale = 1.0f;
+	}
+	/* write / read back: exact, token_embd flipped on disk and back */
+	CHECK(llm_lora_write(a, "llama", ad_path, NULL) == 0, "lora_write", "%s", llm_errmsg());
+	CHECK(llm_lora_open(&back, ad_path, NULL) == 0, "lora_reopen", "%s", llm_errmsg());
+	if (back) {
+		int same = back->nt == 2 && back->alpha == 0;
+		for (int i = 0; same && i < 2; i++) {
+			const struct llm_lora_tensor *x = llm_lora_find(back, names[i]), *y = &a->t[i];
+			same = x && x->r == y->r && x->n_in == y->n_in && x->n_out == y->n_out && x->scale == 1.0f &&
+			       !memcmp(x->a, y->a, (size_t)(y->r * y->n_in) * 4) &&
+			       !memcmp(x->b, y->b, (size_t)(y->r * y->n_out) * 4);
+		}
+		CHECK(same, "lora_write_read_exact", "tensors differ after the round trip");
+		llm_gguf *g = NULL;
+		if (llm_gguf_open(&g, ad_path) == 0) {
+			int64_t k = llm_gguf_find_tensor(g, "token_embd.weight.lora_a");
+			const struct llm_tensor_info *ti = k >= 0 ? llm_gguf_tensor(g, k) : NULL;
+			CHECK(ti && ti->ne[0] == 2 && ti->ne[1] == 50, "lora_token_embd_layout",
+			      "token_embd.weight.lora_a should have ne = [r, n_vocab] as llama.cpp wants");
+			llm_gguf_free(g);
+		}
+		CHECK(llm_lora_check(back, base) == 0, "lora_check_ok", "%s", llm_errmsg());
+	}
+
+	/* run time vs merged: y = (W + s B A) x, reference in double */
+	const float s = 0.75f;
+	CHECK(llm_lora_set_new(&set) == 0 && llm_lora_set_add(set, back, s, base) == 0, "lora_set_add", "%s",
+	      llm_errmsg());
+	back = NULL;
+	const llm_lora_hook *hq = llm_lora_set_hook(set, names[0]), *he = llm_lora_set_hook(set, names[1]);
+	CHECK(hq && he && !llm_lora_set_hook(set, "output.weight"), "lora_set_hooks", "hooks missing or spurious");
+	if (hq && he) {
+		const struct llm_lora_tensor *t = &a->t[0];
+		int n = 3;
+		float *x = rnd(n * t->n_in), *y = calloc((size_t)(n * t->n_out), sizeof *y);
+		double worst = 0;
+		for (int tok = 0; tok < n; tok++)
+			for (int64_t o = 0; o < t->n_out; o++) {
+				double acc = 0;
+				for (int64_t j = 0; j < t->n_in; j++)
+					acc += (double)w[0][o * t->n_in + j] * x[tok * t->n_in + j];
+				y[tok * t->n_out + o] = (float)acc;
+			}
+		llm_lora_hook_apply(hq, x, y, n);
+		for (int tok = 0; tok < n; tok++)
+			for (int64_t o = 0; o < t->n_out; o++) {
+				double ref = 0;
+				for (int64_t j = 0; j < t->n_in; j++) {
+					double wd = w[0][o * t->n_in + j];
+					for (int64_t k = 0; k < t->r; k++)
+						wd += s * (double)t->b[o * t->r + k] * t->a[k * t->n_in + j];
+					ref += wd * x[tok * t->n_in + j];
+				}
+				double e = fabs(y[tok * t->n_out + o] - ref) / (fabs(ref) + 1);
+				worst = e > worst ? e : worst;
+			}
+		CHECK(worst < 1e-5, "lora_hook_apply_vs_merged", "max error %g", worst);
+		/* merged weights through llm_lora_apply_delta give the same rows */
+		float *wm = malloc((size_t)(t->n_in * t->n_out) * sizeof *wm);
+		memcpy(wm, w[0], (size_t)(t->n_in * t->n_out) * sizeof *wm);
+		llm_lora_apply_delta(t, s, wm);
+		worst = 0;
+		for (int64_t o = 0; o < t->n_out; o++)
+			for (int64_t j = 0; j < t->n_in; j++) {
+				double ref = w[0][o * t->n_in + j];
+				for (int64_t k = 0; k < t->r; k++)
+					ref += s * (double)t->b[o * t->r + k] * t->a[k * t->n_in + j];
+				double e = fabs(wm[o * t->n_in + j] - ref);
+				worst = e > worst ? e : worst;
+			}
+		CHECK(worst < 1e-5, "lora_apply_delta", "max error %g", worst);
+		free(wm);
+		/* embedding row v of (W + s B A) */
+		const struct llm_lora_tensor *te = &a->t[1];
+		float row[16];
+		int64_t v = 37;
+		memcpy(row, w[1] + v * te->n_in, sizeof row);
+		llm_lora_hook_embed(he, v, row);
+		worst = 0;
+		for (int64_t j = 0; j < te->n_in; j++) {
+			double ref = w[1][v * te->n_in + j];
+			for (int64_t k = 0; k < te->r; k++)
+				ref += s * (double)te->b[v * te->r + k] * te->a[k * te->n_in + j];
+			worst = fabs(row[j] - ref) > worst ? fabs(row[j] - ref) : worst;
+		}
+		CHECK(worst < 1e-5, "lora_hook_embed", "max error %g", worst);
+		free(x);
+		free(y);
+	}
+	llm_lora_set_free(set);
+	llm_lora_free(a);
+	llm_lora_free(back);
+	llm_ckpt_free(base);
+	for (int i = 0; i < 2; i++)
+		free(w[i]);
+	unlink(base_path);
+	unlink(ad_path);
+}
+
+static void test_spec(void)
+{
+	static const struct {
+		const char *in, *path;
+		float scale;
+	} c[] = {
+		{ "a.gguf", "a.gguf", 1 }, { "a.gguf:0.5", "a.gguf", 0.5f }, { "-:-1", "-", -1 },
+		{ "dir/x:y", "dir/x:y", 1 }, { "a.gguf:", "a.gguf:", 1 }, { ":2", ":2", 1 }, { "a:1e-1", "a", 0.1f },
+	};
+	int good = 1;
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		char *p = NULL;
+		float s = 0;
+		if (llm_lora_parse_spec(c[i].in, &p, &s) || strcmp(p, c[i].path) || s != c[i].scale) {
+			printf("# %s -> %s %g\n", c[i].in, p ? p : "?", s);
+			good = 0;
+		}
+		free(p);
+	}
+	CHECK(good, "lora_parse_spec", "see above");
+}
+
+static void test_gptneo(void)
+{
+	char dir[512], st_path[600], base_path[512];
+	llm_lora *a = NULL;
+	llm_ckpt *base = NULL;
+
+	snprintf(dir, sizeof dir, "%s/models/peft-gptneo125m", test_shared());
+	snprintf(base_path, sizeof base_path, "%s/models/stories260K.gguf", test_shared());
+	if (access(dir, R_OK) != 0) {
+		SKIP("lora_peft_gptneo", "no ../shared/models/peft-gptneo125m");
+		return;
+	}
+	CHECK(llm_lora_open(&a, dir, NULL) == 0, "lora_peft_gptneo_open", "%s", llm_errmsg());
+	if (!a)
+		return;
+	int good = a->format == LLM_LORA_PEFT && a->nt == 24 && a->nrep == 0 && a->alpha == 1.0f && !a->dora;
+	for (int64_t i = 0; good && i < a->nt; i++) {
+		const struct llm_lora_tensor *t = &a->t[i];
+		good = !t->name && t->r == 4 && t->n_in == 768 && t->n_out == 768 && t->scale == 0.25f &&
+		       strncmp(t->src, "transformer.h.", 14) == 0 &&
+		       (strstr(t->src, ".attn.attention.q_proj") || strstr(t->src, ".attn.attention.v_proj"));
+	}
+	CHECK(good, "lora_peft_gptneo_shapes", "24 modules of r 4, 768x768, scale alpha/r = 0.25 expected");
+	/* values: lora_A of layer 0's q_proj, straight from the safetensors file */
+	llm_safetensors *st = NULL;
+	snprintf(st_path, sizeof st_path, "%s/adapter_model.safetensors", dir);
+	if (llm_safetensors_open(&st, st_path) == 0) {
+		int64_t k = llm_safetensors_find(st, "base_model.model.transformer.h.0.attn.attention.q_proj.lora_A.weight");
+		const struct llm_lora_tensor *t = NULL;
+		for (int64_t i = 0; i < a->nt; i++)
+			if (strcmp(a->t[i].src, "transformer.h.0.attn.attention.q_proj") == 0)
+				t = &a->t[i];
+		CHECK(k >= 0 && t && memcmp(llm_safetensors_tensor(st, k)->data, t->a, 4 * 768 * 4) == 0,
+		      "lora_peft_gptneo_values", "lora_A differs from the file");
+		llm_safetensors_free(st);
+	}
+	if (llm_ckpt_open(&base, base_path, NULL) == 0) {
+		llm_lora *b = NULL;
+		int rc = llm_lora_open(&b, dir, llm_ckpt_meta(base));
+		rc = rc ? rc : llm_lora_check(b, base);
+		CHECK(rc == LLM_EINVAL && strstr(llm_errmsg(), "transformer.h.0.attn.attention.q_proj") &&
+		      strstr(llm_errmsg(), "another architecture"), "lora_peft_gptneo_refused", "rc %d: %s", rc, llm_errmsg());
+		llm_lora_free(b);
+		llm_ckpt_free(base);
+	}
+	llm_lora_free(a);
+}
+
+int main(void)
+{
+	test_hooks();
+	test_spec();
+	test_gptneo();
+	return test_done();
+}
