@@ -1,6 +1,8 @@
 # llm toolbox: one non-recursive Makefile.
-#   make            build lib/libllm.a, lib/libllm.so and bin/llm-*
+#   make            build build/libllm.a, build/libllm.so and bin/llm-*
 #   make check      unit, CLI and reference tests (ends "N passed, N failed")
+#   make check-asan the unit tests and the damaged-file corpus again, built
+#                   with -fsanitize=address,undefined (in build/asan)
 #   make deps       apt-get install what the build and the tests need (root)
 #   make demo       a small end-to-end run
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -24,43 +26,56 @@ CFLAGS   += -std=c11 -Wall -Wextra -fPIC -pthread
 CPPFLAGS += -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) -DLLM_VERSION='"$(VERSION)"' -DLLM_GIT_REV='"$(GIT_REV)"'
 LDLIBS   += $(PKG_LIBS) -lm -pthread
 
+# B: objects, libraries and test programs; O: the commands
+B        ?= build
+O        ?= bin
 LIB_SRC  := $(sort $(wildcard lib/*.c))
-LIB_OBJ  := $(LIB_SRC:lib/%.c=build/lib/%.o)
-CLI_OBJ  := build/cmd/cli.o
+LIB_OBJ  := $(LIB_SRC:lib/%.c=$(B)/lib/%.o)
+LIBA     := $(B)/libllm.a
+LIBSO    := $(B)/libllm.so
+CLI_OBJ  := $(B)/cmd/cli.o
 CMD_SRC  := $(filter-out cmd/cli.c,$(sort $(wildcard cmd/llm-*.c)))
-CMDS     := $(CMD_SRC:cmd/%.c=bin/%)
+CMDS     := $(CMD_SRC:cmd/%.c=$(O)/%)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
-TEST_BINS := $(TEST_SRC:tests/%.c=build/tests/%)
+TEST_BINS := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
-TOOLS    := $(TOOL_SRC:tests/%.c=build/tests/%)
+TOOLS    := $(TOOL_SRC:tests/%.c=$(B)/tests/%)
 HEADERS  := $(wildcard lib/*.h)
 
-all: $(CMDS) lib/libllm.so build/llm.pc
+all: $(CMDS) $(LIBSO) build/llm.pc
 
-build/lib/%.o: lib/%.c $(HEADERS) | build/lib
+$(B)/lib/%.o: lib/%.c $(HEADERS) | $(B)/lib
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
-build/cmd/%.o: cmd/%.c cmd/cli.h $(HEADERS) | build/cmd
+$(B)/cmd/%.o: cmd/%.c cmd/cli.h $(HEADERS) | $(B)/cmd
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
-build/lib build/cmd build/tests bin:
+$(B)/lib $(B)/cmd $(B)/tests $(O):
 	mkdir -p $@
 
-lib/libllm.a: $(LIB_OBJ)
+$(LIBA): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
-lib/libllm.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libllm.so.0 -o $@ $^ $(LDLIBS)
+$(LIBSO): $(LIB_OBJ)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libllm.so.0 -o $@ $^ $(LDLIBS)
 
-bin/llm-%: build/cmd/llm-%.o $(CLI_OBJ) lib/libllm.a | bin
-	$(CC) $(CFLAGS) -o $@ $< $(CLI_OBJ) lib/libllm.a $(LDLIBS)
+$(O)/llm-%: $(B)/cmd/llm-%.o $(CLI_OBJ) $(LIBA) | $(O)
+	$(CC) $(CFLAGS) -o $@ $< $(CLI_OBJ) $(LIBA) $(LDLIBS)
 
-build/tests/%: tests/%.c tests/testutil.h lib/libllm.a | build/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< lib/libllm.a $(LDLIBS)
+$(B)/tests/%: tests/%.c tests/testutil.h $(LIBA) | $(B)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(LIBA) $(LDLIBS)
 
-build/llm.pc: Makefile | build/lib
+build/llm.pc: Makefile | $(B)/lib
 	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: llm\nDescription: LLM checkpoint, quantization and inference library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lllm\nLibs.private: -lm -pthread\nCflags: -I$${includedir}\n' \
 		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $@
 
 check: all $(TEST_BINS) $(TOOLS)
 	@sh tests/run.sh
+
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+check-asan:
+	$(MAKE) B=build/asan O=build/asan/bin CFLAGS="$(ASAN_FLAGS)" build/asan/bin/llm-info \
+		build/asan/bin/llm-quant build/asan/tests/test_gguf build/asan/tests/test_ckpt_formats \
+		build/asan/tests/test_types build/asan/tests/test_tokenizer build/asan/tests/tool_mkmodel
+	@ASAN_OPTIONS=detect_leaks=1 BIN=$(CURDIR)/build/asan/bin TESTDIR=build/asan/tests \
+		TESTS="test_gguf test_ckpt_formats test_types test_tokenizer t_damaged" sh tests/run.sh
 
 demo: all $(TOOLS)
 	@sh tests/demo.sh
@@ -83,8 +98,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 755 $(CMDS) $(DESTDIR)$(BINDIR)/
-	install -m 644 lib/libllm.a $(DESTDIR)$(LIBDIR)/
-	install -m 755 lib/libllm.so $(DESTDIR)$(LIBDIR)/libllm.so.0
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/libllm.so.0
 	ln -sf libllm.so.0 $(DESTDIR)$(LIBDIR)/libllm.so
 	install -m 644 $(filter-out lib/%_impl.h,$(HEADERS)) $(DESTDIR)$(INCDIR)/
 	install -m 644 build/llm.pc $(DESTDIR)$(PKGCONFIGDIR)/llm.pc
@@ -99,7 +114,7 @@ install: all
 		ln -sf llm.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$c.fish; done
 
 clean:
-	rm -rf build bin lib/libllm.a lib/libllm.so
+	rm -rf build bin
 
-.PHONY: all check demo bench deps install clean
+.PHONY: all check check-asan demo bench deps install clean
 .SECONDARY:

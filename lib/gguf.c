@@ -144,9 +144,11 @@ static int parse(llm_gguf *g)
 		return rc;
 	/* a kv takes >= 12 bytes, a tensor info >= 24: bound the counts by the size */
 	if (n_kv < 0 || (uint64_t)n_kv > (g->size - c.off) / 12)
-		return llm_err(LLM_EFORMAT, "%s: bad metadata count %lld", g->path, (long long)n_kv);
+		return llm_err(LLM_EFORMAT, "%s: metadata count %lld does not fit in the %llu bytes that follow (truncated or corrupt)",
+			       g->path, (long long)n_kv, (unsigned long long)(g->size - c.off));
 	if (n_tensors < 0 || (uint64_t)n_tensors > (g->size - c.off) / 24)
-		return llm_err(LLM_EFORMAT, "%s: bad tensor count %lld", g->path, (long long)n_tensors);
+		return llm_err(LLM_EFORMAT, "%s: tensor count %lld does not fit in the %llu bytes that follow (truncated or corrupt)",
+			       g->path, (long long)n_tensors, (unsigned long long)(g->size - c.off));
 
 	for (int64_t i = 0; i < n_kv; i++) {
 		struct llm_kv kv;
@@ -199,9 +201,11 @@ static int parse(llm_gguf *g)
 		if ((rc = rd(&c, t->ne, 8ull * nd, "tensor info")))
 			return rc;
 		for (int d = 0; d < (int)nd; d++) {
-			if (t->ne[d] < 0 || (t->ne[d] && nel > INT64_MAX / t->ne[d]))
-				return llm_err(LLM_EFORMAT, "%s: tensor %s: bad dimension %lld", g->path,
+			if (t->ne[d] < 0)
+				return llm_err(LLM_EFORMAT, "%s: tensor %s: negative dimension %lld", g->path,
 					       t->name, (long long)t->ne[d]);
+			if (t->ne[d] && nel > INT64_MAX / t->ne[d])
+				return llm_err(LLM_EFORMAT, "%s: tensor %s: element count overflows", g->path, t->name);
 			nel *= t->ne[d];
 		}
 		if ((rc = rd(&c, &type, 4, "tensor info")) || (rc = rd(&c, &t->offset, 8, "tensor info")))

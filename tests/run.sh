@@ -3,16 +3,21 @@
 # shell test (tests/t_*.sh).  Each prints lines "ok NAME", "not ok NAME: why"
 # or "skip NAME: why"; a program that exits non-zero without a "not ok" line
 # counts as one failure.  Ends with "N passed, N failed, N skipped" and exits
-# non-zero on any failure.  TESTS="pattern" restricts to matching names.
+# non-zero on any failure.  TESTS="pattern ..." restricts to names matching
+# any of the patterns; TESTDIR (default build/tests) holds the test programs.
 cd "$(dirname "$0")/.." || exit 2
 pass=0 fail=0 skip=0
 out=$(mktemp) || exit 2
 trap 'rm -f "$out"' EXIT
-for t in build/tests/test_* tests/t_*.sh; do
+for t in "${TESTDIR:-build/tests}"/test_* tests/t_*.sh; do
 	[ -e "$t" ] || continue
 	case "$t" in *.c|*.o|*.d) continue ;; esac
 	if [ -n "${TESTS:-}" ]; then
-		case "$t" in *$TESTS*) ;; *) continue ;; esac
+		m=
+		for pat in $TESTS; do
+			case "$t" in *$pat*) m=1 ;; esac
+		done
+		[ -n "$m" ] || continue
 	fi
 	case "$t" in
 	*.sh) timeout 900 sh "$t" >"$out" 2>&1 ;;
