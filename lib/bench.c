@@ -1,0 +1,513 @@
+/* bench.c - measurement helpers (see bench.h).
+ *
+ * Why the loops look the way they do:
+ *   - The bandwidth kernels use GCC vector types with several independent
+ *     accumulators so that a -O2 build (no -ffast-math, no -march) still
+ *     issues wide loads and is bound by memory, not by one add chain.
+ *   - Each bandwidth thread initializes its own slices (first touch), so on
+ *     a NUMA machine the pages live next to the core that streams them.
+ *   - Timed regions start and end at a barrier: a pass lasts as long as its
+ *     slowest thread, which is what a parallel kernel costs.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "bench.h"
+#include "ckpt.h"
+#include "error.h"
+#include "types.h"
+
+/* ===================== clock and statistics ===================== */
+
+double llm_bench_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void llm_bench_stats(struct llm_bench_stats *out, const double *x, int n)
+{
+	double s = 0, ss = 0;
+
+	memset(out, 0, sizeof *out);
+	out->n = n;
+	if (n <= 0)
+		return;
+	out->min = out->max = x[0];
+	for (int i = 0; i < n; i++) {
+		s += x[i];
+		if (x[i] < out->min)
+			out->min = x[i];
+		if (x[i] > out->max)
+			out->max = x[i];
+	}
+	out->mean = s / n;
+	for (int i = 0; i < n; i++)
+		ss += (x[i] - out->mean) * (x[i] - out->mean);
+	out->stddev = n > 1 ? sqrt(ss / (n - 1)) : 0;
+}
+
+/* ===================== the machine ===================== */
+
+/* SIMD flags worth reporting, as /proc/cpuinfo spells them (x86 and Arm). */
+static const char *const simd_names[] = {
+	"sse", "sse2", "pni", "ssse3", "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c",
+	"avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl", "avx512_vnni",
+	"avx512_bf16", "avx512_fp16", "avx512vbmi", "avx_vnni", "amx_tile", "amx_int8",
+	"amx_bf16", "neon", "asimd", "asimdhp", "asimddp", "sve", "sve2", "i8mm", "bf16",
+	NULL,
+};
+
+static int has_word(const char *list, const char *w)
+{
+	size_t n = strlen(w);
+	for (const char *p = list; (p = strstr(p, w)); p += n) {
+		int l = p == list || p[-1] == ' ' || p[-1] == '\t';
+		int r = p[n] == 0 || p[n] == ' ' || p[n] == '\n';
+		if (l && r)
+			return 1;
+	}
+	return 0;
+}
+
+static size_t llc_size(void)
+{
+	size_t best = 0;
+	int best_level = 0;
+
+	for (int i = 0; i < 8; i++) {
+		char path[96], buf[64];
+		FILE *f;
+		int level = 0;
+		size_t sz = 0;
+		char unit = 0;
+
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+		if (!(f = fopen(path, "r")))
+			break;
+		if (fscanf(f, "%d", &level) != 1)
+			level = 0;
+		fclose(f);
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(buf, sizeof buf, f) && sscanf(buf, "%zu%c", &sz, &unit) >= 1) {
+			if (unit == 'K')
+				sz <<= 10;
+			else if (unit == 'M')
+				sz <<= 20;
+			if (level > best_level || (level == best_level && sz > best)) {
+				best_level = level;
+				best = sz;
+			}
+		}
+		fclose(f);
+	}
+#ifdef _SC_LEVEL3_CACHE_SIZE
+	if (!best) {
+		long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+		best = l3 > 0 ? (size_t)l3 : l2 > 0 ? (size_t)l2 : 0;
+	}
+#endif
+	return best;
+}
+
+void llm_bench_cpu(struct llm_bench_cpu *out)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[4096];
+	int got_model = 0, got_flags = 0;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(out, 0, sizeof *out);
+	snprintf(out->model, sizeof out->model, "unknown");
+	out->n_cpus = n > 0 ? (int)n : 1;
+	out->llc_bytes = llc_size();
+	while (f && fgets(line, sizeof line, f) && !(got_model && got_flags)) {
+		char *colon = strchr(line, ':'), *v;
+		if (!colon)
+			continue;
+		v = colon + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		v[strcspn(v, "\n")] = 0;
+		if (!got_model && (!strncmp(line, "model name", 10) || !strncmp(line, "Model", 5) ||
+				   !strncmp(line, "cpu model", 9))) {
+			snprintf(out->model, sizeof out->model, "%s", v);
+			got_model = 1;
+		} else if (!got_flags && (!strncmp(line, "flags", 5) || !strncmp(line, "Features", 8))) {
+			size_t k = 0;
+			for (int i = 0; simd_names[i]; i++) {
+				if (!has_word(v, simd_names[i]))
+					continue;
+				/* "pni" is what Linux calls SSE3 */
+				const char *nm = strcmp(simd_names[i], "pni") ? simd_names[i] : "sse3";
+				int w = snprintf(out->simd + k, sizeof out->simd - k, "%s%s", k ? " " : "", nm);
+				if (w < 0 || (size_t)w >= sizeof out->simd - k)
+					break;
+				k += (size_t)w;
+			}
+			got_flags = 1;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+/* ===================== memory bandwidth ===================== */
+
+/* 16-byte vectors: native on every x86-64 (SSE2) and Arm64 (NEON) without
+ * -march flags; 32-byte ones would be split through the stack. */
+typedef double v2d __attribute__((vector_size(16)));
+
+struct bw_ctx {
+	double *a, *b, *c;
+	size_t n;
+	int nth, reps;
+	double *times;
+	pthread_barrier_t bar;
+	pthread_mutex_t gate; /* held by the caller until every thread exists */
+};
+
+struct bw_thr {
+	struct bw_ctx *x;
+	int id;
+	double sink;
+};
+
+/* s += a[i], 8 independent accumulators of 2 doubles */
+static double bw_read(const double *a, size_t n)
+{
+	const v2d *va = (const v2d *)a;
+	v2d s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 }, s4 = { 0 }, s5 = { 0 }, s6 = { 0 }, s7 = { 0 };
+	size_t nv = n / 16, i;
+	double s;
+
+	for (i = 0; i < nv; i++) {
+		const v2d *p = va + 8 * i;
+		s0 += p[0], s1 += p[1], s2 += p[2], s3 += p[3];
+		s4 += p[4], s5 += p[5], s6 += p[6], s7 += p[7];
+	}
+	s0 += s1 + s2 + s3 + s4 + s5 + s6 + s7;
+	s = s0[0] + s0[1];
+	for (i = nv * 16; i < n; i++)
+		s += a[i];
+	return s;
+}
+
+static void bw_copy(double *restrict c, const double *restrict a, size_t n)
+{
+	v2d *vc = (v2d *)c;
+	const v2d *va = (const v2d *)a;
+	size_t nv = n / 2, i;
+
+	for (i = 0; i < nv; i++)
+		vc[i] = va[i];
+	for (i = nv * 2; i < n; i++)
+		c[i] = a[i];
+}
+
+static void bw_triad(double *restrict a, const double *restrict b, const double *restrict c,
+		     double q, size_t n)
+{
+	v2d *va = (v2d *)a;
+	const v2d *vb = (const v2d *)b, *vc = (const v2d *)c;
+	size_t nv = n / 2, i;
+
+	for (i = 0; i < nv; i++)
+		va[i] = vb[i] + q * vc[i];
+	for (i = nv * 2; i < n; i++)
+		a[i] = b[i] + q * c[i];
+}
+
+static void *bw_worker(void *p)
+{
+	struct bw_thr *t = p;
+	struct bw_ctx *x = t->x;
+
+	pthread_mutex_lock(&x->gate); /* x->nth and the barrier are final now */
+	pthread_mutex_unlock(&x->gate);
+	if (t->id >= x->nth)
+		return NULL;
+	/* slices start on 64-byte boundaries (8 doubles) */
+	size_t chunk = (x->n / (size_t)x->nth + 7) & ~(size_t)7;
+	size_t lo = chunk * (size_t)t->id, hi = lo + chunk;
+	double *a, *b, *c;
+	size_t n;
+
+	if (lo > x->n)
+		lo = x->n;
+	if (hi > x->n || t->id == x->nth - 1)
+		hi = x->n;
+	a = x->a + lo, b = x->b + lo, c = x->c + lo, n = hi - lo;
+	for (size_t i = 0; i < n; i++)
+		a[i] = 1.0, b[i] = 2.0, c[i] = 0.0;
+	for (int kind = 0; kind < LLM_BW_COUNT; kind++) {
+		for (int r = -1; r < x->reps; r++) { /* r = -1: warm-up */
+			double t0 = 0;
+			pthread_barrier_wait(&x->bar);
+			if (t->id == 0)
+				t0 = llm_bench_now();
+			if (kind == LLM_BW_READ)
+				t->sink += bw_read(a, n);
+			else if (kind == LLM_BW_COPY)
+				bw_copy(c, a, n);
+			else
+				bw_triad(a, b, c, 3.0, n);
+			pthread_barrier_wait(&x->bar);
+			if (t->id == 0 && r >= 0)
+				x->times[kind * x->reps + r] = llm_bench_now() - t0;
+		}
+	}
+	return NULL;
+}
+
+/* Large arrays on 2 MiB boundaries, asking for transparent huge pages:
+ * fewer page faults to set up and fewer TLB misses while streaming. */
+static void *big_alloc(size_t bytes)
+{
+	const size_t huge = (size_t)2 << 20;
+	void *p;
+
+	bytes = (bytes + huge - 1) & ~(huge - 1);
+	if (!(p = aligned_alloc(huge, bytes)))
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is fine */
+#endif
+	return p;
+}
+
+double llm_bench_bandwidth_bytes(int kind, size_t n)
+{
+	return (double)n * 8.0 * (kind == LLM_BW_READ ? 1 : kind == LLM_BW_COPY ? 2 : 3);
+}
+
+static int n_threads_or_all(int n)
+{
+	long c;
+	if (n > 0)
+		return n;
+	c = sysconf(_SC_NPROCESSORS_ONLN);
+	return c > 0 ? (int)c : 1;
+}
+
+int llm_bench_bandwidth(double *times, size_t n, int n_threads, int reps)
+{
+	struct bw_ctx x = { 0 };
+	struct bw_thr *thr = NULL;
+	pthread_t *tid = NULL;
+	size_t bytes = n * sizeof(double);
+	int started = 0, rc = 0;
+
+	if (n < 16 || reps < 1)
+		return llm_err(LLM_EINVAL, "bandwidth: need at least 16 elements and one repetition");
+	x.nth = n_threads_or_all(n_threads);
+	x.n = n;
+	x.reps = reps;
+	x.times = times;
+	x.a = big_alloc(bytes);
+	x.b = big_alloc(bytes);
+	x.c = big_alloc(bytes);
+	thr = calloc((size_t)x.nth, sizeof *thr);
+	tid = calloc((size_t)x.nth, sizeof *tid);
+	if (!x.a || !x.b || !x.c || !thr || !tid) {
+		rc = llm_err(LLM_ENOMEM, "bandwidth: cannot allocate 3 x %zu bytes", bytes);
+		goto out;
+	}
+	for (int i = 0; i < x.nth; i++)
+		thr[i] = (struct bw_thr){ &x, i, 0 };
+	pthread_mutex_init(&x.gate, NULL);
+	pthread_mutex_lock(&x.gate);
+	for (started = 1; started < x.nth; started++)
+		if (pthread_create(&tid[started], NULL, bw_worker, &thr[started]))
+			break;
+	if (started < x.nth) { /* workers that exist see id >= nth and leave */
+		x.nth = 0;
+		rc = llm_err(LLM_ENOMEM, "bandwidth: cannot start thread %d", started);
+	} else if (pthread_barrier_init(&x.bar, NULL, (unsigned)x.nth)) {
+		x.nth = 0;
+		rc = llm_err(LLM_ENOMEM, "bandwidth: cannot create a barrier");
+	}
+	pthread_mutex_unlock(&x.gate);
+	if (!rc) {
+		bw_worker(&thr[0]);
+	}
+	for (int i = 1; i < started; i++)
+		pthread_join(tid[i], NULL);
+	if (!rc)
+		pthread_barrier_destroy(&x.bar);
+	pthread_mutex_destroy(&x.gate);
+out:
+	free(x.a);
+	free(x.b);
+	free(x.c);
+	free(thr);
+	free(tid);
+	return rc;
+}
+
+/* ===================== compute kernels ===================== */
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* Uniform in [-1, 1). */
+static float frand(uint64_t *s) { return (float)((double)(xorshift(s) >> 11) / 4503599627370496.0 - 1.0); }
+
+int llm_bench_sgemm(double *times, int m, int n, int k, int n_threads, int reps)
+{
+	float *a = malloc(sizeof(float) * (size_t)m * (size_t)k);
+	float *b = malloc(sizeof(float) * (size_t)k * (size_t)n);
+	float *c = malloc(sizeof(float) * (size_t)m * (size_t)n);
+	uint64_t seed = 1;
+
+	if (!a || !b || !c) {
+		free(a), free(b), free(c);
+		return llm_err(LLM_ENOMEM, "sgemm: cannot allocate %dx%dx%d", m, n, k);
+	}
+	for (size_t i = 0; i < (size_t)m * (size_t)k; i++)
+		a[i] = frand(&seed);
+	for (size_t i = 0; i < (size_t)k * (size_t)n; i++)
+		b[i] = frand(&seed);
+	openblas_set_num_threads(n_threads_or_all(n_threads));
+	for (int r = -1; r < reps; r++) {
+		double t0 = llm_bench_now();
+		/* C (m x n) = A (m x k) B (k x n), row-major */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n,
+			    0.0f, c, n);
+		if (r >= 0)
+			times[r] = llm_bench_now() - t0;
+	}
+	free(a), free(b), free(c);
+	return 0;
+}
+
+int llm_bench_quant(double *tq, double *tdq, int type, int64_t n, int reps)
+{
+	const struct llm_type_traits *tt = llm_type_traits(type);
+	size_t qbytes;
+	float *x, *y;
+	void *q;
+	uint64_t seed = 7;
+
+	if (!tt || !tt->from_float || !tt->to_float)
+		return llm_err(LLM_EUNSUPPORTED, "quant: type %s cannot be converted both ways",
+			       llm_type_name(type));
+	if (!(qbytes = llm_type_row_size(type, n)))
+		return llm_err(LLM_EINVAL, "quant: %lld values are not whole %s blocks", (long long)n,
+			       tt->name);
+	x = malloc(sizeof(float) * (size_t)n);
+	y = malloc(sizeof(float) * (size_t)n);
+	q = malloc(qbytes);
+	if (!x || !y || !q) {
+		free(x), free(y), free(q);
+		return llm_err(LLM_ENOMEM, "quant: cannot allocate %lld values", (long long)n);
+	}
+	for (int64_t i = 0; i < n; i++)
+		x[i] = frand(&seed);
+	for (int r = -1; r < reps; r++) {
+		double t0 = llm_bench_now(), t1;
+		tt->from_float(x, q, n);
+		t1 = llm_bench_now();
+		tt->to_float(q, y, n);
+		if (r >= 0) {
+			tq[r] = t1 - t0;
+			tdq[r] = llm_bench_now() - t1;
+		}
+	}
+	free(x), free(y), free(q);
+	return 0;
+}
+
+/* ===================== model benchmarks ===================== */
+
+static int random_tokens(int32_t *tok, int n, const llm_model *m, uint64_t *seed)
+{
+	int32_t nv = llm_model_hparams(m)->n_vocab;
+	if (nv <= 0)
+		return llm_err(LLM_EINVAL, "model has no vocabulary");
+	for (int i = 0; i < n; i++)
+		tok[i] = (int32_t)(xorshift(seed) % (uint64_t)nv);
+	return 0;
+}
+
+int llm_bench_pp(double *seconds, llm_model *m, int n, uint64_t *seed)
+{
+	const struct llm_hparams *hp = llm_model_hparams(m);
+	int32_t *tok = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+	float *logits = malloc(sizeof(float) * (size_t)hp->n_vocab);
+	int rc;
+	double t0;
+
+	if (!tok || !logits) {
+		free(tok), free(logits);
+		return llm_err(LLM_ENOMEM, "pp%d: out of memory", n);
+	}
+	if (!(rc = random_tokens(tok, n, m, seed))) {
+		t0 = llm_bench_now();
+		rc = llm_model_eval(m, tok, n, 0, logits, 0);
+		*seconds = llm_bench_now() - t0;
+	}
+	free(tok), free(logits);
+	return rc;
+}
+
+int llm_bench_tg(double *seconds, llm_model *m, int n, uint64_t *seed)
+{
+	const struct llm_hparams *hp = llm_model_hparams(m);
+	int32_t *tok = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+	float *logits = malloc(sizeof(float) * (size_t)hp->n_vocab);
+	int rc;
+	double t0;
+
+	if (!tok || !logits) {
+		free(tok), free(logits);
+		return llm_err(LLM_ENOMEM, "tg%d: out of memory", n);
+	}
+	if (!(rc = random_tokens(tok, n, m, seed))) {
+		t0 = llm_bench_now();
+		for (int i = 0; i < n && !rc; i++)
+			rc = llm_model_eval(m, &tok[i], 1, i, logits, 0);
+		*seconds = llm_bench_now() - t0;
+	}
+	free(tok), free(logits);
+	return rc;
+}
+
+void llm_bench_model_size(const llm_ckpt *c, int64_t *n_params, uint64_t *n_bytes, int *main_type)
+{
+	int64_t per_type[LLM_TYPE_COUNT] = { 0 };
+	int64_t nt = llm_ckpt_n_tensors(c);
+
+	*n_params = 0;
+	*n_bytes = 0;
+	*main_type = -1;
+	for (int64_t i = 0; i < nt; i++) {
+		const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
+		int64_t ne = llm_tensor_nelem(t);
+		*n_params += ne;
+		*n_bytes += t->size;
+		if (t->n_dims >= 2 && t->type >= 0 && t->type < LLM_TYPE_COUNT)
+			per_type[t->type] += ne;
+	}
+	for (int t = 0; t < LLM_TYPE_COUNT; t++)
+		if (per_type[t] && (*main_type < 0 || per_type[t] > per_type[*main_type]))
+			*main_type = t;
+}

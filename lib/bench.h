@@ -1,0 +1,86 @@
+/* bench.h - measurement helpers for llm-bench: a clock, sample statistics,
+ * what CPU this is, and the measuring loops of the kernel and model
+ * benchmarks.  The loops return raw times (seconds per run); turning them
+ * into rates, choosing the best or the mean, and printing is the command's
+ * business.
+ *
+ * Conventions:
+ *   - times[] arrays are the caller's, of length reps; entry r is the
+ *     duration of repetition r in seconds (wall clock, CLOCK_MONOTONIC).
+ *   - every loop runs one untimed warm-up first (page faults, caches,
+ *     thread start-up) unless said otherwise.
+ *   - n_threads <= 0 means all online CPUs.
+ *   - nothing here prints; failures return a negative LLM_E* with one line
+ *     in llm_errmsg().
+ */
+#ifndef LLM_BENCH_H
+#define LLM_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* ---- clock and statistics ---- */
+
+/* Monotonic seconds (arbitrary origin). */
+double llm_bench_now(void);
+
+struct llm_bench_stats {
+	int n;
+	double mean;
+	double stddev; /* sample standard deviation (n - 1); 0 when n < 2 */
+	double min, max;
+};
+void llm_bench_stats(struct llm_bench_stats *out, const double *x, int n);
+
+/* ---- the machine ---- */
+
+struct llm_bench_cpu {
+	char model[128];  /* /proc/cpuinfo "model name" (or "unknown") */
+	char simd[512];   /* SIMD flags the CPU has, space-separated: "sse2 avx2 fma f16c avx512f ..."
+			   * (x86 from /proc/cpuinfo flags, Arm from Features) */
+	int n_cpus;       /* online CPUs */
+	size_t llc_bytes; /* size of the last-level cache (0 if unknown) */
+};
+/* Never fails: unknown fields stay "unknown" / 0. */
+void llm_bench_cpu(struct llm_bench_cpu *out);
+
+/* ---- memory bandwidth (STREAM-like) ----
+ * Three arrays of n doubles, a, b, c, each thread owning (first touch) one
+ * contiguous slice of each.  Kernels and the bytes they are credited with
+ * (STREAM's convention: write-allocate traffic is not counted):
+ *   read   s += a[i]              8 n bytes
+ *   copy   c[i] = a[i]           16 n bytes
+ *   triad  a[i] = b[i] + q c[i]  24 n bytes
+ * n should make each array several times the last-level cache.
+ * Fills times[kind * reps + r] for kind 0 (read), 1 (copy), 2 (triad). */
+enum { LLM_BW_READ, LLM_BW_COPY, LLM_BW_TRIAD, LLM_BW_COUNT };
+int llm_bench_bandwidth(double *times, size_t n, int n_threads, int reps);
+/* Bytes credited to one pass of kind over arrays of n doubles. */
+double llm_bench_bandwidth_bytes(int kind, size_t n);
+
+/* ---- compute kernels ----
+ * sgemm: C (m x n) = A (m x k) B (k x n), F32 through OpenBLAS's
+ * cblas_sgemm with n_threads threads; 2 m n k flops per call.
+ * quant: one type's from_float (quantize) and to_float (dequantize) of
+ * llm_type_traits over n values (a multiple of the block size), one thread;
+ * fills tq[reps] and tdq[reps]. */
+int llm_bench_sgemm(double *times, int m, int n, int k, int n_threads, int reps);
+int llm_bench_quant(double *tq, double *tdq, int type, int64_t n, int reps);
+
+/* ---- model benchmarks (llama-bench's pp and tg) ----
+ * pp: one llm_model_eval of n random tokens at position 0 (logits of the
+ *     last token only).  tg: n evaluations of one random token each, at
+ *     positions 0..n-1, i.e. generating from an empty context.
+ * Positions from 0 overwrite whatever the cache held, so runs are
+ * independent.  No warm-up here: the caller runs one.  *seed advances. */
+int llm_bench_pp(double *seconds, llm_model *m, int n, uint64_t *seed);
+int llm_bench_tg(double *seconds, llm_model *m, int n, uint64_t *seed);
+
+/* Parameters and bytes of a checkpoint's tensors, and the type holding the
+ * most weight elements (matrices only; -1 if none): "llama 260K F32". */
+void llm_bench_model_size(const llm_ckpt *c, int64_t *n_params, uint64_t *n_bytes,
+			  int *main_type);
+
+#endif
