@@ -42,7 +42,7 @@ TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
 TOOLS    := $(TOOL_SRC:tests/%.c=$(B)/tests/%)
 HEADERS  := $(wildcard lib/*.h)
 
-all: $(CMDS) $(LIBSO) build/llm.pc
+all: $(CMDS) $(LIBSO)
 
 $(B)/lib/%.o: lib/%.c $(HEADERS) | $(B)/lib
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -61,10 +61,6 @@ $(O)/llm-%: $(B)/cmd/llm-%.o $(CLI_OBJ) $(LIBA) | $(O)
 
 $(B)/tests/%: tests/%.c tests/testutil.h $(LIBA) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(LIBA) $(LDLIBS)
-
-build/llm.pc: Makefile | $(B)/lib
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: llm\nDescription: LLM checkpoint, quantization and inference library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lllm\nLibs.private: -lm -pthread\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $@
 
 check: all $(TEST_BINS) $(TOOLS)
 	@sh tests/run.sh
@@ -102,7 +98,8 @@ install: all
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/libllm.so.0
 	ln -sf libllm.so.0 $(DESTDIR)$(LIBDIR)/libllm.so
 	install -m 644 $(filter-out lib/%_impl.h,$(HEADERS)) $(DESTDIR)$(INCDIR)/
-	install -m 644 build/llm.pc $(DESTDIR)$(PKGCONFIGDIR)/llm.pc
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: llm\nDescription: LLM checkpoint, quantization and inference library\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lllm\nLibs.private: -lm -pthread\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $(DESTDIR)$(PKGCONFIGDIR)/llm.pc
 	for f in man/*.1; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man1/; done; true
 	for f in man/*.5; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man5/; done; true
 	for f in man/*.7; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(MANDIR)/man7/; done; true
