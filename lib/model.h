@@ -60,4 +60,10 @@ int llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos,
 int llm_model_kv(const llm_model *m, int layer, const float **k, const float **v);
 int32_t llm_model_n_past(const llm_model *m);
 
+/* Worker threads of the model's pool (>= 1). */
+int llm_model_n_threads(const llm_model *m);
+/* Use the naive attention kernel (full score matrix) instead of the flash
+ * one: for tests and benchmarks; results agree within float rounding. */
+void llm_model_set_naive_attention(llm_model *m, int naive);
+
 #endif

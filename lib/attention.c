@@ -1,0 +1,190 @@
+/* attention.c - naive (reference) and flash-style causal attention. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention.h"
+#include "error.h"
+#include "kernels.h"
+#include "types.h"
+
+static int check(const struct llm_attn *a)
+{
+	if (a->n_q < 1 || a->pos0 < 0 || a->n_head < 1 || a->n_head_kv < 1 || a->head_dim < 1 ||
+	    a->n_head % a->n_head_kv)
+		return llm_err(LLM_EINVAL, "attention: bad shape (n_q %d, pos0 %d, heads %d/%d, head_dim %d)",
+			       a->n_q, a->pos0, a->n_head, a->n_head_kv, a->head_dim);
+	return 0;
+}
+
+/* q . k for one head (SIMD F32 dot) */
+static inline float qk(llm_dot_fn dot, const float *q, const float *k, int hd)
+{
+	return dot(k, q, hd);
+}
+
+/* o[hd] += p * v[hd] */
+static inline void axpy(float *o, float p, const float *v, int hd)
+{
+	for (int d = 0; d < hd; d++)
+		o[d] += p * v[d];
+}
+
+/* ================================================================ naive */
+
+struct naive_job {
+	const struct llm_attn *a;
+	float *s; /* [n_head][n_q][n_kv] */
+	int n_kv;
+	llm_dot_fn dot;
+};
+
+static void naive_heads(void *arg, int64_t h0, int64_t h1, int tid)
+{
+	(void)tid;
+	struct naive_job *j = arg;
+	const struct llm_attn *a = j->a;
+	int hd = a->head_dim, rep = a->n_head / a->n_head_kv;
+	size_t qs = (size_t)a->n_head * hd, ks = (size_t)a->n_head_kv * hd;
+	for (int64_t h = h0; h < h1; h++) {
+		int g = (int)h / rep;
+		float *S = j->s + (size_t)h * a->n_q * j->n_kv;
+		for (int i = 0; i < a->n_q; i++) {
+			const float *q = a->q + i * qs + h * hd;
+			float *row = S + (size_t)i * j->n_kv;
+			int last = a->pos0 + i; /* causal: keys 0..last */
+			for (int t = 0; t < j->n_kv; t++)
+				row[t] = t <= last ? a->scale * qk(j->dot, q, a->k + t * ks + g * hd, hd)
+						   : -INFINITY;
+			llm_softmax(row, j->n_kv);
+			float *o = a->out + i * qs + h * hd;
+			memset(o, 0, (size_t)hd * sizeof *o);
+			for (int t = 0; t <= last; t++)
+				axpy(o, row[t], a->v + t * ks + g * hd, hd);
+		}
+	}
+}
+
+size_t llm_attn_naive_scratch(const struct llm_attn *a, int n_threads)
+{
+	(void)n_threads;
+	return (size_t)a->n_head * a->n_q * (size_t)(a->pos0 + a->n_q) * sizeof(float);
+}
+
+int llm_attn_naive(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
+{
+	int rc = check(a);
+	if (rc)
+		return rc;
+	void *own = NULL;
+	if (!scratch && !(scratch = own = malloc(llm_attn_naive_scratch(a, 1))))
+		return llm_err(LLM_ENOMEM, "attention: out of memory for %d x %d x %d scores",
+			       a->n_head, a->n_q, a->pos0 + a->n_q);
+	struct naive_job j = { a, scratch, a->pos0 + a->n_q, llm_dot_get(LLM_TYPE_F32, llm_isa_best()) };
+	llm_threadpool_run(tp, a->n_head, 1, 1, naive_heads, &j);
+	free(own);
+	return 0;
+}
+
+/* ================================================================ flash */
+
+struct flash_job {
+	const struct llm_attn *a;
+	float *scratch; /* per worker: rep * (TILE + head_dim + 2) floats */
+	size_t per_worker;
+	llm_dot_fn dot;
+};
+
+/* Heads h0..h0+c-1 (sharing KV head g) of query i. */
+static void flash_group(const struct flash_job *j, int i, int h0, int c, float *ws)
+{
+	const struct llm_attn *a = j->a;
+	int hd = a->head_dim, g = h0 / (a->n_head / a->n_head_kv);
+	size_t qs = (size_t)a->n_head * hd, ks = (size_t)a->n_head_kv * hd;
+	float *s = ws;                       /* [c][TILE] scores of the tile */
+	float *acc = s + (size_t)c * LLM_ATTN_TILE; /* [c][hd] */
+	float *m = acc + (size_t)c * hd;     /* [c] running max */
+	float *l = m + c;                    /* [c] running sum */
+	const float *q = a->q + i * qs + (size_t)h0 * hd;
+	memset(acc, 0, (size_t)c * hd * sizeof *acc);
+	for (int h = 0; h < c; h++) {
+		m[h] = -INFINITY;
+		l[h] = 0;
+	}
+	int n_kv = a->pos0 + i + 1; /* causal */
+	for (int t0 = 0; t0 < n_kv; t0 += LLM_ATTN_TILE) {
+		int nt = n_kv - t0 < LLM_ATTN_TILE ? n_kv - t0 : LLM_ATTN_TILE;
+		const float *K = a->k + (size_t)t0 * ks + (size_t)g * hd;
+		const float *V = a->v + (size_t)t0 * ks + (size_t)g * hd;
+		for (int h = 0; h < c; h++) {
+			float *sh = s + (size_t)h * LLM_ATTN_TILE, mt = m[h];
+			for (int t = 0; t < nt; t++) {
+				sh[t] = a->scale * qk(j->dot, q + (size_t)h * hd, K + t * ks, hd);
+				if (sh[t] > mt)
+					mt = sh[t];
+			}
+			/* new max: rescale what was accumulated under the old one */
+			float corr = expf(m[h] - mt), sum = 0;
+			float *o = acc + (size_t)h * hd;
+			if (corr != 1.0f)
+				for (int d = 0; d < hd; d++)
+					o[d] *= corr;
+			for (int t = 0; t < nt; t++) {
+				float p = expf(sh[t] - mt);
+				sum += p;
+				axpy(o, p, V + t * ks, hd);
+			}
+			l[h] = l[h] * corr + sum;
+			m[h] = mt;
+		}
+	}
+	for (int h = 0; h < c; h++) {
+		float *out = a->out + i * qs + (size_t)(h0 + h) * hd, inv = 1.0f / l[h];
+		for (int d = 0; d < hd; d++)
+			out[d] = acc[(size_t)h * hd + d] * inv;
+	}
+}
+
+static void flash_items(void *arg, int64_t b, int64_t e, int tid)
+{
+	struct flash_job *j = arg;
+	const struct llm_attn *a = j->a;
+	int rep = a->n_head / a->n_head_kv;
+	float *ws = j->scratch + (size_t)tid * j->per_worker;
+	while (b < e) {
+		int i = (int)(b / a->n_head), h = (int)(b % a->n_head);
+		int end = (h / rep + 1) * rep; /* end of h's group */
+		int c = end - h;
+		if (c > e - b)
+			c = (int)(e - b);
+		flash_group(j, i, h, c, ws);
+		b += c;
+	}
+}
+
+static size_t flash_per_worker(const struct llm_attn *a)
+{
+	int rep = a->n_head / (a->n_head_kv > 0 ? a->n_head_kv : 1);
+	return (size_t)rep * (LLM_ATTN_TILE + (size_t)a->head_dim + 2);
+}
+
+size_t llm_attn_flash_scratch(const struct llm_attn *a, int n_threads)
+{
+	return flash_per_worker(a) * (size_t)(n_threads < 1 ? 1 : n_threads) * sizeof(float);
+}
+
+int llm_attn_flash(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
+{
+	int rc = check(a);
+	if (rc)
+		return rc;
+	int nw = llm_threadpool_size(tp);
+	void *own = NULL;
+	if (!scratch && !(scratch = own = malloc(llm_attn_flash_scratch(a, nw))))
+		return llm_err(LLM_ENOMEM, "attention: out of memory");
+	struct flash_job j = { a, scratch, flash_per_worker(a),
+			       llm_dot_get(LLM_TYPE_F32, llm_isa_best()) };
+	llm_threadpool_run(tp, (int64_t)a->n_q * a->n_head, 1, 1, flash_items, &j);
+	free(own);
+	return 0;
+}

@@ -1,0 +1,723 @@
+/* kernels.c - dot products per weight type and instruction set, mat-vec,
+ * mat-mat (prefill) and the small element-wise kernels.
+ *
+ * Layout of this file:
+ *   1. scalar references (one per type; the definition of "right")
+ *   2. AVX2+FMA+F16C and AVX-512 versions, each function carrying its own
+ *      target attribute so the file builds for baseline x86-64 and the
+ *      choice is made at run time
+ *   3. dispatch, mat-vec, mat-mat
+ *   4. rmsnorm, rope, softmax, silu
+ *
+ * Quantized blocks (types.h): 32 values, fp16 scale d (and min m for the
+ * _1 types).  The vector versions expand a block to 32 signed bytes q
+ * (already offset: q-8 for Q4_0, q-16 for Q5_0) and accumulate
+ * d * sum(q * x) (+ m * sum(x)) in F32 lanes; the reference does the same
+ * sums sequentially.  Order of summation differs, hence the tolerance in
+ * tests/test_kernels.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "kernels.h"
+#include "types.h"
+
+static inline float fp16(const uint8_t *p)
+{
+	uint16_t h;
+	memcpy(&h, p, 2);
+	return llm_fp16_to_fp32(h);
+}
+static inline uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* ============================================================ references */
+
+static float dot_f32_ref(const void *row, const float *x, int64_t n)
+{
+	const float *w = row;
+	float s = 0;
+	for (int64_t i = 0; i < n; i++)
+		s += w[i] * x[i];
+	return s;
+}
+
+static float dot_f16_ref(const void *row, const float *x, int64_t n)
+{
+	const uint16_t *w = row;
+	float s = 0;
+	for (int64_t i = 0; i < n; i++)
+		s += llm_fp16_to_fp32(w[i]) * x[i];
+	return s;
+}
+
+static float dot_bf16_ref(const void *row, const float *x, int64_t n)
+{
+	const uint16_t *w = row;
+	float s = 0;
+	for (int64_t i = 0; i < n; i++)
+		s += llm_bf16_to_fp32(w[i]) * x[i];
+	return s;
+}
+
+/* Q8_0: 34 bytes = d, q[32] */
+static float dot_q8_0_ref(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	float s = 0;
+	for (int64_t i = 0; i < n; i += 32, b += 34, x += 32) {
+		const int8_t *q = (const int8_t *)(b + 2);
+		float bs = 0;
+		for (int j = 0; j < 32; j++)
+			bs += q[j] * x[j];
+		s += fp16(b) * bs;
+	}
+	return s;
+}
+
+/* Q4_0: 18 bytes = d, qs[16]; value j low nibble of qs[j], j+16 high. */
+static float dot_q4_0_ref(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	float s = 0;
+	for (int64_t i = 0; i < n; i += 32, b += 18, x += 32) {
+		const uint8_t *qs = b + 2;
+		float bs = 0;
+		for (int j = 0; j < 16; j++) {
+			bs += ((qs[j] & 15) - 8) * x[j];
+			bs += ((qs[j] >> 4) - 8) * x[j + 16];
+		}
+		s += fp16(b) * bs;
+	}
+	return s;
+}
+
+/* Q4_1: 20 bytes = d, m, qs[16].  x = d*q + m */
+static float dot_q4_1_ref(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	float s = 0;
+	for (int64_t i = 0; i < n; i += 32, b += 20, x += 32) {
+		const uint8_t *qs = b + 4;
+		float bs = 0, sx = 0;
+		for (int j = 0; j < 16; j++) {
+			bs += (qs[j] & 15) * x[j];
+			bs += (qs[j] >> 4) * x[j + 16];
+			sx += x[j] + x[j + 16];
+		}
+		s += fp16(b) * bs + fp16(b + 2) * sx;
+	}
+	return s;
+}
+
+/* Q5_0: 22 bytes = d, qh (u32), qs[16].  bit j of qh: 5th bit of value j */
+static float dot_q5_0_ref(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	float s = 0;
+	for (int64_t i = 0; i < n; i += 32, b += 22, x += 32) {
+		uint32_t qh = rd32(b + 2);
+		const uint8_t *qs = b + 6;
+		float bs = 0;
+		for (int j = 0; j < 16; j++) {
+			int lo = (qs[j] & 15) | (int)((qh >> j) & 1) << 4;
+			int hi = (qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+			bs += (lo - 16) * x[j];
+			bs += (hi - 16) * x[j + 16];
+		}
+		s += fp16(b) * bs;
+	}
+	return s;
+}
+
+/* Q5_1: 24 bytes = d, m, qh, qs[16].  x = d*q + m */
+static float dot_q5_1_ref(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	float s = 0;
+	for (int64_t i = 0; i < n; i += 32, b += 24, x += 32) {
+		uint32_t qh = rd32(b + 4);
+		const uint8_t *qs = b + 8;
+		float bs = 0, sx = 0;
+		for (int j = 0; j < 16; j++) {
+			int lo = (qs[j] & 15) | (int)((qh >> j) & 1) << 4;
+			int hi = (qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+			bs += lo * x[j];
+			bs += hi * x[j + 16];
+			sx += x[j] + x[j + 16];
+		}
+		s += fp16(b) * bs + fp16(b + 2) * sx;
+	}
+	return s;
+}
+
+/* ======================================================= x86-64 vectors */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86 1
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+
+AVX2 static inline float hsum256(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* 32 bytes: nibbles of qs[16] -> bytes 0..15 low nibbles, 16..31 high */
+AVX2 static inline __m256i expand_q4(const uint8_t *qs)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)qs);
+	__m128i m = _mm_set1_epi8(15);
+	__m128i lo = _mm_and_si128(v, m);
+	__m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), m);
+	return _mm256_set_m128i(hi, lo);
+}
+
+/* 32 bytes: 0x10 where bit j of qh is set, else 0 */
+AVX2 static inline __m256i expand_qh(uint32_t qh)
+{
+	const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+					      2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+	const __m256i bits = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+	__m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);
+	v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bits), bits);
+	return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+/* sum over 32 lanes of q[j] * x[j] as 8 partial sums */
+AVX2 static inline __m256 dot32_avx2(__m256i q, const float *x)
+{
+	__m128i a = _mm256_castsi256_si128(q), b = _mm256_extracti128_si256(q, 1);
+	__m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(a)), _mm256_loadu_ps(x));
+	s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(a, 8))),
+			    _mm256_loadu_ps(x + 8), s);
+	s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), _mm256_loadu_ps(x + 16), s);
+	s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8))),
+			    _mm256_loadu_ps(x + 24), s);
+	return s;
+}
+
+AVX2 static inline __m256 sum32_avx2(const float *x)
+{
+	return _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)),
+			     _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)));
+}
+
+AVX2 static float dot_f32_avx2(const void *row, const float *x, int64_t n)
+{
+	const float *w = row;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	int64_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+		a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+		a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+		a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+	}
+	for (; i + 8 <= n; i += 8)
+		a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+	float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+	for (; i < n; i++)
+		s += w[i] * x[i];
+	return s;
+}
+
+AVX2 static float dot_f16_avx2(const void *row, const float *x, int64_t n)
+{
+	const uint16_t *w = row;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i)));
+		__m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8)));
+		a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
+		a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), a1);
+	}
+	float s = hsum256(_mm256_add_ps(a0, a1));
+	for (; i < n; i++)
+		s += llm_fp16_to_fp32(w[i]) * x[i];
+	return s;
+}
+
+AVX2 static inline __m256 bf16x8(const uint16_t *p)
+{
+	__m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+	return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+AVX2 static float dot_bf16_avx2(const void *row, const float *x, int64_t n)
+{
+	const uint16_t *w = row;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		a0 = _mm256_fmadd_ps(bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
+		a1 = _mm256_fmadd_ps(bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+	}
+	float s = hsum256(_mm256_add_ps(a0, a1));
+	for (; i < n; i++)
+		s += llm_bf16_to_fp32(w[i]) * x[i];
+	return s;
+}
+
+AVX2 static float dot_q8_0_avx2(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n; i += 32, b += 34, x += 32) {
+		__m256i q = _mm256_loadu_si256((const __m256i *)(b + 2));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b)), dot32_avx2(q, x), acc);
+	}
+	return hsum256(acc);
+}
+
+AVX2 static float dot_q4_0_avx2(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n; i += 32, b += 18, x += 32) {
+		__m256i q = _mm256_sub_epi8(expand_q4(b + 2), _mm256_set1_epi8(8));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b)), dot32_avx2(q, x), acc);
+	}
+	return hsum256(acc);
+}
+
+AVX2 static float dot_q4_1_avx2(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n; i += 32, b += 20, x += 32) {
+		__m256i q = expand_q4(b + 4);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b)), dot32_avx2(q, x), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b + 2)), sum32_avx2(x), acc);
+	}
+	return hsum256(acc);
+}
+
+AVX2 static float dot_q5_0_avx2(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n; i += 32, b += 22, x += 32) {
+		__m256i q = _mm256_or_si256(expand_q4(b + 6), expand_qh(rd32(b + 2)));
+		q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b)), dot32_avx2(q, x), acc);
+	}
+	return hsum256(acc);
+}
+
+AVX2 static float dot_q5_1_avx2(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n; i += 32, b += 24, x += 32) {
+		__m256i q = _mm256_or_si256(expand_q4(b + 8), expand_qh(rd32(b + 4)));
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b)), dot32_avx2(q, x), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b + 2)), sum32_avx2(x), acc);
+	}
+	return hsum256(acc);
+}
+
+/* ---- AVX-512: 16 lanes, masked tails, same block expansion ---- */
+
+AVX512 static inline __m512 dot32_avx512(__m256i q, const float *x)
+{
+	__m512 a = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
+	__m512 b = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
+	return _mm512_fmadd_ps(b, _mm512_loadu_ps(x + 16), _mm512_mul_ps(a, _mm512_loadu_ps(x)));
+}
+
+AVX512 static inline __m512 sum32_avx512(const float *x)
+{
+	return _mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16));
+}
+
+AVX512 static float dot_f32_avx512(const void *row, const float *x, int64_t n)
+{
+	const float *w = row;
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	int64_t i = 0;
+	for (; i + 64 <= n; i += 64) {
+		a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
+		a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+		a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 32), _mm512_loadu_ps(x + i + 32), a2);
+		a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 48), _mm512_loadu_ps(x + i + 48), a3);
+	}
+	for (; i + 16 <= n; i += 16)
+		a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), a0);
+	if (i < n) {
+		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+		a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, x + i), a1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+AVX512 static float dot_f16_avx512(const void *row, const float *x, int64_t n)
+{
+	const uint16_t *w = row;
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	int64_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		__m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + i)));
+		__m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + i + 16)));
+		a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + i), a0);
+		a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + i + 16), a1);
+	}
+	for (; i < n; i += 16) {
+		int64_t r = n - i < 16 ? n - i : 16;
+		__mmask16 k = (__mmask16)((1u << r) - 1);
+		__m512 w0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, w + i));
+		a0 = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(k, x + i), a0);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+AVX512 static inline __m512 bf16x16(__m256i v)
+{
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+}
+
+AVX512 static float dot_bf16_avx512(const void *row, const float *x, int64_t n)
+{
+	const uint16_t *w = row;
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	int64_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		a0 = _mm512_fmadd_ps(bf16x16(_mm256_loadu_si256((const __m256i *)(w + i))),
+				     _mm512_loadu_ps(x + i), a0);
+		a1 = _mm512_fmadd_ps(bf16x16(_mm256_loadu_si256((const __m256i *)(w + i + 16))),
+				     _mm512_loadu_ps(x + i + 16), a1);
+	}
+	for (; i < n; i += 16) {
+		int64_t r = n - i < 16 ? n - i : 16;
+		__mmask16 k = (__mmask16)((1u << r) - 1);
+		a0 = _mm512_fmadd_ps(bf16x16(_mm256_maskz_loadu_epi16(k, w + i)),
+				     _mm512_maskz_loadu_ps(k, x + i), a0);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+AVX512 static float dot_q8_0_avx512(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m512 acc = _mm512_setzero_ps();
+	for (int64_t i = 0; i < n; i += 32, b += 34, x += 32) {
+		__m256i q = _mm256_loadu_si256((const __m256i *)(b + 2));
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b)), dot32_avx512(q, x), acc);
+	}
+	return _mm512_reduce_add_ps(acc);
+}
+
+AVX512 static float dot_q4_0_avx512(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m512 acc = _mm512_setzero_ps();
+	for (int64_t i = 0; i < n; i += 32, b += 18, x += 32) {
+		__m256i q = _mm256_sub_epi8(expand_q4(b + 2), _mm256_set1_epi8(8));
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b)), dot32_avx512(q, x), acc);
+	}
+	return _mm512_reduce_add_ps(acc);
+}
+
+AVX512 static float dot_q4_1_avx512(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m512 acc = _mm512_setzero_ps();
+	for (int64_t i = 0; i < n; i += 32, b += 20, x += 32) {
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b)), dot32_avx512(expand_q4(b + 4), x), acc);
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b + 2)), sum32_avx512(x), acc);
+	}
+	return _mm512_reduce_add_ps(acc);
+}
+
+AVX512 static float dot_q5_0_avx512(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m512 acc = _mm512_setzero_ps();
+	for (int64_t i = 0; i < n; i += 32, b += 22, x += 32) {
+		__m256i q = _mm256_or_si256(expand_q4(b + 6), expand_qh(rd32(b + 2)));
+		q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b)), dot32_avx512(q, x), acc);
+	}
+	return _mm512_reduce_add_ps(acc);
+}
+
+AVX512 static float dot_q5_1_avx512(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m512 acc = _mm512_setzero_ps();
+	for (int64_t i = 0; i < n; i += 32, b += 24, x += 32) {
+		__m256i q = _mm256_or_si256(expand_q4(b + 8), expand_qh(rd32(b + 4)));
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b)), dot32_avx512(q, x), acc);
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b + 2)), sum32_avx512(x), acc);
+	}
+	return _mm512_reduce_add_ps(acc);
+}
+#endif /* x86-64 */
+
+/* ============================================================= dispatch */
+
+int llm_isa_best(void)
+{
+#ifdef HAVE_X86
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
+	    __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+		return LLM_ISA_AVX512;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	    __builtin_cpu_supports("f16c"))
+		return LLM_ISA_AVX2;
+#endif
+	return LLM_ISA_SCALAR;
+}
+
+const char *llm_isa_name(int isa)
+{
+	static const char *const names[] = { "scalar", "avx2", "avx512" };
+	return isa >= 0 && isa < LLM_ISA_COUNT ? names[isa] : "?";
+}
+
+struct dot_row {
+	int type;
+	llm_dot_fn fn[LLM_ISA_COUNT];
+};
+
+#ifdef HAVE_X86
+#define DOTS(t, name) { t, { dot_##name##_ref, dot_##name##_avx2, dot_##name##_avx512 } }
+#else
+#define DOTS(t, name) { t, { dot_##name##_ref, NULL, NULL } }
+#endif
+static const struct dot_row dots[] = {
+	DOTS(LLM_TYPE_F32, f32),   DOTS(LLM_TYPE_F16, f16),   DOTS(LLM_TYPE_BF16, bf16),
+	DOTS(LLM_TYPE_Q8_0, q8_0), DOTS(LLM_TYPE_Q4_0, q4_0), DOTS(LLM_TYPE_Q4_1, q4_1),
+	DOTS(LLM_TYPE_Q5_0, q5_0), DOTS(LLM_TYPE_Q5_1, q5_1),
+};
+
+int llm_kernel_type_ok(int type)
+{
+	for (size_t i = 0; i < sizeof dots / sizeof dots[0]; i++)
+		if (dots[i].type == type)
+			return 1;
+	return 0;
+}
+
+llm_dot_fn llm_dot_get(int type, int isa)
+{
+	if (isa < 0 || isa >= LLM_ISA_COUNT || isa > llm_isa_best())
+		return NULL;
+	for (size_t i = 0; i < sizeof dots / sizeof dots[0]; i++)
+		if (dots[i].type == type)
+			return dots[i].fn[isa];
+	return NULL;
+}
+
+/* ============================================================== mat-vec */
+
+struct matvec_job {
+	float *y;
+	const uint8_t *w;
+	size_t row_bytes;
+	const float *x;
+	int64_t n;
+	llm_dot_fn dot;
+};
+
+static void matvec_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+	(void)tid;
+	struct matvec_job *j = arg;
+	for (int64_t r = r0; r < r1; r++)
+		j->y[r] = j->dot(j->w + (size_t)r * j->row_bytes, j->x, j->n);
+}
+
+void llm_matvec(float *y, const void *w, int type, const float *x, int64_t n, int64_t d,
+		llm_threadpool *tp)
+{
+	struct matvec_job j = { y, w, llm_type_row_size(type, n), x, n,
+				llm_dot_get(type, llm_isa_best()) };
+	/* at least ~32 KiB of weights per chunk: below that waking a worker
+	 * costs more than it saves */
+	int64_t grain = (int64_t)(32768 / (j.row_bytes ? j.row_bytes : 1)) + 1;
+	llm_threadpool_run(tp, d, grain, 4, matvec_rows, &j);
+}
+
+void llm_matvec_ref(float *y, const void *w, int type, const float *x, int64_t n, int64_t d)
+{
+	struct matvec_job j = { y, w, llm_type_row_size(type, n), x, n,
+				llm_dot_get(type, LLM_ISA_SCALAR) };
+	matvec_rows(&j, 0, d, 0);
+}
+
+/* ============================================================== mat-mat */
+
+struct matmul_job {
+	float *y;            /* [m][d] */
+	const uint8_t *w;    /* [d] rows */
+	size_t row_bytes;
+	int type;
+	const float *x;      /* [m][n] */
+	int64_t n, d, m;
+	float *scratch;      /* per worker: LLM_MATMUL_PANEL * n floats */
+	llm_to_float_fn to_float;
+	llm_dot_fn dot;
+};
+
+/* Y[:, r0:r1] = X W[r0:r1]^T */
+static void matmul_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+	struct matmul_job *j = arg;
+	if (j->type == LLM_TYPE_F32) {
+		llm_blas_sgemm_nt((int)j->m, (int)(r1 - r0), (int)j->n, j->x, (int)j->n,
+				  (const float *)j->w + r0 * j->n, (int)j->n, j->y + r0, (int)j->d);
+		return;
+	}
+	float *panel = j->scratch + (size_t)tid * LLM_MATMUL_PANEL * (size_t)j->n;
+	for (int64_t r = r0; r < r1; r += LLM_MATMUL_PANEL) {
+		int64_t nr = r1 - r < LLM_MATMUL_PANEL ? r1 - r : LLM_MATMUL_PANEL;
+		for (int64_t i = 0; i < nr; i++)
+			j->to_float(j->w + (size_t)(r + i) * j->row_bytes, panel + i * j->n, j->n);
+		llm_blas_sgemm_nt((int)j->m, (int)nr, (int)j->n, j->x, (int)j->n, panel, (int)j->n,
+				  j->y + r, (int)j->d);
+	}
+}
+
+static void matmul_rowwise_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+	struct matmul_job *j = arg;
+	float *row = j->scratch + (size_t)tid * (size_t)j->n;
+	for (int64_t r = r0; r < r1; r++) {
+		j->to_float(j->w + (size_t)r * j->row_bytes, row, j->n);
+		for (int64_t t = 0; t < j->m; t++)
+			j->y[t * j->d + r] = j->dot(row, j->x + t * j->n, j->n);
+	}
+}
+
+static int matmul_run(float *y, const void *w, int type, const float *x, int64_t n, int64_t d,
+		      int64_t m, llm_threadpool *tp, int rowwise)
+{
+	const struct llm_type_traits *tt = llm_type_traits(type);
+	struct matmul_job j = { y, w, llm_type_row_size(type, n), type, x, n, d, m, NULL,
+				tt ? tt->to_float : NULL,
+				llm_dot_get(LLM_TYPE_F32, llm_isa_best()) };
+	if (!j.to_float || !j.row_bytes)
+		return llm_err(LLM_EUNSUPPORTED, "matmul: cannot decode type %s rows of %lld",
+			       llm_type_name(type), (long long)n);
+	int nw = llm_threadpool_size(tp);
+	if (type != LLM_TYPE_F32) {
+		size_t per = rowwise ? (size_t)n : (size_t)LLM_MATMUL_PANEL * (size_t)n;
+		j.scratch = malloc(per * (size_t)nw * sizeof(float));
+		if (!j.scratch)
+			return llm_err(LLM_ENOMEM, "matmul: out of memory for %d panels of %lld values",
+				       nw, (long long)n);
+	}
+	int bt = 0;
+	if (!rowwise) {
+		bt = llm_blas_threads();
+		if (bt != 1)
+			llm_blas_set_threads(1);
+	}
+	llm_threadpool_run(tp, d, 16, 16, rowwise ? matmul_rowwise_rows : matmul_rows, &j);
+	if (!rowwise && bt != 1)
+		llm_blas_set_threads(bt);
+	free(j.scratch);
+	return 0;
+}
+
+int llm_matmul(float *y, const void *w, int type, const float *x, int64_t n, int64_t d,
+	       int64_t m, llm_threadpool *tp)
+{
+	if (m == 1) {
+		llm_matvec(y, w, type, x, n, d, tp);
+		return 0;
+	}
+	return matmul_run(y, w, type, x, n, d, m, tp, 0);
+}
+
+int llm_matmul_rowwise(float *y, const void *w, int type, const float *x, int64_t n,
+		       int64_t d, int64_t m, llm_threadpool *tp)
+{
+	return matmul_run(y, w, type, x, n, d, m, tp, 1);
+}
+
+/* ====================================================== element-wise ops */
+
+void llm_rmsnorm(float *o, const float *x, const float *w, int64_t n, float eps)
+{
+	double ss = 0; /* double: n up to 8192 squares, cheap and exact enough */
+	for (int64_t i = 0; i < n; i++)
+		ss += (double)x[i] * x[i];
+	float s = (float)(1.0 / sqrt(ss / (double)n + eps));
+	for (int64_t i = 0; i < n; i++)
+		o[i] = x[i] * s * w[i];
+}
+
+void llm_rope_freqs(double *inv, int rope_dim, double base, const float *factor,
+		    double freq_scale)
+{
+	for (int i = 0; i < rope_dim / 2; i++) {
+		double f = pow(base, -2.0 * i / rope_dim) * freq_scale;
+		inv[i] = factor ? f / factor[i] : f;
+	}
+}
+
+void llm_rope_cossin(float *cs, int rope_dim, int pos, const double *inv)
+{
+	for (int i = 0; i < rope_dim / 2; i++) {
+		double t = pos * inv[i];
+		cs[2 * i] = (float)cos(t);
+		cs[2 * i + 1] = (float)sin(t);
+	}
+}
+
+void llm_rope(float *x, int n_head, int head_dim, int rope_dim, const float *cs)
+{
+	for (int h = 0; h < n_head; h++) {
+		float *v = x + (size_t)h * head_dim;
+		for (int i = 0; i < rope_dim / 2; i++) {
+			float c = cs[2 * i], s = cs[2 * i + 1];
+			float a = v[2 * i], b = v[2 * i + 1];
+			v[2 * i] = a * c - b * s;
+			v[2 * i + 1] = a * s + b * c;
+		}
+	}
+}
+
+void llm_softmax(float *x, int64_t n)
+{
+	if (n <= 0)
+		return;
+	float mx = x[0];
+	for (int64_t i = 1; i < n; i++)
+		if (x[i] > mx)
+			mx = x[i];
+	float s = 0;
+	for (int64_t i = 0; i < n; i++) {
+		x[i] = expf(x[i] - mx);
+		s += x[i];
+	}
+	for (int64_t i = 0; i < n; i++)
+		x[i] /= s;
+}
+
+void llm_silu_mul(float *a, const float *b, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+}
+
+void llm_add(float *y, const float *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		y[i] += x[i];
+}

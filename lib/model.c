@@ -1,0 +1,509 @@
+/* model.c - llama-family forward pass over weights used in place.
+ *
+ * Tensors (GGUF names; shapes as [ne0 = row length, ne1 = rows]):
+ *   token_embd.weight       [n_embd, n_vocab]
+ *   blk.N.attn_norm.weight  [n_embd]           (F32 copy held by the model)
+ *   blk.N.attn_q.weight     [n_embd, n_head * head_dim]
+ *   blk.N.attn_k.weight     [n_embd, n_head_kv * head_dim]
+ *   blk.N.attn_v.weight     [n_embd, n_head_kv * head_dim]
+ *   blk.N.attn_output.weight[n_head * head_dim, n_embd]
+ *   blk.N.ffn_norm.weight   [n_embd]
+ *   blk.N.ffn_gate.weight   [n_embd, n_ff]     (W1)
+ *   blk.N.ffn_up.weight     [n_embd, n_ff]     (W3)
+ *   blk.N.ffn_down.weight   [n_ff, n_embd]     (W2)
+ *   output_norm.weight      [n_embd]
+ *   output.weight           [n_embd, n_vocab]  (absent: tied to token_embd)
+ *   rope_freqs.weight       [rope_dim / 2]     (optional, llama3 factors)
+ *
+ * Activations of a call are [n][...] row-major per token; tokens are run
+ * through each layer together, so prefill is matrix-matrix work.  Calls
+ * longer than CHUNK tokens are split to bound the activations.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention.h"
+#include "error.h"
+#include "kernels.h"
+#include "model.h"
+#include "threadpool.h"
+#include "types.h"
+
+#define CHUNK 256 /* tokens per pass through the layers */
+
+struct weight {
+	const void *data; /* borrowed from the checkpoint */
+	int type;
+	int64_t n, d;     /* d rows of n values */
+};
+
+struct layer {
+	float *attn_norm, *ffn_norm; /* [n_embd], owned */
+	struct weight wq, wk, wv, wo, w1, w2, w3;
+};
+
+struct llm_model {
+	struct llm_hparams hp;
+	llm_ckpt *c;
+	struct weight tok, out;
+	float *out_norm;         /* [n_embd] */
+	struct layer *layers;    /* [n_layer] */
+	double *inv_freq;        /* [rope_dim / 2] */
+	int32_t n_ctx, n_past;
+	float *kc, *vc;          /* [n_layer][n_ctx][n_head_kv][head_dim] */
+	llm_threadpool *tp;
+	int naive_attn;
+	/* activations for up to CHUNK tokens */
+	float *x, *xb, *xb2;     /* [CHUNK][n_embd] */
+	float *q, *att;          /* [CHUNK][n_head * head_dim] */
+	float *hb, *hb2;         /* [CHUNK][n_ff] */
+	float *cs;               /* [CHUNK][rope_dim] cos/sin */
+	void *attn_scratch;
+	size_t attn_scratch_size;
+};
+
+/* ============================================================ loading */
+
+static int meta_key(char *buf, size_t size, const char *arch, const char *key)
+{
+	int k = snprintf(buf, size, "%s.%s", arch, key);
+	return k > 0 && (size_t)k < size ? 0 : llm_err(LLM_EINVAL, "metadata key too long");
+}
+
+/* integer arch.key into *out; dflt < 0 means required */
+static int get_int(const llm_meta *mt, const char *arch, const char *key, int64_t dflt,
+		   int32_t *out)
+{
+	char k[128];
+	int64_t v;
+	int rc = meta_key(k, sizeof k, arch, key);
+	if (rc)
+		return rc;
+	rc = llm_meta_get_int(mt, k, &v);
+	if (rc == LLM_ENOTFOUND && dflt >= 0)
+		v = dflt;
+	else if (rc == LLM_ENOTFOUND)
+		return llm_err(LLM_ENOTFOUND, "missing metadata key %s", k);
+	else if (rc)
+		return llm_err(LLM_EFORMAT, "metadata key %s is not an integer", k);
+	if (v < 0 || v > INT32_MAX)
+		return llm_err(LLM_EFORMAT, "metadata key %s = %lld is out of range", k, (long long)v);
+	*out = (int32_t)v;
+	return 0;
+}
+
+static double get_float(const llm_meta *mt, const char *arch, const char *key, double dflt)
+{
+	char k[128];
+	if (meta_key(k, sizeof k, arch, key))
+		return dflt;
+	return llm_meta_float(mt, k, dflt);
+}
+
+/* Find name with shape [n, d] (d = 0: 1-D [n]); weights in a kernel type. */
+static int find_tensor(llm_model *m, const char *name, int64_t n, int64_t d, int optional,
+		       int64_t *idx)
+{
+	int64_t i = llm_ckpt_find(m->c, name);
+	*idx = i;
+	if (i < 0)
+		return optional ? 0 : llm_err(LLM_ENOTFOUND, "missing tensor %s", name);
+	const struct llm_tensor_info *t = llm_ckpt_tensor(m->c, i);
+	int64_t rows = 1;
+	for (int k = 1; k < t->n_dims; k++)
+		rows *= t->ne[k];
+	int ok = t->ne[0] == n && (d ? t->n_dims >= 2 && t->ne[1] == d && rows == d : rows == 1);
+	if (!ok) {
+		char want[64], got[96] = "";
+		if (d)
+			snprintf(want, sizeof want, "[%lld, %lld]", (long long)n, (long long)d);
+		else
+			snprintf(want, sizeof want, "[%lld]", (long long)n);
+		size_t p = 0;
+		for (int k = 0; k < t->n_dims && p < sizeof got - 24; k++)
+			p += (size_t)snprintf(got + p, sizeof got - p, "%s%lld", k ? ", " : "[",
+					      (long long)t->ne[k]);
+		snprintf(got + p, sizeof got - p, "]");
+		return llm_err(LLM_EFORMAT, "tensor %s has shape %s, expected %s", name, got, want);
+	}
+	return 0;
+}
+
+static int load_weight(llm_model *m, const char *name, int64_t n, int64_t d, int optional,
+		       struct weight *w)
+{
+	int64_t i;
+	int rc = find_tensor(m, name, n, d, optional, &i);
+	if (rc || i < 0)
+		return rc;
+	const struct llm_tensor_info *t = llm_ckpt_tensor(m->c, i);
+	if (!llm_kernel_type_ok(t->type))
+		return llm_err(LLM_EUNSUPPORTED, "tensor %s: type %s is not supported by the forward pass",
+			       name, llm_type_name(t->type));
+	if (!llm_type_row_size(t->type, n))
+		return llm_err(LLM_EFORMAT, "tensor %s: rows of %lld values do not fit type %s blocks",
+			       name, (long long)n, llm_type_name(t->type));
+	if ((rc = llm_ckpt_data(m->c, i, &w->data)))
+		return llm_err_prefix(rc, name);
+	w->type = t->type;
+	w->n = n;
+	w->d = d;
+	return 0;
+}
+
+/* A 1-D tensor of n values decoded to a new F32 array. */
+static int load_vec(llm_model *m, const char *name, int64_t n, float **out)
+{
+	int64_t i;
+	int rc = find_tensor(m, name, n, 0, 0, &i);
+	if (rc)
+		return rc;
+	if (!(*out = malloc((size_t)n * sizeof **out)))
+		return llm_err(LLM_ENOMEM, "out of memory for %s", name);
+	if ((rc = llm_ckpt_read_f32(m->c, i, *out)))
+		return llm_err_prefix(rc, name);
+	return 0;
+}
+
+static int load_hparams(llm_model *m)
+{
+	const llm_meta *mt = llm_ckpt_meta(m->c);
+	struct llm_hparams *hp = &m->hp;
+	const char *arch;
+	int rc;
+	if (llm_meta_get_str(mt, "general.architecture", &arch, NULL))
+		return llm_err(LLM_ENOTFOUND, "missing metadata key general.architecture");
+	if (strcmp(arch, "llama") && strcmp(arch, "mistral"))
+		return llm_err(LLM_EUNSUPPORTED, "architecture \"%s\" is not supported (llama, mistral)", arch);
+	if ((rc = get_int(mt, arch, "embedding_length", -1, &hp->n_embd)) ||
+	    (rc = get_int(mt, arch, "block_count", -1, &hp->n_layer)) ||
+	    (rc = get_int(mt, arch, "attention.head_count", -1, &hp->n_head)) ||
+	    (rc = get_int(mt, arch, "feed_forward_length", -1, &hp->n_ff)) ||
+	    (rc = get_int(mt, arch, "attention.head_count_kv", hp->n_head, &hp->n_head_kv)) ||
+	    (rc = get_int(mt, arch, "context_length", 0, &hp->n_ctx_train)))
+		return rc;
+	if (hp->n_embd < 1 || hp->n_layer < 1 || hp->n_head < 1 || hp->n_ff < 1 ||
+	    hp->n_head_kv < 1 || hp->n_head % hp->n_head_kv)
+		return llm_err(LLM_EFORMAT, "bad hyper-parameters: n_embd %d, n_layer %d, n_head %d, n_head_kv %d, n_ff %d",
+			       hp->n_embd, hp->n_layer, hp->n_head, hp->n_head_kv, hp->n_ff);
+	if ((rc = get_int(mt, arch, "attention.key_length", hp->n_embd / hp->n_head, &hp->head_dim)))
+		return rc;
+	int32_t vlen;
+	if ((rc = get_int(mt, arch, "attention.value_length", hp->head_dim, &vlen)))
+		return rc;
+	if (hp->head_dim < 1 || vlen != hp->head_dim)
+		return llm_err(LLM_EUNSUPPORTED, "%s.attention.key_length %d / value_length %d not supported",
+			       arch, hp->head_dim, vlen);
+	if ((rc = get_int(mt, arch, "rope.dimension_count", hp->head_dim, &hp->rope_dim)))
+		return rc;
+	if (hp->rope_dim > hp->head_dim || hp->rope_dim % 2)
+		return llm_err(LLM_EFORMAT, "%s.rope.dimension_count %d: must be even and <= head size %d",
+			       arch, hp->rope_dim, hp->head_dim);
+	hp->rope_base = (float)get_float(mt, arch, "rope.freq_base", 10000.0);
+	hp->rms_eps = (float)get_float(mt, arch, "attention.layer_norm_rms_epsilon", 1e-5);
+	if (!(hp->rope_base > 0) || !(hp->rms_eps >= 0))
+		return llm_err(LLM_EFORMAT, "bad rope.freq_base %g or layer_norm_rms_epsilon %g",
+			       hp->rope_base, hp->rms_eps);
+	return 0;
+}
+
+/* llama3 rope factors from rope.scaling.* (as llama.cpp's converter computes
+ * rope_freqs.weight): long wavelengths are slowed by factor, short ones
+ * kept, a smooth blend between. */
+static void llama3_factors(float *f, int rope_dim, double base, double factor, double lo,
+			   double hi, double old_ctx)
+{
+	double lo_wl = old_ctx / lo, hi_wl = old_ctx / hi;
+	for (int i = 0; i < rope_dim / 2; i++) {
+		double freq = pow(base, -2.0 * i / rope_dim), wl = 2 * M_PI / freq;
+		if (wl < hi_wl)
+			f[i] = 1;
+		else if (wl > lo_wl)
+			f[i] = (float)factor;
+		else {
+			double s = (old_ctx / wl - lo) / (hi - lo);
+			f[i] = (float)(1.0 / ((1 - s) / factor + s));
+		}
+	}
+}
+
+static int load_rope(llm_model *m)
+{
+	const struct llm_hparams *hp = &m->hp;
+	const llm_meta *mt = llm_ckpt_meta(m->c);
+	const char *arch = "llama", *type = NULL;
+	llm_meta_get_str(mt, "general.architecture", &arch, NULL);
+	char k[128];
+	int np = hp->rope_dim / 2, rc = 0;
+	float *factor = NULL;
+	double freq_scale = 1.0;
+	if (!(m->inv_freq = malloc((size_t)(np ? np : 1) * sizeof *m->inv_freq)))
+		return llm_err(LLM_ENOMEM, "out of memory");
+	meta_key(k, sizeof k, arch, "rope.scaling.type");
+	llm_meta_get_str(mt, k, &type, NULL);
+	double sf = get_float(mt, arch, "rope.scaling.factor", 0);
+	if (llm_ckpt_find(m->c, "rope_freqs.weight") >= 0) {
+		if ((rc = load_vec(m, "rope_freqs.weight", np, &factor)))
+			return rc;
+	} else if (type && !strcmp(type, "llama3")) {
+		if (!(factor = malloc((size_t)(np ? np : 1) * sizeof *factor)))
+			return llm_err(LLM_ENOMEM, "out of memory");
+		llama3_factors(factor, hp->rope_dim, hp->rope_base, sf > 0 ? sf : 8.0,
+			       get_float(mt, arch, "rope.scaling.low_freq_factor", 1.0),
+			       get_float(mt, arch, "rope.scaling.high_freq_factor", 4.0),
+			       get_float(mt, arch, "rope.scaling.original_context_length", 8192));
+	}
+	if (type && !strcmp(type, "linear") && sf > 0)
+		freq_scale = 1.0 / sf;
+	else if (!type && get_float(mt, arch, "rope.scale_linear", 0) > 0)
+		freq_scale = 1.0 / get_float(mt, arch, "rope.scale_linear", 1);
+	else if (type && strcmp(type, "none") && strcmp(type, "linear") && strcmp(type, "llama3"))
+		rc = llm_err(LLM_EUNSUPPORTED, "%s.rope.scaling.type \"%s\" is not supported", arch, type);
+	if (!rc)
+		llm_rope_freqs(m->inv_freq, hp->rope_dim, hp->rope_base, factor, freq_scale);
+	free(factor);
+	return rc;
+}
+
+static int alloc_f(float **p, size_t n)
+{
+	if (!(*p = calloc(n ? n : 1, sizeof **p)))
+		return llm_err(LLM_ENOMEM, "model: out of memory for %zu floats", n);
+	return 0;
+}
+
+static int load(llm_model *m, const struct llm_model_opts *o)
+{
+	struct llm_hparams *hp = &m->hp;
+	int rc;
+	char name[96];
+	if ((rc = load_hparams(m)))
+		return rc;
+	int64_t ti = llm_ckpt_find(m->c, "token_embd.weight");
+	if (ti < 0)
+		return llm_err(LLM_ENOTFOUND, "missing tensor token_embd.weight");
+	const struct llm_tensor_info *t = llm_ckpt_tensor(m->c, ti);
+	if (t->n_dims < 2 || t->ne[1] < 1 || t->ne[1] > INT32_MAX)
+		return llm_err(LLM_EFORMAT, "tensor token_embd.weight has %d dimensions, expected [%d, n_vocab]",
+			       t->n_dims, hp->n_embd);
+	hp->n_vocab = (int32_t)t->ne[1];
+	int64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;
+	int64_t QD = (int64_t)hp->n_head * hp->head_dim, KD = (int64_t)hp->n_head_kv * hp->head_dim;
+	if ((rc = load_weight(m, "token_embd.weight", E, V, 0, &m->tok)) ||
+	    (rc = load_vec(m, "output_norm.weight", E, &m->out_norm)) ||
+	    (rc = load_weight(m, "output.weight", E, V, 1, &m->out)))
+		return rc;
+	hp->tied_output = m->out.data == NULL;
+	if (hp->tied_output)
+		m->out = m->tok;
+	if (!(m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers)))
+		return llm_err(LLM_ENOMEM, "model: out of memory");
+	for (int l = 0; l < hp->n_layer; l++) {
+		struct layer *L = &m->layers[l];
+#define W(field, nm, n, d)                                                      \
+	(snprintf(name, sizeof name, "blk.%d." nm ".weight", l),                \
+	 load_weight(m, name, n, d, 0, &L->field))
+#define N(field, nm) (snprintf(name, sizeof name, "blk.%d." nm ".weight", l), load_vec(m, name, E, &L->field))
+		if ((rc = N(attn_norm, "attn_norm")) || (rc = N(ffn_norm, "ffn_norm")) ||
+		    (rc = W(wq, "attn_q", E, QD)) || (rc = W(wk, "attn_k", E, KD)) ||
+		    (rc = W(wv, "attn_v", E, KD)) || (rc = W(wo, "attn_output", QD, E)) ||
+		    (rc = W(w1, "ffn_gate", E, F)) || (rc = W(w3, "ffn_up", E, F)) ||
+		    (rc = W(w2, "ffn_down", F, E)))
+			return rc;
+#undef W
+#undef N
+	}
+	if ((rc = load_rope(m)))
+		return rc;
+	int32_t n_ctx = o ? o->n_ctx : 0;
+	if (n_ctx <= 0)
+		n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+	m->n_ctx = n_ctx;
+	size_t kv = (size_t)hp->n_layer * (size_t)n_ctx * (size_t)KD;
+	size_t cmax = (size_t)CHUNK;
+	if ((rc = alloc_f(&m->kc, kv)) || (rc = alloc_f(&m->vc, kv)) ||
+	    (rc = alloc_f(&m->x, cmax * E)) || (rc = alloc_f(&m->xb, cmax * E)) ||
+	    (rc = alloc_f(&m->xb2, cmax * E)) || (rc = alloc_f(&m->q, cmax * QD)) ||
+	    (rc = alloc_f(&m->att, cmax * QD)) || (rc = alloc_f(&m->hb, cmax * F)) ||
+	    (rc = alloc_f(&m->hb2, cmax * F)) ||
+	    (rc = alloc_f(&m->cs, cmax * (size_t)(hp->rope_dim ? hp->rope_dim : 1))))
+		return rc;
+	return llm_threadpool_new(&m->tp, o ? o->n_threads : 0);
+}
+
+int llm_model_load(llm_model **out, llm_ckpt *c, const struct llm_model_opts *o)
+{
+	*out = NULL;
+	llm_model *m = calloc(1, sizeof *m);
+	if (!m)
+		return llm_err(LLM_ENOMEM, "model: out of memory");
+	m->c = c;
+	int rc = load(m, o);
+	if (rc) {
+		llm_model_free(m);
+		return llm_err_prefix(rc, llm_ckpt_path(c));
+	}
+	*out = m;
+	return 0;
+}
+
+void llm_model_free(llm_model *m)
+{
+	if (!m)
+		return;
+	if (m->layers)
+		for (int l = 0; l < m->hp.n_layer; l++) {
+			free(m->layers[l].attn_norm);
+			free(m->layers[l].ffn_norm);
+		}
+	free(m->layers);
+	free(m->out_norm);
+	free(m->inv_freq);
+	free(m->kc);
+	free(m->vc);
+	free(m->x);
+	free(m->xb);
+	free(m->xb2);
+	free(m->q);
+	free(m->att);
+	free(m->hb);
+	free(m->hb2);
+	free(m->cs);
+	free(m->attn_scratch);
+	llm_threadpool_free(m->tp);
+	free(m);
+}
+
+const struct llm_hparams *llm_model_hparams(const llm_model *m) { return &m->hp; }
+int32_t llm_model_n_ctx(const llm_model *m) { return m->n_ctx; }
+int32_t llm_model_n_past(const llm_model *m) { return m->n_past; }
+int llm_model_n_threads(const llm_model *m) { return llm_threadpool_size(m->tp); }
+void llm_model_set_naive_attention(llm_model *m, int naive) { m->naive_attn = naive != 0; }
+
+int llm_model_kv(const llm_model *m, int layer, const float **k, const float **v)
+{
+	if (layer < 0 || layer >= m->hp.n_layer)
+		return llm_err(LLM_EINVAL, "layer %d out of range (0..%d)", layer, m->hp.n_layer - 1);
+	size_t off = (size_t)layer * (size_t)m->n_ctx * (size_t)m->hp.n_head_kv * (size_t)m->hp.head_dim;
+	*k = m->kc + off;
+	*v = m->vc + off;
+	return 0;
+}
+
+/* ============================================================ forward */
+
+static int matmul(llm_model *m, float *y, const struct weight *w, const float *x, int n)
+{
+	return llm_matmul(y, w->data, w->type, x, w->n, w->d, n, m->tp);
+}
+
+static int attention(llm_model *m, int l, int n, int pos)
+{
+	const struct llm_hparams *hp = &m->hp;
+	const float *k, *v;
+	llm_model_kv(m, l, &k, &v);
+	struct llm_attn a = { n, pos, hp->n_head, hp->n_head_kv, hp->head_dim,
+			      1.0f / sqrtf((float)hp->head_dim), m->q, k, v, m->att };
+	int nw = llm_threadpool_size(m->tp);
+	size_t need = m->naive_attn ? llm_attn_naive_scratch(&a, nw) : llm_attn_flash_scratch(&a, nw);
+	if (need > m->attn_scratch_size) {
+		void *p = realloc(m->attn_scratch, need);
+		if (!p)
+			return llm_err(LLM_ENOMEM, "attention: out of memory for %zu bytes of scratch", need);
+		m->attn_scratch = p;
+		m->attn_scratch_size = need;
+	}
+	return m->naive_attn ? llm_attn_naive(&a, m->tp, m->attn_scratch)
+			     : llm_attn_flash(&a, m->tp, m->attn_scratch);
+}
+
+/* n <= CHUNK tokens at positions pos.. through every layer; x holds their
+ * final residual stream afterwards. */
+static int forward_chunk(llm_model *m, const int32_t *tokens, int n, int pos)
+{
+	const struct llm_hparams *hp = &m->hp;
+	int64_t E = hp->n_embd, F = hp->n_ff;
+	int64_t QD = (int64_t)hp->n_head * hp->head_dim, KD = (int64_t)hp->n_head_kv * hp->head_dim;
+	const struct llm_type_traits *tt = llm_type_traits(m->tok.type);
+	size_t tok_row = llm_type_row_size(m->tok.type, E);
+	int rc;
+
+	for (int t = 0; t < n; t++) {
+		tt->to_float((const uint8_t *)m->tok.data + (size_t)tokens[t] * tok_row, m->x + t * E, E);
+		llm_rope_cossin(m->cs + (size_t)t * hp->rope_dim, hp->rope_dim, pos + t, m->inv_freq);
+	}
+	for (int l = 0; l < hp->n_layer; l++) {
+		const struct layer *L = &m->layers[l];
+		const float *kl, *vl;
+		llm_model_kv(m, l, &kl, &vl);
+		/* K and V rows of positions pos..pos+n-1 are contiguous in the cache */
+		float *k = (float *)kl + (size_t)pos * KD, *v = (float *)vl + (size_t)pos * KD;
+
+		for (int t = 0; t < n; t++)
+			llm_rmsnorm(m->xb + t * E, m->x + t * E, L->attn_norm, E, hp->rms_eps);
+		if ((rc = matmul(m, m->q, &L->wq, m->xb, n)) || (rc = matmul(m, k, &L->wk, m->xb, n)) ||
+		    (rc = matmul(m, v, &L->wv, m->xb, n)))
+			return rc;
+		for (int t = 0; t < n; t++) {
+			const float *cs = m->cs + (size_t)t * hp->rope_dim;
+			llm_rope(m->q + t * QD, hp->n_head, hp->head_dim, hp->rope_dim, cs);
+			llm_rope(k + t * KD, hp->n_head_kv, hp->head_dim, hp->rope_dim, cs);
+		}
+		if ((rc = attention(m, l, n, pos)) || (rc = matmul(m, m->xb2, &L->wo, m->att, n)))
+			return rc;
+		llm_add(m->x, m->xb2, n * E);
+
+		for (int t = 0; t < n; t++)
+			llm_rmsnorm(m->xb + t * E, m->x + t * E, L->ffn_norm, E, hp->rms_eps);
+		if ((rc = matmul(m, m->hb, &L->w1, m->xb, n)) || (rc = matmul(m, m->hb2, &L->w3, m->xb, n)))
+			return rc;
+		llm_silu_mul(m->hb, m->hb2, n * F);
+		if ((rc = matmul(m, m->xb2, &L->w2, m->hb, n)))
+			return rc;
+		llm_add(m->x, m->xb2, n * E);
+	}
+	return 0;
+}
+
+int llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *logits,
+		   int all_logits)
+{
+	const struct llm_hparams *hp = &m->hp;
+	int64_t E = hp->n_embd, V = hp->n_vocab;
+	if (n < 1)
+		return llm_err(LLM_EINVAL, "eval: no tokens");
+	if (pos < 0 || pos > m->n_past)
+		return llm_err(LLM_EINVAL, "eval: position %d leaves a gap after %d cached positions",
+			       pos, m->n_past);
+	if ((int64_t)pos + n > m->n_ctx)
+		return llm_err(LLM_EINVAL, "eval: positions %d..%lld exceed the context of %d",
+			       pos, (long long)pos + n - 1, m->n_ctx);
+	for (int t = 0; t < n; t++)
+		if (tokens[t] < 0 || tokens[t] >= V)
+			return llm_err(LLM_EINVAL, "eval: token id %d out of range (vocabulary %d)",
+				       tokens[t], hp->n_vocab);
+	m->n_past = pos; /* positions >= pos are being overwritten */
+	for (int c0 = 0; c0 < n; c0 += CHUNK) {
+		int nc = n - c0 < CHUNK ? n - c0 : CHUNK;
+		int rc = forward_chunk(m, tokens + c0, nc, pos + c0);
+		if (rc)
+			return rc;
+		m->n_past = pos + c0 + nc;
+		if (!logits)
+			continue;
+		if (all_logits) {
+			for (int t = 0; t < nc; t++)
+				llm_rmsnorm(m->xb + t * E, m->x + t * E, m->out_norm, E, hp->rms_eps);
+			rc = llm_matmul(logits + (size_t)c0 * V, m->out.data, m->out.type, m->xb, E, V,
+					nc, m->tp);
+		} else if (c0 + nc == n) {
+			llm_rmsnorm(m->xb, m->x + (nc - 1) * E, m->out_norm, E, hp->rms_eps);
+			llm_matvec(logits, m->out.data, m->out.type, m->xb, E, V, m->tp);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
