@@ -14,6 +14,7 @@
 #include "gguf.h"
 #include "io.h"
 #include "types.h"
+#include "zst.h"
 
 /* ------------------------------------------------------------------ */
 /* reading                                                             */
@@ -333,30 +334,83 @@ const void *llm_gguf_tensor_data(const llm_gguf *g, int64_t i)
 /* ------------------------------------------------------------------ */
 /* writing                                                             */
 
-struct llm_gguf_writer {
+/* One output file: the whole GGUF, or one shard holding tensors [t0, t1). */
+struct part {
 	struct llm_out out;
+	llm_zst_enc *enc;     /* non-NULL: the container */
+	char *path;
+	int64_t t0, t1;
+	uint64_t pos;         /* bytes of the decoded GGUF so far */
+	uint64_t data_off;    /* start of its data section */
+};
+
+struct llm_gguf_writer {
+	char *path;           /* as given ("-" for stdout) */
+	struct llm_gguf_write_opts o;
+	int zstd, split;
 	llm_meta meta;
 	struct llm_tensor_info *t;
 	int64_t nt, cap;
 	int header_done;
 	uint32_t alignment;
-	int64_t cur;       /* tensor being written */
-	uint64_t cur_done; /* bytes of it written */
-	uint64_t pos;      /* bytes written so far */
+	int64_t cur;          /* tensor being written */
+	uint64_t cur_done;    /* bytes of it written */
+	struct part *parts;
+	int np, ip;           /* number of parts, current part */
+	int open;             /* parts[ip].out is open */
+	char **done_paths;    /* shards already renamed into place */
+	int n_done;
 	int failed;
 };
 
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
 int llm_gguf_writer_open(llm_gguf_writer **out, const char *path)
 {
+	return llm_gguf_writer_open_opts(out, path, NULL);
+}
+
+int llm_gguf_writer_open_opts(llm_gguf_writer **out, const char *path, const struct llm_gguf_write_opts *o)
+{
+	static const struct llm_gguf_write_opts dflt = LLM_GGUF_WRITE_OPTS_INIT;
 	llm_gguf_writer *w = calloc(1, sizeof *w);
-	int rc;
 
 	*out = NULL;
-	if (!w)
-		return llm_err(LLM_ENOMEM, "out of memory");
-	if ((rc = llm_out_open(&w->out, path))) {
+	if (!path)
+		path = "-";
+	if (!w || !(w->path = strdup(path))) {
 		free(w);
-		return rc;
+		return llm_err(LLM_ENOMEM, "out of memory");
+	}
+	w->o = o ? *o : dflt;
+	w->zstd = w->o.zstd < 0 ? ends_with(path, ".zst") : w->o.zstd > 0;
+	w->split = w->o.split_max_size > 0 || w->o.split_max_tensors > 0;
+	if (w->split && strcmp(path, "-") == 0) {
+		free(w->path);
+		free(w);
+		return llm_err(LLM_EINVAL, "split shards need an output name (-o PREFIX.gguf), not stdout");
+	}
+	llm_meta_init(&w->meta);
+	if (!w->split) {
+		/* open now so an unwritable output fails early */
+		int rc;
+		if (!(w->parts = calloc(1, sizeof *w->parts)) || !(w->parts[0].path = strdup(path))) {
+			llm_gguf_writer_abort(w);
+			return llm_err(LLM_ENOMEM, "out of memory");
+		}
+		w->np = 1;
+		if ((rc = llm_out_open(&w->parts[0].out, path))) {
+			free(w->parts[0].path);
+			free(w->parts);
+			free(w->path);
+			free(w);
+			return rc;
+		}
+		w->open = 1;
 	}
 	*out = w;
 	return 0;
@@ -372,12 +426,12 @@ int llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int type, i
 	uint64_t rows = 1;
 
 	if (w->header_done)
-		return llm_err(LLM_EINVAL, "%s: tensor %s declared after data started", w->out.path, name);
+		return llm_err(LLM_EINVAL, "%s: tensor %s declared after data started", w->path, name);
 	if (!tr || n_dims < 1 || n_dims > LLM_MAX_DIMS)
-		return llm_err(LLM_EINVAL, "%s: tensor %s: bad type or dimensions", w->out.path, name);
+		return llm_err(LLM_EINVAL, "%s: tensor %s: bad type or dimensions", w->path, name);
 	for (int64_t i = 0; i < w->nt; i++)
 		if (strcmp(w->t[i].name, name) == 0)
-			return llm_err(LLM_EINVAL, "%s: duplicate tensor name %s", w->out.path, name);
+			return llm_err(LLM_EINVAL, "%s: duplicate tensor name %s", w->path, name);
 	if (w->nt == w->cap) {
 		int64_t cap = w->cap ? 2 * w->cap : 64;
 		void *p = realloc(w->t, (size_t)cap * sizeof *w->t);
@@ -393,19 +447,19 @@ int llm_gguf_writer_add_tensor(llm_gguf_writer *w, const char *name, int type, i
 	for (int d = 0; d < LLM_MAX_DIMS; d++) {
 		t->ne[d] = d < n_dims ? ne[d] : 1;
 		if (t->ne[d] < 0)
-			return llm_err(LLM_EINVAL, "%s: tensor %s: negative dimension", w->out.path, name);
+			return llm_err(LLM_EINVAL, "%s: tensor %s: negative dimension", w->path, name);
 		if (d > 0) {
 			if (t->ne[d] && rows > UINT64_MAX / (uint64_t)t->ne[d])
-				return llm_err(LLM_EINVAL, "%s: tensor %s: too large", w->out.path, name);
+				return llm_err(LLM_EINVAL, "%s: tensor %s: too large", w->path, name);
 			rows *= (uint64_t)t->ne[d];
 		}
 	}
 	uint64_t row = t->ne[0] ? llm_type_row_size(type, t->ne[0]) : 0;
 	if (t->ne[0] && !row)
 		return llm_err(LLM_EINVAL, "%s: tensor %s: row of %lld values does not fit type %s",
-			       w->out.path, name, (long long)t->ne[0], tr->name);
+			       w->path, name, (long long)t->ne[0], tr->name);
 	if (rows && row > UINT64_MAX / rows)
-		return llm_err(LLM_EINVAL, "%s: tensor %s: too large", w->out.path, name);
+		return llm_err(LLM_EINVAL, "%s: tensor %s: too large", w->path, name);
 	t->size = row * rows;
 	if (!(t->name = strdup(name)))
 		return llm_err(LLM_ENOMEM, "out of memory");
@@ -437,50 +491,74 @@ static int put_str(uint8_t **b, size_t *l, size_t *c, const char *s, uint64_t n)
 	return rc ? rc : put(b, l, c, s, n);
 }
 
-static int write_header(llm_gguf_writer *w)
+static int put_kv(uint8_t **b, size_t *len, size_t *cap, const struct llm_kv *kv)
+{
+	uint32_t u32 = kv->type;
+	int rc = put_str(b, len, cap, kv->key, strlen(kv->key));
+	rc |= put(b, len, cap, &u32, 4);
+	if (kv->type == LLM_V_ARR) {
+		u32 = kv->atype;
+		rc |= put(b, len, cap, &u32, 4);
+		rc |= put(b, len, cap, &kv->n, 8);
+	}
+	if (kv->atype == LLM_V_STR) {
+		const struct llm_str *s = kv->data;
+		for (uint64_t j = 0; j < kv->n && !rc; j++)
+			rc |= put_str(b, len, cap, s[j].s, s[j].len);
+	} else {
+		rc |= put(b, len, cap, kv->data, kv->n * llm_vtype_size(kv->atype));
+	}
+	return rc ? LLM_ENOMEM : 0;
+}
+
+static int is_split_key(const char *k)
+{
+	return strcmp(k, "split.no") == 0 || strcmp(k, "split.count") == 0 || strcmp(k, "split.tensors.count") == 0;
+}
+
+static uint64_t padded(const llm_gguf_writer *w, uint64_t n)
+{
+	return (n + w->alignment - 1) / w->alignment * w->alignment;
+}
+
+/* The GGUF header of part p (all metadata in the first part; in later
+ * shards only the split keys and the alignment, as llama.cpp's gguf-split). */
+static int build_header(llm_gguf_writer *w, struct part *p, uint8_t **out, size_t *out_len)
 {
 	uint8_t *b = NULL;
 	size_t len = 0, cap = 0;
 	uint32_t u32;
-	int64_t i64;
+	int64_t i64, n_kv = 0;
 	uint64_t off = 0;
-	int rc = 0;
+	int rc = 0, first = p == &w->parts[0];
+	uint16_t no = (uint16_t)(p - w->parts), count = (uint16_t)w->np;
+	int32_t ntens = (int32_t)w->nt;
+	const struct llm_kv split_kv[3] = {
+		{ "split.no", LLM_V_U16, LLM_V_U16, 1, &no },
+		{ "split.count", LLM_V_U16, LLM_V_U16, 1, &count },
+		{ "split.tensors.count", LLM_V_I32, LLM_V_I32, 1, &ntens },
+	};
 
-	w->alignment = LLM_GGUF_DEFAULT_ALIGNMENT;
-	const struct llm_kv *al = llm_meta_get(&w->meta, "general.alignment");
-	if (al) {
-		uint32_t a = al->type == LLM_V_U32 ? *(const uint32_t *)al->data : 0;
-		if (a == 0 || (a & (a - 1)))
-			return llm_err(LLM_EINVAL, "%s: general.alignment must be a u32 power of two", w->out.path);
-		w->alignment = a;
-	}
+	for (int64_t i = 0; i < w->meta.n; i++)
+		if (!is_split_key(w->meta.kv[i].key) &&
+		    (first || strcmp(w->meta.kv[i].key, "general.alignment") == 0))
+			n_kv++;
+	if (w->split)
+		n_kv += 3;
 	u32 = LLM_GGUF_MAGIC;
 	rc |= put(&b, &len, &cap, &u32, 4);
 	u32 = 3;
 	rc |= put(&b, &len, &cap, &u32, 4);
-	i64 = w->nt;
+	i64 = p->t1 - p->t0;
 	rc |= put(&b, &len, &cap, &i64, 8);
-	i64 = w->meta.n;
-	rc |= put(&b, &len, &cap, &i64, 8);
-	for (int64_t i = 0; i < w->meta.n && !rc; i++) {
-		const struct llm_kv *kv = &w->meta.kv[i];
-		rc |= put_str(&b, &len, &cap, kv->key, strlen(kv->key));
-		u32 = kv->type;
-		rc |= put(&b, &len, &cap, &u32, 4);
-		if (kv->type == LLM_V_ARR) {
-			u32 = kv->atype;
-			rc |= put(&b, &len, &cap, &u32, 4);
-			rc |= put(&b, &len, &cap, &kv->n, 8);
-		}
-		if (kv->atype == LLM_V_STR) {
-			const struct llm_str *s = kv->data;
-			for (uint64_t j = 0; j < kv->n && !rc; j++)
-				rc |= put_str(&b, &len, &cap, s[j].s, s[j].len);
-		} else {
-			rc |= put(&b, &len, &cap, kv->data, kv->n * llm_vtype_size(kv->atype));
-		}
-	}
-	for (int64_t i = 0; i < w->nt && !rc; i++) {
+	rc |= put(&b, &len, &cap, &n_kv, 8);
+	for (int64_t i = 0; i < w->meta.n && !rc; i++)
+		if (!is_split_key(w->meta.kv[i].key) &&
+		    (first || strcmp(w->meta.kv[i].key, "general.alignment") == 0))
+			rc = put_kv(&b, &len, &cap, &w->meta.kv[i]);
+	for (int k = 0; k < 3 && w->split && !rc; k++)
+		rc = put_kv(&b, &len, &cap, &split_kv[k]);
+	for (int64_t i = p->t0; i < p->t1 && !rc; i++) {
 		struct llm_tensor_info *t = &w->t[i];
 		rc |= put_str(&b, &len, &cap, t->name, strlen(t->name));
 		u32 = (uint32_t)t->n_dims;
@@ -490,70 +568,241 @@ static int write_header(llm_gguf_writer *w)
 		rc |= put(&b, &len, &cap, &u32, 4);
 		t->offset = off;
 		rc |= put(&b, &len, &cap, &off, 8);
-		off += (t->size + w->alignment - 1) / w->alignment * w->alignment;
+		off += padded(w, t->size);
 	}
 	if (!rc) {
 		static const uint8_t zero[256];
 		size_t pad = (w->alignment - len % w->alignment) % w->alignment;
-		while (pad && !rc) {
-			size_t n = pad < sizeof zero ? pad : sizeof zero;
-			rc = put(&b, &len, &cap, zero, n);
-			pad -= n;
-		}
+		rc = put(&b, &len, &cap, zero, pad);
 	}
-	if (!rc)
-		rc = llm_out_write(&w->out, b, len);
-	free(b);
-	w->pos = len;
-	w->header_done = 1;
+	if (rc) {
+		free(b);
+		return llm_err(LLM_ENOMEM, "out of memory");
+	}
+	*out = b;
+	*out_len = len;
+	return 0;
+}
+
+/* Bytes to the current part: plain, or into the container's current region. */
+static int part_write(struct part *p, const void *data, size_t n)
+{
+	int rc = p->enc ? llm_zst_enc_write(p->enc, data, n) : llm_out_write(&p->out, data, n);
+	p->pos += n;
 	return rc;
 }
 
-static int pad_out(llm_gguf_writer *w, uint64_t n)
+static int part_pad(llm_gguf_writer *w, struct part *p, uint64_t n)
 {
 	static const uint8_t zero[256];
 	int rc = 0;
+	if (p->enc) { /* padding is implied in the container */
+		p->pos += n;
+		return 0;
+	}
+	(void)w;
 	while (n && !rc) {
 		size_t k = n < sizeof zero ? (size_t)n : sizeof zero;
-		rc = llm_out_write(&w->out, zero, k);
+		rc = part_write(p, zero, k);
 		n -= k;
-		w->pos += k;
 	}
 	return rc;
 }
 
-/* Move past finished tensors, padding each to the alignment. */
+/* Shard name: PREFIX-00001-of-00003.gguf[.zst] from PREFIX[.gguf][.zst]. */
+static char *shard_name(const char *path, int no, int count)
+{
+	size_t n = strlen(path);
+	int z = ends_with(path, ".zst");
+	char *s = malloc(n + 48);
+	if (!s)
+		return NULL;
+	memcpy(s, path, n + 1);
+	if (z)
+		s[n -= 4] = 0;
+	if (ends_with(s, ".gguf"))
+		s[n -= 5] = 0;
+	snprintf(s + n, 48, "-%05d-of-%05d.gguf%s", no + 1, count, z ? ".zst" : "");
+	return s;
+}
+
+/* Decide the parts (one unless splitting). */
+static int plan_parts(llm_gguf_writer *w)
+{
+	int np = 1;
+	uint64_t size = 0;
+	int64_t n = 0;
+
+	if (!w->split)
+		goto one;
+	for (int64_t i = 0; i < w->nt; i++) {
+		uint64_t s = padded(w, w->t[i].size);
+		if (n > 0 && ((w->o.split_max_tensors > 0 && n >= w->o.split_max_tensors) ||
+			      (w->o.split_max_size > 0 && size + s > w->o.split_max_size))) {
+			np++;
+			n = 0;
+			size = 0;
+		}
+		n++;
+		size += s;
+	}
+	if (np > 99999)
+		return llm_err(LLM_EINVAL, "%s: %d shards (at most 99999)", w->path, np);
+	if (!(w->parts = calloc((size_t)np, sizeof *w->parts)))
+		return llm_err(LLM_ENOMEM, "out of memory");
+	w->np = np;
+	np = 0;
+	n = 0;
+	size = 0;
+	for (int64_t i = 0; i < w->nt; i++) {
+		uint64_t s = padded(w, w->t[i].size);
+		if (n > 0 && ((w->o.split_max_tensors > 0 && n >= w->o.split_max_tensors) ||
+			      (w->o.split_max_size > 0 && size + s > w->o.split_max_size))) {
+			w->parts[np++].t1 = i;
+			w->parts[np].t0 = i;
+			n = 0;
+			size = 0;
+		}
+		n++;
+		size += s;
+	}
+	w->parts[np].t1 = w->nt;
+	for (int k = 0; k < w->np; k++)
+		if (!(w->parts[k].path = shard_name(w->path, k, w->np)))
+			return llm_err(LLM_ENOMEM, "out of memory");
+	return 0;
+one:
+	w->parts[0].t0 = 0;
+	w->parts[0].t1 = w->nt;
+	return 0;
+}
+
+/* Open part ip (unless open) and write its header. */
+static int start_part(llm_gguf_writer *w)
+{
+	struct part *p = &w->parts[w->ip];
+	uint8_t *b = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!w->open) {
+		if ((rc = llm_out_open(&p->out, p->path)))
+			return rc;
+		w->open = 1;
+	}
+	if (w->zstd && (rc = llm_zst_enc_new(&p->enc, &p->out, w->o.zstd_level, w->o.n_threads)))
+		return rc;
+	if ((rc = build_header(w, p, &b, &len)))
+		return rc;
+	if (p->enc)
+		rc = llm_zst_enc_begin(p->enc, 0, len, 0);
+	if (!rc)
+		rc = part_write(p, b, len);
+	free(b);
+	p->data_off = len;
+	return rc;
+}
+
+/* Finish part ip: index and footer for a container, then rename into place. */
+static int end_part(llm_gguf_writer *w)
+{
+	struct part *p = &w->parts[w->ip];
+	int rc = 0;
+	if (p->enc)
+		rc = llm_zst_enc_finish(p->enc, p->pos);
+	llm_zst_enc_free(p->enc);
+	p->enc = NULL;
+	if (rc) {
+		llm_out_abort(&p->out);
+		w->open = 0;
+		return rc;
+	}
+	rc = llm_out_commit(&p->out);
+	w->open = 0;
+	if (rc)
+		return rc;
+	if (w->split) {
+		char **d = realloc(w->done_paths, (size_t)(w->n_done + 1) * sizeof *d);
+		if (!d)
+			return llm_err(LLM_ENOMEM, "out of memory");
+		w->done_paths = d;
+		d[w->n_done++] = p->path;
+		p->path = NULL;
+	}
+	return 0;
+}
+
+static int write_header(llm_gguf_writer *w)
+{
+	int rc;
+	w->alignment = LLM_GGUF_DEFAULT_ALIGNMENT;
+	const struct llm_kv *al = llm_meta_get(&w->meta, "general.alignment");
+	if (al) {
+		uint32_t a = al->type == LLM_V_U32 ? *(const uint32_t *)al->data : 0;
+		if (a == 0 || (a & (a - 1)))
+			return llm_err(LLM_EINVAL, "%s: general.alignment must be a u32 power of two", w->path);
+		w->alignment = a;
+	}
+	w->header_done = 1;
+	if ((rc = plan_parts(w)))
+		return rc;
+	return start_part(w);
+}
+
+/* Move past finished tensors, padding each to the alignment, and from one
+ * shard to the next. */
 static int advance(llm_gguf_writer *w)
 {
+	int rc;
 	while (w->cur < w->nt && w->cur_done == w->t[w->cur].size) {
+		struct part *p = &w->parts[w->ip];
 		uint64_t sz = w->t[w->cur].size;
-		int rc = pad_out(w, (w->alignment - sz % w->alignment) % w->alignment);
-		if (rc)
+		if ((rc = part_pad(w, p, (w->alignment - sz % w->alignment) % w->alignment)))
 			return rc;
 		w->cur++;
 		w->cur_done = 0;
+		if (w->cur == p->t1 && w->ip + 1 < w->np) {
+			if ((rc = end_part(w)))
+				return rc;
+			w->ip++;
+			if ((rc = start_part(w)))
+				return rc;
+		}
 	}
 	return 0;
+}
+
+/* Entering tensor cur: open its region in the container. */
+static int begin_tensor(llm_gguf_writer *w)
+{
+	struct part *p = &w->parts[w->ip];
+	const struct llm_tensor_info *t = &w->t[w->cur];
+	if (!p->enc || w->cur_done)
+		return 0;
+	return llm_zst_enc_begin(p->enc, p->data_off + t->offset, t->size, llm_zst_elem_for_type(t->type));
 }
 
 int llm_gguf_writer_write(llm_gguf_writer *w, const void *data, size_t size)
 {
 	int rc;
 	if (w->failed)
-		return llm_err(LLM_EIO, "%s: earlier write failed", w->out.path);
+		return llm_err(LLM_EIO, "%s: earlier write failed", w->path);
 	if (!w->header_done && (rc = write_header(w)))
 		goto fail;
 	if ((rc = advance(w)))
 		goto fail;
 	if (w->cur >= w->nt || size > w->t[w->cur].size - w->cur_done) {
-		rc = llm_err(LLM_EINVAL, "%s: more data than the declared tensors hold", w->out.path);
+		rc = llm_err(LLM_EINVAL, "%s: more data than the declared tensors hold", w->path);
 		goto fail;
 	}
-	if ((rc = llm_out_write(&w->out, data, size)))
+	if (size == 0)
+		return 0;
+	if ((rc = begin_tensor(w)) || (rc = part_write(&w->parts[w->ip], data, size)))
 		goto fail;
 	w->cur_done += size;
-	w->pos += size;
-	return advance(w);
+	if ((rc = advance(w)))
+		goto fail;
+	return 0;
 fail:
 	w->failed = 1;
 	return rc;
@@ -564,7 +813,16 @@ static void writer_free(llm_gguf_writer *w)
 	for (int64_t i = 0; i < w->nt; i++)
 		free(w->t[i].name);
 	free(w->t);
+	for (int k = 0; k < w->np; k++) {
+		llm_zst_enc_free(w->parts[k].enc);
+		free(w->parts[k].path);
+	}
+	free(w->parts);
+	for (int k = 0; k < w->n_done; k++)
+		free(w->done_paths[k]);
+	free(w->done_paths);
 	llm_meta_clear(&w->meta);
+	free(w->path);
 	free(w);
 }
 
@@ -572,27 +830,32 @@ int llm_gguf_writer_commit(llm_gguf_writer *w)
 {
 	int rc = 0;
 	if (w->failed)
-		rc = llm_err(LLM_EIO, "%s: earlier write failed", w->out.path);
+		rc = llm_err(LLM_EIO, "%s: earlier write failed", w->path);
 	if (!rc && !w->header_done)
 		rc = write_header(w);
 	if (!rc)
 		rc = advance(w);
 	if (!rc && w->cur < w->nt)
-		rc = llm_err(LLM_EINVAL, "%s: tensor %s: %llu of %llu bytes written", w->out.path,
+		rc = llm_err(LLM_EINVAL, "%s: tensor %s: %llu of %llu bytes written", w->path,
 			     w->t[w->cur].name, (unsigned long long)w->cur_done,
 			     (unsigned long long)w->t[w->cur].size);
 	if (!rc)
-		rc = llm_out_commit(&w->out);
-	else
-		llm_out_abort(&w->out);
+		rc = end_part(w);
+	if (rc) {
+		llm_gguf_writer_abort(w);
+		return rc;
+	}
 	writer_free(w);
-	return rc;
+	return 0;
 }
 
 void llm_gguf_writer_abort(llm_gguf_writer *w)
 {
 	if (!w)
 		return;
-	llm_out_abort(&w->out);
+	if (w->open && w->np)
+		llm_out_abort(&w->parts[w->ip].out);
+	for (int k = 0; k < w->n_done; k++)
+		unlink(w->done_paths[k]);
 	writer_free(w);
 }

@@ -65,11 +65,38 @@ const char *llm_gguf_path(const llm_gguf *g);
 
 typedef struct llm_gguf_writer llm_gguf_writer;
 
+/* How to write (llm_gguf_writer_open_opts):
+ *   zstd: -1 by name (a path ending in ".zst" gets the compressed
+ *         container of zst.h), 0 plain GGUF, 1 container;
+ *   zstd_level: zstd level for the container (0: 3); n_threads: compression
+ *         threads (0: online CPUs);
+ *   split_max_size / split_max_tensors (0: no limit): write llama.cpp-style
+ *         shards PREFIX-00001-of-0000N.gguf[.zst] (PREFIX = path without
+ *         ".gguf"/".zst"), tensors in order, a new shard when the next
+ *         tensor's (padded) bytes would pass the size or the count would
+ *         pass the limit; every shard has split.no (u16, from 0),
+ *         split.count (u16) and split.tensors.count (i32, the total); the
+ *         first holds all other metadata, later ones only general.alignment.
+ *         Each shard appears by rename when complete; on failure the
+ *         shards already written are removed.  Needs a file name, not "-".
+ * split.* keys in the writer's metadata are ignored: the writer sets them. */
+struct llm_gguf_write_opts {
+	int zstd;
+	int zstd_level;
+	int n_threads;
+	uint64_t split_max_size;
+	int64_t split_max_tensors;
+};
+#define LLM_GGUF_WRITE_OPTS_INIT { -1, 0, 0, 0, 0 }
+
 /* Start a GGUF v3 file at path: "-" or NULL writes to stdout; otherwise a
  * temporary file beside path that llm_gguf_writer_commit() renames into
- * place.  Metadata and tensor infos are declared first; the header is
+ * place.  A path ending in ".zst" gets the compressed container (zst.h).  Metadata and tensor infos are declared first; the header is
  * written when the first tensor's data arrive (or at commit). */
 int llm_gguf_writer_open(llm_gguf_writer **out, const char *path);
+/* The same with options (NULL: LLM_GGUF_WRITE_OPTS_INIT, what _open does). */
+int llm_gguf_writer_open_opts(llm_gguf_writer **out, const char *path,
+			      const struct llm_gguf_write_opts *o);
 /* The writer's metadata, to fill with llm_meta_set_*.  general.alignment,
  * when set, must be a power of two and is honoured. */
 llm_meta *llm_gguf_writer_meta(llm_gguf_writer *w);

@@ -1,0 +1,776 @@
+/* zst.c - the compressed GGUF container (layout in zst.h).
+ *
+ * zstd sits behind this file only.  Work is cut into units of at most
+ * LLM_ZST_CHUNK raw bytes; a batch of units is compressed or decoded on
+ * up to n_threads threads, each with its own zstd context and scratch.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "error.h"
+#include "types.h"
+#include "zst.h"
+
+#define MAX_THREADS 64
+#define MAX_UNIT (1ull << 30)
+
+/* ---- XXH64 (the published algorithm) ---- */
+
+static const uint64_t P1 = 0x9E3779B185EBCA87ull, P2 = 0xC2B2AE3D27D4EB4Full,
+		      P3 = 0x165667B19E3779F9ull, P4 = 0x85EBCA77C2B2AE63ull,
+		      P5 = 0x27D4EB2F165667C5ull;
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t xround(uint64_t acc, uint64_t lane) { return rotl64(acc + lane * P2, 31) * P1; }
+static inline uint64_t xmerge(uint64_t h, uint64_t v) { return (h ^ xround(0, v)) * P1 + P4; }
+
+uint64_t llm_xxh64(const void *data, size_t n)
+{
+	const uint8_t *p = data, *end = p + n;
+	uint64_t h;
+
+	if (n >= 32) {
+		uint64_t v1 = P1 + P2, v2 = P2, v3 = 0, v4 = 0 - P1;
+		for (; end - p >= 32; p += 32) {
+			v1 = xround(v1, rd64(p));
+			v2 = xround(v2, rd64(p + 8));
+			v3 = xround(v3, rd64(p + 16));
+			v4 = xround(v4, rd64(p + 24));
+		}
+		h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+		h = xmerge(xmerge(xmerge(xmerge(h, v1), v2), v3), v4);
+	} else {
+		h = P5;
+	}
+	h += (uint64_t)n;
+	for (; end - p >= 8; p += 8)
+		h = rotl64(h ^ xround(0, rd64(p)), 27) * P1 + P4;
+	if (end - p >= 4) {
+		h = rotl64(h ^ (uint64_t)rd32(p) * P1, 23) * P2 + P3;
+		p += 4;
+	}
+	for (; p < end; p++)
+		h = rotl64(h ^ *p * P5, 11) * P1;
+	h ^= h >> 33;
+	h *= P2;
+	h ^= h >> 29;
+	h *= P3;
+	return h ^ (h >> 32);
+}
+
+int llm_zst_sniff(const void *p, size_t n)
+{
+	return n >= 4 && memcmp(p, LLM_ZST_MAGIC, 4) == 0;
+}
+
+int llm_zst_elem_for_type(int type)
+{
+	return type == LLM_TYPE_F32 ? 4 : type == LLM_TYPE_F16 || type == LLM_TYPE_BF16 ? 2 : 0;
+}
+
+static int online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
+/* ---- byte grouping ---- */
+
+/* src: n elements of elem bytes -> elem streams of n bytes at dst (stream j
+ * = byte elem-1-j of each element rotated left by one bit). */
+static void group(const uint8_t *src, uint8_t *dst, size_t n, int elem)
+{
+	if (elem == 2) {
+		uint8_t *s0 = dst, *s1 = dst + n;
+		for (size_t i = 0; i < n; i++) {
+			uint16_t x;
+			memcpy(&x, src + 2 * i, 2);
+			x = (uint16_t)((x << 1) | (x >> 15));
+			s0[i] = (uint8_t)(x >> 8);
+			s1[i] = (uint8_t)x;
+		}
+	} else {
+		uint8_t *s0 = dst, *s1 = dst + n, *s2 = dst + 2 * n, *s3 = dst + 3 * n;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t x;
+			memcpy(&x, src + 4 * i, 4);
+			x = (x << 1) | (x >> 31);
+			s0[i] = (uint8_t)(x >> 24);
+			s1[i] = (uint8_t)(x >> 16);
+			s2[i] = (uint8_t)(x >> 8);
+			s3[i] = (uint8_t)x;
+		}
+	}
+}
+
+static void ungroup(const uint8_t *src, uint8_t *dst, size_t n, int elem)
+{
+	if (elem == 2) {
+		const uint8_t *s0 = src, *s1 = src + n;
+		for (size_t i = 0; i < n; i++) {
+			uint16_t x = (uint16_t)(s0[i] << 8 | s1[i]);
+			x = (uint16_t)((x >> 1) | (x << 15));
+			memcpy(dst + 2 * i, &x, 2);
+		}
+	} else {
+		const uint8_t *s0 = src, *s1 = src + n, *s2 = src + 2 * n, *s3 = src + 3 * n;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t x = (uint32_t)s0[i] << 24 | (uint32_t)s1[i] << 16 | (uint32_t)s2[i] << 8 | s3[i];
+			x = (x >> 1) | (x << 31);
+			memcpy(dst + 4 * i, &x, 4);
+		}
+	}
+}
+
+/* Order-0 entropy of n bytes in bits per byte. */
+static double entropy(const uint8_t *p, size_t n)
+{
+	uint32_t h[4][256] = { { 0 } };
+	size_t i = 0;
+	double e = 0;
+	for (; i + 4 <= n; i += 4) {
+		h[0][p[i]]++;
+		h[1][p[i + 1]]++;
+		h[2][p[i + 2]]++;
+		h[3][p[i + 3]]++;
+	}
+	for (; i < n; i++)
+		h[0][p[i]]++;
+	for (int b = 0; b < 256; b++) {
+		double c = (double)h[0][b] + h[1][b] + h[2][b] + h[3][b];
+		if (c > 0)
+			e -= c * log2(c / (double)n);
+	}
+	return n ? e / (double)n : 0;
+}
+
+/* ---- compressing one unit ---- */
+
+struct eslot {
+	ZSTD_CCtx *cctx;
+	int level;
+	const uint8_t *src;
+	size_t n;
+	int elem;
+	uint8_t *tmp;          /* grouped streams (n bytes) */
+	uint8_t *a, *b;        /* candidate payloads */
+	size_t cap_tmp, cap_a, cap_b;
+	const uint8_t *best;   /* chosen payload (a, b or src) */
+	size_t best_len;
+	uint32_t method;
+	uint64_t xxh;
+	int rc;
+};
+
+static int grow(uint8_t **p, size_t *cap, size_t need)
+{
+	if (*cap >= need)
+		return 0;
+	uint8_t *q = realloc(*p, need);
+	if (!q)
+		return LLM_ENOMEM;
+	*p = q;
+	*cap = need;
+	return 0;
+}
+
+static size_t zc(ZSTD_CCtx *cc, int level, void *dst, size_t cap, const void *src, size_t n)
+{
+	ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);
+	return ZSTD_compress2(cc, dst, cap, src, n);
+}
+
+static void compress_unit(struct eslot *s)
+{
+	size_t n = s->n, k = (size_t)s->elem;
+
+	s->rc = 0;
+	s->xxh = llm_xxh64(s->src, n);
+	s->best = s->src;
+	s->best_len = n;
+	s->method = LLM_ZST_STORED;
+	if (!s->cctx && !(s->cctx = ZSTD_createCCtx())) {
+		s->rc = LLM_ENOMEM;
+		return;
+	}
+	/* plain zstd */
+	if (grow(&s->b, &s->cap_b, ZSTD_compressBound(n))) {
+		s->rc = LLM_ENOMEM;
+		return;
+	}
+	size_t r = zc(s->cctx, s->level, s->b, s->cap_b, s->src, n);
+	if (!ZSTD_isError(r) && r < s->best_len) {
+		s->best = s->b;
+		s->best_len = r;
+		s->method = LLM_ZST_ZSTD;
+	}
+	if (!k || n % k || n < 64)
+		return;
+	/* grouped: elem streams, each stored or zstd */
+	size_t m = n / k, hdr = 8 * k, pos = hdr;
+	if (grow(&s->tmp, &s->cap_tmp, n) || grow(&s->a, &s->cap_a, hdr + k * ZSTD_compressBound(m))) {
+		s->rc = LLM_ENOMEM;
+		return;
+	}
+	group(s->src, s->tmp, m, (int)k);
+	for (size_t j = 0; j < k; j++) {
+		const uint8_t *st = s->tmp + j * m;
+		uint32_t meth = 0, sz = (uint32_t)m;
+		if (entropy(st, m) < 7.97) {
+			size_t z = zc(s->cctx, s->level, s->a + pos, s->cap_a - pos, st, m);
+			if (!ZSTD_isError(z) && z < m) {
+				meth = 1;
+				sz = (uint32_t)z;
+			}
+		}
+		if (!meth)
+			memcpy(s->a + pos, st, m);
+		memcpy(s->a + 8 * j, &meth, 4);
+		memcpy(s->a + 8 * j + 4, &sz, 4);
+		pos += sz;
+	}
+	if (pos < s->best_len) {
+		s->best = s->a;
+		s->best_len = pos;
+		s->method = LLM_ZST_GROUPED;
+	}
+}
+
+/* ---- decoding one unit ---- */
+
+struct dslot {
+	ZSTD_DCtx *dctx;
+	const uint8_t *src;    /* payload */
+	const struct llm_zst_unit *u;
+	uint8_t *dst;          /* u->raw_size bytes */
+	uint8_t *tmp;
+	size_t tmp_cap;
+	int rc;
+	char why[96];
+};
+
+static int dfail(struct dslot *s, const char *why)
+{
+	snprintf(s->why, sizeof s->why, "%s", why);
+	return s->rc = LLM_EFORMAT;
+}
+
+static int zd(struct dslot *s, void *dst, size_t n, const void *src, size_t csize)
+{
+	if (!s->dctx && !(s->dctx = ZSTD_createDCtx()))
+		return s->rc = LLM_ENOMEM;
+	unsigned long long cs = ZSTD_getFrameContentSize(src, csize);
+	if (cs != n)
+		return dfail(s, "bad zstd frame header");
+	size_t r = ZSTD_decompressDCtx(s->dctx, dst, n, src, csize);
+	if (ZSTD_isError(r))
+		return dfail(s, ZSTD_getErrorName(r));
+	if (r != n)
+		return dfail(s, "zstd frame decodes to the wrong size");
+	return 0;
+}
+
+static void decode_unit(struct dslot *s)
+{
+	const struct llm_zst_unit *u = s->u;
+	size_t n = (size_t)u->raw_size, cs = (size_t)u->csize;
+
+	s->rc = 0;
+	s->why[0] = 0;
+	if (u->method == LLM_ZST_STORED) {
+		if (cs != n)
+			return (void)dfail(s, "stored unit of the wrong size");
+		memcpy(s->dst, s->src, n);
+	} else if (u->method == LLM_ZST_ZSTD) {
+		if (zd(s, s->dst, n, s->src, cs))
+			return;
+	} else {
+		size_t k = u->elem, m = n / k, hdr = 8 * k, pos = hdr;
+		if (cs < hdr)
+			return (void)dfail(s, "grouped unit shorter than its header");
+		if (grow(&s->tmp, &s->tmp_cap, n))
+			return (void)(s->rc = LLM_ENOMEM);
+		for (size_t j = 0; j < k; j++) {
+			uint32_t meth = rd32(s->src + 8 * j), sz = rd32(s->src + 8 * j + 4);
+			if (sz > cs - pos)
+				return (void)dfail(s, "grouped stream runs past the unit");
+			if (meth == 0) {
+				if (sz != m)
+					return (void)dfail(s, "stored stream of the wrong size");
+				memcpy(s->tmp + j * m, s->src + pos, m);
+			} else if (meth == 1) {
+				if (zd(s, s->tmp + j * m, m, s->src + pos, sz))
+					return;
+			} else {
+				return (void)dfail(s, "unknown stream method");
+			}
+			pos += sz;
+		}
+		if (pos != cs)
+			return (void)dfail(s, "grouped streams do not fill the unit");
+		ungroup(s->tmp, s->dst, m, (int)k);
+	}
+	if (llm_xxh64(s->dst, n) != u->xxh64)
+		dfail(s, "checksum mismatch (corrupted data)");
+}
+
+/* ---- running slots on threads ---- */
+
+typedef void (*slot_fn)(void *);
+
+struct job {
+	slot_fn fn;
+	char *slots;
+	size_t stride;
+	int n, next;
+	pthread_mutex_t mu;
+};
+
+static void *job_run(void *p)
+{
+	struct job *j = p;
+	for (;;) {
+		pthread_mutex_lock(&j->mu);
+		int i = j->next++;
+		pthread_mutex_unlock(&j->mu);
+		if (i >= j->n)
+			return NULL;
+		j->fn(j->slots + (size_t)i * j->stride);
+	}
+}
+
+/* fn on n slots (an array with stride bytes per slot), nt threads. */
+static void run_slots(slot_fn fn, void *slots, size_t stride, int n, int nt)
+{
+	struct job j = { fn, slots, stride, n, 0, PTHREAD_MUTEX_INITIALIZER };
+	pthread_t th[MAX_THREADS];
+	int started = 0;
+	if (nt > n)
+		nt = n;
+	for (int k = 1; k < nt; k++)
+		if (pthread_create(&th[started], NULL, job_run, &j) == 0)
+			started++;
+	job_run(&j);
+	for (int k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&j.mu);
+}
+
+/* ---- reader ---- */
+
+struct llm_zst {
+	char *name;
+	const uint8_t *base;
+	uint64_t size, raw_total;
+	struct llm_zst_unit *u;
+	int64_t nu;
+};
+
+static int zerr(const char *name, const char *why)
+{
+	return llm_err(LLM_EFORMAT, "%s: compressed checkpoint: %s", name, why);
+}
+
+int llm_zst_open_mem(llm_zst **out, const void *buf, uint64_t size, const char *name)
+{
+	const uint8_t *b = buf, *f;
+	uint64_t idx_off, nu, idx_len;
+	llm_zst *z;
+
+	*out = NULL;
+	if (size < 4 || !llm_zst_sniff(b, size))
+		return zerr(name, "bad magic");
+	if (size < LLM_ZST_HEADER_SIZE + LLM_ZST_FOOTER_SIZE)
+		return zerr(name, "truncated (shorter than header and footer)");
+	if (rd32(b + 4) != LLM_ZST_VERSION)
+		return llm_err(LLM_EUNSUPPORTED, "%s: compressed checkpoint version %u is not supported (1 is)",
+			       name, rd32(b + 4));
+	f = b + size - LLM_ZST_FOOTER_SIZE;
+	if (memcmp(f + 36, LLM_ZST_MAGIC, 4) != 0)
+		return zerr(name, "truncated or damaged (no footer at the end)");
+	idx_off = rd64(f);
+	nu = rd64(f + 8);
+	if (nu == 0 || nu > (size - LLM_ZST_HEADER_SIZE - LLM_ZST_FOOTER_SIZE) / LLM_ZST_ENTRY_SIZE)
+		return zerr(name, "bad unit count in the footer");
+	idx_len = nu * LLM_ZST_ENTRY_SIZE;
+	if (idx_off < LLM_ZST_HEADER_SIZE || idx_off + idx_len != size - LLM_ZST_FOOTER_SIZE)
+		return zerr(name, "bad index offset in the footer");
+	if (llm_xxh64(b + idx_off, (size_t)idx_len) != rd64(f + 24))
+		return zerr(name, "index checksum mismatch (corrupted index)");
+	if (!(z = calloc(1, sizeof *z)) || !(z->name = strdup(name)) ||
+	    !(z->u = calloc((size_t)nu, sizeof *z->u))) {
+		llm_zst_free(z);
+		return llm_err(LLM_ENOMEM, "out of memory");
+	}
+	z->base = b;
+	z->size = size;
+	z->raw_total = rd64(f + 16);
+	z->nu = (int64_t)nu;
+	uint64_t raw_end = 0, c_end = LLM_ZST_HEADER_SIZE;
+	for (uint64_t i = 0; i < nu; i++) {
+		const uint8_t *e = b + idx_off + i * LLM_ZST_ENTRY_SIZE;
+		struct llm_zst_unit *u = &z->u[i];
+		u->raw_off = rd64(e);
+		u->raw_size = rd64(e + 8);
+		u->off = rd64(e + 16);
+		u->csize = rd64(e + 24);
+		u->xxh64 = rd64(e + 32);
+		u->method = rd32(e + 40);
+		u->elem = rd32(e + 44);
+		const char *why = NULL;
+		if (u->raw_size == 0 || u->raw_size > MAX_UNIT)
+			why = "bad unit size";
+		else if (u->raw_off < raw_end || u->raw_off > z->raw_total || u->raw_size > z->raw_total - u->raw_off)
+			why = "units overlap or lie outside the decoded size";
+		else if (i == 0 && u->raw_off != 0)
+			why = "first unit does not hold the GGUF header";
+		else if (u->off < c_end || u->off > idx_off || u->csize > idx_off - u->off)
+			why = "unit payload outside the data area";
+		else if (u->method > LLM_ZST_GROUPED ||
+			 (u->method == LLM_ZST_GROUPED && ((u->elem != 2 && u->elem != 4) || u->raw_size % u->elem)) ||
+			 (u->method != LLM_ZST_GROUPED && u->elem))
+			why = "unknown unit method";
+		if (why) {
+			llm_err(LLM_EFORMAT, "%s: compressed checkpoint: unit %llu: %s", name,
+				(unsigned long long)i, why);
+			llm_zst_free(z);
+			return LLM_EFORMAT;
+		}
+		raw_end = u->raw_off + u->raw_size;
+		c_end = u->off + u->csize;
+	}
+	*out = z;
+	return 0;
+}
+
+void llm_zst_free(llm_zst *z)
+{
+	if (!z)
+		return;
+	free(z->u);
+	free(z->name);
+	free(z);
+}
+
+uint64_t llm_zst_raw_size(const llm_zst *z) { return z->raw_total; }
+int64_t llm_zst_n_units(const llm_zst *z) { return z->nu; }
+const struct llm_zst_unit *llm_zst_unit(const llm_zst *z, int64_t i)
+{
+	return i >= 0 && i < z->nu ? &z->u[i] : NULL;
+}
+
+/* First unit whose end lies after off. */
+static int64_t first_unit(const llm_zst *z, uint64_t off)
+{
+	int64_t lo = 0, hi = z->nu;
+	while (lo < hi) {
+		int64_t mid = (lo + hi) / 2;
+		if (z->u[mid].raw_off + z->u[mid].raw_size <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+uint64_t llm_zst_stored_size(const llm_zst *z, uint64_t off, uint64_t n)
+{
+	uint64_t s = 0;
+	for (int64_t i = first_unit(z, off); i < z->nu && z->u[i].raw_off < off + n; i++)
+		s += z->u[i].csize;
+	return s;
+}
+
+int llm_zst_read(llm_zst *z, void *dst, uint64_t off, uint64_t n, int n_threads)
+{
+	uint8_t *d = dst;
+	int64_t i0 = first_unit(z, off), i1 = i0;
+	int nt = n_threads > 0 ? n_threads : online_cpus(), rc = 0;
+	struct dslot *s;
+
+	if (off > z->raw_total || n > z->raw_total - off)
+		return llm_err(LLM_EINVAL, "%s: read past the decoded size", z->name);
+	while (i1 < z->nu && z->u[i1].raw_off < off + n)
+		i1++;
+	memset(d, 0, (size_t)n); /* gaps are zero padding */
+	if (i1 == i0)
+		return 0;
+	if (nt > MAX_THREADS)
+		nt = MAX_THREADS;
+	/* units partly outside the range decode into a bounce buffer */
+	s = calloc((size_t)(i1 - i0), sizeof *s);
+	if (!s)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	for (int64_t i = i0; i < i1 && !rc; i++) {
+		struct dslot *x = &s[i - i0];
+		const struct llm_zst_unit *u = &z->u[i];
+		x->u = u;
+		x->src = z->base + u->off;
+		if (u->raw_off >= off && u->raw_off + u->raw_size <= off + n)
+			x->dst = d + (u->raw_off - off);
+		else if (!(x->dst = malloc((size_t)u->raw_size)))
+			rc = llm_err(LLM_ENOMEM, "out of memory");
+	}
+	if (!rc)
+		run_slots((slot_fn)decode_unit, s, sizeof *s, (int)(i1 - i0), nt);
+	for (int64_t i = i0; i < i1; i++) {
+		struct dslot *x = &s[i - i0];
+		const struct llm_zst_unit *u = &z->u[i];
+		int inside = u->raw_off >= off && u->raw_off + u->raw_size <= off + n;
+		if (!rc && x->rc) {
+			rc = x->rc == LLM_ENOMEM ? llm_err(LLM_ENOMEM, "out of memory")
+				: llm_err(LLM_EFORMAT, "%s: compressed checkpoint: unit %lld (bytes %llu..%llu): %s",
+					  z->name, (long long)i, (unsigned long long)u->raw_off,
+					  (unsigned long long)(u->raw_off + u->raw_size), x->why);
+		}
+		if (!inside && x->dst) {
+			if (!rc) {
+				uint64_t a = u->raw_off > off ? u->raw_off : off;
+				uint64_t e = u->raw_off + u->raw_size < off + n ? u->raw_off + u->raw_size : off + n;
+				memcpy(d + (a - off), x->dst + (a - u->raw_off), (size_t)(e - a));
+			}
+			free(x->dst);
+		}
+		ZSTD_freeDCtx(x->dctx);
+		free(x->tmp);
+	}
+	free(s);
+	return rc;
+}
+
+int llm_zst_header(llm_zst *z, void **out, uint64_t *size)
+{
+	uint64_t n = z->u[0].raw_size;
+	void *p = malloc((size_t)n);
+	int rc;
+	*out = NULL;
+	if (!p)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	if ((rc = llm_zst_read(z, p, 0, n, 1))) {
+		free(p);
+		return rc;
+	}
+	*out = p;
+	*size = n;
+	return 0;
+}
+
+/* ---- writer ---- */
+
+struct llm_zst_enc {
+	struct llm_out *o;
+	int level, nt;
+	uint64_t pos;          /* container bytes written */
+	struct eslot slot[MAX_THREADS];
+	uint8_t *buf;          /* nt chunks of pending region bytes */
+	size_t buffered;
+	uint64_t reg_off, reg_size, reg_done; /* current region */
+	int elem;
+	struct llm_zst_unit *u;
+	int64_t nu, cap;
+	uint64_t raw_end;
+};
+
+static int put(llm_zst_enc *e, const void *p, size_t n)
+{
+	int rc = llm_out_write(e->o, p, n);
+	e->pos += n;
+	return rc;
+}
+
+int llm_zst_enc_new(llm_zst_enc **out, struct llm_out *o, int level, int n_threads)
+{
+	llm_zst_enc *e = calloc(1, sizeof *e);
+	uint8_t hdr[LLM_ZST_HEADER_SIZE] = { 0 };
+	uint32_t v;
+
+	*out = NULL;
+	if (!e)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	e->o = o;
+	e->level = level ? level : LLM_ZST_DEFAULT_LEVEL;
+	if (e->level < ZSTD_minCLevel() || e->level > ZSTD_maxCLevel()) {
+		free(e);
+		return llm_err(LLM_EINVAL, "zstd level %d is out of range (%d..%d)", level, ZSTD_minCLevel(),
+			       ZSTD_maxCLevel());
+	}
+	e->nt = n_threads > 0 ? (n_threads > MAX_THREADS ? MAX_THREADS : n_threads) : online_cpus();
+	for (int i = 0; i < e->nt; i++)
+		e->slot[i].level = e->level;
+	if (!(e->buf = malloc((size_t)e->nt * LLM_ZST_CHUNK))) {
+		free(e);
+		return llm_err(LLM_ENOMEM, "out of memory");
+	}
+	memcpy(hdr, LLM_ZST_MAGIC, 4);
+	v = LLM_ZST_VERSION;
+	memcpy(hdr + 4, &v, 4);
+	v = LLM_ZST_CHUNK;
+	memcpy(hdr + 12, &v, 4);
+	*out = e;
+	return put(e, hdr, sizeof hdr);
+}
+
+/* Compress n pieces (consecutive units of the current region starting at
+ * raw offset raw) from src and append them. */
+static int emit(llm_zst_enc *e, const uint8_t *src, size_t len, uint64_t raw, int one_unit)
+{
+	int n = 0, rc = 0;
+	for (size_t off = 0; off < len; n++) {
+		size_t k = one_unit ? len : (len - off < LLM_ZST_CHUNK ? len - off : LLM_ZST_CHUNK);
+		e->slot[n].src = src + off;
+		e->slot[n].n = k;
+		e->slot[n].elem = e->elem;
+		off += k;
+	}
+	run_slots((slot_fn)compress_unit, e->slot, sizeof e->slot[0], n, e->nt);
+	for (int i = 0; i < n && !rc; i++) {
+		struct eslot *s = &e->slot[i];
+		if (s->rc) {
+			rc = llm_err(s->rc, "%s: out of memory compressing", e->o->path);
+			break;
+		}
+		if (e->nu == e->cap) {
+			int64_t cap = e->cap ? 2 * e->cap : 256;
+			void *p = realloc(e->u, (size_t)cap * sizeof *e->u);
+			if (!p)
+				return llm_err(LLM_ENOMEM, "out of memory");
+			e->u = p;
+			e->cap = cap;
+		}
+		struct llm_zst_unit *u = &e->u[e->nu++];
+		u->raw_off = raw;
+		u->raw_size = s->n;
+		u->off = e->pos;
+		u->csize = s->best_len;
+		u->xxh64 = s->xxh;
+		u->method = s->method;
+		u->elem = s->method == LLM_ZST_GROUPED ? (uint32_t)s->elem : 0;
+		raw += s->n;
+		rc = put(e, s->best, s->best_len);
+	}
+	return rc;
+}
+
+int llm_zst_enc_begin(llm_zst_enc *e, uint64_t raw_off, uint64_t size, int elem)
+{
+	if (e->reg_done != e->reg_size)
+		return llm_err(LLM_EINVAL, "%s: region started before the previous one ended", e->o->path);
+	if (raw_off < e->raw_end)
+		return llm_err(LLM_EINVAL, "%s: regions out of order", e->o->path);
+	if (raw_off == 0 && size > MAX_UNIT)
+		return llm_err(LLM_EUNSUPPORTED, "%s: GGUF header of %llu bytes is too large", e->o->path,
+			       (unsigned long long)size);
+	e->reg_off = raw_off;
+	e->reg_size = size;
+	e->reg_done = 0;
+	e->buffered = 0;
+	e->elem = elem;
+	e->raw_end = raw_off + size;
+	return 0;
+}
+
+int llm_zst_enc_write(llm_zst_enc *e, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	size_t batch = (size_t)e->nt * LLM_ZST_CHUNK;
+	int hdr = e->reg_off == 0; /* the GGUF header is one unit */
+	int rc = 0;
+
+	if (n > e->reg_size - e->reg_done)
+		return llm_err(LLM_EINVAL, "%s: more bytes than the region holds", e->o->path);
+	if (hdr) {
+		/* the header is one unit and arrives whole */
+		if (e->reg_done == 0 && n == e->reg_size)
+			rc = emit(e, p, n, 0, 1);
+		else
+			rc = llm_err(LLM_EINVAL, "%s: the GGUF header must come in one piece", e->o->path);
+		e->reg_done += n;
+		return rc;
+	}
+	while (n && !rc) {
+		uint64_t start = e->reg_off + e->reg_done - e->buffered;
+		if (e->buffered == 0 && n >= batch) {
+			rc = emit(e, p, batch, start, 0);
+			p += batch;
+			n -= batch;
+			e->reg_done += batch;
+			continue;
+		}
+		size_t k = batch - e->buffered < n ? batch - e->buffered : n;
+		memcpy(e->buf + e->buffered, p, k);
+		e->buffered += k;
+		e->reg_done += k;
+		p += k;
+		n -= k;
+		if (e->buffered == batch) {
+			rc = emit(e, e->buf, batch, start, 0);
+			e->buffered = 0;
+		}
+	}
+	if (!rc && e->reg_done == e->reg_size && e->buffered) {
+		rc = emit(e, e->buf, e->buffered, e->reg_off + e->reg_done - e->buffered, 0);
+		e->buffered = 0;
+	}
+	return rc;
+}
+
+int llm_zst_enc_finish(llm_zst_enc *e, uint64_t raw_total)
+{
+	uint8_t *idx, f[LLM_ZST_FOOTER_SIZE];
+	uint64_t idx_off = e->pos, nu = (uint64_t)e->nu, v;
+	int rc;
+
+	if (e->reg_done != e->reg_size)
+		return llm_err(LLM_EINVAL, "%s: region not finished", e->o->path);
+	if (!nu)
+		return llm_err(LLM_EINVAL, "%s: no GGUF header written", e->o->path);
+	if (!(idx = malloc((size_t)nu * LLM_ZST_ENTRY_SIZE)))
+		return llm_err(LLM_ENOMEM, "out of memory");
+	for (uint64_t i = 0; i < nu; i++) {
+		uint8_t *x = idx + i * LLM_ZST_ENTRY_SIZE;
+		const struct llm_zst_unit *u = &e->u[i];
+		memcpy(x, &u->raw_off, 8);
+		memcpy(x + 8, &u->raw_size, 8);
+		memcpy(x + 16, &u->off, 8);
+		memcpy(x + 24, &u->csize, 8);
+		memcpy(x + 32, &u->xxh64, 8);
+		memcpy(x + 40, &u->method, 4);
+		memcpy(x + 44, &u->elem, 4);
+	}
+	memcpy(f, &idx_off, 8);
+	memcpy(f + 8, &nu, 8);
+	memcpy(f + 16, &raw_total, 8);
+	v = llm_xxh64(idx, (size_t)nu * LLM_ZST_ENTRY_SIZE);
+	memcpy(f + 24, &v, 8);
+	uint32_t ver = LLM_ZST_VERSION;
+	memcpy(f + 32, &ver, 4);
+	memcpy(f + 36, LLM_ZST_MAGIC, 4);
+	rc = put(e, idx, (size_t)nu * LLM_ZST_ENTRY_SIZE);
+	free(idx);
+	return rc ? rc : put(e, f, sizeof f);
+}
+
+void llm_zst_enc_free(llm_zst_enc *e)
+{
+	if (!e)
+		return;
+	for (int i = 0; i < MAX_THREADS; i++) {
+		ZSTD_freeCCtx(e->slot[i].cctx);
+		free(e->slot[i].tmp);
+		free(e->slot[i].a);
+		free(e->slot[i].b);
+	}
+	free(e->buf);
+	free(e->u);
+	free(e);
+}
