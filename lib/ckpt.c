@@ -1,5 +1,8 @@
 /* ckpt.c - format sniffing, dispatch and per-tensor buffers (see ckpt.h);
- * the GGUF backend lives here too since it is a thin layer over gguf.c. */
+ * the GGUF backend lives here too since it is a thin layer over gguf.c and
+ * zst.c (plain GGUF, the zstd container, split shards). */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -10,6 +13,7 @@
 #include "error.h"
 #include "io.h"
 #include "types.h"
+#include "zst.h"
 
 int llm_path_is_dir(const char *path)
 {
@@ -23,81 +27,290 @@ static int ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* ---- GGUF backend ---- */
+/* ---- GGUF backend: plain files, zstd containers (zst.h), split shards ---- */
+
+/* One file of the checkpoint: a GGUF or a container, maybe one shard of many. */
+struct gpart {
+	struct llm_map map;
+	llm_gguf *g;      /* header, metadata, tensor infos (plain: also the data) */
+	llm_zst *z;       /* container, or NULL */
+	char *name;
+};
 
 struct gguf_impl {
-	struct llm_map map;
-	llm_gguf *g;
+	struct gpart *p;
+	int np;
+	int *tp;          /* per tensor: its part */
+	int64_t *ti;      /* per tensor: its index in the part */
 };
 
 static const void *gguf_direct(llm_ckpt *c, int64_t i)
 {
 	struct gguf_impl *im = c->impl;
-	return llm_gguf_tensor_data(im->g, i);
+	struct gpart *p = &im->p[im->tp[i]];
+	return p->z ? NULL : llm_gguf_tensor_data(p->g, im->ti[i]);
 }
 
 static int gguf_load(llm_ckpt *c, int64_t i, void *dst)
 {
-	memcpy(dst, gguf_direct(c, i), c->t[i].size);
-	return 0;
+	struct gguf_impl *im = c->impl;
+	struct gpart *p = &im->p[im->tp[i]];
+	if (!p->z) {
+		memcpy(dst, gguf_direct(c, i), c->t[i].size);
+		return 0;
+	}
+	/* units of a tensor decode in parallel (0: online CPUs) */
+	return llm_zst_read(p->z, dst, llm_gguf_data_offset(p->g) + c->t[i].offset, c->t[i].size, 0);
 }
 
-static void gguf_free(void *p)
+static void gpart_close(struct gpart *p)
 {
-	struct gguf_impl *im = p;
+	llm_gguf_free(p->g);
+	llm_zst_free(p->z);
+	llm_map_close(&p->map);
+	free(p->name);
+}
+
+static void gguf_free(void *v)
+{
+	struct gguf_impl *im = v;
 	if (!im)
 		return;
-	llm_gguf_free(im->g);
-	llm_map_close(&im->map);
+	for (int k = 0; k < im->np; k++)
+		gpart_close(&im->p[k]);
+	free(im->p);
+	free(im->tp);
+	free(im->ti);
 	free(im);
 }
 
-/* Drop the mapped pages that lie wholly inside tensor i: a streaming
+/* Drop the mapped pages that lie wholly inside [a, a+n): a streaming
  * conversion touches each page once, and without this the whole file would
  * stay resident in this process by the end. */
-static void gguf_release(llm_ckpt *c, int64_t i)
+static void drop_pages(const void *p, uint64_t n)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	uintptr_t a = (uintptr_t)gguf_direct(c, i), e = a + c->t[i].size;
+	uintptr_t a = (uintptr_t)p, e = a + n;
 	a = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
 	e &= ~((uintptr_t)pg - 1);
 	if (e > a)
 		madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
+static void gguf_release(llm_ckpt *c, int64_t i)
+{
+	struct gguf_impl *im = c->impl;
+	struct gpart *p = &im->p[im->tp[i]];
+	if (!p->z) {
+		drop_pages(gguf_direct(c, i), c->t[i].size);
+		return;
+	}
+	/* the tensor's compressed payloads */
+	uint64_t off = llm_gguf_data_offset(p->g) + c->t[i].offset;
+	for (int64_t k = 0; k < llm_zst_n_units(p->z); k++) {
+		const struct llm_zst_unit *u = llm_zst_unit(p->z, k);
+		if (u->raw_off >= off && u->raw_off < off + c->t[i].size)
+			drop_pages(p->map.data + u->off, u->csize);
+	}
+}
+
+static uint64_t gguf_stored_size(llm_ckpt *c, int64_t i)
+{
+	struct gguf_impl *im = c->impl;
+	struct gpart *p = &im->p[im->tp[i]];
+	if (!p->z)
+		return c->t[i].size;
+	return llm_zst_stored_size(p->z, llm_gguf_data_offset(p->g) + c->t[i].offset, c->t[i].size);
+}
+
 static const struct llm_ckpt_ops gguf_ops = { gguf_load, gguf_direct, gguf_free, gguf_release };
 
-/* Take over an opened map holding a GGUF. */
+/* Parse the GGUF header of a container.  llm_gguf_open_mem checks tensor
+ * data against the file size, so it gets a sparse view as large as the
+ * decoded GGUF holding only the decoded header (no memory for the rest);
+ * the view is unmapped after parsing (metadata and infos are copies; the
+ * data pointers of that llm_gguf are never used). */
+static int open_container_header(struct gpart *p)
+{
+	void *hdr, *view;
+	uint64_t hsize, total = llm_zst_raw_size(p->z);
+	int fd, rc;
+
+	if ((rc = llm_zst_header(p->z, &hdr, &hsize)))
+		return rc;
+	if (hsize > total) {
+		free(hdr);
+		return llm_err(LLM_EFORMAT, "%s: compressed checkpoint: header larger than the whole", p->name);
+	}
+	fd = memfd_create("llm-gguf-header", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)total) < 0 || pwrite(fd, hdr, hsize, 0) != (ssize_t)hsize) {
+		rc = llm_err(LLM_EIO, "%s: cannot set up the header view: %s", p->name, strerror(errno));
+		goto out;
+	}
+	view = mmap(NULL, (size_t)total, PROT_READ, MAP_SHARED, fd, 0);
+	if (view == MAP_FAILED) {
+		rc = llm_err(LLM_EIO, "%s: cannot map the header view: %s", p->name, strerror(errno));
+		goto out;
+	}
+	rc = llm_gguf_open_mem(&p->g, view, total, p->name);
+	munmap(view, (size_t)total);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(hdr);
+	return rc;
+}
+
+/* Open one file held in map (taken over) as a part. */
+static int open_part(struct gpart *p, struct llm_map *map, const char *name)
+{
+	p->map = *map;
+	memset(map, 0, sizeof *map);
+	if (!(p->name = strdup(name)))
+		return llm_err(LLM_ENOMEM, "out of memory");
+	if (llm_zst_sniff(p->map.data, p->map.size)) {
+		int rc = llm_zst_open_mem(&p->z, p->map.data, p->map.size, name);
+		return rc ? rc : open_container_header(p);
+	}
+	return llm_gguf_open_mem(&p->g, p->map.data, p->map.size, name);
+}
+
+/* Shard k's name from the first shard's: "...-00001-of-00003.gguf[.zst]". */
+static char *sibling(const char *first, int k, int count, int zst)
+{
+	const char *s = strstr(first, "-00001-of-");
+	const char *last = s;
+	while (s && (s = strstr(s + 1, "-00001-of-")))
+		last = s;
+	if (!last)
+		return NULL;
+	size_t pre = (size_t)(last - first);
+	char *out = malloc(pre + 48);
+	if (!out)
+		return NULL;
+	memcpy(out, first, pre);
+	snprintf(out + pre, 48, "-%05d-of-%05d.gguf%s", k + 1, count, zst ? ".zst" : "");
+	return out;
+}
+
+static int open_shards(llm_ckpt *c, struct gguf_impl *im)
+{
+	const llm_meta *m0 = llm_gguf_meta(im->p[0].g);
+	int64_t no = 0, count = 0, ntens = -1;
+	int rc;
+
+	if (llm_meta_get_int(m0, "split.count", &count) || count <= 1)
+		return 0;
+	llm_meta_get_int(m0, "split.no", &no);
+	llm_meta_get_int(m0, "split.tensors.count", &ntens);
+	if (no != 0)
+		return llm_err(LLM_EINVAL, "%s: shard %lld of %lld: name the first shard (-00001-of-%05lld)",
+			       c->path, (long long)no + 1, (long long)count, (long long)count);
+	if (strcmp(c->path, "-") == 0)
+		return llm_err(LLM_EUNSUPPORTED, "-: first of %lld shards on standard input: the others cannot be found",
+			       (long long)count);
+	if (count > 99999)
+		return llm_err(LLM_EFORMAT, "%s: bad split.count %lld", c->path, (long long)count);
+	struct gpart *np = realloc(im->p, (size_t)count * sizeof *np);
+	if (!np)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	im->p = np;
+	memset(im->p + 1, 0, (size_t)(count - 1) * sizeof *np);
+	for (int k = 1; k < count; k++) {
+		struct llm_map map;
+		int zst = strlen(c->path) > 4 && strcmp(c->path + strlen(c->path) - 4, ".zst") == 0;
+		char *name = sibling(c->path, k, (int)count, zst);
+		int64_t sno = -1, scount = -1;
+		if (!name)
+			return llm_err(LLM_EINVAL, "%s: first of %lld shards, but the name lacks -00001-of-%05lld",
+				       c->path, (long long)count, (long long)count);
+		rc = llm_map_open(&map, name);
+		if (rc == LLM_ENOTFOUND) { /* shards may mix plain and compressed */
+			char *alt = sibling(c->path, k, (int)count, !zst);
+			if (alt && llm_map_open(&map, alt) == 0) {
+				free(name);
+				name = alt;
+				rc = 0;
+			} else {
+				free(alt);
+				rc = llm_err(LLM_ENOTFOUND, "%s: missing shard %d of %lld: %s", c->path, k + 1,
+					     (long long)count, name);
+			}
+		}
+		if (!rc) {
+			im->np = k + 1;
+			rc = open_part(&im->p[k], &map, name);
+		}
+		if (!rc) {
+			const llm_meta *mk = llm_gguf_meta(im->p[k].g);
+			llm_meta_get_int(mk, "split.no", &sno);
+			llm_meta_get_int(mk, "split.count", &scount);
+			if (sno != k || scount != count)
+				rc = llm_err(LLM_EFORMAT, "%s: says it is shard %lld of %lld, expected %d of %lld", name,
+					     (long long)sno + 1, (long long)scount, k + 1, (long long)count);
+		}
+		free(name);
+		if (rc)
+			return rc;
+	}
+	int64_t total = 0;
+	for (int k = 0; k < im->np; k++)
+		total += llm_gguf_n_tensors(im->p[k].g);
+	if (ntens >= 0 && total != ntens)
+		return llm_err(LLM_EFORMAT, "%s: shards hold %lld tensors, split.tensors.count says %lld", c->path,
+			       (long long)total, (long long)ntens);
+	return 0;
+}
+
+/* Take over an opened map holding a GGUF or a container (and its shards). */
 static int open_gguf_map(llm_ckpt *c, struct llm_map *map)
 {
 	struct gguf_impl *im = calloc(1, sizeof *im);
 	const llm_meta *m;
 	int rc;
 
-	if (!im) {
+	if (!im || !(im->p = calloc(1, sizeof *im->p))) {
+		free(im);
 		llm_map_close(map);
 		return llm_err(LLM_ENOMEM, "out of memory");
 	}
-	im->map = *map;
+	im->np = 1;
 	c->impl = im;
 	c->ops = &gguf_ops;
 	c->fmt = LLM_CKPT_GGUF;
-	if ((rc = llm_gguf_open_mem(&im->g, im->map.data, im->map.size, c->path)))
+	if ((rc = open_part(&im->p[0], map, c->path)) || (rc = open_shards(c, im)))
 		return rc;
-	c->version = llm_gguf_version(im->g);
-	m = llm_gguf_meta(im->g);
-	for (int64_t i = 0; i < m->n; i++)
+	c->version = llm_gguf_version(im->p[0].g);
+	m = llm_gguf_meta(im->p[0].g);
+	for (int64_t i = 0; i < m->n; i++) {
+		if (im->np > 1 && strncmp(m->kv[i].key, "split.", 6) == 0)
+			continue; /* the shards present one checkpoint */
 		if ((rc = llm_meta_set_kv(&c->meta, &m->kv[i], NULL)))
 			return rc;
-	c->nt = llm_gguf_n_tensors(im->g);
-	c->t = calloc(c->nt ? (size_t)c->nt : 1, sizeof *c->t);
-	if (!c->t)
-		return llm_err(LLM_ENOMEM, "out of memory");
-	for (int64_t i = 0; i < c->nt; i++) {
-		c->t[i] = *llm_gguf_tensor(im->g, i);
-		if (!(c->t[i].name = strdup(c->t[i].name)))
-			return llm_err(LLM_ENOMEM, "out of memory");
 	}
+	for (int k = 0; k < im->np; k++)
+		c->nt += llm_gguf_n_tensors(im->p[k].g);
+	c->t = calloc(c->nt ? (size_t)c->nt : 1, sizeof *c->t);
+	im->tp = calloc(c->nt ? (size_t)c->nt : 1, sizeof *im->tp);
+	im->ti = calloc(c->nt ? (size_t)c->nt : 1, sizeof *im->ti);
+	if (!c->t || !im->tp || !im->ti) {
+		c->nt = 0;
+		return llm_err(LLM_ENOMEM, "out of memory");
+	}
+	int64_t n = 0, nt = c->nt;
+	c->nt = 0;
+	for (int k = 0; k < im->np; k++)
+		for (int64_t j = 0; j < llm_gguf_n_tensors(im->p[k].g); j++, n++) {
+			c->t[n] = *llm_gguf_tensor(im->p[k].g, j);
+			im->tp[n] = k;
+			im->ti[n] = j;
+			if (!(c->t[n].name = strdup(c->t[n].name)))
+				return llm_err(LLM_ENOMEM, "out of memory");
+			c->nt = n + 1;
+			if (im->np > 1 && llm_ckpt_find(c, c->t[n].name) != n)
+				return llm_err(LLM_EFORMAT, "%s: tensor %s is in two shards", im->p[k].name, c->t[n].name);
+		}
+	(void)nt;
 	return 0;
 }
 
@@ -107,6 +320,31 @@ int llm_ckpt_open_gguf(llm_ckpt *c, const char *path)
 	int rc = llm_map_open(&map, path);
 	return rc ? rc : open_gguf_map(c, &map);
 }
+
+uint64_t llm_ckpt_stored_size(const llm_ckpt *c, int64_t i)
+{
+	if (i < 0 || i >= c->nt)
+		return 0;
+	return c->ops == &gguf_ops ? gguf_stored_size((llm_ckpt *)c, i) : c->t[i].size;
+}
+
+int llm_ckpt_n_files(const llm_ckpt *c)
+{
+	return c->ops == &gguf_ops ? ((const struct gguf_impl *)c->impl)->np : 1;
+}
+
+int llm_ckpt_compressed(const llm_ckpt *c)
+{
+	if (c->ops != &gguf_ops)
+		return 0;
+	const struct gguf_impl *im = c->impl;
+	for (int k = 0; k < im->np; k++)
+		if (im->p[k].z)
+			return 1;
+	return 0;
+}
+
+llm_meta *llm_ckpt_meta_mut(llm_ckpt *c) { return &c->meta; }
 
 /* ---- dispatch ---- */
 
@@ -150,11 +388,11 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 			if (map.size == 0) {
 				llm_map_close(&map);
 				rc = llm_err(LLM_EFORMAT, "%s: empty input", path);
-			} else if (map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) {
+			} else if ((map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) || llm_zst_sniff(map.data, map.size)) {
 				rc = open_gguf_map(c, &map);
 			} else if (strcmp(path, "-") == 0) {
 				llm_map_close(&map);
-				rc = llm_err(LLM_EFORMAT, "-: standard input is not a GGUF file");
+				rc = llm_err(LLM_EFORMAT, "-: standard input is neither a GGUF nor a compressed GGUF");
 			} else {
 				llm_map_close(&map);
 				rc = llm_ckpt_open_llama2c(c, path, tok);

@@ -1,7 +1,10 @@
 /* ckpt.h - one view of a checkpoint, whatever its format.
  *
  * Formats, sniffed by content (not by name):
- *   GGUF v2/v3 file (or "-": stdin)
+ *   GGUF v2/v3 file (or "-": stdin); also the zstd container of zst.h
+ *     (*.gguf.zst, any name) and llama.cpp split shards: the first shard's
+ *     name (PREFIX-00001-of-0000N.gguf[.zst]) opens all N as one checkpoint
+ *     (split.* keys dropped; shards may mix plain and compressed files)
  *   Hugging Face directory: config.json + model.safetensors, or a sharded
  *     model.safetensors.index.json (also accepted: the path of either file)
  *   llama2.c checkpoint (.bin; legacy header of 7 int32), with
@@ -63,6 +66,17 @@ void llm_ckpt_release(llm_ckpt *c, int64_t i);
 
 /* Tensor i decoded to F32 into dst (n = number of elements). */
 int llm_ckpt_read_f32(llm_ckpt *c, int64_t i, float *dst);
+
+/* Storage: bytes tensor i takes in the file(s) (its compressed size in a
+ * zstd container, else info->size); number of files (shards) read; 1 when
+ * any file is a zstd container (zst.h), else 0. */
+uint64_t llm_ckpt_stored_size(const llm_ckpt *c, int64_t i);
+int llm_ckpt_n_files(const llm_ckpt *c);
+int llm_ckpt_compressed(const llm_ckpt *c);
+
+/* The metadata, writable (borrowed): edits change what converters copy,
+ * e.g. removing an input's provenance.* keys before recording it as a parent. */
+llm_meta *llm_ckpt_meta_mut(llm_ckpt *c);
 
 /* Number of elements of an info. */
 int64_t llm_tensor_nelem(const struct llm_tensor_info *t);

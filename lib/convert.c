@@ -215,7 +215,7 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 		}
 		total += t->size;
 	}
-	if ((rc = llm_gguf_writer_open(&w, out_path)))
+	if ((rc = llm_gguf_writer_open_opts(&w, out_path, o->write)))
 		goto out;
 	wm = llm_gguf_writer_meta(w);
 	for (int64_t i = 0; i < m->n && !rc; i++)

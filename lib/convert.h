@@ -32,6 +32,8 @@ struct llm_convert_opts {
 	void *ud;
 	/* Extra metadata merged over the input's (e.g. provenance), or NULL. */
 	const llm_meta *extra;
+	/* How to write (zstd container, shards: gguf.h), or NULL: by name. */
+	const struct llm_gguf_write_opts *write;
 };
 #define LLM_CONVERT_OPTS_INIT { LLM_TYPE_F16, 0, -1, -1, 1, NULL, NULL, NULL, NULL }
 
