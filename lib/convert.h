@@ -35,7 +35,7 @@ struct llm_convert_opts {
 	/* How to write (zstd container, shards: gguf.h), or NULL: by name. */
 	const struct llm_gguf_write_opts *write;
 };
-#define LLM_CONVERT_OPTS_INIT { LLM_TYPE_F16, 0, -1, -1, 1, NULL, NULL, NULL, NULL }
+#define LLM_CONVERT_OPTS_INIT { LLM_TYPE_F16, 0, -1, -1, 1, NULL, NULL, NULL, NULL, NULL }
 
 /* Per-tensor record of what was done and the error it cost. */
 struct llm_convert_report {
