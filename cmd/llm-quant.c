@@ -10,8 +10,11 @@
 #include "convert.h"
 #include "error.h"
 #include "io.h"
+#include "provenance.h"
+#include "split.h"
 
-enum { OPT_PURE = 256, OPT_OUTTYPE, OPT_EMBDTYPE, OPT_TOK, OPT_REPORT, OPT_PROGRESS };
+enum { OPT_PURE = 256, OPT_OUTTYPE, OPT_EMBDTYPE, OPT_TOK, OPT_REPORT, OPT_PROGRESS, OPT_ZSTD, OPT_ZLEVEL,
+       OPT_NOPROV, OPT_SPLIT_SIZE, OPT_SPLIT_TENSORS, OPT_MERGE };
 
 static const struct cli_opt opts[] = {
 	{ "type", 't', "TYPE", "target type of 2-D weights: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 (default f16)", 't' },
@@ -22,6 +25,12 @@ static const struct cli_opt opts[] = {
 	{ "report", 0, "FILE", "write a per-tensor error report (TSV) to FILE (- for stdout)", OPT_REPORT },
 	{ "output", 'o', "FILE", "output GGUF (default: stdout, - as well)", 'o' },
 	{ "threads", 'j', "N", "quantization threads (default: online CPUs)", 'j' },
+	{ "zstd", 0, NULL, "write the compressed container (default when FILE ends in .zst)", OPT_ZSTD },
+	{ "zstd-level", 0, "LEVEL", "zstd level 1..22 (default 3; implies --zstd; --zstd=LEVEL also works)", OPT_ZLEVEL },
+	{ "split-max-size", 0, "SIZE", "write shards PREFIX-0000k-of-0000N.gguf of at most SIZE tensor bytes (K/M/G)", OPT_SPLIT_SIZE },
+	{ "split-max-tensors", 0, "N", "write shards of at most N tensors", OPT_SPLIT_TENSORS },
+	{ "merge", 0, NULL, "copy tensors in their types (join shards given the first; with --split-*/--zstd: re-shard, (de)compress)", OPT_MERGE },
+	{ "no-provenance", 0, NULL, "do not record provenance.* metadata", OPT_NOPROV },
 	{ "progress", 0, NULL, "show a progress bar even when stderr is not a terminal", OPT_PROGRESS },
 	{ "quiet", 'q', NULL, "no notices on stderr", 'q' },
 	{ 0 },
@@ -29,8 +38,10 @@ static const struct cli_opt opts[] = {
 
 static const struct cli_cmd cmd = {
 	"llm-quant", "[options] INPUT",
-	"Convert INPUT (GGUF, Hugging Face directory, llama2.c .bin; - for stdin)\n"
-	"into a GGUF whose 2-D weights have the given type, as llama-quantize does.",
+	"Convert INPUT (GGUF, .gguf.zst, first shard, Hugging Face directory,\n"
+	"llama2.c .bin; - for stdin) into a GGUF whose 2-D weights have the given\n"
+	"type, as llama-quantize does; or copy it as is (--merge), compressed\n"
+	"(FILE.gguf.zst, --zstd) or in shards (--split-max-size, --split-max-tensors).",
 	opts,
 };
 
@@ -98,14 +109,36 @@ int main(int argc, char **argv)
 	const char *arg, *out = NULL, *report = NULL;
 	struct llm_convert_report *rep = NULL;
 	int64_t n_rep = 0;
+	struct llm_gguf_write_opts wo = LLM_GGUF_WRITE_OPTS_INIT;
+	llm_meta prov;
+	int merge = 0, provenance = 1, type_set = 0;
 	llm_ckpt *ck;
-	int c;
+	int c, rc;
 
+	/* the argument vector as given (getopt permutes argv) */
+	char **args = malloc(((size_t)argc + 1) * sizeof *args);
+	if (!args)
+		return 1;
+	memcpy(args, argv, ((size_t)argc + 1) * sizeof *args);
+	/* --zstd=LEVEL is a spelling of --zstd-level LEVEL (the option table
+	 * has no optional arguments) */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strncmp(argv[i], "--zstd=", 7) == 0) {
+			static char buf[64];
+			snprintf(buf, sizeof buf, "--zstd-level=%s", argv[i] + 7);
+			argv[i] = buf;
+		}
 	cli_init(&cmd, argc, argv);
 	co.n_threads = cli_nproc();
 	while ((c = cli_next(&arg)) != -1) {
 		switch (c) {
-		case 't': co.type = parse_type("--type", arg); break;
+		case 't': co.type = parse_type("--type", arg); type_set = 1; break;
+		case OPT_ZSTD: wo.zstd = 1; break;
+		case OPT_ZLEVEL: wo.zstd = 1; wo.zstd_level = (int)cli_int("--zstd-level", arg, 1, 22); break;
+		case OPT_SPLIT_SIZE: wo.split_max_size = cli_size("--split-max-size", arg); break;
+		case OPT_SPLIT_TENSORS: wo.split_max_tensors = cli_int("--split-max-tensors", arg, 1, 1 << 30); break;
+		case OPT_MERGE: merge = 1; break;
+		case OPT_NOPROV: provenance = 0; break;
 		case OPT_PURE: co.pure = 1; break;
 		case OPT_OUTTYPE: co.output_type = parse_type("--output-tensor-type", arg); break;
 		case OPT_EMBDTYPE: co.embd_type = parse_type("--token-embedding-type", arg); break;
@@ -119,6 +152,10 @@ int main(int argc, char **argv)
 	}
 	if (argc - cli_optind() != 1)
 		cli_usage("expected one INPUT");
+	if (merge && (type_set || report))
+		cli_usage("--merge copies tensors as they are: no --type or --report");
+	if ((wo.split_max_size || wo.split_max_tensors) && (!out || strcmp(out, "-") == 0))
+		cli_usage("--split-max-size/--split-max-tensors need -o PREFIX.gguf");
 	if (report && out && strcmp(report, out) == 0)
 		cli_usage("--report and --output name the same file");
 	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
@@ -130,9 +167,29 @@ int main(int argc, char **argv)
 
 	if (llm_ckpt_open(&ck, argv[cli_optind()], &ko))
 		cli_die_lib();
+	/* the input's own provenance becomes a parent record, not ours */
+	llm_meta_init(&prov);
+	if (provenance) {
+		struct llm_prov_input in = { argv[cli_optind()], llm_ckpt_meta(ck) };
+		if (llm_provenance_fill(&prov, cli_name(), argc, args, &in, 1)) {
+			llm_ckpt_free(ck);
+			cli_die_lib();
+		}
+	}
+	/* without --no-provenance the input's records are parents now; with it
+	 * the output claims nothing (the input's record would describe another run) */
+	llm_provenance_strip(llm_ckpt_meta_mut(ck));
+	co.extra = &prov;
+	co.write = &wo;
+	wo.n_threads = co.n_threads;
 	co.progress = on_progress;
 	co.notice = on_notice;
-	if (llm_convert(ck, out, &co, report ? &rep : NULL, &n_rep)) {
+	if (merge)
+		rc = llm_split_copy(ck, out, &prov, &wo, on_progress, NULL);
+	else
+		rc = llm_convert(ck, out, &co, report ? &rep : NULL, &n_rep);
+	llm_meta_clear(&prov);
+	if (rc) {
 		cli_progress_end();
 		llm_ckpt_free(ck);
 		cli_die_lib();
@@ -149,5 +206,6 @@ int main(int argc, char **argv)
 	}
 	llm_convert_report_free(rep, n_rep);
 	llm_ckpt_free(ck);
+	free(args);
 	return 0;
 }

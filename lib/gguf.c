@@ -787,6 +787,8 @@ int llm_gguf_writer_write(llm_gguf_writer *w, const void *data, size_t size)
 	int rc;
 	if (w->failed)
 		return llm_err(LLM_EIO, "%s: earlier write failed", w->path);
+	if (size == 0)
+		return 0;
 	if (!w->header_done && (rc = write_header(w)))
 		goto fail;
 	if ((rc = advance(w)))
@@ -795,8 +797,6 @@ int llm_gguf_writer_write(llm_gguf_writer *w, const void *data, size_t size)
 		rc = llm_err(LLM_EINVAL, "%s: more data than the declared tensors hold", w->path);
 		goto fail;
 	}
-	if (size == 0)
-		return 0;
 	if ((rc = begin_tensor(w)) || (rc = part_write(&w->parts[w->ip], data, size)))
 		goto fail;
 	w->cur_done += size;

@@ -1,0 +1,270 @@
+/* provenance.c - provenance.* metadata (see provenance.h); libgit2 lives here. */
+#include <dirent.h>
+#include <git2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "error.h"
+#include "io.h"
+#include "provenance.h"
+
+#ifndef LLM_VERSION
+#define LLM_VERSION "unknown"
+#endif
+#ifndef LLM_GIT_REV
+#define LLM_GIT_REV "unknown"
+#endif
+
+static int git_fail(const char *what)
+{
+	const git_error *e = git_error_last();
+	return llm_err(LLM_EGIT, "%s: %s", what, e && e->message ? e->message : "libgit2 error");
+}
+
+static int blob_id(git_oid *oid, const char *path)
+{
+	struct llm_map m;
+	int rc = llm_map_open(&m, path);
+	if (rc)
+		return rc;
+	if (git_odb_hash(oid, m.size ? m.data : (const void *)"", (size_t)m.size, GIT_OBJECT_BLOB) < 0)
+		rc = git_fail(path);
+	llm_map_close(&m);
+	return rc;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Tree id of the regular files of dir (git's tree object: "MODE NAME\0" +
+ * 20-byte id per entry, sorted by name). */
+static int tree_id(git_oid *oid, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL, path[4096];
+	size_t n = 0, cap = 0, len = 0, bcap = 0;
+	uint8_t *buf = NULL;
+	int rc = 0;
+
+	if (!d)
+		return llm_err(LLM_EIO, "%s: cannot list", dir);
+	while ((de = readdir(d))) {
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (de->d_name[0] == '.' && (!de->d_name[1] || strcmp(de->d_name, "..") == 0))
+			continue;
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			char **p = realloc(names, cap * sizeof *p);
+			if (!p) {
+				rc = llm_err(LLM_ENOMEM, "out of memory");
+				break;
+			}
+			names = p;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			rc = llm_err(LLM_ENOMEM, "out of memory");
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (!rc)
+		qsort(names, n, sizeof *names, cmp_name);
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct stat st;
+		git_oid b;
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		if ((rc = blob_id(&b, path)) || stat(path, &st) < 0)
+			break;
+		size_t need = len + strlen(names[i]) + 32;
+		if (need > bcap) {
+			bcap = need * 2;
+			uint8_t *p = realloc(buf, bcap);
+			if (!p) {
+				rc = llm_err(LLM_ENOMEM, "out of memory");
+				break;
+			}
+			buf = p;
+		}
+		len += (size_t)sprintf((char *)buf + len, "%s %s", st.st_mode & 0111 ? "100755" : "100644", names[i]) + 1;
+		memcpy(buf + len, b.id, 20);
+		len += 20;
+	}
+	if (!rc && git_odb_hash(oid, buf ? (const void *)buf : "", len, GIT_OBJECT_TREE) < 0)
+		rc = git_fail(dir);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(buf);
+	return rc;
+}
+
+int llm_provenance_content_id(char out[41], const char *path)
+{
+	git_oid oid;
+	struct stat st;
+	int rc;
+
+	out[0] = 0;
+	if (strcmp(path, "-") == 0)
+		return 0;
+	git_libgit2_init();
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		rc = tree_id(&oid, path);
+	else
+		rc = blob_id(&oid, path);
+	if (!rc)
+		git_oid_tostr(out, 41, &oid);
+	git_libgit2_shutdown();
+	return rc;
+}
+
+int llm_provenance_git(char commit[41], char *branch, size_t branch_size, int *dirty)
+{
+	git_repository *repo = NULL;
+	git_reference *head = NULL;
+	git_status_list *st = NULL;
+	int rc = 0, e;
+
+	commit[0] = 0;
+	if (branch_size)
+		branch[0] = 0;
+	*dirty = -1;
+	git_libgit2_init();
+	e = git_repository_open_ext(&repo, ".", 0, NULL);
+	if (e == GIT_ENOTFOUND) {
+		rc = LLM_ENOTFOUND;
+		goto out;
+	}
+	if (e < 0) {
+		rc = git_fail("git repository");
+		goto out;
+	}
+	e = git_repository_head(&head, repo);
+	if (e == 0) {
+		git_oid oid;
+		if (git_reference_name_to_id(&oid, repo, "HEAD") == 0)
+			git_oid_tostr(commit, 41, &oid);
+		snprintf(branch, branch_size, "%s",
+			 git_repository_head_detached(repo) == 1 ? "HEAD" : git_reference_shorthand(head));
+	} else if (e != GIT_EUNBORNBRANCH && e != GIT_ENOTFOUND) {
+		rc = git_fail("git HEAD");
+		goto out;
+	}
+	if (!git_repository_is_bare(repo)) {
+		git_status_options so;
+		git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+		so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+		so.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES; /* no untracked files */
+		if (git_status_list_new(&st, repo, &so) < 0) {
+			rc = git_fail("git status");
+			goto out;
+		}
+		*dirty = git_status_list_entrycount(st) > 0;
+	}
+out:
+	git_status_list_free(st);
+	git_reference_free(head);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}
+
+void llm_provenance_strip(llm_meta *m)
+{
+	for (int64_t i = m->n - 1; i >= 0; i--)
+		if (strncmp(m->kv[i].key, "provenance.", 11) == 0)
+			llm_meta_remove(m, m->kv[i].key);
+}
+
+/* Copy the provenance.* keys of src into m as provenance.parent.N.*. */
+static int add_parent(llm_meta *m, const llm_meta *src, int n)
+{
+	char key[512];
+	int rc = 0;
+	for (int64_t i = 0; i < src->n && !rc; i++) {
+		const char *k = src->kv[i].key;
+		if (strncmp(k, "provenance.", 11) != 0)
+			continue;
+		if (snprintf(key, sizeof key, "provenance.parent.%d.%s", n, k + 11) >= (int)sizeof key)
+			return llm_err(LLM_EUNSUPPORTED, "provenance key %s nests too deep", k);
+		rc = llm_meta_set_kv(m, &src->kv[i], key);
+	}
+	return rc;
+}
+
+static int has_provenance(const llm_meta *m)
+{
+	for (int64_t i = 0; m && i < m->n; i++)
+		if (strncmp(m->kv[i].key, "provenance.", 11) == 0)
+			return 1;
+	return 0;
+}
+
+int llm_provenance_fill(llm_meta *m, const char *tool, int argc, char *const *argv,
+			const struct llm_prov_input *in, int n_in)
+{
+	struct llm_str *sv = calloc((size_t)(argc > n_in ? argc : n_in) + 1, sizeof *sv);
+	struct llm_str *ids = calloc((size_t)n_in + 1, sizeof *ids);
+	char (*idbuf)[41] = calloc((size_t)n_in + 1, sizeof *idbuf);
+	char tbuf[32], commit[41], branch[256];
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc = 0, dirty, np = 0;
+
+	if (!sv || !ids || !idbuf) {
+		rc = llm_err(LLM_ENOMEM, "out of memory");
+		goto out;
+	}
+	llm_provenance_strip(m);
+	gmtime_r(&now, &tm);
+	strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rc = llm_meta_set_str(m, "provenance.tool", tool);
+	if (!rc)
+		rc = llm_meta_set_str(m, "provenance.version", LLM_VERSION " (" LLM_GIT_REV ")");
+	for (int i = 0; i < argc; i++)
+		sv[i] = (struct llm_str){ strlen(argv[i]), argv[i] };
+	if (!rc)
+		rc = llm_meta_set_arr_str(m, "provenance.argv", sv, (uint64_t)argc);
+	if (!rc)
+		rc = llm_meta_set_str(m, "provenance.time", tbuf);
+	for (int i = 0; i < n_in && !rc; i++) {
+		rc = llm_provenance_content_id(idbuf[i], in[i].path);
+		sv[i] = (struct llm_str){ strlen(in[i].path), (char *)in[i].path };
+		ids[i] = (struct llm_str){ strlen(idbuf[i]), idbuf[i] };
+	}
+	if (!rc)
+		rc = llm_meta_set_arr_str(m, "provenance.inputs.path", sv, (uint64_t)n_in);
+	if (!rc)
+		rc = llm_meta_set_arr_str(m, "provenance.inputs.id", ids, (uint64_t)n_in);
+	if (!rc) {
+		int g = llm_provenance_git(commit, branch, sizeof branch, &dirty);
+		if (g == 0) {
+			if (commit[0])
+				rc = llm_meta_set_str(m, "provenance.git.commit", commit);
+			if (!rc && branch[0])
+				rc = llm_meta_set_str(m, "provenance.git.branch", branch);
+			if (!rc && dirty >= 0)
+				rc = llm_meta_set_bool(m, "provenance.git.dirty", dirty);
+		} else if (g != LLM_ENOTFOUND) {
+			rc = g;
+		}
+	}
+	for (int i = 0; i < n_in && !rc; i++)
+		if (has_provenance(in[i].meta))
+			rc = add_parent(m, in[i].meta, np++);
+out:
+	free(sv);
+	free(ids);
+	free(idbuf);
+	return rc;
+}
