@@ -16,13 +16,15 @@ static const struct cli_opt opts[] = {
 	{ "json", 'j', NULL, "print JSON (complete arrays) instead of text", OPT_JSON },
 	{ "tokenizer", 0, "FILE", "vocabulary for a llama2.c checkpoint (tokenizer.bin or GGUF)", 'T' },
 	{ "full", 'a', NULL, "print arrays in full in text form", OPT_ARRAYS },
+	{ "provenance", 'p', NULL, "print only the provenance chain (what made FILE, from what)", 'p' },
 	{ 0 },
 };
 
 static const struct cli_cmd cmd = {
 	"llm-info", "[options] FILE",
-	"Show what a checkpoint (GGUF, Hugging Face directory, llama2.c .bin) holds:\n"
-	"format, metadata, tensor table and totals. FILE may be - for stdin.",
+	"Show what a checkpoint (GGUF, .gguf.zst, shards given the first one,\n"
+	"Hugging Face directory, llama2.c .bin) holds: format, metadata, tensor\n"
+	"table (with stored sizes when compressed) and totals. FILE may be - for stdin.",
 	opts,
 };
 
@@ -116,21 +118,76 @@ static json_t *json_kv(const struct llm_kv *kv)
 	return a;
 }
 
+/* One provenance record (keys under prefix) and its parents, indented. */
+static void print_prov(const llm_meta *m, const char *prefix, int depth)
+{
+	char key[600];
+	const char *s;
+	const struct llm_kv *kv;
+	int64_t dirty;
+	int ind = 2 * depth;
+
+#define K(name) (snprintf(key, sizeof key, "%s%s", prefix, name), key)
+	printf("%*s%s", ind, "", llm_meta_get_str(m, K("tool"), &s, NULL) == 0 ? s : "?");
+	if (llm_meta_get_str(m, K("version"), &s, NULL) == 0)
+		printf(" %s", s);
+	if (llm_meta_get_str(m, K("time"), &s, NULL) == 0)
+		printf(" at %s", s);
+	putchar('\n');
+	if ((kv = llm_meta_get(m, K("argv"))) && kv->atype == LLM_V_STR) {
+		printf("%*s  argv:", ind, "");
+		for (uint64_t i = 0; i < kv->n; i++) {
+			putchar(' ');
+			put_quoted(((const struct llm_str *)kv->data)[i].s, ((const struct llm_str *)kv->data)[i].len);
+		}
+		putchar('\n');
+	}
+	const struct llm_kv *ip = llm_meta_get(m, K("inputs.path"));
+	const struct llm_kv *ii = llm_meta_get(m, K("inputs.id"));
+	for (uint64_t i = 0; ip && ip->atype == LLM_V_STR && i < ip->n; i++) {
+		const struct llm_str *ps = ip->data, *is = ii && ii->atype == LLM_V_STR && i < ii->n ? ii->data : NULL;
+		printf("%*s  input %llu: %s%s%s\n", ind, "", (unsigned long long)i, ps[i].s, is ? " " : "",
+		       is ? is[i].s : "");
+	}
+	if (llm_meta_get_str(m, K("git.commit"), &s, NULL) == 0) {
+		printf("%*s  git: %s", ind, "", s);
+		if (llm_meta_get_str(m, K("git.branch"), &s, NULL) == 0)
+			printf(" on %s", s);
+		if (llm_meta_get_int(m, K("git.dirty"), &dirty) == 0)
+			printf("%s", dirty ? " (dirty)" : " (clean)");
+		putchar('\n');
+	}
+	for (int n = 0;; n++) {
+		char sub[600];
+		int found = 0;
+		snprintf(sub, sizeof sub, "%sparent.%d.", prefix, n);
+		for (int64_t i = 0; i < m->n && !found; i++)
+			found = strncmp(m->kv[i].key, sub, strlen(sub)) == 0;
+		if (!found)
+			break;
+		printf("%*s  from input %d, made by:\n", ind, "", n);
+		print_prov(m, sub, depth + 2);
+	}
+#undef K
+}
+
 int main(int argc, char **argv)
 {
 	struct llm_ckpt_opts co = LLM_CKPT_OPTS_INIT;
 	const char *arg, *path;
-	int as_json = 0, full = 0, c;
+	int as_json = 0, full = 0, prov = 0, c;
 	llm_ckpt *ck;
 	const llm_meta *m;
 	int64_t nt, n_params = 0;
-	uint64_t n_bytes = 0;
+	uint64_t n_bytes = 0, n_stored = 0;
+	int zc;
 
 	cli_init(&cmd, argc, argv);
 	while ((c = cli_next(&arg)) != -1) {
 		switch (c) {
 		case OPT_JSON: as_json = 1; break;
 		case OPT_ARRAYS: full = 1; break;
+		case 'p': prov = 1; break;
 		case 'T': co.tokenizer = arg; break;
 		}
 	}
@@ -145,13 +202,34 @@ int main(int argc, char **argv)
 		const struct llm_tensor_info *t = llm_ckpt_tensor(ck, i);
 		n_params += llm_tensor_nelem(t);
 		n_bytes += t->size;
+		n_stored += llm_ckpt_stored_size(ck, i);
 	}
+	zc = llm_ckpt_compressed(ck);
 
-	if (as_json) {
+	if (prov && !as_json) {
+		int any = 0;
+		for (int64_t i = 0; i < m->n && !any; i++)
+			any = strncmp(m->kv[i].key, "provenance.", 11) == 0;
+		if (any)
+			print_prov(m, "provenance.", 0);
+		else
+			printf("%s: no provenance\n", path);
+	} else if (prov) {
+		json_t *root = json_object();
+		for (int64_t i = 0; i < m->n; i++)
+			if (strncmp(m->kv[i].key, "provenance.", 11) == 0)
+				json_object_set_new(root, m->kv[i].key, json_kv(&m->kv[i]));
+		if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+			cli_die("write error");
+		putchar('\n');
+		json_decref(root);
+	} else if (as_json) {
 		json_t *root = json_object(), *meta = json_object(), *ts = json_array();
 		json_object_set_new(root, "file", json_string(path));
 		json_object_set_new(root, "format", json_string(llm_ckpt_format_name(ck)));
 		json_object_set_new(root, "version", json_integer(llm_ckpt_version(ck)));
+		json_object_set_new(root, "compressed", json_boolean(llm_ckpt_compressed(ck)));
+		json_object_set_new(root, "files", json_integer(llm_ckpt_n_files(ck)));
 		for (int64_t i = 0; i < m->n; i++)
 			json_object_set_new(meta, m->kv[i].key, json_kv(&m->kv[i]));
 		json_object_set_new(root, "metadata", meta);
@@ -165,11 +243,13 @@ int main(int argc, char **argv)
 			json_object_set_new(o, "shape", shape);
 			json_object_set_new(o, "offset", json_integer((json_int_t)t->offset));
 			json_object_set_new(o, "size", json_integer((json_int_t)t->size));
+			json_object_set_new(o, "stored", json_integer((json_int_t)llm_ckpt_stored_size(ck, i)));
 			json_array_append_new(ts, o);
 		}
 		json_object_set_new(root, "tensors", ts);
 		json_object_set_new(root, "n_params", json_integer(n_params));
 		json_object_set_new(root, "n_bytes", json_integer((json_int_t)n_bytes));
+		json_object_set_new(root, "n_stored", json_integer((json_int_t)n_stored));
 		if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
 			cli_die("write error");
 		putchar('\n');
@@ -177,15 +257,21 @@ int main(int argc, char **argv)
 	} else {
 		printf("file:     %s\n", path);
 		if (llm_ckpt_version(ck))
-			printf("format:   %s v%u\n", llm_ckpt_format_name(ck), llm_ckpt_version(ck));
+			printf("format:   %s v%u", llm_ckpt_format_name(ck), llm_ckpt_version(ck));
 		else
-			printf("format:   %s\n", llm_ckpt_format_name(ck));
+			printf("format:   %s", llm_ckpt_format_name(ck));
+		if (zc)
+			printf(", zstd container");
+		if (llm_ckpt_n_files(ck) > 1)
+			printf(", %d shards", llm_ckpt_n_files(ck));
+		putchar('\n');
 		printf("metadata: %lld keys\n", (long long)m->n);
 		for (int64_t i = 0; i < m->n; i++)
 			text_kv(&m->kv[i], full);
 		printf("tensors:  %lld\n", (long long)nt);
 		if (nt)
-			printf("  %-32s %-6s %-24s %12s %12s\n", "name", "type", "shape", "offset", "bytes");
+			printf("  %-32s %-6s %-24s %12s %12s%s\n", "name", "type", "shape", "offset", "bytes",
+			       zc ? "       stored  ratio" : "");
 		for (int64_t i = 0; i < nt; i++) {
 			const struct llm_tensor_info *t = llm_ckpt_tensor(ck, i);
 			char shape[96];
@@ -193,11 +279,19 @@ int main(int argc, char **argv)
 			for (int d = 0; d < t->n_dims; d++)
 				k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%lld", d ? " x " : "",
 					      (long long)t->ne[d]);
-			printf("  %-32s %-6s %-24s %12" PRIu64 " %12" PRIu64 "\n", t->name,
+			printf("  %-32s %-6s %-24s %12" PRIu64 " %12" PRIu64, t->name,
 			       llm_type_name(t->type), shape, t->offset, t->size);
+			if (zc) {
+				uint64_t st = llm_ckpt_stored_size(ck, i);
+				printf(" %12" PRIu64 " %6.3f", st, st ? (double)t->size / (double)st : 0.0);
+			}
+			putchar('\n');
 		}
 		printf("params:   %lld\n", (long long)n_params);
 		printf("bytes:    %" PRIu64 "\n", n_bytes);
+		if (zc)
+			printf("stored:   %" PRIu64 " (%.3fx)\n", n_stored,
+			       n_stored ? (double)n_bytes / (double)n_stored : 0.0);
 		if (n_params)
 			printf("bpw:      %.4f\n", 8.0 * (double)n_bytes / (double)n_params);
 	}
