@@ -14,7 +14,7 @@
 #include "split.h"
 
 enum { OPT_PURE = 256, OPT_OUTTYPE, OPT_EMBDTYPE, OPT_TOK, OPT_REPORT, OPT_PROGRESS, OPT_ZSTD, OPT_ZLEVEL,
-       OPT_NOPROV, OPT_SPLIT_SIZE, OPT_SPLIT_TENSORS, OPT_MERGE };
+       OPT_NOPROV, OPT_SPLIT_SIZE, OPT_SPLIT_TENSORS, OPT_MERGE, OPT_SHARD };
 
 static const struct cli_opt opts[] = {
 	{ "type", 't', "TYPE", "target type of 2-D weights: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 (default f16)", 't' },
@@ -30,6 +30,7 @@ static const struct cli_opt opts[] = {
 	{ "split-max-size", 0, "SIZE", "write shards PREFIX-0000k-of-0000N.gguf of at most SIZE tensor bytes (K/M/G)", OPT_SPLIT_SIZE },
 	{ "split-max-tensors", 0, "N", "write shards of at most N tensors", OPT_SPLIT_TENSORS },
 	{ "merge", 0, NULL, "copy tensors in their types (join shards given the first; with --split-*/--zstd: re-shard, (de)compress)", OPT_MERGE },
+	{ "shard", 0, NULL, "INPUT is one shard to process alone (output stays a member of its set)", OPT_SHARD },
 	{ "no-provenance", 0, NULL, "do not record provenance.* metadata", OPT_NOPROV },
 	{ "progress", 0, NULL, "show a progress bar even when stderr is not a terminal", OPT_PROGRESS },
 	{ "quiet", 'q', NULL, "no notices on stderr", 'q' },
@@ -138,6 +139,7 @@ int main(int argc, char **argv)
 		case OPT_SPLIT_SIZE: wo.split_max_size = cli_size("--split-max-size", arg); break;
 		case OPT_SPLIT_TENSORS: wo.split_max_tensors = cli_int("--split-max-tensors", arg, 1, 1 << 30); break;
 		case OPT_MERGE: merge = 1; break;
+		case OPT_SHARD: ko.one_shard = 1; break;
 		case OPT_NOPROV: provenance = 0; break;
 		case OPT_PURE: co.pure = 1; break;
 		case OPT_OUTTYPE: co.output_type = parse_type("--output-tensor-type", arg); break;

@@ -193,19 +193,20 @@ static char *sibling(const char *first, int k, int count, int zst)
 	return out;
 }
 
-static int open_shards(llm_ckpt *c, struct gguf_impl *im)
+static int open_shards(llm_ckpt *c, struct gguf_impl *im, int one_shard)
 {
 	const llm_meta *m0 = llm_gguf_meta(im->p[0].g);
 	int64_t no = 0, count = 0, ntens = -1;
 	int rc;
 
-	if (llm_meta_get_int(m0, "split.count", &count) || count <= 1)
+	if (one_shard || llm_meta_get_int(m0, "split.count", &count) || count <= 1)
 		return 0;
 	llm_meta_get_int(m0, "split.no", &no);
 	llm_meta_get_int(m0, "split.tensors.count", &ntens);
 	if (no != 0)
-		return llm_err(LLM_EINVAL, "%s: shard %lld of %lld: name the first shard (-00001-of-%05lld)",
-			       c->path, (long long)no + 1, (long long)count, (long long)count);
+		return llm_err(LLM_EINVAL, "%s: shard %lld of %lld: name the first shard (-00001-of-%05lld), "
+			       "or process it alone (--shard)", c->path, (long long)no + 1, (long long)count,
+			       (long long)count);
 	if (strcmp(c->path, "-") == 0)
 		return llm_err(LLM_EUNSUPPORTED, "-: first of %lld shards on standard input: the others cannot be found",
 			       (long long)count);
@@ -263,7 +264,7 @@ static int open_shards(llm_ckpt *c, struct gguf_impl *im)
 }
 
 /* Take over an opened map holding a GGUF or a container (and its shards). */
-static int open_gguf_map(llm_ckpt *c, struct llm_map *map)
+static int open_gguf_map(llm_ckpt *c, struct llm_map *map, int one_shard)
 {
 	struct gguf_impl *im = calloc(1, sizeof *im);
 	const llm_meta *m;
@@ -278,7 +279,7 @@ static int open_gguf_map(llm_ckpt *c, struct llm_map *map)
 	c->impl = im;
 	c->ops = &gguf_ops;
 	c->fmt = LLM_CKPT_GGUF;
-	if ((rc = open_part(&im->p[0], map, c->path)) || (rc = open_shards(c, im)))
+	if ((rc = open_part(&im->p[0], map, c->path)) || (rc = open_shards(c, im, one_shard)))
 		return rc;
 	c->version = llm_gguf_version(im->p[0].g);
 	m = llm_gguf_meta(im->p[0].g);
@@ -318,7 +319,7 @@ int llm_ckpt_open_gguf(llm_ckpt *c, const char *path)
 {
 	struct llm_map map;
 	int rc = llm_map_open(&map, path);
-	return rc ? rc : open_gguf_map(c, &map);
+	return rc ? rc : open_gguf_map(c, &map, 0);
 }
 
 uint64_t llm_ckpt_stored_size(const llm_ckpt *c, int64_t i)
@@ -389,7 +390,7 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 				llm_map_close(&map);
 				rc = llm_err(LLM_EFORMAT, "%s: empty input", path);
 			} else if ((map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) || llm_zst_sniff(map.data, map.size)) {
-				rc = open_gguf_map(c, &map);
+				rc = open_gguf_map(c, &map, opts ? opts->one_shard : 0);
 			} else if (strcmp(path, "-") == 0) {
 				llm_map_close(&map);
 				rc = llm_err(LLM_EFORMAT, "-: standard input is neither a GGUF nor a compressed GGUF");

@@ -36,8 +36,13 @@ struct llm_ckpt_opts {
 	 * whose tokenizer.* keys are copied (so HF directories without a
 	 * GGUF-convertible tokenizer can borrow one). */
 	const char *tokenizer;
+	/* Open one shard of a split set alone, whichever it is, keeping its
+	 * split.* keys (so a converted shard stays a member of its set): for
+	 * processing shards independently.  0: the first shard opens the set,
+	 * another shard is an error. */
+	int one_shard;
 };
-#define LLM_CKPT_OPTS_INIT { NULL }
+#define LLM_CKPT_OPTS_INIT { NULL, 0 }
 
 typedef struct llm_ckpt llm_ckpt;
 

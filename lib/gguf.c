@@ -540,7 +540,7 @@ static int build_header(llm_gguf_writer *w, struct part *p, uint8_t **out, size_
 	};
 
 	for (int64_t i = 0; i < w->meta.n; i++)
-		if (!is_split_key(w->meta.kv[i].key) &&
+		if (!(w->split && is_split_key(w->meta.kv[i].key)) &&
 		    (first || strcmp(w->meta.kv[i].key, "general.alignment") == 0))
 			n_kv++;
 	if (w->split)
@@ -553,7 +553,7 @@ static int build_header(llm_gguf_writer *w, struct part *p, uint8_t **out, size_
 	rc |= put(&b, &len, &cap, &i64, 8);
 	rc |= put(&b, &len, &cap, &n_kv, 8);
 	for (int64_t i = 0; i < w->meta.n && !rc; i++)
-		if (!is_split_key(w->meta.kv[i].key) &&
+		if (!(w->split && is_split_key(w->meta.kv[i].key)) &&
 		    (first || strcmp(w->meta.kv[i].key, "general.alignment") == 0))
 			rc = put_kv(&b, &len, &cap, &w->meta.kv[i]);
 	for (int k = 0; k < 3 && w->split && !rc; k++)

@@ -79,7 +79,9 @@ typedef struct llm_gguf_writer llm_gguf_writer;
  *         first holds all other metadata, later ones only general.alignment.
  *         Each shard appears by rename when complete; on failure the
  *         shards already written are removed.  Needs a file name, not "-".
- * split.* keys in the writer's metadata are ignored: the writer sets them. */
+ * When splitting, split.* keys in the writer's metadata are replaced; when
+ * not, they are written as given (a shard converted on its own stays a
+ * member of its set; ckpt drops them when it joins a set). */
 struct llm_gguf_write_opts {
 	int zstd;
 	int zstd_level;
