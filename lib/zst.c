@@ -110,17 +110,17 @@ static void group(const uint8_t *src, uint8_t *dst, size_t n, int elem)
 	}
 }
 
-static void ungroup(const uint8_t *src, uint8_t *dst, size_t n, int elem)
+static void ungroup(const uint8_t *const *s, uint8_t *dst, size_t n, int elem)
 {
 	if (elem == 2) {
-		const uint8_t *s0 = src, *s1 = src + n;
+		const uint8_t *s0 = s[0], *s1 = s[1];
 		for (size_t i = 0; i < n; i++) {
 			uint16_t x = (uint16_t)(s0[i] << 8 | s1[i]);
 			x = (uint16_t)((x >> 1) | (x << 15));
 			memcpy(dst + 2 * i, &x, 2);
 		}
 	} else {
-		const uint8_t *s0 = src, *s1 = src + n, *s2 = src + 2 * n, *s3 = src + 3 * n;
+		const uint8_t *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
 		for (size_t i = 0; i < n; i++) {
 			uint32_t x = (uint32_t)s0[i] << 24 | (uint32_t)s1[i] << 16 | (uint32_t)s2[i] << 8 | s3[i];
 			x = (x >> 1) | (x << 31);
@@ -151,6 +151,266 @@ static double entropy(const uint8_t *p, size_t n)
 	return n ? e / (double)n : 0;
 }
 
+/* ---- Huffman coding of one grouped stream (method 2) ----
+ * zstd's match finder hurts on exponent bytes (short matches everywhere in
+ * a 2.6-bit source cost more than they save, and decode slowly), and its
+ * Huffman-only path is not public, so exponent streams get a plain
+ * order-0 canonical Huffman code:
+ *   u8 lengths[128]   code length of symbol s in nibble s&1 of byte s/2
+ *                     (low nibble first; 0 = absent; at most HUF_MAXLEN)
+ *   u32 size[4]       bytes of the four bitstreams
+ *   four bitstreams   quarter k codes symbols [k*q, min(n, (k+1)*q)),
+ *                     q = ceil(n/4); codes packed from the lowest bit of
+ *                     each byte up, each code's bits reversed (so a
+ *                     decoder indexes a table with the next HUF_MAXLEN bits).
+ * Four streams let the decoder overlap four dependency chains. */
+#define HUF_MAXLEN 11
+#define HUF_HDR (128 + 16)
+
+/* Code lengths for counts (limited to HUF_MAXLEN by flattening the counts
+ * until the tree is shallow enough). */
+static void huf_lengths(const uint64_t cnt[256], uint8_t len[256])
+{
+	uint64_t c[256];
+	int nsym = 0;
+	for (int s = 0; s < 256; s++) {
+		c[s] = cnt[s];
+		nsym += cnt[s] > 0;
+	}
+	memset(len, 0, 256);
+	if (nsym == 1) {
+		for (int s = 0; s < 256; s++)
+			if (c[s])
+				len[s] = 1;
+		return;
+	}
+	for (;;) {
+		/* tree by repeatedly joining the two lightest (O(n^2), n <= 256) */
+		uint64_t w[512];
+		int parent[512], alive[512], nn = 0, leaf[256];
+		for (int s = 0; s < 256; s++)
+			if (c[s]) {
+				leaf[s] = nn;
+				w[nn] = c[s];
+				alive[nn] = 1;
+				parent[nn++] = -1;
+			}
+		for (int k = 0; k < nsym - 1; k++) {
+			int a = -1, b = -1;
+			for (int i = 0; i < nn; i++) {
+				if (!alive[i])
+					continue;
+				if (a < 0 || w[i] < w[a]) {
+					b = a;
+					a = i;
+				} else if (b < 0 || w[i] < w[b]) {
+					b = i;
+				}
+			}
+			alive[a] = alive[b] = 0;
+			w[nn] = w[a] + w[b];
+			alive[nn] = 1;
+			parent[nn] = -1;
+			parent[a] = parent[b] = nn++;
+		}
+		int maxl = 0;
+		for (int s = 0; s < 256; s++)
+			if (c[s]) {
+				int d = 0;
+				for (int i = leaf[s]; parent[i] >= 0; i = parent[i])
+					d++;
+				len[s] = (uint8_t)d;
+				if (d > maxl)
+					maxl = d;
+			}
+		if (maxl <= HUF_MAXLEN)
+			return;
+		for (int s = 0; s < 256; s++)
+			if (c[s])
+				c[s] = (c[s] >> 1) | 1;
+	}
+}
+
+/* Canonical codes (bit-reversed for LSB-first packing); -1 when the lengths
+ * are not a valid prefix code. */
+static int huf_codes(const uint8_t len[256], uint16_t code[256])
+{
+	int bl[HUF_MAXLEN + 1] = { 0 }, next[HUF_MAXLEN + 2];
+	int c = 0, nsym = 0;
+	for (int s = 0; s < 256; s++) {
+		if (len[s] > HUF_MAXLEN)
+			return -1;
+		if (len[s]) {
+			bl[len[s]]++;
+			nsym++;
+		}
+	}
+	if (!nsym)
+		return -1;
+	uint32_t kraft = 0;
+	for (int l = 1; l <= HUF_MAXLEN; l++)
+		kraft += (uint32_t)bl[l] << (HUF_MAXLEN - l);
+	if (kraft > (1u << HUF_MAXLEN))
+		return -1;
+	for (int l = 1; l <= HUF_MAXLEN; l++) {
+		c = (c + bl[l - 1]) << 1;
+		next[l] = c;
+	}
+	for (int s = 0; s < 256; s++) {
+		if (!len[s])
+			continue;
+		int v = next[len[s]]++, r = 0;
+		for (int b = 0; b < len[s]; b++)
+			r |= ((v >> b) & 1) << (len[s] - 1 - b);
+		code[s] = (uint16_t)r;
+	}
+	return 0;
+}
+
+/* Encode n bytes; returns the size, or 0 when Huffman would not be smaller
+ * than cap allows or than n. */
+static size_t huf_encode(const uint8_t *src, size_t n, uint8_t *dst, size_t cap)
+{
+	uint64_t cnt[256] = { 0 }, bits = 0;
+	uint8_t len[256];
+	uint16_t code[256];
+	size_t q = (n + 3) / 4, pos = HUF_HDR;
+
+	for (size_t i = 0; i < n; i++)
+		cnt[src[i]]++;
+	huf_lengths(cnt, len);
+	for (int s = 0; s < 256; s++)
+		bits += cnt[s] * len[s];
+	if (bits / 8 + HUF_HDR + 64 >= n || bits / 8 + HUF_HDR + 64 > cap || huf_codes(len, code))
+		return 0;
+	for (int s = 0; s < 128; s++)
+		dst[s] = (uint8_t)(len[2 * s] | len[2 * s + 1] << 4);
+	for (int k = 0; k < 4; k++) {
+		size_t a = (size_t)k * q < n ? (size_t)k * q : n, e = a + q < n ? a + q : n, start = pos;
+		uint64_t acc = 0;
+		int nb = 0;
+		for (size_t i = a; i < e; i++) {
+			acc |= (uint64_t)code[src[i]] << nb;
+			nb += len[src[i]];
+			if (nb >= 32) {
+				uint32_t w = (uint32_t)acc;
+				memcpy(dst + pos, &w, 4);
+				pos += 4;
+				acc >>= 32;
+				nb -= 32;
+			}
+		}
+		for (; nb > 0; nb -= 8, acc >>= 8)
+			dst[pos++] = (uint8_t)acc;
+		uint32_t sz = (uint32_t)(pos - start);
+		memcpy(dst + 128 + 4 * k, &sz, 4);
+	}
+	return pos;
+}
+
+struct bitrd {
+	const uint8_t *p, *start, *end;
+	uint64_t acc;
+	int nb;
+};
+
+static inline void br_refill(struct bitrd *b)
+{
+	if (b->end - b->p >= 8) {
+		uint64_t v;
+		memcpy(&v, b->p, 8);
+		b->acc |= v << b->nb;
+		b->p += (63 - b->nb) >> 3;
+		b->nb |= 56;
+	} else {
+		while (b->nb <= 56) {
+			if (b->p < b->end)
+				b->acc |= (uint64_t)*b->p << b->nb;
+			b->p++; /* past the end reads zeros; checked at the end */
+			b->nb += 8;
+		}
+	}
+}
+
+/* Decode n bytes from a method-2 stream of csize bytes; 0 or -1 if damaged. */
+static int huf_decode(const uint8_t *src, size_t csize, uint8_t *dst, size_t n)
+{
+	uint8_t len[256];
+	uint16_t code[256], table[1 << HUF_MAXLEN];
+	size_t q = (n + 3) / 4, pos = HUF_HDR;
+
+	if (csize < HUF_HDR)
+		return -1;
+	for (int s = 0; s < 128; s++) {
+		len[2 * s] = src[s] & 15;
+		len[2 * s + 1] = src[s] >> 4;
+	}
+	if (huf_codes(len, code))
+		return -1;
+	memset(table, 0, sizeof table); /* length 0: no such code */
+	for (int s = 0; s < 256; s++)
+		for (uint32_t j = 0; len[s] && j < (1u << (HUF_MAXLEN - len[s])); j++)
+			table[code[s] | j << len[s]] = (uint16_t)(s | len[s] << 8);
+	struct bitrd br[4];
+	size_t a[4], e[4];
+	for (int k = 0; k < 4; k++) {
+		uint32_t sz = rd32(src + 128 + 4 * k);
+		if (sz > csize - pos)
+			return -1;
+		br[k] = (struct bitrd){ src + pos, src + pos, src + pos + sz, 0, 0 };
+		pos += sz;
+		a[k] = (size_t)k * q < n ? (size_t)k * q : n;
+		e[k] = a[k] + q < n ? a[k] + q : n;
+	}
+	if (pos != csize)
+		return -1;
+	/* the four quarters in lockstep, four symbols per refill.  Damaged
+	 * input decodes to garbage without reading outside the stream (the
+	 * unit's XXH64 catches it); codes absent from the table stop the
+	 * stream (length 0), which the final bit count catches. */
+	size_t m = e[3] - a[3]; /* the last quarter is the shortest */
+	const uint64_t mask = (1u << HUF_MAXLEN) - 1;
+	uint8_t *o0 = dst + a[0], *o1 = dst + a[1], *o2 = dst + a[2], *o3 = dst + a[3];
+	size_t i = 0;
+#define HUF_STEP(k, o)                                     \
+	do {                                               \
+		uint16_t t = table[br[k].acc & mask];      \
+		o[i + r] = (uint8_t)t;                     \
+		br[k].acc >>= t >> 8;                      \
+		br[k].nb -= t >> 8;                        \
+	} while (0)
+	for (; i + 4 <= m; i += 4) {
+		br_refill(&br[0]);
+		br_refill(&br[1]);
+		br_refill(&br[2]);
+		br_refill(&br[3]);
+		for (int r = 0; r < 4; r++) {
+			HUF_STEP(0, o0);
+			HUF_STEP(1, o1);
+			HUF_STEP(2, o2);
+			HUF_STEP(3, o3);
+		}
+	}
+#undef HUF_STEP
+	int bad = 0;
+	for (int k = 0; k < 4; k++)
+		for (size_t j = a[k] + i; j < e[k]; j++) {
+			br_refill(&br[k]);
+			uint16_t t = table[br[k].acc & mask];
+			dst[j] = (uint8_t)t;
+			br[k].acc >>= t >> 8;
+			br[k].nb -= t >> 8;
+			bad |= t < 256;
+		}
+	for (int k = 0; k < 4; k++) { /* every quarter ends exactly at its last byte */
+		uint64_t used = (uint64_t)(br[k].p - br[k].start) * 8 - (uint64_t)br[k].nb;
+		uint64_t have = (uint64_t)(br[k].end - br[k].start) * 8;
+		if (used > have || used + 8 <= have)
+			bad = 1;
+	}
+	return bad ? -1 : 0;
+}
+
 /* ---- compressing one unit ---- */
 
 struct eslot {
@@ -160,8 +420,8 @@ struct eslot {
 	size_t n;
 	int elem;
 	uint8_t *tmp;          /* grouped streams (n bytes) */
-	uint8_t *a, *b;        /* candidate payloads */
-	size_t cap_tmp, cap_a, cap_b;
+	uint8_t *a, *b, *c;    /* grouped payload, plain payload, stream scratch */
+	size_t cap_tmp, cap_a, cap_b, cap_c;
 	const uint8_t *best;   /* chosen payload (a, b or src) */
 	size_t best_len;
 	uint32_t method;
@@ -190,6 +450,53 @@ static size_t zc(ZSTD_CCtx *cc, int level, void *dst, size_t cap, const void *sr
 	return ZSTD_compress2(cc, dst, cap, src, n);
 }
 
+/* Plain zstd of the unit into b; take it if smaller than the best so far. */
+static int try_plain(struct eslot *s)
+{
+	if (grow(&s->b, &s->cap_b, ZSTD_compressBound(s->n)))
+		return s->rc = LLM_ENOMEM;
+	size_t r = zc(s->cctx, s->level, s->b, s->cap_b, s->src, s->n);
+	if (!ZSTD_isError(r) && r < s->best_len) {
+		s->best = s->b;
+		s->best_len = r;
+		s->method = LLM_ZST_ZSTD;
+	}
+	return 0;
+}
+
+/* One grouped stream of m bytes into out: Huffman for skewed bytes (zstd
+ * too where it may win), stored for random-looking ones.  Returns its
+ * method and size. */
+static int put_stream(struct eslot *s, const uint8_t *st, size_t m, uint8_t *out, size_t cap,
+		      uint32_t *meth, uint32_t *sz)
+{
+	double h = entropy(st, m);
+	*meth = 0;
+	*sz = (uint32_t)m;
+	if (h < 7.97) {
+		size_t hz = huf_encode(st, m, out, cap);
+		if (hz) {
+			*meth = 2;
+			*sz = (uint32_t)hz;
+		}
+		/* very redundant bytes (zeros, the low bytes of upcast values)
+		 * or a high level: zstd as well, keep the smaller */
+		if (h < 2.5 || s->level >= 10) {
+			if (grow(&s->c, &s->cap_c, ZSTD_compressBound(m)))
+				return s->rc = LLM_ENOMEM;
+			size_t z = zc(s->cctx, s->level, s->c, s->cap_c, st, m);
+			if (!ZSTD_isError(z) && z < *sz) {
+				*meth = 1;
+				*sz = (uint32_t)z;
+				memcpy(out, s->c, z);
+			}
+		}
+	}
+	if (!*meth)
+		memcpy(out, st, m);
+	return 0;
+}
+
 static void compress_unit(struct eslot *s)
 {
 	size_t n = s->n, k = (size_t)s->elem;
@@ -203,38 +510,21 @@ static void compress_unit(struct eslot *s)
 		s->rc = LLM_ENOMEM;
 		return;
 	}
-	/* plain zstd */
-	if (grow(&s->b, &s->cap_b, ZSTD_compressBound(n))) {
-		s->rc = LLM_ENOMEM;
+	if (!k || n % k || n < 256) {
+		try_plain(s);
 		return;
 	}
-	size_t r = zc(s->cctx, s->level, s->b, s->cap_b, s->src, n);
-	if (!ZSTD_isError(r) && r < s->best_len) {
-		s->best = s->b;
-		s->best_len = r;
-		s->method = LLM_ZST_ZSTD;
-	}
-	if (!k || n % k || n < 64)
-		return;
-	/* grouped: elem streams, each stored or zstd */
+	/* grouped: elem streams, each stored, zstd or Huffman */
 	size_t m = n / k, hdr = 8 * k, pos = hdr;
-	if (grow(&s->tmp, &s->cap_tmp, n) || grow(&s->a, &s->cap_a, hdr + k * ZSTD_compressBound(m))) {
+	if (grow(&s->tmp, &s->cap_tmp, n) || grow(&s->a, &s->cap_a, hdr + k * (ZSTD_compressBound(m) + HUF_HDR))) {
 		s->rc = LLM_ENOMEM;
 		return;
 	}
 	group(s->src, s->tmp, m, (int)k);
 	for (size_t j = 0; j < k; j++) {
-		const uint8_t *st = s->tmp + j * m;
-		uint32_t meth = 0, sz = (uint32_t)m;
-		if (entropy(st, m) < 7.97) {
-			size_t z = zc(s->cctx, s->level, s->a + pos, s->cap_a - pos, st, m);
-			if (!ZSTD_isError(z) && z < m) {
-				meth = 1;
-				sz = (uint32_t)z;
-			}
-		}
-		if (!meth)
-			memcpy(s->a + pos, st, m);
+		uint32_t meth, sz;
+		if (put_stream(s, s->tmp + j * m, m, s->a + pos, s->cap_a - pos, &meth, &sz))
+			return;
 		memcpy(s->a + 8 * j, &meth, 4);
 		memcpy(s->a + 8 * j + 4, &sz, 4);
 		pos += sz;
@@ -244,6 +534,10 @@ static void compress_unit(struct eslot *s)
 		s->best_len = pos;
 		s->method = LLM_ZST_GROUPED;
 	}
+	/* plain zstd as well when grouping did not clearly pay (data that are
+	 * not trained weights) or at high levels, where speed matters less */
+	if (s->level >= 10 || s->best_len > n - n / 16)
+		try_plain(s);
 }
 
 /* ---- decoding one unit ---- */
@@ -298,19 +592,24 @@ static void decode_unit(struct dslot *s)
 		size_t k = u->elem, m = n / k, hdr = 8 * k, pos = hdr;
 		if (cs < hdr)
 			return (void)dfail(s, "grouped unit shorter than its header");
+		const uint8_t *streams[4] = { NULL, NULL, NULL, NULL };
 		if (grow(&s->tmp, &s->tmp_cap, n))
 			return (void)(s->rc = LLM_ENOMEM);
 		for (size_t j = 0; j < k; j++) {
 			uint32_t meth = rd32(s->src + 8 * j), sz = rd32(s->src + 8 * j + 4);
+			streams[j] = s->tmp + j * m;
 			if (sz > cs - pos)
 				return (void)dfail(s, "grouped stream runs past the unit");
 			if (meth == 0) {
 				if (sz != m)
 					return (void)dfail(s, "stored stream of the wrong size");
-				memcpy(s->tmp + j * m, s->src + pos, m);
+				streams[j] = s->src + pos; /* used in place */
 			} else if (meth == 1) {
 				if (zd(s, s->tmp + j * m, m, s->src + pos, sz))
 					return;
+			} else if (meth == 2) {
+				if (huf_decode(s->src + pos, sz, s->tmp + j * m, m))
+					return (void)dfail(s, "bad Huffman stream");
 			} else {
 				return (void)dfail(s, "unknown stream method");
 			}
@@ -318,7 +617,7 @@ static void decode_unit(struct dslot *s)
 		}
 		if (pos != cs)
 			return (void)dfail(s, "grouped streams do not fill the unit");
-		ungroup(s->tmp, s->dst, m, (int)k);
+		ungroup(streams, s->dst, m, (int)k);
 	}
 	if (llm_xxh64(s->dst, n) != u->xxh64)
 		dfail(s, "checksum mismatch (corrupted data)");
@@ -502,7 +801,15 @@ int llm_zst_read(llm_zst *z, void *dst, uint64_t off, uint64_t n, int n_threads)
 		return llm_err(LLM_EINVAL, "%s: read past the decoded size", z->name);
 	while (i1 < z->nu && z->u[i1].raw_off < off + n)
 		i1++;
-	memset(d, 0, (size_t)n); /* gaps are zero padding */
+	/* bytes no unit covers are zero padding */
+	uint64_t cur = off;
+	for (int64_t i = i0; i < i1; i++) {
+		if (z->u[i].raw_off > cur)
+			memset(d + (cur - off), 0, (size_t)(z->u[i].raw_off - cur));
+		cur = z->u[i].raw_off + z->u[i].raw_size;
+	}
+	if (cur < off + n)
+		memset(d + (cur - off), 0, (size_t)(off + n - cur));
 	if (i1 == i0)
 		return 0;
 	if (nt > MAX_THREADS)
@@ -769,6 +1076,7 @@ void llm_zst_enc_free(llm_zst_enc *e)
 		free(e->slot[i].tmp);
 		free(e->slot[i].a);
 		free(e->slot[i].b);
+		free(e->slot[i].c);
 	}
 	free(e->buf);
 	free(e->u);
