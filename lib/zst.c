@@ -694,6 +694,8 @@ int llm_zst_open_mem(llm_zst **out, const void *buf, uint64_t size, const char *
 	if (rd32(b + 4) != LLM_ZST_VERSION)
 		return llm_err(LLM_EUNSUPPORTED, "%s: compressed checkpoint version %u is not supported (1 is)",
 			       name, rd32(b + 4));
+	if (rd32(b + 8) != 0)
+		return llm_err(LLM_EUNSUPPORTED, "%s: compressed checkpoint: unknown flags %#x", name, rd32(b + 8));
 	f = b + size - LLM_ZST_FOOTER_SIZE;
 	if (memcmp(f + 36, LLM_ZST_MAGIC, 4) != 0)
 		return zerr(name, "truncated or damaged (no footer at the end)");
@@ -704,7 +706,7 @@ int llm_zst_open_mem(llm_zst **out, const void *buf, uint64_t size, const char *
 	idx_len = nu * LLM_ZST_ENTRY_SIZE;
 	if (idx_off < LLM_ZST_HEADER_SIZE || idx_off + idx_len != size - LLM_ZST_FOOTER_SIZE)
 		return zerr(name, "bad index offset in the footer");
-	if (llm_xxh64(b + idx_off, (size_t)idx_len) != rd64(f + 24))
+	if (llm_xxh64(b + idx_off, (size_t)idx_len + 24) != rd64(f + 24) || rd32(f + 32) != LLM_ZST_VERSION)
 		return zerr(name, "index checksum mismatch (corrupted index)");
 	if (!(z = calloc(1, sizeof *z)) || !(z->name = strdup(name)) ||
 	    !(z->u = calloc((size_t)nu, sizeof *z->u))) {
@@ -1057,11 +1059,20 @@ int llm_zst_enc_finish(llm_zst_enc *e, uint64_t raw_total)
 	memcpy(f, &idx_off, 8);
 	memcpy(f + 8, &nu, 8);
 	memcpy(f + 16, &raw_total, 8);
-	v = llm_xxh64(idx, (size_t)nu * LLM_ZST_ENTRY_SIZE);
-	memcpy(f + 24, &v, 8);
 	uint32_t ver = LLM_ZST_VERSION;
 	memcpy(f + 32, &ver, 4);
 	memcpy(f + 36, LLM_ZST_MAGIC, 4);
+	/* the checksum covers the index and the footer's first 24 bytes,
+	 * which follow it in the file */
+	uint8_t *all = realloc(idx, (size_t)nu * LLM_ZST_ENTRY_SIZE + 24);
+	if (!all) {
+		free(idx);
+		return llm_err(LLM_ENOMEM, "out of memory");
+	}
+	idx = all;
+	memcpy(idx + nu * LLM_ZST_ENTRY_SIZE, f, 24);
+	v = llm_xxh64(idx, (size_t)nu * LLM_ZST_ENTRY_SIZE + 24);
+	memcpy(f + 24, &v, 8);
 	rc = put(e, idx, (size_t)nu * LLM_ZST_ENTRY_SIZE);
 	free(idx);
 	return rc ? rc : put(e, f, sizeof f);

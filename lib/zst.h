@@ -20,8 +20,9 @@
  *             u32 method    0 stored, 1 zstd, 2 grouped
  *             u32 elem      grouped: element size (2 or 4); else 0
  *   footer  40 bytes: u64 index_off | u64 n_units | u64 raw_total (size of
- *             the decoded GGUF) | u64 XXH64 of the index | u32 version (1) |
- *             u8 magic[4] "GGZ1"
+ *             the decoded GGUF) | u64 XXH64 of the index and these first
+ *             24 bytes of the footer (contiguous in the file) |
+ *             u32 version (1) | u8 magic[4] "GGZ1"
  * Units are sorted by raw_off and do not overlap; bytes of the decoded GGUF
  * that no unit covers are zero (tensor padding).  Payloads lie between the
  * header and the index.
