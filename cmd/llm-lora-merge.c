@@ -9,10 +9,11 @@
 #include "cli.h"
 #include "error.h"
 #include "io.h"
+#include "provenance.h"
 #include "lora.h"
 #include "types.h"
 
-enum { OPT_REPORT = 256, OPT_PROGRESS, OPT_TOK };
+enum { OPT_REPORT = 256, OPT_PROGRESS, OPT_TOK, OPT_NOPROV };
 
 static const struct cli_opt opts[] = {
 	{ "type", 't', "TYPE", "type of the output's 2-D weights (default: each tensor keeps its own)", 't' },
@@ -20,6 +21,7 @@ static const struct cli_opt opts[] = {
 	{ "report", 0, "FILE", "per-tensor TSV: name, rank, scale, ||dW||/||W||, kind, adapter (- for stdout)", OPT_REPORT },
 	{ "tokenizer", 0, "FILE", "vocabulary (llama2.c tokenizer.bin or a GGUF) for a base without one", OPT_TOK },
 	{ "threads", 'j', "N", "quantization threads (default: online CPUs)", 'j' },
+	{ "no-provenance", 0, NULL, "do not record provenance.* metadata", OPT_NOPROV },
 	{ "progress", 0, NULL, "show a progress bar even when stderr is not a terminal", OPT_PROGRESS },
 	{ "quiet", 'q', NULL, "no notices on stderr", 'q' },
 	{ 0 },
@@ -75,8 +77,14 @@ int main(int argc, char **argv)
 	float *scales;
 	int64_t n_rep = 0;
 	llm_ckpt *base;
-	int c, n, stdin_used = 0;
+	int c, n, stdin_used = 0, provenance = 1;
+	llm_meta prov;
+	/* the argument vector as given (getopt permutes argv) */
+	char **args = malloc(((size_t)argc + 1) * sizeof *args);
 
+	if (!args)
+		return 1;
+	memcpy(args, argv, ((size_t)argc + 1) * sizeof *args);
 	cli_init(&cmd, argc, argv);
 	mo.n_threads = cli_nproc();
 	while ((c = cli_next(&arg)) != -1) {
@@ -93,6 +101,7 @@ int main(int argc, char **argv)
 		case OPT_REPORT: report = arg; break;
 		case OPT_TOK: ko.tokenizer = arg; break;
 		case 'j': mo.n_threads = (int)cli_int("--threads", arg, 1, 1024); break;
+		case OPT_NOPROV: provenance = 0; break;
 		case OPT_PROGRESS: cli_progress_enabled = 1; break;
 		case 'q': cli_quiet = 1; break;
 		}
@@ -130,6 +139,21 @@ int main(int argc, char **argv)
 		if (ads[i]->n_ignored)
 			cli_warn("%s: %lld norm tensor(s) ignored, as llama.cpp does", paths[i], (long long)ads[i]->n_ignored);
 	}
+	/* inputs: the base (its own records become parents) and the adapters */
+	llm_meta_init(&prov);
+	if (provenance) {
+		struct llm_prov_input *in = calloc((size_t)n + 1, sizeof *in);
+		if (!in)
+			cli_die("out of memory");
+		in[0] = (struct llm_prov_input){ argv[cli_optind()], llm_ckpt_meta(base) };
+		for (int i = 0; i < n; i++)
+			in[i + 1] = (struct llm_prov_input){ paths[i], NULL };
+		if (llm_provenance_fill(&prov, cli_name(), argc, args, in, n + 1))
+			cli_die_lib();
+		free(in);
+	}
+	llm_provenance_strip(llm_ckpt_meta_mut(base));
+	mo.extra = &prov;
 	mo.progress = on_progress;
 	if (llm_lora_merge(base, ads, scales, n, out, &mo, report ? &rep : NULL, &n_rep)) {
 		cli_progress_end();
@@ -146,6 +170,8 @@ int main(int argc, char **argv)
 		free(tsv);
 	}
 	llm_lora_merge_report_free(rep, n_rep);
+	llm_meta_clear(&prov);
+	free(args);
 	for (int i = 0; i < n; i++) {
 		llm_lora_free(ads[i]);
 		free(paths[i]);

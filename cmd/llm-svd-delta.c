@@ -8,9 +8,10 @@
 #include "cli.h"
 #include "error.h"
 #include "io.h"
+#include "provenance.h"
 #include "svd.h"
 
-enum { OPT_ENERGY = 256, OPT_MAXRANK, OPT_EXACT, OPT_OVER, OPT_POWER, OPT_INC, OPT_EXC, OPT_REPORT, OPT_PROGRESS, OPT_SEED };
+enum { OPT_ENERGY = 256, OPT_MAXRANK, OPT_EXACT, OPT_OVER, OPT_POWER, OPT_INC, OPT_EXC, OPT_REPORT, OPT_PROGRESS, OPT_SEED, OPT_NOPROV };
 
 static const struct cli_opt opts[] = {
 	{ "rank", 'r', "RANK", "rank of every tensor (default 16 unless --energy)", 'r' },
@@ -25,6 +26,7 @@ static const struct cli_opt opts[] = {
 	{ "report", 0, "FILE", "per-tensor TSV: name, shape, rank, energy_kept, rel_fro_error, seconds (- for stdout)", OPT_REPORT },
 	{ "output", 'o', "FILE", "output adapter GGUF (default: stdout, - as well)", 'o' },
 	{ "threads", 'j', "N", "OpenBLAS threads (default: online CPUs)", 'j' },
+	{ "no-provenance", 0, NULL, "do not record provenance.* metadata", OPT_NOPROV },
 	{ "progress", 0, NULL, "show a progress bar even when stderr is not a terminal", OPT_PROGRESS },
 	{ "quiet", 'q', NULL, "no notices on stderr", 'q' },
 	{ 0 },
@@ -81,8 +83,14 @@ int main(int argc, char **argv)
 	const char *arg, *out = NULL, *report = NULL;
 	llm_ckpt *base, *tuned;
 	int64_t n_rep = 0;
-	int c, threads = cli_nproc(), have_rank = 0;
+	int c, threads = cli_nproc(), have_rank = 0, provenance = 1;
+	llm_meta prov;
+	/* the argument vector as given (getopt permutes argv) */
+	char **args = malloc(((size_t)argc + 1) * sizeof *args);
 
+	if (!args)
+		return 1;
+	memcpy(args, argv, ((size_t)argc + 1) * sizeof *args);
 	cli_init(&cmd, argc, argv);
 	while ((c = cli_next(&arg)) != -1) {
 		switch (c) {
@@ -98,6 +106,7 @@ int main(int argc, char **argv)
 		case OPT_REPORT: report = arg; break;
 		case 'o': out = arg; break;
 		case 'j': threads = (int)cli_int("--threads", arg, 1, 1024); break;
+		case OPT_NOPROV: provenance = 0; break;
 		case OPT_PROGRESS: cli_progress_enabled = 1; break;
 		case 'q': cli_quiet = 1; break;
 		}
@@ -122,6 +131,14 @@ int main(int argc, char **argv)
 
 	if (llm_ckpt_open(&base, argv[cli_optind()], NULL) || llm_ckpt_open(&tuned, argv[cli_optind() + 1], NULL))
 		cli_die_lib();
+	llm_meta_init(&prov);
+	if (provenance) {
+		struct llm_prov_input in[2] = { { argv[cli_optind()], llm_ckpt_meta(base) },
+						{ argv[cli_optind() + 1], llm_ckpt_meta(tuned) } };
+		if (llm_provenance_fill(&prov, cli_name(), argc, args, in, 2))
+			cli_die_lib();
+	}
+	so.extra = &prov;
 	so.progress = on_progress;
 	so.notice = on_notice;
 	if (llm_svd_delta(base, tuned, &so, out, report ? &rep : NULL, &n_rep)) {
@@ -139,6 +156,8 @@ int main(int argc, char **argv)
 		free(tsv);
 	}
 	llm_svd_delta_report_free(rep, n_rep);
+	llm_meta_clear(&prov);
+	free(args);
 	llm_ckpt_free(base);
 	llm_ckpt_free(tuned);
 	return 0;
