@@ -17,6 +17,7 @@
 #include "zst.h"
 
 #define MAX_THREADS 64
+#define DEDUP_MIN 1024 /* units at least this large share payloads with equal ones */
 #define MAX_UNIT (1ull << 30)
 
 /* ---- XXH64 (the published algorithm) ---- */
@@ -31,13 +32,13 @@ static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); re
 static inline uint64_t xround(uint64_t acc, uint64_t lane) { return rotl64(acc + lane * P2, 31) * P1; }
 static inline uint64_t xmerge(uint64_t h, uint64_t v) { return (h ^ xround(0, v)) * P1 + P4; }
 
-uint64_t llm_xxh64(const void *data, size_t n)
+static uint64_t xxh64_seed(const void *data, size_t n, uint64_t seed)
 {
 	const uint8_t *p = data, *end = p + n;
 	uint64_t h;
 
 	if (n >= 32) {
-		uint64_t v1 = P1 + P2, v2 = P2, v3 = 0, v4 = 0 - P1;
+		uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
 		for (; end - p >= 32; p += 32) {
 			v1 = xround(v1, rd64(p));
 			v2 = xround(v2, rd64(p + 8));
@@ -47,7 +48,7 @@ uint64_t llm_xxh64(const void *data, size_t n)
 		h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
 		h = xmerge(xmerge(xmerge(xmerge(h, v1), v2), v3), v4);
 	} else {
-		h = P5;
+		h = seed + P5;
 	}
 	h += (uint64_t)n;
 	for (; end - p >= 8; p += 8)
@@ -63,6 +64,11 @@ uint64_t llm_xxh64(const void *data, size_t n)
 	h ^= h >> 29;
 	h *= P3;
 	return h ^ (h >> 32);
+}
+
+uint64_t llm_xxh64(const void *data, size_t n)
+{
+	return xxh64_seed(data, n, 0);
 }
 
 int llm_zst_sniff(const void *p, size_t n)
@@ -425,7 +431,7 @@ struct eslot {
 	const uint8_t *best;   /* chosen payload (a, b or src) */
 	size_t best_len;
 	uint32_t method;
-	uint64_t xxh;
+	uint64_t xxh, xxh2;    /* XXH64 with seeds 0 and 1 (the pair finds duplicates) */
 	int rc;
 };
 
@@ -503,6 +509,7 @@ static void compress_unit(struct eslot *s)
 
 	s->rc = 0;
 	s->xxh = llm_xxh64(s->src, n);
+	s->xxh2 = n >= DEDUP_MIN ? xxh64_seed(s->src, n, 1) : 0;
 	s->best = s->src;
 	s->best_len = n;
 	s->method = LLM_ZST_STORED;
@@ -717,7 +724,7 @@ int llm_zst_open_mem(llm_zst **out, const void *buf, uint64_t size, const char *
 	z->size = size;
 	z->raw_total = rd64(f + 16);
 	z->nu = (int64_t)nu;
-	uint64_t raw_end = 0, c_end = LLM_ZST_HEADER_SIZE;
+	uint64_t raw_end = 0;
 	for (uint64_t i = 0; i < nu; i++) {
 		const uint8_t *e = b + idx_off + i * LLM_ZST_ENTRY_SIZE;
 		struct llm_zst_unit *u = &z->u[i];
@@ -735,7 +742,7 @@ int llm_zst_open_mem(llm_zst **out, const void *buf, uint64_t size, const char *
 			why = "units overlap or lie outside the decoded size";
 		else if (i == 0 && u->raw_off != 0)
 			why = "first unit does not hold the GGUF header";
-		else if (u->off < c_end || u->off > idx_off || u->csize > idx_off - u->off)
+		else if (u->off < LLM_ZST_HEADER_SIZE || u->off > idx_off || u->csize > idx_off - u->off)
 			why = "unit payload outside the data area";
 		else if (u->method > LLM_ZST_GROUPED ||
 			 (u->method == LLM_ZST_GROUPED && ((u->elem != 2 && u->elem != 4) || u->raw_size % u->elem)) ||
@@ -748,7 +755,6 @@ int llm_zst_open_mem(llm_zst **out, const void *buf, uint64_t size, const char *
 			return LLM_EFORMAT;
 		}
 		raw_end = u->raw_off + u->raw_size;
-		c_end = u->off + u->csize;
 	}
 	*out = z;
 	return 0;
@@ -888,7 +894,41 @@ struct llm_zst_enc {
 	struct llm_zst_unit *u;
 	int64_t nu, cap;
 	uint64_t raw_end;
+	/* units already written, by (size, XXH64 seed 0, seed 1): a repeat
+	 * (a tied embedding stored twice) points at the first one's payload */
+	struct dedup { uint64_t size, h0, h1; int64_t unit; } *dd;
+	size_t dd_cap, dd_n;
 };
+
+/* The earlier unit equal to slot s, or -1; remembers s as unit `unit` when new. */
+static int64_t dedup(llm_zst_enc *e, const struct eslot *s, int64_t unit)
+{
+	if (s->n < DEDUP_MIN)
+		return -1;
+	if (2 * (e->dd_n + 1) > e->dd_cap) {
+		size_t cap = e->dd_cap ? 2 * e->dd_cap : 256;
+		struct dedup *d = calloc(cap, sizeof *d);
+		if (!d)
+			return -1; /* no dedupe, still correct */
+		for (size_t i = 0; i < e->dd_cap; i++)
+			if (e->dd[i].size) {
+				size_t j = e->dd[i].h0 & (cap - 1);
+				while (d[j].size)
+					j = (j + 1) & (cap - 1);
+				d[j] = e->dd[i];
+			}
+		free(e->dd);
+		e->dd = d;
+		e->dd_cap = cap;
+	}
+	size_t j = s->xxh & (e->dd_cap - 1);
+	for (; e->dd[j].size; j = (j + 1) & (e->dd_cap - 1))
+		if (e->dd[j].size == s->n && e->dd[j].h0 == s->xxh && e->dd[j].h1 == s->xxh2)
+			return e->dd[j].unit;
+	e->dd[j] = (struct dedup){ s->n, s->xxh, s->xxh2, unit };
+	e->dd_n++;
+	return -1;
+}
 
 static int put(llm_zst_enc *e, const void *p, size_t n)
 {
@@ -956,16 +996,21 @@ static int emit(llm_zst_enc *e, const uint8_t *src, size_t len, uint64_t raw, in
 			e->u = p;
 			e->cap = cap;
 		}
+		int64_t same = dedup(e, s, e->nu);
 		struct llm_zst_unit *u = &e->u[e->nu++];
+		if (same >= 0) {
+			*u = e->u[same];
+		} else {
+			u->off = e->pos;
+			u->csize = s->best_len;
+			u->xxh64 = s->xxh;
+			u->method = s->method;
+			u->elem = s->method == LLM_ZST_GROUPED ? (uint32_t)s->elem : 0;
+			rc = put(e, s->best, s->best_len);
+		}
 		u->raw_off = raw;
 		u->raw_size = s->n;
-		u->off = e->pos;
-		u->csize = s->best_len;
-		u->xxh64 = s->xxh;
-		u->method = s->method;
-		u->elem = s->method == LLM_ZST_GROUPED ? (uint32_t)s->elem : 0;
 		raw += s->n;
-		rc = put(e, s->best, s->best_len);
 	}
 	return rc;
 }
@@ -1091,5 +1136,6 @@ void llm_zst_enc_free(llm_zst_enc *e)
 	}
 	free(e->buf);
 	free(e->u);
+	free(e->dd);
 	free(e);
 }

@@ -25,7 +25,9 @@
  *             u32 version (1) | u8 magic[4] "GGZ1"
  * Units are sorted by raw_off and do not overlap; bytes of the decoded GGUF
  * that no unit covers are zero (tensor padding).  Payloads lie between the
- * header and the index.
+ * header and the index; units with equal bytes may share one payload (the
+ * writer does so for units of 1 KiB or more whose size and XXH64 with
+ * seeds 0 and 1 agree: a tied embedding stored twice costs its index entry).
  *
  * Methods:
  *   0 stored:  the raw bytes.
