@@ -1,0 +1,84 @@
+#!/bin/sh
+# Provenance: inside a fresh git repository with one commit, llm-quant's
+# output records HEAD (= git rev-parse HEAD), the branch, and the dirty flag
+# (false when clean or with untracked files, true after a tracked file
+# changes or is staged); the input's content id equals git hash-object;
+# chains keep the parents' records; --no-provenance writes none.
+. tests/lib.sh
+MK=$PWD/${TESTDIR:-build/tests}/tool_mkmodel
+command -v git >/dev/null || { skip provenance "no git command"; exit 0; }
+R=$TMP/repo
+mkdir -p "$R" && cd "$R" || exit 1
+git init -q -b main . 2>/dev/null || git init -q .
+git config user.email t@example.com
+git config user.name test
+echo one >notes.txt
+"$MK" model.gguf >/dev/null 2>&1
+git add notes.txt model.gguf && git commit -q -m first
+head=$(git rev-parse HEAD)
+branch=$(git rev-parse --abbrev-ref HEAD)
+
+# value of a metadata key from llm-info --json (python, or sed for strings)
+key() {
+	"$PYTHON" -c 'import json,sys; v=json.load(open(sys.argv[1]))["metadata"].get(sys.argv[2]); print(json.dumps(v) if not isinstance(v,str) else v)' "$1" "$2"
+}
+[ -n "$PYTHON" ] || { skip provenance_keys "no python3 with numpy"; exit 0; }
+
+llm-quant -q -t q8_0 model.gguf -o "$TMP/a.gguf" && llm-info --json "$TMP/a.gguf" >"$TMP/a.json"
+[ "$(key "$TMP/a.json" provenance.git.commit)" = "$head" ] && ok git_commit_is_head || fail git_commit_is_head "$(key "$TMP/a.json" provenance.git.commit) != $head"
+[ "$(key "$TMP/a.json" provenance.git.branch)" = "$branch" ] && ok git_branch || fail git_branch "$(key "$TMP/a.json" provenance.git.branch) != $branch"
+[ "$(key "$TMP/a.json" provenance.git.dirty)" = false ] && ok clean_not_dirty || fail clean_not_dirty "$(key "$TMP/a.json" provenance.git.dirty)"
+[ "$(key "$TMP/a.json" provenance.tool)" = llm-quant ] && ok tool || fail tool "$(key "$TMP/a.json" provenance.tool)"
+[ "$(key "$TMP/a.json" provenance.argv)" = '["llm-quant", "-q", "-t", "q8_0", "model.gguf", "-o", "'"$TMP"'/a.gguf"]' ] && ok argv_as_given || fail argv_as_given "$(key "$TMP/a.json" provenance.argv)"
+[ "$(key "$TMP/a.json" provenance.inputs.path)" = '["model.gguf"]' ] && ok input_path || fail input_path "$(key "$TMP/a.json" provenance.inputs.path)"
+[ "$(key "$TMP/a.json" provenance.inputs.id)" = "[\"$(git hash-object model.gguf)\"]" ] && ok input_id_is_git_blob_id || fail input_id_is_git_blob_id "$(key "$TMP/a.json" provenance.inputs.id)"
+t=$(key "$TMP/a.json" provenance.time)
+case "$t" in [0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z) ok time_iso8601_utc ;; *) fail time_iso8601_utc "$t" ;; esac
+now=$(date -u +%s) then=$(date -u -d "$t" +%s 2>/dev/null || echo "$now")
+[ $((now - then)) -le 120 ] && [ $((now - then)) -ge -5 ] && ok time_is_now || fail time_is_now "$t"
+
+# untracked files do not make it dirty; a changed or staged tracked file does
+echo new >untracked.txt
+llm-quant -q -t q8_0 model.gguf -o "$TMP/b.gguf" && llm-info --json "$TMP/b.gguf" >"$TMP/b.json"
+[ "$(key "$TMP/b.json" provenance.git.dirty)" = false ] && ok untracked_not_dirty || fail untracked_not_dirty "$(key "$TMP/b.json" provenance.git.dirty)"
+echo two >>notes.txt
+llm-quant -q -t q8_0 model.gguf -o "$TMP/c.gguf" && llm-info --json "$TMP/c.gguf" >"$TMP/c.json"
+[ "$(key "$TMP/c.json" provenance.git.dirty)" = true ] && ok modified_is_dirty || fail modified_is_dirty "$(key "$TMP/c.json" provenance.git.dirty)"
+git add notes.txt
+llm-quant -q -t q8_0 model.gguf -o "$TMP/d.gguf" && llm-info --json "$TMP/d.gguf" >"$TMP/d.json"
+[ "$(key "$TMP/d.json" provenance.git.dirty)" = true ] && ok staged_is_dirty || fail staged_is_dirty "$(key "$TMP/d.json" provenance.git.dirty)"
+git commit -q -m second
+# a subdirectory of the work tree is inside the repository too
+mkdir -p sub && cd sub
+llm-quant -q -t q8_0 ../model.gguf -o "$TMP/e.gguf" && llm-info --json "$TMP/e.gguf" >"$TMP/e.json"
+[ "$(key "$TMP/e.json" provenance.git.commit)" = "$(git rev-parse HEAD)" ] && ok subdir_commit || fail subdir_commit "$(key "$TMP/e.json" provenance.git.commit)"
+[ "$(key "$TMP/e.json" provenance.git.dirty)" = false ] && ok committed_clean || fail committed_clean "$(key "$TMP/e.json" provenance.git.dirty)"
+cd "$R"
+
+# a chain: the second step keeps the first as parent 0 (and the first's own
+# records do not leak into the second's top level)
+llm-quant -q -t f16 "$TMP/a.gguf" -o "$TMP/chain.gguf.zst" && llm-info --json "$TMP/chain.gguf.zst" >"$TMP/ch.json"
+[ "$(key "$TMP/ch.json" provenance.parent.0.git.commit)" = "$head" ] && ok chain_parent_commit || fail chain_parent_commit "$(key "$TMP/ch.json" provenance.parent.0.git.commit)"
+[ "$(key "$TMP/ch.json" provenance.parent.0.inputs.path)" = '["model.gguf"]' ] && ok chain_parent_input || fail chain_parent_input "$(key "$TMP/ch.json" provenance.parent.0.inputs.path)"
+[ "$(key "$TMP/ch.json" provenance.inputs.id)" = "[\"$(git hash-object "$TMP/a.gguf")\"]" ] && ok chain_input_id || fail chain_input_id "$(key "$TMP/ch.json" provenance.inputs.id)"
+llm-quant -q --merge "$TMP/chain.gguf.zst" -o "$TMP/chain2.gguf" && llm-info --provenance "$TMP/chain2.gguf" >"$TMP/p.txt"
+[ "$(grep -c 'llm-quant 0' "$TMP/p.txt")" -eq 3 ] && grep -q "^      from input 0, made by:" "$TMP/p.txt" && grep -q "git: $head on $branch (clean)" "$TMP/p.txt" \
+	&& ok provenance_chain_printed || fail provenance_chain_printed "$(cat "$TMP/p.txt")"
+llm-info --provenance --json "$TMP/chain2.gguf" >"$TMP/pj.json"
+"$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert all(k.startswith("provenance.") for k in d) and "provenance.parent.0.parent.0.tool" in d' "$TMP/pj.json" \
+	&& ok provenance_json || fail provenance_json "$(head -c 300 "$TMP/pj.json")"
+
+# --no-provenance: no provenance.* keys at all
+llm-quant -q --no-provenance -t q8_0 "$TMP/a.gguf" -o "$TMP/n.gguf"
+llm-info --json "$TMP/n.gguf" | grep -q '"provenance\.' && fail no_provenance "keys present" || ok no_provenance
+llm-info --provenance "$TMP/n.gguf" | grep -q "no provenance" && ok info_says_no_provenance || fail info_says_no_provenance "no message"
+
+# outside any repository: no git keys, the rest is there
+O=$(mktemp -d /tmp/llmprov.XXXXXX)
+if (cd "$O" && git rev-parse --git-dir >/dev/null 2>&1); then
+	skip outside_repo "/tmp is inside a git repository"
+else
+	(cd "$O" && llm-quant -q -t q8_0 "$R/model.gguf" -o "$O/o.gguf" && llm-info --json "$O/o.gguf" >"$O/o.json")
+	[ "$(key "$O/o.json" provenance.git.commit)" = null ] && [ "$(key "$O/o.json" provenance.tool)" = llm-quant ] && ok outside_repo || fail outside_repo "$(grep provenance "$O/o.json" | head -3)"
+fi
+rm -rf "$O"
