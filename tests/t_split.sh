@@ -1,0 +1,91 @@
+#!/bin/sh
+# Split shards, llama.cpp's convention: names, split.* keys and their types
+# read by the independent Python reader (tests/gguf_ref.py), every tensor
+# byte-identical to the unsplit file, the set read from its first shard as
+# one checkpoint (llm-info --json equal to the original's), joined back with
+# --merge bit for bit, compressed shards, shards converted one by one
+# (--shard), and missing or wrong shards as errors.
+. tests/lib.sh
+MK=${TESTDIR:-build/tests}/tool_mkmodel
+"$MK" "$TMP/m.gguf" >/dev/null 2>&1 || fail mkmodel "tool_mkmodel failed"
+llm-quant -q --no-provenance --merge "$TMP/m.gguf" -o "$TMP/ref.gguf"
+
+# tensors (name, type, shape, size) and metadata of llm-info --json, for comparison
+view() { llm-info --json "$1" | "$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps([d["metadata"], [(t["name"], t["type"], t["shape"], t["size"]) for t in d["tensors"]]]))'; }
+
+check split_by_tensors llm-quant -q --no-provenance --merge --split-max-tensors 8 "$TMP/m.gguf" -o "$TMP/a.gguf"
+ls "$TMP"/a-*.gguf >"$TMP/list" 2>/dev/null
+[ "$(cat "$TMP/list" | xargs -n1 basename | tr '\n' ' ')" = "a-00001-of-00003.gguf a-00002-of-00003.gguf a-00003-of-00003.gguf " ] \
+	&& ok shard_names || fail shard_names "$(cat "$TMP/list")"
+if have_numpy; then
+	if "$PYTHON" - "$TMP/ref.gguf" "$TMP"/a-0000?-of-00003.gguf <<'PY' >"$TMP/py" 2>&1
+import sys
+sys.path.insert(0, "tests")
+import gguf_ref
+ref = gguf_ref.read(sys.argv[1])
+shards = [gguf_ref.read(p) for p in sys.argv[2:]]
+tensors = []
+for i, s in enumerate(shards):
+    m, ty = s["metadata"], s["types"]
+    assert (ty["split.no"], ty["split.count"], ty["split.tensors.count"]) == ("u16", "u16", "i32"), ty
+    assert (m["split.no"], m["split.count"], m["split.tensors.count"]) == (i, 3, len(ref["tensors"])), m
+    assert len(s["tensors"]) <= 8
+    if i == 0:
+        rest = {k: v for k, v in m.items() if not k.startswith("split.")}
+        assert rest == ref["metadata"], "first shard holds the metadata"
+    else:
+        assert set(m) == {"split.no", "split.count", "split.tensors.count"}, sorted(m)
+    tensors += s["tensors"]
+assert [t["name"] for t in tensors] == [t["name"] for t in ref["tensors"]], "order"
+for a, b in zip(tensors, ref["tensors"]):
+    assert (a["type"], a["shape"], a["data"]) == (b["type"], b["shape"], b["data"]), a["name"]
+PY
+	then ok shards_independent_reader; else fail shards_independent_reader "$(tail -2 "$TMP/py")"; fi
+	[ "$(view "$TMP/a-00001-of-00003.gguf")" = "$(view "$TMP/ref.gguf")" ] && ok set_reads_as_one || fail set_reads_as_one "llm-info differs"
+else
+	skip shards_independent_reader "no python3 with numpy"
+fi
+llm-info "$TMP/a-00001-of-00003.gguf" | grep -q "3 shards" && ok info_names_shards || fail info_names_shards "no shard count"
+check merge_back llm-quant -q --no-provenance --merge "$TMP/a-00001-of-00003.gguf" -o "$TMP/joined.gguf"
+check merge_bit_exact cmp "$TMP/joined.gguf" "$TMP/ref.gguf"
+
+# by size: no shard holds more than the limit unless one tensor does
+check split_by_size llm-quant -q --no-provenance --merge --split-max-size 100K "$TMP/m.gguf" -o "$TMP/b.gguf"
+n=$(ls "$TMP"/b-*-of-*.gguf | wc -l)
+[ "$n" -ge 4 ] && ok size_gives_shards || fail size_gives_shards "$n shards"
+llm-quant -q --no-provenance --merge "$TMP/b-00001-of-0000$n.gguf" -o "$TMP/joined_b.gguf"
+check size_merge_bit_exact cmp "$TMP/joined_b.gguf" "$TMP/ref.gguf"
+
+# compressed shards, and a conversion reading the set
+check split_zst llm-quant -q --no-provenance --merge --split-max-tensors 5 "$TMP/m.gguf" -o "$TMP/z.gguf.zst"
+[ -f "$TMP/z-00001-of-00005.gguf.zst" ] && ok zst_shard_names || fail zst_shard_names "$(ls "$TMP" | grep '^z-' | tr '\n' ' ')"
+llm-quant -q --no-provenance --merge "$TMP/z-00001-of-00005.gguf.zst" -o "$TMP/joined_z.gguf"
+check zst_merge_bit_exact cmp "$TMP/joined_z.gguf" "$TMP/ref.gguf"
+llm-quant -q --no-provenance -t q8_0 --pure "$TMP/z-00001-of-00005.gguf.zst" -o "$TMP/q_from_set.gguf"
+llm-quant -q --no-provenance -t q8_0 --pure "$TMP/m.gguf" -o "$TMP/q_ref.gguf"
+check convert_set_equals_whole cmp "$TMP/q_from_set.gguf" "$TMP/q_ref.gguf"
+
+# shard by shard (what make / parallel / Slurm run), then read the converted set
+mkdir -p "$TMP/q8"
+for f in "$TMP"/a-0000?-of-00003.gguf; do
+	llm-quant -q --no-provenance --shard -t q8_0 --pure "$f" -o "$TMP/q8/$(basename "$f")" || fail "shard_convert_$(basename "$f")" "failed"
+done
+llm-quant -q --no-provenance --merge "$TMP/q8/a-00001-of-00003.gguf" -o "$TMP/q8_joined.gguf"
+if have_numpy; then
+	[ "$(view "$TMP/q8_joined.gguf")" = "$(view "$TMP/q_ref.gguf")" ] && ok per_shard_conversion || fail per_shard_conversion "differs from converting the whole"
+fi
+
+# errors: not the first shard, a missing shard, a shard from another set, stdout
+check_status 1 second_shard_refused llm-info "$TMP/a-00002-of-00003.gguf"
+grep -q "name the first shard" "$TMP/.err" && ok second_shard_message || fail second_shard_message "$(cat "$TMP/.err")"
+mv "$TMP/a-00003-of-00003.gguf" "$TMP/gone"
+check_status 1 missing_shard llm-quant --merge "$TMP/a-00001-of-00003.gguf" -o "$TMP/x.gguf"
+[ "$(wc -l <"$TMP/.err")" -eq 1 ] && grep -q "missing shard 3 of 3: .*a-00003-of-00003.gguf" "$TMP/.err" && ok missing_shard_message || fail missing_shard_message "$(cat "$TMP/.err")"
+[ ! -e "$TMP/x.gguf" ] && ok missing_shard_no_output || fail missing_shard_no_output "output left"
+cp "$TMP/b-00002-of-0000$n.gguf" "$TMP/a-00003-of-00003.gguf"
+check_status 1 foreign_shard llm-info "$TMP/a-00001-of-00003.gguf"
+grep -q "a-00003-of-00003.gguf: says it is shard 2 of $n" "$TMP/.err" && ok foreign_shard_message || fail foreign_shard_message "$(cat "$TMP/.err")"
+mv "$TMP/gone" "$TMP/a-00003-of-00003.gguf"
+check_status 2 split_needs_name llm-quant --merge --split-max-tensors 2 "$TMP/m.gguf"
+cat "$TMP/a-00001-of-00003.gguf" | llm-info - >/dev/null 2>"$TMP/err"
+[ $? -eq 1 ] && grep -q "shards on standard input" "$TMP/err" && ok set_on_stdin_refused || fail set_on_stdin_refused "$(cat "$TMP/err")"
