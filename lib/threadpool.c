@@ -63,7 +63,7 @@ static void *worker(void *p)
 	struct worker_arg wa = *(struct worker_arg *)p;
 	free(p);
 	llm_threadpool *tp = wa.tp;
-	unsigned seen = atomic_load(&tp->gen);
+	unsigned seen = 0; /* gen at creation: a job may be posted before we run */
 	for (;;) {
 		int spins = 0;
 		unsigned g;
