@@ -614,7 +614,7 @@ static int matmul_run(float *y, const void *w, int type, const float *x, int64_t
 		return llm_err(LLM_EUNSUPPORTED, "matmul: cannot decode type %s rows of %lld",
 			       llm_type_name(type), (long long)n);
 	int nw = llm_threadpool_size(tp);
-	if (type != LLM_TYPE_F32) {
+	if (type != LLM_TYPE_F32 || rowwise) {
 		size_t per = rowwise ? (size_t)n : (size_t)LLM_MATMUL_PANEL * (size_t)n;
 		j.scratch = malloc(per * (size_t)nw * sizeof(float));
 		if (!j.scratch)

@@ -1,0 +1,348 @@
+/* test_kernels.c - every SIMD, threaded and BLAS path against its scalar
+ * reference, and the references against double-precision sums.
+ *
+ * Tolerances (F32 accumulation in a different order; bounds in terms of the
+ * condition of the sum, S = sum |w_i x_i| in double):
+ *   dot products, SIMD vs scalar ref        |a - b| <= 1e-5 * S
+ *   scalar ref vs double on decoded weights |a - b| <= 1e-5 * S
+ *   mat-vec threaded, mat-mat (sgemm panels, row-wise) vs ref: 1e-5 * S
+ *   rmsnorm/softmax/silu/rope vs double     1e-5 relative to max |value|
+ *   flash vs naive attention, naive vs double: 1e-5 * max |v|
+ * The largest ratio seen is printed as a comment line ("# ...").
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention.h"
+#include "kernels.h"
+#include "testutil.h"
+#include "threadpool.h"
+#include "types.h"
+
+static uint64_t rs = 0x243f6a8885a308d3ull;
+static double urand(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return (double)(rs >> 11) / 9007199254740992.0;
+}
+static float grand(void)
+{
+	double u = urand(), v = urand();
+	return (float)(sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v));
+}
+
+static const int types[] = { LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
+			     LLM_TYPE_Q4_0, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1 };
+#define NTYPES (int)(sizeof types / sizeof types[0])
+
+/* d rows of n random values (some rows with an offset, so Q4_1/Q5_1 mins
+ * matter) encoded to type t; dec gets the decoded floats. */
+static void *make_rows(int t, int64_t n, int64_t d, float *dec)
+{
+	const struct llm_type_traits *tt = llm_type_traits(t);
+	size_t rb = llm_type_row_size(t, n);
+	uint8_t *w = malloc(rb * (size_t)d);
+	float *tmp = malloc((size_t)n * sizeof *tmp);
+	for (int64_t r = 0; r < d; r++) {
+		float off = (r % 3 == 0) ? 0.7f : 0.0f;
+		for (int64_t i = 0; i < n; i++)
+			tmp[i] = grand() + off;
+		tt->from_float(tmp, w + r * rb, n);
+		tt->to_float(w + r * rb, dec + r * n, n);
+	}
+	free(tmp);
+	return w;
+}
+
+static double worst = 0; /* largest |a-b| / bound seen in a group */
+
+static int close_to(double a, double b, double scale, double tol)
+{
+	double r = fabs(a - b) / (tol * scale + 1e-30);
+	if (r > worst)
+		worst = r;
+	return fabs(a - b) <= tol * scale;
+}
+
+static void test_dots(void)
+{
+	static const int64_t fsizes[] = { 1, 7, 15, 17, 31, 33, 100, 257, 1000, 4099 };
+	static const int64_t qsizes[] = { 32, 64, 96, 160, 1024, 4128 };
+	char name[128];
+	for (int ti = 0; ti < NTYPES; ti++) {
+		int t = types[ti];
+		int isfloat = llm_type_traits(t)->blck == 1;
+		const int64_t *sz = isfloat ? fsizes : qsizes;
+		int nsz = isfloat ? (int)(sizeof fsizes / sizeof *fsizes) : (int)(sizeof qsizes / sizeof *qsizes);
+		for (int isa = 0; isa <= llm_isa_best(); isa++) {
+			llm_dot_fn ref = llm_dot_get(t, LLM_ISA_SCALAR), fn = llm_dot_get(t, isa);
+			int bad = 0;
+			worst = 0;
+			for (int si = 0; si < nsz; si++) {
+				int64_t n = sz[si];
+				float *dec = malloc((size_t)n * 4), *x = malloc((size_t)n * 4);
+				void *w = make_rows(t, n, 1, dec);
+				double exact = 0, S = 0;
+				for (int64_t i = 0; i < n; i++) {
+					x[i] = grand();
+					exact += (double)dec[i] * x[i];
+					S += fabs((double)dec[i] * x[i]);
+				}
+				float a = fn(w, x, n), b = ref(w, x, n);
+				if (!close_to(a, b, S, 1e-5) || !close_to(b, exact, S, 1e-5)) {
+					if (!bad)
+						printf("# %s/%s n=%lld: %g vs ref %g vs double %g\n", llm_type_name(t),
+						       llm_isa_name(isa), (long long)n, a, b, exact);
+					bad++;
+				}
+				free(dec), free(x), free(w);
+			}
+			snprintf(name, sizeof name, "dot_%s_%s", llm_type_name(t), llm_isa_name(isa));
+			CHECK(!bad, name, "%d sizes out of tolerance", bad);
+			printf("# %s: max |diff| / (1e-5 sum|wx|) = %.3g\n", name, worst);
+		}
+		for (int isa = llm_isa_best() + 1; isa < LLM_ISA_COUNT; isa++) {
+			snprintf(name, sizeof name, "dot_%s_%s", llm_type_name(t), llm_isa_name(isa));
+			SKIP(name, "this CPU lacks the instruction set");
+		}
+	}
+}
+
+/* mat-vec over a 3-thread pool and the two mat-mat paths vs the reference */
+static void test_matvec_matmul(llm_threadpool *tp)
+{
+	char name[128];
+	for (int ti = 0; ti < NTYPES; ti++) {
+		int t = types[ti];
+		int64_t n = llm_type_traits(t)->blck == 1 ? 263 : 288, d = 131, m = 6;
+		float *dec = malloc((size_t)(n * d) * 4), *x = malloc((size_t)(n * m) * 4);
+		float *y = malloc((size_t)(d * m) * 4), *yr = malloc((size_t)(d * m) * 4);
+		double *S = malloc((size_t)(d * m) * sizeof *S);
+		void *w = make_rows(t, n, d, dec);
+		for (int64_t i = 0; i < n * m; i++)
+			x[i] = grand();
+		for (int64_t k = 0; k < m; k++) {
+			llm_matvec_ref(yr + k * d, w, t, x + k * n, n, d);
+			for (int64_t r = 0; r < d; r++) {
+				S[k * d + r] = 0;
+				for (int64_t i = 0; i < n; i++)
+					S[k * d + r] += fabs((double)dec[r * n + i] * x[k * n + i]);
+			}
+		}
+		int bad = 0;
+		worst = 0;
+		llm_matvec(y, w, t, x, n, d, tp);
+		for (int64_t r = 0; r < d; r++)
+			bad += !close_to(y[r], yr[r], S[r], 1e-5);
+		snprintf(name, sizeof name, "matvec_threads_%s", llm_type_name(t));
+		CHECK(!bad, name, "%d of %lld rows differ", bad, (long long)d);
+		for (int mode = 0; mode < 2; mode++) {
+			bad = 0;
+			memset(y, 0, (size_t)(d * m) * 4);
+			int rc = mode ? llm_matmul_rowwise(y, w, t, x, n, d, m, tp) : llm_matmul(y, w, t, x, n, d, m, tp);
+			for (int64_t i = 0; i < d * m; i++)
+				bad += !close_to(y[i], yr[i], S[i], 1e-5);
+			snprintf(name, sizeof name, "%s_%s", mode ? "matmul_rowwise" : "matmul_sgemm", llm_type_name(t));
+			CHECK(!rc && !bad, name, "rc %d, %d of %lld values differ", rc, bad, (long long)(d * m));
+		}
+		printf("# matvec/matmul %s: max |diff| / (1e-5 sum|wx|) = %.3g\n", llm_type_name(t), worst);
+		free(dec), free(x), free(y), free(yr), free(S), free(w);
+	}
+}
+
+static void test_small_ops(void)
+{
+	enum { N = 203 };
+	float x[N], w[N], o[N], b[N];
+	double mx;
+	int bad;
+	for (int i = 0; i < N; i++)
+		x[i] = grand() * 3, w[i] = grand(), b[i] = grand();
+	/* rmsnorm */
+	double ss = 0;
+	for (int i = 0; i < N; i++)
+		ss += (double)x[i] * x[i];
+	double sc = 1 / sqrt(ss / N + 1e-5);
+	llm_rmsnorm(o, x, w, N, 1e-5f);
+	bad = 0, mx = 0;
+	for (int i = 0; i < N; i++)
+		mx = fmax(mx, fabs(x[i] * sc * w[i]));
+	for (int i = 0; i < N; i++)
+		bad += fabs(o[i] - x[i] * sc * w[i]) > 1e-5 * mx;
+	CHECK(!bad, "rmsnorm", "%d values off", bad);
+	/* softmax */
+	memcpy(o, x, sizeof o);
+	llm_softmax(o, N);
+	double m0 = x[0], z = 0;
+	for (int i = 1; i < N; i++)
+		m0 = fmax(m0, x[i]);
+	for (int i = 0; i < N; i++)
+		z += exp(x[i] - m0);
+	bad = 0;
+	for (int i = 0; i < N; i++)
+		bad += fabs(o[i] - exp(x[i] - m0) / z) > 1e-6;
+	CHECK(!bad, "softmax", "%d values off", bad);
+	/* silu */
+	memcpy(o, x, sizeof o);
+	llm_silu_mul(o, b, N);
+	bad = 0;
+	for (int i = 0; i < N; i++) {
+		double e = x[i] / (1 + exp(-(double)x[i])) * b[i];
+		bad += fabs(o[i] - e) > 1e-5 * (1 + fabs(e));
+	}
+	CHECK(!bad, "silu_mul", "%d values off", bad);
+	/* rope: 3 heads of 10, first 6 dims rotated, pairs adjacent, with factors */
+	float h[30], cs[6], fac[3] = { 1, 2.5f, 8 };
+	double inv[3];
+	for (int i = 0; i < 30; i++)
+		h[i] = x[i];
+	llm_rope_freqs(inv, 6, 500000.0, fac, 0.5);
+	llm_rope_cossin(cs, 6, 1234, inv);
+	llm_rope(h, 3, 10, 6, cs);
+	bad = 0;
+	for (int hd = 0; hd < 3; hd++)
+		for (int i = 0; i < 5; i++) {
+			double a = x[hd * 10 + 2 * i], c = x[hd * 10 + 2 * i + 1], e0 = a, e1 = c;
+			if (i < 3) {
+				double th = 1234 * pow(500000.0, -2.0 * i / 6) * 0.5 / fac[i];
+				e0 = a * cos(th) - c * sin(th);
+				e1 = a * sin(th) + c * cos(th);
+			}
+			bad += fabs(h[hd * 10 + 2 * i] - e0) > 1e-5 * 8 || fabs(h[hd * 10 + 2 * i + 1] - e1) > 1e-5 * 8;
+		}
+	CHECK(!bad, "rope_pairs_partial_factors", "%d pairs off", bad);
+}
+
+/* Attention: naive against a double-precision loop, flash against naive. */
+static void test_attention(llm_threadpool *tp)
+{
+	static const int shapes[][3] = { { 4, 4, 16 }, { 8, 2, 32 }, { 4, 1, 64 }, { 6, 3, 8 } };
+	static const int lens[][2] = { { 1, 0 }, { 1, 9 }, { 1, 200 }, { 7, 0 }, { 70, 5 }, { 3, 130 } };
+	const char *sn[] = { "mha", "gqa4", "mqa", "gqa2" };
+	char name[128];
+	for (int s = 0; s < 4; s++) {
+		int nh = shapes[s][0], nkv = shapes[s][1], hd = shapes[s][2];
+		int bad_n = 0, bad_f = 0, bad_ft = 0;
+		double w_naive = 0, w_flash = 0;
+		for (int li = 0; li < 6; li++) {
+			int nq = lens[li][0], pos0 = lens[li][1], nk = pos0 + nq;
+			size_t qn = (size_t)nq * nh * hd, kn = (size_t)nk * nkv * hd;
+			float *q = malloc(qn * 4), *k = malloc(kn * 4), *v = malloc(kn * 4);
+			float *on = malloc(qn * 4), *of = malloc(qn * 4), *ot = malloc(qn * 4);
+			double vmax = 0;
+			for (size_t i = 0; i < qn; i++)
+				q[i] = grand() * 2;
+			for (size_t i = 0; i < kn; i++) {
+				k[i] = grand() * 2, v[i] = grand();
+				vmax = fmax(vmax, fabs(v[i]));
+			}
+			struct llm_attn a = { nq, pos0, nh, nkv, hd, 1.0f / sqrtf((float)hd), q, k, v, on };
+			int rc = llm_attn_naive(&a, NULL, NULL);
+			a.out = of;
+			rc |= llm_attn_flash(&a, NULL, NULL);
+			a.out = ot;
+			void *scr = malloc(llm_attn_flash_scratch(&a, llm_threadpool_size(tp)));
+			rc |= llm_attn_flash(&a, tp, scr);
+			free(scr);
+			if (rc)
+				bad_n++;
+			/* double reference */
+			double *sc = malloc((size_t)nk * sizeof *sc);
+			for (int i = 0; i < nq; i++)
+				for (int h = 0; h < nh; h++) {
+					int g = h / (nh / nkv), last = pos0 + i;
+					double mx = -INFINITY, z = 0;
+					for (int t = 0; t <= last; t++) {
+						double d = 0;
+						for (int e = 0; e < hd; e++)
+							d += (double)q[((size_t)i * nh + h) * hd + e] * k[((size_t)t * nkv + g) * hd + e];
+						sc[t] = d / sqrt(hd);
+						mx = fmax(mx, sc[t]);
+					}
+					for (int t = 0; t <= last; t++)
+						z += (sc[t] = exp(sc[t] - mx));
+					for (int e = 0; e < hd; e++) {
+						double o = 0;
+						for (int t = 0; t <= last; t++)
+							o += sc[t] / z * v[((size_t)t * nkv + g) * hd + e];
+						size_t ix = ((size_t)i * nh + h) * hd + e;
+						w_naive = fmax(w_naive, fabs(on[ix] - o) / (1e-5 * vmax));
+						w_flash = fmax(w_flash, fabs(of[ix] - on[ix]) / (1e-5 * vmax));
+						bad_n += fabs(on[ix] - o) > 1e-5 * vmax;
+						bad_f += fabs(of[ix] - on[ix]) > 1e-5 * vmax;
+						bad_ft += fabs(ot[ix] - on[ix]) > 1e-5 * vmax;
+					}
+				}
+			free(sc), free(q), free(k), free(v), free(on), free(of), free(ot);
+		}
+		snprintf(name, sizeof name, "attn_naive_vs_double_%s", sn[s]);
+		CHECK(!bad_n, name, "%d values off", bad_n);
+		snprintf(name, sizeof name, "attn_flash_vs_naive_%s", sn[s]);
+		CHECK(!bad_f, name, "%d values off", bad_f);
+		snprintf(name, sizeof name, "attn_flash_threads_vs_naive_%s", sn[s]);
+		CHECK(!bad_ft, name, "%d values off", bad_ft);
+		printf("# attention %s: naive vs double %.3g, flash vs naive %.3g (x 1e-5 max|v|)\n", sn[s],
+		       w_naive, w_flash);
+	}
+	/* flash scratch does not grow with the sequence */
+	struct llm_attn a1 = { 1, 10, 8, 2, 64, 1, NULL, NULL, NULL, NULL }, a2 = a1;
+	a2.pos0 = 100000;
+	CHECK(llm_attn_flash_scratch(&a1, 2) == llm_attn_flash_scratch(&a2, 2) &&
+	      llm_attn_naive_scratch(&a2, 2) > llm_attn_naive_scratch(&a1, 2),
+	      "attn_scratch_bounded", "flash %zu/%zu", llm_attn_flash_scratch(&a1, 2), llm_attn_flash_scratch(&a2, 2));
+}
+
+struct visit {
+	int *count;
+	int64_t align;
+	int bad_align;
+};
+static void visit_fn(void *arg, int64_t b, int64_t e, int tid)
+{
+	struct visit *v = arg;
+	(void)tid;
+	if (b % v->align)
+		__atomic_fetch_add(&v->bad_align, 1, __ATOMIC_RELAXED);
+	for (int64_t i = b; i < e; i++)
+		__atomic_fetch_add(&v->count[i], 1, __ATOMIC_RELAXED);
+}
+
+static void test_pool(llm_threadpool *tp)
+{
+	int bad = 0;
+	for (int64_t n = 1; n < 300; n += 37)
+		for (int64_t al = 1; al <= 16; al *= 4)
+			for (int rep = 0; rep < 50; rep++) {
+				int *c = calloc((size_t)n, sizeof *c);
+				struct visit v = { c, al, 0 };
+				llm_threadpool_run(tp, n, 1 + rep % 5, al, visit_fn, &v);
+				for (int64_t i = 0; i < n; i++)
+					bad += c[i] != 1;
+				bad += v.bad_align;
+				free(c);
+			}
+	CHECK(!bad, "threadpool_each_index_once", "%d errors", bad);
+	CHECK(llm_threadpool_size(tp) == 3 && llm_threadpool_size(NULL) == 1, "threadpool_size", "%d",
+	      llm_threadpool_size(tp));
+}
+
+int main(void)
+{
+	llm_threadpool *tp;
+	if (llm_threadpool_new(&tp, 3)) {
+		printf("not ok threadpool_new\n");
+		return 1;
+	}
+	printf("# best instruction set: %s\n", llm_isa_name(llm_isa_best()));
+	test_pool(tp);
+	test_dots();
+	test_matvec_matmul(tp);
+	test_small_ops();
+	test_attention(tp);
+	llm_threadpool_free(tp);
+	return test_done();
+}
