@@ -153,6 +153,13 @@ if llm-svd-delta -q "$B" "$TMP/tuned.gguf" -r 16 | llm-lora-merge -q "$B" - -o "
 else
 	fail svd_pipe_merge "$(cat "$TMP/err")"
 fi
+# a Hugging Face base and TUNED on stdin; the HF base has no output.weight (tied): notice, no error
+if llm-svd-delta -r 8 "$HFB" - <"$TMP/tuned.gguf" 2>"$TMP/err" | llm-lora-merge -q "$B" - -o "$TMP/piped_hf.gguf" &&
+	grep -q "output.weight: only in" "$TMP/err"; then
+	REFTOL=1e-5 ref svd_hf_base_stdin "$TMP/piped_hf.gguf" "$TMP/plain.gguf" "$TMP/embed.gguf"
+else
+	fail svd_hf_base_stdin "$(cat "$TMP/err")"
+fi
 check svd_include_exclude sh -c "llm-svd-delta -q -r 2 --include 'attn_[qk]' --exclude '^blk\\.0\\.' '$B' '$TMP/tuned.gguf' -o '$TMP/ie.gguf' && llm-info '$TMP/ie.gguf' | grep -c 'lora_a' | grep -qx 8"
 
 # ---- bad inputs: one line on stderr (usage errors may add "Try --help"),
