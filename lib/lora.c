@@ -1210,6 +1210,8 @@ int llm_lora_set_add(llm_lora_set *s, llm_lora *a, float scale, const llm_ckpt *
 
 	if ((rc = llm_lora_check(a, base)))
 		goto fail;
+	for (int64_t i = 0; i < a->nt; i++)
+		a->dora |= a->t[i].magnitude != NULL;
 	if (a->nrep || a->dora) {
 		rc = llm_err(LLM_EUNSUPPORTED, "%s: DoRA / modules_to_save cannot be applied at run time: merge with llm-lora-merge",
 			     a->path);

@@ -176,6 +176,15 @@ static void test_hooks(void)
 		free(x);
 		free(y);
 	}
+	/* DoRA cannot be applied at run time: refused, and the set keeps working */
+	if (set) {
+		llm_lora *d = NULL;
+		if (llm_lora_open(&d, ad_path, NULL) == 0) {
+			d->t[0].magnitude = calloc((size_t)d->t[0].n_out, sizeof(float));
+			CHECK(llm_lora_set_add(set, d, 1.0f, base) == LLM_EUNSUPPORTED && llm_lora_set_count(set) == 1,
+			      "lora_set_refuses_dora", "%s", llm_errmsg());
+		}
+	}
 	llm_lora_set_free(set);
 	llm_lora_free(a);
 	llm_lora_free(back);
