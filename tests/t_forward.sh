@@ -1,0 +1,40 @@
+#!/bin/sh
+# t_forward.sh - llm_model_eval against an independent numpy forward pass
+# (tests/ref_forward.py, float64 on the dequantized weights):
+#   generated models (MHA, GQA 4:1, MQA; ffn 172/100/96; tied and untied;
+#   partial rope, key_length, llama3 rope factors; F32 F16 BF16 Q8_0 Q4_0
+#   Q4_1 Q5_0 Q5_1), 5 tokens then 3 one at a time;
+#   stories260K: BOS + "Once upon a time", then 20 greedy tokens.
+# Tolerance: max |llm - numpy| <= 1e-4 * max |logit|; same greedy tokens.
+. tests/lib.sh
+# run the reference; a crash without a "not ok" line is a failure too
+ref() {
+	_n=$1; shift
+	"$PYTHON" tests/ref_forward.py "$@" >"$TMP/ref.out" 2>&1; _rc=$?
+	cat "$TMP/ref.out"
+	if [ $_rc -ne 0 ] && ! grep -q '^not ok' "$TMP/ref.out"; then
+		fail "$_n" "ref_forward.py exited $_rc: $(tail -c 300 "$TMP/ref.out" | tr '\n' ' ')"
+	fi
+}
+T=${TESTDIR:-build/tests}/test_model
+if ! have_numpy; then
+	skip forward_generated "no python3 with numpy"
+	skip forward_stories260K "no python3 with numpy"
+	exit 0
+fi
+mkdir -p "$TMP/gen"
+if "$T" --gen "$TMP/gen" >"$TMP/gen.out" 2>&1; then
+	cat "$TMP/gen.out"
+	ref forward_generated gen "$TMP/gen"
+else
+	fail forward_generated "test_model --gen: $(head -c 300 "$TMP/gen.out")"
+fi
+if ! have_models; then
+	skip forward_stories260K "no $MODELS/stories260K.gguf"
+	exit 0
+fi
+if "$T" --real "$MODELS/stories260K.gguf" "$TMP/real" 2>"$TMP/real.err"; then
+	ref forward_stories260K real "$MODELS/stories260K.gguf" "$TMP/real"
+else
+	fail forward_stories260K "test_model --real: $(head -c 300 "$TMP/real.err")"
+fi
