@@ -205,12 +205,12 @@ bad bad_svd_usage 2 llm-svd-delta -r 2 --energy 0.5 "$B" "$TMP/tuned.gguf"
 
 # (the real PEFT adapter, GPT-Neo, is parsed in tests/test_lora.c and refused above)
 
-# ---- run time: llm-run --lora against the merged model
-if [ -x "$BIN/llm-run" ] && "$BIN/llm-run" --list-options 2>/dev/null | grep -q '^lora$'; then
-	P="Once upon a time"
-	llm-run -q --temp 0 -n 24 --logprobs -p "$P" "$TMP/gg_plain.gguf" >"$TMP/run_merged.tsv" 2>"$TMP/err" &&
-		llm-run -q --temp 0 -n 24 --logprobs -p "$P" --lora "$TMP/plain.gguf" "$B" >"$TMP/run_lora.tsv" 2>>"$TMP/err"
-	"$PYTHON" - "$TMP/run_merged.tsv" "$TMP/run_lora.tsv" >"$TMP/cmp.out" 2>&1 <<'PY'
+# ---- run time: llm-run --lora against the merged model (same greedy tokens,
+# log-probabilities within 1e-4 relative): a GGUF adapter on every linear
+# weight, and a PEFT adapter with an embedding LoRA on the tied HF model
+# (embedding rows and the tied output both take the adapter's term)
+cmp_runs() {
+	"$PYTHON" - "$1" "$2" <<'PY'
 import sys
 def rows(p):
     out = []
@@ -227,7 +227,24 @@ worst = max((abs(x[1] - y[1]) / max(abs(x[1]), 1e-3) for x, y in zip(a, b)), def
 print(f"{len(a)} tokens, same ids: {ok}, max rel logprob diff {worst:.3g}")
 sys.exit(0 if ok and worst <= 1e-4 else 1)
 PY
-	if [ $? -eq 0 ]; then ok "run_lora_equals_merged ($(cat "$TMP/cmp.out"))"; else fail run_lora_equals_merged "$(cat "$TMP/cmp.out") $(head -2 "$TMP/err")"; fi
+}
+if [ -x "$BIN/llm-run" ] && "$BIN/llm-run" --list-options 2>/dev/null | grep -q '^lora$'; then
+	P="Once upon a time"
+	R="llm-run -q --temp 0 -n 40 --logprobs -p"
+	$R "$P" "$TMP/gg_plain.gguf" >"$TMP/run_merged.tsv" 2>"$TMP/err" &&
+		$R "$P" --lora "$TMP/plain.gguf" "$B" >"$TMP/run_lora.tsv" 2>>"$TMP/err"
+	if cmp_runs "$TMP/run_merged.tsv" "$TMP/run_lora.tsv" >"$TMP/cmp.out" 2>&1; then
+		ok "run_lora_equals_merged ($(cat "$TMP/cmp.out"))"
+	else
+		fail run_lora_equals_merged "$(cat "$TMP/cmp.out") $(head -2 "$TMP/err")"
+	fi
+	$R "$P" --tokenizer "$B" "$TMP/hf_embed.gguf" >"$TMP/run_merged2.tsv" 2>"$TMP/err" &&
+		$R "$P" --tokenizer "$B" --lora "$TMP/peft_embed:1" "$HFB" >"$TMP/run_lora2.tsv" 2>>"$TMP/err"
+	if cmp_runs "$TMP/run_merged2.tsv" "$TMP/run_lora2.tsv" >"$TMP/cmp.out" 2>&1; then
+		ok "run_lora_tied_embedding ($(cat "$TMP/cmp.out"))"
+	else
+		fail run_lora_tied_embedding "$(cat "$TMP/cmp.out") $(head -2 "$TMP/err")"
+	fi
 else
 	skip run_lora_equals_merged "llm-run does not accept --lora yet"
 fi
