@@ -1,14 +1,20 @@
 /* threadpool.c - persistent pthreads for the forward pass.
  *
+ * A job is cut into chunks that threads claim from a shared counter: the
+ * caller claims chunks too, so a worker that the scheduler has not run yet
+ * (2 cores shared with other processes) delays nothing - the caller simply
+ * does its chunks.  The claim counter carries the job's generation in its
+ * upper 32 bits, so a late worker can never claim a chunk of a job it has
+ * not seen.
+ *
  * Why spin first: a decode step issues ~10 parallel-fors per layer, each a
  * few microseconds of work on small models; waking sleeping threads through
  * a condition variable costs about as much as the work.  Workers therefore
- * spin on the job generation for a while (pause instruction), and only then
- * sleep.  The caller spins on the "done" count: chunks are equal in size so
- * the wait is short.
+ * spin on the generation for a short while, then sleep.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,22 +22,25 @@
 #include "error.h"
 #include "threadpool.h"
 
-#define SPIN_ITERS 20000
+#define SPIN_ITERS 4000
+#define MAX_THREADS 64
+#define MAX_CHUNKS (4 * MAX_THREADS)
 
 struct llm_threadpool {
 	int n;
 	pthread_t *threads;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	atomic_uint gen;     /* incremented for each job (and at shutdown) */
-	atomic_int pending;  /* workers still running the current job */
-	atomic_int sleeping; /* workers waiting on cv */
+	atomic_uint gen;          /* bumped for each job (and at shutdown) */
+	atomic_uint_least64_t claim; /* gen << 32 | next chunk to claim */
+	atomic_int done;          /* chunks finished in the current job */
+	atomic_int sleeping;      /* workers waiting on cv */
 	int stop;
-	/* the current job, written by the caller before gen is bumped */
+	/* the current job, written before gen is bumped */
 	llm_parallel_fn fn;
 	void *arg;
-	int64_t chunk_begin[64 + 1];
 	int n_chunks;
+	int64_t chunk_begin[MAX_CHUNKS + 1];
 };
 
 struct worker_arg {
@@ -52,10 +61,19 @@ int llm_cpu_count(void)
 	return n < 1 ? 1 : (int)n;
 }
 
-static void run_chunk(llm_threadpool *tp, int tid)
+/* Claim and run chunks of job g until none is left (or the job changed). */
+static void work(llm_threadpool *tp, unsigned g, int tid)
 {
-	if (tid < tp->n_chunks && tp->chunk_begin[tid] < tp->chunk_begin[tid + 1])
-		tp->fn(tp->arg, tp->chunk_begin[tid], tp->chunk_begin[tid + 1], tid);
+	for (;;) {
+		uint64_t s = atomic_load(&tp->claim);
+		if ((unsigned)(s >> 32) != g || (int)(uint32_t)s >= tp->n_chunks)
+			return;
+		if (!atomic_compare_exchange_weak(&tp->claim, &s, s + 1))
+			continue;
+		int c = (int)(uint32_t)s;
+		tp->fn(tp->arg, tp->chunk_begin[c], tp->chunk_begin[c + 1], tid);
+		atomic_fetch_add(&tp->done, 1);
+	}
 }
 
 static void *worker(void *p)
@@ -63,11 +81,11 @@ static void *worker(void *p)
 	struct worker_arg wa = *(struct worker_arg *)p;
 	free(p);
 	llm_threadpool *tp = wa.tp;
-	unsigned seen = 0; /* gen at creation: a job may be posted before we run */
+	unsigned seen = 0; /* gen at creation */
 	for (;;) {
 		int spins = 0;
 		unsigned g;
-		while ((g = atomic_load_explicit(&tp->gen, memory_order_acquire)) == seen) {
+		while ((g = atomic_load(&tp->gen)) == seen) {
 			if (++spins < SPIN_ITERS) {
 				cpu_relax();
 				continue;
@@ -82,8 +100,7 @@ static void *worker(void *p)
 		seen = g;
 		if (tp->stop)
 			return NULL;
-		run_chunk(tp, wa.tid);
-		atomic_fetch_sub_explicit(&tp->pending, 1, memory_order_release);
+		work(tp, g, wa.tid);
 	}
 }
 
@@ -92,8 +109,8 @@ int llm_threadpool_new(llm_threadpool **out, int n_threads)
 	*out = NULL;
 	if (n_threads <= 0)
 		n_threads = llm_cpu_count();
-	if (n_threads > 64)
-		n_threads = 64;
+	if (n_threads > MAX_THREADS)
+		n_threads = MAX_THREADS;
 	llm_threadpool *tp = calloc(1, sizeof *tp);
 	if (!tp)
 		return llm_err(LLM_ENOMEM, "thread pool: out of memory");
@@ -101,7 +118,8 @@ int llm_threadpool_new(llm_threadpool **out, int n_threads)
 	pthread_mutex_init(&tp->mu, NULL);
 	pthread_cond_init(&tp->cv, NULL);
 	atomic_init(&tp->gen, 0);
-	atomic_init(&tp->pending, 0);
+	atomic_init(&tp->claim, 0);
+	atomic_init(&tp->done, 0);
 	atomic_init(&tp->sleeping, 0);
 	tp->threads = calloc((size_t)n_threads, sizeof *tp->threads);
 	if (!tp->threads) {
@@ -163,30 +181,38 @@ void llm_threadpool_run(llm_threadpool *tp, int64_t n, int64_t grain, int64_t al
 	int64_t max_chunks = n / grain;
 	if (max_chunks < 1)
 		max_chunks = 1;
-	if (nw > max_chunks)
-		nw = (int)max_chunks;
-	if (nw <= 1) {
+	if (nw <= 1 || max_chunks <= 1) {
 		fn(arg, 0, n, 0);
 		return;
 	}
-	/* equal chunks rounded to align */
+	/* a few chunks per thread: uneven work (causal attention) balances */
+	int nc = 2 * nw;
+	if (nc > max_chunks)
+		nc = (int)max_chunks;
 	int64_t units = (n + align - 1) / align;
-	tp->n_chunks = tp->n;
-	for (int i = 0; i <= tp->n; i++) {
-		int64_t b = i >= nw ? units : units * i / nw;
-		int64_t e = b * align;
+	if (nc > units)
+		nc = (int)units;
+	for (int i = 0; i <= nc; i++) {
+		int64_t e = units * i / nc * align;
 		tp->chunk_begin[i] = e > n ? n : e;
 	}
+	tp->n_chunks = nc;
 	tp->fn = fn;
 	tp->arg = arg;
-	atomic_store(&tp->pending, tp->n - 1);
-	atomic_fetch_add_explicit(&tp->gen, 1, memory_order_release);
+	atomic_store(&tp->done, 0);
+	unsigned g = atomic_load(&tp->gen) + 1;
+	atomic_store(&tp->claim, (uint64_t)g << 32);
+	atomic_store(&tp->gen, g);
 	if (atomic_load(&tp->sleeping) > 0) {
 		pthread_mutex_lock(&tp->mu);
 		pthread_cond_broadcast(&tp->cv);
 		pthread_mutex_unlock(&tp->mu);
 	}
-	run_chunk(tp, 0);
-	while (atomic_load_explicit(&tp->pending, memory_order_acquire) > 0)
-		cpu_relax();
+	work(tp, g, 0);
+	for (int spins = 0; atomic_load(&tp->done) < nc; spins++) {
+		if (spins < SPIN_ITERS)
+			cpu_relax();
+		else
+			sched_yield(); /* a worker holding a chunk was preempted */
+	}
 }
