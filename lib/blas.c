@@ -13,3 +13,9 @@ void llm_blas_sgemm_nt(int m, int n, int k, const float *a, int lda, const float
 int llm_blas_threads(void) { return openblas_get_num_threads(); }
 
 void llm_blas_set_threads(int n) { openblas_set_num_threads(n); }
+
+const char *llm_blas_core(void)
+{
+	const char *c = openblas_get_corename();
+	return c ? c : "?";
+}

@@ -166,6 +166,14 @@ static float dot_q5_1_ref(const void *row, const float *x, int64_t n)
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
+/* block scale: one F16C instruction instead of the software conversion */
+AVX2 static inline float fp16_hw(const uint8_t *p)
+{
+	uint16_t h;
+	memcpy(&h, p, 2);
+	return _cvtsh_ss(h);
+}
+
 AVX2 static inline float hsum256(__m256 v)
 {
 	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -277,7 +285,7 @@ AVX2 static float dot_q8_0_avx2(const void *row, const float *x, int64_t n)
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 34, x += 32) {
 		__m256i q = _mm256_loadu_si256((const __m256i *)(b + 2));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b)), dot32_avx2(q, x), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b)), dot32_avx2(q, x), acc);
 	}
 	return hsum256(acc);
 }
@@ -288,7 +296,7 @@ AVX2 static float dot_q4_0_avx2(const void *row, const float *x, int64_t n)
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 18, x += 32) {
 		__m256i q = _mm256_sub_epi8(expand_q4(b + 2), _mm256_set1_epi8(8));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b)), dot32_avx2(q, x), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b)), dot32_avx2(q, x), acc);
 	}
 	return hsum256(acc);
 }
@@ -299,8 +307,8 @@ AVX2 static float dot_q4_1_avx2(const void *row, const float *x, int64_t n)
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 20, x += 32) {
 		__m256i q = expand_q4(b + 4);
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b)), dot32_avx2(q, x), acc);
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b + 2)), sum32_avx2(x), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b)), dot32_avx2(q, x), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b + 2)), sum32_avx2(x), acc);
 	}
 	return hsum256(acc);
 }
@@ -312,7 +320,7 @@ AVX2 static float dot_q5_0_avx2(const void *row, const float *x, int64_t n)
 	for (int64_t i = 0; i < n; i += 32, b += 22, x += 32) {
 		__m256i q = _mm256_or_si256(expand_q4(b + 6), expand_qh(rd32(b + 2)));
 		q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b)), dot32_avx2(q, x), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b)), dot32_avx2(q, x), acc);
 	}
 	return hsum256(acc);
 }
@@ -323,8 +331,8 @@ AVX2 static float dot_q5_1_avx2(const void *row, const float *x, int64_t n)
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 24, x += 32) {
 		__m256i q = _mm256_or_si256(expand_q4(b + 8), expand_qh(rd32(b + 4)));
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b)), dot32_avx2(q, x), acc);
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16(b + 2)), sum32_avx2(x), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b)), dot32_avx2(q, x), acc);
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b + 2)), sum32_avx2(x), acc);
 	}
 	return hsum256(acc);
 }
@@ -414,7 +422,7 @@ AVX512 static float dot_q8_0_avx512(const void *row, const float *x, int64_t n)
 	__m512 acc = _mm512_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 34, x += 32) {
 		__m256i q = _mm256_loadu_si256((const __m256i *)(b + 2));
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b)), dot32_avx512(q, x), acc);
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b)), dot32_avx512(q, x), acc);
 	}
 	return _mm512_reduce_add_ps(acc);
 }
@@ -425,7 +433,7 @@ AVX512 static float dot_q4_0_avx512(const void *row, const float *x, int64_t n)
 	__m512 acc = _mm512_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 18, x += 32) {
 		__m256i q = _mm256_sub_epi8(expand_q4(b + 2), _mm256_set1_epi8(8));
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b)), dot32_avx512(q, x), acc);
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b)), dot32_avx512(q, x), acc);
 	}
 	return _mm512_reduce_add_ps(acc);
 }
@@ -435,8 +443,8 @@ AVX512 static float dot_q4_1_avx512(const void *row, const float *x, int64_t n)
 	const uint8_t *b = row;
 	__m512 acc = _mm512_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 20, x += 32) {
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b)), dot32_avx512(expand_q4(b + 4), x), acc);
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b + 2)), sum32_avx512(x), acc);
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b)), dot32_avx512(expand_q4(b + 4), x), acc);
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b + 2)), sum32_avx512(x), acc);
 	}
 	return _mm512_reduce_add_ps(acc);
 }
@@ -448,7 +456,7 @@ AVX512 static float dot_q5_0_avx512(const void *row, const float *x, int64_t n)
 	for (int64_t i = 0; i < n; i += 32, b += 22, x += 32) {
 		__m256i q = _mm256_or_si256(expand_q4(b + 6), expand_qh(rd32(b + 2)));
 		q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b)), dot32_avx512(q, x), acc);
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b)), dot32_avx512(q, x), acc);
 	}
 	return _mm512_reduce_add_ps(acc);
 }
@@ -459,8 +467,8 @@ AVX512 static float dot_q5_1_avx512(const void *row, const float *x, int64_t n)
 	__m512 acc = _mm512_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 24, x += 32) {
 		__m256i q = _mm256_or_si256(expand_q4(b + 8), expand_qh(rd32(b + 4)));
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b)), dot32_avx512(q, x), acc);
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16(b + 2)), sum32_avx512(x), acc);
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b)), dot32_avx512(q, x), acc);
+		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b + 2)), sum32_avx512(x), acc);
 	}
 	return _mm512_reduce_add_ps(acc);
 }

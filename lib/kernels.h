@@ -99,5 +99,10 @@ void llm_blas_sgemm_nt(int m, int n, int k, const float *a, int lda, const float
  * sets it to 1 while doing so, to avoid oversubscription). */
 int llm_blas_threads(void);
 void llm_blas_set_threads(int n);
+/* The kernel set OpenBLAS chose for this CPU ("SkylakeX", "Haswell", ...).
+ * OpenBLAS 0.3.21 does not know recent Xeons and falls back to "Prescott"
+ * (SSE3, ~4x slower sgemm); OPENBLAS_CORETYPE=SkylakeX in the environment
+ * overrides it.  Borrowed static string. */
+const char *llm_blas_core(void);
 
 #endif
