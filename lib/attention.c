@@ -81,7 +81,8 @@ int llm_attn_naive(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
 		return llm_err(LLM_ENOMEM, "attention: out of memory for %d x %d x %d scores",
 			       a->n_head, a->n_q, a->pos0 + a->n_q);
 	struct naive_job j = { a, scratch, a->pos0 + a->n_q, llm_dot_get(LLM_TYPE_F32, llm_isa_best()) };
-	llm_threadpool_run(tp, a->n_head, 1, 1, naive_heads, &j);
+	int64_t work = (int64_t)a->n_q * j.n_kv * a->head_dim, grain = 16384 / work + 1;
+	llm_threadpool_run(tp, a->n_head, grain, 1, naive_heads, &j);
 	free(own);
 	return 0;
 }
@@ -184,7 +185,9 @@ int llm_attn_flash(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
 		return llm_err(LLM_ENOMEM, "attention: out of memory");
 	struct flash_job j = { a, scratch, flash_per_worker(a),
 			       llm_dot_get(LLM_TYPE_F32, llm_isa_best()) };
-	llm_threadpool_run(tp, (int64_t)a->n_q * a->n_head, 1, 1, flash_items, &j);
+	/* ~16K multiply-adds per chunk at least: short caches stay on one thread */
+	int64_t work = (int64_t)(a->pos0 + (a->n_q + 1) / 2) * a->head_dim, grain = 16384 / work + 1;
+	llm_threadpool_run(tp, (int64_t)a->n_q * a->n_head, grain, 1, flash_items, &j);
 	free(own);
 	return 0;
 }

@@ -221,14 +221,14 @@ static void test_small_ops(void)
 static void test_attention(llm_threadpool *tp)
 {
 	static const int shapes[][3] = { { 4, 4, 16 }, { 8, 2, 32 }, { 4, 1, 64 }, { 6, 3, 8 } };
-	static const int lens[][2] = { { 1, 0 }, { 1, 9 }, { 1, 200 }, { 7, 0 }, { 70, 5 }, { 3, 130 } };
+	static const int lens[][2] = { { 1, 0 }, { 1, 9 }, { 1, 200 }, { 7, 0 }, { 70, 5 }, { 3, 130 }, { 40, 300 } };
 	const char *sn[] = { "mha", "gqa4", "mqa", "gqa2" };
 	char name[128];
 	for (int s = 0; s < 4; s++) {
 		int nh = shapes[s][0], nkv = shapes[s][1], hd = shapes[s][2];
 		int bad_n = 0, bad_f = 0, bad_ft = 0;
 		double w_naive = 0, w_flash = 0;
-		for (int li = 0; li < 6; li++) {
+		for (int li = 0; li < (int)(sizeof lens / sizeof *lens); li++) {
 			int nq = lens[li][0], pos0 = lens[li][1], nk = pos0 + nq;
 			size_t qn = (size_t)nq * nh * hd, kn = (size_t)nk * nkv * hd;
 			float *q = malloc(qn * 4), *k = malloc(kn * 4), *v = malloc(kn * 4);
