@@ -129,7 +129,7 @@ expect synthetic_rows_per_head "$(wc -l <"$TMP/dh.tsv" | tr -d ' ')" 31
 if [ -n "$PYTHON" ]; then
 	llm-kvstat --json --per-head "$TMP/dump.gguf" >"$TMP/d.json"
 	REF_TAG=synthetic_ "$PYTHON" tests/ref_kvstat.py "$TMP/dump.gguf" "$TMP/d.json" ||
-		echo "(ref_kvstat.py found differences)"
+		fail ref_synthetic_run "ref_kvstat.py reported differences or failed"
 else
 	skip ref_synthetic "no python3 with numpy"
 fi
@@ -139,11 +139,13 @@ if ! have_models; then
 	skip stories_dump "../shared/models is absent"
 elif ! llm-run --list-options 2>/dev/null | grep -q -- '--kv-out'; then
 	skip stories_dump "llm-run --kv-out is not available"
-elif ! llm-run -m "$MODELS/stories260K.gguf" -p "Once upon a time" -n 200 --temp 0 --kv-out "$TMP/kv.gguf" \
-	>/dev/null 2>"$TMP/err"; then
+elif ! llm-run "$MODELS/stories260K.gguf" -p "Once upon a time" -n 200 --temp 0 --ignore-eos -t 1 \
+	--kv-out "$TMP/kv.gguf" >/dev/null 2>"$TMP/err"; then
 	fail stories_dump "llm-run: $(head -c 300 "$TMP/err")"
 else
 	llm-kvstat --per-head "$TMP/kv.gguf" >"$TMP/kv.tsv"
+	# the prompt (BOS + 4 tokens) and the 200 generated tokens
+	expect stories_dump_positions "$(awk -F '\t' 'NR == 2 { print $4 }' "$TMP/kv.tsv")" 205
 	# ranks never exceed head_dim x n_head_kv (8 x 4) for layers, head_dim per head
 	awk -F '\t' 'NR > 1 { lim = $3 == "all" ? 32 : 8; if ($10 > lim || $11 > lim || $10 < 1) bad = bad " " $1 $2 $3 }
 		NR > 1 { n++ } END { if (bad || n != 5 * 2 * 5) { print n, bad; exit 1 } }' "$TMP/kv.tsv" >"$TMP/why" &&
@@ -151,7 +153,7 @@ else
 	if [ -n "$PYTHON" ]; then
 		llm-kvstat --json --per-head "$TMP/kv.gguf" >"$TMP/kv.json"
 		REF_TAG=stories_ "$PYTHON" tests/ref_kvstat.py "$TMP/kv.gguf" "$TMP/kv.json" ||
-			echo "(ref_kvstat.py found differences)"
+			fail ref_stories_run "ref_kvstat.py reported differences or failed"
 	else
 		skip ref_stories "no python3 with numpy"
 	fi
