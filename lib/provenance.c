@@ -1,5 +1,6 @@
 /* provenance.c - provenance.* metadata (see provenance.h); libgit2 lives here. */
 #include <dirent.h>
+#include <errno.h>
 #include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,6 @@
 #include <time.h>
 
 #include "error.h"
-#include "io.h"
 #include "provenance.h"
 
 #ifndef LLM_VERSION
@@ -24,16 +24,19 @@ static int git_fail(const char *what)
 	return llm_err(LLM_EGIT, "%s: %s", what, e && e->message ? e->message : "libgit2 error");
 }
 
+/* git_odb_hashfile reads the file in small blocks (no filters applied, as
+ * `git hash-object --no-filters`; the same id for files without
+ * .gitattributes conversions): the hash costs one sequential read and no
+ * resident memory, where hashing a mapped file would count the whole input
+ * towards this process's peak RSS. */
 static int blob_id(git_oid *oid, const char *path)
 {
-	struct llm_map m;
-	int rc = llm_map_open(&m, path);
-	if (rc)
-		return rc;
-	if (git_odb_hash(oid, m.size ? m.data : (const void *)"", (size_t)m.size, GIT_OBJECT_BLOB) < 0)
-		rc = git_fail(path);
-	llm_map_close(&m);
-	return rc;
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return llm_err(LLM_ENOTFOUND, "%s: cannot hash: %s", path, strerror(errno));
+	if (git_odb_hashfile(oid, path, GIT_OBJECT_BLOB) < 0)
+		return git_fail(path);
+	return 0;
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -217,7 +220,8 @@ int llm_provenance_fill(llm_meta *m, const char *tool, int argc, char *const *ar
 	struct llm_str *ids = calloc((size_t)n_in + 1, sizeof *ids);
 	char (*idbuf)[41] = calloc((size_t)n_in + 1, sizeof *idbuf);
 	char tbuf[32], commit[41], branch[256];
-	time_t now = time(NULL);
+	const char *sde = getenv("SOURCE_DATE_EPOCH"); /* reproducible outputs */
+	time_t now = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
 	struct tm tm;
 	int rc = 0, dirty, np = 0;
 

@@ -4,12 +4,14 @@
  *   tool          str     command name ("llm-quant")
  *   version       str     toolbox version and build commit ("0.1.0 (c18de5cce599)")
  *   argv          [str]   the argument vector, argv[0] included
- *   time          str     UTC, ISO 8601 ("2026-11-29T03:34:27Z")
+ *   time          str     UTC, ISO 8601 ("2026-11-29T03:34:27Z"); the
+ *                         environment's SOURCE_DATE_EPOCH when set
+ *                         (reproducible outputs)
  *   inputs.path   [str]   each input as named on the command line
  *   inputs.id     [str]   its content id: the git blob id of the file
  *                         (what `git hash-object FILE` prints: SHA-1 of
- *                         "blob <size>\0" + content, hashed from the mapped
- *                         file), for a directory the git tree id of its
+ *                         "blob <size>\0" + content, read in small blocks
+ *                         by libgit2: one sequential read, no memory), for a directory the git tree id of its
  *                         regular files (not recursive: what `git write-tree`
  *                         gives for a directory holding just those files,
  *                         modes 100644/100755), "" for standard input
