@@ -4,7 +4,9 @@
 #   generated models (MHA, GQA 4:1, MQA; ffn 172/100/96; tied and untied;
 #   partial rope, key_length, llama3 rope factors; F32 F16 BF16 Q8_0 Q4_0
 #   Q4_1 Q5_0 Q5_1), 5 tokens then 3 one at a time;
-#   stories260K: BOS + "Once upon a time", then 20 greedy tokens.
+#   stories260K: BOS + "Once upon a time", then 20 greedy tokens; the
+#   llama2.c and Hugging Face forms of the same weights give the same
+#   tokens and bit-identical logits.
 # Tolerance: max |llm - numpy| <= 1e-4 * max |logit|; same greedy tokens.
 . tests/lib.sh
 # run the reference; a crash without a "not ok" line is a failure too
@@ -38,3 +40,13 @@ if "$T" --real "$MODELS/stories260K.gguf" "$TMP/real" 2>"$TMP/real.err"; then
 else
 	fail forward_stories260K "test_model --real: $(head -c 300 "$TMP/real.err")"
 fi
+# the same weights in the other two forms
+for form in "stories260K.bin $MODELS/tok512.bin" "stories260K-hf $MODELS/stories260K.gguf"; do
+	set -- $form
+	if "$T" --real "$MODELS/$1" "$TMP/real2" "$2" 2>"$TMP/real.err" &&
+	   cmp -s "$TMP/real" "$TMP/real2" && cmp -s "$TMP/real.logits" "$TMP/real2.logits"; then
+		ok "forward_same_as_gguf_$1"
+	else
+		fail "forward_same_as_gguf_$1" "tokens or logits differ from the GGUF's ($(head -c 200 "$TMP/real.err"))"
+	fi
+done

@@ -11,7 +11,7 @@
  *   every supported type to DIR/NAME.gguf, runs 5 tokens then 3 one at a
  *   time with all_logits, and writes DIR/NAME.logits (8 x n_vocab F32) and
  *   a line "NAME tok..." to DIR/list.  tests/ref_forward.py compares.
- * With --real MODEL OUT: BOS + "Once upon a time" (tokenizer), all logits,
+ * With --real MODEL OUT [TOKENIZER]: BOS + "Once upon a time" (tokenizer), all logits,
  *   then 20 greedy tokens one at a time; OUT gets "tokens ..." and the
  *   logits rows (raw F32) in OUT.logits.
  */
@@ -148,16 +148,24 @@ fail:
 	return rc;
 }
 
-static int open_model(const char *path, int threads, llm_ckpt **c, llm_model **m)
+static int open_model_tok(const char *path, const char *tok, int threads, llm_ckpt **c,
+			  llm_model **m)
 {
 	struct llm_model_opts o = LLM_MODEL_OPTS_INIT;
+	struct llm_ckpt_opts co = LLM_CKPT_OPTS_INIT;
 	o.n_threads = threads;
-	int rc = llm_ckpt_open(c, path, NULL);
+	co.tokenizer = tok;
+	int rc = llm_ckpt_open(c, path, &co);
 	if (rc)
 		return rc;
 	if ((rc = llm_model_load(m, *c, &o)))
 		llm_ckpt_free(*c);
 	return rc;
+}
+
+static int open_model(const char *path, int threads, llm_ckpt **c, llm_model **m)
+{
+	return open_model_tok(path, NULL, threads, c, m);
 }
 
 /* 8 tokens: split 0 -> one call, else 5 then 1, 1, 1; all logits */
@@ -230,12 +238,12 @@ static int gen(const char *dir)
 	return 0;
 }
 
-static int real(const char *model, const char *out)
+static int real(const char *model, const char *out, const char *tokfile)
 {
 	llm_ckpt *c;
 	llm_model *m;
 	llm_tokenizer *tk;
-	if (open_model(model, 1, &c, &m) || llm_tokenizer_open(&tk, llm_ckpt_meta(c))) {
+	if (open_model_tok(model, tokfile, 1, &c, &m) || llm_tokenizer_open(&tk, llm_ckpt_meta(c))) {
 		fprintf(stderr, "%s\n", llm_errmsg());
 		return 1;
 	}
@@ -366,8 +374,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--gen"))
 		return gen(argv[2]);
-	if (argc == 4 && !strcmp(argv[1], "--real"))
-		return real(argv[2], argv[3]);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "--real"))
+		return real(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	self_tests();
 	return test_done();
 }
