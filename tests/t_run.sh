@@ -1,0 +1,237 @@
+#!/bin/sh
+# llm-run: tokenization (llama.cpp's vocabulary vectors, three checkpoint
+# forms), greedy generation from the three forms, seeds, --logprobs against
+# a float64 numpy forward pass (tests/ref_perplexity.py), --score against
+# --logprobs, --perplexity against numpy, --kv-out against numpy, and bad
+# input (exit status and one-line messages).
+. tests/lib.sh
+
+# expect NAME GOT WANT
+expect() {
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "got '$2', wanted '$3'"; fi
+}
+# close NAME A B TOL: |A - B| <= TOL
+close() {
+	if awk -v a="$2" -v b="$3" -v t="$4" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= t) }'; then
+		ok "$1"
+	else
+		fail "$1" "got '$2', wanted '$3' within $4"
+	fi
+}
+# rclose NAME A B TOL: |A - B| <= TOL * |B|
+rclose() {
+	if awk -v a="$2" -v b="$3" -v t="$4" 'BEGIN { d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; exit !(a != "" && b != "" && d <= t * m) }'; then
+		ok "$1"
+	else
+		fail "$1" "got '$2', wanted '$3' within $4 relative"
+	fi
+}
+# one_line NAME STATUS WANT_SUBSTRING CMD...: exit status, one stderr line naming WANT
+one_line() {
+	_n=$1 _st=$2 _w=$3; shift 3
+	"$@" >"$TMP/bad.out" 2>"$TMP/bad.err" </dev/null; _rc=$?
+	if [ "$_rc" -ne "$_st" ]; then
+		fail "$_n" "exit $_rc, wanted $_st ($(head -c 200 "$TMP/bad.err"))"
+	elif [ "$_st" -eq 1 ] && [ "$(wc -l <"$TMP/bad.err")" -ne 1 ]; then
+		fail "$_n" "wanted one line on stderr, got: $(head -c 300 "$TMP/bad.err")"
+	elif ! grep -q -- "$_w" "$TMP/bad.err"; then
+		fail "$_n" "message does not say '$_w': $(head -c 200 "$TMP/bad.err")"
+	elif [ -s "$TMP/bad.out" ]; then
+		fail "$_n" "wrote to stdout: $(head -c 100 "$TMP/bad.out")"
+	else
+		ok "$_n"
+	fi
+}
+
+# ---- usage errors need nothing ----
+one_line usage_unknown_option 2 "unknown option" llm-run --frobnicate model.gguf
+one_line usage_n_below_minus_one 2 "n-predict" llm-run -n -5 model.gguf
+one_line usage_no_model 2 "MODEL" llm-run -p hi
+one_line usage_modes_conflict 2 "exclude" llm-run --score --tokenize model.gguf
+one_line usage_bad_top_p 2 "top-p" llm-run --top-p 1.5 model.gguf
+one_line missing_model 1 "$TMP/none.gguf" llm-run -p hi "$TMP/none.gguf"
+printf 'not a model at all\n' >"$TMP/junk.bin"
+one_line not_a_model 1 "$TMP/junk.bin" llm-run -p hi "$TMP/junk.bin"
+
+# ---- tokenization of vocabulary-only files against llama.cpp's vectors ----
+if ! have_vocab; then
+	skip tokenize_vocab_vectors "../shared/vocab is absent"
+elif ! have_numpy; then
+	skip tokenize_vocab_vectors "no python3 with numpy (used to split the vector files)"
+else
+	for v in llama-spm:46 gpt-2:12; do
+		name=${v%%:*} n=${v##*:}
+		"$PYTHON" - "$VOCAB/ggml-vocab-$name.gguf" "$n" >"$TMP/vec.txt" 2>&1 <<'EOF'
+import subprocess, sys
+path, n = sys.argv[1], int(sys.argv[2])
+inp = open(path + ".inp", encoding="utf-8").read().split("\n__ggml_vocab_test__\n")[:-1]
+out = open(path + ".out", encoding="utf-8").read().split("\n")
+bad = 0
+for i, (text, want) in enumerate(list(zip(inp, out))[:n]):
+    got = subprocess.run(["llm-run", "--tokenize", "--no-bos", "-p", text, path],
+                         capture_output=True, text=True)
+    if got.returncode != 0 or got.stdout.split() != want.split():
+        bad += 1
+        print("entry %d %r: got %r (%s), want %r" % (i, text, got.stdout.strip(), got.stderr.strip(), want.strip()))
+print("bad", bad)
+EOF
+		if grep -qx "bad 0" "$TMP/vec.txt"; then ok "tokenize_vectors_$name"; else fail "tokenize_vectors_$name" "$(head -c 400 "$TMP/vec.txt")"; fi
+	done
+fi
+if have_vocab; then
+	one_line vocab_only_generation 1 "ggml-vocab-llama-spm.gguf" llm-run -p hi -n 4 "$VOCAB/ggml-vocab-llama-spm.gguf"
+else
+	skip vocab_only_generation "../shared/vocab is absent"
+fi
+
+if ! have_models; then
+	skip stories260K "../shared/models is absent: generation, logprobs, score, perplexity and kv-out untested"
+	exit 0
+fi
+G=$MODELS/stories260K.gguf
+B=$MODELS/stories260K.bin
+HF=$MODELS/stories260K-hf
+TB=$MODELS/tok512.bin
+
+# ---- --tokenize: three forms, stdin and -f, BOS ----
+t_gguf=$(llm-run --tokenize -p "Once upon a time" "$G")
+t_bin=$(llm-run --tokenize -p "Once upon a time" --tokenizer "$TB" "$B")
+t_hf=$(llm-run --tokenize -p "Once upon a time" --tokenizer "$G" "$HF")
+expect tokenize_bin_equals_gguf "$t_bin" "$t_gguf"
+expect tokenize_hf_equals_gguf "$t_hf" "$t_gguf"
+expect tokenize_stdin "$(echo "Once upon a time" | llm-run --tokenize "$G")" "$t_gguf"
+printf 'Once upon a time\n' >"$TMP/p.txt"
+expect tokenize_file "$(llm-run --tokenize -f "$TMP/p.txt" "$G")" "$t_gguf"
+expect tokenize_no_bos "$(llm-run --tokenize --no-bos -p "Once upon a time" "$G")" "${t_gguf#* }"
+if have_numpy; then
+	# the ids spell the text in the GGUF's own vocabulary, after its BOS id
+	spelled=$("$PYTHON" -c '
+import sys; sys.path.insert(0, "tests"); import gguf_ref
+m = gguf_ref.read(sys.argv[1])["metadata"]
+ids = [int(t) for t in sys.argv[2].split()]
+v = m["tokenizer.ggml.tokens"]
+print(ids[0] == m["tokenizer.ggml.bos_token_id"], "".join(v[i] for i in ids[1:]))' "$G" "$t_gguf")
+	expect tokenize_spells_text "$spelled" "True ▁Once▁upon▁a▁time"
+else
+	skip tokenize_spells_text "no python3 with numpy"
+fi
+
+# ---- greedy generation: the three forms agree, and the text is the story ----
+llm-run -q --temp 0 -n 48 -p "Once upon a time" "$G" >"$TMP/g.txt"
+llm-run -q --temp 0 -n 48 -p "Once upon a time" --tokenizer "$TB" "$B" >"$TMP/b.txt"
+llm-run -q --temp 0 -n 48 -p "Once upon a time" --tokenizer "$G" "$HF" >"$TMP/h.txt"
+if cmp -s "$TMP/g.txt" "$TMP/b.txt" && cmp -s "$TMP/g.txt" "$TMP/h.txt"; then ok greedy_three_forms; else
+	fail greedy_three_forms "$(head -c 80 "$TMP/g.txt") | $(head -c 80 "$TMP/b.txt") | $(head -c 80 "$TMP/h.txt")"; fi
+if grep -q "Once" "$TMP/g.txt"; then fail greedy_no_echo "prompt in the output"; else ok greedy_no_echo; fi
+case "$(cat "$TMP/g.txt")" in
+", there was a little girl named Lily."*) ok greedy_fluent ;;
+*) fail greedy_fluent "$(head -c 100 "$TMP/g.txt")" ;;
+esac
+llm-run -q --temp 0 -n 48 --echo -p "Once upon a time" "$G" >"$TMP/e.txt"
+expect echo_prompt_first "$(cat "$TMP/e.txt")" "Once upon a time$(cat "$TMP/g.txt")"
+expect greedy_threads "$(llm-run -q --temp 0 -n 48 -t 1 -p "Once upon a time" "$G")" "$(cat "$TMP/g.txt")"
+
+# ---- seeds ----
+a=$(llm-run -q -s 42 -n 40 -p "Once upon a time" "$G")
+b=$(llm-run -q -s 42 -n 40 -p "Once upon a time" "$G")
+c=$(llm-run -q -s 43 -n 40 -p "Once upon a time" "$G")
+expect same_seed_same_text "$b" "$a"
+if [ "$a" != "$c" ]; then ok other_seed_other_text; else fail other_seed_other_text "seeds 42 and 43 agree: $a"; fi
+d=$(llm-run -q -s 42 -n 40 --temp 1.5 --top-k 0 --top-p 1 --min-p 0 -p "Once upon a time" "$G")
+if [ "$a" != "$d" ]; then ok sampling_options_matter; else fail sampling_options_matter "same text"; fi
+
+# ---- statistics line, -q, -n 0, empty prompt ----
+llm-run --temp 0 -n 8 -p "Once upon a time" "$G" >/dev/null 2>"$TMP/st.err"
+if grep -Eq '^llm-run: prompt 5 tokens, [0-9.]+ tok/s; generated 8 tokens, [0-9.]+ tok/s$' "$TMP/st.err" &&
+	[ "$(wc -l <"$TMP/st.err")" -eq 1 ]; then ok stats_line; else fail stats_line "$(cat "$TMP/st.err")"; fi
+llm-run -q --temp 0 -n 8 -p "Once upon a time" "$G" >/dev/null 2>"$TMP/q.err"
+if [ -s "$TMP/q.err" ]; then fail quiet "$(cat "$TMP/q.err")"; else ok quiet; fi
+expect n_zero "$(llm-run -q -n 0 -p "Once upon a time" "$G" | wc -c)" 0
+check empty_prompt_bos_alone llm-run -q -n 4 -p "" "$G"
+one_line empty_prompt_no_bos 1 "empty prompt" llm-run -n 4 --no-bos -p "" "$G"
+
+# ---- --logprobs: numpy forward; --score: the same numbers summed ----
+llm-run -q --temp 0 -n 24 --logprobs -p "Once upon a time" "$G" >"$TMP/lp.tsv"
+expect logprobs_header "$(head -n 1 "$TMP/lp.tsv")" "$(printf 'pos\tid\ttoken\tlogprob\ttop')"
+expect logprobs_rows "$(tail -n +2 "$TMP/lp.tsv" | wc -l)" 24
+expect logprobs_first_pos "$(awk -F '\t' 'NR == 2 { print $1 }' "$TMP/lp.tsv")" 5
+expect logprobs_text_is_generation "$(tail -n +2 "$TMP/lp.tsv" | cut -f 3 | tr -d '\n')" "$(llm-run -q --temp 0 -n 24 -p "Once upon a time" "$G")"
+expect logprobs_top5 "$(awk -F '\t' 'NR > 1 { print split($5, a, ",") }' "$TMP/lp.tsv" | sort -u)" 5
+# greedy: the chosen token is the first alternative
+expect logprobs_greedy_is_top "$(awk -F '\t' 'NR > 1 { split($5, a, ","); split(a[1], b, ":"); if (b[1] != $2) n++ } END { print n + 0 }' "$TMP/lp.tsv")" 0
+if have_numpy; then
+	d=$(echo "$t_gguf" | "$PYTHON" tests/ref_perplexity.py logprobs "$G" "$TMP/lp.tsv" 2>&1)
+	close logprobs_vs_numpy "$d" 0 1e-4
+	llm-run -q -s 5 -n 16 --logprobs --top-logprobs 3 -p "Once upon a time" "$G" >"$TMP/lp2.tsv"
+	d=$(echo "$t_gguf" | "$PYTHON" tests/ref_perplexity.py logprobs "$G" "$TMP/lp2.tsv" 2>&1)
+	close logprobs_sampled_vs_numpy "$d" 0 1e-4
+else
+	skip logprobs_vs_numpy "no python3 with numpy"
+fi
+comp=$(tail -n +2 "$TMP/lp.tsv" | cut -f 3 | tr -d '\n')
+sum=$(awk -F '\t' 'NR > 1 { s += $4 } END { printf "%.6f", s }' "$TMP/lp.tsv")
+printf 'Once upon a time\t%s\n' "$comp" | llm-run -q --score "$G" >"$TMP/sc.tsv"
+close score_equals_logprobs "$(cut -f 1 "$TMP/sc.tsv")" "$sum" 1e-4
+expect score_token_count "$(cut -f 2 "$TMP/sc.tsv")" 24
+# several completions per line, the KV cache reused across lines, escapes
+printf 'Once upon a time\t%s\t, there was\nOnce upon a time\t, there was\nOnce upon a\\ttime\t\n' "$comp" |
+	llm-run -q --score "$G" >"$TMP/sc2.tsv"
+expect score_columns "$(awk -F '\t' '{ print NF }' "$TMP/sc2.tsv" | tr '\n' ' ')" "4 2 2 "
+fresh=$(printf 'Once upon a time\t, there was\n' | llm-run -q --score "$G")
+expect score_cache_reuse "$(awk -F '\t' 'NR == 1 { print $3 "\t" $4 }' "$TMP/sc2.tsv")" "$fresh"
+expect score_cache_reuse_next_line "$(sed -n 2p "$TMP/sc2.tsv")" "$fresh"
+expect score_empty_completion "$(sed -n 3p "$TMP/sc2.tsv")" "$(printf '0.000000\t0')"
+# a merged boundary ("tim" + "e" -> " time") counts the merged token as the completion's
+m1=$(printf 'Once upon a tim\te\n' | llm-run -q --score "$G")
+expect score_boundary_merge_count "$(echo "$m1" | cut -f 2)" 1
+# --echo --logprobs -n 0: rows for prompt positions 1..4; position 4 is " time"
+llm-run -q -n 0 --echo --logprobs -p "Once upon a time" "$G" >"$TMP/echo.tsv"
+expect echo_logprobs_rows "$(tail -n +2 "$TMP/echo.tsv" | cut -f 1,3 | tr '\t\n' ':,')" "1:Once,2: upon,3: a,4: time,"
+close score_boundary_merge "$(echo "$m1" | cut -f 1)" "$(awk -F '\t' '$1 == 4 { print $4 }' "$TMP/echo.tsv")" 1e-6
+printf 'Once upon a time\t, there\nno tab here\n' | llm-run -q --score "$G" >"$TMP/bad.out" 2>"$TMP/bad.err"
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q "stdin:2:" "$TMP/bad.err" && [ "$(wc -l <"$TMP/bad.err")" -eq 1 ]; then ok score_no_tab; else
+	fail score_no_tab "exit $rc: $(cat "$TMP/bad.err")"; fi
+
+# ---- --perplexity: llama-perplexity's rule against numpy ----
+llm-run -q -s 1 -n 300 --ignore-eos -p "Once upon a time" "$G" >"$TMP/story.txt"
+llm-run -q --perplexity "$TMP/story.txt" -c 64 "$G" >"$TMP/ppl.txt"
+line=$(tail -n 1 "$TMP/ppl.txt")
+case "$line" in
+"PPL = "*" +/- "*) ok perplexity_format ;;
+*) fail perplexity_format "$line" ;;
+esac
+if grep -Eq '^(\[[0-9]+\][0-9]+\.[0-9]{4},)+$' "$TMP/ppl.txt"; then ok perplexity_progress; else fail perplexity_progress "$(head -n 1 "$TMP/ppl.txt")"; fi
+ppl=$(echo "$line" | awk '{ print $3 }') unc=$(echo "$line" | awk '{ print $5 }')
+if have_numpy; then
+	bos=$(llm-run --tokenize -p "" "$G")
+	ref=$(llm-run --tokenize -f "$TMP/story.txt" "$G" | "$PYTHON" tests/ref_perplexity.py ppl "$G" 64 "$bos" 2>&1)
+	rclose perplexity_vs_numpy "$ppl" "${ref% *}" 1e-3
+	rclose perplexity_uncertainty_vs_numpy "$unc" "${ref#* }" 1e-3
+else
+	skip perplexity_vs_numpy "no python3 with numpy"
+fi
+head -c 200 "$TMP/story.txt" >"$TMP/short.txt"
+one_line perplexity_too_short 1 "needs at least" llm-run --perplexity "$TMP/short.txt" -c 64 "$G"
+
+# ---- --kv-out: shapes, positions, numpy recomputation ----
+llm-run -q --temp 0 -n 20 -p "Once upon a time" --kv-out "$TMP/kv.gguf" "$G" >"$TMP/kvtext.txt"
+expect kv_out_text_still_printed "$(cat "$TMP/kvtext.txt")" "$(head -c "$(wc -c <"$TMP/kvtext.txt")" "$TMP/g.txt")"
+if llm-info "$TMP/kv.gguf" >"$TMP/kvinfo.txt" 2>&1; then ok kv_out_llm_info; else fail kv_out_llm_info "$(head -c 200 "$TMP/kvinfo.txt")"; fi
+if have_numpy; then
+	shape=$("$PYTHON" -c '
+import sys; sys.path.insert(0, "tests"); import gguf_ref
+d = gguf_ref.read(sys.argv[1]); t = {x["name"]: x for x in d["tensors"]}
+print(d["metadata"]["kv.n_pos"], t["kv.0.k"]["shape"], t["kv.4.v"]["shape"], len(t))' "$TMP/kv.gguf")
+	expect kv_out_shapes "$shape" "25 [8, 4, 25] [8, 4, 25] 10"
+	d=$("$PYTHON" tests/ref_perplexity.py kv "$G" "$TMP/kv.gguf" 2>&1)
+	close kv_out_vs_numpy "$d" 0 1e-5
+	llm-run -q -n 0 -p "Once upon a time" --kv-out "$TMP/kv0.gguf" "$G"
+	expect kv_out_prompt_only "$("$PYTHON" -c '
+import sys; sys.path.insert(0, "tests"); import gguf_ref
+print(gguf_ref.read(sys.argv[1])["metadata"]["kv.tokens"])' "$TMP/kv0.gguf" | tr -d ',[]')" "$t_gguf"
+else
+	skip kv_out_vs_numpy "no python3 with numpy"
+fi
+llm-run -q --temp 0 -n 4 -p "Once upon a time" --kv-out - "$G" >"$TMP/kvpipe.gguf"
+expect kv_out_stdout_is_gguf "$(head -c 4 "$TMP/kvpipe.gguf")" GGUF
