@@ -19,11 +19,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cblas.h>
-
 #include "bench.h"
 #include "ckpt.h"
 #include "error.h"
+#include "attention.h"
+#include "kernels.h"
+#include "threadpool.h"
 #include "types.h"
 
 /* ===================== clock and statistics ===================== */
@@ -377,6 +378,7 @@ int llm_bench_sgemm(double *times, int m, int n, int k, int n_threads, int reps)
 	float *b = malloc(sizeof(float) * (size_t)k * (size_t)n);
 	float *c = malloc(sizeof(float) * (size_t)m * (size_t)n);
 	uint64_t seed = 1;
+	int saved;
 
 	if (!a || !b || !c) {
 		free(a), free(b), free(c);
@@ -386,15 +388,16 @@ int llm_bench_sgemm(double *times, int m, int n, int k, int n_threads, int reps)
 		a[i] = frand(&seed);
 	for (size_t i = 0; i < (size_t)k * (size_t)n; i++)
 		b[i] = frand(&seed);
-	openblas_set_num_threads(n_threads_or_all(n_threads));
+	saved = llm_blas_threads();
+	llm_blas_set_threads(n_threads_or_all(n_threads));
 	for (int r = -1; r < reps; r++) {
 		double t0 = llm_bench_now();
-		/* C (m x n) = A (m x k) B (k x n), row-major */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n,
-			    0.0f, c, n);
+		/* C (m x n) = A (m x k) B^T, B stored n x k as weights are */
+		llm_blas_sgemm_nt(m, n, k, a, k, b, k, c, n);
 		if (r >= 0)
 			times[r] = llm_bench_now() - t0;
 	}
+	llm_blas_set_threads(saved);
 	free(a), free(b), free(c);
 	return 0;
 }
@@ -434,6 +437,104 @@ int llm_bench_quant(double *tq, double *tdq, int type, int64_t n, int reps)
 	}
 	free(x), free(y), free(q);
 	return 0;
+}
+
+int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t d, int n_mats,
+		     int n_threads, int reps)
+{
+	const struct llm_type_traits *tt = llm_type_traits(type);
+	size_t row = llm_type_row_size(type, n), mat = row * (size_t)d;
+	float *x = NULL, *y = NULL, *wf = NULL;
+	uint8_t *w = NULL;
+	llm_threadpool *tp = NULL;
+	uint64_t seed = 11;
+	int rc = 0;
+
+	if (!tt || !tt->from_float || !llm_kernel_type_ok(type) || !row)
+		return llm_err(LLM_EUNSUPPORTED, "matvec: no kernel for %s rows of %lld",
+			       llm_type_name(type), (long long)n);
+	if (n_mats < 1 || d < 1 || reps < 1)
+		return llm_err(LLM_EINVAL, "matvec: empty problem");
+	x = malloc(sizeof(float) * (size_t)n);
+	y = malloc(sizeof(float) * (size_t)d * (size_t)n_mats);
+	wf = malloc(sizeof(float) * (size_t)n);
+	w = big_alloc(mat * (size_t)n_mats);
+	if (!x || !y || !wf || !w) {
+		rc = llm_err(LLM_ENOMEM, "matvec: cannot allocate %d x %zu bytes", n_mats, mat);
+		goto out;
+	}
+	for (int64_t i = 0; i < n; i++)
+		x[i] = frand(&seed);
+	/* W (d x n): rows of N(0,1)-ish values, quantized one row at a time */
+	for (int64_t r = 0; r < d; r++) {
+		for (int64_t i = 0; i < n; i++)
+			wf[i] = frand(&seed);
+		tt->from_float(wf, w + (size_t)r * row, n);
+	}
+	for (int k = 1; k < n_mats; k++)
+		memcpy(w + (size_t)k * mat, w, mat);
+	if ((rc = llm_threadpool_new(&tp, n_threads_or_all(n_threads))))
+		goto out;
+	for (int r = -1; r < reps; r++) {
+		double t0 = llm_bench_now();
+		/* y_k (d) = W_k (d x n) x (n), for every copy k */
+		for (int k = 0; k < n_mats; k++)
+			llm_matvec(y + (size_t)k * (size_t)d, w + (size_t)k * mat, type, x, n, d, tp);
+		if (r >= 0)
+			times[r] = llm_bench_now() - t0;
+	}
+	*bytes = (double)mat * n_mats;
+out:
+	llm_threadpool_free(tp);
+	free(x), free(y), free(wf), free(w);
+	return rc;
+}
+
+int llm_bench_attention(double *times, size_t *scratch, int flash, int seq, int n_head,
+			int n_head_kv, int head_dim, int n_threads, int reps)
+{
+	size_t nq = (size_t)seq * (size_t)n_head * (size_t)head_dim;
+	size_t nkv = (size_t)seq * (size_t)n_head_kv * (size_t)head_dim;
+	struct llm_attn a = { 0 };
+	float *q = malloc(sizeof(float) * nq), *k = malloc(sizeof(float) * nkv);
+	float *v = malloc(sizeof(float) * nkv), *out = malloc(sizeof(float) * nq);
+	void *scr = NULL;
+	llm_threadpool *tp = NULL;
+	uint64_t seed = 5;
+	int rc = 0, nth = n_threads_or_all(n_threads);
+
+	if (!q || !k || !v || !out) {
+		rc = llm_err(LLM_ENOMEM, "attention: cannot allocate %d positions", seq);
+		goto out;
+	}
+	for (size_t i = 0; i < nq; i++)
+		q[i] = frand(&seed);
+	for (size_t i = 0; i < nkv; i++)
+		k[i] = frand(&seed), v[i] = frand(&seed);
+	a.n_q = seq;
+	a.pos0 = 0;
+	a.n_head = n_head;
+	a.n_head_kv = n_head_kv;
+	a.head_dim = head_dim;
+	a.scale = 1.0f / sqrtf((float)head_dim);
+	a.q = q, a.k = k, a.v = v, a.out = out;
+	*scratch = flash ? llm_attn_flash_scratch(&a, nth) : llm_attn_naive_scratch(&a, nth);
+	if (*scratch && !(scr = malloc(*scratch))) {
+		rc = llm_err(LLM_ENOMEM, "attention: cannot allocate %zu bytes of scratch", *scratch);
+		goto out;
+	}
+	if ((rc = llm_threadpool_new(&tp, nth)))
+		goto out;
+	for (int r = -1; r < reps && !rc; r++) {
+		double t0 = llm_bench_now();
+		rc = flash ? llm_attn_flash(&a, tp, scr) : llm_attn_naive(&a, tp, scr);
+		if (r >= 0)
+			times[r] = llm_bench_now() - t0;
+	}
+out:
+	llm_threadpool_free(tp);
+	free(q), free(k), free(v), free(out), free(scr);
+	return rc;
 }
 
 /* ===================== model benchmarks ===================== */

@@ -61,13 +61,31 @@ int llm_bench_bandwidth(double *times, size_t n, int n_threads, int reps);
 double llm_bench_bandwidth_bytes(int kind, size_t n);
 
 /* ---- compute kernels ----
- * sgemm: C (m x n) = A (m x k) B (k x n), F32 through OpenBLAS's
- * cblas_sgemm with n_threads threads; 2 m n k flops per call.
+ * sgemm: C (m x n) = A (m x k) B^T (B: n x k, as weights are stored), F32
+ * through OpenBLAS (llm_blas_sgemm_nt, kernels.h) with n_threads threads;
+ * 2 m n k flops per call.
  * quant: one type's from_float (quantize) and to_float (dequantize) of
  * llm_type_traits over n values (a multiple of the block size), one thread;
  * fills tq[reps] and tdq[reps]. */
 int llm_bench_sgemm(double *times, int m, int n, int k, int n_threads, int reps);
 int llm_bench_quant(double *tq, double *tdq, int type, int64_t n, int reps);
+
+/* mat-vec: y = W x with the library's llm_matvec (kernels.h) over n_mats
+ * copies of one random d x n matrix in type t (d rows of n values), all
+ * multiplied in each timed pass, so that n_mats x row_size x d bytes of
+ * weights stream from memory as a model's layers do.  Threads from a pool
+ * of n_threads.  *bytes gets the weight bytes read per pass. */
+int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t d, int n_mats,
+		     int n_threads, int reps);
+
+/* attention: one causal prefill of seq positions over a cache of seq
+ * (n_q = n_kv = seq, pos0 = 0), random q, k, v, with the naive (flash = 0)
+ * or the flash (flash = 1) kernel of attention.h, a pool of n_threads.
+ * The scratch (the size the kernel asks for: its peak working memory
+ * beyond inputs and output) is allocated here, outside the timed call, and
+ * its size returned in *scratch. */
+int llm_bench_attention(double *times, size_t *scratch, int flash, int seq, int n_head,
+			int n_head_kv, int head_dim, int n_threads, int reps);
 
 /* ---- model benchmarks (llama-bench's pp and tg) ----
  * pp: one llm_model_eval of n random tokens at position 0 (logits of the

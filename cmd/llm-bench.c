@@ -1,0 +1,733 @@
+/* llm-bench - model benchmarks as llama-bench does them (prefill ppN, decode
+ * tgN, mean +- sample stddev of tokens/s) and kernel benchmarks (memory
+ * bandwidth, sgemm, mat-vec per weight type, naive vs flash attention,
+ * quantize/dequantize).  Every result is a row (a JSON object, the one
+ * place jansson is used here); the printers turn rows into md, csv, tsv,
+ * json or jsonl.  The measuring loops are in lib/bench.c. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "ckpt.h"
+#include "cli.h"
+#include "error.h"
+#include "model.h"
+#include "provenance.h"
+#include "types.h"
+
+enum {
+	OPT_KERNELS = 256, OPT_ONLY, OPT_MEM_SIZE, OPT_SEQ_LENS, OPT_GEMM_SIZES, OPT_PROGRESS,
+};
+
+static const struct cli_opt opts[] = {
+	{ "model", 'm', "FILE[,FILE]", "model(s) to benchmark (GGUF or any checkpoint llm-info reads)", 'm' },
+	{ "n-prompt", 'p', "N[,N]", "prefill tests ppN: N prompt tokens in one batch (default 512; 0: none)", 'p' },
+	{ "n-gen", 'n', "N[,N]", "decode tests tgN: N tokens one at a time (default 128; 0: none)", 'n' },
+	{ "threads", 't', "N[,N]", "thread counts to run (default: online CPUs)", 't' },
+	{ "repetitions", 'r', "N", "timed repetitions of each test, after one warm-up (default 5)", 'r' },
+	{ "output", 'o', "FMT", "output format: md (default), csv, tsv, json, jsonl", 'o' },
+	{ "kernels", 0, NULL, "run the kernel benchmarks", OPT_KERNELS },
+	{ "only", 0, "LIST", "kernels to run: bandwidth,sgemm,matvec,attention,quant (default all)", OPT_ONLY },
+	{ "mem-size", 0, "SIZE", "bytes per bandwidth array and per mat-vec weight set (default 4 x last-level cache)", OPT_MEM_SIZE },
+	{ "seq-lens", 0, "N[,N]", "attention sequence lengths (default 128,256,512,1024,2048,4096)", OPT_SEQ_LENS },
+	{ "gemm-sizes", 0, "N[,N]", "sgemm sizes N (N x N x N; default 256,512,1024,2048)", OPT_GEMM_SIZES },
+	{ "quiet", 'q', NULL, "no warnings and no progress", 'q' },
+	{ "progress", 0, NULL, "show progress on stderr even when it is not a terminal", OPT_PROGRESS },
+	{ 0 },
+};
+
+static const struct cli_cmd cmd = {
+	"llm-bench", "[options] -m MODEL[,MODEL]... | --kernels",
+	"Benchmark models (prefill ppN and decode tgN tokens/s, as llama-bench) and\n"
+	"kernels (memory bandwidth, sgemm, mat-vec, attention, quantization).  Each\n"
+	"result is one row with the tool, build, CPU and git state that produced it.",
+	opts,
+};
+
+/* ======================= rows and printers ======================= */
+
+enum { FMT_MD, FMT_CSV, FMT_TSV, FMT_JSON, FMT_JSONL };
+static int fmt = FMT_MD;
+static json_t *all_rows;     /* FMT_JSON: printed as one array at the end */
+static const char *last_kind; /* md/csv/tsv: a header whenever the kind of row changes */
+
+/* Columns of the markdown tables. */
+static const char *const md_model_cols[] = { "model", "size", "params", "threads", "test", "t/s", NULL };
+static const char *const md_kernel_cols[] = { "kernel", "param", "threads", "metric", "value", "unit", NULL };
+
+static void human(char *buf, size_t n, double v, const char *const *units, double step, int prec)
+{
+	int u = 0;
+	while (v >= step && units[u + 1]) {
+		v /= step;
+		u++;
+	}
+	snprintf(buf, n, "%.*f %s", prec, v, units[u]);
+}
+
+static void md_model_row(const json_t *r)
+{
+	static const char *const bu[] = { "B", "KiB", "MiB", "GiB", "TiB", NULL };
+	static const char *const pu[] = { "", "K", "M", "B", "T", NULL };
+	char sz[32], np[32];
+
+	human(sz, sizeof sz, (double)json_integer_value(json_object_get(r, "model_size")), bu, 1024, 2);
+	human(np, sizeof np, (double)json_integer_value(json_object_get(r, "model_n_params")), pu, 1000, 2);
+	printf("| %s | %s | %s | %d | %s | %.2f ± %.2f |\n",
+	       json_string_value(json_object_get(r, "model_type")), sz, np,
+	       (int)json_integer_value(json_object_get(r, "n_threads")),
+	       json_string_value(json_object_get(r, "test")),
+	       json_real_value(json_object_get(r, "avg_ts")),
+	       json_real_value(json_object_get(r, "stddev_ts")));
+}
+
+static void md_kernel_row(const json_t *r)
+{
+	double v = json_number_value(json_object_get(r, "value"));
+	printf("| %s | %s | %d | %s | %.*f | %s |\n", json_string_value(json_object_get(r, "kernel")),
+	       json_string_value(json_object_get(r, "param")),
+	       (int)json_integer_value(json_object_get(r, "n_threads")),
+	       json_string_value(json_object_get(r, "metric")),
+	       json_is_integer(json_object_get(r, "value")) ? 0 : v >= 100 ? 1 : v >= 1 ? 2 : 4, v,
+	       json_string_value(json_object_get(r, "unit")));
+}
+
+/* One field as csv/tsv text: arrays space-separated, null empty. */
+static void put_field(const json_t *v, int csv)
+{
+	char buf[64];
+	const char *s = buf;
+	json_t *x;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING: s = json_string_value(v); break;
+	case JSON_INTEGER: snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+	case JSON_REAL: snprintf(buf, sizeof buf, "%.6g", json_real_value(v)); break;
+	case JSON_TRUE: s = "true"; break;
+	case JSON_FALSE: s = "false"; break;
+	case JSON_ARRAY:
+		if (csv)
+			putchar('"');
+		json_array_foreach(v, i, x) {
+			if (i)
+				putchar(' ');
+			put_field(x, 0);
+		}
+		if (csv)
+			putchar('"');
+		return;
+	default: s = ""; break;
+	}
+	if (csv && strpbrk(s, ",\"\n")) {
+		putchar('"');
+		for (; *s; s++) {
+			if (*s == '"')
+				putchar('"');
+			putchar(*s);
+		}
+		putchar('"');
+	} else if (!csv) {
+		for (; *s; s++)
+			putchar(*s == '\t' || *s == '\n' ? ' ' : *s);
+	} else {
+		fputs(s, stdout);
+	}
+}
+
+/* Print (or keep) one finished row; kind is "model" or "kernel". */
+static void emit(json_t *row, const char *kind)
+{
+	const char *key;
+	json_t *v;
+	int first = 1;
+
+	json_object_set_new(row, "bench", json_string(kind));
+	if (isatty(STDOUT_FILENO)) /* the same terminal as the progress bar, probably */
+		cli_progress_end();
+	if (fmt == FMT_JSON) {
+		json_array_append_new(all_rows, row);
+		return;
+	}
+	if (fmt == FMT_JSONL) {
+		json_dumpf(row, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+		putchar('\n');
+	} else if (fmt == FMT_MD) {
+		int model = !strcmp(kind, "model");
+		if (!last_kind || strcmp(last_kind, kind)) {
+			const char *const *c = model ? md_model_cols : md_kernel_cols;
+			if (last_kind)
+				putchar('\n');
+			for (int i = 0; c[i]; i++)
+				printf("| %s ", c[i]);
+			printf("|\n");
+			for (int i = 0; c[i]; i++)
+				printf(i == 0 || (!model && i == 1) || (!model && i == 3) || (!model && i == 5) ?
+				       "| --- " : "| ---: ");
+			printf("|\n");
+		}
+		(model ? md_model_row : md_kernel_row)(row);
+	} else {
+		int csv = fmt == FMT_CSV;
+		if (!last_kind || strcmp(last_kind, kind)) {
+			json_object_foreach(row, key, v) {
+				printf("%s%s", first ? "" : csv ? "," : "\t", key);
+				first = 0;
+			}
+			putchar('\n');
+			first = 1;
+		}
+		json_object_foreach(row, key, v) {
+			if (!first)
+				putchar(csv ? ',' : '\t');
+			put_field(v, csv);
+			first = 0;
+		}
+		putchar('\n');
+	}
+	fflush(stdout);
+	last_kind = kind;
+	json_decref(row);
+}
+
+/* ======================= provenance ======================= */
+
+/* The fields every row carries: what produced it, on what, from which tree.
+ * One function, so the source of each field can change in one place; the
+ * git state comes from lib/provenance (libgit2) and is read once. */
+static int g_argc;
+static char **g_argv;
+
+static void add_provenance(json_t *row)
+{
+	static struct llm_bench_cpu cpu;
+	static char commit[41], branch[256];
+	static int dirty = -1, have;
+	char when[32];
+	time_t now = time(NULL);
+	json_t *args = json_array();
+
+	if (!have) {
+		llm_bench_cpu(&cpu);
+		if (llm_provenance_git(commit, branch, sizeof branch, &dirty))
+			commit[0] = branch[0] = 0, dirty = -1; /* outside a repository: nulls */
+		have = 1;
+	}
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	for (int i = 0; i < g_argc; i++)
+		json_array_append_new(args, json_string(g_argv[i]));
+	json_object_set_new(row, "tool", json_string(cmd.name));
+	json_object_set_new(row, "tool_version", json_string(LLM_VERSION));
+	json_object_set_new(row, "build_commit", json_string(LLM_GIT_REV));
+	json_object_set_new(row, "argv", args);
+	json_object_set_new(row, "cpu_model", json_string(cpu.model));
+	json_object_set_new(row, "cpu_simd", json_string(cpu.simd));
+	json_object_set_new(row, "n_cpus", json_integer(cpu.n_cpus));
+	json_object_set_new(row, "git_commit", commit[0] ? json_string(commit) : json_null());
+	json_object_set_new(row, "git_branch", branch[0] ? json_string(branch) : json_null());
+	json_object_set_new(row, "git_dirty", dirty < 0 ? json_null() : json_boolean(dirty));
+	json_object_set_new(row, "test_time", json_string(when));
+}
+
+/* ======================= option values ======================= */
+
+#define MAX_LIST 64
+
+struct list {
+	int n;
+	long long v[MAX_LIST];
+};
+
+static void parse_list(struct list *l, const char *opt, const char *s, long long min, long long max)
+{
+	char buf[1024], *tok, *save = NULL;
+
+	if (strlen(s) >= sizeof buf)
+		cli_usage("%s: list too long", opt);
+	strcpy(buf, s);
+	l->n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (l->n == MAX_LIST)
+			cli_usage("%s: more than %d values", opt, MAX_LIST);
+		l->v[l->n++] = cli_int(opt, tok, min, max);
+	}
+	if (!l->n)
+		cli_usage("%s: empty list", opt);
+}
+
+static struct {
+	char *models; /* comma-separated, owned by argv */
+	struct list pp, tg, threads, seq, gemm;
+	int reps;
+	int kernels;
+	unsigned only;  /* bit set of the kernels below */
+	uint64_t mem_size;
+} o;
+
+static const char *const kernel_names[] = { "bandwidth", "sgemm", "matvec", "attention", "quant", NULL };
+enum { K_BW = 1, K_SGEMM = 2, K_MATVEC = 4, K_ATTN = 8, K_QUANT = 16 };
+
+/* ======================= progress ======================= */
+
+static uint64_t prog_done, prog_total;
+static void progress(const char *label)
+{
+	cli_progress(label, prog_done++, prog_total);
+}
+
+/* ======================= model benchmarks ======================= */
+
+static void model_type(char *buf, size_t n, const llm_ckpt *c, int64_t n_params, int main_type)
+{
+	static const char *const pu[] = { "", "K", "M", "B", "T", NULL };
+	const char *arch = NULL;
+	size_t len = 0;
+	char np[32], ty[16];
+	double v = (double)n_params;
+	int u = 0;
+
+	if (llm_meta_get_str(llm_ckpt_meta(c), "general.architecture", &arch, &len))
+		arch = "?", len = 1;
+	while (v >= 1000 && pu[u + 1])
+		v /= 1000, u++;
+	/* llama.cpp's size labels: "260K", "110M", "6.7B" */
+	snprintf(np, sizeof np, v >= 100 || u == 0 ? "%.0f%s" : "%.3g%s", v, pu[u]);
+	snprintf(ty, sizeof ty, "%s", main_type >= 0 ? llm_type_name(main_type) : "?");
+	for (char *p = ty; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	snprintf(buf, n, "%.*s %s %s", (int)len, arch, np, ty);
+}
+
+static json_t *model_row(const char *path, const char *type, uint64_t size, int64_t n_params,
+			 int threads, int n_prompt, int n_gen, const double *ts, int reps)
+{
+	struct llm_bench_stats st;
+	json_t *r = json_object(), *samples = json_array();
+	char test[32];
+
+	llm_bench_stats(&st, ts, reps);
+	snprintf(test, sizeof test, "%s%d", n_prompt ? "pp" : "tg", n_prompt ? n_prompt : n_gen);
+	for (int i = 0; i < reps; i++)
+		json_array_append_new(samples, json_real(ts[i]));
+	json_object_set_new(r, "model_filename", json_string(path));
+	json_object_set_new(r, "model_type", json_string(type));
+	json_object_set_new(r, "model_size", json_integer((json_int_t)size));
+	json_object_set_new(r, "model_n_params", json_integer(n_params));
+	json_object_set_new(r, "n_threads", json_integer(threads));
+	json_object_set_new(r, "n_prompt", json_integer(n_prompt));
+	json_object_set_new(r, "n_gen", json_integer(n_gen));
+	json_object_set_new(r, "test", json_string(test));
+	json_object_set_new(r, "avg_ts", json_real(st.mean));
+	json_object_set_new(r, "stddev_ts", json_real(st.stddev));
+	json_object_set_new(r, "samples_ts", samples);
+	add_provenance(r);
+	return r;
+}
+
+/* One test (pp when n_prompt > 0, else tg) on a loaded model: a warm-up,
+ * then o.reps timed runs; ts[] gets tokens/s. */
+static void run_test(llm_model *m, const char *path, int n_prompt, int n_gen, double *ts,
+		     uint64_t *seed)
+{
+	double s;
+	int n = n_prompt ? n_prompt : n_gen;
+	char label[64];
+
+	snprintf(label, sizeof label, "%s%d", n_prompt ? "pp" : "tg", n);
+	for (int r = -1; r < o.reps; r++) {
+		int rc;
+		progress(label);
+		/* warm-up as llama-bench: the same prompt, or one generated token */
+		if (n_prompt)
+			rc = llm_bench_pp(&s, m, n_prompt, seed);
+		else
+			rc = llm_bench_tg(&s, m, r < 0 ? 1 : n_gen, seed);
+		if (rc)
+			cli_die("%s: %s: %s", path, label, llm_errmsg());
+		if (r >= 0)
+			ts[r] = s > 0 ? n / s : INFINITY;
+	}
+}
+
+static void run_models(void)
+{
+	char *save = NULL, *path;
+	double ts[MAX_LIST * 16];
+	uint64_t seed = 42;
+	int32_t n_ctx = 1;
+
+	for (int i = 0; i < o.pp.n; i++)
+		if (o.pp.v[i] > n_ctx)
+			n_ctx = (int32_t)o.pp.v[i];
+	for (int i = 0; i < o.tg.n; i++)
+		if (o.tg.v[i] > n_ctx)
+			n_ctx = (int32_t)o.tg.v[i];
+	for (path = strtok_r(o.models, ",", &save); path; path = strtok_r(NULL, ",", &save)) {
+		llm_ckpt *c;
+		int64_t n_params;
+		uint64_t size;
+		int main_type;
+		char type[96];
+
+		if (llm_ckpt_open(&c, path, NULL))
+			cli_die_lib();
+		llm_bench_model_size(c, &n_params, &size, &main_type);
+		model_type(type, sizeof type, c, n_params, main_type);
+		for (int t = 0; t < o.threads.n; t++) {
+			struct llm_model_opts mo = LLM_MODEL_OPTS_INIT;
+			llm_model *m;
+
+			mo.n_ctx = n_ctx;
+			mo.n_threads = (int)o.threads.v[t];
+			if (llm_model_load(&m, c, &mo))
+				cli_die("%s: %s", path, llm_errmsg());
+			for (int i = 0; i < o.pp.n; i++) {
+				if (!o.pp.v[i])
+					continue;
+				run_test(m, path, (int)o.pp.v[i], 0, ts, &seed);
+				emit(model_row(path, type, size, n_params, mo.n_threads, (int)o.pp.v[i], 0, ts,
+					       o.reps), "model");
+			}
+			for (int i = 0; i < o.tg.n; i++) {
+				if (!o.tg.v[i])
+					continue;
+				run_test(m, path, 0, (int)o.tg.v[i], ts, &seed);
+				emit(model_row(path, type, size, n_params, mo.n_threads, 0, (int)o.tg.v[i], ts,
+					       o.reps), "model");
+			}
+			llm_model_free(m);
+		}
+		llm_ckpt_free(c);
+	}
+}
+
+/* ======================= kernel benchmarks ======================= */
+
+/* A kernel row from per-repetition values: value is the best (max for
+ * rates, min for times), mean and stddev describe the spread. */
+static json_t *kernel_row(const char *kernel, const char *param, int threads, const char *metric,
+			  const char *unit, const double *v, int n, int higher_is_better)
+{
+	struct llm_bench_stats st;
+	json_t *r = json_object(), *samples = json_array();
+
+	llm_bench_stats(&st, v, n);
+	for (int i = 0; i < n; i++)
+		json_array_append_new(samples, json_real(v[i]));
+	json_object_set_new(r, "kernel", json_string(kernel));
+	json_object_set_new(r, "param", json_string(param));
+	json_object_set_new(r, "n_threads", json_integer(threads));
+	json_object_set_new(r, "metric", json_string(metric));
+	json_object_set_new(r, "value", json_real(higher_is_better ? st.max : st.min));
+	json_object_set_new(r, "unit", json_string(unit));
+	json_object_set_new(r, "mean", json_real(st.mean));
+	json_object_set_new(r, "stddev", json_real(st.stddev));
+	json_object_set_new(r, "samples", samples);
+	add_provenance(r);
+	return r;
+}
+
+/* A row holding one exact quantity (no repetitions): scratch bytes. */
+static json_t *kernel_fact(const char *kernel, const char *param, int threads, const char *metric,
+			   const char *unit, int64_t value)
+{
+	json_t *r = json_object();
+	json_object_set_new(r, "kernel", json_string(kernel));
+	json_object_set_new(r, "param", json_string(param));
+	json_object_set_new(r, "n_threads", json_integer(threads));
+	json_object_set_new(r, "metric", json_string(metric));
+	json_object_set_new(r, "value", json_integer(value));
+	json_object_set_new(r, "unit", json_string(unit));
+	json_object_set_new(r, "mean", json_null());
+	json_object_set_new(r, "stddev", json_null());
+	json_object_set_new(r, "samples", json_array());
+	add_provenance(r);
+	return r;
+}
+
+static double best_read_bw; /* bytes/s at the current thread count, for the mat-vec fractions */
+
+static void bench_bandwidth(int threads)
+{
+	static const char *const names[] = { "read", "copy", "triad" };
+	size_t n = (size_t)(o.mem_size / sizeof(double));
+	double *t = calloc((size_t)(LLM_BW_COUNT * o.reps), sizeof *t), *gbs = calloc((size_t)o.reps, sizeof *gbs);
+	char param[64];
+
+	if (!t || !gbs)
+		cli_die("out of memory");
+	progress("bandwidth");
+	if (llm_bench_bandwidth(t, n, threads, o.reps))
+		cli_die_lib();
+	prog_done += 2;
+	for (int k = 0; k < LLM_BW_COUNT; k++) {
+		double bytes = llm_bench_bandwidth_bytes(k, n);
+		for (int r = 0; r < o.reps; r++)
+			gbs[r] = bytes / t[k * o.reps + r] / 1e9;
+		snprintf(param, sizeof param, "%s %.0f MiB", names[k], (double)n * 8 / 1048576);
+		json_t *row = kernel_row("bandwidth", param, threads, "bandwidth", "GB/s", gbs, o.reps, 1);
+		if (k == LLM_BW_READ)
+			best_read_bw = json_real_value(json_object_get(row, "value")) * 1e9;
+		emit(row, "kernel");
+	}
+	free(t), free(gbs);
+}
+
+static void bench_sgemm(int threads)
+{
+	double *t = calloc((size_t)o.reps, sizeof *t);
+	char param[32];
+
+	if (!t)
+		cli_die("out of memory");
+	for (int i = 0; i < o.gemm.n; i++) {
+		int n = (int)o.gemm.v[i];
+		progress("sgemm");
+		if (llm_bench_sgemm(t, n, n, n, threads, o.reps))
+			cli_die_lib();
+		for (int r = 0; r < o.reps; r++)
+			t[r] = 2.0 * n * n * (double)n / t[r] / 1e9;
+		snprintf(param, sizeof param, "%dx%dx%d", n, n, n);
+		emit(kernel_row("sgemm", param, threads, "compute", "GFLOP/s", t, o.reps, 1), "kernel");
+	}
+	free(t);
+}
+
+static const int quant_types[] = {
+	LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_0, LLM_TYPE_Q4_1,
+	LLM_TYPE_Q5_0, LLM_TYPE_Q5_1,
+};
+#define N_QUANT_TYPES (int)(sizeof quant_types / sizeof quant_types[0])
+
+static void bench_quant(void)
+{
+	const int64_t n = 1 << 22; /* 4M values: 16 MiB of floats */
+	double *tq = calloc((size_t)o.reps, sizeof *tq), *tdq = calloc((size_t)o.reps, sizeof *tdq);
+
+	if (!tq || !tdq)
+		cli_die("out of memory");
+	for (int i = 0; i < N_QUANT_TYPES; i++) {
+		const char *name = llm_type_name(quant_types[i]);
+		if (quant_types[i] == LLM_TYPE_F32)
+			continue;
+		progress("quant");
+		if (llm_bench_quant(tq, tdq, quant_types[i], n, o.reps))
+			cli_die_lib();
+		for (int r = 0; r < o.reps; r++) {
+			tq[r] = (double)n / tq[r] / 1e6;
+			tdq[r] = (double)n / tdq[r] / 1e6;
+		}
+		emit(kernel_row("quantize", name, 1, "throughput", "Mvalues/s", tq, o.reps, 1), "kernel");
+		emit(kernel_row("dequantize", name, 1, "throughput", "Mvalues/s", tdq, o.reps, 1), "kernel");
+	}
+	free(tq), free(tdq);
+}
+
+/* Mat-vec over --mem-size bytes of weights per type: 4096-value rows, as
+ * many rows as fit the F32 matrix in --mem-size (at most 4096), and as many
+ * copies as make the weights of each type fill --mem-size. */
+static void bench_matvec(int threads)
+{
+	const int64_t n = 4096;
+	int64_t d = (int64_t)(o.mem_size / (uint64_t)(n * 4));
+	double *t = calloc((size_t)o.reps, sizeof *t), *f = calloc((size_t)o.reps, sizeof *f);
+	char param[64];
+
+	if (!t || !f)
+		cli_die("out of memory");
+	d = d < 64 ? 64 : d > 4096 ? 4096 : d;
+	for (int i = 0; i < N_QUANT_TYPES; i++) {
+		int ty = quant_types[i];
+		size_t mat = llm_type_row_size(ty, n) * (size_t)d;
+		int n_mats = (int)((o.mem_size + mat - 1) / mat);
+		double bytes;
+
+		progress("matvec");
+		if (llm_bench_matvec(t, &bytes, ty, n, d, n_mats, threads, o.reps))
+			cli_die_lib();
+		for (int r = 0; r < o.reps; r++)
+			t[r] = bytes / t[r] / 1e9;
+		snprintf(param, sizeof param, "%s %" PRId64 "x%" PRId64 " x%d", llm_type_name(ty), d, n, n_mats);
+		json_t *row = kernel_row("matvec", param, threads, "weights", "GB/s", t, o.reps, 1);
+		emit(row, "kernel");
+		if (best_read_bw > 0) {
+			for (int r = 0; r < o.reps; r++)
+				f[r] = t[r] * 1e9 / best_read_bw;
+			emit(kernel_row("matvec", param, threads, "bw_fraction", "", f, o.reps, 1), "kernel");
+		}
+	}
+	free(t), free(f);
+}
+
+/* One layer's causal prefill attention, 8 query heads sharing 2 KV heads
+ * of 64 values, naive then flash, for each --seq-lens length. */
+static void bench_attention(int threads)
+{
+	static const char *const kname[] = { "attention_naive", "attention_flash" };
+	const int n_head = 8, n_head_kv = 2, head_dim = 64;
+	double *t = calloc((size_t)o.reps, sizeof *t);
+	char param[64];
+
+	if (!t)
+		cli_die("out of memory");
+	for (int i = 0; i < o.seq.n; i++) {
+		int seq = (int)o.seq.v[i];
+		snprintf(param, sizeof param, "%d h%d/%dx%d", seq, n_head, n_head_kv, head_dim);
+		for (int flash = 0; flash < 2; flash++) {
+			size_t scratch;
+			progress(kname[flash]);
+			if (llm_bench_attention(t, &scratch, flash, seq, n_head, n_head_kv, head_dim, threads,
+						o.reps))
+				cli_die_lib();
+			for (int r = 0; r < o.reps; r++)
+				t[r] *= 1e3;
+			emit(kernel_row(kname[flash], param, threads, "time", "ms", t, o.reps, 0), "kernel");
+			emit(kernel_fact(kname[flash], param, threads, "scratch", "bytes", (int64_t)scratch),
+			     "kernel");
+		}
+	}
+	free(t);
+}
+
+static void run_kernels(void)
+{
+	for (int t = 0; t < o.threads.n; t++) {
+		int th = (int)o.threads.v[t];
+		best_read_bw = 0; /* fractions against this thread count's bandwidth */
+		if (o.only & K_BW)
+			bench_bandwidth(th);
+		if (o.only & K_SGEMM)
+			bench_sgemm(th);
+		if (o.only & K_MATVEC)
+			bench_matvec(th);
+		if (o.only & K_ATTN)
+			bench_attention(th);
+	}
+	if (o.only & K_QUANT)
+		bench_quant();
+}
+
+static uint64_t count_runs(void)
+{
+	uint64_t n = 0, per_test = (uint64_t)o.reps + 1;
+	int n_models = 0;
+
+	if (o.models) {
+		n_models = 1;
+		for (const char *p = o.models; *p; p++)
+			n_models += *p == ',';
+		for (int i = 0; i < o.pp.n; i++)
+			n += o.pp.v[i] ? per_test : 0;
+		for (int i = 0; i < o.tg.n; i++)
+			n += o.tg.v[i] ? per_test : 0;
+		n *= (uint64_t)(n_models * o.threads.n);
+	}
+	if (o.kernels) {
+		uint64_t k = 0;
+		k += o.only & K_BW ? 3 : 0;
+		k += o.only & K_SGEMM ? (uint64_t)o.gemm.n : 0;
+		k += o.only & K_MATVEC ? N_QUANT_TYPES : 0;
+		k += o.only & K_ATTN ? 2 * (uint64_t)o.seq.n : 0;
+		n += k * (uint64_t)o.threads.n + (o.only & K_QUANT ? N_QUANT_TYPES - 1 : 0);
+	}
+	return n;
+}
+
+/* ======================= main ======================= */
+
+int main(int argc, char **argv)
+{
+	const char *arg;
+	int c;
+	struct llm_bench_cpu cpu;
+
+	cli_init(&cmd, argc, argv);
+	g_argc = argc;
+	g_argv = argv;
+	parse_list(&o.pp, "-p", "512", 0, 1 << 20);
+	parse_list(&o.tg, "-n", "128", 0, 1 << 20);
+	parse_list(&o.seq, "--seq-lens", "128,256,512,1024,2048,4096", 1, 1 << 20);
+	parse_list(&o.gemm, "--gemm-sizes", "256,512,1024,2048", 1, 1 << 15);
+	o.threads.n = 1;
+	o.threads.v[0] = cli_nproc();
+	o.reps = 5;
+	o.only = K_BW | K_SGEMM | K_MATVEC | K_ATTN | K_QUANT;
+	while ((c = cli_next(&arg)) != -1) {
+		switch (c) {
+		case 'm': o.models = (char *)arg; break;
+		case 'p': parse_list(&o.pp, "-p", arg, 0, 1 << 20); break;
+		case 'n': parse_list(&o.tg, "-n", arg, 0, 1 << 20); break;
+		case 't': parse_list(&o.threads, "-t", arg, 1, 1024); break;
+		case 'r': o.reps = (int)cli_int("-r", arg, 1, 1000); break;
+		case 'o':
+			if (!strcmp(arg, "md")) fmt = FMT_MD;
+			else if (!strcmp(arg, "csv")) fmt = FMT_CSV;
+			else if (!strcmp(arg, "tsv")) fmt = FMT_TSV;
+			else if (!strcmp(arg, "json")) fmt = FMT_JSON;
+			else if (!strcmp(arg, "jsonl")) fmt = FMT_JSONL;
+			else cli_usage("-o: unknown format '%s' (md, csv, tsv, json, jsonl)", arg);
+			break;
+		case OPT_KERNELS: o.kernels = 1; break;
+		case OPT_ONLY: {
+			char buf[256], *tok, *save = NULL;
+			snprintf(buf, sizeof buf, "%s", arg);
+			o.only = 0;
+			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				int k;
+				for (k = 0; kernel_names[k] && strcmp(kernel_names[k], tok); k++)
+					;
+				if (!kernel_names[k])
+					cli_usage("--only: unknown kernel '%s' (bandwidth, sgemm, matvec, attention, quant)", tok);
+				o.only |= 1u << k;
+			}
+			if (!o.only)
+				cli_usage("--only: empty list");
+			o.kernels = 1;
+			break;
+		}
+		case OPT_MEM_SIZE: o.mem_size = cli_size("--mem-size", arg); break;
+		case OPT_SEQ_LENS: parse_list(&o.seq, "--seq-lens", arg, 1, 1 << 20); break;
+		case OPT_GEMM_SIZES: parse_list(&o.gemm, "--gemm-sizes", arg, 1, 1 << 15); break;
+		case 'q': cli_quiet = 1; cli_progress_enabled = 0; break;
+		case OPT_PROGRESS: cli_progress_enabled = 1; break;
+		}
+	}
+	if (cli_optind() < argc)
+		cli_usage("unexpected argument '%s' (models go after -m)", argv[cli_optind()]);
+	if (!o.models && !o.kernels)
+		cli_usage("nothing to do: give -m MODEL or --kernels");
+	if (o.models && !*o.models)
+		cli_usage("-m: empty model name");
+	if (!o.mem_size) {
+		/* STREAM's rule: each array at least 4 x the last-level cache */
+		llm_bench_cpu(&cpu);
+		o.mem_size = cpu.llc_bytes ? 4 * (uint64_t)cpu.llc_bytes : 256u << 20;
+		if (o.mem_size < (64u << 20))
+			o.mem_size = 64u << 20;
+	}
+	if (o.mem_size < 4096)
+		cli_usage("--mem-size: at least 4 KiB");
+	if (fmt == FMT_JSON)
+		all_rows = json_array();
+	prog_total = count_runs();
+	if (o.models)
+		run_models();
+	if (o.kernels)
+		run_kernels();
+	cli_progress_end();
+	if (fmt == FMT_JSON) {
+		json_dumpf(all_rows, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+		putchar('\n');
+		json_decref(all_rows);
+	}
+	if (fflush(stdout) || ferror(stdout))
+		cli_die("write error on standard output");
+	return 0;
+}

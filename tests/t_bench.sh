@@ -1,0 +1,193 @@
+#!/bin/sh
+# llm-bench: output formats and their fields (parsed with python3's json
+# module), statistics recomputed from the samples, model size and parameter
+# count against llm-info, the flash attention kernel's scratch memory, and
+# bad input.  Timings are never asserted: only that they are positive numbers.
+. tests/lib.sh
+TESTDIR=${TESTDIR:-build/tests}
+PY=${PYTHON:-python3}
+if ! command -v "$PY" >/dev/null; then
+	skip bench_all "no python3 to parse the JSON"
+	exit 0
+fi
+
+# small, fast settings: caches instead of memory, tiny problems
+K="--mem-size 4M --gemm-sizes 32,64 --seq-lens 64,256,1024 -r 2 -t 1"
+
+# ---- a generated model: dim 64, 2 layers, 4 heads (2 KV heads), ff 128, vocab 512 ----
+M=$TMP/m.gguf
+if ! "$TESTDIR/tool_mkmodel" "$M" 64 2 4 2 128 512 256 3 >/dev/null 2>"$TMP/mk.err"; then
+	fail make_model "$(head -c 200 "$TMP/mk.err")"
+	exit 0
+fi
+
+# json: every field, types, statistics recomputed from the samples
+check model_json llm-bench -m "$M" -p 16,32 -n 8 -r 3 -t 1 -o json
+cp "$TMP/.out" "$TMP/m.json"
+if "$PY" - "$TMP/m.json" "$M" >"$TMP/py.out" 2>&1 <<'EOF'
+import json, math, sys
+rows = json.load(open(sys.argv[1]))
+assert isinstance(rows, list) and len(rows) == 3, f"{len(rows)} rows, wanted 3 (pp16 pp32 tg8)"
+assert [r["test"] for r in rows] == ["pp16", "pp32", "tg8"], [r["test"] for r in rows]
+need = {"model_filename": str, "model_type": str, "model_size": int, "model_n_params": int,
+        "n_threads": int, "n_prompt": int, "n_gen": int, "test": str, "avg_ts": float,
+        "stddev_ts": float, "samples_ts": list, "tool": str, "tool_version": str,
+        "build_commit": str, "cpu_model": str, "cpu_simd": str, "test_time": str}
+for r in rows:
+    for k, t in need.items():
+        assert k in r, f"no {k}"
+        assert isinstance(r[k], t), f"{k} is {type(r[k]).__name__}"
+    for k in ("git_commit", "git_dirty"):
+        assert k in r, f"no {k}"
+    assert r["git_commit"] is None or len(r["git_commit"]) == 40, r["git_commit"]
+    assert r["git_dirty"] is None or isinstance(r["git_dirty"], bool), r["git_dirty"]
+    assert r["model_filename"] == sys.argv[2]
+    assert r["n_threads"] == 1
+    s = r["samples_ts"]
+    assert len(s) == 3 and all(isinstance(x, float) and x > 0 for x in s), s
+    mean = sum(s) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in s) / 2)
+    assert abs(r["avg_ts"] - mean) <= 1e-6 * mean, (r["avg_ts"], mean)
+    assert abs(r["stddev_ts"] - sd) <= 1e-6 * mean, (r["stddev_ts"], sd)
+    assert (r["n_prompt"], r["n_gen"]) in ((16, 0), (32, 0), (0, 8))
+    assert r["model_type"].startswith("llama ") and r["model_type"].endswith(" F32"), r["model_type"]
+EOF
+then ok model_json_fields_and_stats; else fail model_json_fields_and_stats "$(tail -n 3 "$TMP/py.out" | tr '\n' ' ')"; fi
+
+# size and parameters as llm-info counts them (an independent reader)
+if llm-info --json "$M" >"$TMP/info.json" 2>/dev/null; then
+	if "$PY" - "$TMP/m.json" "$TMP/info.json" >"$TMP/py.out" 2>&1 <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))[0]
+info = json.load(open(sys.argv[2]))
+assert r["model_n_params"] == info["n_params"], (r["model_n_params"], info["n_params"])
+ts = info.get("tensors")
+if ts and "size" in ts[0]:
+    assert r["model_size"] == sum(t["size"] for t in ts), r["model_size"]
+# dim 64, 2 layers: embeddings 512x64 twice, per layer q,o 64x64, k,v 64x32, ffn 3 x 64x128, norms
+want = 2 * 512 * 64 + 64 + 2 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128 + 2 * 64)
+assert r["model_n_params"] == want, (r["model_n_params"], want)
+EOF
+	then ok model_size_params; else fail model_size_params "$(tail -n 3 "$TMP/py.out" | tr '\n' ' ')"; fi
+else
+	skip model_size_params "llm-info --json failed"
+fi
+
+# jsonl: one object per test, each line parses
+check model_jsonl llm-bench -m "$M,$M" -p 8 -n 4 -r 2 -t 1,2 -o jsonl
+n=$("$PY" -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line); assert r["bench"] == "model"; n += 1
+print(n)' "$TMP/.out" 2>&1)
+# 2 models x 2 thread counts x (pp8, tg4)
+[ "$n" = 8 ] && ok model_jsonl_lines || fail model_jsonl_lines "got '$n', wanted 8"
+
+# md: llama-bench's header
+llm-bench -m "$M" -p 8 -n 0 -r 2 -t 1 >"$TMP/m.md" 2>"$TMP/err"
+h=$(head -n 1 "$TMP/m.md")
+[ "$h" = "| model | size | params | threads | test | t/s |" ] && ok md_header || fail md_header "$h"
+grep -q '^| llama .* | pp8 | [0-9.]* ± [0-9.]* |$' "$TMP/m.md" && ok md_row || fail md_row "$(sed -n 3p "$TMP/m.md")"
+# -n 0: no tg rows; -p 0: no pp rows
+[ "$(grep -c '| tg' "$TMP/m.md")" = 0 ] && ok n0_disables_tg || fail n0_disables_tg "tg rows present"
+llm-bench -m "$M" -p 0 -n 4 -r 2 -t 1 -o tsv >"$TMP/m.tsv" 2>"$TMP/err"
+[ "$(cut -f 8 "$TMP/m.tsv" | tail -n +2 | tr '\n' ' ')" = "tg4 " ] && ok p0_disables_pp || fail p0_disables_pp "$(cut -f 8 "$TMP/m.tsv" | tr '\n' ' ')"
+# tsv/csv: a header naming the JSON fields, one line per row
+head -n 1 "$TMP/m.tsv" | tr '\t' '\n' | grep -qx stddev_ts && ok tsv_header || fail tsv_header "$(head -n 1 "$TMP/m.tsv")"
+llm-bench -m "$M" -p 8,16 -n 0 -r 2 -t 1 -o csv >"$TMP/m.csv" 2>"$TMP/err"
+if "$PY" -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 2 and [r["test"] for r in rows] == ["pp8", "pp16"]
+assert all(len(r["samples_ts"].split()) == 2 for r in rows)
+float(rows[0]["stddev_ts"])' "$TMP/m.csv" 2>"$TMP/py.out"; then ok csv_rows; else fail csv_rows "$(tail -n 2 "$TMP/py.out")"; fi
+
+# stories260K, when present
+if have_models; then
+	check stories_json llm-bench -m "$MODELS/stories260K.gguf" -p 32 -n 16 -r 3 -t 1 -o json
+	if "$PY" -c '
+import json, sys
+rows = json.load(open(sys.argv[1]))
+assert len(rows) == 2
+for r in rows:
+    assert r["model_type"].startswith("llama ") and r["model_type"].endswith("F32"), r["model_type"]
+    assert isinstance(r["stddev_ts"], float) and r["stddev_ts"] >= 0
+    assert len(r["samples_ts"]) == 3' "$TMP/.out" 2>"$TMP/py.out"; then ok stories_rows; else fail stories_rows "$(tail -n 2 "$TMP/py.out")"; fi
+else
+	skip stories_json "../shared/models is absent"
+fi
+
+# ---- kernels ----
+# shellcheck disable=SC2086
+check kernels_json llm-bench --kernels $K -o json
+cp "$TMP/.out" "$TMP/k.json"
+if "$PY" - "$TMP/k.json" >"$TMP/py.out" 2>&1 <<'EOF'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+kinds = {r["kernel"] for r in rows}
+for k in ("bandwidth", "sgemm", "quantize", "dequantize"):
+    assert k in kinds, f"no {k} rows"
+for r in rows:
+    for f in ("kernel", "param", "n_threads", "metric", "value", "unit", "mean", "stddev",
+              "samples", "tool_version", "build_commit", "cpu_model", "cpu_simd",
+              "git_commit", "git_dirty"):
+        assert f in r, f"{r['kernel']}: no {f}"
+    assert isinstance(r["value"], (int, float)) and r["value"] > 0, r
+bw = [r["param"].split()[0] for r in rows if r["kernel"] == "bandwidth"]
+assert bw == ["read", "copy", "triad"], bw
+q = sorted(r["param"] for r in rows if r["kernel"] == "quantize")
+assert q == sorted(["f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]), q
+EOF
+then ok kernel_rows; else fail kernel_rows "$(tail -n 3 "$TMP/py.out" | tr '\n' ' ')"; fi
+
+# flash attention scratch: at most linear in the sequence length (4096 vs 1024:
+# <= 4x, where a score matrix would be 16x); the naive kernel's is reported.
+if grep -q '"kernel": "attention' "$TMP/k.json"; then
+	if "$PY" - "$TMP/k.json" >"$TMP/py.out" 2>&1 <<'EOF'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+s = {}
+for r in rows:
+    if r["kernel"].startswith("attention") and r["metric"] == "scratch":
+        s[(r["kernel"], int(r["param"].split()[0]))] = r["value"]
+f1, f4 = s[("attention_flash", 256)], s[("attention_flash", 1024)]
+assert f4 <= 4 * f1, f"flash scratch grows faster than linearly: {f1} at 256, {f4} at 1024"
+n1, n4 = s[("attention_naive", 256)], s[("attention_naive", 1024)]
+print(f"scratch 256->1024: flash x{f4 / max(f1, 1):.2f}, naive x{n4 / max(n1, 1):.2f}")
+EOF
+	then ok flash_scratch_subquadratic; else fail flash_scratch_subquadratic "$(tail -n 2 "$TMP/py.out" | tr '\n' ' ')"; fi
+else
+	skip flash_scratch_subquadratic "no attention rows (attention kernels not built)"
+fi
+
+# jsonl of kernels: each line parses
+# shellcheck disable=SC2086
+llm-bench --only quant,sgemm $K -o jsonl >"$TMP/k.jsonl" 2>"$TMP/err"
+if "$PY" -c '
+import json, sys
+n = sum(1 for l in open(sys.argv[1]) if json.loads(l)["bench"] == "kernel")
+assert n == 2 + 14, n' "$TMP/k.jsonl" 2>"$TMP/py.out"; then ok kernel_jsonl; else fail kernel_jsonl "$(tail -n 1 "$TMP/py.out")"; fi
+llm-bench --only bandwidth $K >"$TMP/k.md" 2>"$TMP/err"
+[ "$(head -n 1 "$TMP/k.md")" = "| kernel | param | threads | metric | value | unit |" ] && ok kernel_md_header || fail kernel_md_header "$(head -n 1 "$TMP/k.md")"
+
+# ---- bad input: one line on stderr, exit 1 or 2 ----
+bad() {
+	_want=$1 _n=$2; shift 2
+	"$@" >"$TMP/bad.out" 2>"$TMP/bad.err"; _rc=$?
+	_lines=$(grep -cv '^Try ' "$TMP/bad.err")
+	if [ "$_rc" -eq "$_want" ] && [ "$_lines" -eq 1 ] && [ ! -s "$TMP/bad.out" ]; then ok "$_n"
+	else fail "$_n" "exit $_rc (wanted $_want), $_lines lines: $(head -c 200 "$TMP/bad.err" | tr '\n' ' ')"; fi
+}
+bad 1 bad_missing_model llm-bench -m "$TMP/nope.gguf" -p 8 -n 0 -r 1
+printf 'not a model' >"$TMP/junk.gguf"
+bad 1 bad_not_a_model llm-bench -m "$TMP/junk.gguf" -p 8 -n 0 -r 1
+bad 2 bad_p_abc llm-bench -m "$M" -p abc
+bad 2 bad_p_negative llm-bench -m "$M" -p -3
+bad 2 bad_format llm-bench -m "$M" -o xml
+bad 2 bad_nothing_to_do llm-bench
+bad 2 bad_threads llm-bench -m "$M" -t 0
+bad 2 bad_kernel_name llm-bench --only gemv
+bad 2 bad_reps llm-bench -m "$M" -r x
+grep -q "$TMP/nope.gguf" "$TMP/bad.err" 2>/dev/null || true
+llm-bench -m "$TMP/nope.gguf" -p 8 -n 0 -r 1 2>&1 | grep -q "nope.gguf" && ok bad_names_file || fail bad_names_file "message does not name the file"
