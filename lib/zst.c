@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -860,6 +861,47 @@ int llm_zst_read(llm_zst *z, void *dst, uint64_t off, uint64_t n, int n_threads)
 		free(x->tmp);
 	}
 	free(s);
+	return rc;
+}
+
+int llm_zst_map_open(struct llm_map *m, const char *path, int *was_container)
+{
+	struct llm_map in;
+	llm_zst *z;
+	void *p;
+	int rc;
+
+	if (was_container)
+		*was_container = 0;
+	if ((rc = llm_map_open(&in, path)))
+		return rc;
+	if (!llm_zst_sniff(in.data, in.size)) {
+		*m = in;
+		return 0;
+	}
+	if (was_container)
+		*was_container = 1;
+	if ((rc = llm_zst_open_mem(&z, in.data, in.size, path))) {
+		llm_map_close(&in);
+		return rc;
+	}
+	uint64_t n = llm_zst_raw_size(z);
+	memset(m, 0, sizeof *m);
+	p = n ? mmap(NULL, (size_t)n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
+	if (p == MAP_FAILED)
+		rc = llm_err(LLM_ENOMEM, "%s: cannot hold the %llu decoded bytes", path, (unsigned long long)n);
+	else if ((rc = llm_zst_read(z, p, 0, n, 0)) == 0)
+		mprotect(p, (size_t)n, PROT_READ);
+	if (p != MAP_FAILED && rc)
+		munmap(p, (size_t)n);
+	if (!rc) {
+		m->addr = p;
+		m->len = (size_t)n;
+		m->data = p;
+		m->size = n;
+	}
+	llm_zst_free(z);
+	llm_map_close(&in);
 	return rc;
 }
 

@@ -114,6 +114,14 @@ int llm_zst_header(llm_zst *z, void **out, uint64_t *size);
 /* Stored (compressed) bytes of the units lying in [off, off+n). */
 uint64_t llm_zst_stored_size(const llm_zst *z, uint64_t off, uint64_t n);
 
+/* llm_map_open for readers that want the plain GGUF bytes whatever the
+ * file holds: a container (sniffed by content; "-" spooled as usual) is
+ * decoded whole into an anonymous read-only mapping (memory: the decoded
+ * size; meant for small files such as adapters; checkpoints go through
+ * ckpt, which decodes tensor by tensor); anything else is mapped as is.
+ * *was_container (may be NULL) says which.  Close with llm_map_close. */
+int llm_zst_map_open(struct llm_map *m, const char *path, int *was_container);
+
 /* ---- writing ---- */
 
 typedef struct llm_zst_enc llm_zst_enc;

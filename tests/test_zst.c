@@ -190,6 +190,18 @@ static void test_round_trips(const char *dir)
 		}
 		snprintf(name, sizeof name, "decodes_to_plain_gguf_%s", llm_type_name(t));
 		CHECK(same, name, "%s", llm_errmsg());
+		/* the whole-file decode for GGUF-only readers gives the same bytes */
+		struct llm_map dm, pm2;
+		int wc = 0, same2 = 0;
+		if (wr && llm_zst_map_open(&dm, z, &wc) == 0) {
+			if (llm_map_open(&pm2, plain) == 0) {
+				same2 = wc && dm.size == pm2.size && memcmp(dm.data, pm2.data, (size_t)dm.size) == 0;
+				llm_map_close(&pm2);
+			}
+			llm_map_close(&dm);
+		}
+		snprintf(name, sizeof name, "map_open_decodes_%s", llm_type_name(t));
+		CHECK(same2, name, "%s", llm_errmsg());
 		/* through ckpt: every tensor equals what was written */
 		llm_ckpt *c;
 		int eq = 0;
