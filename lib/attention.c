@@ -23,12 +23,6 @@ static inline float qk(llm_dot_fn dot, const float *q, const float *k, int hd)
 	return dot(k, q, hd);
 }
 
-/* o[hd] += p * v[hd] */
-static inline void axpy(float *o, float p, const float *v, int hd)
-{
-	for (int d = 0; d < hd; d++)
-		o[d] += p * v[d];
-}
 
 /* ================================================================ naive */
 
@@ -37,6 +31,7 @@ struct naive_job {
 	float *s; /* [n_head][n_q][n_kv] */
 	int n_kv;
 	llm_dot_fn dot;
+	llm_axpy_fn axpy;
 };
 
 static void naive_heads(void *arg, int64_t h0, int64_t h1, int tid)
@@ -60,7 +55,7 @@ static void naive_heads(void *arg, int64_t h0, int64_t h1, int tid)
 			float *o = a->out + i * qs + h * hd;
 			memset(o, 0, (size_t)hd * sizeof *o);
 			for (int t = 0; t <= last; t++)
-				axpy(o, row[t], a->v + t * ks + g * hd, hd);
+				j->axpy(o, row[t], a->v + t * ks + g * hd, hd);
 		}
 	}
 }
@@ -80,7 +75,8 @@ int llm_attn_naive(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
 	if (!scratch && !(scratch = own = malloc(llm_attn_naive_scratch(a, 1))))
 		return llm_err(LLM_ENOMEM, "attention: out of memory for %d x %d x %d scores",
 			       a->n_head, a->n_q, a->pos0 + a->n_q);
-	struct naive_job j = { a, scratch, a->pos0 + a->n_q, llm_dot_get(LLM_TYPE_F32, llm_isa_best()) };
+	struct naive_job j = { a, scratch, a->pos0 + a->n_q, llm_dot_get(LLM_TYPE_F32, llm_isa_best()),
+			       llm_axpy_get(llm_isa_best()) };
 	int64_t work = (int64_t)a->n_q * j.n_kv * a->head_dim, grain = 16384 / work + 1;
 	llm_threadpool_run(tp, a->n_head, grain, 1, naive_heads, &j);
 	free(own);
@@ -91,61 +87,73 @@ int llm_attn_naive(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
 
 struct flash_job {
 	const struct llm_attn *a;
-	float *scratch; /* per worker: rep * (TILE + head_dim + 2) floats */
+	float *scratch; /* per worker: flash_per_worker() floats */
 	size_t per_worker;
 	llm_dot_fn dot;
+	llm_axpy_fn axpy;
 };
 
-/* Heads h0..h0+c-1 (sharing KV head g) of query i. */
-static void flash_group(const struct flash_job *j, int i, int h0, int c, float *ws)
+/* Queries i0..i0+nq-1 (a block of up to LLM_ATTN_QBLOCK) x heads
+ * h0..h0+c-1 (sharing KV head g): each K/V tile is read once for all
+ * nq * c (query, head) pairs, which is what keeps it in cache. */
+static void flash_block(const struct flash_job *j, int i0, int nq, int h0, int c, float *ws)
 {
 	const struct llm_attn *a = j->a;
-	int hd = a->head_dim, g = h0 / (a->n_head / a->n_head_kv);
+	int hd = a->head_dim, g = h0 / (a->n_head / a->n_head_kv), np = nq * c;
 	size_t qs = (size_t)a->n_head * hd, ks = (size_t)a->n_head_kv * hd;
-	float *s = ws;                       /* [c][TILE] scores of the tile */
-	float *acc = s + (size_t)c * LLM_ATTN_TILE; /* [c][hd] */
-	float *m = acc + (size_t)c * hd;     /* [c] running max */
-	float *l = m + c;                    /* [c] running sum */
-	const float *q = a->q + i * qs + (size_t)h0 * hd;
-	memset(acc, 0, (size_t)c * hd * sizeof *acc);
-	for (int h = 0; h < c; h++) {
-		m[h] = -INFINITY;
-		l[h] = 0;
+	float *s = ws;                              /* [TILE] scores of one pair */
+	float *acc = s + LLM_ATTN_TILE;             /* [np][hd] */
+	float *m = acc + (size_t)np * hd;           /* [np] running max */
+	float *l = m + np;                          /* [np] running sum */
+	memset(acc, 0, (size_t)np * hd * sizeof *acc);
+	for (int p = 0; p < np; p++) {
+		m[p] = -INFINITY;
+		l[p] = 0;
 	}
-	int n_kv = a->pos0 + i + 1; /* causal */
+	int n_kv = a->pos0 + i0 + nq; /* keys the last query of the block sees */
 	for (int t0 = 0; t0 < n_kv; t0 += LLM_ATTN_TILE) {
-		int nt = n_kv - t0 < LLM_ATTN_TILE ? n_kv - t0 : LLM_ATTN_TILE;
 		const float *K = a->k + (size_t)t0 * ks + (size_t)g * hd;
 		const float *V = a->v + (size_t)t0 * ks + (size_t)g * hd;
-		for (int h = 0; h < c; h++) {
-			float *sh = s + (size_t)h * LLM_ATTN_TILE, mt = m[h];
-			for (int t = 0; t < nt; t++) {
-				sh[t] = a->scale * qk(j->dot, q + (size_t)h * hd, K + t * ks, hd);
-				if (sh[t] > mt)
-					mt = sh[t];
+		for (int qi = 0; qi < nq; qi++) {
+			int last = a->pos0 + i0 + qi; /* causal: keys 0..last */
+			if (t0 > last)
+				continue;
+			int nt = last + 1 - t0 < LLM_ATTN_TILE ? last + 1 - t0 : LLM_ATTN_TILE;
+			for (int h = 0; h < c; h++) {
+				int p = qi * c + h;
+				const float *q = a->q + (size_t)(i0 + qi) * qs + (size_t)(h0 + h) * hd;
+				float mt = m[p];
+				for (int t = 0; t < nt; t++) {
+					s[t] = a->scale * qk(j->dot, q, K + t * ks, hd);
+					if (s[t] > mt)
+						mt = s[t];
+				}
+				/* new max: rescale what was accumulated under the old one */
+				float corr = expf(m[p] - mt), sum = 0;
+				float *o = acc + (size_t)p * hd;
+				if (corr != 1.0f)
+					for (int d = 0; d < hd; d++)
+						o[d] *= corr;
+				for (int t = 0; t < nt; t++) {
+					float e = expf(s[t] - mt);
+					sum += e;
+					j->axpy(o, e, V + t * ks, hd);
+				}
+				l[p] = l[p] * corr + sum;
+				m[p] = mt;
 			}
-			/* new max: rescale what was accumulated under the old one */
-			float corr = expf(m[h] - mt), sum = 0;
-			float *o = acc + (size_t)h * hd;
-			if (corr != 1.0f)
-				for (int d = 0; d < hd; d++)
-					o[d] *= corr;
-			for (int t = 0; t < nt; t++) {
-				float p = expf(sh[t] - mt);
-				sum += p;
-				axpy(o, p, V + t * ks, hd);
-			}
-			l[h] = l[h] * corr + sum;
-			m[h] = mt;
 		}
 	}
-	for (int h = 0; h < c; h++) {
-		float *out = a->out + i * qs + (size_t)(h0 + h) * hd, inv = 1.0f / l[h];
-		for (int d = 0; d < hd; d++)
-			out[d] = acc[(size_t)h * hd + d] * inv;
-	}
+	for (int qi = 0; qi < nq; qi++)
+		for (int h = 0; h < c; h++) {
+			int p = qi * c + h;
+			float *out = a->out + (size_t)(i0 + qi) * qs + (size_t)(h0 + h) * hd, inv = 1.0f / l[p];
+			for (int d = 0; d < hd; d++)
+				out[d] = acc[(size_t)p * hd + d] * inv;
+		}
 }
 
+/* items: (query block, head) pairs, head fastest */
 static void flash_items(void *arg, int64_t b, int64_t e, int tid)
 {
 	struct flash_job *j = arg;
@@ -153,12 +161,14 @@ static void flash_items(void *arg, int64_t b, int64_t e, int tid)
 	int rep = a->n_head / a->n_head_kv;
 	float *ws = j->scratch + (size_t)tid * j->per_worker;
 	while (b < e) {
-		int i = (int)(b / a->n_head), h = (int)(b % a->n_head);
+		int qb = (int)(b / a->n_head), h = (int)(b % a->n_head);
 		int end = (h / rep + 1) * rep; /* end of h's group */
 		int c = end - h;
 		if (c > e - b)
 			c = (int)(e - b);
-		flash_group(j, i, h, c, ws);
+		int i0 = qb * LLM_ATTN_QBLOCK;
+		int nq = a->n_q - i0 < LLM_ATTN_QBLOCK ? a->n_q - i0 : LLM_ATTN_QBLOCK;
+		flash_block(j, i0, nq, h, c, ws);
 		b += c;
 	}
 }
@@ -166,7 +176,8 @@ static void flash_items(void *arg, int64_t b, int64_t e, int tid)
 static size_t flash_per_worker(const struct llm_attn *a)
 {
 	int rep = a->n_head / (a->n_head_kv > 0 ? a->n_head_kv : 1);
-	return (size_t)rep * (LLM_ATTN_TILE + (size_t)a->head_dim + 2);
+	size_t np = (size_t)rep * LLM_ATTN_QBLOCK;
+	return LLM_ATTN_TILE + np * ((size_t)a->head_dim + 2);
 }
 
 size_t llm_attn_flash_scratch(const struct llm_attn *a, int n_threads)
@@ -184,10 +195,11 @@ int llm_attn_flash(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
 	if (!scratch && !(scratch = own = malloc(llm_attn_flash_scratch(a, nw))))
 		return llm_err(LLM_ENOMEM, "attention: out of memory");
 	struct flash_job j = { a, scratch, flash_per_worker(a),
-			       llm_dot_get(LLM_TYPE_F32, llm_isa_best()) };
+			       llm_dot_get(LLM_TYPE_F32, llm_isa_best()), llm_axpy_get(llm_isa_best()) };
 	/* ~16K multiply-adds per chunk at least: short caches stay on one thread */
 	int64_t work = (int64_t)(a->pos0 + (a->n_q + 1) / 2) * a->head_dim, grain = 16384 / work + 1;
-	llm_threadpool_run(tp, (int64_t)a->n_q * a->n_head, grain, 1, flash_items, &j);
+	int64_t nqb = (a->n_q + LLM_ATTN_QBLOCK - 1) / LLM_ATTN_QBLOCK;
+	llm_threadpool_run(tp, nqb * a->n_head, grain, 1, flash_items, &j);
 	free(own);
 	return 0;
 }

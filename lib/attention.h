@@ -15,10 +15,11 @@
  *          weighted sum of V: the reference.
  *   flash  per query, K/V read in tiles of LLM_ATTN_TILE positions with an
  *          online softmax (running max m and sum l; the accumulator is
- *          rescaled by exp(m_old - m_new) when the max grows); the query
- *          heads sharing a KV head are handled together so each K/V tile
- *          is read once per group.  Scratch per worker: tile scores and
- *          accumulators of one group, independent of n_kv.
+ *          rescaled by exp(m_old - m_new) when the max grows); a block of
+ *          up to LLM_ATTN_QBLOCK queries and the query heads sharing a KV
+ *          head are handled together so each K/V tile is read once per
+ *          block and group.  Scratch per worker: one tile of scores and
+ *          the accumulators of a block, independent of n_kv.
  * Both split (query, head) work over the thread pool (NULL: caller only).
  * scratch: NULL to let the call allocate it (LLM_ENOMEM possible), or at
  * least *_scratch() bytes owned by the caller.
@@ -30,7 +31,8 @@
 
 #include "threadpool.h"
 
-#define LLM_ATTN_TILE 64
+#define LLM_ATTN_TILE 64   /* key positions per tile */
+#define LLM_ATTN_QBLOCK 16 /* queries sharing each tile (prefill) */
 
 struct llm_attn {
 	int n_q, pos0;

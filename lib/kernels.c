@@ -472,6 +472,26 @@ AVX512 static float dot_q5_1_avx512(const void *row, const float *x, int64_t n)
 	}
 	return _mm512_reduce_add_ps(acc);
 }
+
+AVX2 static void axpy_avx2(float *y, float a, const float *x, int64_t n)
+{
+	__m256 av = _mm256_set1_ps(a);
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+	for (; i < n; i++)
+		y[i] += a * x[i];
+}
+
+AVX512 static void axpy_avx512(float *y, float a, const float *x, int64_t n)
+{
+	__m512 av = _mm512_set1_ps(a);
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+		_mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(k, x + i),
+								_mm512_maskz_loadu_ps(k, y + i)));
+	}
+}
 #endif /* x86-64 */
 
 /* ============================================================= dispatch */
@@ -528,6 +548,25 @@ llm_dot_fn llm_dot_get(int type, int isa)
 		if (dots[i].type == type)
 			return dots[i].fn[isa];
 	return NULL;
+}
+
+static void axpy_ref(float *y, float a, const float *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		y[i] += a * x[i];
+}
+
+llm_axpy_fn llm_axpy_get(int isa)
+{
+	if (isa < 0 || isa >= LLM_ISA_COUNT || isa > llm_isa_best())
+		return NULL;
+#ifdef HAVE_X86
+	if (isa == LLM_ISA_AVX512)
+		return axpy_avx512;
+	if (isa == LLM_ISA_AVX2)
+		return axpy_avx2;
+#endif
+	return axpy_ref;
 }
 
 /* ============================================================== mat-vec */

@@ -49,6 +49,11 @@ int llm_kernel_type_ok(int type);
  * the mat-vec uses; LLM_ISA_SCALAR the reference (sums in order, F32). */
 llm_dot_fn llm_dot_get(int type, int isa);
 
+/* y[n] += a * x[n] (attention's weighted sum of V), per instruction set as
+ * llm_dot_get (NULL when the CPU lacks isa). */
+typedef void (*llm_axpy_fn)(float *y, float a, const float *x, int64_t n);
+llm_axpy_fn llm_axpy_get(int isa);
+
 /* y[d] = W[d][n] x[n], rows split over tp (NULL: caller's thread) with the
  * best dot product.  W in type t. */
 void llm_matvec(float *y, const void *w, int type, const float *x, int64_t n, int64_t d,

@@ -7,6 +7,7 @@
  *   scalar ref vs double on decoded weights |a - b| <= 1e-5 * S
  *   mat-vec threaded, mat-mat (sgemm panels, row-wise) vs ref: 1e-5 * S
  *   rmsnorm/softmax/silu/rope vs double     1e-5 relative to max |value|
+ *   axpy per ISA vs double                  1e-6 relative
  *   flash vs naive attention, naive vs double: 1e-5 * max |v|
  * The largest ratio seen is printed as a comment line ("# ...").
  */
@@ -217,6 +218,27 @@ static void test_small_ops(void)
 	CHECK(!bad, "rope_pairs_partial_factors", "%d pairs off", bad);
 }
 
+static void test_axpy(void)
+{
+	char name[64];
+	for (int isa = 0; isa <= llm_isa_best(); isa++) {
+		llm_axpy_fn fn = llm_axpy_get(isa);
+		int bad = 0;
+		for (int64_t n = 1; n < 100; n += 7) {
+			float y[100], x[100], y0[100];
+			for (int64_t i = 0; i < n; i++)
+				y[i] = y0[i] = grand(), x[i] = grand();
+			fn(y, 0.37f, x, n);
+			for (int64_t i = 0; i < n; i++) {
+				double e = y0[i] + 0.37 * (double)x[i];
+				bad += fabs(y[i] - e) > 1e-6 * (1 + fabs(e));
+			}
+		}
+		snprintf(name, sizeof name, "axpy_%s", llm_isa_name(isa));
+		CHECK(!bad, name, "%d values off", bad);
+	}
+}
+
 /* Attention: naive against a double-precision loop, flash against naive. */
 static void test_attention(llm_threadpool *tp)
 {
@@ -342,6 +364,7 @@ int main(void)
 	test_dots();
 	test_matvec_matmul(tp);
 	test_small_ops();
+	test_axpy();
 	test_attention(tp);
 	llm_threadpool_free(tp);
 	return test_done();
