@@ -22,7 +22,10 @@
  * --ignore-eos (then it is sampled and printed like any other token, as
  * the empty text control tokens stand for).  Prompt plus generated tokens
  * never exceed the context (-c N, default min(llama.context_length,
- * 4096)); when the context fills first a notice says so (unless -q).
+ * 4096)); when the context fills before -n N tokens a notice says so
+ * (unless -q; with -n -1 a full context is the normal end).  No context
+ * shifting: generation stops there.  A prompt longer than the context is
+ * an error.
  * stdout carries only the generated text, flushed after every token, UTF-8
  * characters never split across writes (llm_utf8_stream); --echo prints the
  * prompt text first, as given (not re-detokenized).

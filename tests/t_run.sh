@@ -139,6 +139,9 @@ expect same_seed_same_text "$b" "$a"
 if [ "$a" != "$c" ]; then ok other_seed_other_text; else fail other_seed_other_text "seeds 42 and 43 agree: $a"; fi
 d=$(llm-run -q -s 42 -n 40 --temp 1.5 --top-k 0 --top-p 1 --min-p 0 -p "Once upon a time" "$G")
 if [ "$a" != "$d" ]; then ok sampling_options_matter; else fail sampling_options_matter "same text"; fi
+rp=$(llm-run -q --temp 0 -n 48 --repeat-penalty 1.5 -p "Once upon a time" "$G")
+if [ "$rp" != "$(cat "$TMP/g.txt")" ]; then ok repeat_penalty_matters; else fail repeat_penalty_matters "same text"; fi
+expect repeat_penalty_off_window "$(llm-run -q --temp 0 -n 48 --repeat-penalty 1.5 --repeat-last-n 0 -p "Once upon a time" "$G")" "$(cat "$TMP/g.txt")"
 
 # ---- statistics line, -q, -n 0, empty prompt ----
 llm-run --temp 0 -n 8 -p "Once upon a time" "$G" >/dev/null 2>"$TMP/st.err"
