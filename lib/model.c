@@ -27,6 +27,7 @@
 #include "attention.h"
 #include "error.h"
 #include "kernels.h"
+#include "lora.h"
 #include "model.h"
 #include "threadpool.h"
 #include "types.h"
@@ -37,6 +38,8 @@ struct weight {
 	const void *data; /* borrowed from the checkpoint */
 	int type;
 	int64_t n, d;     /* d rows of n values */
+	const llm_lora_hook *lora; /* run-time adapter term, or NULL */
+	char name[48];
 };
 
 struct layer {
@@ -147,6 +150,7 @@ static int load_weight(llm_model *m, const char *name, int64_t n, int64_t d, int
 			       name, (long long)n, llm_type_name(t->type));
 	if ((rc = llm_ckpt_data(m->c, i, &w->data)))
 		return llm_err_prefix(rc, name);
+	snprintf(w->name, sizeof w->name, "%s", name);
 	w->type = t->type;
 	w->n = n;
 	w->d = d;
@@ -382,6 +386,20 @@ int32_t llm_model_n_past(const llm_model *m) { return m->n_past; }
 int llm_model_n_threads(const llm_model *m) { return llm_threadpool_size(m->tp); }
 void llm_model_set_naive_attention(llm_model *m, int naive) { m->naive_attn = naive != 0; }
 
+int llm_model_set_lora(llm_model *m, const struct llm_lora_set *set)
+{
+#define HOOK(w) ((w).lora = set ? llm_lora_set_hook(set, (w).name) : NULL)
+	HOOK(m->tok);
+	HOOK(m->out); /* tied: m->out is token_embd, the same hook */
+	for (int l = 0; l < m->hp.n_layer; l++) {
+		struct layer *L = &m->layers[l];
+		HOOK(L->wq), HOOK(L->wk), HOOK(L->wv), HOOK(L->wo);
+		HOOK(L->w1), HOOK(L->w2), HOOK(L->w3);
+	}
+#undef HOOK
+	return 0;
+}
+
 int llm_model_kv(const llm_model *m, int layer, const float **k, const float **v)
 {
 	if (layer < 0 || layer >= m->hp.n_layer)
@@ -396,7 +414,10 @@ int llm_model_kv(const llm_model *m, int layer, const float **k, const float **v
 
 static int matmul(llm_model *m, float *y, const struct weight *w, const float *x, int n)
 {
-	return llm_matmul(y, w->data, w->type, x, w->n, w->d, n, m->tp);
+	int rc = llm_matmul(y, w->data, w->type, x, w->n, w->d, n, m->tp);
+	if (!rc && w->lora)
+		llm_lora_hook_apply(w->lora, x, y, n);
+	return rc;
 }
 
 static int attention(llm_model *m, int l, int n, int pos)
@@ -432,6 +453,8 @@ static int forward_chunk(llm_model *m, const int32_t *tokens, int n, int pos)
 
 	for (int t = 0; t < n; t++) {
 		tt->to_float((const uint8_t *)m->tok.data + (size_t)tokens[t] * tok_row, m->x + t * E, E);
+		if (m->tok.lora)
+			llm_lora_hook_embed(m->tok.lora, tokens[t], m->x + t * E);
 		llm_rope_cossin(m->cs + (size_t)t * hp->rope_dim, hp->rope_dim, pos + t, m->inv_freq);
 	}
 	for (int l = 0; l < hp->n_layer; l++) {
@@ -496,11 +519,10 @@ int llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *l
 		if (all_logits) {
 			for (int t = 0; t < nc; t++)
 				llm_rmsnorm(m->xb + t * E, m->x + t * E, m->out_norm, E, hp->rms_eps);
-			rc = llm_matmul(logits + (size_t)c0 * V, m->out.data, m->out.type, m->xb, E, V,
-					nc, m->tp);
+			rc = matmul(m, logits + (size_t)c0 * V, &m->out, m->xb, nc);
 		} else if (c0 + nc == n) {
 			llm_rmsnorm(m->xb, m->x + (nc - 1) * E, m->out_norm, E, hp->rms_eps);
-			llm_matvec(logits, m->out.data, m->out.type, m->xb, E, V, m->tp);
+			rc = matmul(m, logits, &m->out, m->xb, 1);
 		}
 		if (rc)
 			return rc;

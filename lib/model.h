@@ -66,4 +66,12 @@ int llm_model_n_threads(const llm_model *m);
  * one: for tests and benchmarks; results agree within float rounding. */
 void llm_model_set_naive_attention(llm_model *m, int naive);
 
+/* Apply a set of LoRA adapters at run time (lora.h): after each product
+ * with a weight the set has a hook for, y += its low-rank term; token
+ * embeddings get their row delta; tied logits the token_embd term.  The
+ * set is borrowed and must outlive the model or a later call with NULL
+ * (which removes the adapters).  Returns 0. */
+struct llm_lora_set;
+int llm_model_set_lora(llm_model *m, const struct llm_lora_set *set);
+
 #endif

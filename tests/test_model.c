@@ -24,6 +24,7 @@
 #include "ckpt.h"
 #include "error.h"
 #include "gguf.h"
+#include "lora.h"
 #include "model.h"
 #include "testutil.h"
 #include "tokenizer.h"
@@ -58,6 +59,18 @@ static const struct cfg cfgs[] = {
 	{ "gqa", "llama", 128, 2, 8, 2, 100, 80, 16, 16, 1, 1, 500000, NULL, 0 },
 	{ "mqa", "mistral", 64, 3, 4, 1, 96, 70, 16, 8, 0, 2, 10000, NULL, 0 },
 };
+
+/* LoRA deltas added to named tensors while writing (the "merged" model of
+ * the run-time adapter test): W += scale * B A, B [n_out][R], A [R][n_in]. */
+#define R 2
+struct delta {
+	const char *name;
+	float *a, *b;
+	int64_t n_in, n_out;
+};
+static const struct delta *deltas;
+static int n_deltas;
+static float delta_scale;
 
 /* Write cfg c with 2-D weights in type t (F32 where rows do not fit). */
 static int write_model(const char *path, const struct cfg *c, int t)
@@ -131,6 +144,15 @@ static int write_model(const char *path, const struct cfg *c, int t)
 			x[j] = ts[i].norm == 1 ? 1.0f + 0.2f * grand()
 			     : ts[i].norm == 2 ? (float)(1 + (j % 4) * 1.5)
 			     : grand() / sqrtf((float)n) * (i == 0 ? 4.0f : 1.0f);
+		for (int k = 0; k < n_deltas; k++)
+			if (!strcmp(deltas[k].name, ts[i].name))
+				for (int64_t o = 0; o < d; o++)
+					for (int64_t j = 0; j < n; j++) {
+						double s = 0;
+						for (int r = 0; r < R; r++)
+							s += (double)deltas[k].b[o * R + r] * deltas[k].a[r * n + j];
+						x[o * n + j] += (float)(delta_scale * s);
+					}
 		size_t rb = llm_type_row_size(types[i], n);
 		uint8_t *q = malloc(rb * (size_t)d);
 		for (int64_t r = 0; r < d; r++)
@@ -290,6 +312,93 @@ static int real(const char *model, const char *out, const char *tokfile)
 	return 0;
 }
 
+/* Run-time adapters (llm_model_set_lora) against a model written with the
+ * deltas merged in F32: logits within 1e-5 * max|logit|. */
+static void lora_test(const char *dir, const struct cfg *c, int n_t, const char *const *names)
+{
+	char base[256], merged[256], ad[256], nm[96];
+	struct delta ds[4];
+	snprintf(base, sizeof base, "%s/lbase.gguf", dir);
+	snprintf(merged, sizeof merged, "%s/lmerged.gguf", dir);
+	snprintf(ad, sizeof ad, "%s/ladapter.gguf", dir);
+	snprintf(nm, sizeof nm, "lora_runtime_%s", c->name);
+	llm_gguf_writer *w;
+	if (llm_gguf_writer_open(&w, ad)) {
+		printf("not ok %s: %s\n", nm, llm_errmsg());
+		return;
+	}
+	llm_meta *mt = llm_gguf_writer_meta(w);
+	llm_meta_set_str(mt, "general.architecture", "llama");
+	llm_meta_set_str(mt, "general.type", "adapter");
+	llm_meta_set_str(mt, "adapter.type", "lora");
+	llm_meta_set_f32(mt, "adapter.lora.alpha", 3.0f);
+	delta_scale = 3.0f / R;
+	for (int k = 0; k < n_t; k++) {
+		int64_t n_in = c->dim, n_out = c->vocab;
+		if (strstr(names[k], "attn_q"))
+			n_out = (int64_t)c->heads * c->head_dim;
+		else if (strstr(names[k], "ffn_down"))
+			n_in = c->ff, n_out = c->dim;
+		ds[k] = (struct delta){ names[k], malloc((size_t)(R * n_in) * 4), malloc((size_t)(R * n_out) * 4), n_in, n_out };
+		for (int64_t i = 0; i < R * n_in; i++)
+			ds[k].a[i] = grand() * 0.2f;
+		for (int64_t i = 0; i < R * n_out; i++)
+			ds[k].b[i] = grand() * 0.2f;
+		char tn[96];
+		int64_t nea[2] = { n_in, R }, neb[2] = { R, n_out };
+		if (!strcmp(names[k], "token_embd.weight")) /* llama.cpp: a = B, b = A^T */
+			nea[0] = R, nea[1] = n_out, neb[0] = R, neb[1] = n_in;
+		snprintf(tn, sizeof tn, "%s.lora_a", names[k]);
+		llm_gguf_writer_add_tensor(w, tn, LLM_TYPE_F32, 2, nea);
+		snprintf(tn, sizeof tn, "%s.lora_b", names[k]);
+		llm_gguf_writer_add_tensor(w, tn, LLM_TYPE_F32, 2, neb);
+	}
+	for (int k = 0; k < n_t; k++) {
+		if (!strcmp(names[k], "token_embd.weight")) {
+			float *at = malloc((size_t)(R * ds[k].n_in) * 4);
+			for (int64_t j = 0; j < ds[k].n_in; j++)
+				for (int r = 0; r < R; r++)
+					at[j * R + r] = ds[k].a[r * ds[k].n_in + j];
+			llm_gguf_writer_write(w, ds[k].b, (size_t)(R * ds[k].n_out) * 4);
+			llm_gguf_writer_write(w, at, (size_t)(R * ds[k].n_in) * 4);
+			free(at);
+			continue;
+		}
+		llm_gguf_writer_write(w, ds[k].a, (size_t)(R * ds[k].n_in) * 4);
+		llm_gguf_writer_write(w, ds[k].b, (size_t)(R * ds[k].n_out) * 4);
+	}
+	int rc = llm_gguf_writer_commit(w);
+	uint64_t seed = rs;
+	rc = rc || write_model(base, c, LLM_TYPE_F32);
+	rs = seed;
+	deltas = ds, n_deltas = n_t;
+	rc = rc || write_model(merged, c, LLM_TYPE_F32);
+	deltas = NULL, n_deltas = 0;
+	llm_ckpt *cb = NULL, *cm = NULL;
+	llm_model *mb = NULL, *mm = NULL;
+	llm_lora_set *set = NULL;
+	size_t nl = (size_t)8 * c->vocab;
+	float *a = malloc(nl * 4), *b = malloc(nl * 4), *e = malloc(nl * 4);
+	int32_t tok[8];
+	for (int i = 0; i < 8; i++)
+		tok[i] = (int32_t)(urand() * c->vocab);
+	rc = rc || open_model(base, 2, &cb, &mb) || open_model(merged, 2, &cm, &mm) ||
+	     llm_lora_set_new(&set) || llm_lora_set_open(set, ad, cb) ||
+	     run8(mb, tok, 0, e) || llm_model_set_lora(mb, set) || run8(mb, tok, 1, a) ||
+	     run8(mm, tok, 1, b);
+	double r = rc ? 1 : rel_diff(a, b, nl), r0 = rc ? 0 : rel_diff(e, b, nl);
+	CHECK(!rc && r <= 1e-5 && r0 > 1e-3, nm, "%s: hooks vs merged %.3g, without hooks %.3g",
+	      rc ? llm_errmsg() : "", r, r0);
+	printf("# %s: hooks vs merged %.3g of max|logit| (base alone differs by %.3g)\n", nm, r, r0);
+	llm_model_free(mb), llm_model_free(mm);
+	llm_ckpt_free(cb), llm_ckpt_free(cm);
+	llm_lora_set_free(set);
+	for (int k = 0; k < n_t; k++)
+		free(ds[k].a), free(ds[k].b);
+	free(a), free(b), free(e);
+	unlink(base), unlink(merged), unlink(ad);
+}
+
 static void self_tests(void)
 {
 	char dir[] = "/tmp/test_model.XXXXXX", path[256];
@@ -364,6 +473,11 @@ static void self_tests(void)
 	} else {
 		printf("not ok reload: %s\n", llm_errmsg());
 	}
+	static const char *const untied[] = { "blk.0.attn_q.weight", "blk.1.ffn_down.weight",
+					      "token_embd.weight", "output.weight" };
+	static const char *const tied[] = { "blk.1.attn_q.weight", "token_embd.weight" };
+	lora_test(dir, &cfgs[0], 4, untied);
+	lora_test(dir, &cfgs[1], 2, tied);
 	unlink(path);
 	snprintf(path, sizeof path, "%s/m.gguf", dir);
 	unlink(path);
