@@ -5,6 +5,9 @@
  * MODEL is anything llm_ckpt_open reads (GGUF, Hugging Face directory,
  * llama2.c .bin; --tokenizer FILE supplies or replaces the vocabulary: a
  * llama2.c tokenizer.bin or any GGUF whose tokenizer.* keys are used).
+ * --lora ADAPTER[:SCALE] (repeatable, GGUF or PEFT adapters, lora.h) adds
+ * the adapters' low-rank terms at run time, in every mode that runs the
+ * model; the result equals llm-lora-merge's merged model up to rounding.
  *
  * Prompt.  -p TEXT, or -f FILE (- for stdin), or stdin when neither is
  * given.  Text read from a file or stdin loses one trailing newline, as
@@ -131,6 +134,7 @@
 #include "error.h"
 #include "gguf.h"
 #include "io.h"
+#include "lora.h"
 #include "model.h"
 #include "sampler.h"
 #include "tokenizer.h"
@@ -139,7 +143,7 @@
 
 enum {
 	OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_MINP, OPT_RPEN, OPT_RLAST, OPT_ECHO, OPT_IGNEOS,
-	OPT_NOBOS, OPT_TOK, OPT_TOKENIZE, OPT_LOGPROBS, OPT_TOPLP, OPT_SCORE, OPT_PPL, OPT_KVOUT,
+	OPT_NOBOS, OPT_TOK, OPT_TOKENIZE, OPT_LOGPROBS, OPT_TOPLP, OPT_SCORE, OPT_PPL, OPT_KVOUT, OPT_LORA,
 };
 
 static const struct cli_opt opts[] = {
@@ -159,6 +163,7 @@ static const struct cli_opt opts[] = {
 	{ "ignore-eos", 0, NULL, "do not stop at the end-of-generation token", OPT_IGNEOS },
 	{ "no-bos", 0, NULL, "do not prepend BOS", OPT_NOBOS },
 	{ "tokenizer", 0, "FILE", "vocabulary: llama2.c tokenizer.bin or a GGUF", OPT_TOK },
+	{ "lora", 0, "ADAPTER[:SCALE]", "apply a LoRA adapter at run time (repeatable)", OPT_LORA },
 	{ "tokenize", 0, NULL, "print the prompt's token ids and exit (no model needed)", OPT_TOKENIZE },
 	{ "logprobs", 0, NULL, "print TSV of generated tokens with log-probabilities", OPT_LOGPROBS },
 	{ "top-logprobs", 0, "K", "alternatives per --logprobs row (default 5)", OPT_TOPLP },
@@ -695,7 +700,9 @@ int main(int argc, char **argv)
 	struct llm_model_opts mo = LLM_MODEL_OPTS_INIT;
 	struct gen_opts g = { LLM_SAMPLER_PARAMS_INIT, -1, 0, 0, 0, 5, 0, NULL };
 	struct run r = { 0 };
-	const char *arg, *prompt = NULL, *pfile = NULL, *ppl_file = NULL;
+	const char *arg, *prompt = NULL, *pfile = NULL, *ppl_file = NULL, *loras[64];
+	int n_lora = 0;
+	llm_lora_set *lset = NULL;
 	int c, no_bos = 0, do_tok = 0, do_score = 0, repeat_last_n = 64;
 	long long seed = -1;
 
@@ -718,6 +725,11 @@ int main(int argc, char **argv)
 		case OPT_IGNEOS: g.ignore_eos = 1; break;
 		case OPT_NOBOS: no_bos = 1; break;
 		case OPT_TOK: ko.tokenizer = arg; break;
+		case OPT_LORA:
+			if (n_lora == 64)
+				cli_usage("--lora: at most 64 adapters");
+			loras[n_lora++] = arg;
+			break;
 		case OPT_TOKENIZE: do_tok = 1; break;
 		case OPT_LOGPROBS: g.logprobs = 1; break;
 		case OPT_TOPLP: g.top_logprobs = (int)cli_int("--top-logprobs", arg, 0, 1 << 20); break;
@@ -786,6 +798,14 @@ int main(int argc, char **argv)
 		cli_die("%s: no tensors (a vocabulary-only file): cannot run a model", r.path);
 	if (llm_model_load(&r.m, r.ck, &mo))
 		cli_die_lib();
+	if (n_lora) {
+		if (llm_lora_set_new(&lset))
+			cli_die_lib();
+		for (int i = 0; i < n_lora; i++)
+			if (llm_lora_set_open(lset, loras[i], r.ck))
+				cli_die_lib();
+		llm_model_set_lora(r.m, lset);
+	}
 	r.n_vocab = llm_model_hparams(r.m)->n_vocab;
 	r.n_ctx = llm_model_n_ctx(r.m);
 	if (mo.n_ctx > 0 && llm_model_hparams(r.m)->n_ctx_train > 0 &&
@@ -816,6 +836,7 @@ done:
 	free(text);
 	free(r.logits);
 	llm_model_free(r.m);
+	llm_lora_set_free(lset);
 	llm_tokenizer_free(r.tk);
 	llm_ckpt_free(r.ck);
 	return 0;

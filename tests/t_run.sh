@@ -238,3 +238,24 @@ else
 fi
 llm-run -q --temp 0 -n 4 -p "Once upon a time" --kv-out - "$G" >"$TMP/kvpipe.gguf"
 expect kv_out_stdout_is_gguf "$(head -c 4 "$TMP/kvpipe.gguf")" GGUF
+
+# ---- --lora at run time equals the merged model (llm-lora-merge) ----
+if ! llm-run --list-options | grep -q -- '--lora'; then
+	skip lora_runtime "llm-run has no --lora"
+elif ! have_numpy; then
+	skip lora_runtime "no python3 with numpy (tests/mk_peft.py makes the adapters)"
+elif ! "$PYTHON" tests/mk_peft.py "$G" "$TMP" >"$TMP/mk.out" 2>&1; then
+	fail lora_fixtures "$(tail -3 "$TMP/mk.out")"
+else
+	for a in plain embed; do
+		llm-lora-merge -q "$G" "$TMP/$a.gguf" -o "$TMP/merged_$a.gguf"
+		llm-run -q --temp 0 -n 24 --logprobs -p "Once upon a time" --lora "$TMP/$a.gguf" "$G" >"$TMP/lr.tsv"
+		llm-run -q --temp 0 -n 24 --logprobs -p "Once upon a time" "$TMP/merged_$a.gguf" >"$TMP/lm.tsv"
+		d=$(paste "$TMP/lr.tsv" "$TMP/lm.tsv" | awk -F '\t' 'NR > 1 { if ($2 != $7) bad = 1; d = $4 - $9; if (d < 0) d = -d; if (d > m) m = d }
+			END { print bad ? "tokens differ" : m + 0 }')
+		close "lora_runtime_equals_merged_$a" "$d" 0 1e-4
+	done
+	if cmp -s "$TMP/lr.tsv" "$TMP/lp.tsv"; then fail lora_changes_output "same as the base"; else ok lora_changes_output; fi
+	expect lora_scale_zero_is_base "$(llm-run -q --temp 0 -n 48 -p "Once upon a time" --lora "$TMP/plain.gguf:0" "$G")" "$(cat "$TMP/g.txt")"
+	one_line lora_missing_adapter 1 "$TMP/none.gguf" llm-run -n 2 -p hi --lora "$TMP/none.gguf" "$G"
+fi
