@@ -752,8 +752,8 @@ int main(int argc, char **argv)
 		cli_usage("-p and -f exclude each other");
 	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && g.logprobs)
 		cli_usage("--kv-out - and --logprobs would both write to stdout");
-	if (g.kv_out)
-		cli_refuse_tty(g.kv_out);
+	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && isatty(STDOUT_FILENO))
+		cli_die("--kv-out -: refusing to write binary output to a terminal (name a FILE or use a pipe)");
 	r.path = argv[cli_optind()];
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

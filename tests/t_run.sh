@@ -238,6 +238,16 @@ else
 fi
 llm-run -q --temp 0 -n 4 -p "Once upon a time" --kv-out - "$G" >"$TMP/kvpipe.gguf"
 expect kv_out_stdout_is_gguf "$(head -c 4 "$TMP/kvpipe.gguf")" GGUF
+if command -v script >/dev/null 2>&1; then
+	script -qec "llm-run -q -n 2 -p hi --kv-out - '$G'" /dev/null >"$TMP/tty.out" 2>&1
+	if grep -q "refusing to write binary output to a terminal" "$TMP/tty.out" && ! grep -q GGUF "$TMP/tty.out"; then
+		ok kv_out_refuses_terminal
+	else
+		fail kv_out_refuses_terminal "$(head -c 200 "$TMP/tty.out")"
+	fi
+else
+	skip kv_out_refuses_terminal "no script(1) to make a terminal"
+fi
 
 # ---- --lora at run time equals the merged model (llm-lora-merge) ----
 if ! llm-run --list-options | grep -q -- '--lora'; then
