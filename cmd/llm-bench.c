@@ -471,7 +471,10 @@ static void bench_bandwidth(int threads)
 		double bytes = llm_bench_bandwidth_bytes(k, n);
 		for (int r = 0; r < o.reps; r++)
 			gbs[r] = bytes / t[k * o.reps + r] / 1e9;
-		snprintf(param, sizeof param, "%s %.0f MiB", names[k], (double)n * 8 / 1048576);
+		if (n * 8 >= (1u << 20))
+			snprintf(param, sizeof param, "%s %.0f MiB", names[k], (double)n * 8 / 1048576);
+		else
+			snprintf(param, sizeof param, "%s %.0f KiB", names[k], (double)n * 8 / 1024);
 		json_t *row = kernel_row("bandwidth", param, threads, "bandwidth", "GB/s", gbs, o.reps, 1);
 		if (k == LLM_BW_READ)
 			best_read_bw = json_real_value(json_object_get(row, "value")) * 1e9;

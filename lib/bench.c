@@ -186,22 +186,29 @@ struct bw_thr {
 	double sink;
 };
 
-/* s += a[i], 8 independent accumulators of 2 doubles */
+/* s += a[i]: four quarters of the slice read side by side (four streams
+ * in flight, as a mat-vec reading several rows at once has: one stream
+ * alone is limited by how many misses a core keeps outstanding, not by
+ * memory; on the development machine 1 stream gave 12, 4 streams 14.5
+ * GB/s, 8 no more), 8 independent accumulators of 2 doubles. */
 static double bw_read(const double *a, size_t n)
 {
-	const v2d *va = (const v2d *)a;
+	size_t q = n / 64 * 16; /* doubles per quarter, a multiple of 16 */
+	const v2d *p0 = (const v2d *)a, *p1 = (const v2d *)(a + q);
+	const v2d *p2 = (const v2d *)(a + 2 * q), *p3 = (const v2d *)(a + 3 * q);
 	v2d s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 }, s4 = { 0 }, s5 = { 0 }, s6 = { 0 }, s7 = { 0 };
-	size_t nv = n / 16, i;
+	size_t i;
 	double s;
 
-	for (i = 0; i < nv; i++) {
-		const v2d *p = va + 8 * i;
-		s0 += p[0], s1 += p[1], s2 += p[2], s3 += p[3];
-		s4 += p[4], s5 += p[5], s6 += p[6], s7 += p[7];
+	for (i = 0; i < q / 2; i += 2) {
+		s0 += p0[i], s1 += p0[i + 1];
+		s2 += p1[i], s3 += p1[i + 1];
+		s4 += p2[i], s5 += p2[i + 1];
+		s6 += p3[i], s7 += p3[i + 1];
 	}
 	s0 += s1 + s2 + s3 + s4 + s5 + s6 + s7;
 	s = s0[0] + s0[1];
-	for (i = nv * 16; i < n; i++)
+	for (i = 4 * q; i < n; i++)
 		s += a[i];
 	return s;
 }
