@@ -268,7 +268,9 @@ int llm_gguf_open(llm_gguf **out, const char *path)
 		free(g);
 		return llm_err(LLM_ENOMEM, "out of memory");
 	}
-	if ((rc = llm_map_open(&g->map, path))) {
+	/* a compressed container (zst.h) is decoded whole: GGUF-only readers
+	 * such as adapters then take .gguf.zst too */
+	if ((rc = llm_zst_map_open(&g->map, path, NULL))) {
 		llm_gguf_free(g);
 		return rc;
 	}

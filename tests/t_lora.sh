@@ -228,7 +228,7 @@ print(f"{len(a)} tokens, same ids: {ok}, max rel logprob diff {worst:.3g}")
 sys.exit(0 if ok and worst <= 1e-4 else 1)
 PY
 }
-if [ -x "$BIN/llm-run" ] && "$BIN/llm-run" --list-options 2>/dev/null | grep -q '^lora$'; then
+if [ -x "$BIN/llm-run" ] && "$BIN/llm-run" --list-options 2>/dev/null | grep -q '^--lora$'; then
 	P="Once upon a time"
 	R="llm-run -q --temp 0 -n 40 --logprobs -p"
 	$R "$P" "$TMP/gg_plain.gguf" >"$TMP/run_merged.tsv" 2>"$TMP/err" &&
