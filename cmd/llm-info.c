@@ -157,14 +157,14 @@ static void print_prov(const llm_meta *m, const char *prefix, int depth)
 			printf("%s", dirty ? " (dirty)" : " (clean)");
 		putchar('\n');
 	}
-	for (int n = 0;; n++) {
+	for (int n = 0; n < 1024; n++) { /* parent N is input N; inputs without provenance leave gaps */
 		char sub[600];
 		int found = 0;
 		snprintf(sub, sizeof sub, "%sparent.%d.", prefix, n);
 		for (int64_t i = 0; i < m->n && !found; i++)
 			found = strncmp(m->kv[i].key, sub, strlen(sub)) == 0;
 		if (!found)
-			break;
+			continue;
 		printf("%*s  from input %d, made by:\n", ind, "", n);
 		print_prov(m, sub, depth + 2);
 	}

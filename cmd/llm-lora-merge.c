@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 			cli_die("out of memory");
 		in[0] = (struct llm_prov_input){ argv[cli_optind()], llm_ckpt_meta(base) };
 		for (int i = 0; i < n; i++)
-			in[i + 1] = (struct llm_prov_input){ paths[i], NULL };
+			in[i + 1] = (struct llm_prov_input){ paths[i], ads[i]->prov.n ? &ads[i]->prov : NULL };
 		if (llm_provenance_fill(&prov, cli_name(), argc, args, in, n + 1))
 			cli_die_lib();
 		free(in);

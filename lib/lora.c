@@ -60,6 +60,7 @@ void llm_lora_free(llm_lora *a)
 	free(a->rep);
 	free(a->path);
 	free(a->arch);
+	llm_meta_clear(&a->prov);
 	free(a);
 }
 
@@ -153,6 +154,10 @@ static int open_gguf(llm_lora *a, const char *path)
 		goto out;
 	}
 	a->alpha = (float)alpha;
+	for (int64_t i = 0; i < m->n; i++)
+		if (strncmp(m->kv[i].key, "provenance.", 11) == 0 &&
+		    (rc = llm_meta_set_kv(&a->prov, &m->kv[i], NULL)))
+			goto out;
 	nt = llm_gguf_n_tensors(g);
 	for (int64_t i = 0; i < nt; i++) {
 		const struct llm_tensor_info *ti = llm_gguf_tensor(g, i), *ta, *tb;

@@ -93,6 +93,7 @@ typedef struct llm_lora {
 	struct llm_lora_replace *rep;
 	int64_t nrep;
 	int64_t n_ignored; /* GGUF "*_norm.weight" tensors skipped */
+	llm_meta prov;     /* a GGUF adapter's provenance.* keys (parents of a merge) */
 } llm_lora;
 
 /* Open path: a GGUF adapter file ("-" = stdin) or a PEFT directory.

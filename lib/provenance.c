@@ -223,7 +223,7 @@ int llm_provenance_fill(llm_meta *m, const char *tool, int argc, char *const *ar
 	const char *sde = getenv("SOURCE_DATE_EPOCH"); /* reproducible outputs */
 	time_t now = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
 	struct tm tm;
-	int rc = 0, dirty, np = 0;
+	int rc = 0, dirty;
 
 	if (!sv || !ids || !idbuf) {
 		rc = llm_err(LLM_ENOMEM, "out of memory");
@@ -265,7 +265,7 @@ int llm_provenance_fill(llm_meta *m, const char *tool, int argc, char *const *ar
 	}
 	for (int i = 0; i < n_in && !rc; i++)
 		if (has_provenance(in[i].meta))
-			rc = add_parent(m, in[i].meta, np++);
+			rc = add_parent(m, in[i].meta, i);
 out:
 	free(sv);
 	free(ids);

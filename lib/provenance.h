@@ -25,7 +25,8 @@
  *                         renamed (provenance.X -> provenance.parent.N.X),
  *                         so a chain nests: parent.0.parent.1.tool is the
  *                         tool that made the second input of the first input.
- *                         N counts only inputs that carried provenance.
+ *                         N is the input's index (inputs without
+ *                         provenance leave a gap).
  * All libgit2 calls live in provenance.c; its errors become LLM_EGIT.
  */
 #ifndef LLM_PROVENANCE_H

@@ -68,6 +68,20 @@ llm-info --provenance --json "$TMP/chain2.gguf" >"$TMP/pj.json"
 "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert all(k.startswith("provenance.") for k in d) and "provenance.parent.0.parent.0.tool" in d' "$TMP/pj.json" \
 	&& ok provenance_json || fail provenance_json "$(head -c 300 "$TMP/pj.json")"
 
+# the chain svd-delta -> merge (adapter on a pipe) tells both steps: the
+# merge's parent 1 (its second input, the adapter) is the svd-delta record
+"$MK" tuned.gguf 64 2 4 2 160 512 128 11 >/dev/null 2>&1
+llm-svd-delta -q -r 4 model.gguf tuned.gguf | llm-lora-merge model.gguf - -o "$TMP/merged.gguf" &&
+	llm-info --json "$TMP/merged.gguf" >"$TMP/merged.json"
+if [ "$(key "$TMP/merged.json" provenance.tool)" = llm-lora-merge ] &&
+	[ "$(key "$TMP/merged.json" provenance.parent.1.tool)" = llm-svd-delta ] &&
+	[ "$(key "$TMP/merged.json" provenance.parent.1.inputs.path)" = '["model.gguf", "tuned.gguf"]' ] &&
+	llm-info --provenance "$TMP/merged.gguf" | grep -q "from input 1, made by:"; then
+	ok chain_svd_delta_merge
+else
+	fail chain_svd_delta_merge "$(llm-info --provenance "$TMP/merged.gguf" | head -12 | tr '\n' '|')"
+fi
+
 # --no-provenance: no provenance.* keys at all
 llm-quant -q --no-provenance -t q8_0 "$TMP/a.gguf" -o "$TMP/n.gguf"
 llm-info --json "$TMP/n.gguf" | grep -q '"provenance\.' && fail no_provenance "keys present" || ok no_provenance
