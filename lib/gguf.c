@@ -575,7 +575,11 @@ static int build_header(llm_gguf_writer *w, struct part *p, uint8_t **out, size_
 	if (!rc) {
 		static const uint8_t zero[256];
 		size_t pad = (w->alignment - len % w->alignment) % w->alignment;
-		rc = put(&b, &len, &cap, zero, pad);
+		while (pad && !rc) { /* the alignment may exceed the zero block */
+			size_t k = pad < sizeof zero ? pad : sizeof zero;
+			rc = put(&b, &len, &cap, zero, k);
+			pad -= k;
+		}
 	}
 	if (rc) {
 		free(b);
