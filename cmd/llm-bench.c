@@ -17,6 +17,7 @@
 #include "ckpt.h"
 #include "cli.h"
 #include "error.h"
+#include "kernels.h"
 #include "model.h"
 #include "provenance.h"
 #include "types.h"
@@ -229,6 +230,7 @@ static void add_provenance(json_t *row)
 	json_object_set_new(row, "cpu_model", json_string(cpu.model));
 	json_object_set_new(row, "cpu_simd", json_string(cpu.simd));
 	json_object_set_new(row, "n_cpus", json_integer(cpu.n_cpus));
+	json_object_set_new(row, "blas_core", json_string(llm_blas_core())); /* OpenBLAS's kernel set */
 	json_object_set_new(row, "git_commit", commit[0] ? json_string(commit) : json_null());
 	json_object_set_new(row, "git_branch", branch[0] ? json_string(branch) : json_null());
 	json_object_set_new(row, "git_dirty", dirty < 0 ? json_null() : json_boolean(dirty));
