@@ -14,33 +14,34 @@ static int ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_convert_opts *o, int *fallback)
+/* Type rule for tensor t written under name; has_output: the output holds
+ * its own output.weight (else token_embd is also the output). */
+static int tensor_type(const struct llm_tensor_info *t, const char *name, int has_output,
+		       const struct llm_convert_opts *o, int *fallback)
 {
-	const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
 	int n_dims = 0, want;
+	int is_out = strcmp(name, "output.weight") == 0, is_embd = strcmp(name, "token_embd.weight") == 0;
 
 	if (fallback)
 		*fallback = 0;
 	for (int d = 0; d < t->n_dims; d++)
 		if (t->ne[d] > 1 || d == 0)
 			n_dims = d + 1; /* ggml_n_dims: trailing 1s do not count */
-	if (!ends_with(t->name, ".weight") || n_dims < 2) {
+	if (!ends_with(name, ".weight") || n_dims < 2) {
 		/* norms and other 1-D data: F32 when we can decode them, else as is */
 		const struct llm_type_traits *tr = llm_type_traits(t->type);
 		return tr && tr->is_float && tr->to_float ? LLM_TYPE_F32 : t->type;
 	}
 	want = o->type;
-	if (strcmp(t->name, "output.weight") == 0 ||
-	    (strcmp(t->name, "token_embd.weight") == 0 && llm_ckpt_find(c, "output.weight") < 0)) {
-		if (strcmp(t->name, "output.weight") == 0 && o->output_type >= 0)
+	if (is_out || (is_embd && !has_output)) {
+		if (is_out && o->output_type >= 0)
 			want = o->output_type;
 		else if (!o->pure && want == LLM_TYPE_Q4_0)
 			want = LLM_TYPE_Q8_0;
 	}
-	if (strcmp(t->name, "token_embd.weight") == 0 && o->embd_type >= 0)
+	if (is_embd && o->embd_type >= 0)
 		want = o->embd_type;
-	if (strcmp(t->name, "token_embd.weight") == 0 && llm_ckpt_find(c, "output.weight") < 0 &&
-	    o->output_type >= 0 && o->embd_type < 0)
+	if (is_embd && !has_output && o->output_type >= 0 && o->embd_type < 0)
 		want = o->output_type; /* tied: the embedding is the output */
 	if (t->ne[0] % llm_type_traits(want)->blck) {
 		if (fallback)
@@ -48,6 +49,22 @@ int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_conve
 		want = LLM_TYPE_F16;
 	}
 	return want;
+}
+
+/* Whether a conversion of c writes output.weight as a copy of the tied
+ * embedding: for llama2.c and Hugging Face inputs, as llama.cpp's llama2.c
+ * converter does (stories260K.gguf holds such a copy), so converted files
+ * hold the same tensors whichever form they came from. */
+static int untie(const llm_ckpt *c)
+{
+	return llm_ckpt_format(c) != LLM_CKPT_GGUF && llm_ckpt_find(c, "token_embd.weight") >= 0 &&
+	       llm_ckpt_find(c, "output.weight") < 0;
+}
+
+int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_convert_opts *o, int *fallback)
+{
+	const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
+	return tensor_type(t, t->name, llm_ckpt_find(c, "output.weight") >= 0, o, fallback);
 }
 
 uint32_t llm_convert_ftype(int type)
@@ -171,11 +188,18 @@ void llm_convert_report_free(struct llm_convert_report *rep, int64_t n)
 int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts *o,
 		struct llm_convert_report **rep_out, int64_t *n_rep)
 {
-	int64_t nt = llm_ckpt_n_tensors(c);
+	int64_t nt = llm_ckpt_n_tensors(c), nv = 0;
 	const llm_meta *m = llm_ckpt_meta(c);
 	llm_gguf_writer *w = NULL;
 	llm_meta *wm;
-	int *types = calloc(nt ? (size_t)nt : 1, sizeof *types);
+	/* the tensors written: v-th comes from ckpt tensor src[v] under name[v]
+	 * (one more than the input when the tied embedding is written out) */
+	int64_t *src = calloc((size_t)nt + 2, sizeof *src);
+	const char **name = calloc((size_t)nt + 2, sizeof *name);
+	int *types = calloc((size_t)nt + 2, sizeof *types);
+	int has_output = llm_ckpt_find(c, "output.weight") >= 0 || untie(c);
+	int64_t emb = untie(c) ? llm_ckpt_find(c, "token_embd.weight") : -1;
+	int64_t after = emb >= 0 && llm_ckpt_find(c, "output_norm.weight") >= 0 ? llm_ckpt_find(c, "output_norm.weight") : emb;
 	struct llm_convert_report *rep = NULL;
 	void *qbuf = NULL;
 	size_t q_cap = 0;
@@ -186,31 +210,38 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 		*rep_out = NULL;
 		*n_rep = 0;
 	}
-	if (!types)
-		return llm_err(LLM_ENOMEM, "out of memory");
-	if (!llm_type_traits(o->type) || !llm_type_traits(o->type)->from_float) {
-		free(types);
-		return llm_err(LLM_EINVAL, "type %s cannot be written", llm_type_name(o->type));
+	if (!types || !src || !name) {
+		rc = llm_err(LLM_ENOMEM, "out of memory");
+		goto out;
 	}
-	if (rep_out && !(rep = calloc(nt ? (size_t)nt : 1, sizeof *rep))) {
-		free(types);
-		return llm_err(LLM_ENOMEM, "out of memory");
+	if (!llm_type_traits(o->type) || !llm_type_traits(o->type)->from_float) {
+		rc = llm_err(LLM_EINVAL, "type %s cannot be written", llm_type_name(o->type));
+		goto out;
+	}
+	for (int64_t i = 0; i < nt; i++) {
+		src[nv] = i, name[nv++] = llm_ckpt_tensor(c, i)->name;
+		if (i == after)
+			src[nv] = emb, name[nv++] = "output.weight";
+	}
+	if (rep_out && !(rep = calloc((size_t)nv + 1, sizeof *rep))) {
+		rc = llm_err(LLM_ENOMEM, "out of memory");
+		goto out;
 	}
 	/* plan every tensor first: the header goes out before any data */
-	for (int64_t i = 0; i < nt; i++) {
-		const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
+	for (int64_t v = 0; v < nv; v++) {
+		const struct llm_tensor_info *t = llm_ckpt_tensor(c, src[v]);
 		const struct llm_type_traits *tin = llm_type_traits(t->type);
 		int fb;
-		types[i] = llm_convert_tensor_type(c, i, o, &fb);
-		if (types[i] != t->type && (!tin || !tin->to_float)) {
+		types[v] = tensor_type(t, name[v], has_output, o, &fb);
+		if (types[v] != t->type && (!tin || !tin->to_float)) {
 			rc = llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: cannot convert from %s", llm_ckpt_path(c),
-				     t->name, llm_type_name(t->type));
+				     name[v], llm_type_name(t->type));
 			goto out;
 		}
 		if (fb && o->notice) {
 			char msg[256];
 			snprintf(msg, sizeof msg, "%s: rows of %lld values do not fit %s blocks; writing %s",
-				 t->name, (long long)t->ne[0], llm_type_name(o->type), llm_type_name(types[i]));
+				 name[v], (long long)t->ne[0], llm_type_name(o->type), llm_type_name(types[v]));
 			o->notice(o->ud, msg);
 		}
 		total += t->size;
@@ -226,52 +257,52 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 		rc = llm_meta_set_u32(wm, "general.file_type", llm_convert_ftype(o->type));
 	for (int64_t i = 0; o->extra && i < o->extra->n && !rc; i++)
 		rc = llm_meta_set_kv(wm, &o->extra->kv[i], NULL);
-	for (int64_t i = 0; i < nt && !rc; i++) {
-		const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
-		rc = llm_gguf_writer_add_tensor(w, t->name, types[i], t->n_dims, t->ne);
+	for (int64_t v = 0; v < nv && !rc; v++) {
+		const struct llm_tensor_info *t = llm_ckpt_tensor(c, src[v]);
+		rc = llm_gguf_writer_add_tensor(w, name[v], types[v], t->n_dims, t->ne);
 	}
-	for (int64_t i = 0; i < nt && !rc; i++) {
-		const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
+	for (int64_t v = 0; v < nv && !rc; v++) {
+		const struct llm_tensor_info *t = llm_ckpt_tensor(c, src[v]);
 		int64_t n = llm_tensor_nelem(t), rows = t->ne[0] ? n / t->ne[0] : 0;
-		const void *src;
+		const void *data;
 		if (o->progress)
-			o->progress(o->ud, t->name, done, total);
-		if ((rc = llm_ckpt_data(c, i, &src)))
+			o->progress(o->ud, name[v], done, total);
+		if ((rc = llm_ckpt_data(c, src[v], &data)))
 			break;
 		if (rep) {
-			rep[i].name = strdup(t->name);
-			rep[i].n_dims = t->n_dims;
-			memcpy(rep[i].ne, t->ne, sizeof t->ne);
-			rep[i].type_in = t->type;
-			rep[i].type_out = types[i];
-			if (!rep[i].name) {
+			rep[v].name = strdup(name[v]);
+			rep[v].n_dims = t->n_dims;
+			memcpy(rep[v].ne, t->ne, sizeof t->ne);
+			rep[v].type_in = t->type;
+			rep[v].type_out = types[v];
+			if (!rep[v].name) {
 				rc = llm_err(LLM_ENOMEM, "out of memory");
 				break;
 			}
-			*n_rep = i + 1;
+			*n_rep = v + 1;
 		}
-		if (types[i] == t->type) {
-			rc = llm_gguf_writer_write(w, src, t->size);
+		if (types[v] == t->type) {
+			rc = llm_gguf_writer_write(w, data, t->size);
 		} else {
-			size_t out_size = llm_type_row_size(types[i], t->ne[0]) * (size_t)rows;
-			struct cjob j = { t->type, types[i], src, NULL, NULL, 0, 0, t->ne[0], NULL, 0 };
+			size_t out_size = llm_type_row_size(types[v], t->ne[0]) * (size_t)rows;
+			struct cjob j = { t->type, types[v], data, NULL, NULL, 0, 0, t->ne[0], NULL, 0 };
 			if (out_size > q_cap) {
 				free(qbuf);
 				q_cap = out_size;
 				if (!(qbuf = malloc(q_cap))) {
 					q_cap = 0;
-					rc = llm_err(LLM_ENOMEM, "tensor %s: out of memory", t->name);
+					rc = llm_err(LLM_ENOMEM, "tensor %s: out of memory", name[v]);
 					break;
 				}
 			}
 			j.dst = qbuf;
-			if ((rc = convert_rows(j, rows, o->n_threads, rep ? &rep[i].st : NULL)))
+			if ((rc = convert_rows(j, rows, o->n_threads, rep ? &rep[v].st : NULL)))
 				break;
 			rc = llm_gguf_writer_write(w, qbuf, out_size);
 		}
-		if (rep && types[i] == t->type)
-			rep[i].st.n = n; /* copied: no error */
-		llm_ckpt_release(c, i);
+		if (rep && types[v] == t->type)
+			rep[v].st.n = n; /* copied: no error */
+		llm_ckpt_release(c, src[v]);
 		done += t->size;
 	}
 	if (o->progress && !rc)
@@ -282,11 +313,13 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 		rc = llm_gguf_writer_commit(w);
 out:
 	free(types);
+	free(src);
+	free(name);
 	free(qbuf);
 	if (rep_out && rc == 0) {
 		*rep_out = rep;
 	} else {
-		llm_convert_report_free(rep, nt);
+		llm_convert_report_free(rep, nv);
 		if (rep_out)
 			*n_rep = 0;
 	}

@@ -10,6 +10,10 @@
  * written here yet).  A tensor whose rows do not fit the target's block size
  * falls back to f16 and a notice says so (llama-quantize fails instead).
  * A tensor whose type equals its target is copied byte for byte.
+ * From llama2.c and Hugging Face inputs with tied embeddings, output.weight
+ * is written as a copy of token_embd.weight (after output_norm.weight), as
+ * llama.cpp's llama2.c converter does: converted files then hold the same
+ * tensors whatever form they came from.  GGUF inputs keep their tensor set.
  */
 #ifndef LLM_CONVERT_H
 #define LLM_CONVERT_H

@@ -158,3 +158,33 @@ assert peak < size / 2, (peak, size)
 PY
 	then ok "quant_bounded_memory ($(tail -1 "$TMP/py"))"; else fail quant_bounded_memory "$(tail -5 "$TMP/py" | tr "\n" " ")"; fi
 fi
+
+# acceptance: llm-quant -t f32 of the llama2.c (with tok512.bin) and the
+# Hugging Face forms of stories260K give stories260K.gguf's tensors (names,
+# order, shapes, bytes; the tied embedding written out as output.weight, as
+# the GGUF holds it) and its vocabulary; the GGUF itself round-trips with
+# identical tensors and metadata (plus provenance)
+if have_models && have_numpy; then
+	llm-quant -q -t f32 --tokenizer "$MODELS/tok512.bin" -o "$TMP/from_bin.gguf" "$MODELS/stories260K.bin" &&
+		llm-quant -q -t f32 --tokenizer "$MODELS/stories260K.gguf" -o "$TMP/from_hf.gguf" "$MODELS/stories260K-hf" &&
+		llm-quant -q -t f32 -o "$TMP/from_gguf.gguf" "$MODELS/stories260K.gguf"
+	if "$PYTHON" - "$MODELS/stories260K.gguf" "$TMP" <<'PY' >"$TMP/py" 2>&1
+import sys
+sys.path.insert(0, "tests")
+import gguf_ref
+ref = gguf_ref.read(sys.argv[1])
+for f, meta_ok in [("from_bin", {"llama.context_length"}), ("from_hf", {"llama.context_length", "general.name"}), ("from_gguf", set())]:
+    g = gguf_ref.read(sys.argv[2] + "/" + f + ".gguf")
+    assert [(t["name"], t["shape"], t["type"], t["data"]) for t in g["tensors"]] == \
+        [(t["name"], t["shape"], t["type"], t["data"]) for t in ref["tensors"]], f
+    diff = {k for k, v in ref["metadata"].items() if g["metadata"].get(k) != v}
+    assert diff <= meta_ok, (f, diff)
+    extra = {k for k in g["metadata"] if k not in ref["metadata"] and not k.startswith("provenance.")}
+    if f == "from_gguf":
+        assert extra == {"general.quantization_version", "general.file_type"}, extra
+print("ok")
+PY
+	then ok quant_f32_three_forms_identical; else fail quant_f32_three_forms_identical "$(tail -3 "$TMP/py" | tr '\n' ' ')"; fi
+else
+	skip quant_f32_three_forms_identical "../shared/models or numpy absent"
+fi
