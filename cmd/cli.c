@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "io.h"
 
 int cli_quiet;
 int cli_progress_enabled = -1;
@@ -250,4 +251,30 @@ void cli_progress_end(void)
 		fputc('\n', stderr);
 		progress_shown = 0;
 	}
+}
+
+static void on_signal(int sig)
+{
+	llm_out_cleanup_signal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void cli_cleanup_on_signals(void)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+}
+
+void cli_progress_cb(void *ud, const char *name, uint64_t done, uint64_t total)
+{
+	(void)ud;
+	cli_progress(name, done, total);
+}
+
+void cli_notice_cb(void *ud, const char *msg)
+{
+	(void)ud;
+	cli_warn("%s", msg);
 }

@@ -55,6 +55,13 @@ double cli_double(const char *opt, const char *s, double min, double max);
 /* Sizes with optional K/M/G/T suffix (powers of 1024 for KiB..., of 1000 for KB...). */
 uint64_t cli_size(const char *opt, const char *s);
 
+/* Remove unfinished atomic outputs (llm_out temporaries) when SIGINT,
+ * SIGTERM or SIGHUP ends the command, then die of that signal. */
+void cli_cleanup_on_signals(void);
+/* Library callbacks (ud unused): progress bar and notices on stderr. */
+void cli_progress_cb(void *ud, const char *name, uint64_t done, uint64_t total);
+void cli_notice_cb(void *ud, const char *msg);
+
 /* Default thread count: online CPUs. */
 int cli_nproc(void);
 

@@ -1,6 +1,5 @@
 /* llm-lora-merge - merge LoRA adapters into a base model: W' = W + sum s_i dW_i. */
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,19 +35,6 @@ static const struct cli_cmd cmd = {
 	"stdin).  SCALE defaults to 1; a negative SCALE unmerges.",
 	opts,
 };
-
-static void on_signal(int sig)
-{
-	llm_out_cleanup_signal();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void on_progress(void *ud, const char *name, uint64_t done, uint64_t total)
-{
-	(void)ud;
-	cli_progress(name, done, total);
-}
 
 static char *report_tsv(const struct llm_lora_merge_report *r, int64_t n, char **paths, size_t *len)
 {
@@ -127,9 +113,7 @@ int main(int argc, char **argv)
 			cli_usage("stdin (-) can be read only once");
 	}
 	cli_refuse_tty(out);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	cli_cleanup_on_signals();
 
 	if (llm_ckpt_open(&base, argv[cli_optind()], &ko))
 		cli_die_lib();
@@ -154,7 +138,7 @@ int main(int argc, char **argv)
 	}
 	llm_provenance_strip(llm_ckpt_meta_mut(base));
 	mo.extra = &prov;
-	mo.progress = on_progress;
+	mo.progress = cli_progress_cb;
 	if (llm_lora_merge(base, ads, scales, n, out, &mo, report ? &rep : NULL, &n_rep)) {
 		cli_progress_end();
 		cli_die_lib();

@@ -1,6 +1,5 @@
 /* llm-quant - convert and quantize a checkpoint into GGUF. */
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,25 +52,6 @@ static int parse_type(const char *opt, const char *s)
 	if (!tr || !tr->from_float)
 		cli_usage("%s: unknown or unsupported type '%s' (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1)", opt, s);
 	return t;
-}
-
-static void on_progress(void *ud, const char *name, uint64_t done, uint64_t total)
-{
-	(void)ud;
-	cli_progress(name, done, total);
-}
-
-static void on_notice(void *ud, const char *msg)
-{
-	(void)ud;
-	cli_warn("%s", msg);
-}
-
-static void on_signal(int sig)
-{
-	llm_out_cleanup_signal();
-	signal(sig, SIG_DFL);
-	raise(sig);
 }
 
 /* The report as TSV text (malloc'ed). */
@@ -163,9 +143,7 @@ int main(int argc, char **argv)
 	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
 		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
 	cli_refuse_tty(out);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	cli_cleanup_on_signals();
 
 	if (llm_ckpt_open(&ck, argv[cli_optind()], &ko))
 		cli_die_lib();
@@ -184,10 +162,10 @@ int main(int argc, char **argv)
 	co.extra = &prov;
 	co.write = &wo;
 	wo.n_threads = co.n_threads;
-	co.progress = on_progress;
-	co.notice = on_notice;
+	co.progress = cli_progress_cb;
+	co.notice = cli_notice_cb;
 	if (merge)
-		rc = llm_split_copy(ck, out, &prov, &wo, on_progress, NULL);
+		rc = llm_split_copy(ck, out, &prov, &wo, cli_progress_cb, NULL);
 	else
 		rc = llm_convert(ck, out, &co, report ? &rep : NULL, &n_rep);
 	llm_meta_clear(&prov);

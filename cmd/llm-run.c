@@ -121,7 +121,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -679,13 +678,6 @@ static void write_kv(struct run *r, const char *path, const int32_t *toks, int n
 
 /* ================================================================ main */
 
-static void on_signal(int sig)
-{
-	llm_out_cleanup_signal();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 static uint64_t random_seed(void)
 {
 	uint64_t s;
@@ -755,9 +747,7 @@ int main(int argc, char **argv)
 	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && isatty(STDOUT_FILENO))
 		cli_die("--kv-out -: refusing to write binary output to a terminal (name a FILE or use a pipe)");
 	r.path = argv[cli_optind()];
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	cli_cleanup_on_signals();
 
 	/* the vocabulary */
 	if (llm_ckpt_open(&r.ck, r.path, &ko))

@@ -1,5 +1,4 @@
 /* llm-svd-delta - extract a LoRA adapter from a fine-tune: truncated SVD of W_tuned - W_base. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,25 +38,6 @@ static const struct cli_cmd cmd = {
 	"a GGUF LoRA adapter (alpha 0: applied as B A) for llm-lora-merge or llama.cpp.",
 	opts,
 };
-
-static void on_signal(int sig)
-{
-	llm_out_cleanup_signal();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void on_progress(void *ud, const char *name, uint64_t done, uint64_t total)
-{
-	(void)ud;
-	cli_progress(name, done, total);
-}
-
-static void on_notice(void *ud, const char *msg)
-{
-	(void)ud;
-	cli_warn("%s", msg);
-}
 
 static char *report_tsv(const struct llm_svd_delta_report *r, int64_t n, size_t *len)
 {
@@ -124,9 +104,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[cli_optind()], "-") == 0 && strcmp(argv[cli_optind() + 1], "-") == 0)
 		cli_usage("stdin (-) can be read only once");
 	cli_refuse_tty(out);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	cli_cleanup_on_signals();
 	llm_svd_set_threads(threads);
 
 	if (llm_ckpt_open(&base, argv[cli_optind()], NULL) || llm_ckpt_open(&tuned, argv[cli_optind() + 1], NULL))
@@ -139,8 +117,8 @@ int main(int argc, char **argv)
 			cli_die_lib();
 	}
 	so.extra = &prov;
-	so.progress = on_progress;
-	so.notice = on_notice;
+	so.progress = cli_progress_cb;
+	so.notice = cli_notice_cb;
 	if (llm_svd_delta(base, tuned, &so, out, report ? &rep : NULL, &n_rep)) {
 		cli_progress_end();
 		cli_die_lib();
