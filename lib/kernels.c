@@ -10,9 +10,12 @@
  *   4. rmsnorm, rope, softmax, silu
  *
  * Quantized blocks (types.h): 32 values, fp16 scale d (and min m for the
- * _1 types).  The vector versions expand a block to 32 signed bytes q
+ * _1 types).  The AVX2 versions expand a block to 32 signed bytes q
  * (already offset: q-8 for Q4_0, q-16 for Q5_0) and accumulate
- * d * sum(q * x) (+ m * sum(x)) in F32 lanes; the reference does the same
+ * d * sum(q * x) (+ m * sum(x)) in F32 lanes; the AVX-512 versions turn
+ * 4-bit codes straight into floats with a 16-entry vpermps table (+16 by a
+ * masked add for the 5th bit), take two blocks per step into two
+ * accumulators and prefetch the weight stream; the reference does the same
  * sums sequentially.  Order of summation differs, hence the tolerance in
  * tests/test_kernels.c.
  */
@@ -433,61 +436,158 @@ AVX512 static float dot_bf16_avx512(const void *row, const float *x, int64_t n)
 	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
+/* Block scale broadcast to 16 lanes.  Normal fp16 (the usual case) is
+ * widened with integer operations and one broadcast from a general
+ * register, which keeps the vector shuffle port free for the weights;
+ * zero, subnormal, inf and NaN go through F16C. */
+AVX512 static inline __m512 scale16(const uint8_t *p)
+{
+	uint16_t h;
+	memcpy(&h, p, 2);
+	uint32_t em = h & 0x7fffu;
+	if (__builtin_expect(em - 0x400u < 0x7800u, 1)) {
+		uint32_t f = ((uint32_t)(h & 0x8000u) << 16) | ((em << 13) + (112u << 23));
+		return _mm512_castsi512_ps(_mm512_set1_epi32((int)f));
+	}
+	return _mm512_set1_ps(_cvtsh_ss(h));
+}
+
+/* 4-bit codes to floats: vpermps reads only the low 4 bits of each index
+ * lane, so the low nibble needs no mask.  tab[i] = value of code i. */
+AVX512 static inline __m512 nib_lo(__m512i v, __m512 tab)
+{
+	return _mm512_permutexvar_ps(v, tab);
+}
+AVX512 static inline __m512 nib_hi(__m512i v, __m512 tab)
+{
+	return _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), tab);
+}
+/* qs[16] -> 16 lanes, one byte (both nibbles) per lane */
+AVX512 static inline __m512i bytes16(const uint8_t *qs)
+{
+	return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qs));
+}
+
+/* Q8_0: two blocks per step, two accumulators (the scale FMA chain is the
+ * only loop-carried dependency). */
+AVX512 static inline __m512 q8_block(const uint8_t *b, const float *x)
+{
+	__m512 a = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2))));
+	__m512 c = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 18))));
+	return _mm512_fmadd_ps(c, _mm512_loadu_ps(x + 16), _mm512_mul_ps(a, _mm512_loadu_ps(x)));
+}
+
 AVX512 static float dot_q8_0_avx512(const void *row, const float *x, int64_t n)
 {
 	const uint8_t *b = row;
-	__m512 acc = _mm512_setzero_ps();
-	for (int64_t i = 0; i < n; i += 32, b += 34, x += 32) {
-		__m256i q = _mm256_loadu_si256((const __m256i *)(b + 2));
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b)), dot32_avx512(q, x), acc);
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	int64_t i = 0;
+	for (; i + 64 <= n; i += 64, b += 68, x += 64) {
+		PF(b);
+		PF(b + 64);
+		a0 = _mm512_fmadd_ps(scale16(b), q8_block(b, x), a0);
+		a1 = _mm512_fmadd_ps(scale16(b + 34), q8_block(b + 34, x + 32), a1);
 	}
-	return _mm512_reduce_add_ps(acc);
+	if (i < n)
+		a0 = _mm512_fmadd_ps(scale16(b), q8_block(b, x), a0);
+	return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+/* sum(tab[q] * x) over one block of 4-bit codes qs[16] */
+AVX512 static inline __m512 q4_block(const uint8_t *qs, const float *x, __m512 tab)
+{
+	__m512i v = bytes16(qs);
+	return _mm512_fmadd_ps(nib_hi(v, tab), _mm512_loadu_ps(x + 16),
+			       _mm512_mul_ps(nib_lo(v, tab), _mm512_loadu_ps(x)));
 }
 
 AVX512 static float dot_q4_0_avx512(const void *row, const float *x, int64_t n)
 {
+	const __m512 tab = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
 	const uint8_t *b = row;
-	__m512 acc = _mm512_setzero_ps();
-	for (int64_t i = 0; i < n; i += 32, b += 18, x += 32) {
-		__m256i q = _mm256_sub_epi8(expand_q4(b + 2), _mm256_set1_epi8(8));
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b)), dot32_avx512(q, x), acc);
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	int64_t i = 0;
+	for (; i + 64 <= n; i += 64, b += 36, x += 64) {
+		PF(b);
+		a0 = _mm512_fmadd_ps(scale16(b), q4_block(b + 2, x, tab), a0);
+		a1 = _mm512_fmadd_ps(scale16(b + 18), q4_block(b + 20, x + 32, tab), a1);
 	}
-	return _mm512_reduce_add_ps(acc);
+	if (i < n)
+		a0 = _mm512_fmadd_ps(scale16(b), q4_block(b + 2, x, tab), a0);
+	return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+AVX512 static inline __m512 q4_1_block(const uint8_t *b, const float *x, __m512 tab, __m512 acc)
+{
+	acc = _mm512_fmadd_ps(scale16(b), q4_block(b + 4, x, tab), acc);
+	return _mm512_fmadd_ps(scale16(b + 2), sum32_avx512(x), acc);
 }
 
 AVX512 static float dot_q4_1_avx512(const void *row, const float *x, int64_t n)
 {
+	const __m512 tab = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 	const uint8_t *b = row;
-	__m512 acc = _mm512_setzero_ps();
-	for (int64_t i = 0; i < n; i += 32, b += 20, x += 32) {
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b)), dot32_avx512(expand_q4(b + 4), x), acc);
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b + 2)), sum32_avx512(x), acc);
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	int64_t i = 0;
+	for (; i + 64 <= n; i += 64, b += 40, x += 64) {
+		PF(b);
+		a0 = q4_1_block(b, x, tab, a0);
+		a1 = q4_1_block(b + 20, x + 32, tab, a1);
 	}
-	return _mm512_reduce_add_ps(acc);
+	if (i < n)
+		a0 = q4_1_block(b, x, tab, a0);
+	return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+/* sum(code * x) over one 5-bit block: 4-bit lookup, then +16 (a masked
+ * add, exact) in the lanes whose bit of qh is set */
+AVX512 static inline __m512 q5_block(const uint8_t *qs, uint32_t qh, const float *x, __m512 tab)
+{
+	const __m512 c16 = _mm512_set1_ps(16);
+	__m512i v = bytes16(qs);
+	__m512 lo = nib_lo(v, tab), hi = nib_hi(v, tab);
+	lo = _mm512_mask_add_ps(lo, (__mmask16)qh, lo, c16);
+	hi = _mm512_mask_add_ps(hi, (__mmask16)(qh >> 16), hi, c16);
+	return _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(x)));
 }
 
 AVX512 static float dot_q5_0_avx512(const void *row, const float *x, int64_t n)
 {
+	const __m512 tab = _mm512_setr_ps(-16, -15, -14, -13, -12, -11, -10, -9, -8, -7, -6, -5,
+					  -4, -3, -2, -1);
 	const uint8_t *b = row;
-	__m512 acc = _mm512_setzero_ps();
-	for (int64_t i = 0; i < n; i += 32, b += 22, x += 32) {
-		__m256i q = _mm256_or_si256(expand_q4(b + 6), expand_qh(rd32(b + 2)));
-		q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b)), dot32_avx512(q, x), acc);
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	int64_t i = 0;
+	for (; i + 64 <= n; i += 64, b += 44, x += 64) {
+		PF(b);
+		a0 = _mm512_fmadd_ps(scale16(b), q5_block(b + 6, rd32(b + 2), x, tab), a0);
+		a1 = _mm512_fmadd_ps(scale16(b + 22), q5_block(b + 28, rd32(b + 24), x + 32, tab), a1);
 	}
-	return _mm512_reduce_add_ps(acc);
+	if (i < n)
+		a0 = _mm512_fmadd_ps(scale16(b), q5_block(b + 6, rd32(b + 2), x, tab), a0);
+	return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+AVX512 static inline __m512 q5_1_block(const uint8_t *b, const float *x, __m512 tab, __m512 acc)
+{
+	acc = _mm512_fmadd_ps(scale16(b), q5_block(b + 8, rd32(b + 4), x, tab), acc);
+	return _mm512_fmadd_ps(scale16(b + 2), sum32_avx512(x), acc);
 }
 
 AVX512 static float dot_q5_1_avx512(const void *row, const float *x, int64_t n)
 {
+	const __m512 tab = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 	const uint8_t *b = row;
-	__m512 acc = _mm512_setzero_ps();
-	for (int64_t i = 0; i < n; i += 32, b += 24, x += 32) {
-		__m256i q = _mm256_or_si256(expand_q4(b + 8), expand_qh(rd32(b + 4)));
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b)), dot32_avx512(q, x), acc);
-		acc = _mm512_fmadd_ps(_mm512_set1_ps(fp16_hw(b + 2)), sum32_avx512(x), acc);
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	int64_t i = 0;
+	for (; i + 64 <= n; i += 64, b += 48, x += 64) {
+		PF(b);
+		a0 = q5_1_block(b, x, tab, a0);
+		a1 = q5_1_block(b + 24, x + 32, tab, a1);
 	}
-	return _mm512_reduce_add_ps(acc);
+	if (i < n)
+		a0 = q5_1_block(b, x, tab, a0);
+	return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
 
 AVX2 static void axpy_avx2(float *y, float a, const float *x, int64_t n)
