@@ -169,6 +169,12 @@ static float dot_q5_1_ref(const void *row, const float *x, int64_t n)
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
+/* Software prefetch distance in bytes for the weight stream: the hardware
+ * prefetcher alone keeps too few lines in flight for one stream when the
+ * kernel consumes fewer than 4 bytes per value. */
+#define PF_AHEAD 4096
+#define PF(p) _mm_prefetch((const char *)(p) + PF_AHEAD, _MM_HINT_T0)
+
 /* block scale: one F16C instruction instead of the software conversion */
 AVX2 static inline float fp16_hw(const uint8_t *p)
 {
@@ -250,6 +256,7 @@ AVX2 static float dot_f16_avx2(const void *row, const float *x, int64_t n)
 	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
 	int64_t i = 0;
 	for (; i + 16 <= n; i += 16) {
+		PF(w + i);
 		__m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i)));
 		__m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8)));
 		a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
@@ -273,6 +280,7 @@ AVX2 static float dot_bf16_avx2(const void *row, const float *x, int64_t n)
 	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
 	int64_t i = 0;
 	for (; i + 16 <= n; i += 16) {
+		PF(w + i);
 		a0 = _mm256_fmadd_ps(bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
 		a1 = _mm256_fmadd_ps(bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
 	}
@@ -287,6 +295,7 @@ AVX2 static float dot_q8_0_avx2(const void *row, const float *x, int64_t n)
 	const uint8_t *b = row;
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 34, x += 32) {
+		PF(b);
 		__m256i q = _mm256_loadu_si256((const __m256i *)(b + 2));
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b)), dot32_avx2(q, x), acc);
 	}
@@ -298,6 +307,7 @@ AVX2 static float dot_q4_0_avx2(const void *row, const float *x, int64_t n)
 	const uint8_t *b = row;
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 18, x += 32) {
+		PF(b);
 		__m256i q = _mm256_sub_epi8(expand_q4(b + 2), _mm256_set1_epi8(8));
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b)), dot32_avx2(q, x), acc);
 	}
@@ -309,6 +319,7 @@ AVX2 static float dot_q4_1_avx2(const void *row, const float *x, int64_t n)
 	const uint8_t *b = row;
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 20, x += 32) {
+		PF(b);
 		__m256i q = expand_q4(b + 4);
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b)), dot32_avx2(q, x), acc);
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b + 2)), sum32_avx2(x), acc);
@@ -321,6 +332,7 @@ AVX2 static float dot_q5_0_avx2(const void *row, const float *x, int64_t n)
 	const uint8_t *b = row;
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 22, x += 32) {
+		PF(b);
 		__m256i q = _mm256_or_si256(expand_q4(b + 6), expand_qh(rd32(b + 2)));
 		q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b)), dot32_avx2(q, x), acc);
@@ -333,6 +345,7 @@ AVX2 static float dot_q5_1_avx2(const void *row, const float *x, int64_t n)
 	const uint8_t *b = row;
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n; i += 32, b += 24, x += 32) {
+		PF(b);
 		__m256i q = _mm256_or_si256(expand_q4(b + 8), expand_qh(rd32(b + 4)));
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b)), dot32_avx2(q, x), acc);
 		acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_hw(b + 2)), sum32_avx2(x), acc);
@@ -374,11 +387,6 @@ AVX512 static float dot_f32_avx512(const void *row, const float *x, int64_t n)
 	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
-/* Software prefetch distance in bytes for the weight stream: the hardware
- * prefetcher alone keeps too few lines in flight for one stream when the
- * kernel consumes fewer than 4 bytes per value. */
-#define PF_AHEAD 4096
-#define PF(p) _mm_prefetch((const char *)(p) + PF_AHEAD, _MM_HINT_T0)
 
 /* F16: 64 values (two cache lines) per step, four accumulators */
 AVX512 static float dot_f16_avx512(const void *row, const float *x, int64_t n)
