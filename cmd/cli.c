@@ -278,3 +278,12 @@ void cli_notice_cb(void *ud, const char *msg)
 	(void)ud;
 	cli_warn("%s", msg);
 }
+
+void cli_write_text(const char *path, char *text, size_t len)
+{
+	if (!text)
+		cli_die("out of memory");
+	if (llm_write_file(path, text, len))
+		cli_die_lib();
+	free(text);
+}

@@ -62,6 +62,10 @@ void cli_cleanup_on_signals(void);
 void cli_progress_cb(void *ud, const char *name, uint64_t done, uint64_t total);
 void cli_notice_cb(void *ud, const char *msg);
 
+/* Write a malloc'ed text (NULL: out of memory) to path ("-": stdout)
+ * atomically and free it; exit 1 on failure. */
+void cli_write_text(const char *path, char *text, size_t len);
+
 /* Default thread count: online CPUs. */
 int cli_nproc(void);
 

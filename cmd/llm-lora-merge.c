@@ -147,11 +147,7 @@ int main(int argc, char **argv)
 	if (report) {
 		size_t len = 0;
 		char *tsv = report_tsv(rep, n_rep, paths, &len);
-		if (!tsv)
-			cli_die("out of memory");
-		if (llm_write_file(report, tsv, len))
-			cli_die_lib();
-		free(tsv);
+		cli_write_text(report, tsv, len);
 	}
 	llm_lora_merge_report_free(rep, n_rep);
 	llm_meta_clear(&prov);
