@@ -9,6 +9,8 @@
  *   convert.h    streaming conversion with llama-quantize's type rules
  *   tokenizer.h  SentencePiece and byte-level BPE tokenizers
  *   model.h      llama-family forward pass
+ *   sampler.h    choosing the next token from logits
+ *   eval.h       log-probabilities, scores, perplexity, generation
  *   lora.h, svd.h  adapters and truncated SVD
  *   kv.h         KV-cache sizing and statistics
  *
@@ -27,6 +29,8 @@
 #include "convert.h"
 #include "tokenizer.h"
 #include "model.h"
+#include "sampler.h"
+#include "eval.h"
 #include "lora.h"
 #include "svd.h"
 #include "kv.h"
