@@ -1,120 +1,28 @@
 /* llm-run - run a llama-family model: generate, tokenize, score, perplexity.
  *
- * Behaviour, as the man page should describe it:
+ * The behaviour of every mode, exact output formats included, is specified
+ * in man/llm-run.1; the numbers (log-probabilities, top alternatives,
+ * DPO-style scores, llama-perplexity's chunks and standard error, the
+ * generation loop) come from lib/eval.h.  This file parses options, reads
+ * the prompt or the TSV/text input, tokenizes, and prints:
  *
- * MODEL is anything llm_ckpt_open reads (GGUF, Hugging Face directory,
- * llama2.c .bin; --tokenizer FILE supplies or replaces the vocabulary: a
- * llama2.c tokenizer.bin or any GGUF whose tokenizer.* keys are used).
- * --lora ADAPTER[:SCALE] (repeatable, GGUF or PEFT adapters, lora.h) adds
- * the adapters' low-rank terms at run time, in every mode that runs the
- * model; the result equals llm-lora-merge's merged model up to rounding.
+ *   generation   text streamed to stdout (never splitting a UTF-8
+ *                character), or with --logprobs a TSV row per token:
+ *                pos id token logprob top (%.6f, escaped token text)
+ *   --score      prompt<TAB>completion... lines in, logprob<TAB>n_tokens
+ *                per completion out, fields unescaped (\\ \t \n \r)
+ *   --perplexity "[i]ppl," per chunk, then "PPL = X +/- U"
+ *   --tokenize   the prompt's ids, vocabulary only
+ *   --kv-out     the KV cache after generation as a GGUF, in this layout
+ *                (llm-kvstat reads it):
  *
- * Prompt.  -p TEXT, or -f FILE (- for stdin), or stdin when neither is
- * given.  Text read from a file or stdin loses one trailing newline, as
- * llama.cpp's -f does (so `echo 'Once upon a time' | llm-run m` and
- * `-p 'Once upon a time'` agree); the same holds for --perplexity FILE.
- * BOS is prepended when the vocabulary says add_bos_token (SentencePiece
- * default) unless --no-bos.  Special-token text such as "<s>" in a prompt
- * is plain text.  An empty prompt with BOS generates from BOS alone; an
- * empty prompt without BOS is an error ("empty prompt"), as in llama.cpp.
- *
- * Generation.  -n N tokens at most (default -1: until an end-of-generation
- * token or the context is full; 0: evaluate the prompt only, e.g. for
- * --kv-out).  The end-of-generation token (llm_tokenizer_is_eog: EOS, EOT,
- * ...) ends the output and is neither printed nor counted, unless
- * --ignore-eos (then it is sampled and printed like any other token, as
- * the empty text control tokens stand for).  Prompt plus generated tokens
- * never exceed the context (-c N, default min(llama.context_length,
- * 4096)); when the context fills before -n N tokens a notice says so
- * (unless -q; with -n -1 a full context is the normal end).  No context
- * shifting: generation stops there.  A prompt longer than the context is
- * an error.
- * stdout carries only the generated text, flushed after every token, UTF-8
- * characters never split across writes (llm_utf8_stream); --echo prints the
- * prompt text first, as given (not re-detokenized).
- * Sampling (lib/sampler.h): penalties, top-k, top-p, min-p, temperature,
- * draw: llama.cpp's default order and defaults (temp 0.8, top-k 40, top-p
- * 0.95, min-p 0.05, repeat-penalty 1.0 = off, repeat-last-n 64, where -1
- * means the context size and 0 off; the history includes the prompt).
- * --temp 0 is greedy.  -s SEED (0 .. 2^63-1) makes runs repeatable; -1 or
- * no -s takes a random seed (getrandom), shown by --verbose.
- * At the end one line on stderr (not with -q):
- *   llm-run: prompt N tokens, X tok/s; generated M tokens, Y tok/s
- * where X is the prompt's tokens over the time of its evaluation and Y the
- * generated tokens over the time from the end of the prompt to the last
- * token (evaluation, sampling and output).
- *
- * --logprobs: instead of text, stdout is TSV, one row per generated token,
- * after a header row:
- *   pos  id  token  logprob  top
- * pos is the token's position in the context (the prompt holds 0..P-1, so
- * the first generated token is at P); token is its text (the bytes it adds
- * to the output, so the column concatenated is the generated text) with
- * \\ \t \n \r and bytes that are not UTF-8 written as backslash escapes
- * (\\, \t, \n, \r, \xNN); logprob is the natural log of its probability
- * under the model, log_softmax of the raw logits in double (before
- * penalties, truncation and temperature: what --score sums); top holds the
- * --top-logprobs K (default 5, 0 = empty column) most likely tokens as
- * id:logprob pairs separated by commas, best first.  Numbers use %.6f.
- * With --echo, rows for the prompt tokens 1..P-1 come first (position 0
- * has nothing to be predicted from).
- *
- * --score: stdin holds lines  prompt<TAB>completion[<TAB>completion...];
- * stdout gets per line  logprob<TAB>n_tokens  for each completion (so
- * prompt/chosen/rejected lines give four columns), logprob the sum of the
- * completion tokens' log-probabilities given everything before them
- * (log-softmax in double, %.6f), flushed per line.  Fields may use the
- * escapes \\ \t \n \r of the --logprobs token column (other backslashes
- * stay as they are).  Tokenization, the DPO convention (as TRL): F =
- * tokenize(prompt + completion) with BOS, P = tokenize(prompt) with BOS;
- * the completion's tokens are F after the longest common prefix of P and F
- * (all of P when P is a prefix of F; when the boundary merges, e.g. "a" +
- * "b" -> "ab", the merged token counts as the completion's).  Without BOS
- * and with an empty prompt the first token has no context and is not
- * scored.  An empty completion scores 0 with 0 tokens.  A line without a
- * tab, or too long for the context, is an error naming the line number
- * ("stdin:LINE: ...").  The KV cache is reused across lines for the common
- * prefix, so pairs sharing a prompt evaluate it once.
- *
- * --perplexity FILE, as llama-perplexity: FILE (one trailing newline
- * dropped) tokenized with BOS at the very start when the vocabulary adds
- * it; split into floor(n/N) chunks of N = -c tokens (an error when n <
- * 2N); in each chunk the first token is replaced by BOS (when the
- * vocabulary adds BOS), all logits are evaluated, and the tokens at chunk
- * positions N/2+1 .. N-1 are scored (logits of positions N/2 .. N-2).
- * After each chunk "[i]ppl," with the running PPL = exp(mean NLL) (%.4f);
- * then a newline and "PPL = X +/- U" with U = PPL * sqrt((mean(nll^2) -
- * mean(nll)^2) / (count - 1)), llama-perplexity's standard error (%.4f,
- * %.5f).  All on stdout.
- *
- * --tokenize: the prompt's token ids, space-separated, one line; only the
- * vocabulary is read (works on vocabulary-only GGUF files); --no-bos
- * applies.
- *
- * --kv-out FILE: after generation the KV cache goes to FILE as a GGUF
- * (atomic: temporary file + rename; "-" is stdout, refused at a terminal,
- * and then the generated text is not printed).  The last generated token
- * is evaluated first if it was not, so the dump covers every token of the
- * prompt and of the generated text (n_pos = P + M; the end-of-generation
- * token excluded).  Layout, for llm-kvstat and anyone else:
- *
- *   metadata
- *     general.type             str  "kv-dump"
- *     general.architecture     str  the model's (when it has one)
- *     general.name             str  the model's (when it has one)
- *     kv.n_layer               u32
- *     kv.n_head                u32  query heads
- *     kv.n_head_kv             u32  K/V heads (GQA: n_head / n_head_kv queries share one)
- *     kv.head_dim              u32
- *     kv.n_pos                 u32  positions dumped: 0 .. n_pos-1 (implied; no list)
- *     kv.rope.dimension_count  u32  dims of each head that RoPE rotates
- *     kv.rope.freq_base        f32
- *     kv.tokens                arr[i32]  the token id at each position
- *   tensors, for L = 0 .. n_layer-1, in order kv.0.k, kv.0.v, kv.1.k, ...
- *     kv.L.k  F32  ne = [head_dim, n_head_kv, n_pos]   keys after RoPE (as cached,
- *                  GGUF's adjacent-pair rotation), position-major: element
- *                  (d, h, p) at (p * n_head_kv + h) * head_dim + d
- *     kv.L.v  F32  ne = [head_dim, n_head_kv, n_pos]   values, same layout
+ *   metadata  general.type "kv-dump", general.architecture and general.name
+ *             (the model's, when present), kv.n_layer, kv.n_head, kv.n_head_kv,
+ *             kv.head_dim, kv.n_pos, kv.rope.dimension_count (u32),
+ *             kv.rope.freq_base (f32), kv.tokens (arr[i32]: token per position)
+ *   tensors   kv.L.k, kv.L.v for L = 0 .. n_layer-1 in that order, F32,
+ *             ne = [head_dim, n_head_kv, n_pos], position-major (keys after
+ *             RoPE, as cached)
  *
  * Exit status: 0 success, 1 failure ("llm-run: FILE: what is wrong"), 2
  * usage (unknown option, bad number, -n below -1, conflicting modes).
@@ -131,6 +39,7 @@
 #include "ckpt.h"
 #include "cli.h"
 #include "error.h"
+#include "eval.h"
 #include "gguf.h"
 #include "io.h"
 #include "lora.h"
@@ -186,10 +95,9 @@ struct run {
 	llm_ckpt *ck;
 	llm_tokenizer *tk;
 	llm_model *m;
+	llm_eval *ev;
 	int32_t n_vocab, n_ctx;
 	int add_bos, verbose;
-	float *logits; /* batch * n_vocab */
-	int batch;
 };
 
 static double now(void)
@@ -231,16 +139,16 @@ static char *read_all(const char *path, size_t *len)
 	return b;
 }
 
+/* One trailing newline goes, as with llama.cpp's -f. */
 static void drop_newline(char *s, size_t *len)
 {
 	if (*len && s[*len - 1] == '\n')
 		s[--*len] = 0;
 }
 
-static void tokenize(const struct run *r, const char *text, size_t len, int bos, int32_t **t,
-		     size_t *n)
+static void tokenize(const struct run *r, const char *text, size_t len, int32_t **t, size_t *n)
 {
-	if (llm_tokenize(r->tk, text, len, bos, t, n))
+	if (llm_tokenize(r->tk, text, len, r->add_bos, t, n))
 		cli_die_lib();
 }
 
@@ -304,98 +212,71 @@ static size_t piece(const struct run *r, int32_t prev, int32_t id, char **buf, s
 	return n;
 }
 
-/* One --logprobs row: token id at position pos after prev, logits that
- * predicted it. */
-static void logprob_row(const struct run *r, int pos, int32_t prev, int32_t id, const float *logits,
-			int top, struct llm_cand *cand, char **buf, size_t *cap)
-{
-	double lse = llm_logsumexp(logits, r->n_vocab);
-	size_t n = piece(r, prev, id, buf, cap);
-
-	printf("%d\t%d\t", pos, id);
-	put_escaped(stdout, *buf, n);
-	printf("\t%.6f\t", (double)logits[id] - lse);
-	if (top > 0) {
-		llm_cand_init(cand, logits, r->n_vocab);
-		size_t k = llm_cand_top_k(cand, (size_t)r->n_vocab, top, 1);
-		for (size_t i = 0; i < k; i++)
-			printf("%s%d:%.6f", i ? "," : "", cand[i].id, (double)cand[i].logit - lse);
-	}
-	putchar('\n');
-}
-
-/* ================================================================ evaluation */
-
-/* Evaluate toks[0..n) at positions pos.. in batches; for every i >= from
- * (i < n) call fn(ud, i, row) with the logits after token i. */
-typedef void (*row_fn)(void *ud, int i, const float *row);
-
-static void eval_rows(struct run *r, const int32_t *toks, int n, int pos, int from, row_fn fn,
-		      void *ud)
-{
-	for (int b0 = 0; b0 < n; b0 += r->batch) {
-		int nb = n - b0 < r->batch ? n - b0 : r->batch;
-		int want = b0 + nb > from;
-		if (llm_model_eval(r->m, toks + b0, nb, pos + b0, want ? r->logits : NULL, want))
-			cli_die_lib();
-		for (int i = b0 < from ? from : b0; i < b0 + nb; i++)
-			fn(ud, i, r->logits + (size_t)(i - b0) * (size_t)r->n_vocab);
-	}
-}
-
-/* ================================================================ modes */
+/* ================================================================ generation */
 
 struct gen_opts {
-	struct llm_sampler_params sp;
-	int n_predict, ignore_eos, echo, logprobs, top_logprobs, quiet;
+	struct llm_gen_params gp;
+	int echo, logprobs, top_logprobs, quiet;
 	const char *kv_out;
 };
 
-static void write_kv(struct run *r, const char *path, const int32_t *toks, int n_pos);
-
-struct echo_ctx {
-	struct run *r;
-	const int32_t *toks;
-	int n, top;
-	struct llm_cand *cand;
-	char **buf;
-	size_t *cap;
+/* What a --logprobs row needs besides the token. */
+struct lp_out {
+	const struct run *r;
+	const int32_t *toks; /* the prompt, for --echo rows */
+	int n_prompt, top;
+	struct llm_logprob *alt; /* (top) */
+	char *buf;
+	size_t cap;
 };
 
+/* One --logprobs row: token id at position pos after prev, logits that
+ * predicted it. */
+static void logprob_row(struct lp_out *o, int pos, int32_t prev, int32_t id, const float *logits)
+{
+	double lp;
+	size_t n = piece(o->r, prev, id, &o->buf, &o->cap);
+
+	if (llm_eval_logprob(&lp, logits, o->r->n_vocab, id))
+		cli_die_lib();
+	printf("%d\t%d\t", pos, id);
+	put_escaped(stdout, o->buf, n);
+	printf("\t%.6f\t", lp);
+	size_t k = llm_eval_top(o->alt, (size_t)o->top, logits, o->r->n_vocab);
+	for (size_t i = 0; i < k; i++)
+		printf("%s%d:%.6f", i ? "," : "", o->alt[i].id, o->alt[i].logprob);
+	putchar('\n');
+}
+
+/* --echo --logprobs: the row after prompt token i predicts token i+1. */
 static void echo_row(void *ud, int i, const float *row)
 {
-	struct echo_ctx *e = ud;
-	if (i + 1 < e->n)
-		logprob_row(e->r, i + 1, e->toks[i], e->toks[i + 1], row, e->top, e->cand, e->buf, e->cap);
+	struct lp_out *o = ud;
+	if (i + 1 < o->n_prompt)
+		logprob_row(o, i + 1, o->toks[i], o->toks[i + 1], row);
 }
+
+static void write_kv(struct run *r, const char *path, const int32_t *toks, int n_pos);
 
 static void generate(struct run *r, const char *text, size_t len, const struct gen_opts *g)
 {
 	struct llm_utf8_stream us = { { 0 }, 0 };
-	int32_t *toks = NULL;
-	size_t n_prompt = 0, cap = 256;
-	char *buf = malloc(cap), out[512 + 8];
-	struct llm_cand *cand = malloc((size_t)r->n_vocab * sizeof *cand);
-	llm_sampler *s;
+	struct lp_out o = { r, NULL, 0, g->top_logprobs, NULL, malloc(256), 256 };
+	char out[512 + 8];
 	int text_out = !g->logprobs && !(g->kv_out && strcmp(g->kv_out, "-") == 0);
-	int n_gen = 0, full = 0;
+	int32_t *toks, id, prev, n_pos;
+	size_t n_prompt;
 
-	if (!buf || !cand)
+	o.alt = malloc((size_t)(g->top_logprobs ? g->top_logprobs : 1) * sizeof *o.alt);
+	if (!o.buf || !o.alt)
 		cli_die("out of memory");
-	tokenize(r, text, len, r->add_bos, &toks, &n_prompt);
+	tokenize(r, text, len, &toks, &n_prompt);
 	if (n_prompt == 0)
 		cli_die("empty prompt (and no BOS to start from)");
 	if (n_prompt > (size_t)r->n_ctx)
 		cli_die("prompt of %zu tokens does not fit the context of %d (-c)", n_prompt, r->n_ctx);
-	int P = (int)n_prompt;
-	int32_t *all = realloc(toks, (size_t)r->n_ctx * sizeof *toks);
-	if (!all)
-		cli_die("out of memory");
-	toks = all;
-	if (llm_sampler_new(&s, r->n_vocab, &g->sp))
-		cli_die_lib();
-	for (int i = 0; i < P; i++)
-		llm_sampler_accept(s, toks[i]);
+	o.toks = toks;
+	o.n_prompt = (int)n_prompt;
 
 	if (g->logprobs)
 		printf("pos\tid\ttoken\tlogprob\ttop\n");
@@ -404,91 +285,55 @@ static void generate(struct run *r, const char *text, size_t len, const struct g
 		fflush(stdout);
 	}
 	double t0 = now();
-	if (g->echo && g->logprobs) {
-		struct echo_ctx e = { r, toks, P, g->top_logprobs, cand, &buf, &cap };
-		eval_rows(r, toks, P, 0, 0, echo_row, &e);
-		if (P > 1) /* the last row's logits are also the first prediction's */
-			memmove(r->logits, r->logits + (size_t)((P - 1) % r->batch) * (size_t)r->n_vocab,
-				(size_t)r->n_vocab * sizeof *r->logits);
-	} else if (llm_model_eval(r->m, toks, P, 0, r->logits, 0)) {
+	if (llm_eval_gen_start(r->ev, r->tk, &g->gp, toks, n_prompt,
+			       g->echo && g->logprobs ? echo_row : NULL, &o))
 		cli_die_lib();
-	}
 	double t1 = now();
 
-	for (;;) {
-		if (g->n_predict >= 0 && n_gen >= g->n_predict)
-			break;
-		if (P + n_gen >= r->n_ctx) {
-			full = 1;
-			break;
-		}
-		if (n_gen > 0 && llm_model_eval(r->m, &toks[P + n_gen - 1], 1, P + n_gen - 1, r->logits, 0))
-			cli_die_lib();
-		int32_t id = llm_sampler_sample(s, r->logits);
-		if (!g->ignore_eos && llm_tokenizer_is_eog(r->tk, id))
-			break;
-		int32_t prev = toks[P + n_gen - 1];
-		toks[P + n_gen++] = id;
-		llm_sampler_accept(s, id);
+	int rc;
+	while ((rc = llm_eval_gen_next(&id, r->ev)) > 0) {
+		const int32_t *all = llm_eval_gen_tokens(r->ev, &n_pos);
+		prev = all[n_pos - 2];
 		if (g->logprobs) {
-			logprob_row(r, P + n_gen - 1, prev, id, r->logits, g->top_logprobs, cand, &buf, &cap);
+			logprob_row(&o, n_pos - 1, prev, id, llm_eval_gen_logits(r->ev));
 			fflush(stdout);
 		} else if (text_out) {
-			size_t n = piece(r, prev, id, &buf, &cap);
+			size_t n = piece(r, prev, id, &o.buf, &o.cap);
 			for (size_t at = 0; at < n; at += 512) {
 				size_t k = n - at < 512 ? n - at : 512;
-				fwrite(out, 1, llm_utf8_stream_feed(&us, buf + at, k, out), stdout);
+				fwrite(out, 1, llm_utf8_stream_feed(&us, o.buf + at, k, out), stdout);
 			}
 			fflush(stdout);
 		}
 	}
+	if (rc < 0)
+		cli_die_lib();
 	if (text_out)
 		fwrite(out, 1, llm_utf8_stream_flush(&us, out), stdout);
 	if (fflush(stdout) || ferror(stdout))
 		cli_die("write error on stdout");
 	double t2 = now();
 
-	if (full && !g->quiet && (g->n_predict < 0 ? 0 : n_gen < g->n_predict))
+	int P = (int)n_prompt, n_gen;
+	const int32_t *all = llm_eval_gen_tokens(r->ev, &n_pos);
+	n_gen = n_pos - P;
+	if (llm_eval_gen_stop(r->ev) == LLM_GEN_FULL && !g->quiet && g->gp.n_predict >= 0 &&
+	    n_gen < g->gp.n_predict)
 		cli_warn("the context of %d tokens is full", r->n_ctx);
 	if (!g->quiet)
 		fprintf(stderr, "%s: prompt %d tokens, %.2f tok/s; generated %d tokens, %.2f tok/s\n",
 			cli_name(), P, P / (t1 - t0), n_gen, n_gen ? n_gen / (t2 - t1) : 0.0);
 	if (g->kv_out) {
-		int n_pos = P + n_gen;
-		if (llm_model_n_past(r->m) < n_pos &&
-		    llm_model_eval(r->m, &toks[n_pos - 1], 1, n_pos - 1, NULL, 0))
+		if (llm_eval_gen_sync(r->ev))
 			cli_die_lib();
-		write_kv(r, g->kv_out, toks, n_pos);
+		write_kv(r, g->kv_out, all, n_pos);
 	}
-	llm_sampler_free(s);
 	free(toks);
-	free(buf);
-	free(cand);
+	free(o.buf);
+	free(o.alt);
 }
 
-/* ---- --score ---- */
-
-struct score_ctx {
-	struct run *r;
-	const int32_t *toks;
-	int s, start; /* evaluation from s; rows of positions >= start-1 count */
-	double lp;
-};
-
-static void score_row(void *ud, int i, const float *row)
-{
-	struct score_ctx *c = ud;
-	int32_t next = c->toks[c->s + i + 1];
-	c->lp += (double)row[next] - llm_logsumexp(row, c->r->n_vocab);
-}
-
-static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb)
-{
-	size_t i = 0;
-	while (i < na && i < nb && a[i] == b[i])
-		i++;
-	return i;
-}
+/* ================================================================ --score */
 
 static void score(struct run *r, int quiet)
 {
@@ -496,13 +341,9 @@ static void score(struct run *r, int quiet)
 	size_t lcap = 0;
 	ssize_t len;
 	long lineno = 0;
-	int32_t *cached = malloc((size_t)r->n_ctx * sizeof *cached);
-	size_t n_cached = 0;
 	long long n_scored = 0;
 	double t0 = now();
 
-	if (!cached)
-		cli_die("out of memory");
 	while ((len = getline(&line, &lcap, stdin)) != -1) {
 		lineno++;
 		if (len && line[len - 1] == '\n')
@@ -510,10 +351,9 @@ static void score(struct run *r, int quiet)
 		char *tab = memchr(line, '\t', (size_t)len);
 		if (!tab)
 			cli_die("stdin:%ld: no tab between prompt and completion", lineno);
-		size_t plen = unescape(line, (size_t)(tab - line));
-		int32_t *P = NULL;
-		size_t nP;
-		tokenize(r, line, plen, r->add_bos, &P, &nP);
+		size_t plen = unescape(line, (size_t)(tab - line)), nP, nF;
+		int32_t *P, *F;
+		tokenize(r, line, plen, &P, &nP);
 		char *field = tab + 1, *end = line + len;
 		for (int col = 0;; col++) {
 			char *t2 = memchr(field, '\t', (size_t)(end - field));
@@ -524,25 +364,15 @@ static void score(struct run *r, int quiet)
 			memcpy(full, line, plen);
 			memcpy(full + plen, field, flen);
 			size_t clen = unescape(full + plen, flen);
-			int32_t *F = NULL;
-			size_t nF;
-			tokenize(r, full, plen + clen, r->add_bos, &F, &nF);
+			tokenize(r, full, plen + clen, &F, &nF);
 			if (nF > (size_t)r->n_ctx)
 				cli_die("stdin:%ld: %zu tokens do not fit the context of %d (-c)", lineno, nF,
 					r->n_ctx);
-			size_t start = common_prefix(P, nP, F, nF);
-			if (start == 0)
-				start = 1; /* no BOS, empty prompt: the first token has no context */
-			struct score_ctx c = { r, F, 0, (int)start, 0 };
-			long long nt = nF > start ? (long long)(nF - start) : 0;
-			if (nt > 0) {
-				size_t same = common_prefix(cached, n_cached, F, nF);
-				c.s = (int)(same < start - 1 ? same : start - 1);
-				eval_rows(r, F + c.s, (int)nF - 1 - c.s, c.s, (int)start - 1 - c.s, score_row, &c);
-				memcpy(cached, F, (nF - 1) * sizeof *F);
-				n_cached = nF - 1;
-			}
-			printf("%s%.6f\t%lld", col ? "\t" : "", c.lp, nt);
+			double lp;
+			int64_t nt;
+			if (llm_eval_score(&lp, &nt, r->ev, P, nP, F, nF))
+				cli_die_lib();
+			printf("%s%.6f\t%lld", col ? "\t" : "", lp, (long long)nt);
 			n_scored += nt;
 			free(F);
 			free(full);
@@ -561,25 +391,15 @@ static void score(struct run *r, int quiet)
 		fprintf(stderr, "%s: scored %ld lines, %lld tokens, %.2f s\n", cli_name(), lineno,
 			n_scored, now() - t0);
 	free(line);
-	free(cached);
 }
 
-/* ---- --perplexity ---- */
+/* ================================================================ --perplexity */
 
-struct ppl_ctx {
-	struct run *r;
-	const int32_t *toks;
-	double nll, nll2;
-	long long count;
-};
-
-static void ppl_row(void *ud, int i, const float *row)
+static void ppl_progress(void *ud, const struct llm_ppl *p)
 {
-	struct ppl_ctx *c = ud;
-	double lp = (double)row[c->toks[i + 1]] - llm_logsumexp(row, c->r->n_vocab);
-	c->nll -= lp;
-	c->nll2 += lp * lp;
-	c->count++;
+	(void)ud;
+	printf("[%zu]%.4f,", p->n_chunk, p->ppl);
+	fflush(stdout);
 }
 
 static void perplexity(struct run *r, const char *path, int quiet)
@@ -587,44 +407,33 @@ static void perplexity(struct run *r, const char *path, int quiet)
 	size_t len, n;
 	char *text = read_all(path, &len);
 	int32_t *toks;
-	int N = r->n_ctx, first = N / 2;
+	int N = r->n_ctx;
+	struct llm_ppl p;
 
 	drop_newline(text, &len);
-	tokenize(r, text, len, r->add_bos, &toks, &n);
+	tokenize(r, text, len, &toks, &n);
 	free(text);
 	if (n < 2 * (size_t)N)
 		cli_die("%s: %zu tokens; perplexity with a context of %d needs at least %d (-c)", path, n,
 			N, 2 * N);
-	size_t n_chunk = n / (size_t)N;
-	int32_t *chunk = malloc((size_t)N * sizeof *chunk);
-	struct ppl_ctx c = { r, chunk, 0, 0, 0 };
-	double t0 = now();
-	if (!chunk)
-		cli_die("out of memory");
 	if (!quiet)
-		fprintf(stderr, "%s: %s: %zu tokens, %zu chunks of %d\n", cli_name(), path, n, n_chunk, N);
-	for (size_t k = 0; k < n_chunk; k++) {
-		memcpy(chunk, toks + k * (size_t)N, (size_t)N * sizeof *chunk);
-		if (r->add_bos)
-			chunk[0] = llm_tokenizer_bos(r->tk);
-		eval_rows(r, chunk, N - 1, 0, first, ppl_row, &c);
-		printf("[%zu]%.4f,", k + 1, exp(c.nll / (double)c.count));
-		fflush(stdout);
-	}
-	double mean = c.nll / (double)c.count, mean2 = c.nll2 / (double)c.count, ppl = exp(mean);
-	double var = mean2 - mean * mean;
-	double u = var > 0 && c.count > 1 ? ppl * sqrt(var / (double)(c.count - 1)) : 0;
-	printf("\nPPL = %.4f +/- %.5f\n", ppl, u);
+		fprintf(stderr, "%s: %s: %zu tokens, %zu chunks of %d\n", cli_name(), path, n,
+			n / (size_t)N, N);
+	double t0 = now();
+	if (llm_eval_perplexity(&p, r->ev, toks, n, N, r->add_bos ? llm_tokenizer_bos(r->tk) : -1,
+				ppl_progress, NULL))
+		cli_die_lib();
+	printf("\nPPL = %.4f +/- %.5f\n", p.ppl, p.err);
 	if (fflush(stdout) || ferror(stdout))
 		cli_die("write error on stdout");
 	if (!quiet)
-		fprintf(stderr, "%s: %lld tokens scored, %.2f tok/s evaluated\n", cli_name(), c.count,
-			(double)n_chunk * (N - 1) / (now() - t0));
-	free(chunk);
+		fprintf(stderr, "%s: %lld tokens scored, %.2f tok/s evaluated\n", cli_name(),
+			(long long)p.count, (double)p.n_chunk * (N - 1) / (now() - t0));
 	free(toks);
 }
 
-/* ---- --kv-out (layout: see the comment at the top) ---- */
+/* ================================================================ --kv-out
+ * (layout: see the comment at the top) */
 
 static void write_kv(struct run *r, const char *path, const int32_t *toks, int n_pos)
 {
@@ -690,7 +499,7 @@ int main(int argc, char **argv)
 {
 	struct llm_ckpt_opts ko = LLM_CKPT_OPTS_INIT;
 	struct llm_model_opts mo = LLM_MODEL_OPTS_INIT;
-	struct gen_opts g = { LLM_SAMPLER_PARAMS_INIT, -1, 0, 0, 0, 5, 0, NULL };
+	struct gen_opts g = { LLM_GEN_PARAMS_INIT, 0, 0, 5, 0, NULL };
 	struct run r = { 0 };
 	const char *arg, *prompt = NULL, *pfile = NULL, *ppl_file = NULL, *loras[64];
 	int n_lora = 0;
@@ -703,18 +512,18 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'p': prompt = arg; break;
 		case 'f': pfile = arg; break;
-		case 'n': g.n_predict = (int)cli_int("--n-predict", arg, -1, 1 << 30); break;
+		case 'n': g.gp.n_predict = (int)cli_int("--n-predict", arg, -1, 1 << 30); break;
 		case 'c': mo.n_ctx = (int32_t)cli_int("--ctx-size", arg, 1, 1 << 24); break;
 		case 't': mo.n_threads = (int)cli_int("--threads", arg, 1, 1024); break;
-		case OPT_TEMP: g.sp.temp = (float)cli_double("--temp", arg, 0, 1e6); break;
-		case OPT_TOPK: g.sp.top_k = (int32_t)cli_int("--top-k", arg, 0, INT32_MAX); break;
-		case OPT_TOPP: g.sp.top_p = (float)cli_double("--top-p", arg, 0, 1); break;
-		case OPT_MINP: g.sp.min_p = (float)cli_double("--min-p", arg, 0, 1); break;
-		case OPT_RPEN: g.sp.repeat_penalty = (float)cli_double("--repeat-penalty", arg, 1e-6, 1e6); break;
+		case OPT_TEMP: g.gp.sp.temp = (float)cli_double("--temp", arg, 0, 1e6); break;
+		case OPT_TOPK: g.gp.sp.top_k = (int32_t)cli_int("--top-k", arg, 0, INT32_MAX); break;
+		case OPT_TOPP: g.gp.sp.top_p = (float)cli_double("--top-p", arg, 0, 1); break;
+		case OPT_MINP: g.gp.sp.min_p = (float)cli_double("--min-p", arg, 0, 1); break;
+		case OPT_RPEN: g.gp.sp.repeat_penalty = (float)cli_double("--repeat-penalty", arg, 1e-6, 1e6); break;
 		case OPT_RLAST: repeat_last_n = (int)cli_int("--repeat-last-n", arg, -1, 1 << 24); break;
 		case 's': seed = cli_int("--seed", arg, -1, INT64_MAX); break;
 		case OPT_ECHO: g.echo = 1; break;
-		case OPT_IGNEOS: g.ignore_eos = 1; break;
+		case OPT_IGNEOS: g.gp.ignore_eos = 1; break;
 		case OPT_NOBOS: no_bos = 1; break;
 		case OPT_TOK: ko.tokenizer = arg; break;
 		case OPT_LORA:
@@ -775,7 +584,7 @@ int main(int argc, char **argv)
 	if (do_tok) {
 		int32_t *t;
 		size_t n;
-		tokenize(&r, text, len, r.add_bos, &t, &n);
+		tokenize(&r, text, len, &t, &n);
 		for (size_t i = 0; i < n; i++)
 			printf("%s%d", i ? " " : "", t[i]);
 		putchar('\n');
@@ -802,19 +611,17 @@ int main(int argc, char **argv)
 	    mo.n_ctx > llm_model_hparams(r.m)->n_ctx_train)
 		cli_warn("context %d is longer than the model's %d", mo.n_ctx,
 			 llm_model_hparams(r.m)->n_ctx_train);
-	r.batch = (int)((16u << 20) / (unsigned)r.n_vocab);
-	r.batch = r.batch < 1 ? 1 : r.batch > 512 ? 512 : r.batch;
-	if (!(r.logits = malloc((size_t)r.batch * (size_t)r.n_vocab * sizeof *r.logits)))
-		cli_die("out of memory");
-	g.sp.repeat_last_n = repeat_last_n < 0 ? r.n_ctx : repeat_last_n;
-	g.sp.seed = seed < 0 ? random_seed() : (uint64_t)seed;
+	if (llm_eval_new(&r.ev, r.m))
+		cli_die_lib();
+	g.gp.sp.repeat_last_n = repeat_last_n < 0 ? r.n_ctx : repeat_last_n;
+	g.gp.sp.seed = seed < 0 ? random_seed() : (uint64_t)seed;
 	if (r.verbose)
 		fprintf(stderr,
 			"%s: seed %llu, context %d, threads %d, temp %g, top-k %d, top-p %g, min-p %g, "
 			"repeat-penalty %g, repeat-last-n %d, bos %s\n",
-			cli_name(), (unsigned long long)g.sp.seed, r.n_ctx, llm_model_n_threads(r.m),
-			(double)g.sp.temp, g.sp.top_k, (double)g.sp.top_p, (double)g.sp.min_p,
-			(double)g.sp.repeat_penalty, g.sp.repeat_last_n, r.add_bos ? "yes" : "no");
+			cli_name(), (unsigned long long)g.gp.sp.seed, r.n_ctx, llm_model_n_threads(r.m),
+			(double)g.gp.sp.temp, g.gp.sp.top_k, (double)g.gp.sp.top_p, (double)g.gp.sp.min_p,
+			(double)g.gp.sp.repeat_penalty, g.gp.sp.repeat_last_n, r.add_bos ? "yes" : "no");
 
 	if (do_score)
 		score(&r, g.quiet);
@@ -824,7 +631,7 @@ int main(int argc, char **argv)
 		generate(&r, text, len, &g);
 done:
 	free(text);
-	free(r.logits);
+	llm_eval_free(r.ev);
 	llm_model_free(r.m);
 	llm_lora_set_free(lset);
 	llm_tokenizer_free(r.tk);
