@@ -29,6 +29,7 @@
 #include "kernels.h"
 #include "lora.h"
 #include "model.h"
+#include "qpack.h"
 #include "threadpool.h"
 #include "types.h"
 
@@ -39,6 +40,8 @@ struct weight {
 	int type;
 	int64_t n, d;     /* d rows of n values */
 	const llm_lora_hook *lora; /* run-time adapter term, or NULL */
+	llm_qpack *pk;    /* repacked copy for the integer kernels, or NULL */
+	int64_t idx;      /* tensor index in the checkpoint */
 	char name[48];
 };
 
@@ -65,6 +68,8 @@ struct llm_model {
 	float *cs;               /* [CHUNK][rope_dim] cos/sin */
 	void *attn_scratch;
 	size_t attn_scratch_size;
+	void *xq;                /* quantized activations for packed weights */
+	int n_packed;
 };
 
 /* ============================================================ loading */
@@ -151,6 +156,7 @@ static int load_weight(llm_model *m, const char *name, int64_t n, int64_t d, int
 	if ((rc = llm_ckpt_data(m->c, i, &w->data)))
 		return llm_err_prefix(rc, name);
 	snprintf(w->name, sizeof w->name, "%s", name);
+	w->idx = i;
 	w->type = t->type;
 	w->n = n;
 	w->d = d;
@@ -278,12 +284,53 @@ static int alloc_f(float **p, size_t n)
 	return 0;
 }
 
+/* Repack w for the integer kernels when its type and the CPU allow, then
+ * let the checkpoint drop the original bytes (token_embd is kept: its rows
+ * are looked up by token). */
+static int pack_weight(llm_model *m, struct weight *w, int keep)
+{
+	if (!llm_qpack_available(w->type))
+		return 0;
+	int rc = llm_qpack_new(&w->pk, w->data, w->type, w->n, w->d, m->tp);
+	if (rc)
+		return llm_err_prefix(rc, w->name);
+	m->n_packed++;
+	if (!keep) {
+		llm_ckpt_release(m->c, w->idx);
+		w->data = NULL;
+	}
+	return 0;
+}
+
+static int pack_all(llm_model *m)
+{
+	int rc = pack_weight(m, &m->out, m->hp.tied_output);
+	for (int l = 0; !rc && l < m->hp.n_layer; l++) {
+		struct layer *L = &m->layers[l];
+		struct weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w3, &L->w2 };
+		for (size_t k = 0; !rc && k < sizeof ws / sizeof *ws; k++)
+			rc = pack_weight(m, ws[k], 0);
+	}
+	if (rc || !m->n_packed)
+		return rc;
+	const struct llm_hparams *hp = &m->hp;
+	int64_t wide = hp->n_embd;
+	if ((int64_t)hp->n_head * hp->head_dim > wide)
+		wide = (int64_t)hp->n_head * hp->head_dim;
+	if (hp->n_ff > wide)
+		wide = hp->n_ff;
+	wide = (wide + 31) / 32 * 32;
+	if (!(m->xq = aligned_alloc(64, llm_qpack_x_size(wide, CHUNK))))
+		return llm_err(LLM_ENOMEM, "model: out of memory for quantized activations");
+	return 0;
+}
+
 static int load(llm_model *m, const struct llm_model_opts *o)
 {
 	struct llm_hparams *hp = &m->hp;
 	int rc;
 	char name[96];
-	if ((rc = load_hparams(m)))
+	if ((rc = load_hparams(m)) || (rc = llm_threadpool_new(&m->tp, o ? o->n_threads : 0)))
 		return rc;
 	int64_t ti = llm_ckpt_find(m->c, "token_embd.weight");
 	if (ti < 0)
@@ -319,7 +366,7 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 #undef W
 #undef N
 	}
-	if ((rc = load_rope(m)))
+	if ((rc = load_rope(m)) || (!(o && o->f32_act) && (rc = pack_all(m))))
 		return rc;
 	int32_t n_ctx = o ? o->n_ctx : 0;
 	if (n_ctx <= 0)
@@ -334,7 +381,7 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 	    (rc = alloc_f(&m->hb2, cmax * F)) ||
 	    (rc = alloc_f(&m->cs, cmax * (size_t)(hp->rope_dim ? hp->rope_dim : 1))))
 		return rc;
-	return llm_threadpool_new(&m->tp, o ? o->n_threads : 0);
+	return 0;
 }
 
 int llm_model_load(llm_model **out, llm_ckpt *c, const struct llm_model_opts *o)
@@ -362,6 +409,15 @@ void llm_model_free(llm_model *m)
 			free(m->layers[l].attn_norm);
 			free(m->layers[l].ffn_norm);
 		}
+	if (m->layers)
+		for (int l = 0; l < m->hp.n_layer; l++) {
+			struct layer *L = &m->layers[l];
+			struct weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w3, &L->w2 };
+			for (size_t k = 0; k < sizeof ws / sizeof *ws; k++)
+				llm_qpack_free(ws[k]->pk);
+		}
+	llm_qpack_free(m->out.pk);
+	free(m->xq);
 	free(m->layers);
 	free(m->out_norm);
 	free(m->inv_freq);
@@ -412,9 +468,26 @@ int llm_model_kv(const llm_model *m, int layer, const float **k, const float **v
 
 /* ============================================================ forward */
 
-static int matmul(llm_model *m, float *y, const struct weight *w, const float *x, int n)
+/* x[n][k] rounded for the packed weights among a, b, c (which take rows of
+ * the same k values), or NULL when none of them is packed. */
+static const void *quant_x(llm_model *m, const float *x, int n, const struct weight *a,
+			   const struct weight *b, const struct weight *c)
 {
-	int rc = llm_matmul(y, w->data, w->type, x, w->n, w->d, n, m->tp);
+	if (!a->pk && !(b && b->pk) && !(c && c->pk))
+		return NULL;
+	llm_qpack_quant_x(m->xq, x, a->n, n);
+	return m->xq;
+}
+
+/* y[n][d] = x[n][k] W^T (+ the adapter's term); xq from quant_x */
+static int matmul(llm_model *m, float *y, const struct weight *w, const float *x, const void *xq,
+		  int n)
+{
+	int rc = 0;
+	if (w->pk)
+		llm_qpack_matmul(y, w->pk, xq, n, m->tp);
+	else
+		rc = llm_matmul(y, w->data, w->type, x, w->n, w->d, n, m->tp);
 	if (!rc && w->lora)
 		llm_lora_hook_apply(w->lora, x, y, n);
 	return rc;
@@ -466,24 +539,28 @@ static int forward_chunk(llm_model *m, const int32_t *tokens, int n, int pos)
 
 		for (int t = 0; t < n; t++)
 			llm_rmsnorm(m->xb + t * E, m->x + t * E, L->attn_norm, E, hp->rms_eps);
-		if ((rc = matmul(m, m->q, &L->wq, m->xb, n)) || (rc = matmul(m, k, &L->wk, m->xb, n)) ||
-		    (rc = matmul(m, v, &L->wv, m->xb, n)))
+		const void *xq = quant_x(m, m->xb, n, &L->wq, &L->wk, &L->wv);
+		if ((rc = matmul(m, m->q, &L->wq, m->xb, xq, n)) || (rc = matmul(m, k, &L->wk, m->xb, xq, n)) ||
+		    (rc = matmul(m, v, &L->wv, m->xb, xq, n)))
 			return rc;
 		for (int t = 0; t < n; t++) {
 			const float *cs = m->cs + (size_t)t * hp->rope_dim;
 			llm_rope(m->q + t * QD, hp->n_head, hp->head_dim, hp->rope_dim, cs);
 			llm_rope(k + t * KD, hp->n_head_kv, hp->head_dim, hp->rope_dim, cs);
 		}
-		if ((rc = attention(m, l, n, pos)) || (rc = matmul(m, m->xb2, &L->wo, m->att, n)))
+		if ((rc = attention(m, l, n, pos)) ||
+		    (rc = matmul(m, m->xb2, &L->wo, m->att, quant_x(m, m->att, n, &L->wo, NULL, NULL), n)))
 			return rc;
 		llm_add(m->x, m->xb2, n * E);
 
 		for (int t = 0; t < n; t++)
 			llm_rmsnorm(m->xb + t * E, m->x + t * E, L->ffn_norm, E, hp->rms_eps);
-		if ((rc = matmul(m, m->hb, &L->w1, m->xb, n)) || (rc = matmul(m, m->hb2, &L->w3, m->xb, n)))
+		xq = quant_x(m, m->xb, n, &L->w1, &L->w3, NULL);
+		if ((rc = matmul(m, m->hb, &L->w1, m->xb, xq, n)) ||
+		    (rc = matmul(m, m->hb2, &L->w3, m->xb, xq, n)))
 			return rc;
 		llm_silu_mul(m->hb, m->hb2, n * F);
-		if ((rc = matmul(m, m->xb2, &L->w2, m->hb, n)))
+		if ((rc = matmul(m, m->xb2, &L->w2, m->hb, quant_x(m, m->hb, n, &L->w2, NULL, NULL), n)))
 			return rc;
 		llm_add(m->x, m->xb2, n * E);
 	}
@@ -519,10 +596,11 @@ int llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *l
 		if (all_logits) {
 			for (int t = 0; t < nc; t++)
 				llm_rmsnorm(m->xb + t * E, m->x + t * E, m->out_norm, E, hp->rms_eps);
-			rc = matmul(m, logits + (size_t)c0 * V, &m->out, m->xb, nc);
+			rc = matmul(m, logits + (size_t)c0 * V, &m->out, m->xb,
+				    quant_x(m, m->xb, nc, &m->out, NULL, NULL), nc);
 		} else if (c0 + nc == n) {
 			llm_rmsnorm(m->xb, m->x + (nc - 1) * E, m->out_norm, E, hp->rms_eps);
-			rc = matmul(m, logits, &m->out, m->xb, 1);
+			rc = matmul(m, logits, &m->out, m->xb, quant_x(m, m->xb, 1, &m->out, NULL, NULL), 1);
 		}
 		if (rc)
 			return rc;

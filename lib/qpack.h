@@ -1,0 +1,65 @@
+/* qpack.h - Q4_0 and Q8_0 weights repacked for integer dot products.
+ *
+ * The row-at-a-time float kernels (kernels.h) spend most of their time
+ * widening 4- and 8-bit codes to floats, so on a 2-core machine they are
+ * bound by arithmetic, not by memory.  Here a matrix is rearranged once (at
+ * model load) so that AVX-512 VNNI's vpdpbusd multiplies 4 columns of 16
+ * rows at a time, 64 byte products per instruction, with each row's sum in
+ * its own lane: no widening to float per weight and no horizontal sums.
+ *
+ * Layout: rows in groups of 16 (the last group padded with zero scales).
+ * For block b (32 columns) of a group: the 16 rows' fp16 scales, and the
+ * codes as 64-byte chunks whose bytes 4j..4j+3 belong to row j:
+ *   Q4_0  4 chunks; chunk c holds row j's qs[4c..4c+3] (as stored: low
+ *         nibble = column 4c+i, high nibble = column 16+4c+i)
+ *   Q8_0  8 chunks; chunk c holds row j's codes 4c..4c+3, each + 128 (so
+ *         they are unsigned bytes, as vpdpbusd wants)
+ * Code chunks of a group come first, then its scales, each 64-byte aligned.
+ * The packed matrix has exactly the bytes of the original plus the padding.
+ *
+ * Activations: each block of 32 values x is rounded to 24-bit fixed point,
+ *   xi = round(x * 8323072 / max|x|),  dx = max|x| / 8323072,
+ * and split into three signed bytes, xi = 65536 p0 + 256 p1 + p2.  The
+ * error is at most 2.4e-7 of the block's largest |x| per value (F32 itself
+ * keeps 24 bits: this is F32 precision relative to the block's largest
+ * value, where llama.cpp rounds these activations to 8 bits).  Products and
+ * their sums within a block are exact integers, sums across blocks are F32.
+ * A block holding inf or NaN cannot be rounded: its scale becomes NaN, so
+ * every output of that token is NaN (the float kernels would give inf or
+ * NaN).  Blocks whose largest |x| is below 1e-30 count as zero.
+ *
+ * Needs AVX-512 F/BW/VL and VNNI (llm_qpack_available); elsewhere the float
+ * kernels are used unchanged.
+ */
+#ifndef LLM_QPACK_H
+#define LLM_QPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "threadpool.h"
+
+typedef struct llm_qpack llm_qpack;
+
+/* 1 when type (LLM_TYPE_Q4_0 or Q8_0) can be packed on this CPU. */
+int llm_qpack_available(int type);
+
+/* Pack W: d rows of n values (n a multiple of 32) stored in type, as in a
+ * GGUF tensor [n, d].  W is only read; the pack owns its memory. */
+int llm_qpack_new(llm_qpack **out, const void *w, int type, int64_t n, int64_t d,
+		  llm_threadpool *tp);
+void llm_qpack_free(llm_qpack *p); /* NULL is a no-op */
+size_t llm_qpack_bytes(const llm_qpack *p);
+
+/* Bytes of quantized activations for m tokens of n values (n % 32 == 0). */
+size_t llm_qpack_x_size(int64_t n, int64_t m);
+/* Round m rows of n values x[m][n] into xq (llm_qpack_x_size bytes, 64-byte
+ * aligned). */
+void llm_qpack_quant_x(void *xq, const float *x, int64_t n, int64_t m);
+
+/* Y[m][d] = X[m][n] W^T from X quantized by llm_qpack_quant_x (same n),
+ * rows split over tp (NULL: caller's thread). */
+void llm_qpack_matmul(float *y, const llm_qpack *p, const void *xq, int64_t m,
+		      llm_threadpool *tp);
+
+#endif
