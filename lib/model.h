@@ -37,8 +37,8 @@ struct llm_model_opts {
 	int n_threads;     /* 0 = online CPUs */
 	int f32_act;       /* 1: Q4_0/Q8_0 products with F32 activations (float
 			    * kernels); 0: repack them for the integer kernels
-			    * with 16-bit activations where the CPU has VNNI
-			    * (qpack.h), several times faster */
+			    * with 24-bit fixed-point activations where the CPU
+			    * has AVX-512 VNNI (qpack.h), several times faster */
 };
 #define LLM_MODEL_OPTS_INIT { 0, 0, 0 }
 
