@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "gemm.h"
 #include "kernels.h"
 #include "types.h"
 
@@ -733,6 +734,17 @@ void llm_matvec_ref(float *y, const void *w, int type, const float *x, int64_t n
 
 /* ============================================================== mat-mat */
 
+/* Which product: our gemm.c (F32, F16 and BF16 rows read in place, other
+ * types through decoded panels) wherever it has a vector kernel, since
+ * OpenBLAS 0.3.21 runs SSE3 kernels on recent Xeons (3x slower); OpenBLAS
+ * sgemm elsewhere.  Decided per call from the CPU, no global state. */
+static int matmul_own(void) { return llm_gemm_preferred(); }
+
+static int gemm_type(int type)
+{
+	return type == LLM_TYPE_F32 || type == LLM_TYPE_F16 || type == LLM_TYPE_BF16;
+}
+
 struct matmul_job {
 	float *y;            /* [m][d] */
 	const uint8_t *w;    /* [d] rows */
@@ -740,18 +752,34 @@ struct matmul_job {
 	int type;
 	const float *x;      /* [m][n] */
 	int64_t n, d, m;
-	float *scratch;      /* per worker: LLM_MATMUL_PANEL * n floats */
+	float *scratch;      /* per worker: LLM_MATMUL_PANEL * n floats (or n: rowwise) */
 	llm_to_float_fn to_float;
 	llm_dot_fn dot;
+	int own;             /* 1: gemm.c, 0: OpenBLAS */
 };
+
+/* Y[:, r0:r1] = X[m][n] W[r0:r1][n]^T, W panel F32 (ldw = n) */
+static void matmul_f32(const struct matmul_job *j, const float *w, int64_t r0, int64_t nr)
+{
+	if (j->own)
+		llm_gemm_nt(j->y + r0, j->d, j->x, j->n, w, LLM_TYPE_F32, j->n, j->m, nr, j->n);
+	else
+		llm_blas_sgemm_nt((int)j->m, (int)nr, (int)j->n, j->x, (int)j->n, w, (int)j->n,
+				  j->y + r0, (int)j->d);
+}
 
 /* Y[:, r0:r1] = X W[r0:r1]^T */
 static void matmul_rows(void *arg, int64_t r0, int64_t r1, int tid)
 {
 	struct matmul_job *j = arg;
+	if (j->own && gemm_type(j->type)) {
+		/* rows in place; F16/BF16 widened tile by tile inside gemm */
+		llm_gemm_nt(j->y + r0, j->d, j->x, j->n, j->w + (size_t)r0 * j->row_bytes, j->type,
+			    j->n, j->m, r1 - r0, j->n);
+		return;
+	}
 	if (j->type == LLM_TYPE_F32) {
-		llm_blas_sgemm_nt((int)j->m, (int)(r1 - r0), (int)j->n, j->x, (int)j->n,
-				  (const float *)j->w + r0 * j->n, (int)j->n, j->y + r0, (int)j->d);
+		matmul_f32(j, (const float *)j->w + r0 * j->n, r0, r1 - r0);
 		return;
 	}
 	float *panel = j->scratch + (size_t)tid * LLM_MATMUL_PANEL * (size_t)j->n;
@@ -759,8 +787,7 @@ static void matmul_rows(void *arg, int64_t r0, int64_t r1, int tid)
 		int64_t nr = r1 - r < LLM_MATMUL_PANEL ? r1 - r : LLM_MATMUL_PANEL;
 		for (int64_t i = 0; i < nr; i++)
 			j->to_float(j->w + (size_t)(r + i) * j->row_bytes, panel + i * j->n, j->n);
-		llm_blas_sgemm_nt((int)j->m, (int)nr, (int)j->n, j->x, (int)j->n, panel, (int)j->n,
-				  j->y + r, (int)j->d);
+		matmul_f32(j, panel, r, nr);
 	}
 }
 
@@ -781,12 +808,12 @@ static int matmul_run(float *y, const void *w, int type, const float *x, int64_t
 	const struct llm_type_traits *tt = llm_type_traits(type);
 	struct matmul_job j = { y, w, llm_type_row_size(type, n), type, x, n, d, m, NULL,
 				tt ? tt->to_float : NULL,
-				llm_dot_get(LLM_TYPE_F32, llm_isa_best()) };
+				llm_dot_get(LLM_TYPE_F32, llm_isa_best()), !rowwise && matmul_own() };
 	if (!j.to_float || !j.row_bytes)
 		return llm_err(LLM_EUNSUPPORTED, "matmul: cannot decode type %s rows of %lld",
 			       llm_type_name(type), (long long)n);
 	int nw = llm_threadpool_size(tp);
-	if (type != LLM_TYPE_F32 || rowwise) {
+	if (rowwise || !(type == LLM_TYPE_F32 || (j.own && gemm_type(type)))) {
 		size_t per = rowwise ? (size_t)n : (size_t)LLM_MATMUL_PANEL * (size_t)n;
 		j.scratch = malloc(per * (size_t)nw * sizeof(float));
 		if (!j.scratch)
@@ -794,13 +821,14 @@ static int matmul_run(float *y, const void *w, int type, const float *x, int64_t
 				       nw, (long long)n);
 	}
 	int bt = 0;
-	if (!rowwise) {
+	if (!rowwise && !j.own) {
 		bt = llm_blas_threads();
 		if (bt != 1)
 			llm_blas_set_threads(1);
 	}
-	llm_threadpool_run(tp, d, 16, 16, rowwise ? matmul_rowwise_rows : matmul_rows, &j);
-	if (!rowwise && bt != 1)
+	/* chunks of 48 rows: whole tiles of 6 (AVX-512) and 4 (AVX2) rows */
+	llm_threadpool_run(tp, d, 48, 48, rowwise ? matmul_rowwise_rows : matmul_rows, &j);
+	if (!rowwise && !j.own && bt != 1)
 		llm_blas_set_threads(bt);
 	free(j.scratch);
 	return 0;
