@@ -492,16 +492,20 @@ static void bench_sgemm(int threads)
 
 	if (!t)
 		cli_die("out of memory");
-	for (int i = 0; i < o.gemm.n; i++) {
-		int n = (int)o.gemm.v[i];
-		progress("sgemm");
-		if (llm_bench_sgemm(t, n, n, n, threads, o.reps))
-			cli_die_lib();
-		for (int r = 0; r < o.reps; r++)
-			t[r] = 2.0 * n * n * (double)n / t[r] / 1e9;
-		snprintf(param, sizeof param, "%dx%dx%d", n, n, n);
-		emit(kernel_row("sgemm", param, threads, "compute", "GFLOP/s", t, o.reps, 1), "kernel");
-	}
+	/* OpenBLAS and our gemm.c (the one llm_matmul picks where it has a
+	 * vector kernel) on the same product */
+	static const char *const impl[] = { [LLM_BENCH_GEMM_BLAS] = "blas", [LLM_BENCH_GEMM_OWN] = "own" };
+	for (int i = 0; i < o.gemm.n; i++)
+		for (int w = 0; w < 2; w++) {
+			int n = (int)o.gemm.v[i];
+			progress("sgemm");
+			if (llm_bench_gemm(t, w, n, n, n, threads, o.reps))
+				cli_die_lib();
+			for (int r = 0; r < o.reps; r++)
+				t[r] = 2.0 * n * n * (double)n / t[r] / 1e9;
+			snprintf(param, sizeof param, "%s %dx%dx%d", impl[w], n, n, n);
+			emit(kernel_row("sgemm", param, threads, "compute", "GFLOP/s", t, o.reps, 1), "kernel");
+		}
 	free(t);
 }
 

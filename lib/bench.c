@@ -23,6 +23,7 @@
 #include "ckpt.h"
 #include "error.h"
 #include "attention.h"
+#include "gemm.h"
 #include "kernels.h"
 #include "threadpool.h"
 #include "types.h"
@@ -379,34 +380,70 @@ static uint64_t xorshift(uint64_t *s)
 /* Uniform in [-1, 1). */
 static float frand(uint64_t *s) { return (float)((double)(xorshift(s) >> 11) / 4503599627370496.0 - 1.0); }
 
-int llm_bench_sgemm(double *times, int m, int n, int k, int n_threads, int reps)
+/* gemm.c's product, rows of B split over the pool as llm_matmul does */
+struct gemm_job {
+	float *c;         /* [m][n] */
+	const float *a;   /* [m][k] */
+	const float *b;   /* [n][k] */
+	int m, n, k;
+};
+
+static void gemm_rows(void *arg, int64_t r0, int64_t r1, int tid)
+{
+	(void)tid;
+	struct gemm_job *g = arg;
+	llm_gemm_nt(g->c + r0, g->n, g->a, g->k, g->b + r0 * g->k, LLM_TYPE_F32, g->k, g->m, r1 - r0,
+		    g->k);
+}
+
+int llm_bench_gemm(double *times, int impl, int m, int n, int k, int n_threads, int reps)
 {
 	float *a = malloc(sizeof(float) * (size_t)m * (size_t)k);
 	float *b = malloc(sizeof(float) * (size_t)k * (size_t)n);
 	float *c = malloc(sizeof(float) * (size_t)m * (size_t)n);
+	llm_threadpool *tp = NULL;
 	uint64_t seed = 1;
-	int saved;
+	int saved = 0, rc = 0;
 
-	if (!a || !b || !c) {
+	if (impl != LLM_BENCH_GEMM_BLAS && impl != LLM_BENCH_GEMM_OWN)
+		rc = llm_err(LLM_EINVAL, "sgemm: no implementation %d", impl);
+	else if (!a || !b || !c)
+		rc = llm_err(LLM_ENOMEM, "sgemm: cannot allocate %dx%dx%d", m, n, k);
+	else if (impl == LLM_BENCH_GEMM_OWN)
+		rc = llm_threadpool_new(&tp, n_threads_or_all(n_threads));
+	if (rc) {
 		free(a), free(b), free(c);
-		return llm_err(LLM_ENOMEM, "sgemm: cannot allocate %dx%dx%d", m, n, k);
+		return rc;
 	}
 	for (size_t i = 0; i < (size_t)m * (size_t)k; i++)
 		a[i] = frand(&seed);
 	for (size_t i = 0; i < (size_t)k * (size_t)n; i++)
 		b[i] = frand(&seed);
-	saved = llm_blas_threads();
-	llm_blas_set_threads(n_threads_or_all(n_threads));
+	struct gemm_job g = { c, a, b, m, n, k };
+	if (impl == LLM_BENCH_GEMM_BLAS) {
+		saved = llm_blas_threads();
+		llm_blas_set_threads(n_threads_or_all(n_threads));
+	}
 	for (int r = -1; r < reps; r++) {
 		double t0 = llm_bench_now();
 		/* C (m x n) = A (m x k) B^T, B stored n x k as weights are */
-		llm_blas_sgemm_nt(m, n, k, a, k, b, k, c, n);
+		if (impl == LLM_BENCH_GEMM_BLAS)
+			llm_blas_sgemm_nt(m, n, k, a, k, b, k, c, n);
+		else
+			llm_threadpool_run(tp, n, 48, 48, gemm_rows, &g);
 		if (r >= 0)
 			times[r] = llm_bench_now() - t0;
 	}
-	llm_blas_set_threads(saved);
+	if (impl == LLM_BENCH_GEMM_BLAS)
+		llm_blas_set_threads(saved);
+	llm_threadpool_free(tp);
 	free(a), free(b), free(c);
 	return 0;
+}
+
+int llm_bench_sgemm(double *times, int m, int n, int k, int n_threads, int reps)
+{
+	return llm_bench_gemm(times, LLM_BENCH_GEMM_BLAS, m, n, k, n_threads, reps);
 }
 
 int llm_bench_quant(double *tq, double *tdq, int type, int64_t n, int reps)

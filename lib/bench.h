@@ -64,10 +64,15 @@ double llm_bench_bandwidth_bytes(int kind, size_t n);
  * sgemm: C (m x n) = A (m x k) B^T (B: n x k, as weights are stored), F32
  * through OpenBLAS (llm_blas_sgemm_nt, kernels.h) with n_threads threads;
  * 2 m n k flops per call.
+ * gemm: the same product through OpenBLAS (LLM_BENCH_GEMM_BLAS, i.e.
+ * llm_bench_sgemm) or through gemm.h's llm_gemm_nt (LLM_BENCH_GEMM_OWN),
+ * the n rows of B split over a pool of n_threads as llm_matmul splits them.
  * quant: one type's from_float (quantize) and to_float (dequantize) of
  * llm_type_traits over n values (a multiple of the block size), one thread;
  * fills tq[reps] and tdq[reps]. */
 int llm_bench_sgemm(double *times, int m, int n, int k, int n_threads, int reps);
+enum { LLM_BENCH_GEMM_BLAS = 0, LLM_BENCH_GEMM_OWN = 1 };
+int llm_bench_gemm(double *times, int impl, int m, int n, int k, int n_threads, int reps);
 int llm_bench_quant(double *tq, double *tdq, int type, int64_t n, int reps);
 
 /* mat-vec: y = W x with the library's llm_matvec (kernels.h) over n_mats

@@ -136,6 +136,8 @@ for r in rows:
     assert isinstance(r["value"], (int, float)) and r["value"] > 0, r
 bw = [r["param"].split()[0] for r in rows if r["kernel"] == "bandwidth"]
 assert bw == ["read", "copy", "triad"], bw
+sg = {r["param"].split()[0] for r in rows if r["kernel"] == "sgemm"}
+assert sg == {"blas", "own"}, f"sgemm rows: {sg}"
 q = sorted(r["param"] for r in rows if r["kernel"] == "quantize")
 assert q == sorted(["f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]), q
 EOF
@@ -167,7 +169,7 @@ llm-bench --only quant,sgemm $K -o jsonl >"$TMP/k.jsonl" 2>"$TMP/err"
 if "$PY" -c '
 import json, sys
 n = sum(1 for l in open(sys.argv[1]) if json.loads(l)["bench"] == "kernel")
-assert n == 2 + 14, n' "$TMP/k.jsonl" 2>"$TMP/py.out"; then ok kernel_jsonl; else fail kernel_jsonl "$(tail -n 1 "$TMP/py.out")"; fi
+assert n == 2 * 2 + 14, n  # sgemm: blas and own at 2 sizes; quant: 7 types x 2' "$TMP/k.jsonl" 2>"$TMP/py.out"; then ok kernel_jsonl; else fail kernel_jsonl "$(tail -n 1 "$TMP/py.out")"; fi
 llm-bench --only bandwidth $K >"$TMP/k.md" 2>"$TMP/err"
 [ "$(head -n 1 "$TMP/k.md")" = "| kernel | param | threads | metric | value | unit |" ] && ok kernel_md_header || fail kernel_md_header "$(head -n 1 "$TMP/k.md")"
 
