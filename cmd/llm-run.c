@@ -13,16 +13,8 @@
  *                per completion out, fields unescaped (\\ \t \n \r)
  *   --perplexity "[i]ppl," per chunk, then "PPL = X +/- U"
  *   --tokenize   the prompt's ids, vocabulary only
- *   --kv-out     the KV cache after generation as a GGUF, in this layout
- *                (llm-kvstat reads it):
- *
- *   metadata  general.type "kv-dump", general.architecture and general.name
- *             (the model's, when present), kv.n_layer, kv.n_head, kv.n_head_kv,
- *             kv.head_dim, kv.n_pos, kv.rope.dimension_count (u32),
- *             kv.rope.freq_base (f32), kv.tokens (arr[i32]: token per position)
- *   tensors   kv.L.k, kv.L.v for L = 0 .. n_layer-1 in that order, F32,
- *             ne = [head_dim, n_head_kv, n_pos], position-major (keys after
- *             RoPE, as cached)
+ *   --kv-out     the KV cache after generation as a GGUF (layout: eval.h,
+ *                llm_eval_gen_write_kv)
  *
  * Exit status: 0 success, 1 failure ("llm-run: FILE: what is wrong"), 2
  * usage (unknown option, bad number, -n below -1, conflicting modes).
@@ -256,16 +248,15 @@ static void echo_row(void *ud, int i, const float *row)
 		logprob_row(o, i + 1, o->toks[i], o->toks[i + 1], row);
 }
 
-static void write_kv(struct run *r, const char *path, const int32_t *toks, int n_pos);
-
 static void generate(struct run *r, const char *text, size_t len, const struct gen_opts *g)
 {
 	struct llm_utf8_stream us = { { 0 }, 0 };
 	struct lp_out o = { r, NULL, 0, g->top_logprobs, NULL, malloc(256), 256 };
 	char out[512 + 8];
 	int text_out = !g->logprobs && !(g->kv_out && strcmp(g->kv_out, "-") == 0);
-	int32_t *toks, id, prev, n_pos;
+	int32_t *toks, id, prev;
 	size_t n_prompt;
+	int P, n_gen = 0, rc;
 
 	o.alt = malloc((size_t)(g->top_logprobs ? g->top_logprobs : 1) * sizeof *o.alt);
 	if (!o.buf || !o.alt)
@@ -276,7 +267,8 @@ static void generate(struct run *r, const char *text, size_t len, const struct g
 	if (n_prompt > (size_t)r->n_ctx)
 		cli_die("prompt of %zu tokens does not fit the context of %d (-c)", n_prompt, r->n_ctx);
 	o.toks = toks;
-	o.n_prompt = (int)n_prompt;
+	o.n_prompt = P = (int)n_prompt;
+	prev = toks[P - 1];
 
 	if (g->logprobs)
 		printf("pos\tid\ttoken\tlogprob\ttop\n");
@@ -290,12 +282,9 @@ static void generate(struct run *r, const char *text, size_t len, const struct g
 		cli_die_lib();
 	double t1 = now();
 
-	int rc;
-	while ((rc = llm_eval_gen_next(&id, r->ev)) > 0) {
-		const int32_t *all = llm_eval_gen_tokens(r->ev, &n_pos);
-		prev = all[n_pos - 2];
+	for (; (rc = llm_eval_gen_next(&id, r->ev)) > 0; prev = id, n_gen++) {
 		if (g->logprobs) {
-			logprob_row(&o, n_pos - 1, prev, id, llm_eval_gen_logits(r->ev));
+			logprob_row(&o, P + n_gen, prev, id, llm_eval_gen_logits(r->ev));
 			fflush(stdout);
 		} else if (text_out) {
 			size_t n = piece(r, prev, id, &o.buf, &o.cap);
@@ -314,20 +303,14 @@ static void generate(struct run *r, const char *text, size_t len, const struct g
 		cli_die("write error on stdout");
 	double t2 = now();
 
-	int P = (int)n_prompt, n_gen;
-	const int32_t *all = llm_eval_gen_tokens(r->ev, &n_pos);
-	n_gen = n_pos - P;
 	if (llm_eval_gen_stop(r->ev) == LLM_GEN_FULL && !g->quiet && g->gp.n_predict >= 0 &&
 	    n_gen < g->gp.n_predict)
 		cli_warn("the context of %d tokens is full", r->n_ctx);
 	if (!g->quiet)
 		fprintf(stderr, "%s: prompt %d tokens, %.2f tok/s; generated %d tokens, %.2f tok/s\n",
 			cli_name(), P, P / (t1 - t0), n_gen, n_gen ? n_gen / (t2 - t1) : 0.0);
-	if (g->kv_out) {
-		if (llm_eval_gen_sync(r->ev))
-			cli_die_lib();
-		write_kv(r, g->kv_out, all, n_pos);
-	}
+	if (g->kv_out && llm_eval_gen_write_kv(r->ev, g->kv_out, llm_ckpt_meta(r->ck)))
+		cli_die_lib();
 	free(toks);
 	free(o.buf);
 	free(o.alt);
@@ -430,59 +413,6 @@ static void perplexity(struct run *r, const char *path, int quiet)
 		fprintf(stderr, "%s: %lld tokens scored, %.2f tok/s evaluated\n", cli_name(),
 			(long long)p.count, (double)p.n_chunk * (N - 1) / (now() - t0));
 	free(toks);
-}
-
-/* ================================================================ --kv-out
- * (layout: see the comment at the top) */
-
-static void write_kv(struct run *r, const char *path, const int32_t *toks, int n_pos)
-{
-	const struct llm_hparams *hp = llm_model_hparams(r->m);
-	const llm_meta *mm = llm_ckpt_meta(r->ck);
-	llm_gguf_writer *w;
-	const char *s;
-	int64_t ne[3] = { hp->head_dim, hp->n_head_kv, n_pos };
-	size_t row = (size_t)hp->n_head_kv * (size_t)hp->head_dim * sizeof(float);
-
-	if (n_pos < 1)
-		cli_die("%s: nothing evaluated to dump", path);
-	if (llm_gguf_writer_open(&w, path))
-		cli_die_lib();
-	llm_meta *wm = llm_gguf_writer_meta(w);
-	int rc = llm_meta_set_str(wm, "general.type", "kv-dump");
-	if (!rc && llm_meta_get_str(mm, "general.architecture", &s, NULL) == 0)
-		rc = llm_meta_set_str(wm, "general.architecture", s);
-	if (!rc && llm_meta_get_str(mm, "general.name", &s, NULL) == 0)
-		rc = llm_meta_set_str(wm, "general.name", s);
-	if (!rc)
-		rc = llm_meta_set_u32(wm, "kv.n_layer", (uint32_t)hp->n_layer) ||
-		     llm_meta_set_u32(wm, "kv.n_head", (uint32_t)hp->n_head) ||
-		     llm_meta_set_u32(wm, "kv.n_head_kv", (uint32_t)hp->n_head_kv) ||
-		     llm_meta_set_u32(wm, "kv.head_dim", (uint32_t)hp->head_dim) ||
-		     llm_meta_set_u32(wm, "kv.n_pos", (uint32_t)n_pos) ||
-		     llm_meta_set_u32(wm, "kv.rope.dimension_count", (uint32_t)hp->rope_dim) ||
-		     llm_meta_set_f32(wm, "kv.rope.freq_base", hp->rope_base) ||
-		     llm_meta_set_arr(wm, "kv.tokens", LLM_V_I32, toks, (uint64_t)n_pos);
-	for (int l = 0; !rc && l < hp->n_layer; l++) {
-		char name[64];
-		snprintf(name, sizeof name, "kv.%d.k", l);
-		if ((rc = llm_gguf_writer_add_tensor(w, name, LLM_TYPE_F32, 3, ne)))
-			break;
-		snprintf(name, sizeof name, "kv.%d.v", l);
-		rc = llm_gguf_writer_add_tensor(w, name, LLM_TYPE_F32, 3, ne);
-	}
-	for (int l = 0; !rc && l < hp->n_layer; l++) {
-		const float *k, *v;
-		if (!(rc = llm_model_kv(r->m, l, &k, &v)) &&
-		    !(rc = llm_gguf_writer_write(w, k, row * (size_t)n_pos)))
-			rc = llm_gguf_writer_write(w, v, row * (size_t)n_pos);
-	}
-	if (rc) {
-		llm_gguf_writer_abort(w);
-		cli_die_lib();
-	}
-	if (llm_gguf_writer_commit(w))
-		cli_die_lib();
 }
 
 /* ================================================================ main */

@@ -3,11 +3,14 @@
  * the batching and the order of the sums are part of the results (llm-run's
  * outputs are pinned byte for byte), so change them only on purpose. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "eval.h"
+#include "gguf.h"
+#include "types.h"
 
 struct llm_eval {
 	llm_model *m;        /* borrowed */
@@ -386,4 +389,56 @@ int llm_eval_gen_sync(llm_eval *e)
 	if (n < 1 || llm_model_n_past(e->m) >= n)
 		return 0;
 	return llm_model_eval(e->m, &e->toks[n - 1], 1, n - 1, NULL, 0);
+}
+
+/* ================================================================ KV dump */
+
+int llm_eval_gen_write_kv(llm_eval *e, const char *path, const llm_meta *model_meta)
+{
+	const struct llm_hparams *hp = llm_model_hparams(e->m);
+	int32_t n_pos = e->n_prompt + e->n_gen;
+	int64_t ne[3] = { hp->head_dim, hp->n_head_kv, n_pos };
+	size_t row = (size_t)hp->n_head_kv * (size_t)hp->head_dim * sizeof(float); /* one position */
+	llm_gguf_writer *w;
+	const char *s;
+
+	if (n_pos < 1)
+		return llm_err(LLM_EINVAL, "%s: nothing evaluated to dump", path);
+	int rc = llm_eval_gen_sync(e);
+	if (rc || (rc = llm_gguf_writer_open(&w, path)))
+		return rc;
+	llm_meta *wm = llm_gguf_writer_meta(w);
+	rc = llm_meta_set_str(wm, "general.type", "kv-dump");
+	if (!rc && model_meta && llm_meta_get_str(model_meta, "general.architecture", &s, NULL) == 0)
+		rc = llm_meta_set_str(wm, "general.architecture", s);
+	if (!rc && model_meta && llm_meta_get_str(model_meta, "general.name", &s, NULL) == 0)
+		rc = llm_meta_set_str(wm, "general.name", s);
+	if (!rc && (llm_meta_set_u32(wm, "kv.n_layer", (uint32_t)hp->n_layer) ||
+		    llm_meta_set_u32(wm, "kv.n_head", (uint32_t)hp->n_head) ||
+		    llm_meta_set_u32(wm, "kv.n_head_kv", (uint32_t)hp->n_head_kv) ||
+		    llm_meta_set_u32(wm, "kv.head_dim", (uint32_t)hp->head_dim) ||
+		    llm_meta_set_u32(wm, "kv.n_pos", (uint32_t)n_pos) ||
+		    llm_meta_set_u32(wm, "kv.rope.dimension_count", (uint32_t)hp->rope_dim) ||
+		    llm_meta_set_f32(wm, "kv.rope.freq_base", hp->rope_base) ||
+		    llm_meta_set_arr(wm, "kv.tokens", LLM_V_I32, e->toks, (uint64_t)n_pos)))
+		rc = llm_err(LLM_ENOMEM, "%s: out of memory", path);
+	for (int l = 0; !rc && l < hp->n_layer; l++) {
+		char name[64];
+		snprintf(name, sizeof name, "kv.%d.k", l);
+		if ((rc = llm_gguf_writer_add_tensor(w, name, LLM_TYPE_F32, 3, ne)))
+			break;
+		snprintf(name, sizeof name, "kv.%d.v", l);
+		rc = llm_gguf_writer_add_tensor(w, name, LLM_TYPE_F32, 3, ne);
+	}
+	for (int l = 0; !rc && l < hp->n_layer; l++) {
+		const float *k, *v; /* (n_ctx, n_head_kv, head_dim), positions 0 .. n_pos-1 used */
+		if (!(rc = llm_model_kv(e->m, l, &k, &v)) &&
+		    !(rc = llm_gguf_writer_write(w, k, row * (size_t)n_pos)))
+			rc = llm_gguf_writer_write(w, v, row * (size_t)n_pos);
+	}
+	if (rc) {
+		llm_gguf_writer_abort(w);
+		return rc;
+	}
+	return llm_gguf_writer_commit(w);
 }

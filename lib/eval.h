@@ -1,7 +1,7 @@
 /* eval.h - what a model says about token sequences: log-probabilities and
  * the most likely alternatives, scores of completions, perplexity, and
- * generation through the sampler.  The numeric half of llm-run, for any
- * program that links libllm.
+ * generation through the sampler, and a dump of the KV cache it leaves.
+ * The numeric half of llm-run, for any program that links libllm.
  *
  * Log-probabilities are computed in double from the raw logits, before any
  * sampling step: log p(i) = logit[i] - logsumexp(logits) (sampler.h's
@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "meta.h"
 #include "model.h"
 #include "sampler.h"
 #include "tokenizer.h"
@@ -170,5 +171,33 @@ const int32_t *llm_eval_gen_tokens(const llm_eval *e, int32_t *n);
 /* Evaluate the last generated token if it was not, so the KV cache holds
  * every token llm_eval_gen_tokens lists (for a dump of the cache). */
 int llm_eval_gen_sync(llm_eval *e);
+
+/* Write the KV cache of every token llm_eval_gen_tokens lists (n_pos of
+ * them, after llm_eval_gen_sync) to path as a GGUF, atomically ("-":
+ * stdout; the caller refuses a terminal).  model_meta (borrowed, may be
+ * NULL) lends general.architecture and general.name.  Layout (llm-kvstat
+ * and kv.h read it):
+ *
+ *   metadata
+ *     general.type             str  "kv-dump"
+ *     general.architecture     str  the model's (when it has one)
+ *     general.name             str  the model's (when it has one)
+ *     kv.n_layer               u32
+ *     kv.n_head                u32  query heads
+ *     kv.n_head_kv             u32  K/V heads (GQA: n_head / n_head_kv queries share one)
+ *     kv.head_dim              u32
+ *     kv.n_pos                 u32  positions dumped: 0 .. n_pos-1 (implied; no list)
+ *     kv.rope.dimension_count  u32  dims of each head that RoPE rotates
+ *     kv.rope.freq_base        f32
+ *     kv.tokens                arr[i32]  the token id at each position
+ *   tensors, for L = 0 .. n_layer-1, in order kv.0.k, kv.0.v, kv.1.k, ...
+ *     kv.L.k  F32  ne = [head_dim, n_head_kv, n_pos]   keys after RoPE (as cached,
+ *                  GGUF's adjacent-pair rotation), position-major: element
+ *                  (d, h, p) at (p * n_head_kv + h) * head_dim + d
+ *     kv.L.v  F32  ne = [head_dim, n_head_kv, n_pos]   values, same layout
+ *
+ * LLM_EINVAL when no token was evaluated; the model's and the writer's
+ * errors (the output is then removed). */
+int llm_eval_gen_write_kv(llm_eval *e, const char *path, const llm_meta *model_meta);
 
 #endif

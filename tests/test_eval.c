@@ -16,7 +16,8 @@
  *            end of sequence with a SentencePiece vocabulary, ignore_eos).
  *  stories   ../shared/models/stories260K.gguf: scores and perplexity
  *            against one all-logits llm_model_eval per sequence with the
- *            test's own log-softmax.
+ *            test's own log-softmax; the KV dump (metadata, tensors equal
+ *            to the cache, the first key against the weights).
  * Tolerances: 1e-5 relative on bigram log-probabilities (the model runs in
  * float, the reference in double); 1e-4 absolute on summed stories260K
  * log-probabilities of a few tokens, 1e-6 relative on perplexity.
@@ -534,7 +535,95 @@ static double full_eval_sum(llm_model *m, const int32_t *f, size_t start, size_t
 	return s;
 }
 
-static void test_stories(void)
+/* --kv-out's dump: metadata, tensors equal to the model's cache, and the
+ * first key of layer 0 against Wk (attn_norm * rmsnorm(E[tok0])) computed
+ * here (RoPE is the identity at position 0). */
+static void test_kv_dump(llm_eval *e, llm_ckpt *ck, llm_model *m, const llm_tokenizer *tk,
+			 const int32_t *P, size_t nP, const char *dir)
+{
+	const struct llm_hparams *hp = llm_model_hparams(m);
+	struct llm_gen_params gp = LLM_GEN_PARAMS_INIT;
+	char path[512];
+	llm_gguf *g = NULL;
+	int32_t id, n;
+	int bad = 0;
+
+	gp.sp.temp = 0;
+	gp.n_predict = 4;
+	snprintf(path, sizeof path, "%s/kv.gguf", dir);
+	if (llm_eval_gen_start(e, tk, &gp, P, nP, NULL, NULL)) {
+		CHECK(0, "kv_dump", "%s", llm_errmsg());
+		return;
+	}
+	while (llm_eval_gen_next(&id, e) > 0)
+		;
+	const int32_t *toks = llm_eval_gen_tokens(e, &n);
+	if (llm_eval_gen_write_kv(e, path, llm_ckpt_meta(ck)) || llm_gguf_open(&g, path)) {
+		CHECK(0, "kv_dump", "%s", llm_errmsg());
+		return;
+	}
+	const llm_meta *md = llm_gguf_meta(g);
+	const char *type = "";
+	enum llm_vtype at;
+	uint64_t na;
+	const void *arr = NULL;
+	llm_meta_get_str(md, "general.type", &type, NULL);
+	bad += strcmp(type, "kv-dump") != 0 || llm_meta_int(md, "kv.n_pos", -1) != n ||
+	       llm_meta_int(md, "kv.n_layer", -1) != hp->n_layer ||
+	       llm_meta_int(md, "kv.n_head_kv", -1) != hp->n_head_kv ||
+	       llm_meta_int(md, "kv.head_dim", -1) != hp->head_dim ||
+	       llm_gguf_n_tensors(g) != 2 * hp->n_layer || llm_model_n_past(m) != n;
+	if (llm_meta_get_arr(md, "kv.tokens", &at, &na, &arr) || at != LLM_V_I32 || na != (uint64_t)n ||
+	    memcmp(arr, toks, (size_t)n * sizeof *toks))
+		bad++;
+	size_t row = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+	for (int l = 0; l < hp->n_layer && !bad; l++) {
+		const float *k, *v;
+		llm_model_kv(m, l, &k, &v);
+		for (int kind = 0; kind < 2; kind++) {
+			char name[32];
+			snprintf(name, sizeof name, "kv.%d.%c", l, kind ? 'v' : 'k');
+			int64_t i = llm_gguf_find_tensor(g, name);
+			const struct llm_tensor_info *ti = i >= 0 ? llm_gguf_tensor(g, i) : NULL;
+			bad += !ti || ti->ne[0] != hp->head_dim || ti->ne[1] != hp->n_head_kv ||
+			       ti->ne[2] != n ||
+			       memcmp(llm_gguf_tensor_data(g, i), kind ? v : k, row * (size_t)n * 4);
+		}
+	}
+	CHECK(bad == 0, "kv_dump", "%d differences from the model's cache or metadata", bad);
+
+	/* the first key, from the weights */
+	int64_t E = hp->n_embd, ie = llm_ckpt_find(ck, "token_embd.weight"),
+		in = llm_ckpt_find(ck, "blk.0.attn_norm.weight"), ik = llm_ckpt_find(ck, "blk.0.attn_k.weight");
+	float *emb = malloc((size_t)(E * hp->n_vocab) * 4), *nw = malloc((size_t)E * 4),
+	      *wk = malloc((size_t)E * row * 4);
+	double worst = INFINITY, scale = 0;
+	if (ie >= 0 && in >= 0 && ik >= 0 && !llm_ckpt_read_f32(ck, ie, emb) &&
+	    !llm_ckpt_read_f32(ck, in, nw) && !llm_ckpt_read_f32(ck, ik, wk)) {
+		const float *x = emb + (size_t)toks[0] * (size_t)E;
+		const float *k0 = llm_gguf_tensor_data(g, llm_gguf_find_tensor(g, "kv.0.k"));
+		double ss = 0;
+		for (int64_t d = 0; d < E; d++)
+			ss += (double)x[d] * x[d];
+		double r = 1 / sqrt(ss / (double)E + hp->rms_eps);
+		worst = 0;
+		for (size_t j = 0; j < row; j++) {
+			double kj = 0;
+			for (int64_t d = 0; d < E; d++)
+				kj += (double)wk[j * (size_t)E + (size_t)d] * nw[d] * x[d] * r;
+			worst = fmax(worst, fabs(kj - k0[j]));
+			scale = fmax(scale, fabs(kj));
+		}
+	}
+	CHECK(worst <= 1e-5 * scale, "kv_dump_first_key", "max |diff| %g (scale %g)", worst, scale);
+	free(emb);
+	free(nw);
+	free(wk);
+	llm_gguf_free(g);
+	unlink(path);
+}
+
+static void test_stories(const char *dir)
 {
 	char path[512];
 	llm_ckpt *ck = NULL;
@@ -617,6 +706,7 @@ static void test_stories(void)
 	      "stories_perplexity", "rc %d count %lld/%ld ppl %.9g/%.9g err %.9g/%.9g (%s)", rc,
 	      (long long)p.count, count, p.ppl, ppl, p.err, u, rc ? llm_errmsg() : "");
 
+	test_kv_dump(e, ck, m, tk, P[0], nP[0], dir);
 	free(T);
 	for (int c = 0; c < 4; c++) {
 		free(P[c]);
@@ -638,8 +728,8 @@ int main(void)
 		return test_done();
 	}
 	test_bigram(dir);
+	test_stories(dir);
 	rmdir(dir);
-	test_stories();
 	llm_eval_free(NULL);
 	return test_done();
 }
