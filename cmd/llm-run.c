@@ -20,7 +20,6 @@
  * usage (unknown option, bad number, -n below -1, conflicting modes).
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +31,9 @@
 #include "cli.h"
 #include "error.h"
 #include "eval.h"
-#include "gguf.h"
-#include "io.h"
 #include "lora.h"
 #include "model.h"
-#include "sampler.h"
 #include "tokenizer.h"
-#include "types.h"
 #include "unicode.h"
 
 enum {
