@@ -1,5 +1,5 @@
 /* eval.h - what a model says about token sequences: log-probabilities and
- * the most likely alternatives, scores of completions, perplexity, and
+ * the most likely alternatives, scores of completions, perplexity,
  * generation through the sampler, and a dump of the KV cache it leaves.
  * The numeric half of llm-run, for any program that links libllm.
  *
@@ -26,12 +26,13 @@
  * score is the sum of their log-probabilities, each given every token
  * before it.
  *
- * The evaluator (llm_eval) owns a logits buffer of up to 512 rows (at most
- * 16 MiB) and evaluates long sequences in batches of that many tokens.  It
- * borrows the model, and assumes it is the model's only user between
- * llm_eval_new and llm_eval_free: consecutive llm_eval_score calls reuse
- * the KV cache for the tokens they share, which a direct llm_model_eval
- * in between would silently invalidate (call llm_eval_reset first).
+ * The evaluator (llm_eval) owns a logits buffer of 1 .. 512 rows (as many
+ * as fit in 16 MiB) and evaluates long sequences in batches of that many
+ * tokens.  It borrows the model and assumes it is the model's only user
+ * between llm_eval_new and llm_eval_free: consecutive llm_eval_score calls
+ * reuse the KV cache for the tokens they share, which a direct
+ * llm_model_eval in between would silently invalidate (call
+ * llm_eval_reset first).
  *
  * Ownership: llm_eval_new allocates, llm_eval_free releases (NULL is a
  * no-op); token arrays and logits passed in are borrowed and not kept;
@@ -146,8 +147,8 @@ enum {
  * (borrowed until the last llm_eval_gen_next; NULL: no token ends
  * generation) says which tokens end it.  With fn, the prompt is evaluated
  * in batches and fn(ud, i, row) sees the logits after every prompt token
- * i (0 .. n-1); without, in one call.  Either way the sampled tokens are
- * the same. */
+ * i (0 .. n-1); without, in one call for the last row only (the two
+ * paths may differ in the last bits of the logits). */
 int llm_eval_gen_start(llm_eval *e, const llm_tokenizer *tk, const struct llm_gen_params *p,
 		       const int32_t *prompt, size_t n, llm_eval_row_fn fn, void *ud);
 
