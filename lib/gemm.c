@@ -20,12 +20,14 @@
  *
  * Cache blocking: for each block of KC values of n, each tile of NR rows of
  * B (NR x KC x 4 bytes = 12 KiB: L1) is reused by every tile of MR rows of
- * A; the MC x KC block of A (<= 512 KiB) stays in L2.  F16/BF16 rows of B
+ * A; the MC x KC block of A (<= 512 KiB) stays in L2, copied to 64-byte
+ * aligned rows (loads that straddle two cache lines cost two).  F16/BF16 rows of B
  * are widened into a stack buffer per tile (the cost of one conversion per
  * value, shared by all m rows of A), so no separate decode pass is needed.
  * F32 rows are copied into the same buffer: rows of B that lie a multiple of
  * 4 KiB apart (n = 1024, 2048, ...) otherwise compete for the same L1 sets.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -39,9 +41,7 @@
 #ifndef MC
 #define MC 256     /* rows of A per block: MC x KC x 4 = 512 KiB in L2 */
 #endif
-#ifndef PF_LEVEL
-#define PF_LEVEL 3
-#endif
+#define ST (KC + 16) /* row stride of the copies: rows 2 KiB apart would share L1 sets */
 #define NR_MAX 8   /* widest tile of B rows of any instruction set */
 
 /* One tile: C[0..mr)[0..nr) (+)= A[0..mr)[0..kc) B[0..nr)[0..kc)^T;
@@ -59,45 +59,69 @@ struct gemm_kernel {
 
 /* ========================================================= the driver */
 
+/* Prefetch slice t of nt of the B tile at nb (rows rows of rl cache lines,
+ * ldb_bytes apart): spread over the tiles of A that use the current one. */
+static inline void prefetch_slice(const uint8_t *nb, size_t ldb_bytes, int64_t rows, int64_t rl,
+				  int64_t t, int64_t nt)
+{
+	int64_t nl = rows * rl;
+	for (int64_t l = t * nl / nt; l < (t + 1) * nl / nt; l++)
+		__builtin_prefetch(nb + (size_t)(l / rl) * ldb_bytes + (size_t)(l % rl) * 64, 0, 3);
+}
+
+/* C[m0..m0+mc)[0..d) (+)= A[.][k0..k0+kc) B[0..d)[k0..k0+kc)^T: the loop
+ * over tiles of B (widened into bp) and, inside, over tiles of A (ap:
+ * rows lda apart, already offset to k0). */
+static void gemm_block(const struct gemm_kernel *kn, float *c, int64_t ldc, const float *ap,
+		       int64_t lda, const uint8_t *b, int btype, int64_t ldb, int64_t mc, int64_t d,
+		       int64_t k0, int64_t kc, float *bp)
+{
+	size_t esz = btype == LLM_TYPE_F32 ? 4 : 2, ldb_bytes = (size_t)ldb * esz;
+	int64_t nt = (mc + kn->mr - 1) / kn->mr, rl = (kc * (int64_t)esz + 63) / 64;
+
+	for (int64_t j0 = 0; j0 < d; j0 += kn->nr) {
+		int nr = d - j0 < kn->nr ? (int)(d - j0) : kn->nr;
+		int64_t next = d - j0 - nr < kn->nr ? d - j0 - nr : kn->nr; /* rows of the next tile */
+		const uint8_t *bj = b + (size_t)j0 * ldb_bytes + (size_t)k0 * esz;
+		for (int r = 0; r < nr; r++)
+			kn->widen(bp + r * ST, bj + (size_t)r * ldb_bytes, btype, kc);
+		for (int64_t i0 = 0, t = 0; i0 < mc; i0 += kn->mr, t++) {
+			int mr = mc - i0 < kn->mr ? (int)(mc - i0) : kn->mr;
+			prefetch_slice(bj + (size_t)nr * ldb_bytes, ldb_bytes, next, rl, t, nt);
+			kn->tiles[(mr - 1) * kn->nr + nr - 1](mr, nr, c + i0 * ldc + j0, ldc, ap + i0 * lda,
+							     lda, bp, ST, kc, k0 > 0);
+		}
+	}
+}
+
 static void gemm_run(const struct gemm_kernel *kn, float *c, int64_t ldc, const float *a,
 		     int64_t lda, const uint8_t *b, int btype, int64_t ldb, int64_t m, int64_t d,
 		     int64_t n)
 {
-	float bp[NR_MAX * KC]; /* B tile widened: NR rows of KC values */
-	size_t esz = btype == LLM_TYPE_F32 ? 4 : 2;
+	float bp[NR_MAX * ST] __attribute__((aligned(64))); /* B tile widened: NR rows of KC values */
+	/* A block copied to aligned rows (zmm loads that straddle cache lines
+	 * cost two): 7% here; A is read in place when this cannot be had */
+	int64_t mb = m < MC ? m : MC;
+	float *abuf = n > 0 && m > 0 ? aligned_alloc(64, (size_t)mb * ST * sizeof(float)) : NULL;
 
-	if (n == 0) {
+	if (n == 0)
 		for (int64_t i = 0; i < m; i++)
 			memset(c + i * ldc, 0, (size_t)d * sizeof(float));
-		return;
-	}
 	for (int64_t k0 = 0; k0 < n; k0 += KC) {
 		int64_t kc = n - k0 < KC ? n - k0 : KC;
 		for (int64_t m0 = 0; m0 < m; m0 += MC) {
 			int64_t mc = m - m0 < MC ? m - m0 : MC;
-			for (int64_t j0 = 0; j0 < d; j0 += kn->nr) {
-				int nr = d - j0 < kn->nr ? (int)(d - j0) : kn->nr;
-				for (int r = 0; r < nr; r++)
-					kn->widen(bp + r * KC, b + ((size_t)(j0 + r) * (size_t)ldb + (size_t)k0) * esz,
-						  btype, kc);
-				/* the next tile of B comes from memory while this one
-				 * is used: its lines prefetched a slice per tile of A */
-				int64_t nt = (mc + kn->mr - 1) / kn->mr, t = 0;
-				int64_t jn = d - j0 - nr < kn->nr ? d - j0 - nr : kn->nr;
-				int64_t rl = ((int64_t)kc * (int64_t)esz + 63) / 64, nl = jn * rl;
-				const uint8_t *nb = b + ((size_t)(j0 + nr) * (size_t)ldb + (size_t)k0) * esz;
-				for (int64_t i0 = 0; i0 < mc; i0 += kn->mr, t++) {
-					int mr = mc - i0 < kn->mr ? (int)(mc - i0) : kn->mr;
-					for (int64_t l = t * nl / nt; l < (t + 1) * nl / nt; l++)
-						__builtin_prefetch(nb + (size_t)(l / rl) * (size_t)ldb * esz +
-								   (size_t)(l % rl) * 64, 0, PF_LEVEL);
-					kn->tiles[(mr - 1) * kn->nr + nr - 1](mr, nr, c + (m0 + i0) * ldc + j0, ldc,
-									     a + (m0 + i0) * lda + k0, lda, bp, KC, kc,
-									     k0 > 0);
-				}
+			const float *ap = a + m0 * lda + k0;
+			int64_t ldap = lda;
+			if (abuf) {
+				for (int64_t i = 0; i < mc; i++)
+					memcpy(abuf + i * ST, ap + i * lda, (size_t)kc * sizeof(float));
+				ap = abuf, ldap = ST;
 			}
+			gemm_block(kn, c + m0 * ldc, ldc, ap, ldap, b, btype, ldb, mc, d, k0, kc, bp);
 		}
 	}
+	free(abuf);
 }
 
 /* ================================================== plain C (reference) */

@@ -20,8 +20,11 @@
  * them with shuffles at the end of the block.  Versions: AVX-512 (masked
  * tails), AVX2+FMA+F16C and plain C, chosen at run time.
  *
- * Single-threaded, no allocation, no global state: callers split the d rows
- * of B over their threads (kernels.c's llm_matmul does).  Any m, d, n >= 0.
+ * Single-threaded, no global state: callers split the d rows of B over
+ * their threads (kernels.c's llm_matmul does).  Any m, d, n >= 0.  Each
+ * call allocates (and frees) one aligned copy of up to 256 x 528 floats of
+ * A; when that fails it reads A in place instead, so it never fails for
+ * lack of memory.
  */
 #ifndef LLM_GEMM_H
 #define LLM_GEMM_H
