@@ -41,6 +41,7 @@
 #ifndef MC
 #define MC 256     /* rows of A per block: MC x KC x 4 = 512 KiB in L2 */
 #endif
+#define C_CHUNK 65536 /* floats of C per chunk of B rows (256 KiB, in L2 across the blocks of n) */
 #define ST (KC + 16) /* row stride of the copies: rows 2 KiB apart would share L1 sets */
 #define NR_MAX 8   /* widest tile of B rows of any instruction set */
 
@@ -107,18 +108,27 @@ static void gemm_run(const struct gemm_kernel *kn, float *c, int64_t ldc, const 
 	if (n == 0)
 		for (int64_t i = 0; i < m; i++)
 			memset(c + i * ldc, 0, (size_t)d * sizeof(float));
-	for (int64_t k0 = 0; k0 < n; k0 += KC) {
-		int64_t kc = n - k0 < KC ? n - k0 : KC;
-		for (int64_t m0 = 0; m0 < m; m0 += MC) {
-			int64_t mc = m - m0 < MC ? m - m0 : MC;
-			const float *ap = a + m0 * lda + k0;
-			int64_t ldap = lda;
-			if (abuf) {
-				for (int64_t i = 0; i < mc; i++)
-					memcpy(abuf + i * ST, ap + i * lda, (size_t)kc * sizeof(float));
-				ap = abuf, ldap = ST;
+	/* chunks of B rows, whole tiles of every kernel (48 = 6 x 8 = 4 x 12),
+	 * so that the part of C updated once per block of n stays in L2 */
+	int64_t dcmax = C_CHUNK / (mb > 0 ? mb : 1) / 48 * 48;
+	dcmax = dcmax < 48 ? 48 : dcmax;
+	for (int64_t j0 = 0; j0 < d; j0 += dcmax) {
+		int64_t dc = d - j0 < dcmax ? d - j0 : dcmax;
+		const uint8_t *bj = b + (size_t)j0 * (size_t)ldb * (btype == LLM_TYPE_F32 ? 4 : 2);
+		for (int64_t k0 = 0; k0 < n; k0 += KC) {
+			int64_t kc = n - k0 < KC ? n - k0 : KC;
+			for (int64_t m0 = 0; m0 < m; m0 += MC) {
+				int64_t mc = m - m0 < MC ? m - m0 : MC;
+				const float *ap = a + m0 * lda + k0;
+				int64_t ldap = lda;
+				if (abuf) {
+					for (int64_t i = 0; i < mc; i++)
+						memcpy(abuf + i * ST, ap + i * lda, (size_t)kc * sizeof(float));
+					ap = abuf, ldap = ST;
+				}
+				gemm_block(kn, c + m0 * ldc + j0, ldc, ap, ldap, bj, btype, ldb, mc, dc, k0,
+					   kc, bp);
 			}
-			gemm_block(kn, c + m0 * ldc, ldc, ap, ldap, b, btype, ldb, mc, d, k0, kc, bp);
 		}
 	}
 	free(abuf);
