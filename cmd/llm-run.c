@@ -33,12 +33,14 @@
 #include "eval.h"
 #include "lora.h"
 #include "model.h"
+#include "provenance.h"
 #include "tokenizer.h"
 #include "unicode.h"
 
 enum {
 	OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_MINP, OPT_RPEN, OPT_RLAST, OPT_ECHO, OPT_IGNEOS,
 	OPT_NOBOS, OPT_TOK, OPT_TOKENIZE, OPT_LOGPROBS, OPT_TOPLP, OPT_SCORE, OPT_PPL, OPT_KVOUT, OPT_LORA,
+	OPT_NOPROV, OPT_F32ACT,
 };
 
 static const struct cli_opt opts[] = {
@@ -65,6 +67,8 @@ static const struct cli_opt opts[] = {
 	{ "score", 0, NULL, "score prompt<TAB>completion lines from stdin (TSV logprob, n_tokens)", OPT_SCORE },
 	{ "perplexity", 0, "FILE", "perplexity of FILE in chunks of -c tokens, as llama-perplexity", OPT_PPL },
 	{ "kv-out", 0, "FILE", "write the KV cache after generation as a GGUF (- for stdout)", OPT_KVOUT },
+	{ "no-provenance", 0, NULL, "do not record provenance.* metadata in the --kv-out file", OPT_NOPROV },
+	{ "f32-act", 0, NULL, "Q4_0/Q8_0 weights: F32 activations and the float kernels (slower)", OPT_F32ACT },
 	{ "verbose", 'v', NULL, "print settings (seed, context, threads) on stderr", 'v' },
 	{ "quiet", 'q', NULL, "no statistics or notices on stderr", 'q' },
 	{ 0 },
@@ -205,6 +209,7 @@ struct gen_opts {
 	struct llm_gen_params gp;
 	int echo, logprobs, top_logprobs, quiet;
 	const char *kv_out;
+	const llm_meta *prov; /* provenance for the --kv-out file, or NULL */
 };
 
 /* What a --logprobs row needs besides the token. */
@@ -304,7 +309,7 @@ static void generate(struct run *r, const char *text, size_t len, const struct g
 	if (!g->quiet)
 		fprintf(stderr, "%s: prompt %d tokens, %.2f tok/s; generated %d tokens, %.2f tok/s\n",
 			cli_name(), P, P / (t1 - t0), n_gen, n_gen ? n_gen / (t2 - t1) : 0.0);
-	if (g->kv_out && llm_eval_gen_write_kv(r->ev, g->kv_out, llm_ckpt_meta(r->ck)))
+	if (g->kv_out && llm_eval_gen_write_kv(r->ev, g->kv_out, llm_ckpt_meta(r->ck), g->prov))
 		cli_die_lib();
 	free(toks);
 	free(o.buf);
@@ -424,13 +429,23 @@ int main(int argc, char **argv)
 {
 	struct llm_ckpt_opts ko = LLM_CKPT_OPTS_INIT;
 	struct llm_model_opts mo = LLM_MODEL_OPTS_INIT;
-	struct gen_opts g = { LLM_GEN_PARAMS_INIT, 0, 0, 5, 0, NULL };
+	struct gen_opts g = { LLM_GEN_PARAMS_INIT, 0, 0, 5, 0, NULL, NULL };
 	struct run r = { 0 };
 	const char *arg, *prompt = NULL, *pfile = NULL, *ppl_file = NULL, *loras[64];
 	int n_lora = 0;
 	llm_lora_set *lset = NULL;
 	int c, no_bos = 0, do_tok = 0, do_score = 0, repeat_last_n = 64;
 	long long seed = -1;
+	int provenance = 1;
+	llm_meta prov;
+	/* argv as given, for the provenance record (option parsing permutes it) */
+	char **args = malloc(((size_t)argc + 1) * sizeof *args);
+	if (!args) {
+		fprintf(stderr, "%s: out of memory\n", argv[0]);
+		return 1;
+	}
+	memcpy(args, argv, ((size_t)argc + 1) * sizeof *args);
+	llm_meta_init(&prov);
 
 	cli_init(&cmd, argc, argv);
 	while ((c = cli_next(&arg)) != -1) {
@@ -462,6 +477,8 @@ int main(int argc, char **argv)
 		case OPT_SCORE: do_score = 1; break;
 		case OPT_PPL: ppl_file = arg; break;
 		case OPT_KVOUT: g.kv_out = arg; break;
+		case OPT_NOPROV: provenance = 0; break;
+		case OPT_F32ACT: mo.f32_act = 1; break;
 		case 'v': r.verbose = 1; break;
 		case 'q': cli_quiet = g.quiet = 1; break;
 		}
@@ -538,6 +555,15 @@ int main(int argc, char **argv)
 			 llm_model_hparams(r.m)->n_ctx_train);
 	if (llm_eval_new(&r.ev, r.m))
 		cli_die_lib();
+	if (g.kv_out && provenance) {
+		/* the dump records the run that produced it: model and adapters as inputs */
+		struct llm_prov_input in[65] = { { r.path, llm_ckpt_meta(r.ck) } };
+		for (int i = 0; i < n_lora; i++)
+			in[1 + i].path = loras[i], in[1 + i].meta = NULL;
+		if (llm_provenance_fill(&prov, cli_name(), argc, args, in, 1 + n_lora))
+			cli_die_lib();
+		g.prov = &prov;
+	}
 	g.gp.sp.repeat_last_n = repeat_last_n < 0 ? r.n_ctx : repeat_last_n;
 	g.gp.sp.seed = seed < 0 ? random_seed() : (uint64_t)seed;
 	if (r.verbose)
@@ -555,6 +581,8 @@ int main(int argc, char **argv)
 	else
 		generate(&r, text, len, &g);
 done:
+	llm_meta_clear(&prov);
+	free(args);
 	free(text);
 	llm_eval_free(r.ev);
 	llm_model_free(r.m);

@@ -393,7 +393,8 @@ int llm_eval_gen_sync(llm_eval *e)
 
 /* ================================================================ KV dump */
 
-int llm_eval_gen_write_kv(llm_eval *e, const char *path, const llm_meta *model_meta)
+int llm_eval_gen_write_kv(llm_eval *e, const char *path, const llm_meta *model_meta,
+			  const llm_meta *extra)
 {
 	const struct llm_hparams *hp = llm_model_hparams(e->m);
 	int32_t n_pos = e->n_prompt + e->n_gen;
@@ -422,6 +423,8 @@ int llm_eval_gen_write_kv(llm_eval *e, const char *path, const llm_meta *model_m
 		    llm_meta_set_f32(wm, "kv.rope.freq_base", hp->rope_base) ||
 		    llm_meta_set_arr(wm, "kv.tokens", LLM_V_I32, e->toks, (uint64_t)n_pos)))
 		rc = llm_err(LLM_ENOMEM, "%s: out of memory", path);
+	for (int64_t i = 0; !rc && extra && i < extra->n; i++)
+		rc = llm_meta_set_kv(wm, &extra->kv[i], NULL);
 	for (int l = 0; !rc && l < hp->n_layer; l++) {
 		char name[64];
 		snprintf(name, sizeof name, "kv.%d.k", l);

@@ -197,8 +197,11 @@ int llm_eval_gen_sync(llm_eval *e);
  *                  (d, h, p) at (p * n_head_kv + h) * head_dim + d
  *     kv.L.v  F32  ne = [head_dim, n_head_kv, n_pos]   values, same layout
  *
+ *   and every key of extra (NULL: none), e.g. provenance.h's records
+ *
  * LLM_EINVAL when no token was evaluated; the model's and the writer's
  * errors (the output is then removed). */
-int llm_eval_gen_write_kv(llm_eval *e, const char *path, const llm_meta *model_meta);
+int llm_eval_gen_write_kv(llm_eval *e, const char *path, const llm_meta *model_meta,
+			  const llm_meta *extra);
 
 #endif

@@ -238,6 +238,21 @@ else
 fi
 llm-run -q --temp 0 -n 4 -p "Once upon a time" --kv-out - "$G" >"$TMP/kvpipe.gguf"
 expect kv_out_stdout_is_gguf "$(head -c 4 "$TMP/kvpipe.gguf")" GGUF
+# the dump records the run (provenance.*) unless --no-provenance
+expect kv_out_provenance "$(llm-info "$TMP/kv.gguf" | awk '$1 == "provenance.tool" { print $4 }')" '"llm-run"'
+llm-run -q -n 0 -p "Once" --no-provenance --kv-out "$TMP/kvnp.gguf" "$G"
+expect kv_out_no_provenance "$(llm-info "$TMP/kvnp.gguf" | grep -c 'provenance\.')" 0
+
+# ---- Q4_0 / Q8_0: the integer kernels (24-bit activations) vs --f32-act ----
+# same greedy tokens, log-probabilities within 1e-4
+for q in q8_0 q4_0; do
+	llm-quant -q -t "$q" "$G" -o "$TMP/s_$q.gguf"
+	llm-run -q --temp 0 -n 32 --logprobs -p "Once upon a time" "$TMP/s_$q.gguf" >"$TMP/qi.tsv"
+	llm-run -q --temp 0 -n 32 --logprobs --f32-act -p "Once upon a time" "$TMP/s_$q.gguf" >"$TMP/qf.tsv"
+	d=$(paste "$TMP/qi.tsv" "$TMP/qf.tsv" | awk -F '\t' 'NR > 1 { if ($2 != $7) bad = 1; d = $4 - $9; if (d < 0) d = -d; if (d > m) m = d }
+		END { print bad ? "tokens differ" : m + 0 }')
+	close "int_kernels_equal_f32_act_$q" "$d" 0 1e-4
+done
 if command -v script >/dev/null 2>&1; then
 	script -qec "llm-run -q -n 2 -p hi --kv-out - '$G'" /dev/null >"$TMP/tty.out" 2>&1
 	if grep -q "refusing to write binary output to a terminal" "$TMP/tty.out" && ! grep -q GGUF "$TMP/tty.out"; then

@@ -558,7 +558,7 @@ static void test_kv_dump(llm_eval *e, llm_ckpt *ck, llm_model *m, const llm_toke
 	while (llm_eval_gen_next(&id, e) > 0)
 		;
 	const int32_t *toks = llm_eval_gen_tokens(e, &n);
-	if (llm_eval_gen_write_kv(e, path, llm_ckpt_meta(ck)) || llm_gguf_open(&g, path)) {
+	if (llm_eval_gen_write_kv(e, path, llm_ckpt_meta(ck), NULL) || llm_gguf_open(&g, path)) {
 		CHECK(0, "kv_dump", "%s", llm_errmsg());
 		return;
 	}
