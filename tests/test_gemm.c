@@ -11,7 +11,8 @@
  * a missed tail exceeds it).  F16/BF16 rows are compared with the reference
  * on their exactly widened values.  Values around C (a guard row above and
  * below, and the ldc - d columns after each row) must stay untouched, and C
- * starts as NaN: the first block must store, not add.
+ * starts as NaN: the first block must store, not add.  Then llm_matmul
+ * (kernels.c's mat-mat, which uses this product) for every weight type.
  */
 #include <math.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "testutil.h"
+#include "threadpool.h"
 #include "types.h"
 
 #define GUARD 12345.0f
@@ -175,6 +177,61 @@ static void checker_fails(void)
 	      "c %.9g ref %.9g", c, s);
 }
 
+/* llm_matmul (kernels.c) on every weight type: gemm for F32/F16/BF16 in
+ * place, decoded panels then gemm for the block types, m mat-vecs below a
+ * few rows; rows split over 2 threads (d = 131: chunks of 48 and a tail).
+ * Against the double sum over the decoded weights, same tolerance. */
+static void matmul_types(void)
+{
+	static const int wt[] = { LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
+				  LLM_TYPE_Q4_0, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1 };
+	static const int64_t ms[] = { 2, 5, 9, 70 };
+	const int64_t n = 288, d = 131;
+	llm_threadpool *tp = NULL;
+	if (llm_threadpool_new(&tp, 2)) {
+		CHECK(0, "matmul_pool", "%s", llm_errmsg());
+		return;
+	}
+	float *wf = malloc(sizeof(float) * (size_t)(n * d)), *x = malloc(sizeof(float) * (size_t)(70 * n));
+	float *y = malloc(sizeof(float) * (size_t)(70 * d));
+	uint8_t *w = malloc(sizeof(float) * (size_t)(n * d));
+	for (int64_t i = 0; i < 70 * n; i++)
+		x[i] = frand();
+	for (size_t t = 0; t < sizeof wt / sizeof wt[0]; t++) {
+		const struct llm_type_traits *tt = llm_type_traits(wt[t]);
+		size_t rs = llm_type_row_size(wt[t], n);
+		for (int64_t r = 0; r < d; r++) {
+			for (int64_t k = 0; k < n; k++)
+				wf[r * n + k] = frand();
+			tt->from_float(wf + r * n, w + (size_t)r * rs, n);
+			tt->to_float(w + (size_t)r * rs, wf + r * n, n); /* what the kernels see */
+		}
+		int bad = 0;
+		char first[160] = "", name[64];
+		for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
+			int64_t m = ms[mi];
+			for (int64_t i = 0; i < m * d; i++)
+				y[i] = NAN;
+			int rc = llm_matmul(y, w, wt[t], x, n, d, m, tp);
+			for (int64_t i = 0; i < m; i++)
+				for (int64_t j = 0; j < d; j++) {
+					double s = 0, sa = 0;
+					for (int64_t k = 0; k < n; k++) {
+						double p = (double)x[i * n + k] * wf[j * n + k];
+						s += p, sa += fabs(p);
+					}
+					if ((rc || !(fabs(y[i * d + j] - s) <= TOL * sa + 1e-30)) && !bad++)
+						snprintf(first, sizeof first, "m %lld: rc %d, Y[%lld][%lld] = %.9g, want %.9g",
+							 (long long)m, rc, (long long)i, (long long)j, y[i * d + j], s);
+				}
+		}
+		snprintf(name, sizeof name, "matmul_%s", llm_type_name(wt[t]));
+		CHECK(!bad, name, "%d values wrong, first %s", bad, first);
+	}
+	free(wf), free(x), free(y), free(w);
+	llm_threadpool_free(tp);
+}
+
 int main(void)
 {
 	for (int isa = 0; isa < LLM_ISA_COUNT; isa++) {
@@ -187,6 +244,7 @@ int main(void)
 		for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
 			shapes(isa, types[t]);
 	}
+	matmul_types();
 	empty_n();
 	errors();
 	checker_fails();
