@@ -12,10 +12,11 @@
  *                  a plain scalar reference for every type, AVX2+FMA and
  *                  AVX-512 versions chosen at run time (__builtin_cpu_supports)
  *   mat-vec        y = W x, rows split over a thread pool
- *   mat-mat        Y = X W^T for a batch of tokens (prefill): OpenBLAS sgemm
- *                  on F32 weights in place, other types dequantized a panel
- *                  of rows at a time into per-thread scratch (never the whole
- *                  tensor) and then sgemm
+ *   mat-mat        Y = X W^T for a batch of tokens (prefill): gemm.h's
+ *                  blocked product (OpenBLAS sgemm on CPUs without AVX2) on
+ *                  F32/F16/BF16 weights in place, other types dequantized a
+ *                  panel of rows at a time into per-thread scratch (never the
+ *                  whole tensor) and then the same product
  *   small ops      rmsnorm, rope (adjacent pairs), softmax, silu
  *
  * Nothing here allocates except llm_matmul's bounded per-call scratch.
@@ -62,9 +63,11 @@ void llm_matvec(float *y, const void *w, int type, const float *x, int64_t n, in
 /* The same with the scalar reference dot product, single-threaded. */
 void llm_matvec_ref(float *y, const void *w, int type, const float *x, int64_t n, int64_t d);
 
-/* Y[m][d] = X[m][n] W[d][n]^T: m tokens at once (m >= 1; m == 1 is a
- * mat-vec).  F32 weights go to sgemm in place; other types are decoded
- * LLM_MATMUL_PANEL rows at a time per worker and multiplied with sgemm.
+/* Y[m][d] = X[m][n] W[d][n]^T: m tokens at once (m >= 1; fewer than 4
+ * rows, 8 for block types, are m mat-vecs).  F32/F16/BF16 weights go to
+ * llm_gemm_nt (gemm.h) in place; other types are decoded LLM_MATMUL_PANEL
+ * rows at a time per worker and multiplied the same way (OpenBLAS sgemm
+ * instead where llm_gemm_preferred() is 0).
  * Returns 0 or LLM_ENOMEM (scratch: one panel per worker). */
 #define LLM_MATMUL_PANEL 64
 int llm_matmul(float *y, const void *w, int type, const float *x, int64_t n, int64_t d,
