@@ -65,9 +65,13 @@ struct gemm_kernel {
 static inline void prefetch_slice(const uint8_t *nb, size_t ldb_bytes, int64_t rows, int64_t rl,
 				  int64_t t, int64_t nt)
 {
-	int64_t nl = rows * rl;
-	for (int64_t l = t * nl / nt; l < (t + 1) * nl / nt; l++)
-		__builtin_prefetch(nb + (size_t)(l / rl) * ldb_bytes + (size_t)(l % rl) * 64, 0, 3);
+	int64_t nl = rows * rl, l0 = t * nl / nt, cnt = (t + 1) * nl / nt - l0;
+	int64_t r = l0 / rl, col = l0 % rl; /* one division per tile, not per line */
+	for (; cnt > 0; cnt--) {
+		__builtin_prefetch(nb + (size_t)r * ldb_bytes + (size_t)col * 64, 0, 3);
+		if (++col == rl)
+			col = 0, r++;
+	}
 }
 
 /* C[m0..m0+mc)[0..d) (+)= A[.][k0..k0+kc) B[0..d)[k0..k0+kc)^T: the loop
