@@ -61,8 +61,10 @@ struct gemm_kernel {
 /* ========================================================= the driver */
 
 /* Prefetch slice t of nt of the B tile at nb (rows rows of rl cache lines,
- * ldb_bytes apart): spread over the tiles of A that use the current one. */
-static inline void prefetch_slice(const uint8_t *nb, size_t ldb_bytes, int64_t rows, int64_t rl,
+ * ldb_bytes apart): spread over the tiles of A that use the current one.
+ * Always inlined: GCC deems a function that only prefetches free of side
+ * effects and drops the calls. */
+static inline __attribute__((always_inline)) void prefetch_slice(const uint8_t *nb, size_t ldb_bytes, int64_t rows, int64_t rl,
 				  int64_t t, int64_t nt)
 {
 	int64_t nl = rows * rl, l0 = t * nl / nt, cnt = (t + 1) * nl / nt - l0;
