@@ -18,14 +18,22 @@
  * KC/16 = 32 FMAs it took to fill it).  Masked loads take the n tail, so
  * any n works without padding.
  *
- * Cache blocking: for each block of KC values of n, each tile of NR rows of
- * B (NR x KC x 4 bytes = 12 KiB: L1) is reused by every tile of MR rows of
- * A; the MC x KC block of A (<= 512 KiB) stays in L2, copied to 64-byte
- * aligned rows (loads that straddle two cache lines cost two).  F16/BF16 rows of B
- * are widened into a stack buffer per tile (the cost of one conversion per
- * value, shared by all m rows of A), so no separate decode pass is needed.
- * F32 rows are copied into the same buffer: rows of B that lie a multiple of
- * 4 KiB apart (n = 1024, 2048, ...) otherwise compete for the same L1 sets.
+ * Cache blocking, outermost first:
+ *   chunks of B rows, so that the part of C they update (<= 256 KiB) stays
+ *     in L2 while it is added to once per block of n;
+ *   blocks of KC = 512 values of n;
+ *   blocks of MC = 256 rows of A (<= 512 KiB: L2), copied to 64-byte
+ *     aligned rows (a load that straddles two cache lines costs two);
+ *   tiles of NR rows of B (NR x KC x 4 bytes = 12 KiB: L1), widened from
+ *     F32/F16/BF16 into an aligned stack buffer, reused by every tile of MR
+ *     rows of A of the block; meanwhile the next tile's lines are
+ *     prefetched, a slice per tile of A, so B streams from memory behind
+ *     the arithmetic.
+ * Widening F16/BF16 here costs one conversion per value shared by all m
+ * rows, so no separate decode pass is needed; F32 rows are copied too,
+ * because rows a multiple of 4 KiB apart (n = 1024, 2048, ...) would
+ * compete for the same L1 sets.  The copies' rows are ST = KC + 16 floats
+ * apart for the same reason.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +43,8 @@
 #include "kernels.h"
 #include "types.h"
 
-#ifndef KC
 #define KC 512     /* values of n per block: B tile NR x KC in L1 */
-#endif
-#ifndef MC
 #define MC 256     /* rows of A per block: MC x KC x 4 = 512 KiB in L2 */
-#endif
 #define C_CHUNK 65536 /* floats of C per chunk of B rows (256 KiB, in L2 across the blocks of n) */
 #define ST (KC + 16) /* row stride of the copies: rows 2 KiB apart would share L1 sets */
 #define NR_MAX 8   /* widest tile of B rows of any instruction set */
