@@ -735,9 +735,11 @@ void llm_matvec_ref(float *y, const void *w, int type, const float *x, int64_t n
 /* ============================================================== mat-mat */
 
 /* Which product: our gemm.c (F32, F16 and BF16 rows read in place, other
- * types through decoded panels) wherever it has a vector kernel, since
- * OpenBLAS 0.3.21 runs SSE3 kernels on recent Xeons (3x slower); OpenBLAS
- * sgemm elsewhere.  Decided per call from the CPU, no global state. */
+ * types through decoded panels) wherever it has a vector kernel, OpenBLAS
+ * sgemm elsewhere.  On this Xeon gemm.c runs 3-4x OpenBLAS 0.3.21's SSE3
+ * fallback and within 10% of OpenBLAS's own AVX2 (Haswell) and AVX-512
+ * (SkylakeX) kernels forced with OPENBLAS_CORETYPE, and it reads F16/BF16
+ * without a decode pass.  Decided per call from the CPU, no global state. */
 static int matmul_own(void) { return llm_gemm_preferred(); }
 
 static int gemm_type(int type)
@@ -836,8 +838,9 @@ static int matmul_run(float *y, const void *w, int type, const float *x, int64_t
 
 /* Fewer rows than this: m mat-vecs, each streaming W at memory speed, beat
  * one product whose per-tile widening or decoding few rows share (2 threads,
- * W 5632 x 2048: F16 at m = 2 41 vs 23 GFLOP/s, m = 4 39 vs 43; Q4_0 at
- * m = 4 50 vs 31, m = 8 51 vs 56). */
+ * W 5632 x 2048, mat-vecs vs product in GFLOP/s: F16 m = 2 48 vs 35, m = 4
+ * 51 vs 63; F32 m = 2 24 vs 21, m = 4 24 vs 41; Q8_0 m = 4 64 vs 41, m = 8
+ * 44 vs 49; Q4_0 m = 8 48 vs 44, m = 16 48 vs 72). */
 static int64_t matmul_min_rows(int type) { return gemm_type(type) ? 4 : 8; }
 
 int llm_matmul(float *y, const void *w, int type, const float *x, int64_t n, int64_t d,
