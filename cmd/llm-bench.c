@@ -307,8 +307,21 @@ static void model_type(char *buf, size_t n, const llm_ckpt *c, int64_t n_params,
 	snprintf(buf, n, "%.*s %s %s", (int)len, arch, np, ty);
 }
 
-static json_t *model_row(const char *path, const char *type, uint64_t size, int64_t n_params,
-			 int threads, int n_prompt, int n_gen, const double *ts, int reps)
+/* Bytes of weights one decoded token reads: every tensor, except that of a
+ * separate token_embd (output.weight present) only the token's row. */
+static uint64_t decode_bytes(const llm_ckpt *c, uint64_t size)
+{
+	int64_t e = llm_ckpt_find(c, "token_embd.weight");
+	if (e < 0 || llm_ckpt_find(c, "output.weight") < 0)
+		return size;
+	const struct llm_tensor_info *t = llm_ckpt_tensor(c, e);
+	int64_t rows = t->n_dims >= 2 ? t->ne[1] : 1;
+	return rows > 0 ? size - t->size + t->size / (uint64_t)rows : size;
+}
+
+static json_t *model_row(const char *path, const char *type, uint64_t size, uint64_t dbytes,
+			 int64_t n_params, int threads, int n_prompt, int n_gen, const double *ts,
+			 int reps)
 {
 	struct llm_bench_stats st;
 	json_t *r = json_object(), *samples = json_array();
@@ -328,6 +341,11 @@ static json_t *model_row(const char *path, const char *type, uint64_t size, int6
 	json_object_set_new(r, "test", json_string(test));
 	json_object_set_new(r, "avg_ts", json_real(st.mean));
 	json_object_set_new(r, "stddev_ts", json_real(st.stddev));
+	/* decode is memory-bound: the weight stream it sustains, to set against
+	 * the bandwidth kernel's read figure */
+	json_object_set_new(r, "decode_bytes", json_integer((json_int_t)dbytes));
+	json_object_set_new(r, "weights_gbps",
+			    n_prompt ? json_null() : json_real(st.mean * (double)dbytes / 1e9));
 	json_object_set_new(r, "samples_ts", samples);
 	add_provenance(r);
 	return r;
@@ -382,6 +400,7 @@ static void run_models(void)
 			cli_die_lib();
 		llm_bench_model_size(c, &n_params, &size, &main_type);
 		model_type(type, sizeof type, c, n_params, main_type);
+		uint64_t dbytes = decode_bytes(c, size);
 		for (int t = 0; t < o.threads.n; t++) {
 			struct llm_model_opts mo = LLM_MODEL_OPTS_INIT;
 			llm_model *m;
@@ -394,15 +413,15 @@ static void run_models(void)
 				if (!o.pp.v[i])
 					continue;
 				run_test(m, path, (int)o.pp.v[i], 0, ts, &seed);
-				emit(model_row(path, type, size, n_params, mo.n_threads, (int)o.pp.v[i], 0, ts,
-					       o.reps), "model");
+				emit(model_row(path, type, size, dbytes, n_params, mo.n_threads,
+					       (int)o.pp.v[i], 0, ts, o.reps), "model");
 			}
 			for (int i = 0; i < o.tg.n; i++) {
 				if (!o.tg.v[i])
 					continue;
 				run_test(m, path, 0, (int)o.tg.v[i], ts, &seed);
-				emit(model_row(path, type, size, n_params, mo.n_threads, 0, (int)o.tg.v[i], ts,
-					       o.reps), "model");
+				emit(model_row(path, type, size, dbytes, n_params, mo.n_threads, 0,
+					       (int)o.tg.v[i], ts, o.reps), "model");
 			}
 			llm_model_free(m);
 		}

@@ -51,6 +51,11 @@ for r in rows:
     assert abs(r["stddev_ts"] - sd) <= 1e-6 * mean, (r["stddev_ts"], sd)
     assert (r["n_prompt"], r["n_gen"]) in ((16, 0), (32, 0), (0, 8))
     assert r["model_type"].startswith("llama ") and r["model_type"].endswith(" F32"), r["model_type"]
+    assert isinstance(r["decode_bytes"], int) and 0 < r["decode_bytes"] <= r["model_size"], r["decode_bytes"]
+    if r["n_gen"]:
+        assert abs(r["weights_gbps"] - r["avg_ts"] * r["decode_bytes"] / 1e9) <= 1e-6 * r["weights_gbps"]
+    else:
+        assert r["weights_gbps"] is None
 EOF
 then ok model_json_fields_and_stats; else fail model_json_fields_and_stats "$(tail -n 3 "$TMP/py.out" | tr '\n' ' ')"; fi
 
@@ -64,6 +69,11 @@ assert r["model_n_params"] == info["n_params"], (r["model_n_params"], info["n_pa
 ts = info.get("tensors")
 if ts and "size" in ts[0]:
     assert r["model_size"] == sum(t["size"] for t in ts), r["model_size"]
+    # separate output matrix: decode reads one row of token_embd
+    e = [t for t in ts if t["name"] == "token_embd.weight"][0]
+    assert any(t["name"] == "output.weight" for t in ts)
+    want = r["model_size"] - e["size"] + e["size"] // e["shape"][1]
+    assert r["decode_bytes"] == want, (r["decode_bytes"], want)
 # dim 64, 2 layers: embeddings 512x64 twice, per layer q,o 64x64, k,v 64x32, ffn 3 x 64x128, norms
 want = 2 * 512 * 64 + 64 + 2 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128 + 2 * 64)
 assert r["model_n_params"] == want, (r["model_n_params"], want)
