@@ -828,8 +828,10 @@ static int matmul_run(float *y, const void *w, int type, const float *x, int64_t
 		if (bt != 1)
 			llm_blas_set_threads(1);
 	}
-	/* chunks of 48 rows: whole tiles of 6 (AVX-512) and 4 (AVX2) rows */
-	llm_threadpool_run(tp, d, 48, 48, rowwise ? matmul_rowwise_rows : matmul_rows, &j);
+	/* at least 48 rows a worker; boundaries at multiples of 16 split
+	 * d = 2048 evenly (48 would give 1056 + 992), at the cost of one
+	 * partial tile of 6 rows per worker */
+	llm_threadpool_run(tp, d, 48, 16, rowwise ? matmul_rowwise_rows : matmul_rows, &j);
 	if (!rowwise && !j.own && bt != 1)
 		llm_blas_set_threads(bt);
 	free(j.scratch);
