@@ -179,7 +179,8 @@ static void checker_fails(void)
 
 /* llm_matmul (kernels.c) on every weight type: gemm for F32/F16/BF16 in
  * place, decoded panels then gemm for the block types, m mat-vecs below a
- * few rows; rows split over 2 threads (d = 131: chunks of 48 and a tail).
+ * few rows; rows split over 2 threads (d = 131: two chunks, each ending
+ * in a partial tile).
  * Against the double sum over the decoded weights, same tolerance. */
 static void matmul_types(void)
 {
