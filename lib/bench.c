@@ -430,7 +430,7 @@ int llm_bench_gemm(double *times, int impl, int m, int n, int k, int n_threads, 
 		if (impl == LLM_BENCH_GEMM_BLAS)
 			llm_blas_sgemm_nt(m, n, k, a, k, b, k, c, n);
 		else
-			llm_threadpool_run(tp, n, 48, 48, gemm_rows, &g);
+			llm_threadpool_run(tp, n, 48, 16, gemm_rows, &g); /* as llm_matmul */
 		if (r >= 0)
 			times[r] = llm_bench_now() - t0;
 	}
