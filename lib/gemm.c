@@ -89,6 +89,7 @@ static void gemm_block(const struct gemm_kernel *kn, float *c, int64_t ldc, cons
 {
 	size_t esz = btype == LLM_TYPE_F32 ? 4 : 2, ldb_bytes = (size_t)ldb * esz;
 	int64_t nt = (mc + kn->mr - 1) / kn->mr, rl = (kc * (int64_t)esz + 63) / 64;
+	int64_t npf = (nt + 1) / 2; /* prefetch over the first half: the last lines get time to arrive */
 
 	for (int64_t j0 = 0; j0 < d; j0 += kn->nr) {
 		int nr = d - j0 < kn->nr ? (int)(d - j0) : kn->nr;
@@ -98,7 +99,8 @@ static void gemm_block(const struct gemm_kernel *kn, float *c, int64_t ldc, cons
 			kn->widen(bp + r * ST, bj + (size_t)r * ldb_bytes, btype, kc);
 		for (int64_t i0 = 0, t = 0; i0 < mc; i0 += kn->mr, t++) {
 			int mr = mc - i0 < kn->mr ? (int)(mc - i0) : kn->mr;
-			prefetch_slice(bj + (size_t)nr * ldb_bytes, ldb_bytes, next, rl, t, nt);
+			if (t < npf)
+				prefetch_slice(bj + (size_t)nr * ldb_bytes, ldb_bytes, next, rl, t, npf);
 			kn->tiles[(mr - 1) * kn->nr + nr - 1](mr, nr, c + i0 * ldc + j0, ldc, ap + i0 * lda,
 							     lda, bp, ST, kc, k0 > 0);
 		}
