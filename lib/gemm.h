@@ -22,7 +22,7 @@
  *
  * Single-threaded, no global state: callers split the d rows of B over
  * their threads (kernels.c's llm_matmul does).  Any m, d, n >= 0.  Each
- * call allocates (and frees) one aligned copy of up to 256 x 528 floats of
+ * call allocates (and frees) one aligned copy of up to 256 x 1040 floats of
  * A; when that fails it reads A in place instead, so it never fails for
  * lack of memory.
  */

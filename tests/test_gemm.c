@@ -4,7 +4,7 @@
  *
  * Shapes: m = 1..40, 64, 200 and 257 rows; n and d mostly not multiples of 16
  * (the vector width) nor of the tile sizes (3 x 4, 4 x 6); n from 1 to 300,
- * across the block size of 512 (1030, 1100) and 2048; leading dimensions
+ * across the block size of 1024 (1030, 1100, 2048); leading dimensions
  * wider than the rows.  Tolerance: |C - ref| <= 1e-5 sum_k |a_k b_k| + 1e-30
  * (F32 sums of up to 2048 terms in blocks of 16 lanes: the rounding error
  * is a few 1e-7 of sum |a b|, far inside; a wrong element, a lost block or
@@ -121,12 +121,12 @@ static void shapes(int isa, int btype)
 				snprintf(first, sizeof first, "m %lld d %lld n %lld: %s", (long long)m,
 					 (long long)d, (long long)n, why);
 		}
-	/* larger: blocks of n (512), rows of A beyond one block of 256, n = 2048,
+	/* larger: blocks of n (1024), rows of A beyond one block of 256, n = 2048,
 	 * chunks of B rows (65536 floats of C: 256 rows of B at m >= 256, 288
 	 * at m = 200) */
 	static const int64_t big[][3] = { { 64, 50, 2048 }, { 257, 19, 300 }, { 3, 7, 2048 },
 					  { 64, 37, 1100 }, { 41, 25, 513 }, { 6, 1, 1 },
-					  { 257, 300, 40 }, { 200, 401, 19 } };
+					  { 257, 300, 40 }, { 200, 401, 19 }, { 5, 11, 2500 } };
 	for (size_t s = 0; s < sizeof big / sizeof big[0]; s++) {
 		runs++;
 		if (run_one(isa, btype, big[s][0], big[s][1], big[s][2], 5, why, sizeof why) && !fails++)
