@@ -41,13 +41,23 @@ struct weight {
 	int64_t n, d;     /* d rows of n values */
 	const llm_lora_hook *lora; /* run-time adapter term, or NULL */
 	llm_qpack *pk;    /* repacked copy for the integer kernels, or NULL */
+	int stacked;      /* its rows are in a struct stack's pack instead */
 	int64_t idx;      /* tensor index in the checkpoint */
 	char name[48];
+};
+
+/* Weights that read the same input (Q K V; gate and up), repacked as one
+ * stacked matrix: one pass and one parallel-for instead of three. */
+struct stack {
+	llm_qpack *pk; /* NULL: the weights are used one by one */
+	struct weight *w[3];
+	int n;
 };
 
 struct layer {
 	float *attn_norm, *ffn_norm; /* [n_embd], owned */
 	struct weight wq, wk, wv, wo, w1, w2, w3;
+	struct stack qkv, gu;
 };
 
 struct llm_model {
@@ -69,6 +79,7 @@ struct llm_model {
 	void *attn_scratch;
 	size_t attn_scratch_size;
 	void *xq;                /* quantized activations for packed weights */
+	float *ys;               /* [CHUNK][widest stack] outputs of a stacked pack */
 	int n_packed;
 };
 
@@ -302,25 +313,56 @@ static int pack_weight(llm_model *m, struct weight *w, int keep)
 	return 0;
 }
 
+/* Stack weights of one type into one pack when the CPU allows, else pack
+ * them one by one. */
+static int pack_stack(llm_model *m, struct stack *st)
+{
+	int rc = 0, same = llm_qpack_available(st->w[0]->type);
+	for (int k = 1; k < st->n; k++)
+		same &= st->w[k]->type == st->w[0]->type;
+	if (!same) {
+		for (int k = 0; !rc && k < st->n; k++)
+			rc = pack_weight(m, st->w[k], 0);
+		return rc;
+	}
+	const void *w[3];
+	int64_t rows[3];
+	for (int k = 0; k < st->n; k++)
+		w[k] = st->w[k]->data, rows[k] = st->w[k]->d;
+	if ((rc = llm_qpack_new_stacked(&st->pk, w, rows, st->n, st->w[0]->type, st->w[0]->n, m->tp)))
+		return llm_err_prefix(rc, st->w[0]->name);
+	m->n_packed++;
+	for (int k = 0; k < st->n; k++) {
+		llm_ckpt_release(m->c, st->w[k]->idx);
+		st->w[k]->data = NULL;
+		st->w[k]->stacked = 1;
+	}
+	return 0;
+}
+
 static int pack_all(llm_model *m)
 {
-	int rc = pack_weight(m, &m->out, m->hp.tied_output);
-	for (int l = 0; !rc && l < m->hp.n_layer; l++) {
+	const struct llm_hparams *hp = &m->hp;
+	int rc = pack_weight(m, &m->out, hp->tied_output);
+	for (int l = 0; !rc && l < hp->n_layer; l++) {
 		struct layer *L = &m->layers[l];
-		struct weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w3, &L->w2 };
-		for (size_t k = 0; !rc && k < sizeof ws / sizeof *ws; k++)
-			rc = pack_weight(m, ws[k], 0);
+		if ((rc = pack_stack(m, &L->qkv)) || (rc = pack_stack(m, &L->gu)) ||
+		    (rc = pack_weight(m, &L->wo, 0)) || (rc = pack_weight(m, &L->w2, 0)))
+			break;
 	}
 	if (rc || !m->n_packed)
 		return rc;
-	const struct llm_hparams *hp = &m->hp;
 	int64_t wide = hp->n_embd;
 	if ((int64_t)hp->n_head * hp->head_dim > wide)
 		wide = (int64_t)hp->n_head * hp->head_dim;
 	if (hp->n_ff > wide)
 		wide = hp->n_ff;
 	wide = (wide + 31) / 32 * 32;
-	if (!(m->xq = aligned_alloc(64, llm_qpack_x_size(wide, CHUNK))))
+	int64_t ys = (int64_t)hp->n_head * hp->head_dim + 2 * (int64_t)hp->n_head_kv * hp->head_dim;
+	if (2 * (int64_t)hp->n_ff > ys)
+		ys = 2 * (int64_t)hp->n_ff;
+	if (!(m->xq = aligned_alloc(64, llm_qpack_x_size(wide, CHUNK))) ||
+	    !(m->ys = malloc((size_t)ys * CHUNK * sizeof *m->ys)))
 		return llm_err(LLM_ENOMEM, "model: out of memory for quantized activations");
 	return 0;
 }
@@ -365,6 +407,8 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 			return rc;
 #undef W
 #undef N
+		L->qkv = (struct stack){ NULL, { &L->wq, &L->wk, &L->wv }, 3 };
+		L->gu = (struct stack){ NULL, { &L->w1, &L->w3 }, 2 };
 	}
 	if ((rc = load_rope(m)) || (!(o && o->f32_act) && (rc = pack_all(m))))
 		return rc;
@@ -415,9 +459,12 @@ void llm_model_free(llm_model *m)
 			struct weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w3, &L->w2 };
 			for (size_t k = 0; k < sizeof ws / sizeof *ws; k++)
 				llm_qpack_free(ws[k]->pk);
+			llm_qpack_free(L->qkv.pk);
+			llm_qpack_free(L->gu.pk);
 		}
 	llm_qpack_free(m->out.pk);
 	free(m->xq);
+	free(m->ys);
 	free(m->layers);
 	free(m->out_norm);
 	free(m->inv_freq);
@@ -473,7 +520,7 @@ int llm_model_kv(const llm_model *m, int layer, const float **k, const float **v
 static const void *quant_x(llm_model *m, const float *x, int n, const struct weight *a,
 			   const struct weight *b, const struct weight *c)
 {
-	if (!a->pk && !(b && b->pk) && !(c && c->pk))
+	if (!a->pk && !a->stacked && !(b && (b->pk || b->stacked)) && !(c && (c->pk || c->stacked)))
 		return NULL;
 	llm_qpack_quant_x(m->xq, x, a->n, n);
 	return m->xq;
@@ -491,6 +538,35 @@ static int matmul(llm_model *m, float *y, const struct weight *w, const float *x
 	if (!rc && w->lora)
 		llm_lora_hook_apply(w->lora, x, y, n);
 	return rc;
+}
+
+/* ys[k][n][d_k] = x[n][n_in] W_k^T for the weights of st (+ their adapter
+ * terms): one stacked product, or one product per weight. */
+static int matmul_stack(llm_model *m, const struct stack *st, float *const *ys, const float *x,
+			const void *xq, int n)
+{
+	int rc = 0;
+	if (!st->pk) {
+		for (int k = 0; !rc && k < st->n; k++)
+			rc = matmul(m, ys[k], st->w[k], x, xq, n);
+		return rc;
+	}
+	int64_t D = 0;
+	for (int k = 0; k < st->n; k++)
+		D += st->w[k]->d;
+	llm_qpack_matmul(m->ys, st->pk, xq, n, m->tp);
+	for (int t = 0; t < n; t++) { /* [n][D] -> each weight's [n][d_k] */
+		int64_t off = 0;
+		for (int k = 0; k < st->n; k++) {
+			int64_t d = st->w[k]->d;
+			memcpy(ys[k] + t * d, m->ys + t * D + off, (size_t)d * sizeof *m->ys);
+			off += d;
+		}
+	}
+	for (int k = 0; k < st->n; k++)
+		if (st->w[k]->lora)
+			llm_lora_hook_apply(st->w[k]->lora, x, ys[k], n);
+	return 0;
 }
 
 static int attention(llm_model *m, int l, int n, int pos)
@@ -540,8 +616,7 @@ static int forward_chunk(llm_model *m, const int32_t *tokens, int n, int pos)
 		for (int t = 0; t < n; t++)
 			llm_rmsnorm(m->xb + t * E, m->x + t * E, L->attn_norm, E, hp->rms_eps);
 		const void *xq = quant_x(m, m->xb, n, &L->wq, &L->wk, &L->wv);
-		if ((rc = matmul(m, m->q, &L->wq, m->xb, xq, n)) || (rc = matmul(m, k, &L->wk, m->xb, xq, n)) ||
-		    (rc = matmul(m, v, &L->wv, m->xb, xq, n)))
+		if ((rc = matmul_stack(m, &L->qkv, (float *const[]){ m->q, k, v }, m->xb, xq, n)))
 			return rc;
 		for (int t = 0; t < n; t++) {
 			const float *cs = m->cs + (size_t)t * hp->rope_dim;
@@ -556,8 +631,7 @@ static int forward_chunk(llm_model *m, const int32_t *tokens, int n, int pos)
 		for (int t = 0; t < n; t++)
 			llm_rmsnorm(m->xb + t * E, m->x + t * E, L->ffn_norm, E, hp->rms_eps);
 		xq = quant_x(m, m->xb, n, &L->w1, &L->w3, NULL);
-		if ((rc = matmul(m, m->hb, &L->w1, m->xb, xq, n)) ||
-		    (rc = matmul(m, m->hb2, &L->w3, m->xb, xq, n)))
+		if ((rc = matmul_stack(m, &L->gu, (float *const[]){ m->hb, m->hb2 }, m->xb, xq, n)))
 			return rc;
 		llm_silu_mul(m->hb, m->hb2, n * F);
 		if ((rc = matmul(m, m->xb2, &L->w2, m->hb, quant_x(m, m->hb, n, &L->w2, NULL, NULL), n)))

@@ -52,11 +52,24 @@ int llm_qpack_available(int type)
 
 /* ============================================================ packing */
 
+#define MAX_PARTS 4
+
 struct pack_job {
 	const llm_qpack *p;
-	const uint8_t *w;
+	int n_parts;
+	const uint8_t *w[MAX_PARTS]; /* part k holds rows first[k] .. first[k+1]-1 */
+	int64_t first[MAX_PARTS + 1];
 	size_t row_bytes, blk_bytes;
 };
+
+/* Row r of the stacked parts. */
+static const uint8_t *src_row(const struct pack_job *j, int64_t r)
+{
+	int k = 0;
+	while (k + 1 < j->n_parts && r >= j->first[k + 1])
+		k++;
+	return j->w[k] + (size_t)(r - j->first[k]) * j->row_bytes;
+}
 
 /* Groups g0..g1-1: codes into chunks, scales into their own rows.  Block
  * by block, so each 64-byte chunk is written whole while the 16 source
@@ -72,7 +85,9 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 		uint8_t *grp = p->data + (size_t)g * p->stride;
 		uint16_t *sc = (uint16_t *)(grp + p->scale_off);
 		int nr = p->d - g * GR < GR ? (int)(p->d - g * GR) : GR;
-		const uint8_t *src = j->w + (size_t)(g * GR) * j->row_bytes;
+		const uint8_t *src[GR];
+		for (int r = 0; r < nr; r++)
+			src[r] = src_row(j, g * GR + r);
 		for (int64_t b = 0; b < p->nb; b++, sc += GR) {
 			uint8_t *codes = grp + (size_t)b * p->code;
 			for (int r = 0; r < GR; r++) {
@@ -82,7 +97,7 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 						memset(codes + 64 * c + 4 * r, 0, 4);
 					continue;
 				}
-				const uint8_t *blk = src + (size_t)r * j->row_bytes + (size_t)b * j->blk_bytes;
+				const uint8_t *blk = src[r] + (size_t)b * j->blk_bytes;
 				memcpy(&sc[r], blk, 2);
 				for (int c = 0; c < chunks; c++) { /* 4 codes at a time */
 					uint32_t v;
@@ -98,7 +113,26 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 int llm_qpack_new(llm_qpack **out, const void *w, int type, int64_t n, int64_t d,
 		  llm_threadpool *tp)
 {
+	return llm_qpack_new_stacked(out, &w, &d, 1, type, n, tp);
+}
+
+int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *rows,
+			  int n_parts, int type, int64_t n, llm_threadpool *tp)
+{
+	struct pack_job j = { NULL, n_parts, { NULL }, { 0 }, llm_type_row_size(type, n),
+			      type == LLM_TYPE_Q8_0 ? 34 : 18 };
+	int64_t d = 0;
 	*out = NULL;
+	if (n_parts < 1 || n_parts > MAX_PARTS)
+		return llm_err(LLM_EINVAL, "qpack: %d parts (1..%d)", n_parts, MAX_PARTS);
+	for (int k = 0; k < n_parts; k++) {
+		if (rows[k] < 1)
+			return llm_err(LLM_EINVAL, "qpack: part %d has %lld rows", k, (long long)rows[k]);
+		j.w[k] = w[k];
+		j.first[k] = d;
+		d += rows[k];
+	}
+	j.first[n_parts] = d;
 	if (!llm_qpack_available(type))
 		return llm_err(LLM_EUNSUPPORTED, "qpack: type %s cannot be packed on this CPU",
 			       llm_type_name(type));
@@ -134,7 +168,7 @@ int llm_qpack_new(llm_qpack **out, const void *w, int type, int64_t n, int64_t d
 	if (align == HUGE_PAGE)
 		madvise(p->data, p->size, MADV_HUGEPAGE); /* advice only: failure is fine */
 #endif
-	struct pack_job j = { p, w, llm_type_row_size(type, n), type == LLM_TYPE_Q8_0 ? 34 : 18 };
+	j.p = p;
 	llm_threadpool_run(tp, p->ng, 8, 1, pack_groups, &j);
 	*out = p;
 	return 0;

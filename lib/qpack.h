@@ -48,6 +48,11 @@ int llm_qpack_available(int type);
  * GGUF tensor [n, d].  W is only read; the pack owns its memory. */
 int llm_qpack_new(llm_qpack **out, const void *w, int type, int64_t n, int64_t d,
 		  llm_threadpool *tp);
+/* The same for n_parts (1..4) matrices of rows[k] rows each, stacked in
+ * order as one of sum(rows) rows: Q, K and V (or gate and up) packed
+ * together take one pass and one parallel-for instead of three. */
+int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *rows,
+			  int n_parts, int type, int64_t n, llm_threadpool *tp);
 void llm_qpack_free(llm_qpack *p); /* NULL is a no-op */
 size_t llm_qpack_bytes(const llm_qpack *p);
 

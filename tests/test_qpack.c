@@ -160,6 +160,47 @@ int main(void)
 			one(types[k], shapes[s][0], shapes[s][1], shapes[s][2], tp1, tp3);
 	printf("# qpack: largest error / bound %.3f\n", worst);
 
+	/* stacked parts (17 and 40 rows: groups straddle them) give each part's
+	 * own outputs bit for bit */
+	for (size_t k = 0; k < 2; k++) {
+		const int64_t n = 96, m = 3, rows[2] = { 17, 40 };
+		size_t rb = llm_type_row_size(types[k], n);
+		uint8_t *w[2];
+		float *x = malloc((size_t)(n * m) * sizeof *x), *ys = malloc((size_t)(57 * m) * sizeof *ys);
+		float *y0 = malloc((size_t)(17 * m) * sizeof *y0), *y1 = malloc((size_t)(40 * m) * sizeof *y1);
+		void *xq = aligned_alloc(64, llm_qpack_x_size(n, m));
+		llm_qpack *ps = NULL, *p0 = NULL, *p1 = NULL;
+		float row[96];
+		for (int i = 0; i < 2; i++) {
+			w[i] = malloc(rb * (size_t)rows[i]);
+			for (int64_t r = 0; r < rows[i]; r++) {
+				for (int64_t c = 0; c < n; c++)
+					row[c] = grand();
+				llm_type_traits(types[k])->from_float(row, w[i] + (size_t)r * rb, n);
+			}
+		}
+		for (int64_t i = 0; i < n * m; i++)
+			x[i] = grand();
+		const void *wp[2] = { w[0], w[1] };
+		int ok = !llm_qpack_new_stacked(&ps, wp, rows, 2, types[k], n, tp3) &&
+			 !llm_qpack_new(&p0, w[0], types[k], n, rows[0], NULL) &&
+			 !llm_qpack_new(&p1, w[1], types[k], n, rows[1], NULL);
+		if (ok) {
+			llm_qpack_quant_x(xq, x, n, m);
+			llm_qpack_matmul(ys, ps, xq, m, tp3);
+			llm_qpack_matmul(y0, p0, xq, m, NULL);
+			llm_qpack_matmul(y1, p1, xq, m, NULL);
+			for (int64_t t = 0; t < m; t++)
+				ok &= !memcmp(ys + t * 57, y0 + t * 17, 17 * sizeof *ys) &&
+				      !memcmp(ys + t * 57 + 17, y1 + t * 40, 40 * sizeof *ys);
+		}
+		char nm[64];
+		snprintf(nm, sizeof nm, "qpack %s stacked parts equal separate packs", llm_type_name(types[k]));
+		CHECK(ok, nm, "outputs differ or packing failed");
+		llm_qpack_free(ps), llm_qpack_free(p0), llm_qpack_free(p1);
+		free(w[0]), free(w[1]), free(x), free(ys), free(y0), free(y1), free(xq);
+	}
+
 	llm_qpack *p = NULL;
 	uint8_t junk[18 * 3] = { 0 };
 	CHECK(llm_qpack_new(&p, junk, LLM_TYPE_Q4_0, 48, 1, NULL) != 0 && !p,
