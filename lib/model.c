@@ -1,4 +1,8 @@
-/* model.c - llama-family forward pass over weights used in place.
+/* model.c - llama-family forward pass over weights used in place, except
+ * Q4_0/Q8_0 matrices on CPUs with AVX-512 VNNI: those are repacked at load
+ * for qpack.h's integer kernels (Q, K, V stacked as one matrix, gate and up
+ * as another) and the checkpoint's copy is released (llm_model_opts.f32_act
+ * keeps them in place).
  *
  * Tensors (GGUF names; shapes as [ne0 = row length, ne1 = rows]):
  *   token_embd.weight       [n_embd, n_vocab]
