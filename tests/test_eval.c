@@ -40,13 +40,7 @@
 #include "types.h"
 
 static uint64_t rs = 0x2545f4914f6cdd1dull;
-static double urand(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return (double)(rs >> 11) / 9007199254740992.0;
-}
+static double urand(void) { return test_urand(&rs); }
 
 /* equal, or both NaN (a NaN logit makes every log-probability NaN) */
 static int same(double a, double b) { return a == b || (isnan(a) && isnan(b)); }

@@ -23,18 +23,7 @@
 #include "types.h"
 
 static uint64_t rs = 0x243f6a8885a308d3ull;
-static double urand(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return (double)(rs >> 11) / 9007199254740992.0;
-}
-static float grand(void)
-{
-	double u = urand(), v = urand();
-	return (float)(sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v));
-}
+static float grand(void) { return test_grand(&rs); }
 
 static const int types[] = { LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
 			     LLM_TYPE_Q4_0, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1 };

@@ -31,18 +31,8 @@
 #include "types.h"
 
 static uint64_t rs = 0x9e3779b97f4a7c15ull;
-static double urand(void)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return (double)(rs >> 11) / 9007199254740992.0;
-}
-static float grand(void)
-{
-	double u = urand(), v = urand();
-	return (float)(sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v));
-}
+static double urand(void) { return test_urand(&rs); }
+static float grand(void) { return test_grand(&rs); }
 
 struct cfg {
 	const char *name, *arch;

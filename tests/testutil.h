@@ -3,6 +3,8 @@
 #ifndef LLM_TESTUTIL_H
 #define LLM_TESTUTIL_H
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,6 +25,21 @@ static int test_failures;
 #define SKIP(name, why) printf("skip %s: %s\n", name, why)
 
 static inline int test_done(void) { return test_failures ? 1 : 0; }
+
+/* Deterministic test data: xorshift64 uniform in [0, 1) from the state at
+ * *s (nonzero), and a standard normal from two of them (Box-Muller). */
+static inline double test_urand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (double)(*s >> 11) / 9007199254740992.0;
+}
+static inline float test_grand(uint64_t *s)
+{
+	double u = test_urand(s), v = test_urand(s);
+	return (float)(sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v));
+}
 
 /* ../shared relative to the repository root (tests run from there). */
 static inline const char *test_shared(void)
