@@ -345,46 +345,50 @@ VNNI static INLINE __m512i plane(const __m512i *w, const int8_t *p)
  *   B = sum u p2 - off * s2             = sum q p2
  *   out += (256 A + B) * scale * dx
  * A and B are exact; 256 A + B is formed in F32. */
-VNNI static INLINE void group_tile(__m512 *acc, const uint8_t *grp, const llm_qpack *p,
-				   const struct xplanes *xr, const int T, const int q8)
+VNNI static INLINE void group_tile(__m512 *acc, const uint8_t *const *grps, const int G,
+				   const llm_qpack *p, const struct xplanes *xr, const int T, const int q8)
 {
 	const __m512i m4 = _mm512_set1_epi8(0x0f);
 	const __m512 f256 = _mm512_set1_ps(256.0f);
-	const uint16_t *sc = (const uint16_t *)(grp + p->scale_off);
 	const int32_t off = q8 ? 128 : 8;
-	const uint8_t *codes = grp;
-	for (int64_t b = 0; b < p->nb; b++, codes += p->code, sc += GR) {
-		__m512 ds = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sc));
-		/* a single stream is limited by the misses a core keeps in flight,
-		 * not by memory: ask for the lines PF_AHEAD bytes on early */
-		PF(codes), PF(codes + 64), PF(codes + 128), PF(codes + 192);
-		if (q8)
-			PF(codes + 256), PF(codes + 320), PF(codes + 384), PF(codes + 448);
-		if (!(b & 1))
-			_mm_prefetch((const char *)sc + PF_AHEAD / 8, _MM_HINT_T0);
-		__m512i w[8]; /* w[c]: columns 4c..4c+3 of the block, row j in lane j */
-		if (q8) {
+	for (int64_t b = 0; b < p->nb; b++) {
+#pragma GCC unroll 2
+		for (int g = 0; g < G; g++) {
+			const uint8_t *codes = grps[g] + (size_t)b * p->code;
+			const uint16_t *sc = (const uint16_t *)(grps[g] + p->scale_off) + b * GR;
+			__m512 ds = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sc));
+			/* a single stream is limited by the misses a core keeps in
+			 * flight, not by memory: ask for the lines PF_AHEAD bytes on */
+			PF(codes), PF(codes + 64), PF(codes + 128), PF(codes + 192);
+			if (q8)
+				PF(codes + 256), PF(codes + 320), PF(codes + 384), PF(codes + 448);
+			if (!(b & 1))
+				_mm_prefetch((const char *)sc + PF_AHEAD / 8, _MM_HINT_T0);
+			__m512i w[8]; /* w[c]: columns 4c..4c+3 of the block, row j in lane j */
+			if (q8) {
 #pragma GCC unroll 8
-			for (int c = 0; c < 8; c++)
-				w[c] = _mm512_load_si512(codes + 64 * c);
-		} else {
+				for (int c = 0; c < 8; c++)
+					w[c] = _mm512_load_si512(codes + 64 * c);
+			} else {
 #pragma GCC unroll 4
-			for (int c = 0; c < 4; c++) {
-				__m512i v = _mm512_load_si512(codes + 64 * c);
-				w[c] = _mm512_and_si512(v, m4);                            /* columns 4c.. */
-				w[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4); /* 16+4c.. */
+				for (int c = 0; c < 4; c++) {
+					__m512i v = _mm512_load_si512(codes + 64 * c);
+					w[c] = _mm512_and_si512(v, m4);                            /* columns 4c.. */
+					w[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4); /* 16+4c.. */
+				}
 			}
-		}
 #pragma GCC unroll 4
-		for (int t = 0; t < T; t++) {
-			const int64_t o = b * QK;
-			__m512i h = plane(w, xr[t].p0 + o), m = plane(w, xr[t].p1 + o);
-			__m512i l = plane(w, xr[t].p2 + o);
-			__m512i A = _mm512_sub_epi32(_mm512_add_epi32(_mm512_slli_epi32(h, 8), m),
-						     _mm512_set1_epi32(off * xr[t].s01[b]));
-			__m512i B = _mm512_sub_epi32(l, _mm512_set1_epi32(off * xr[t].s2[b]));
-			__m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(A), f256, _mm512_cvtepi32_ps(B));
-			acc[t] = _mm512_fmadd_ps(v, _mm512_mul_ps(ds, _mm512_set1_ps(xr[t].dx[b])), acc[t]);
+			for (int t = 0; t < T; t++) {
+				const int64_t o = b * QK;
+				__m512i h = plane(w, xr[t].p0 + o), m = plane(w, xr[t].p1 + o);
+				__m512i l = plane(w, xr[t].p2 + o);
+				__m512i A = _mm512_sub_epi32(_mm512_add_epi32(_mm512_slli_epi32(h, 8), m),
+							     _mm512_set1_epi32(off * xr[t].s01[b]));
+				__m512i B = _mm512_sub_epi32(l, _mm512_set1_epi32(off * xr[t].s2[b]));
+				__m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(A), f256, _mm512_cvtepi32_ps(B));
+				acc[g * T + t] = _mm512_fmadd_ps(v, _mm512_mul_ps(ds, _mm512_set1_ps(xr[t].dx[b])),
+								 acc[g * T + t]);
+			}
 		}
 	}
 }
@@ -396,21 +400,27 @@ struct mm_job {
 	int64_t m;
 };
 
-VNNI static INLINE void run_tile(const struct mm_job *j, int64_t g, int64_t t0, const int T,
-				 const int q8)
+/* Groups g..g+G-1 (G = 1, or 2 for a single token: two weight streams in
+ * flight) against tokens t0..t0+T-1. */
+VNNI static INLINE void run_tile(const struct mm_job *j, int64_t g, const int G, int64_t t0,
+				 const int T, const int q8)
 {
 	const llm_qpack *p = j->p;
 	struct xplanes xr[TILE];
-	__m512 acc[TILE];
-	for (int t = 0; t < T; t++) {
-		xr[t] = planes(j->xq, p->n, t0 + t);
-		acc[t] = _mm512_setzero_ps();
-	}
-	group_tile(acc, p->data + (size_t)g * p->stride, p, xr, T, q8);
-	int64_t r0 = g * GR, nr = p->d - r0 < GR ? p->d - r0 : GR;
-	__mmask16 k = (__mmask16)((1u << nr) - 1);
+	__m512 acc[2 * TILE];
+	const uint8_t *grps[2] = { p->data + (size_t)g * p->stride,
+				   p->data + (size_t)(g + G - 1) * p->stride };
 	for (int t = 0; t < T; t++)
-		_mm512_mask_storeu_ps(j->y + (t0 + t) * p->d + r0, k, acc[t]);
+		xr[t] = planes(j->xq, p->n, t0 + t);
+	for (int i = 0; i < G * T; i++)
+		acc[i] = _mm512_setzero_ps();
+	group_tile(acc, grps, G, p, xr, T, q8);
+	for (int gi = 0; gi < G; gi++) {
+		int64_t r0 = (g + gi) * GR, nr = p->d - r0 < GR ? p->d - r0 : GR;
+		__mmask16 k = (__mmask16)((1u << nr) - 1);
+		for (int t = 0; t < T; t++)
+			_mm512_mask_storeu_ps(j->y + (t0 + t) * p->d + r0, k, acc[gi * T + t]);
+	}
 }
 
 VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
@@ -418,23 +428,31 @@ VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
 	(void)tid;
 	const struct mm_job *j = arg;
 	const int q8 = j->p->type == LLM_TYPE_Q8_0;
+	if (j->m == 1) { /* decode: groups in pairs */
+		int64_t g = g0;
+		for (; g + 1 < g1; g += 2)
+			q8 ? run_tile(j, g, 2, 0, 1, 1) : run_tile(j, g, 2, 0, 1, 0);
+		if (g < g1)
+			q8 ? run_tile(j, g, 1, 0, 1, 1) : run_tile(j, g, 1, 0, 1, 0);
+		return;
+	}
 	for (int64_t g = g0; g < g1; g++)
 		for (int64_t t0 = 0; t0 < j->m; t0 += TILE) {
 			int T = j->m - t0 < TILE ? (int)(j->m - t0) : TILE;
 			/* constant T and type: registers, not arrays on the stack */
 			if (q8) {
 				switch (T) {
-				case 1: run_tile(j, g, t0, 1, 1); break;
-				case 2: run_tile(j, g, t0, 2, 1); break;
-				case 3: run_tile(j, g, t0, 3, 1); break;
-				default: run_tile(j, g, t0, 4, 1); break;
+				case 1: run_tile(j, g, 1, t0, 1, 1); break;
+				case 2: run_tile(j, g, 1, t0, 2, 1); break;
+				case 3: run_tile(j, g, 1, t0, 3, 1); break;
+				default: run_tile(j, g, 1, t0, 4, 1); break;
 				}
 			} else {
 				switch (T) {
-				case 1: run_tile(j, g, t0, 1, 0); break;
-				case 2: run_tile(j, g, t0, 2, 0); break;
-				case 3: run_tile(j, g, t0, 3, 0); break;
-				default: run_tile(j, g, t0, 4, 0); break;
+				case 1: run_tile(j, g, 1, t0, 1, 0); break;
+				case 2: run_tile(j, g, 1, t0, 2, 0); break;
+				case 3: run_tile(j, g, 1, t0, 3, 0); break;
+				default: run_tile(j, g, 1, t0, 4, 0); break;
 				}
 			}
 		}
