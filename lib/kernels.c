@@ -706,11 +706,18 @@ struct matvec_job {
 	llm_dot_fn dot;
 };
 
+/* Rows from the two halves of the range alternately: two weight streams
+ * in flight, where one is limited by the misses a core keeps outstanding. */
 static void matvec_rows(void *arg, int64_t r0, int64_t r1, int tid)
 {
 	(void)tid;
 	struct matvec_job *j = arg;
-	for (int64_t r = r0; r < r1; r++)
+	int64_t h = (r1 - r0) / 2;
+	for (int64_t i = 0; i < h; i++) {
+		j->y[r0 + i] = j->dot(j->w + (size_t)(r0 + i) * j->row_bytes, j->x, j->n);
+		j->y[r0 + h + i] = j->dot(j->w + (size_t)(r0 + h + i) * j->row_bytes, j->x, j->n);
+	}
+	for (int64_t r = r0 + 2 * h; r < r1; r++)
 		j->y[r] = j->dot(j->w + (size_t)r * j->row_bytes, j->x, j->n);
 }
 
