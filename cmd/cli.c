@@ -19,6 +19,7 @@ int cli_progress_enabled = -1;
 static const struct cli_cmd *cmd;
 static int g_argc;
 static char **g_argv;
+static char **g_args; /* argv as given: getopt permutes g_argv */
 static struct option *longopts;
 static char shortopts[256];
 
@@ -34,6 +35,9 @@ void cli_init(const struct cli_cmd *c, int argc, char **argv)
 	cmd = c;
 	g_argc = argc;
 	g_argv = argv;
+	if (!(g_args = malloc(((size_t)argc + 1) * sizeof *g_args)))
+		cli_die("out of memory");
+	memcpy(g_args, argv, ((size_t)argc + 1) * sizeof *g_args);
 	signal(SIGPIPE, SIG_DFL);
 	for (o = c->opts; o && o->lng; o++)
 		n++;
@@ -58,6 +62,8 @@ void cli_init(const struct cli_cmd *c, int argc, char **argv)
 	shortopts[k] = 0;
 	opterr = 0;
 }
+
+char *const *cli_args(void) { return g_args; }
 
 void cli_help(FILE *f)
 {

@@ -47,6 +47,9 @@ _Noreturn void cli_die_lib(void);
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int cli_quiet;
 const char *cli_name(void);
+/* The argument vector as cli_init received it (argc entries and a NULL),
+ * before option parsing permuted it: what a provenance record keeps. */
+char *const *cli_args(void);
 
 /* Argument parsing: usage error (exit 2) naming the option when s is not a
  * number in [min, max]. */

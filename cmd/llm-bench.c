@@ -202,9 +202,6 @@ static void emit(json_t *row, const char *kind)
 /* The fields every row carries: what produced it, on what, from which tree.
  * One function, so the source of each field can change in one place; the
  * git state comes from lib/provenance (libgit2) and is read once. */
-static int g_argc;
-static char **g_argv;
-
 static void add_provenance(json_t *row)
 {
 	static struct llm_bench_cpu cpu;
@@ -221,8 +218,8 @@ static void add_provenance(json_t *row)
 		have = 1;
 	}
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	for (int i = 0; i < g_argc; i++)
-		json_array_append_new(args, json_string(g_argv[i]));
+	for (char *const *a = cli_args(); *a; a++) /* as given, before option parsing */
+		json_array_append_new(args, json_string(*a));
 	json_object_set_new(row, "tool", json_string(cmd.name));
 	json_object_set_new(row, "tool_version", json_string(LLM_VERSION));
 	json_object_set_new(row, "build_commit", json_string(LLM_GIT_REV));
@@ -677,8 +674,6 @@ int main(int argc, char **argv)
 	struct llm_bench_cpu cpu;
 
 	cli_init(&cmd, argc, argv);
-	g_argc = argc;
-	g_argv = argv;
 	parse_list(&o.pp, "-p", "512", 0, 1 << 20);
 	parse_list(&o.tg, "-n", "128", 0, 1 << 20);
 	parse_list(&o.seq, "--seq-lens", "128,256,512,1024,2048,4096", 1, 1 << 20);

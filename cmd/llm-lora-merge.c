@@ -66,11 +66,6 @@ int main(int argc, char **argv)
 	int c, n, stdin_used = 0, provenance = 1;
 	llm_meta prov;
 	/* the argument vector as given (getopt permutes argv) */
-	char **args = malloc(((size_t)argc + 1) * sizeof *args);
-
-	if (!args)
-		return 1;
-	memcpy(args, argv, ((size_t)argc + 1) * sizeof *args);
 	cli_init(&cmd, argc, argv);
 	mo.n_threads = cli_nproc();
 	while ((c = cli_next(&arg)) != -1) {
@@ -132,7 +127,7 @@ int main(int argc, char **argv)
 		in[0] = (struct llm_prov_input){ argv[cli_optind()], llm_ckpt_meta(base) };
 		for (int i = 0; i < n; i++)
 			in[i + 1] = (struct llm_prov_input){ paths[i], ads[i]->prov.n ? &ads[i]->prov : NULL };
-		if (llm_provenance_fill(&prov, cli_name(), argc, args, in, n + 1))
+		if (llm_provenance_fill(&prov, cli_name(), argc, cli_args(), in, n + 1))
 			cli_die_lib();
 		free(in);
 	}
@@ -151,7 +146,6 @@ int main(int argc, char **argv)
 	}
 	llm_lora_merge_report_free(rep, n_rep);
 	llm_meta_clear(&prov);
-	free(args);
 	for (int i = 0; i < n; i++) {
 		llm_lora_free(ads[i]);
 		free(paths[i]);

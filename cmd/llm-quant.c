@@ -96,11 +96,7 @@ int main(int argc, char **argv)
 	llm_ckpt *ck;
 	int c, rc;
 
-	/* the argument vector as given (getopt permutes argv) */
-	char **args = malloc(((size_t)argc + 1) * sizeof *args);
-	if (!args)
-		return 1;
-	memcpy(args, argv, ((size_t)argc + 1) * sizeof *args);
+	cli_init(&cmd, argc, argv); /* keeps the vector as given (cli_args) */
 	/* --zstd=LEVEL is a spelling of --zstd-level LEVEL (the option table
 	 * has no optional arguments) */
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
@@ -109,7 +105,6 @@ int main(int argc, char **argv)
 			snprintf(buf, sizeof buf, "--zstd-level=%s", argv[i] + 7);
 			argv[i] = buf;
 		}
-	cli_init(&cmd, argc, argv);
 	co.n_threads = cli_nproc();
 	while ((c = cli_next(&arg)) != -1) {
 		switch (c) {
@@ -151,7 +146,7 @@ int main(int argc, char **argv)
 	llm_meta_init(&prov);
 	if (provenance) {
 		struct llm_prov_input in = { argv[cli_optind()], llm_ckpt_meta(ck) };
-		if (llm_provenance_fill(&prov, cli_name(), argc, args, &in, 1)) {
+		if (llm_provenance_fill(&prov, cli_name(), argc, cli_args(), &in, 1)) {
 			llm_ckpt_free(ck);
 			cli_die_lib();
 		}
@@ -182,6 +177,5 @@ int main(int argc, char **argv)
 	}
 	llm_convert_report_free(rep, n_rep);
 	llm_ckpt_free(ck);
-	free(args);
 	return 0;
 }

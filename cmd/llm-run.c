@@ -438,13 +438,6 @@ int main(int argc, char **argv)
 	long long seed = -1;
 	int provenance = 1;
 	llm_meta prov;
-	/* argv as given, for the provenance record (option parsing permutes it) */
-	char **args = malloc(((size_t)argc + 1) * sizeof *args);
-	if (!args) {
-		fprintf(stderr, "%s: out of memory\n", argv[0]);
-		return 1;
-	}
-	memcpy(args, argv, ((size_t)argc + 1) * sizeof *args);
 	llm_meta_init(&prov);
 
 	cli_init(&cmd, argc, argv);
@@ -560,7 +553,7 @@ int main(int argc, char **argv)
 		struct llm_prov_input in[65] = { { r.path, llm_ckpt_meta(r.ck) } };
 		for (int i = 0; i < n_lora; i++)
 			in[1 + i].path = loras[i], in[1 + i].meta = NULL;
-		if (llm_provenance_fill(&prov, cli_name(), argc, args, in, 1 + n_lora))
+		if (llm_provenance_fill(&prov, cli_name(), argc, cli_args(), in, 1 + n_lora))
 			cli_die_lib();
 		g.prov = &prov;
 	}
@@ -582,7 +575,6 @@ int main(int argc, char **argv)
 		generate(&r, text, len, &g);
 done:
 	llm_meta_clear(&prov);
-	free(args);
 	free(text);
 	llm_eval_free(r.ev);
 	llm_model_free(r.m);

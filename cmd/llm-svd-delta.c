@@ -66,11 +66,6 @@ int main(int argc, char **argv)
 	int c, threads = cli_nproc(), have_rank = 0, provenance = 1;
 	llm_meta prov;
 	/* the argument vector as given (getopt permutes argv) */
-	char **args = malloc(((size_t)argc + 1) * sizeof *args);
-
-	if (!args)
-		return 1;
-	memcpy(args, argv, ((size_t)argc + 1) * sizeof *args);
 	cli_init(&cmd, argc, argv);
 	while ((c = cli_next(&arg)) != -1) {
 		switch (c) {
@@ -113,7 +108,7 @@ int main(int argc, char **argv)
 	if (provenance) {
 		struct llm_prov_input in[2] = { { argv[cli_optind()], llm_ckpt_meta(base) },
 						{ argv[cli_optind() + 1], llm_ckpt_meta(tuned) } };
-		if (llm_provenance_fill(&prov, cli_name(), argc, args, in, 2))
+		if (llm_provenance_fill(&prov, cli_name(), argc, cli_args(), in, 2))
 			cli_die_lib();
 	}
 	so.extra = &prov;
@@ -131,7 +126,6 @@ int main(int argc, char **argv)
 	}
 	llm_svd_delta_report_free(rep, n_rep);
 	llm_meta_clear(&prov);
-	free(args);
 	llm_ckpt_free(base);
 	llm_ckpt_free(tuned);
 	return 0;
