@@ -30,7 +30,6 @@ struct llm_qpack {
 	size_t code;       /* code bytes per group-block: 256 (Q4_0) or 512 (Q8_0) */
 	size_t scale_off;  /* scales' offset in a group (after nb code blocks) */
 	size_t stride;     /* bytes per group */
-	size_t size;       /* bytes allocated */
 	uint8_t *data;
 };
 
@@ -159,14 +158,14 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 	size_t bytes = (size_t)p->ng * p->stride, align = 64;
 	if (bytes >= HUGE_PAGE)
 		align = HUGE_PAGE;
-	p->size = (bytes + align - 1) & ~(align - 1);
-	if (!(p->data = aligned_alloc(align, p->size))) {
+	size_t size = (bytes + align - 1) & ~(align - 1);
+	if (!(p->data = aligned_alloc(align, size))) {
 		free(p);
 		return llm_err(LLM_ENOMEM, "qpack: out of memory for %zu bytes", bytes);
 	}
 #ifdef MADV_HUGEPAGE
 	if (align == HUGE_PAGE)
-		madvise(p->data, p->size, MADV_HUGEPAGE); /* advice only: failure is fine */
+		madvise(p->data, size, MADV_HUGEPAGE); /* advice only: failure is fine */
 #endif
 	j.p = p;
 	llm_threadpool_run(tp, p->ng, 8, 1, pack_groups, &j);
@@ -181,8 +180,6 @@ void llm_qpack_free(llm_qpack *p)
 	free(p->data);
 	free(p);
 }
-
-size_t llm_qpack_bytes(const llm_qpack *p) { return p ? (size_t)p->ng * p->stride : 0; }
 
 /* ========================================================= activations */
 

@@ -54,7 +54,6 @@ int llm_qpack_new(llm_qpack **out, const void *w, int type, int64_t n, int64_t d
 int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *rows,
 			  int n_parts, int type, int64_t n, llm_threadpool *tp);
 void llm_qpack_free(llm_qpack *p); /* NULL is a no-op */
-size_t llm_qpack_bytes(const llm_qpack *p);
 
 /* Bytes of quantized activations for m tokens of n values (n % 32 == 0). */
 size_t llm_qpack_x_size(int64_t n, int64_t m);
