@@ -519,12 +519,15 @@ int llm_model_kv(const llm_model *m, int layer, const float **k, const float **v
 
 /* ============================================================ forward */
 
+/* w (NULL: none) is used through a qpack, alone or stacked */
+static int packed(const struct weight *w) { return w && (w->pk || w->stacked); }
+
 /* x[n][k] rounded for the packed weights among a, b, c (which take rows of
  * the same k values), or NULL when none of them is packed. */
 static const void *quant_x(llm_model *m, const float *x, int n, const struct weight *a,
 			   const struct weight *b, const struct weight *c)
 {
-	if (!a->pk && !a->stacked && !(b && (b->pk || b->stacked)) && !(c && (c->pk || c->stacked)))
+	if (!packed(a) && !packed(b) && !packed(c))
 		return NULL;
 	llm_qpack_quant_x(m->xq, x, a->n, n);
 	return m->xq;
