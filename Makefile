@@ -20,6 +20,15 @@ CC       ?= cc
 PKGS     := libzstd libgit2 jansson libpcre2-8 openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Without the packages every object would be compiled without their flags
+# (OpenBLAS's include directory among them: an older cblas.h elsewhere then
+# leaves openblas_* undeclared, truncated to int): stop before compiling.
+NODEPS_GOALS := deps clean
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes),yes)
+$(error pkg-config cannot find $(PKGS): run 'make deps' (as root) first)
+endif
+endif
 GIT_REV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -fPIC -pthread
@@ -44,9 +53,16 @@ HEADERS  := $(wildcard lib/*.h)
 
 all: $(CMDS) $(LIBSO)
 
-$(B)/lib/%.o: lib/%.c $(HEADERS) | $(B)/lib
+# $(B)/flags holds the compiler command line; it changes (and every object
+# is rebuilt) only when the flags do: new packages, CFLAGS, a new commit.
+FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) | $(LDLIBS)
+$(B)/flags: FORCE | $(B)/lib
+	@printf '%s\n' '$(subst ','\'',$(FLAGS_LINE))' | cmp -s - $@ || \
+		printf '%s\n' '$(subst ','\'',$(FLAGS_LINE))' > $@
+
+$(B)/lib/%.o: lib/%.c $(HEADERS) $(B)/flags | $(B)/lib
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
-$(B)/cmd/%.o: cmd/%.c cmd/cli.h $(HEADERS) | $(B)/cmd
+$(B)/cmd/%.o: cmd/%.c cmd/cli.h $(HEADERS) $(B)/flags | $(B)/cmd
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 $(B)/lib $(B)/cmd $(B)/tests $(O):
 	mkdir -p $@
@@ -114,5 +130,6 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all check check-asan demo bench deps install clean
+.PHONY: all check check-asan demo bench deps install clean FORCE
+FORCE:
 .SECONDARY:
