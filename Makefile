@@ -23,9 +23,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Without the packages every object would be compiled without their flags
 # (OpenBLAS's include directory among them: an older cblas.h elsewhere then
 # leaves openblas_* undeclared, truncated to int): stop before compiling.
+# pkg-config prints nothing at all when any one of them is missing.
 NODEPS_GOALS := deps clean
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
-ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes),yes)
+ifeq ($(PKG_LIBS),)
 $(error pkg-config cannot find $(PKGS): run 'make deps' (as root) first)
 endif
 endif
@@ -55,10 +56,9 @@ all: $(CMDS) $(LIBSO)
 
 # $(B)/flags holds the compiler command line; it changes (and every object
 # is rebuilt) only when the flags do: new packages, CFLAGS, a new commit.
-FLAGS_LINE := $(CC) $(CPPFLAGS) $(CFLAGS) | $(LDLIBS)
+FLAGS_LINE := '$(subst ','\'',$(CC) $(CPPFLAGS) $(CFLAGS) | $(LDLIBS))'
 $(B)/flags: FORCE | $(B)/lib
-	@printf '%s\n' '$(subst ','\'',$(FLAGS_LINE))' | cmp -s - $@ || \
-		printf '%s\n' '$(subst ','\'',$(FLAGS_LINE))' > $@
+	@printf '%s\n' $(FLAGS_LINE) | cmp -s - $@ || printf '%s\n' $(FLAGS_LINE) > $@
 
 $(B)/lib/%.o: lib/%.c $(HEADERS) $(B)/flags | $(B)/lib
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
