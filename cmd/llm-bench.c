@@ -24,6 +24,7 @@
 
 enum {
 	OPT_KERNELS = 256, OPT_ONLY, OPT_MEM_SIZE, OPT_SEQ_LENS, OPT_GEMM_SIZES, OPT_PROGRESS,
+	OPT_READ_BW,
 };
 
 static const struct cli_opt opts[] = {
@@ -33,6 +34,7 @@ static const struct cli_opt opts[] = {
 	{ "threads", 't', "N[,N]", "thread counts to run (default: online CPUs)", 't' },
 	{ "repetitions", 'r', "N", "timed repetitions of each test, after one warm-up (default 5)", 'r' },
 	{ "output", 'o', "FMT", "output format: md (default), csv, tsv, json, jsonl", 'o' },
+	{ "read-bw", 0, NULL, "after each timed decode repetition, measure the read bandwidth (tg rows get bw_fraction)", OPT_READ_BW },
 	{ "kernels", 0, NULL, "run the kernel benchmarks", OPT_KERNELS },
 	{ "only", 0, "LIST", "kernels to run: bandwidth,sgemm,matvec,attention,quant (default all)", OPT_ONLY },
 	{ "mem-size", 0, "SIZE", "bytes per bandwidth array and per mat-vec weight set (default 4 x last-level cache)", OPT_MEM_SIZE },
@@ -51,6 +53,25 @@ static const struct cli_cmd cmd = {
 	opts,
 };
 
+/* ======================= options ======================= */
+
+#define MAX_LIST 64
+
+struct list {
+	int n;
+	long long v[MAX_LIST];
+};
+
+static struct {
+	char *models; /* comma-separated, owned by argv */
+	struct list pp, tg, threads, seq, gemm;
+	int reps;
+	int kernels;
+	unsigned only;  /* bit set of K_* (kernel benchmarks) */
+	uint64_t mem_size;
+	int read_bw;   /* --read-bw: bandwidth after each decode repetition */
+} o;
+
 /* ======================= rows and printers ======================= */
 
 enum { FMT_MD, FMT_CSV, FMT_TSV, FMT_JSON, FMT_JSONL };
@@ -60,6 +81,8 @@ static const char *last_kind; /* md/csv/tsv: a header whenever the kind of row c
 
 /* Columns of the markdown tables. */
 static const char *const md_model_cols[] = { "model", "size", "params", "threads", "test", "t/s", NULL };
+static const char *const md_model_bw_cols[] = { "model", "size", "params", "threads", "test", "t/s",
+						"weights GB/s", "read GB/s", "fraction", NULL };
 static const char *const md_kernel_cols[] = { "kernel", "param", "threads", "metric", "value", "unit", NULL };
 
 static void human(char *buf, size_t n, double v, const char *const *units, double step, int prec)
@@ -80,12 +103,21 @@ static void md_model_row(const json_t *r)
 
 	human(sz, sizeof sz, (double)json_integer_value(json_object_get(r, "model_size")), bu, 1024, 2);
 	human(np, sizeof np, (double)json_integer_value(json_object_get(r, "model_n_params")), pu, 1000, 2);
-	printf("| %s | %s | %s | %d | %s | %.2f ± %.2f |\n",
+	printf("| %s | %s | %s | %d | %s | %.2f ± %.2f |",
 	       json_string_value(json_object_get(r, "model_type")), sz, np,
 	       (int)json_integer_value(json_object_get(r, "n_threads")),
 	       json_string_value(json_object_get(r, "test")),
 	       json_real_value(json_object_get(r, "avg_ts")),
 	       json_real_value(json_object_get(r, "stddev_ts")));
+	if (o.read_bw) {
+		const json_t *f = json_object_get(r, "bw_fraction");
+		if (json_is_real(f))
+			printf(" %.2f | %.2f | %.3f |", json_real_value(json_object_get(r, "weights_gbps")),
+			       json_real_value(json_object_get(r, "read_gbps")), json_real_value(f));
+		else
+			printf(" | | |");
+	}
+	putchar('\n');
 }
 
 static void md_kernel_row(const json_t *r)
@@ -162,7 +194,7 @@ static void emit(json_t *row, const char *kind)
 	} else if (fmt == FMT_MD) {
 		int model = !strcmp(kind, "model");
 		if (!last_kind || strcmp(last_kind, kind)) {
-			const char *const *c = model ? md_model_cols : md_kernel_cols;
+			const char *const *c = !model ? md_kernel_cols : o.read_bw ? md_model_bw_cols : md_model_cols;
 			if (last_kind)
 				putchar('\n');
 			for (int i = 0; c[i]; i++)
@@ -236,13 +268,6 @@ static void add_provenance(json_t *row)
 
 /* ======================= option values ======================= */
 
-#define MAX_LIST 64
-
-struct list {
-	int n;
-	long long v[MAX_LIST];
-};
-
 static void parse_list(struct list *l, const char *opt, const char *s, long long min, long long max)
 {
 	char buf[1024], *tok, *save = NULL;
@@ -260,14 +285,6 @@ static void parse_list(struct list *l, const char *opt, const char *s, long long
 		cli_usage("%s: empty list", opt);
 }
 
-static struct {
-	char *models; /* comma-separated, owned by argv */
-	struct list pp, tg, threads, seq, gemm;
-	int reps;
-	int kernels;
-	unsigned only;  /* bit set of the kernels below */
-	uint64_t mem_size;
-} o;
 
 static const char *const kernel_names[] = { "bandwidth", "sgemm", "matvec", "attention", "quant", NULL };
 enum { K_BW = 1, K_SGEMM = 2, K_MATVEC = 4, K_ATTN = 8, K_QUANT = 16 };
@@ -316,9 +333,10 @@ static uint64_t decode_bytes(const llm_ckpt *c, uint64_t size)
 	return rows > 0 ? size - t->size + t->size / (uint64_t)rows : size;
 }
 
+/* rbw: read bandwidth (GB/s) measured after each repetition, or NULL */
 static json_t *model_row(const char *path, const char *type, uint64_t size, uint64_t dbytes,
 			 int64_t n_params, int threads, int n_prompt, int n_gen, const double *ts,
-			 int reps)
+			 const double *rbw, int reps)
 {
 	struct llm_bench_stats st;
 	json_t *r = json_object(), *samples = json_array();
@@ -344,14 +362,46 @@ static json_t *model_row(const char *path, const char *type, uint64_t size, uint
 	json_object_set_new(r, "weights_gbps",
 			    n_prompt ? json_null() : json_real(st.mean * (double)dbytes / 1e9));
 	json_object_set_new(r, "samples_ts", samples);
+	/* --read-bw: each repetition's weight stream over the read bandwidth
+	 * measured right after it, so a host whose memory speed drifts between
+	 * runs still gives a steady fraction (the median over repetitions) */
+	if (rbw && !n_prompt) {
+		double frac[MAX_LIST * 16];
+		struct llm_bench_stats sb, sf;
+		json_t *rs = json_array();
+		for (int i = 0; i < reps; i++) {
+			frac[i] = ts[i] * (double)dbytes / 1e9 / rbw[i];
+			json_array_append_new(rs, json_real(rbw[i]));
+		}
+		llm_bench_stats(&sb, rbw, reps);
+		llm_bench_stats(&sf, frac, reps);
+		json_object_set_new(r, "read_gbps", json_real(sb.median));
+		json_object_set_new(r, "bw_fraction", json_real(sf.median));
+		json_object_set_new(r, "samples_read_gbps", rs);
+	} else {
+		json_object_set_new(r, "read_gbps", json_null());
+		json_object_set_new(r, "bw_fraction", json_null());
+		json_object_set_new(r, "samples_read_gbps", json_array());
+	}
 	add_provenance(r);
 	return r;
 }
 
+/* The read bandwidth (GB/s) at this thread count, one pass over --mem-size. */
+static double read_bandwidth(int threads)
+{
+	double t[LLM_BW_COUNT];
+	size_t n = (size_t)(o.mem_size / sizeof(double));
+	if (llm_bench_bandwidth(t, n, threads, 1))
+		cli_die_lib();
+	return llm_bench_bandwidth_bytes(LLM_BW_READ, n) / t[LLM_BW_READ] / 1e9;
+}
+
 /* One test (pp when n_prompt > 0, else tg) on a loaded model: a warm-up,
- * then o.reps timed runs; ts[] gets tokens/s. */
+ * then o.reps timed runs; ts[] gets tokens/s, and rbw[] (when not NULL,
+ * tg only) the read bandwidth measured after each timed run. */
 static void run_test(llm_model *m, const char *path, int n_prompt, int n_gen, double *ts,
-		     uint64_t *seed)
+		     double *rbw, int threads, uint64_t *seed)
 {
 	double s;
 	int n = n_prompt ? n_prompt : n_gen;
@@ -370,13 +420,15 @@ static void run_test(llm_model *m, const char *path, int n_prompt, int n_gen, do
 			cli_die("%s: %s: %s", path, label, llm_errmsg());
 		if (r >= 0)
 			ts[r] = s > 0 ? n / s : INFINITY;
+		if (r >= 0 && rbw && !n_prompt)
+			rbw[r] = read_bandwidth(threads);
 	}
 }
 
 static void run_models(void)
 {
 	char *save = NULL, *path;
-	double ts[MAX_LIST * 16];
+	double ts[MAX_LIST * 16], rbw[MAX_LIST * 16];
 	uint64_t seed = 42;
 	int32_t n_ctx = 1;
 
@@ -409,16 +461,17 @@ static void run_models(void)
 			for (int i = 0; i < o.pp.n; i++) {
 				if (!o.pp.v[i])
 					continue;
-				run_test(m, path, (int)o.pp.v[i], 0, ts, &seed);
+				run_test(m, path, (int)o.pp.v[i], 0, ts, NULL, mo.n_threads, &seed);
 				emit(model_row(path, type, size, dbytes, n_params, mo.n_threads,
-					       (int)o.pp.v[i], 0, ts, o.reps), "model");
+					       (int)o.pp.v[i], 0, ts, NULL, o.reps), "model");
 			}
 			for (int i = 0; i < o.tg.n; i++) {
 				if (!o.tg.v[i])
 					continue;
-				run_test(m, path, 0, (int)o.tg.v[i], ts, &seed);
+				double *bw = o.read_bw ? rbw : NULL;
+				run_test(m, path, 0, (int)o.tg.v[i], ts, bw, mo.n_threads, &seed);
 				emit(model_row(path, type, size, dbytes, n_params, mo.n_threads, 0,
-					       (int)o.tg.v[i], ts, o.reps), "model");
+					       (int)o.tg.v[i], ts, bw, o.reps), "model");
 			}
 			llm_model_free(m);
 		}
@@ -720,6 +773,7 @@ int main(int argc, char **argv)
 		case OPT_GEMM_SIZES: parse_list(&o.gemm, "--gemm-sizes", arg, 1, 1 << 15); break;
 		case 'q': cli_quiet = 1; cli_progress_enabled = 0; break;
 		case OPT_PROGRESS: cli_progress_enabled = 1; break;
+		case OPT_READ_BW: o.read_bw = 1; break;
 		}
 	}
 	if (cli_optind() < argc)

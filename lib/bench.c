@@ -57,6 +57,18 @@ void llm_bench_stats(struct llm_bench_stats *out, const double *x, int n)
 	for (int i = 0; i < n; i++)
 		ss += (x[i] - out->mean) * (x[i] - out->mean);
 	out->stddev = n > 1 ? sqrt(ss / (n - 1)) : 0;
+	/* median: the k-th smallest by counting, no copy (n is a repetition count) */
+	double lo = out->min, hi = out->max;
+	for (int i = 0; i < n; i++) {
+		int below = 0, equal = 0;
+		for (int j = 0; j < n; j++)
+			below += x[j] < x[i], equal += x[j] == x[i];
+		if (below <= (n - 1) / 2 && (n - 1) / 2 < below + equal)
+			lo = x[i];
+		if (below <= n / 2 && n / 2 < below + equal)
+			hi = x[i];
+	}
+	out->median = (lo + hi) / 2;
 }
 
 /* ===================== the machine ===================== */

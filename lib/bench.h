@@ -31,6 +31,7 @@ struct llm_bench_stats {
 	double mean;
 	double stddev; /* sample standard deviation (n - 1); 0 when n < 2 */
 	double min, max;
+	double median; /* middle value (mean of the two middle ones for even n) */
 };
 void llm_bench_stats(struct llm_bench_stats *out, const double *x, int n);
 

@@ -56,8 +56,35 @@ for r in rows:
         assert abs(r["weights_gbps"] - r["avg_ts"] * r["decode_bytes"] / 1e9) <= 1e-6 * r["weights_gbps"]
     else:
         assert r["weights_gbps"] is None
+    # without --read-bw: no bandwidth next to the repetitions
+    assert r["read_gbps"] is None and r["bw_fraction"] is None and r["samples_read_gbps"] == [], r
 EOF
 then ok model_json_fields_and_stats; else fail model_json_fields_and_stats "$(tail -n 3 "$TMP/py.out" | tr '\n' ' ')"; fi
+
+# --read-bw: tg rows get the read bandwidth of each repetition, and the
+# fraction is the median over repetitions of ts * decode_bytes / read bw;
+# pp rows stay null.  Even count of repetitions: the median is a mean of two.
+check model_read_bw llm-bench -m "$M" -p 16 -n 8 -r 4 -t 1 --mem-size 4M --read-bw -o json
+cp "$TMP/.out" "$TMP/bw.json"
+if "$PY" - "$TMP/bw.json" >"$TMP/py.out" 2>&1 <<'EOF'
+import json, statistics, sys
+rows = json.load(open(sys.argv[1]))
+assert [r["test"] for r in rows] == ["pp16", "tg8"], [r["test"] for r in rows]
+pp, tg = rows
+assert pp["read_gbps"] is None and pp["bw_fraction"] is None and pp["samples_read_gbps"] == [], pp
+b = tg["samples_read_gbps"]
+assert len(b) == 4 and all(isinstance(x, float) and x > 0 for x in b), b
+assert abs(tg["read_gbps"] - statistics.median(b)) <= 1e-9 * tg["read_gbps"], (tg["read_gbps"], b)
+f = statistics.median(t * tg["decode_bytes"] / 1e9 / x for t, x in zip(tg["samples_ts"], b))
+assert abs(tg["bw_fraction"] - f) <= 1e-9 * f, (tg["bw_fraction"], f)
+EOF
+then ok model_read_bw_fields; else fail model_read_bw_fields "$(tail -n 3 "$TMP/py.out" | tr '\n' ' ')"; fi
+check model_read_bw_md llm-bench -m "$M" -p 16 -n 8 -r 2 -t 1 --mem-size 4M --read-bw
+if grep -q '| fraction |' "$TMP/.out" && grep '| tg8 |' "$TMP/.out" | grep -Eq '\| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$'; then
+	ok model_read_bw_md_columns
+else
+	fail model_read_bw_md_columns "$(tr '\n' ' ' <"$TMP/.out" | head -c 300)"
+fi
 
 # size and parameters as llm-info counts them (an independent reader)
 if llm-info --json "$M" >"$TMP/info.json" 2>/dev/null; then
