@@ -20,6 +20,7 @@
 #include "kernels.h"
 #include "model.h"
 #include "provenance.h"
+#include "qpack.h"
 #include "types.h"
 
 enum {
@@ -632,7 +633,8 @@ static void bench_matvec(int threads)
 			cli_die_lib();
 		for (int r = 0; r < o.reps; r++)
 			t[r] = bytes / t[r] / 1e9;
-		snprintf(param, sizeof param, "%s %" PRId64 "x%" PRId64 " x%d", llm_type_name(ty), d, n, n_mats);
+		snprintf(param, sizeof param, "%s %" PRId64 "x%" PRId64 " x%d%s", llm_type_name(ty), d, n,
+			 n_mats, llm_qpack_available(ty) ? " vnni" : "");
 		json_t *row = kernel_row("matvec", param, threads, "weights", "GB/s", t, o.reps, 1);
 		emit(row, "kernel");
 		if (best_read_bw > 0) {

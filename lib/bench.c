@@ -25,6 +25,7 @@
 #include "attention.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "qpack.h"
 #include "threadpool.h"
 #include "types.h"
 
@@ -500,8 +501,12 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 {
 	const struct llm_type_traits *tt = llm_type_traits(type);
 	size_t row = llm_type_row_size(type, n), mat = row * (size_t)d;
+	/* decoding's path: Q4_0/Q8_0 through qpack where the CPU has it */
+	int packed = llm_qpack_available(type) && n % 32 == 0;
 	float *x = NULL, *y = NULL, *wf = NULL;
 	uint8_t *w = NULL;
+	void *xq = NULL;
+	llm_qpack **pk = NULL;
 	llm_threadpool *tp = NULL;
 	uint64_t seed = 11;
 	int rc = 0;
@@ -514,8 +519,13 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 	x = malloc(sizeof(float) * (size_t)n);
 	y = malloc(sizeof(float) * (size_t)d * (size_t)n_mats);
 	wf = malloc(sizeof(float) * (size_t)n);
-	w = big_alloc(mat * (size_t)n_mats);
-	if (!x || !y || !wf || !w) {
+	/* packed: one matrix to pack from, each copy lives in its pack */
+	w = packed ? malloc(mat) : big_alloc(mat * (size_t)n_mats);
+	if (packed) {
+		pk = calloc((size_t)n_mats, sizeof *pk);
+		xq = aligned_alloc(64, llm_qpack_x_size(n, 1));
+	}
+	if (!x || !y || !wf || !w || (packed && (!pk || !xq))) {
 		rc = llm_err(LLM_ENOMEM, "matvec: cannot allocate %d x %zu bytes", n_mats, mat);
 		goto out;
 	}
@@ -527,21 +537,39 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 			wf[i] = frand(&seed);
 		tt->from_float(wf, w + (size_t)r * row, n);
 	}
-	for (int k = 1; k < n_mats; k++)
-		memcpy(w + (size_t)k * mat, w, mat);
 	if ((rc = llm_threadpool_new(&tp, n_threads_or_all(n_threads))))
 		goto out;
+	for (int k = 0; k < n_mats; k++) {
+		if (packed)
+			rc = llm_qpack_new(&pk[k], w, type, n, d, tp);
+		else if (k)
+			memcpy(w + (size_t)k * mat, w, mat);
+		if (rc)
+			goto out;
+	}
 	for (int r = -1; r < reps; r++) {
 		double t0 = llm_bench_now();
 		/* y_k (d) = W_k (d x n) x (n), for every copy k */
-		for (int k = 0; k < n_mats; k++)
-			llm_matvec(y + (size_t)k * (size_t)d, w + (size_t)k * mat, type, x, n, d, tp);
+		for (int k = 0; k < n_mats; k++) {
+			float *yk = y + (size_t)k * (size_t)d;
+			if (packed) {
+				/* as decoding does: x rounded once per product */
+				llm_qpack_quant_x(xq, x, n, 1);
+				llm_qpack_matmul(yk, pk[k], xq, 1, tp);
+			} else {
+				llm_matvec(yk, w + (size_t)k * mat, type, x, n, d, tp);
+			}
+		}
 		if (r >= 0)
 			times[r] = llm_bench_now() - t0;
 	}
 	*bytes = (double)mat * n_mats;
 out:
+	if (pk)
+		for (int k = 0; k < n_mats; k++)
+			llm_qpack_free(pk[k]);
 	llm_threadpool_free(tp);
+	free(pk), free(xq);
 	free(x), free(y), free(wf), free(w);
 	return rc;
 }

@@ -177,6 +177,10 @@ sg = {r["param"].split()[0] for r in rows if r["kernel"] == "sgemm"}
 assert sg == {"blas", "own"}, f"sgemm rows: {sg}"
 q = sorted(r["param"] for r in rows if r["kernel"] == "quantize")
 assert q == sorted(["f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]), q
+mv = [r["param"].split() for r in rows if r["kernel"] == "matvec" and r["metric"] == "weights"]
+assert sorted(p[0] for p in mv) == sorted(["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]), mv
+# the integer kernels (param ending in vnni) only ever take Q4_0 and Q8_0
+assert all(p[0] in ("q4_0", "q8_0") for p in mv if p[-1] == "vnni"), mv
 EOF
 then ok kernel_rows; else fail kernel_rows "$(tail -n 3 "$TMP/py.out" | tr '\n' ' ')"; fi
 
