@@ -3,9 +3,16 @@
  * A job is cut into chunks that threads claim from a shared counter: the
  * caller claims chunks too, so a worker that the scheduler has not run yet
  * (2 cores shared with other processes) delays nothing - the caller simply
- * does its chunks.  The claim counter carries the job's generation in its
- * upper 32 bits, so a late worker can never claim a chunk of a job it has
- * not seen.
+ * does its chunks.  The claim word carries the job's generation (bits
+ * 32-63), its chunk count (16-31) and the next chunk (0-15): a claim is
+ * one compare-and-swap of that word, so a worker can only take a chunk of
+ * the job it checked, and of a job whose chunks are not all taken.  (With
+ * the count read from the job instead, a worker leaving job k could read
+ * job k+1's larger count before the caller published k+1's claim word, and
+ * claim a chunk "of job k" that was job k+1's, run with either job's
+ * function and argument.)  The caller rewrites the job only after every
+ * chunk is done, and a finished job has next == count, so nobody reads a
+ * job while it changes.
  *
  * Why spin first: a decode step issues ~10 parallel-fors per layer, each a
  * few microseconds of work on small models; waking sleeping threads through
@@ -25,6 +32,7 @@
 #define SPIN_ITERS 4000
 #define MAX_THREADS 64
 #define MAX_CHUNKS (4 * MAX_THREADS)
+_Static_assert(MAX_CHUNKS < 0xffff, "chunk count and index are 16-bit fields of the claim word");
 
 struct llm_threadpool {
 	int n;
@@ -32,14 +40,13 @@ struct llm_threadpool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_uint gen;          /* bumped for each job (and at shutdown) */
-	atomic_uint_least64_t claim; /* gen << 32 | next chunk to claim */
+	atomic_uint_least64_t claim; /* gen << 32 | n_chunks << 16 | next chunk */
 	atomic_int done;          /* chunks finished in the current job */
 	atomic_int sleeping;      /* workers waiting on cv */
 	int stop;
 	/* the current job, written before gen is bumped */
 	llm_parallel_fn fn;
 	void *arg;
-	int n_chunks;
 	int64_t chunk_begin[MAX_CHUNKS + 1];
 };
 
@@ -66,11 +73,11 @@ static void work(llm_threadpool *tp, unsigned g, int tid)
 {
 	for (;;) {
 		uint64_t s = atomic_load(&tp->claim);
-		if ((unsigned)(s >> 32) != g || (int)(uint32_t)s >= tp->n_chunks)
+		int c = (int)(s & 0xffff), nc = (int)((s >> 16) & 0xffff);
+		if ((unsigned)(s >> 32) != g || c >= nc)
 			return;
 		if (!atomic_compare_exchange_weak(&tp->claim, &s, s + 1))
 			continue;
-		int c = (int)(uint32_t)s;
 		tp->fn(tp->arg, tp->chunk_begin[c], tp->chunk_begin[c + 1], tid);
 		atomic_fetch_add(&tp->done, 1);
 	}
@@ -196,12 +203,11 @@ void llm_threadpool_run(llm_threadpool *tp, int64_t n, int64_t grain, int64_t al
 		int64_t e = units * i / nc * align;
 		tp->chunk_begin[i] = e > n ? n : e;
 	}
-	tp->n_chunks = nc;
 	tp->fn = fn;
 	tp->arg = arg;
 	atomic_store(&tp->done, 0);
 	unsigned g = atomic_load(&tp->gen) + 1;
-	atomic_store(&tp->claim, (uint64_t)g << 32);
+	atomic_store(&tp->claim, (uint64_t)g << 32 | (uint64_t)nc << 16);
 	atomic_store(&tp->gen, g);
 	if (atomic_load(&tp->sleeping) > 0) {
 		pthread_mutex_lock(&tp->mu);

@@ -337,6 +337,24 @@ static void test_pool(llm_threadpool *tp)
 				free(c);
 			}
 	CHECK(!bad, "threadpool_each_index_once", "%d errors", bad);
+
+	/* Back-to-back jobs whose chunk counts change from one to the next
+	 * (1, 2, 3... chunks): a worker still leaving job k must never take a
+	 * chunk of job k+1 with job k's function or argument, nor job k's
+	 * chunk with job k+1's.  Each job has its own argument and counts. */
+	enum { JOBS = 20000, NMAX = 8 };
+	static int cnt[2][NMAX];
+	int wrong = 0;
+	for (int k = 0; k < JOBS; k++) {
+		int *c = cnt[k & 1];
+		int64_t n = 1 + k % NMAX;
+		struct visit v = { c, 1, 0 };
+		memset(c, 0, sizeof cnt[0]);
+		llm_threadpool_run(tp, n, 1, 1, visit_fn, &v);
+		for (int64_t i = 0; i < NMAX; i++)
+			wrong += c[i] != (i < n);
+	}
+	CHECK(!wrong, "threadpool_back_to_back_jobs", "%d wrong counts over %d jobs", wrong, JOBS);
 	CHECK(llm_threadpool_size(tp) == 3 && llm_threadpool_size(NULL) == 1, "threadpool_size", "%d",
 	      llm_threadpool_size(tp));
 }
