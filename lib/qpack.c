@@ -20,6 +20,8 @@
 #define QK 32    /* values per block */
 #define XMAX 8323072.0f /* 127 * 65536: |xi| <= XMAX keeps the top byte in -127..127 */
 #define TILE 4   /* tokens per pass over a group's weights */
+#define GDEC 4   /* groups side by side when decoding one token: four weight
+		  * streams in flight (2 measured 3-10% slower from memory) */
 #define PF_AHEAD 4096 /* bytes ahead for software prefetch: 2-16 KiB measured alike */
 #define HUGE_PAGE ((size_t)2 << 20)
 
@@ -349,7 +351,7 @@ VNNI static INLINE void group_tile(__m512 *acc, const uint8_t *const *grps, cons
 	const __m512 f256 = _mm512_set1_ps(256.0f);
 	const int32_t off = q8 ? 128 : 8;
 	for (int64_t b = 0; b < p->nb; b++) {
-#pragma GCC unroll 2
+#pragma GCC unroll 4
 		for (int g = 0; g < G; g++) {
 			const uint8_t *codes = grps[g] + (size_t)b * p->code;
 			const uint16_t *sc = (const uint16_t *)(grps[g] + p->scale_off) + b * GR;
@@ -397,16 +399,17 @@ struct mm_job {
 	int64_t m;
 };
 
-/* Groups g..g+G-1 (G = 1, or 2 for a single token: two weight streams in
- * flight) against tokens t0..t0+T-1. */
+/* Groups g..g+G-1 (G = 1, or GDEC for a single token) against tokens
+ * t0..t0+T-1. */
 VNNI static INLINE void run_tile(const struct mm_job *j, int64_t g, const int G, int64_t t0,
 				 const int T, const int q8)
 {
 	const llm_qpack *p = j->p;
 	struct xplanes xr[TILE];
-	__m512 acc[2 * TILE];
-	const uint8_t *grps[2] = { p->data + (size_t)g * p->stride,
-				   p->data + (size_t)(g + G - 1) * p->stride };
+	__m512 acc[GDEC > TILE ? GDEC : TILE]; /* G * T <= that */
+	const uint8_t *grps[GDEC];
+	for (int gi = 0; gi < G; gi++)
+		grps[gi] = p->data + (size_t)(g + gi) * p->stride;
 	for (int t = 0; t < T; t++)
 		xr[t] = planes(j->xq, p->n, t0 + t);
 	for (int i = 0; i < G * T; i++)
@@ -425,11 +428,11 @@ VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
 	(void)tid;
 	const struct mm_job *j = arg;
 	const int q8 = j->p->type == LLM_TYPE_Q8_0;
-	if (j->m == 1) { /* decode: groups in pairs */
+	if (j->m == 1) { /* decode: GDEC groups at a time */
 		int64_t g = g0;
-		for (; g + 1 < g1; g += 2)
-			q8 ? run_tile(j, g, 2, 0, 1, 1) : run_tile(j, g, 2, 0, 1, 0);
-		if (g < g1)
+		for (; g + GDEC <= g1; g += GDEC)
+			q8 ? run_tile(j, g, GDEC, 0, 1, 1) : run_tile(j, g, GDEC, 0, 1, 0);
+		for (; g < g1; g++)
 			q8 ? run_tile(j, g, 1, 0, 1, 1) : run_tile(j, g, 1, 0, 1, 0);
 		return;
 	}
@@ -463,7 +466,7 @@ void llm_qpack_matmul(float *y, const llm_qpack *p, const void *xq, int64_t m,
 	struct mm_job j = { y, p, xq, m };
 	/* at least ~32 KiB of weights per chunk of work */
 	int64_t grain = (int64_t)(32768 / p->stride) + 1;
-	llm_threadpool_run(tp, p->ng, grain, 1, mm_groups, &j);
+	llm_threadpool_run(tp, p->ng, grain, m == 1 ? GDEC : 1, mm_groups, &j);
 #else
 	(void)y, (void)p, (void)xq, (void)m, (void)tp; /* never packed here */
 #endif
