@@ -286,7 +286,6 @@ static void parse_list(struct list *l, const char *opt, const char *s, long long
 		cli_usage("%s: empty list", opt);
 }
 
-
 static const char *const kernel_names[] = { "bandwidth", "sgemm", "matvec", "attention", "quant", NULL };
 enum { K_BW = 1, K_SGEMM = 2, K_MATVEC = 4, K_ATTN = 8, K_QUANT = 16 };
 
