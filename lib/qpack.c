@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "error.h"
+#include "kernels.h"
 #include "qpack.h"
 #include "types.h"
 
@@ -20,20 +21,29 @@
 #define QK 32    /* values per block */
 #define XMAX 8323072.0f /* 127 * 65536: |xi| <= XMAX keeps the top byte in -127..127 */
 #define TILE 4   /* tokens per pass over a group's weights */
-#define GDEC 4   /* groups side by side when decoding one token: four weight
-		  * streams in flight (2 measured 3-10% slower from memory) */
-#define PF_AHEAD 4096 /* bytes ahead for software prefetch: 2-16 KiB measured alike */
+#define GDEC 4   /* groups per panel, side by side when decoding one token */
 #define HUGE_PAGE ((size_t)2 << 20)
 
 struct llm_qpack {
 	int type;
 	int64_t n, d;      /* d rows of n values */
 	int64_t nb, ng;    /* blocks per row, groups of GR rows */
+	int64_t np;        /* panels of GDEC groups (the last padded with zero groups) */
 	size_t code;       /* code bytes per group-block: 256 (Q4_0) or 512 (Q8_0) */
-	size_t scale_off;  /* scales' offset in a group (after nb code blocks) */
-	size_t stride;     /* bytes per group */
+	size_t blk;        /* bytes per panel-block: GDEC x (code + 32 scale bytes) */
+	size_t stride;     /* bytes per panel: nb x blk */
 	uint8_t *data;
 };
+
+/* Group g's codes and scales of block 0; block b is b * p->blk further on. */
+static const uint8_t *group_codes(const llm_qpack *p, int64_t g)
+{
+	return p->data + (size_t)(g / GDEC) * p->stride + (size_t)(g % GDEC) * p->code;
+}
+static const uint8_t *group_scales(const llm_qpack *p, int64_t g)
+{
+	return p->data + (size_t)(g / GDEC) * p->stride + GDEC * p->code + (size_t)(g % GDEC) * GR * 2;
+}
 
 static size_t round64(size_t v) { return (v + 63) & ~(size_t)63; }
 
@@ -72,9 +82,10 @@ static const uint8_t *src_row(const struct pack_job *j, int64_t r)
 	return j->w[k] + (size_t)(r - j->first[k]) * j->row_bytes;
 }
 
-/* Groups g0..g1-1: codes into chunks, scales into their own rows.  Block
- * by block, so each 64-byte chunk is written whole while the 16 source
- * rows are read as 16 forward streams. */
+/* Groups g0..g1-1 (g1 up to np * GDEC: padding groups get zero scales):
+ * codes into chunks, scales beside them.  Block by block, so each 64-byte
+ * chunk is written whole while the 16 source rows are read as 16 forward
+ * streams. */
 static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 {
 	(void)tid;
@@ -83,14 +94,14 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 	const uint32_t flip = p->type == LLM_TYPE_Q8_0 ? 0x80808080u : 0; /* Q8_0: q + 128 */
 	const int chunks = p->type == LLM_TYPE_Q8_0 ? 8 : 4;
 	for (int64_t g = g0; g < g1; g++) {
-		uint8_t *grp = p->data + (size_t)g * p->stride;
-		uint16_t *sc = (uint16_t *)(grp + p->scale_off);
-		int nr = p->d - g * GR < GR ? (int)(p->d - g * GR) : GR;
+		int64_t left = p->d - g * GR;
+		int nr = left < 0 ? 0 : left < GR ? (int)left : GR;
 		const uint8_t *src[GR];
 		for (int r = 0; r < nr; r++)
 			src[r] = src_row(j, g * GR + r);
-		for (int64_t b = 0; b < p->nb; b++, sc += GR) {
-			uint8_t *codes = grp + (size_t)b * p->code;
+		for (int64_t b = 0; b < p->nb; b++) {
+			uint8_t *codes = (uint8_t *)group_codes(p, g) + (size_t)b * p->blk;
+			uint16_t *sc = (uint16_t *)(group_scales(p, g) + (size_t)b * p->blk);
 			for (int r = 0; r < GR; r++) {
 				if (r >= nr) { /* padding row: zero scale, any codes */
 					sc[r] = 0;
@@ -148,16 +159,17 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 	p->d = d;
 	p->nb = n / QK;
 	p->ng = (d + GR - 1) / GR;
+	p->np = (p->ng + GDEC - 1) / GDEC;
 	p->code = type == LLM_TYPE_Q8_0 ? 512 : 256;
-	p->scale_off = (size_t)p->nb * p->code;
-	p->stride = round64(p->scale_off + (size_t)p->nb * GR * 2);
+	p->blk = GDEC * (p->code + GR * 2);
+	p->stride = (size_t)p->nb * p->blk;
 	/* Large packs on 2 MiB boundaries with huge pages asked for: decode
 	 * streams them, and with 4 KiB pages it ran ~11% slower (Q4_0
 	 * TinyLlama, 2 threads: 35.0 against 31.6 tok/s, mean of 4 runs).  In
 	 * a fresh VM the first touch of never-used memory is slower with huge
 	 * pages (2.8 s for 620 MB, against 0.13 s once the host has backed it
 	 * and 0.36 s with 4 KiB pages). */
-	size_t bytes = (size_t)p->ng * p->stride, align = 64;
+	size_t bytes = (size_t)p->np * p->stride, align = 64;
 	if (bytes >= HUGE_PAGE)
 		align = HUGE_PAGE;
 	size_t size = (bytes + align - 1) & ~(align - 1);
@@ -170,7 +182,7 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 		madvise(p->data, size, MADV_HUGEPAGE); /* advice only: failure is fine */
 #endif
 	j.p = p;
-	llm_threadpool_run(tp, p->ng, 8, 1, pack_groups, &j);
+	llm_threadpool_run(tp, p->np * GDEC, 8, GDEC, pack_groups, &j);
 	*out = p;
 	return 0;
 }
@@ -323,7 +335,7 @@ VNNI static INLINE __m512i bc4(const int8_t *p)
 	return _mm512_set1_epi32(v);
 }
 
-#define PF(p) _mm_prefetch((const char *)(p) + PF_AHEAD, _MM_HINT_T0)
+#define PF(p) _mm_prefetch((const char *)(p) + LLM_PF_AHEAD, _MM_HINT_T0)
 #define DP(acc, w, p) _mm512_dpbusd_epi32((acc), (w), bc4(p))
 
 /* sum over the block of u * plane, rows in lanes: two chains of 4 */
@@ -338,31 +350,30 @@ VNNI static INLINE __m512i plane(const __m512i *w, const int8_t *p)
 	return _mm512_add_epi32(a0, a1);
 }
 
-/* One group (16 rows) against T tokens.  With u the unsigned codes (Q4_0:
- * nibble = q + 8, off 8; Q8_0: q + 128, off 128) and q = u - off, per block
+/* G groups (16 rows each) against T tokens: codes0[g] and sc0[g] point at
+ * group g's block 0, blocks are p->blk bytes apart.  With u the unsigned
+ * codes (Q4_0: nibble = q + 8, off 8; Q8_0: q + 128, off 128) and
+ * q = u - off, per block
  *   A = sum u (256 p0 + p1) - off * s01 = sum q (256 p0 + p1)   (int32)
  *   B = sum u p2 - off * s2             = sum q p2
  *   out += (256 A + B) * scale * dx
  * A and B are exact; 256 A + B is formed in F32. */
-VNNI static INLINE void group_tile(__m512 *acc, const uint8_t *const *grps, const int G,
-				   const llm_qpack *p, const struct xplanes *xr, const int T, const int q8)
+VNNI static INLINE void group_tile(__m512 *acc, const uint8_t *const *codes0,
+				   const uint8_t *const *sc0, const int G, const llm_qpack *p,
+				   const struct xplanes *xr, const int T, const int q8, const int pf)
 {
 	const __m512i m4 = _mm512_set1_epi8(0x0f);
 	const __m512 f256 = _mm512_set1_ps(256.0f);
 	const int32_t off = q8 ? 128 : 8;
 	for (int64_t b = 0; b < p->nb; b++) {
+		if (pf) /* the whole panel-block, LLM_PF_AHEAD bytes on */
+			for (size_t l = 0; l < p->blk; l += 64)
+				PF(codes0[0] + (size_t)b * p->blk + l);
 #pragma GCC unroll 4
 		for (int g = 0; g < G; g++) {
-			const uint8_t *codes = grps[g] + (size_t)b * p->code;
-			const uint16_t *sc = (const uint16_t *)(grps[g] + p->scale_off) + b * GR;
+			const uint8_t *codes = codes0[g] + (size_t)b * p->blk;
+			const uint16_t *sc = (const uint16_t *)(sc0[g] + (size_t)b * p->blk);
 			__m512 ds = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sc));
-			/* a single stream is limited by the misses a core keeps in
-			 * flight, not by memory: ask for the lines PF_AHEAD bytes on */
-			PF(codes), PF(codes + 64), PF(codes + 128), PF(codes + 192);
-			if (q8)
-				PF(codes + 256), PF(codes + 320), PF(codes + 384), PF(codes + 448);
-			if (!(b & 1))
-				_mm_prefetch((const char *)sc + PF_AHEAD / 8, _MM_HINT_T0);
 			__m512i w[8]; /* w[c]: columns 4c..4c+3 of the block, row j in lane j */
 			if (q8) {
 #pragma GCC unroll 8
@@ -397,26 +408,29 @@ struct mm_job {
 	const llm_qpack *p;
 	const uint8_t *xq;
 	int64_t m;
+	int pf; /* software prefetch when decoding (llm_sw_prefetch) */
 };
 
-/* Groups g..g+G-1 (G = 1, or GDEC for a single token) against tokens
- * t0..t0+T-1. */
+/* Groups g..g+G-1 (G = 1, or GDEC: a whole panel for a single token)
+ * against tokens t0..t0+T-1; pf: prefetch the weights (decoding). */
 VNNI static INLINE void run_tile(const struct mm_job *j, int64_t g, const int G, int64_t t0,
-				 const int T, const int q8)
+				 const int T, const int q8, const int pf)
 {
 	const llm_qpack *p = j->p;
 	struct xplanes xr[TILE];
 	__m512 acc[GDEC > TILE ? GDEC : TILE]; /* G * T <= that */
-	const uint8_t *grps[GDEC];
+	const uint8_t *codes[GDEC], *sc[GDEC];
 	for (int gi = 0; gi < G; gi++)
-		grps[gi] = p->data + (size_t)(g + gi) * p->stride;
+		codes[gi] = group_codes(p, g + gi), sc[gi] = group_scales(p, g + gi);
 	for (int t = 0; t < T; t++)
 		xr[t] = planes(j->xq, p->n, t0 + t);
 	for (int i = 0; i < G * T; i++)
 		acc[i] = _mm512_setzero_ps();
-	group_tile(acc, grps, G, p, xr, T, q8);
+	group_tile(acc, codes, sc, G, p, xr, T, q8, pf);
 	for (int gi = 0; gi < G; gi++) {
 		int64_t r0 = (g + gi) * GR, nr = p->d - r0 < GR ? p->d - r0 : GR;
+		if (nr <= 0) /* a padding group of the last panel */
+			break;
 		__mmask16 k = (__mmask16)((1u << nr) - 1);
 		for (int t = 0; t < T; t++)
 			_mm512_mask_storeu_ps(j->y + (t0 + t) * p->d + r0, k, acc[gi * T + t]);
@@ -428,12 +442,14 @@ VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
 	(void)tid;
 	const struct mm_job *j = arg;
 	const int q8 = j->p->type == LLM_TYPE_Q8_0;
-	if (j->m == 1) { /* decode: GDEC groups at a time */
-		int64_t g = g0;
-		for (; g + GDEC <= g1; g += GDEC)
-			q8 ? run_tile(j, g, GDEC, 0, 1, 1) : run_tile(j, g, GDEC, 0, 1, 0);
-		for (; g < g1; g++)
-			q8 ? run_tile(j, g, 1, 0, 1, 1) : run_tile(j, g, 1, 0, 1, 0);
+	if (j->m == 1) { /* decode: panels g0/GDEC..g1/GDEC-1, one forward stream */
+		const int pf = j->pf;
+		for (int64_t g = g0; g < g1; g += GDEC) {
+			if (q8)
+				pf ? run_tile(j, g, GDEC, 0, 1, 1, 1) : run_tile(j, g, GDEC, 0, 1, 1, 0);
+			else
+				pf ? run_tile(j, g, GDEC, 0, 1, 0, 1) : run_tile(j, g, GDEC, 0, 1, 0, 0);
+		}
 		return;
 	}
 	for (int64_t g = g0; g < g1; g++)
@@ -442,17 +458,17 @@ VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
 			/* constant T and type: registers, not arrays on the stack */
 			if (q8) {
 				switch (T) {
-				case 1: run_tile(j, g, 1, t0, 1, 1); break;
-				case 2: run_tile(j, g, 1, t0, 2, 1); break;
-				case 3: run_tile(j, g, 1, t0, 3, 1); break;
-				default: run_tile(j, g, 1, t0, 4, 1); break;
+				case 1: run_tile(j, g, 1, t0, 1, 1, 0); break;
+				case 2: run_tile(j, g, 1, t0, 2, 1, 0); break;
+				case 3: run_tile(j, g, 1, t0, 3, 1, 0); break;
+				default: run_tile(j, g, 1, t0, 4, 1, 0); break;
 				}
 			} else {
 				switch (T) {
-				case 1: run_tile(j, g, 1, t0, 1, 0); break;
-				case 2: run_tile(j, g, 1, t0, 2, 0); break;
-				case 3: run_tile(j, g, 1, t0, 3, 0); break;
-				default: run_tile(j, g, 1, t0, 4, 0); break;
+				case 1: run_tile(j, g, 1, t0, 1, 0, 0); break;
+				case 2: run_tile(j, g, 1, t0, 2, 0, 0); break;
+				case 3: run_tile(j, g, 1, t0, 3, 0, 0); break;
+				default: run_tile(j, g, 1, t0, 4, 0, 0); break;
 				}
 			}
 		}
@@ -463,10 +479,14 @@ void llm_qpack_matmul(float *y, const llm_qpack *p, const void *xq, int64_t m,
 		      llm_threadpool *tp)
 {
 #ifdef QP_X86
-	struct mm_job j = { y, p, xq, m };
-	/* at least ~32 KiB of weights per chunk of work */
-	int64_t grain = (int64_t)(32768 / p->stride) + 1;
-	llm_threadpool_run(tp, p->ng, grain, m == 1 ? GDEC : 1, mm_groups, &j);
+	struct mm_job j = { y, p, xq, m, m == 1 && llm_sw_prefetch() };
+	/* at least ~32 KiB of weights per chunk of work; decoding takes whole
+	 * panels (padding groups included), more tokens the real groups */
+	int64_t grain = (int64_t)(32768 / (p->stride / GDEC)) + 1;
+	if (m == 1)
+		llm_threadpool_run(tp, p->np * GDEC, grain, GDEC, mm_groups, &j);
+	else
+		llm_threadpool_run(tp, p->ng, grain, 1, mm_groups, &j);
 #else
 	(void)y, (void)p, (void)xq, (void)m, (void)tp; /* never packed here */
 #endif

@@ -7,15 +7,21 @@
  * rows at a time, 64 byte products per instruction, with each row's sum in
  * its own lane: no widening to float per weight and no horizontal sums.
  *
- * Layout: rows in groups of 16 (the last group padded with zero scales).
- * For block b (32 columns) of a group: the 16 rows' fp16 scales, and the
- * codes as 64-byte chunks whose bytes 4j..4j+3 belong to row j:
+ * Layout: rows in groups of 16, groups in panels of 4 (64 rows; the last
+ * panel padded with zero-scale rows).  For block b (32 columns) of a group:
+ * the codes as 64-byte chunks whose bytes 4j..4j+3 belong to row j,
  *   Q4_0  4 chunks; chunk c holds row j's qs[4c..4c+3] (as stored: low
  *         nibble = column 4c+i, high nibble = column 16+4c+i)
  *   Q8_0  8 chunks; chunk c holds row j's codes 4c..4c+3, each + 128 (so
  *         they are unsigned bytes, as vpdpbusd wants)
- * Code chunks of a group come first, then its scales, each 64-byte aligned.
- * The packed matrix has exactly the bytes of the original plus the padding.
+ * and the 16 rows' fp16 scales.  A panel is its blocks in order; block b
+ * of a panel is the 4 groups' codes, then their 4 x 16 scales: 1152 bytes
+ * (Q4_0) or 2176 (Q8_0), 64-byte aligned.  Decoding one token reads a
+ * panel as one forward stream: on AMD Zen 4 that measured 0.93 of the read
+ * bandwidth where 4 streams per thread gave 0.87 (plain reads), and Q8_0
+ * TinyLlama decode rose from ~20 to ~25 tok/s against one stream per group
+ * with scales apart.  The packed matrix has exactly the bytes of the
+ * original plus the padding.
  *
  * Activations: each block of 32 values x is rounded to 24-bit fixed point,
  *   xi = round(x * 8323072 / max|x|),  dx = max|x| / 8323072,
