@@ -143,6 +143,8 @@ int main(void)
 	static const int64_t shapes[][3] = {
 		{ 32, 1, 1 }, { 64, 17, 3 }, { 96, 16, 4 }, { 256, 33, 5 },
 		{ 512, 100, 9 }, { 2048, 48, 1 }, { 1024, 40, 2 },
+		/* one token: whole panels of 64 rows, a last one part padding */
+		{ 64, 64, 1 }, { 128, 65, 1 }, { 256, 200, 1 }, { 1024, 320, 1 },
 	};
 	const int types[] = { LLM_TYPE_Q4_0, LLM_TYPE_Q8_0 };
 	for (size_t k = 0; k < 2; k++)
