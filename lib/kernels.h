@@ -40,12 +40,12 @@ enum llm_isa {
 int llm_isa_best(void);
 const char *llm_isa_name(int isa); /* "scalar", "avx2", "avx512" */
 
-/* 1 when decoding should prefetch its weight stream in software,
- * LLM_PF_AHEAD bytes ahead (mat-vec here, qpack.h's packed kernels).  On a
- * Xeon with AMX (Sapphire Rapids class) Q4_0 TinyLlama decode ran 22
- * tok/s without it against 31 with it; on AMD Zen 4 the hardware
- * prefetcher keeps up with one forward stream per thread and the extra
- * requests cost 8-15% (F16, Q8_0, Q4_0).  So: Intel CPUs only. */
+/* 1 when the mat-vec should prefetch its weight stream in software,
+ * LLM_PF_AHEAD bytes ahead into L1.  It was added on a Xeon (Sapphire
+ * Rapids class), where the hardware prefetcher alone kept too few lines in
+ * flight for one stream; on AMD Zen 4 it cost 8-15% of F16 decode, and
+ * L2 prefetches 8-32 KiB ahead measured the same as none.  So: Intel CPUs
+ * only.  (qpack.h's packed kernels prefetch into L2 on every CPU.) */
 int llm_sw_prefetch(void);
 #define LLM_PF_AHEAD 4096
 
