@@ -40,7 +40,7 @@
 enum {
 	OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_MINP, OPT_RPEN, OPT_RLAST, OPT_ECHO, OPT_IGNEOS,
 	OPT_NOBOS, OPT_TOK, OPT_TOKENIZE, OPT_LOGPROBS, OPT_TOPLP, OPT_SCORE, OPT_PPL, OPT_KVOUT, OPT_LORA,
-	OPT_NOPROV, OPT_F32ACT,
+	OPT_NOPROV, OPT_F32ACT, OPT_MMAP,
 };
 
 static const struct cli_opt opts[] = {
@@ -69,6 +69,7 @@ static const struct cli_opt opts[] = {
 	{ "kv-out", 0, "FILE", "write the KV cache after generation as a GGUF (- for stdout)", OPT_KVOUT },
 	{ "no-provenance", 0, NULL, "do not record provenance.* metadata in the --kv-out file", OPT_NOPROV },
 	{ "f32-act", 0, NULL, "Q4_0/Q8_0 weights: F32 activations and the float kernels (slower)", OPT_F32ACT },
+	{ "mmap", 0, NULL, "use float weights in the mapped file, no copy (faster start, slower decode)", OPT_MMAP },
 	{ "verbose", 'v', NULL, "print settings (seed, context, threads) on stderr", 'v' },
 	{ "quiet", 'q', NULL, "no statistics or notices on stderr", 'q' },
 	{ 0 },
@@ -472,6 +473,7 @@ int main(int argc, char **argv)
 		case OPT_KVOUT: g.kv_out = arg; break;
 		case OPT_NOPROV: provenance = 0; break;
 		case OPT_F32ACT: mo.f32_act = 1; break;
+		case OPT_MMAP: mo.in_place = 1; break;
 		case 'v': r.verbose = 1; break;
 		case 'q': cli_quiet = g.quiet = 1; break;
 		}

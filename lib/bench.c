@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "bench.h"
 #include "ckpt.h"
 #include "error.h"
+#include "io.h"
 #include "attention.h"
 #include "gemm.h"
 #include "kernels.h"
@@ -294,22 +294,6 @@ static void *bw_worker(void *p)
 	return NULL;
 }
 
-/* Large arrays on 2 MiB boundaries, asking for transparent huge pages:
- * fewer page faults to set up and fewer TLB misses while streaming. */
-static void *big_alloc(size_t bytes)
-{
-	const size_t huge = (size_t)2 << 20;
-	void *p;
-
-	bytes = (bytes + huge - 1) & ~(huge - 1);
-	if (!(p = aligned_alloc(huge, bytes)))
-		return NULL;
-#ifdef MADV_HUGEPAGE
-	madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is fine */
-#endif
-	return p;
-}
-
 double llm_bench_bandwidth_bytes(int kind, size_t n)
 {
 	return (double)n * 8.0 * (kind == LLM_BW_READ ? 1 : kind == LLM_BW_COPY ? 2 : 3);
@@ -338,9 +322,9 @@ int llm_bench_bandwidth(double *times, size_t n, int n_threads, int reps)
 	x.n = n;
 	x.reps = reps;
 	x.times = times;
-	x.a = big_alloc(bytes);
-	x.b = big_alloc(bytes);
-	x.c = big_alloc(bytes);
+	x.a = llm_alloc_stream(bytes);
+	x.b = llm_alloc_stream(bytes);
+	x.c = llm_alloc_stream(bytes);
 	thr = calloc((size_t)x.nth, sizeof *thr);
 	tid = calloc((size_t)x.nth, sizeof *tid);
 	if (!x.a || !x.b || !x.c || !thr || !tid) {
@@ -521,7 +505,7 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 	y = malloc(sizeof(float) * (size_t)d * (size_t)n_mats);
 	wf = malloc(sizeof(float) * (size_t)n);
 	/* packed: one matrix to pack from, each copy lives in its pack */
-	w = packed ? malloc(mat) : big_alloc(mat * (size_t)n_mats);
+	w = packed ? malloc(mat) : llm_alloc_stream(mat * (size_t)n_mats);
 	if (packed) {
 		pk = calloc((size_t)n_mats, sizeof *pk);
 		xq = aligned_alloc(64, llm_qpack_x_size(n, 1));

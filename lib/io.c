@@ -85,6 +85,19 @@ fail:
 	return -1;
 }
 
+void *llm_alloc_stream(size_t bytes)
+{
+	const size_t huge = (size_t)2 << 20;
+	size_t align = bytes >= huge ? huge : 64;
+	size_t size = (bytes + align - 1) & ~(align - 1);
+	void *p = aligned_alloc(align, size ? size : align);
+#ifdef MADV_HUGEPAGE
+	if (p && align == huge)
+		madvise(p, size, MADV_HUGEPAGE); /* advice only: failure is fine */
+#endif
+	return p;
+}
+
 int llm_map_open(struct llm_map *m, const char *path)
 {
 	int fd, rc;

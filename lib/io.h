@@ -48,4 +48,14 @@ void llm_out_cleanup_signal(void);
 /* Write a whole buffer to a file atomically (convenience for reports). */
 int llm_write_file(const char *path, const void *data, size_t n);
 
+/* bytes of memory for data that is streamed through again and again
+ * (weights, benchmark arrays), or NULL when out of memory; free() it.
+ * 64-byte aligned; from 2 MiB up on 2 MiB boundaries with transparent huge
+ * pages asked for: one TLB entry per 2 MiB instead of per 4 KiB.  Decode
+ * streamed Q4_0 weights ~11% faster so (a Xeon; 35.0 against 31.6 tok/s).
+ * In a fresh VM the first touch of never-used memory is slower with huge
+ * pages (2.8 s for 620 MB, against 0.13 s once the host has backed it and
+ * 0.36 s with 4 KiB pages). */
+void *llm_alloc_stream(size_t bytes);
+
 #endif

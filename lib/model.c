@@ -1,8 +1,10 @@
-/* model.c - llama-family forward pass over weights used in place, except
- * Q4_0/Q8_0 matrices on CPUs with AVX-512 VNNI: those are repacked at load
- * for qpack.h's integer kernels (Q, K, V stacked as one matrix, gate and up
- * as another) and the checkpoint's copy is released (llm_model_opts.f32_act
- * keeps them in place).
+/* model.c - llama-family forward pass.  Q4_0/Q8_0 matrices on CPUs with
+ * AVX-512 VNNI are repacked at load for qpack.h's integer kernels (Q, K, V
+ * stacked as one matrix, gate and up as another; llm_model_opts.f32_act
+ * keeps them as stored); the other weight matrices are copied as they are
+ * into huge-page memory (llm_model_opts.in_place uses them where the
+ * checkpoint holds them); either way the checkpoint's bytes are released.
+ * token_embd stays in place: one row of it is read per token.
  *
  * Tensors (GGUF names; shapes as [ne0 = row length, ne1 = rows]):
  *   token_embd.weight       [n_embd, n_vocab]
@@ -30,6 +32,7 @@
 
 #include "attention.h"
 #include "error.h"
+#include "io.h"
 #include "kernels.h"
 #include "lora.h"
 #include "model.h"
@@ -40,7 +43,8 @@
 #define CHUNK 256 /* tokens per pass through the layers */
 
 struct weight {
-	const void *data; /* borrowed from the checkpoint */
+	const void *data; /* borrowed from the checkpoint, or own */
+	void *own;        /* the model's copy of the data (llm_alloc_stream), or NULL */
 	int type;
 	int64_t n, d;     /* d rows of n values */
 	const llm_lora_hook *lora; /* run-time adapter term, or NULL */
@@ -344,6 +348,58 @@ static int pack_stack(llm_model *m, struct stack *st)
 	return 0;
 }
 
+/* w (NULL: none) is used through a qpack, alone or stacked */
+static int packed(const struct weight *w) { return w && (w->pk || w->stacked); }
+
+struct copy_job {
+	uint8_t *dst;
+	const uint8_t *src;
+	size_t bytes;
+};
+
+static void copy_part(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	(void)tid;
+	const struct copy_job *j = arg;
+	size_t a = (size_t)i0 << 21, e = (size_t)i1 << 21;
+	memcpy(j->dst + a, j->src + a, (e < j->bytes ? e : j->bytes) - a);
+}
+
+/* Copy w's bytes into memory of the model's own (huge pages where the
+ * system gives them) and release the checkpoint's, unless keep.  A mapped
+ * file is read through 4 KiB page-cache pages; on AMD Zen 4 streaming it
+ * measured 0.86 of the read bandwidth against 0.93 from huge pages. */
+static int copy_weight(llm_model *m, struct weight *w, int keep)
+{
+	size_t bytes = llm_type_row_size(w->type, w->n) * (size_t)w->d;
+	struct copy_job j = { llm_alloc_stream(bytes), w->data, bytes };
+	if (!j.dst)
+		return llm_err(LLM_ENOMEM, "%s: out of memory for a copy of %zu bytes", w->name, bytes);
+	llm_threadpool_run(m->tp, (int64_t)((bytes + ((size_t)1 << 21) - 1) >> 21), 1, 1, copy_part, &j);
+	if (!keep)
+		llm_ckpt_release(m->c, w->idx);
+	w->data = w->own = j.dst;
+	return 0;
+}
+
+/* Every weight matrix not repacked, copied (token_embd stays in place:
+ * one row of it is read per token). */
+static int copy_all(llm_model *m)
+{
+	const struct llm_hparams *hp = &m->hp;
+	int rc = 0;
+	if (!packed(&m->out))
+		rc = copy_weight(m, &m->out, hp->tied_output);
+	for (int l = 0; !rc && l < hp->n_layer; l++) {
+		struct layer *L = &m->layers[l];
+		struct weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w3, &L->w2 };
+		for (size_t k = 0; !rc && k < sizeof ws / sizeof *ws; k++)
+			if (!packed(ws[k]))
+				rc = copy_weight(m, ws[k], 0);
+	}
+	return rc;
+}
+
 static int pack_all(llm_model *m)
 {
 	const struct llm_hparams *hp = &m->hp;
@@ -414,7 +470,8 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 		L->qkv = (struct stack){ NULL, { &L->wq, &L->wk, &L->wv }, 3 };
 		L->gu = (struct stack){ NULL, { &L->w1, &L->w3 }, 2 };
 	}
-	if ((rc = load_rope(m)) || (!(o && o->f32_act) && (rc = pack_all(m))))
+	if ((rc = load_rope(m)) || (!(o && o->f32_act) && (rc = pack_all(m))) ||
+	    (!(o && o->in_place) && (rc = copy_all(m))))
 		return rc;
 	int32_t n_ctx = o ? o->n_ctx : 0;
 	if (n_ctx <= 0)
@@ -462,11 +519,12 @@ void llm_model_free(llm_model *m)
 			struct layer *L = &m->layers[l];
 			struct weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w3, &L->w2 };
 			for (size_t k = 0; k < sizeof ws / sizeof *ws; k++)
-				llm_qpack_free(ws[k]->pk);
+				llm_qpack_free(ws[k]->pk), free(ws[k]->own);
 			llm_qpack_free(L->qkv.pk);
 			llm_qpack_free(L->gu.pk);
 		}
 	llm_qpack_free(m->out.pk);
+	free(m->out.own);
 	free(m->xq);
 	free(m->ys);
 	free(m->layers);
@@ -518,9 +576,6 @@ int llm_model_kv(const llm_model *m, int layer, const float **k, const float **v
 }
 
 /* ============================================================ forward */
-
-/* w (NULL: none) is used through a qpack, alone or stacked */
-static int packed(const struct weight *w) { return w && (w->pk || w->stacked); }
 
 /* x[n][k] rounded for the packed weights among a, b, c (which take rows of
  * the same k values), or NULL when none of them is packed. */

@@ -39,8 +39,12 @@ struct llm_model_opts {
 			    * kernels); 0: repack them for the integer kernels
 			    * with 24-bit fixed-point activations where the CPU
 			    * has AVX-512 VNNI (qpack.h), several times faster */
+	int in_place;      /* 1: other weight matrices used where the checkpoint
+			    * holds them (a mapped file: shared page cache, no
+			    * copy); 0: copied at load into memory of the
+			    * model's own with huge pages, faster to stream */
 };
-#define LLM_MODEL_OPTS_INIT { 0, 0, 0 }
+#define LLM_MODEL_OPTS_INIT { 0, 0, 0, 0 }
 
 typedef struct llm_model llm_model;
 

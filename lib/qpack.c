@@ -3,9 +3,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "error.h"
+#include "io.h"
 #include "qpack.h"
 #include "types.h"
 
@@ -21,7 +21,6 @@
 #define XMAX 8323072.0f /* 127 * 65536: |xi| <= XMAX keeps the top byte in -127..127 */
 #define TILE 4   /* tokens per pass over a group's weights */
 #define GDEC 4   /* groups per panel, side by side when decoding one token */
-#define HUGE_PAGE ((size_t)2 << 20)
 
 struct llm_qpack {
 	int type;
@@ -162,24 +161,11 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 	p->code = type == LLM_TYPE_Q8_0 ? 512 : 256;
 	p->blk = GDEC * (p->code + GR * 2);
 	p->stride = (size_t)p->nb * p->blk;
-	/* Large packs on 2 MiB boundaries with huge pages asked for: decode
-	 * streams them, and with 4 KiB pages it ran ~11% slower (Q4_0
-	 * TinyLlama, 2 threads: 35.0 against 31.6 tok/s, mean of 4 runs).  In
-	 * a fresh VM the first touch of never-used memory is slower with huge
-	 * pages (2.8 s for 620 MB, against 0.13 s once the host has backed it
-	 * and 0.36 s with 4 KiB pages). */
-	size_t bytes = (size_t)p->np * p->stride, align = 64;
-	if (bytes >= HUGE_PAGE)
-		align = HUGE_PAGE;
-	size_t size = (bytes + align - 1) & ~(align - 1);
-	if (!(p->data = aligned_alloc(align, size))) {
+	size_t bytes = (size_t)p->np * p->stride;
+	if (!(p->data = llm_alloc_stream(bytes))) { /* decode streams it */
 		free(p);
 		return llm_err(LLM_ENOMEM, "qpack: out of memory for %zu bytes", bytes);
 	}
-#ifdef MADV_HUGEPAGE
-	if (align == HUGE_PAGE)
-		madvise(p->data, size, MADV_HUGEPAGE); /* advice only: failure is fine */
-#endif
 	j.p = p;
 	llm_threadpool_run(tp, p->np * GDEC, 8, GDEC, pack_groups, &j);
 	*out = p;

@@ -243,6 +243,15 @@ expect kv_out_provenance "$(llm-info "$TMP/kv.gguf" | awk '$1 == "provenance.too
 llm-run -q -n 0 -p "Once" --no-provenance --kv-out "$TMP/kvnp.gguf" "$G"
 expect kv_out_no_provenance "$(llm-info "$TMP/kvnp.gguf" | grep -c 'provenance\.')" 0
 
+# ---- --mmap: the weights where the file holds them, not a copy: same bytes ----
+llm-run -q --temp 0 -n 16 --logprobs -p "Once upon a time" "$G" >"$TMP/cp.tsv"
+llm-run -q --temp 0 -n 16 --logprobs --mmap -p "Once upon a time" "$G" >"$TMP/mm.tsv"
+if [ -s "$TMP/cp.tsv" ] && cmp -s "$TMP/cp.tsv" "$TMP/mm.tsv"; then
+	ok mmap_same_output
+else
+	fail mmap_same_output "$(diff "$TMP/cp.tsv" "$TMP/mm.tsv" | head -3)"
+fi
+
 # ---- Q4_0 / Q8_0: the integer kernels (24-bit activations) vs --f32-act ----
 # same greedy tokens, log-probabilities within 1e-4
 for q in q8_0 q4_0; do
