@@ -398,10 +398,10 @@ VNNI static INLINE __m512i dpm(__m512i acc, __m512i w, const int8_t *p, const in
 }
 
 /* Decoding: the 4 groups of one panel against one token, block by block
- * along the panel (one forward stream).  As group_tile with T = 1, G = 4,
- * the sums arranged for fewer instructions: the p0 chains are shifted by 8
- * and continued with p1 (256 H + M in one accumulator, below 2^31 for both
- * types), the p2 chains start from -off * s2. */
+ * along the panel (one forward stream).  group_tile's sums, arranged for
+ * fewer instructions: the p0 chains are shifted by 8 and continued with p1
+ * (256 H + M in one accumulator, below 2^31 for both types), the p2 chains
+ * start from -off * s2. */
 VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *base, const llm_qpack *p,
 				  const struct xplanes *x, const int q8)
 {
