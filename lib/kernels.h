@@ -40,18 +40,6 @@ enum llm_isa {
 int llm_isa_best(void);
 const char *llm_isa_name(int isa); /* "scalar", "avx2", "avx512" */
 
-/* The dot products prefetch their weight stream LLM_PF_AHEAD bytes ahead:
- * into L1 when this returns 1 (Intel CPUs), into L2 otherwise.  L1 was
- * chosen on a Xeon (Sapphire Rapids class), where the hardware prefetcher
- * alone kept too few lines in flight for one stream.  On AMD Zen 4 L1
- * prefetches cost 8-15% of F16 decode against none, L2 prefetches gained
- * ~10% (TinyLlama F16, 2 threads, tg32 x 3, six alternated runs: 12.55
- * against 11.36 tok/s, medians; a lone 256 MB F16 mat-vec 0.92-0.94 of a
- * plain read against 0.81-0.89).  (qpack.h's packed kernels prefetch
- * into L2, 32 KiB ahead, on every CPU.) */
-int llm_sw_prefetch(void);
-#define LLM_PF_AHEAD 4096
-
 /* sum_i W[i] x[i] over one row of n values stored in the row's type. */
 typedef float (*llm_dot_fn)(const void *row, const float *x, int64_t n);
 
