@@ -874,9 +874,83 @@ int llm_matmul_rowwise(float *y, const void *w, int type, const float *x, int64_
 
 /* ====================================================== element-wise ops */
 
+/* Element-wise ops run between the parallel mat-vecs of a decoding step,
+ * on one thread while the other waits: serial time.  Their AVX-512 forms
+ * (TinyLlama shape, Q4_0, Zen 4) took the norm from 4.7 to ~0.5 us and
+ * silu from ~20 to ~2 us per layer, ~2.5% of a decoded token. */
+#ifdef HAVE_X86
+/* sum of x^2 in double: each product of two floats is exact in double */
+AVX512 static double sumsq_avx512(const float *x, int64_t n)
+{
+	__m512d a0 = _mm512_setzero_pd(), a1 = a0;
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m512d u = _mm512_cvtps_pd(_mm256_loadu_ps(x + i));
+		__m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8));
+		a0 = _mm512_fmadd_pd(u, u, a0);
+		a1 = _mm512_fmadd_pd(v, v, a1);
+	}
+	double s = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
+	for (; i < n; i++)
+		s += (double)x[i] * x[i];
+	return s;
+}
+
+AVX512 static void scale_mul_avx512(float *o, const float *x, float s, const float *w, int64_t n)
+{
+	__m512 sv = _mm512_set1_ps(s);
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), sv);
+		_mm512_mask_storeu_ps(o + i, k, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(k, w + i)));
+	}
+}
+
+/* exp(x) in 16 lanes: x = k ln2 + r, |r| <= ln2/2, exp(r) by Cephes' expf
+ * polynomial (about 1 ulp), times 2^k by vscalefps, which gives inf and 0
+ * past the float range as expf does. */
+AVX512 static __m512 exp_avx512(__m512 x)
+{
+	x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(89.0f)), _mm512_set1_ps(-104.0f));
+	__m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+					_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+	r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+	__m512 p = _mm512_set1_ps(1.9875691500e-4f);
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+	p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+	return _mm512_scalef_ps(p, k);
+}
+
+AVX512 static void silu_mul_avx512(float *o, const float *a, const float *b, int64_t n)
+{
+	const __m512 one = _mm512_set1_ps(1.0f);
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+		__m512 v = _mm512_maskz_loadu_ps(k, a + i);
+		__m512 e = exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), v));
+		__m512 s = _mm512_div_ps(v, _mm512_add_ps(one, e));
+		_mm512_mask_storeu_ps(o + i, k, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(k, b + i)));
+	}
+}
+#endif
+
+static int simd512(void) { return llm_isa_best() == LLM_ISA_AVX512; }
+
 void llm_rmsnorm(float *o, const float *x, const float *w, int64_t n, float eps)
 {
 	double ss = 0; /* double: n up to 8192 squares, cheap and exact enough */
+#ifdef HAVE_X86
+	if (simd512()) {
+		ss = sumsq_avx512(x, n);
+		scale_mul_avx512(o, x, (float)(1.0 / sqrt(ss / (double)n + eps)), w, n);
+		return;
+	}
+#endif
 	for (int64_t i = 0; i < n; i++)
 		ss += (double)x[i] * x[i];
 	float s = (float)(1.0 / sqrt(ss / (double)n + eps));
@@ -932,10 +1006,16 @@ void llm_softmax(float *x, int64_t n)
 		x[i] /= s;
 }
 
-void llm_silu_mul(float *a, const float *b, int64_t n)
+void llm_silu_mul(float *o, const float *a, const float *b, int64_t n)
 {
+#ifdef HAVE_X86
+	if (simd512()) {
+		silu_mul_avx512(o, a, b, n);
+		return;
+	}
+#endif
 	for (int64_t i = 0; i < n; i++)
-		a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+		o[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
 }
 
 void llm_add(float *y, const float *x, int64_t n)

@@ -95,8 +95,8 @@ void llm_rope(float *x, int n_head, int head_dim, int rope_dim, const float *cs)
 
 /* x[n] = exp(x - max) / sum (in place). */
 void llm_softmax(float *x, int64_t n);
-/* a[n] = silu(a) * b = a / (1 + exp(-a)) * b (in place). */
-void llm_silu_mul(float *a, const float *b, int64_t n);
+/* o[n] = silu(a) * b = a / (1 + exp(-a)) * b; o may be a. */
+void llm_silu_mul(float *o, const float *a, const float *b, int64_t n);
 /* y[n] += x[n] */
 void llm_add(float *y, const float *x, int64_t n);
 

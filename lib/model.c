@@ -603,9 +603,12 @@ static int matmul(llm_model *m, float *y, const struct weight *w, const float *x
 }
 
 /* ys[k][n][d_k] = x[n][n_in] W_k^T for the weights of st (+ their adapter
- * terms): one stacked product, or one product per weight. */
-static int matmul_stack(llm_model *m, const struct stack *st, float *const *ys, const float *x,
-			const void *xq, int n)
+ * terms): one stacked product, or one product per weight.  With view set,
+ * a stacked product of one token leaves its parts where they are and
+ * points ys[k] at them (m->ys, valid until the next stacked product)
+ * instead of copying them out. */
+static int matmul_stack(llm_model *m, const struct stack *st, float **ys, const float *x,
+			const void *xq, int n, int view)
 {
 	int rc = 0;
 	if (!st->pk) {
@@ -621,7 +624,10 @@ static int matmul_stack(llm_model *m, const struct stack *st, float *const *ys, 
 		int64_t off = 0;
 		for (int k = 0; k < st->n; k++) {
 			int64_t d = st->w[k]->d;
-			memcpy(ys[k] + t * d, m->ys + t * D + off, (size_t)d * sizeof *m->ys);
+			if (view && n == 1)
+				ys[k] = m->ys + off;
+			else
+				memcpy(ys[k] + t * d, m->ys + t * D + off, (size_t)d * sizeof *m->ys);
 			off += d;
 		}
 	}
@@ -678,7 +684,7 @@ static int forward_chunk(llm_model *m, const int32_t *tokens, int n, int pos)
 		for (int t = 0; t < n; t++)
 			llm_rmsnorm(m->xb + t * E, m->x + t * E, L->attn_norm, E, hp->rms_eps);
 		const void *xq = quant_x(m, m->xb, n, &L->wq, &L->wk, &L->wv);
-		if ((rc = matmul_stack(m, &L->qkv, (float *const[]){ m->q, k, v }, m->xb, xq, n)))
+		if ((rc = matmul_stack(m, &L->qkv, (float *[]){ m->q, k, v }, m->xb, xq, n, 0)))
 			return rc;
 		for (int t = 0; t < n; t++) {
 			const float *cs = m->cs + (size_t)t * hp->rope_dim;
@@ -693,9 +699,10 @@ static int forward_chunk(llm_model *m, const int32_t *tokens, int n, int pos)
 		for (int t = 0; t < n; t++)
 			llm_rmsnorm(m->xb + t * E, m->x + t * E, L->ffn_norm, E, hp->rms_eps);
 		xq = quant_x(m, m->xb, n, &L->w1, &L->w3, NULL);
-		if ((rc = matmul_stack(m, &L->gu, (float *const[]){ m->hb, m->hb2 }, m->xb, xq, n)))
+		float *gu[2] = { m->hb, m->hb2 };
+		if ((rc = matmul_stack(m, &L->gu, gu, m->xb, xq, n, 1)))
 			return rc;
-		llm_silu_mul(m->hb, m->hb2, n * F);
+		llm_silu_mul(m->hb, gu[0], gu[1], n * F);
 		if ((rc = matmul(m, m->xb2, &L->w2, m->hb, quant_x(m, m->hb, n, &L->w2, NULL, NULL), n)))
 			return rc;
 		llm_add(m->x, m->xb2, n * E);

@@ -176,15 +176,26 @@ static void test_small_ops(void)
 	for (int i = 0; i < N; i++)
 		bad += fabs(o[i] - exp(x[i] - m0) / z) > 1e-6;
 	CHECK(!bad, "softmax", "%d values off", bad);
-	/* silu */
-	memcpy(o, x, sizeof o);
-	llm_silu_mul(o, b, N);
-	bad = 0;
-	for (int i = 0; i < N; i++) {
-		double e = x[i] / (1 + exp(-(double)x[i])) * b[i];
-		bad += fabs(o[i] - e) > 1e-5 * (1 + fabs(e));
+	/* silu: in place and out of place, with arguments out to where exp
+	 * overflows and underflows; within 1e-6 relative (a few ulp), or 1e-35
+	 * where float itself rounds to 0 (a = -89: exp(89) overflows) */
+	float a[N];
+	memcpy(a, x, sizeof a);
+	for (int i = 0; i < 16; i++)
+		a[i * 7 % N] = (float[]){ -120, -104, -89, -88.5f, -87, -30, -1e-3f, -1e-30f, 0,
+					  1e-30f, 1e-3f, 17, 88, 89, 104, 120 }[i];
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			memcpy(o, a, sizeof o), llm_silu_mul(o, o, b, N);
+		else
+			llm_silu_mul(o, a, b, N);
+		bad = 0;
+		for (int i = 0; i < N; i++) {
+			double e = a[i] / (1 + exp(-(double)a[i])) * b[i];
+			bad += !(fabs(o[i] - e) <= 1e-6 * fabs(e) + 1e-35);
+		}
+		CHECK(!bad, pass ? "silu_mul in place" : "silu_mul", "%d values off", bad);
 	}
-	CHECK(!bad, "silu_mul", "%d values off", bad);
 	/* rope: 3 heads of 10, first 6 dims rotated, pairs adjacent, with factors */
 	float h[30], cs[6], fac[3] = { 1, 2.5f, 8 };
 	double inv[3];
