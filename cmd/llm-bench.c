@@ -35,7 +35,7 @@ static const struct cli_opt opts[] = {
 	{ "threads", 't', "N[,N]", "thread counts to run (default: online CPUs)", 't' },
 	{ "repetitions", 'r', "N", "timed repetitions of each test, after one warm-up (default 5)", 'r' },
 	{ "output", 'o', "FMT", "output format: md (default), csv, tsv, json, jsonl", 'o' },
-	{ "read-bw", 0, NULL, "after each timed decode repetition, measure the read bandwidth (tg rows get bw_fraction)", OPT_READ_BW },
+	{ "read-bw", 0, NULL, "after each timed decode repetition, measure the read bandwidth sustained as long (tg rows get bw_fraction)", OPT_READ_BW },
 	{ "kernels", 0, NULL, "run the kernel benchmarks", OPT_KERNELS },
 	{ "only", 0, "LIST", "kernels to run: bandwidth,sgemm,matvec,attention,quant (default all)", OPT_ONLY },
 	{ "mem-size", 0, "SIZE", "bytes per bandwidth array and per mat-vec weight set (default 4 x last-level cache)", OPT_MEM_SIZE },
@@ -83,7 +83,8 @@ static const char *last_kind; /* md/csv/tsv: a header whenever the kind of row c
 /* Columns of the markdown tables. */
 static const char *const md_model_cols[] = { "model", "size", "params", "threads", "test", "t/s", NULL };
 static const char *const md_model_bw_cols[] = { "model", "size", "params", "threads", "test", "t/s",
-						"weights GB/s", "read GB/s", "fraction", NULL };
+						"weights GB/s", "read GB/s", "fraction",
+						"peak GB/s", "of peak", "steal", NULL };
 static const char *const md_kernel_cols[] = { "kernel", "param", "threads", "metric", "value", "unit", NULL };
 
 static void human(char *buf, size_t n, double v, const char *const *units, double step, int prec)
@@ -112,11 +113,19 @@ static void md_model_row(const json_t *r)
 	       json_real_value(json_object_get(r, "stddev_ts")));
 	if (o.read_bw) {
 		const json_t *f = json_object_get(r, "bw_fraction");
+		const json_t *st = json_object_get(r, "steal");
 		if (json_is_real(f))
-			printf(" %.2f | %.2f | %.3f |", json_real_value(json_object_get(r, "weights_gbps")),
-			       json_real_value(json_object_get(r, "read_gbps")), json_real_value(f));
+			printf(" %.2f | %.2f | %.3f | %.2f | %.3f |",
+			       json_real_value(json_object_get(r, "weights_gbps")),
+			       json_real_value(json_object_get(r, "read_gbps")), json_real_value(f),
+			       json_real_value(json_object_get(r, "read_peak_gbps")),
+			       json_real_value(json_object_get(r, "bw_fraction_peak")));
 		else
-			printf(" | | |");
+			printf(" | | | | |");
+		if (json_is_real(st))
+			printf(" %.1f%% |", 100 * json_real_value(st));
+		else
+			printf(" |");
 	}
 	putchar('\n');
 }
@@ -333,10 +342,21 @@ static uint64_t decode_bytes(const llm_ckpt *c, uint64_t size)
 	return rows > 0 ? size - t->size + t->size / (uint64_t)rows : size;
 }
 
-/* rbw: read bandwidth (GB/s) measured after each repetition, or NULL */
+/* What --read-bw measures next to each decode repetition r. */
+struct readbw {
+	double sustained[MAX_LIST * 16]; /* GB/s over as long as repetition r ran */
+	double peak[MAX_LIST * 16];      /* GB/s of the fastest pass among those */
+	uint64_t steal, total;           /* CPU ticks during the repetitions: stolen, all */
+	int ticks_ok;                    /* /proc/stat was read before and after each */
+};
+
+/* A JSON number, or null when x is negative (not measured). */
+static json_t *real_or_null(double x) { return x < 0 ? json_null() : json_real(x); }
+
+/* rb: the read bandwidth measured with each repetition, or NULL */
 static json_t *model_row(const char *path, const char *type, uint64_t size, uint64_t dbytes,
 			 int64_t n_params, int threads, int n_prompt, int n_gen, const double *ts,
-			 const double *rbw, int reps)
+			 const struct readbw *rb, int reps)
 {
 	struct llm_bench_stats st;
 	json_t *r = json_object(), *samples = json_array();
@@ -365,43 +385,45 @@ static json_t *model_row(const char *path, const char *type, uint64_t size, uint
 	/* --read-bw: each repetition's weight stream over the read bandwidth
 	 * measured right after it, so a host whose memory speed drifts between
 	 * runs still gives a steady fraction (the median over repetitions) */
-	if (rbw && !n_prompt) {
-		double frac[MAX_LIST * 16];
-		struct llm_bench_stats sb, sf;
+	if (rb && !n_prompt) {
+		double frac[MAX_LIST * 16], fpk[MAX_LIST * 16];
+		struct llm_bench_stats sb, sp, sf, sfp;
 		json_t *rs = json_array();
 		for (int i = 0; i < reps; i++) {
-			frac[i] = ts[i] * (double)dbytes / 1e9 / rbw[i];
-			json_array_append_new(rs, json_real(rbw[i]));
+			frac[i] = ts[i] * (double)dbytes / 1e9 / rb->sustained[i];
+			fpk[i] = ts[i] * (double)dbytes / 1e9 / rb->peak[i];
+			json_array_append_new(rs, json_real(rb->sustained[i]));
 		}
-		llm_bench_stats(&sb, rbw, reps);
+		llm_bench_stats(&sb, rb->sustained, reps);
+		llm_bench_stats(&sp, rb->peak, reps);
 		llm_bench_stats(&sf, frac, reps);
+		llm_bench_stats(&sfp, fpk, reps);
 		json_object_set_new(r, "read_gbps", json_real(sb.median));
 		json_object_set_new(r, "bw_fraction", json_real(sf.median));
+		json_object_set_new(r, "read_peak_gbps", json_real(sp.median));
+		json_object_set_new(r, "bw_fraction_peak", json_real(sfp.median));
+		json_object_set_new(r, "steal", real_or_null(rb->ticks_ok && rb->total
+								 ? (double)rb->steal / (double)rb->total : -1));
 		json_object_set_new(r, "samples_read_gbps", rs);
 	} else {
-		json_object_set_new(r, "read_gbps", json_null());
-		json_object_set_new(r, "bw_fraction", json_null());
+		const char *k[] = { "read_gbps", "bw_fraction", "read_peak_gbps", "bw_fraction_peak", "steal" };
+		for (size_t i = 0; i < sizeof k / sizeof *k; i++)
+			json_object_set_new(r, k[i], json_null());
 		json_object_set_new(r, "samples_read_gbps", json_array());
 	}
 	add_provenance(r);
 	return r;
 }
 
-/* The read bandwidth (GB/s) at this thread count, one pass over --mem-size. */
-static double read_bandwidth(int threads)
-{
-	double t[LLM_BW_COUNT];
-	size_t n = (size_t)(o.mem_size / sizeof(double));
-	if (llm_bench_bandwidth(t, n, threads, 1))
-		cli_die_lib();
-	return llm_bench_bandwidth_bytes(LLM_BW_READ, n) / t[LLM_BW_READ] / 1e9;
-}
-
 /* One test (pp when n_prompt > 0, else tg) on a loaded model: a warm-up,
- * then o.reps timed runs; ts[] gets tokens/s, and rbw[] (when not NULL,
- * tg only) the read bandwidth measured after each timed run. */
+ * then o.reps timed runs; ts[] gets tokens/s, and rb (when not NULL, tg
+ * only) what --read-bw measures with each timed run: the read kernel over
+ * --mem-size on as many threads, passed over for as long as the run took,
+ * so that both see the same share of CPU time taken by a hypervisor (on
+ * the development VM 7-10%, in slices of 10 ms and more, which a single
+ * pass of a few ms almost never meets but a decode run always does). */
 static void run_test(llm_model *m, const char *path, int n_prompt, int n_gen, double *ts,
-		     double *rbw, int threads, uint64_t *seed)
+		     struct readbw *rb, int threads, uint64_t *seed)
 {
 	double s;
 	int n = n_prompt ? n_prompt : n_gen;
@@ -409,7 +431,8 @@ static void run_test(llm_model *m, const char *path, int n_prompt, int n_gen, do
 
 	snprintf(label, sizeof label, "%s%d", n_prompt ? "pp" : "tg", n);
 	for (int r = -1; r < o.reps; r++) {
-		int rc;
+		uint64_t st0, tt0, st1, tt1;
+		int rc, ticks = llm_bench_cpu_ticks(&st0, &tt0);
 		progress(label);
 		/* warm-up as llama-bench: the same prompt, or one generated token */
 		if (n_prompt)
@@ -418,17 +441,29 @@ static void run_test(llm_model *m, const char *path, int n_prompt, int n_gen, do
 			rc = llm_bench_tg(&s, m, r < 0 ? 1 : n_gen, seed);
 		if (rc)
 			cli_die("%s: %s: %s", path, label, llm_errmsg());
+		ticks |= llm_bench_cpu_ticks(&st1, &tt1);
 		if (r >= 0)
 			ts[r] = s > 0 ? n / s : INFINITY;
-		if (r >= 0 && rbw && !n_prompt)
-			rbw[r] = read_bandwidth(threads);
+		if (r < 0 || !rb || n_prompt)
+			continue;
+		if (r == 0)
+			rb->steal = rb->total = 0, rb->ticks_ok = 1;
+		rb->ticks_ok &= !ticks;
+		rb->steal += st1 - st0;
+		rb->total += tt1 - tt0;
+		if (llm_bench_read_sustained(&rb->sustained[r], &rb->peak[r],
+					     (size_t)(o.mem_size / sizeof(double)), threads, s))
+			cli_die_lib();
+		rb->sustained[r] /= 1e9;
+		rb->peak[r] /= 1e9;
 	}
 }
 
 static void run_models(void)
 {
 	char *save = NULL, *path;
-	double ts[MAX_LIST * 16], rbw[MAX_LIST * 16];
+	double ts[MAX_LIST * 16];
+	static struct readbw rb;
 	uint64_t seed = 42;
 	int32_t n_ctx = 1;
 
@@ -468,7 +503,7 @@ static void run_models(void)
 			for (int i = 0; i < o.tg.n; i++) {
 				if (!o.tg.v[i])
 					continue;
-				double *bw = o.read_bw ? rbw : NULL;
+				struct readbw *bw = o.read_bw ? &rb : NULL;
 				run_test(m, path, 0, (int)o.tg.v[i], ts, bw, mo.n_threads, &seed);
 				emit(model_row(path, type, size, dbytes, n_params, mo.n_threads, 0,
 					       (int)o.tg.v[i], ts, bw, o.reps), "model");

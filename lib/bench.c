@@ -137,6 +137,25 @@ static size_t llc_size(void)
 	return best;
 }
 
+int llm_bench_cpu_ticks(uint64_t *steal, uint64_t *total)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	unsigned long long v[8] = { 0 };
+	int got = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+			     &v[3], &v[4], &v[5], &v[6], &v[7])
+		    : 0;
+
+	if (f)
+		fclose(f);
+	*steal = *total = 0;
+	if (got != 8)
+		return -1;
+	for (int i = 0; i < 8; i++) /* guest time is counted within user already */
+		*total += v[i];
+	*steal = v[7];
+	return 0;
+}
+
 void llm_bench_cpu(struct llm_bench_cpu *out)
 {
 	FILE *f = fopen("/proc/cpuinfo", "r");
@@ -186,10 +205,16 @@ void llm_bench_cpu(struct llm_bench_cpu *out)
 typedef double v2d __attribute__((vector_size(16)));
 
 struct bw_ctx {
-	double *a, *b, *c;
+	double *a, *b, *c;     /* b and c NULL when only reading */
 	size_t n;
 	int nth, reps;
-	double *times;
+	int kinds;             /* bit k: run kind k */
+	double min_seconds;    /* keep passing until the timed passes span this long */
+	double *times;         /* [kind * reps + r] for r < reps */
+	double span[LLM_BW_COUNT]; /* wall time of all timed passes, barriers included */
+	double best[LLM_BW_COUNT]; /* the fastest timed pass */
+	int passes[LLM_BW_COUNT];
+	int stop[LLM_BW_COUNT];    /* set by thread 0 between a pass's barriers */
 	pthread_barrier_t bar;
 	pthread_mutex_t gate; /* held by the caller until every thread exists */
 };
@@ -271,15 +296,25 @@ static void *bw_worker(void *p)
 		lo = x->n;
 	if (hi > x->n || t->id == x->nth - 1)
 		hi = x->n;
-	a = x->a + lo, b = x->b + lo, c = x->c + lo, n = hi - lo;
+	n = hi - lo;
+	a = x->a + lo, b = x->b ? x->b + lo : NULL, c = x->c ? x->c + lo : NULL;
 	for (size_t i = 0; i < n; i++)
-		a[i] = 1.0, b[i] = 2.0, c[i] = 0.0;
+		a[i] = 1.0;
+	for (size_t i = 0; b && c && i < n; i++)
+		b[i] = 2.0, c[i] = 0.0;
 	for (int kind = 0; kind < LLM_BW_COUNT; kind++) {
-		for (int r = -1; r < x->reps; r++) { /* r = -1: warm-up */
+		double start = 0;
+		if (!(x->kinds & 1 << kind))
+			continue;
+		for (int r = -1;; r++) { /* r = -1: warm-up */
 			double t0 = 0;
 			pthread_barrier_wait(&x->bar);
+			if (x->stop[kind]) /* written before the barrier by thread 0 */
+				break;
 			if (t->id == 0)
 				t0 = llm_bench_now();
+			if (t->id == 0 && r == 0)
+				start = t0;
 			if (kind == LLM_BW_READ)
 				t->sink += bw_read(a, n);
 			else if (kind == LLM_BW_COPY)
@@ -287,8 +322,16 @@ static void *bw_worker(void *p)
 			else
 				bw_triad(a, b, c, 3.0, n);
 			pthread_barrier_wait(&x->bar);
-			if (t->id == 0 && r >= 0)
-				x->times[kind * x->reps + r] = llm_bench_now() - t0;
+			if (t->id || r < 0)
+				continue;
+			double now = llm_bench_now();
+			if (r < x->reps)
+				x->times[kind * x->reps + r] = now - t0;
+			if (r == 0 || now - t0 < x->best[kind])
+				x->best[kind] = now - t0;
+			x->span[kind] = now - start;
+			x->passes[kind] = r + 1;
+			x->stop[kind] = r + 1 >= x->reps && x->span[kind] >= x->min_seconds;
 		}
 	}
 	return NULL;
@@ -308,27 +351,23 @@ static int n_threads_or_all(int n)
 	return c > 0 ? (int)c : 1;
 }
 
-int llm_bench_bandwidth(double *times, size_t n, int n_threads, int reps)
+/* The kinds in x->kinds over arrays of x->n doubles on x->nth threads
+ * (x->reps, x->min_seconds and x->times set by the caller). */
+static int bw_run(struct bw_ctx *x0)
 {
-	struct bw_ctx x = { 0 };
+	struct bw_ctx x = *x0;
 	struct bw_thr *thr = NULL;
 	pthread_t *tid = NULL;
-	size_t bytes = n * sizeof(double);
-	int started = 0, rc = 0;
+	size_t bytes = x.n * sizeof(double);
+	int started = 0, rc = 0, all = x.kinds != 1 << LLM_BW_READ;
 
-	if (n < 16 || reps < 1)
-		return llm_err(LLM_EINVAL, "bandwidth: need at least 16 elements and one repetition");
-	x.nth = n_threads_or_all(n_threads);
-	x.n = n;
-	x.reps = reps;
-	x.times = times;
 	x.a = llm_alloc_stream(bytes);
-	x.b = llm_alloc_stream(bytes);
-	x.c = llm_alloc_stream(bytes);
+	x.b = all ? llm_alloc_stream(bytes) : NULL;
+	x.c = all ? llm_alloc_stream(bytes) : NULL;
 	thr = calloc((size_t)x.nth, sizeof *thr);
 	tid = calloc((size_t)x.nth, sizeof *tid);
-	if (!x.a || !x.b || !x.c || !thr || !tid) {
-		rc = llm_err(LLM_ENOMEM, "bandwidth: cannot allocate 3 x %zu bytes", bytes);
+	if (!x.a || (all && (!x.b || !x.c)) || !thr || !tid) {
+		rc = llm_err(LLM_ENOMEM, "bandwidth: cannot allocate %d x %zu bytes", all ? 3 : 1, bytes);
 		goto out;
 	}
 	for (int i = 0; i < x.nth; i++)
@@ -354,6 +393,9 @@ int llm_bench_bandwidth(double *times, size_t n, int n_threads, int reps)
 	if (!rc)
 		pthread_barrier_destroy(&x.bar);
 	pthread_mutex_destroy(&x.gate);
+	memcpy(x0->span, x.span, sizeof x.span);
+	memcpy(x0->passes, x.passes, sizeof x.passes);
+	memcpy(x0->best, x.best, sizeof x.best);
 out:
 	free(x.a);
 	free(x.b);
@@ -361,6 +403,42 @@ out:
 	free(thr);
 	free(tid);
 	return rc;
+}
+
+int llm_bench_bandwidth(double *times, size_t n, int n_threads, int reps)
+{
+	struct bw_ctx x = { 0 };
+
+	if (n < 16 || reps < 1)
+		return llm_err(LLM_EINVAL, "bandwidth: need at least 16 elements and one repetition");
+	x.nth = n_threads_or_all(n_threads);
+	x.n = n;
+	x.reps = reps;
+	x.kinds = (1 << LLM_BW_COUNT) - 1;
+	x.times = times;
+	return bw_run(&x);
+}
+
+int llm_bench_read_sustained(double *sustained, double *best, size_t n, int n_threads,
+			     double seconds)
+{
+	struct bw_ctx x = { 0 };
+	double t;
+
+	if (n < 16 || !(seconds >= 0))
+		return llm_err(LLM_EINVAL, "bandwidth: need at least 16 elements and a time >= 0");
+	x.nth = n_threads_or_all(n_threads);
+	x.n = n;
+	x.reps = 1;
+	x.kinds = 1 << LLM_BW_READ;
+	x.min_seconds = seconds;
+	x.times = &t;
+	int rc = bw_run(&x);
+	if (rc)
+		return rc;
+	*sustained = x.passes[LLM_BW_READ] * llm_bench_bandwidth_bytes(LLM_BW_READ, n) / x.span[LLM_BW_READ];
+	*best = llm_bench_bandwidth_bytes(LLM_BW_READ, n) / x.best[LLM_BW_READ];
+	return 0;
 }
 
 /* ===================== compute kernels ===================== */

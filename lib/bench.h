@@ -60,6 +60,18 @@ enum { LLM_BW_READ, LLM_BW_COPY, LLM_BW_TRIAD, LLM_BW_COUNT };
 int llm_bench_bandwidth(double *times, size_t n, int n_threads, int reps);
 /* Bytes credited to one pass of kind over arrays of n doubles. */
 double llm_bench_bandwidth_bytes(int kind, size_t n);
+/* Sustained read: passes of the read kernel over one array of n doubles,
+ * the threads meeting at a barrier after each, repeated (after a warm-up)
+ * until the timed passes span at least `seconds` (at least one pass).
+ * *sustained = bytes read / that span, barriers and any time the CPUs were
+ * taken away included, as a decoding step of as many seconds sees them;
+ * *best = the fastest single pass.  Both in bytes per second. */
+int llm_bench_read_sustained(double *sustained, double *best, size_t n, int n_threads,
+			     double seconds);
+/* CPU time of all CPUs since boot, in clock ticks: *steal the part the
+ * hypervisor gave to other guests (/proc/stat "steal"), *total all of it.
+ * Returns -1 where /proc/stat is not there (both set to 0). */
+int llm_bench_cpu_ticks(uint64_t *steal, uint64_t *total);
 
 /* ---- compute kernels ----
  * sgemm: C (m x n) = A (m x k) B^T (B: n x k, as weights are stored), F32

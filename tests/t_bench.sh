@@ -58,6 +58,7 @@ for r in rows:
         assert r["weights_gbps"] is None
     # without --read-bw: no bandwidth next to the repetitions
     assert r["read_gbps"] is None and r["bw_fraction"] is None and r["samples_read_gbps"] == [], r
+    assert r["read_peak_gbps"] is None and r["bw_fraction_peak"] is None and r["steal"] is None, r
 EOF
 then ok model_json_fields_and_stats; else fail model_json_fields_and_stats "$(tail -n 3 "$TMP/py.out" | tr '\n' ' ')"; fi
 
@@ -77,10 +78,20 @@ assert len(b) == 4 and all(isinstance(x, float) and x > 0 for x in b), b
 assert abs(tg["read_gbps"] - statistics.median(b)) <= 1e-9 * tg["read_gbps"], (tg["read_gbps"], b)
 f = statistics.median(t * tg["decode_bytes"] / 1e9 / x for t, x in zip(tg["samples_ts"], b))
 assert abs(tg["bw_fraction"] - f) <= 1e-9 * f, (tg["bw_fraction"], f)
+# in every repetition the fastest pass is at least the sustained rate
+# (barriers and waits count in the latter), so of the medians too, and the
+# fraction of peak is the smaller fraction
+assert tg["read_peak_gbps"] >= tg["read_gbps"] * (1 - 1e-9), tg
+assert 0 < tg["bw_fraction_peak"] <= tg["bw_fraction"] * (1 + 1e-9), tg
+assert pp["read_peak_gbps"] is None and pp["bw_fraction_peak"] is None and pp["steal"] is None, pp
+# steal: a share of CPU time, or null (no /proc/stat, or runs this short
+# that no clock tick passed)
+assert tg["steal"] is None or (isinstance(tg["steal"], float) and 0 <= tg["steal"] <= 1), tg["steal"]
 EOF
 then ok model_read_bw_fields; else fail model_read_bw_fields "$(tail -n 3 "$TMP/py.out" | tr '\n' ' ')"; fi
 check model_read_bw_md llm-bench -m "$M" -p 16 -n 8 -r 2 -t 1 --mem-size 4M --read-bw
-if grep -q '| fraction |' "$TMP/.out" && grep '| tg8 |' "$TMP/.out" | grep -Eq '\| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$'; then
+if grep -q '| fraction | peak GB/s | of peak | steal |' "$TMP/.out" &&
+	grep '| tg8 |' "$TMP/.out" | grep -Eq '(\| [0-9.]+ ){5}\|( [0-9.]+%)? \|$'; then
 	ok model_read_bw_md_columns
 else
 	fail model_read_bw_md_columns "$(tr '\n' ' ' <"$TMP/.out" | head -c 300)"
