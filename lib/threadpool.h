@@ -3,7 +3,7 @@
  * A pool of n threads: the calling thread is worker 0, n-1 pthreads wait for
  * work (spinning briefly, then sleeping on a condition variable, so an idle
  * pool costs no CPU).  llm_threadpool_run() splits [0, n) into contiguous
- * chunks, one per worker, runs fn on each and returns when all are done.
+ * chunks, runs fn on each and returns when all are done.
  *
  * One caller at a time: a pool is not re-entrant (fn must not call run on
  * the same pool) and must not be shared by concurrent callers.
@@ -26,10 +26,11 @@ void llm_threadpool_free(llm_threadpool *tp); /* NULL is a no-op */
 /* Number of workers (>= 1).  tp NULL counts as 1. */
 int llm_threadpool_size(const llm_threadpool *tp);
 
-/* Run fn over [0, n) split into at most size(tp) chunks of at least grain
- * items each (grain < 1 counts as 1), chunk boundaries multiples of align
- * (align < 1 counts as 1) except the last.  tp NULL runs fn(arg, 0, n, 0)
- * in the caller. */
+/* Run fn over [0, n) split into contiguous chunks that the threads claim
+ * in order: each chunk 1/(2 size(tp)) of what is left (guided), of at
+ * least grain items (grain < 1 counts as 1), chunk boundaries multiples
+ * of align (align < 1 counts as 1); the last chunk may be shorter.  tp
+ * NULL, or n below 2 grain, runs fn(arg, 0, n, 0) in the caller. */
 void llm_threadpool_run(llm_threadpool *tp, int64_t n, int64_t grain, int64_t align,
 			llm_parallel_fn fn, void *arg);
 

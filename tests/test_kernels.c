@@ -322,12 +322,13 @@ struct visit {
 	int *count;
 	int64_t align;
 	int bad_align;
+	int64_t grain, n; /* with grain set: chunks shorter than it, the last aside, are bad */
 };
 static void visit_fn(void *arg, int64_t b, int64_t e, int tid)
 {
 	struct visit *v = arg;
 	(void)tid;
-	if (b % v->align)
+	if (b % v->align || (v->grain && e - b < v->grain && e != v->n))
 		__atomic_fetch_add(&v->bad_align, 1, __ATOMIC_RELAXED);
 	for (int64_t i = b; i < e; i++)
 		__atomic_fetch_add(&v->count[i], 1, __ATOMIC_RELAXED);
@@ -348,6 +349,20 @@ static void test_pool(llm_threadpool *tp)
 				free(c);
 			}
 	CHECK(!bad, "threadpool_each_index_once", "%d errors", bad);
+	/* long ranges: the chunks shrink as the range is used up (guided), to
+	 * grain at least and never more of them than the claim word counts */
+	bad = 0;
+	for (int64_t n = 1000; n <= 3000000; n *= 7)
+		for (int64_t g = 1; g <= 1000; g *= 10) {
+			int *c = calloc((size_t)n, sizeof *c);
+			struct visit v = { c, g == 10 ? 64 : 1, 0, g, n };
+			llm_threadpool_run(tp, n, g, v.align, visit_fn, &v);
+			for (int64_t i = 0; i < n; i++)
+				bad += c[i] != 1;
+			bad += v.bad_align;
+			free(c);
+		}
+	CHECK(!bad, "threadpool_guided_chunks", "%d errors", bad);
 
 	/* Back-to-back jobs whose chunk counts change from one to the next
 	 * (1, 2, 3... chunks): a worker still leaving job k must never take a
