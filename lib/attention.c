@@ -89,8 +89,7 @@ struct flash_job {
 	const struct llm_attn *a;
 	float *scratch; /* per worker: flash_per_worker() floats */
 	size_t per_worker;
-	llm_dot_fn dot;
-	llm_axpy_fn axpy;
+	llm_attn_step_fn step;
 };
 
 /* Queries i0..i0+nq-1 (a block of up to LLM_ATTN_QBLOCK) x heads
@@ -122,25 +121,7 @@ static void flash_block(const struct flash_job *j, int i0, int nq, int h0, int c
 			for (int h = 0; h < c; h++) {
 				int p = qi * c + h;
 				const float *q = a->q + (size_t)(i0 + qi) * qs + (size_t)(h0 + h) * hd;
-				float mt = m[p];
-				for (int t = 0; t < nt; t++) {
-					s[t] = a->scale * qk(j->dot, q, K + t * ks, hd);
-					if (s[t] > mt)
-						mt = s[t];
-				}
-				/* new max: rescale what was accumulated under the old one */
-				float corr = expf(m[p] - mt), sum = 0;
-				float *o = acc + (size_t)p * hd;
-				if (corr != 1.0f)
-					for (int d = 0; d < hd; d++)
-						o[d] *= corr;
-				for (int t = 0; t < nt; t++) {
-					float e = expf(s[t] - mt);
-					sum += e;
-					j->axpy(o, e, V + t * ks, hd);
-				}
-				l[p] = l[p] * corr + sum;
-				m[p] = mt;
+				j->step(acc + (size_t)p * hd, &m[p], &l[p], q, K, V, ks, nt, hd, a->scale, s);
 			}
 		}
 	}
@@ -194,8 +175,7 @@ int llm_attn_flash(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
 	void *own = NULL;
 	if (!scratch && !(scratch = own = malloc(llm_attn_flash_scratch(a, nw))))
 		return llm_err(LLM_ENOMEM, "attention: out of memory");
-	struct flash_job j = { a, scratch, flash_per_worker(a),
-			       llm_dot_get(LLM_TYPE_F32, llm_isa_best()), llm_axpy_get(llm_isa_best()) };
+	struct flash_job j = { a, scratch, flash_per_worker(a), llm_attn_step_get(llm_isa_best()) };
 	/* ~16K multiply-adds per chunk at least: short caches stay on one thread */
 	int64_t work = (int64_t)(a->pos0 + (a->n_q + 1) / 2) * a->head_dim, grain = 16384 / work + 1;
 	int64_t nqb = (a->n_q + LLM_ATTN_QBLOCK - 1) / LLM_ATTN_QBLOCK;

@@ -240,6 +240,63 @@ static void test_axpy(void)
 }
 
 /* Attention: naive against a double-precision loop, flash against naive. */
+/* flash attention's step for every instruction set this CPU has: two
+ * steps (so the second rescales the first's output to a new max) against
+ * the softmax-weighted sum in double; head sizes on and off the vector
+ * path (multiples of 16 up to 256) */
+static void test_attn_step(void)
+{
+	static const int hds[] = { 8, 64, 80, 128, 272 }, nts[][2] = { { 1, 1 }, { 17, 5 }, { 64, 64 } };
+	enum { STRIDE_PAD = 24 };
+	for (int isa = 0; isa < LLM_ISA_COUNT; isa++) {
+		llm_attn_step_fn step = llm_attn_step_get(isa);
+		if (!step)
+			continue;
+		double worst = 0;
+		int bad = 0;
+		for (size_t hi = 0; hi < sizeof hds / sizeof *hds; hi++)
+			for (size_t ni = 0; ni < sizeof nts / sizeof *nts; ni++) {
+				int hd = hds[hi], n1 = nts[ni][0], n2 = nts[ni][1], nk = n1 + n2;
+				size_t stride = (size_t)hd + STRIDE_PAD;
+				float *K = malloc(nk * stride * 4), *V = malloc(nk * stride * 4);
+				float *q = malloc(hd * 4), *o = calloc(hd, 4), *sc = malloc(nk * 4);
+				double *e = malloc(nk * sizeof *e), vmax = 0, mx = -INFINITY, z = 0;
+				for (int i = 0; i < hd; i++)
+					q[i] = grand();
+				for (size_t i = 0; i < nk * stride; i++)
+					K[i] = grand() * 2 + (i < stride * n1 ? 0 : 1), V[i] = grand();
+				for (int t = 0; t < nk; t++) {
+					double d = 0;
+					for (int i = 0; i < hd; i++)
+						d += (double)q[i] * K[t * stride + i];
+					e[t] = d * 0.125;
+					mx = fmax(mx, e[t]);
+					for (int i = 0; i < hd; i++)
+						vmax = fmax(vmax, fabs(V[t * stride + i]));
+				}
+				for (int t = 0; t < nk; t++)
+					z += (e[t] = exp(e[t] - mx));
+				float m = -INFINITY, l = 0;
+				step(o, &m, &l, q, K, V, stride, n1, hd, 0.125f, sc);
+				step(o, &m, &l, q, K + n1 * stride, V + n1 * stride, stride, n2, hd, 0.125f, sc);
+				for (int i = 0; i < hd; i++) {
+					double r = 0;
+					for (int t = 0; t < nk; t++)
+						r += e[t] / z * V[t * stride + i];
+					double err = fabs(o[i] / l - r) / (1e-5 * vmax);
+					worst = fmax(worst, err);
+					bad += !(err <= 1);
+				}
+				bad += !(fabs(m - mx) <= 1e-5 * fabs(mx) + 1e-6);
+				free(K), free(V), free(q), free(o), free(sc), free(e);
+			}
+		char name[64];
+		snprintf(name, sizeof name, "attn_step_%s", llm_isa_name(isa));
+		CHECK(!bad, name, "%d values off (worst %.3g x 1e-5 max|v|)", bad, worst);
+		printf("# attention step %s: worst %.3g x 1e-5 max|v|\n", llm_isa_name(isa), worst);
+	}
+}
+
 static void test_attention(llm_threadpool *tp)
 {
 	static const int shapes[][3] = { { 4, 4, 16 }, { 8, 2, 32 }, { 4, 1, 64 }, { 6, 3, 8 } };
@@ -341,7 +398,7 @@ static void test_pool(llm_threadpool *tp)
 		for (int64_t al = 1; al <= 16; al *= 4)
 			for (int rep = 0; rep < 50; rep++) {
 				int *c = calloc((size_t)n, sizeof *c);
-				struct visit v = { c, al, 0 };
+				struct visit v = { c, al, 0, 0, 0 };
 				llm_threadpool_run(tp, n, 1 + rep % 5, al, visit_fn, &v);
 				for (int64_t i = 0; i < n; i++)
 					bad += c[i] != 1;
@@ -374,7 +431,7 @@ static void test_pool(llm_threadpool *tp)
 	for (int k = 0; k < JOBS; k++) {
 		int *c = cnt[k & 1];
 		int64_t n = 1 + k % NMAX;
-		struct visit v = { c, 1, 0 };
+		struct visit v = { c, 1, 0, 0, 0 };
 		memset(c, 0, sizeof cnt[0]);
 		llm_threadpool_run(tp, n, 1, 1, visit_fn, &v);
 		for (int64_t i = 0; i < NMAX; i++)
@@ -398,6 +455,7 @@ int main(void)
 	test_matvec_matmul(tp);
 	test_small_ops();
 	test_axpy();
+	test_attn_step();
 	test_attention(tp);
 	llm_threadpool_free(tp);
 	return test_done();
