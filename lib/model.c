@@ -434,6 +434,10 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 	char name[96];
 	if ((rc = load_hparams(m)) || (rc = llm_threadpool_new(&m->tp, o ? o->n_threads : 0)))
 		return rc;
+	/* The mat-vecs' inputs (weights, activation buffers) are the model's,
+	 * freed only after the pool: a worker stopped by the OS or a hypervisor
+	 * in the middle of one may have its share taken over (threadpool.h). */
+	llm_threadpool_allow_redo(m->tp, 1);
 	int64_t ti = llm_ckpt_find(m->c, "token_embd.weight");
 	if (ti < 0)
 		return llm_err(LLM_ENOTFOUND, "missing tensor token_embd.weight");
@@ -509,6 +513,7 @@ void llm_model_free(llm_model *m)
 {
 	if (!m)
 		return;
+	llm_threadpool_free(m->tp); /* first: it waits for workers still reading the buffers below */
 	if (m->layers)
 		for (int l = 0; l < m->hp.n_layer; l++) {
 			free(m->layers[l].attn_norm);
@@ -541,7 +546,6 @@ void llm_model_free(llm_model *m)
 	free(m->hb2);
 	free(m->cs);
 	free(m->attn_scratch);
-	llm_threadpool_free(m->tp);
 	free(m);
 }
 

@@ -478,8 +478,9 @@ VNNI static INLINE void run_tile(const struct mm_job *j, int64_t g, int64_t t0, 
 		_mm512_mask_storeu_ps(j->y + (t0 + t) * p->d + r0, (__mmask16)((1u << nr) - 1), acc[t]);
 }
 
-/* Decoding groups g..g+GDEC-1 (a panel) against token 0. */
-VNNI static INLINE void run_panel(const struct mm_job *j, int64_t g, const int q8)
+/* Decoding groups g..g+GDEC-1 (a panel) against token 0: the rows of
+ * group g go to yg[0..GR), the panel's next groups' after them. */
+VNNI static INLINE void run_panel(const struct mm_job *j, int64_t g, float *yg, const int q8)
 {
 	const llm_qpack *p = j->p;
 	struct xplanes x = planes(j->xq, p->n, 0);
@@ -491,8 +492,18 @@ VNNI static INLINE void run_panel(const struct mm_job *j, int64_t g, const int q
 		int64_t r0 = (g + gi) * GR, nr = p->d - r0 < GR ? p->d - r0 : GR;
 		if (nr <= 0) /* a padding group of the last panel */
 			break;
-		_mm512_mask_storeu_ps(j->y + r0, (__mmask16)((1u << nr) - 1), acc[gi]);
+		_mm512_mask_storeu_ps(yg + gi * GR, (__mmask16)((1u << nr) - 1), acc[gi]);
 	}
+}
+
+/* decode: panels g0/GDEC..g1/GDEC-1, one forward stream; results to out
+ * (an output job of the pool: rows g0 GR.. of y) */
+VNNI static void mm_dec(const void *arg, int64_t g0, int64_t g1, float *out)
+{
+	const struct mm_job *j = arg;
+	const int q8 = j->p->type == LLM_TYPE_Q8_0;
+	for (int64_t g = g0; g < g1; g += GDEC)
+		q8 ? run_panel(j, g, out + (g - g0) * GR, 1) : run_panel(j, g, out + (g - g0) * GR, 0);
 }
 
 VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
@@ -500,11 +511,6 @@ VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
 	(void)tid;
 	const struct mm_job *j = arg;
 	const int q8 = j->p->type == LLM_TYPE_Q8_0;
-	if (j->m == 1) { /* decode: panels g0/GDEC..g1/GDEC-1, one forward stream */
-		for (int64_t g = g0; g < g1; g += GDEC)
-			q8 ? run_panel(j, g, 1) : run_panel(j, g, 0);
-		return;
-	}
 	for (int64_t g = g0; g < g1; g++)
 		for (int64_t t0 = 0; t0 < j->m; t0 += TILE) {
 			int T = j->m - t0 < TILE ? (int)(j->m - t0) : TILE;
@@ -536,8 +542,9 @@ void llm_qpack_matmul(float *y, const llm_qpack *p, const void *xq, int64_t m,
 	/* at least ~32 KiB of weights per chunk of work; decoding takes whole
 	 * panels (padding groups included), more tokens the real groups */
 	int64_t grain = (int64_t)(32768 / (p->stride / GDEC)) + 1;
+	_Static_assert(sizeof j <= LLM_POOL_ARG_MAX, "the pool copies the job");
 	if (m == 1)
-		llm_threadpool_run(tp, p->np * GDEC, grain, GDEC, mm_groups, &j);
+		llm_threadpool_run_out(tp, p->np * GDEC, grain, GDEC, mm_dec, &j, sizeof j, y, GR, p->d);
 	else
 		llm_threadpool_run(tp, p->ng, grain, 1, mm_groups, &j);
 #else

@@ -3,7 +3,9 @@
  * A pool of n threads: the calling thread is worker 0, n-1 pthreads wait for
  * work (spinning briefly, then sleeping on a condition variable, so an idle
  * pool costs no CPU).  llm_threadpool_run() splits [0, n) into contiguous
- * chunks, runs fn on each and returns when all are done.
+ * chunks, runs fn on each and returns when all are done;
+ * llm_threadpool_run_out() does the same for functions that compute a
+ * block of output values, and can then finish without a stopped worker.
  *
  * One caller at a time: a pool is not re-entrant (fn must not call run on
  * the same pool) and must not be shared by concurrent callers.
@@ -33,6 +35,31 @@ int llm_threadpool_size(const llm_threadpool *tp);
  * NULL, or n below 2 grain, runs fn(arg, 0, n, 0) in the caller. */
 void llm_threadpool_run(llm_threadpool *tp, int64_t n, int64_t grain, int64_t align,
 			llm_parallel_fn fn, void *arg);
+
+/* Output jobs: fn(arg, begin, end, out) computes the results of items
+ * begin..end-1, per_item floats each, into out[0 .. (end-begin) per_item)
+ * (only values below y_len counting from y[begin * per_item]); the pool
+ * puts them at y + begin * per_item.  arg is copied (arg_size <=
+ * LLM_POOL_ARG_MAX bytes; fn gets the copy, 8-byte aligned).  Chunks are
+ * cut as by llm_threadpool_run.
+ * With redo allowed (llm_threadpool_allow_redo), a chunk that a worker
+ * holds while the caller has waited as long as its own share took (a
+ * thread stopped by the OS or a hypervisor) is computed again by the
+ * caller, who commits it first; the worker later drops its results.  fn
+ * must then compute the same results on any thread and read only memory
+ * that stays valid (though not unchanged) until llm_threadpool_free, which
+ * waits for such late workers: it may run after this call has returned,
+ * on inputs the caller has since overwritten. */
+#define LLM_POOL_ARG_MAX 64
+typedef void (*llm_parallel_out_fn)(const void *arg, int64_t begin, int64_t end, float *out);
+void llm_threadpool_run_out(llm_threadpool *tp, int64_t n, int64_t grain, int64_t align,
+			    llm_parallel_out_fn fn, const void *arg, size_t arg_size, float *y,
+			    int64_t per_item, int64_t y_len);
+/* Allow (on != 0) or forbid redoing output jobs' chunks (forbidden at
+ * first).  The caller promises what llm_threadpool_run_out asks of fn. */
+void llm_threadpool_allow_redo(llm_threadpool *tp, int on);
+/* Chunks the caller has taken over so far. */
+long long llm_threadpool_redone(const llm_threadpool *tp);
 
 /* Online CPUs (>= 1). */
 int llm_cpu_count(void);

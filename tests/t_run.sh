@@ -252,6 +252,27 @@ else
 	fail mmap_same_output "$(diff "$TMP/cp.tsv" "$TMP/mm.tsv" | head -3)"
 fi
 
+# ---- thread counts: a model large enough for the pool to split its
+# mat-vecs (output jobs, which a waiting caller may take over from a
+# worker) gives byte-identical --logprobs on 1, 2 and 6 threads (6: more
+# threads than this machine's CPUs, workers preempted mid-job) ----
+if "${TESTDIR:-build/tests}/tool_mkmodel" "$TMP/mid.gguf" 512 4 8 2 1408 2048 256 5 >/dev/null 2>&1; then
+	for q in q4_0 f16; do
+		llm-quant -q -t "$q" -o "$TMP/mid_$q.gguf" "$TMP/mid.gguf"
+		for t in 1 2 6; do
+			llm-run -q --temp 0 -n 32 --logprobs -t "$t" -p "Once upon a time" "$TMP/mid_$q.gguf" >"$TMP/mid_$t.tsv"
+		done
+		if [ -s "$TMP/mid_1.tsv" ] && cmp -s "$TMP/mid_1.tsv" "$TMP/mid_2.tsv" && cmp -s "$TMP/mid_1.tsv" "$TMP/mid_6.tsv"; then
+			ok "threads_same_logprobs_$q"
+		else
+			fail "threads_same_logprobs_$q" "$(diff "$TMP/mid_1.tsv" "$TMP/mid_6.tsv" | head -3)"
+		fi
+	done
+	rm -f "$TMP"/mid*.gguf
+else
+	fail threads_same_logprobs "tool_mkmodel failed"
+fi
+
 # ---- Q4_0 / Q8_0: the integer kernels (24-bit activations) vs --f32-act ----
 # same greedy tokens, log-probabilities within 1e-4
 for q in q8_0 q4_0; do
