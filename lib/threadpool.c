@@ -11,8 +11,9 @@
  * job k+1's larger count before the caller published k+1's claim word, and
  * claim a chunk "of job k" that was job k+1's, run with either job's
  * function and argument.)  The caller rewrites the job only after every
- * chunk is done, and a finished job has next == count, so nobody reads a
- * job while it changes.
+ * chunk is done, and a finished job has next == count, so no thread that
+ * holds a chunk of a plain job reads it while it changes; only a worker
+ * whose output-job chunk was taken over can (below).
  *
  * Output jobs (llm_threadpool_run_out) exist for a virtual machine's
  * hypervisor, which stops a vCPU for 10 ms and more at a time (7-10% of
