@@ -426,11 +426,11 @@ void llm_threadpool_run_out(llm_threadpool *tp, int64_t n, int64_t grain, int64_
 	if (n <= 0)
 		return;
 	grain = clamp1(grain), align = clamp1(align);
-	memcpy(words, arg, arg_size < sizeof words ? arg_size : sizeof words);
-	if (!tp || tp->n <= 1 || n / grain <= 1) {
-		fn(words, 0, n, y);
+	if (arg_size > sizeof words || !tp || tp->n <= 1 || n / grain <= 1) {
+		fn(arg, 0, n, y); /* an argument too large to copy: one thread */
 		return;
 	}
+	memcpy(words, arg, arg_size);
 	describe_begin(tp);
 	int nc = cut(tp, n, grain, align);
 	atomic_store_explicit(&tp->fn, (llm_parallel_fn)NULL, RLX);

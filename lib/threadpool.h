@@ -40,8 +40,9 @@ void llm_threadpool_run(llm_threadpool *tp, int64_t n, int64_t grain, int64_t al
  * begin..end-1, per_item floats each, into out[0 .. (end-begin) per_item)
  * (only values below y_len counting from y[begin * per_item]); the pool
  * puts them at y + begin * per_item.  arg is copied (arg_size <=
- * LLM_POOL_ARG_MAX bytes; fn gets the copy, 8-byte aligned).  Chunks are
- * cut as by llm_threadpool_run.
+ * LLM_POOL_ARG_MAX bytes; fn gets the copy, 8-byte aligned; a larger
+ * argument runs fn(arg, 0, n, y) in the caller).  Chunks are cut as by
+ * llm_threadpool_run.
  * With redo allowed (llm_threadpool_allow_redo), a chunk that a worker
  * holds while the caller has waited as long as its own share took (a
  * thread stopped by the OS or a hypervisor) is computed again by the
