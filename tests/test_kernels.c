@@ -427,6 +427,16 @@ static void r_fn(const void *arg, int64_t b, int64_t e, float *out)
 	}
 }
 
+/* an argument larger than the pool copies, the job at its end */
+struct rbig {
+	char pad[LLM_POOL_ARG_MAX];
+	struct rjob j;
+};
+static void r_fn_big(const void *arg, int64_t b, int64_t e, float *out)
+{
+	r_fn(&((const struct rbig *)arg)->j, b, e, out);
+}
+
 static int r_check(const float *y, int k, int64_t len)
 {
 	int bad = 0;
@@ -461,9 +471,17 @@ static void test_pool_redo(void)
 			llm_threadpool_run_out(tp, RN, 16, 4, r_fn, &j, sizeof j, y, RPER, len);
 			bad += r_check(y, k, len);
 		}
+		/* an argument larger than the pool copies: done in the caller */
+		struct rbig big = { { 0 }, { JOBS, 0.25f, len } };
+		for (int i = 0; i < RN; i++)
+			r_in[i] = (float)((i * 7 + JOBS) % 13);
+		for (int64_t x = 0; x < RN * RPER; x++)
+			ys[JOBS % RING][x] = -1.0f;
+		llm_threadpool_run_out(tp, RN, 16, 4, r_fn_big, &big, sizeof big, ys[JOBS % RING], RPER, len);
+		bad += r_check(ys[JOBS % RING], JOBS, len);
 		/* let any late worker finish its chunk, then look again */
 		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
-		for (int k = JOBS - RING; k < JOBS; k++)
+		for (int k = JOBS - RING + 1; k <= JOBS; k++)
 			bad += r_check(ys[k % RING], k, len);
 		long long redone = llm_threadpool_redone(tp);
 		llm_threadpool_free(tp);
