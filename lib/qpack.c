@@ -340,6 +340,26 @@ VNNI static INLINE __m512i plane(const __m512i *w, const int8_t *p)
 	return _mm512_add_epi32(a0, a1);
 }
 
+/* One group-block's codes as unsigned bytes: w[c] holds columns 4c..4c+3
+ * of the block, row j in lane j (Q4_0: low nibbles are columns 0-15, high
+ * nibbles 16-31). */
+VNNI static INLINE void load_codes(__m512i *w, const uint8_t *codes, const int q8)
+{
+	if (q8) {
+#pragma GCC unroll 8
+		for (int c = 0; c < 8; c++)
+			w[c] = _mm512_load_si512(codes + 64 * c);
+		return;
+	}
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+#pragma GCC unroll 4
+	for (int c = 0; c < 4; c++) {
+		__m512i v = _mm512_load_si512(codes + 64 * c);
+		w[c] = _mm512_and_si512(v, m4);                            /* columns 4c.. */
+		w[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4); /* 16+4c.. */
+	}
+}
+
 /* One group (16 rows) against T tokens (prefill): codes and sc point at
  * the group's block 0, blocks are p->blk bytes apart.  With u the
  * unsigned codes (Q4_0: nibble = q + 8, off 8; Q8_0: q + 128, off 128)
@@ -352,24 +372,12 @@ VNNI static INLINE void group_tile(__m512 *acc, const uint8_t *codes, const uint
 				   const llm_qpack *p, const struct xplanes *xr, const int T,
 				   const int q8)
 {
-	const __m512i m4 = _mm512_set1_epi8(0x0f);
 	const __m512 f256 = _mm512_set1_ps(256.0f);
 	const int32_t off = q8 ? 128 : 8;
 	for (int64_t b = 0; b < p->nb; b++, codes += p->blk, sc += p->blk) {
 		__m512 ds = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sc));
-		__m512i w[8]; /* w[c]: columns 4c..4c+3 of the block, row j in lane j */
-		if (q8) {
-#pragma GCC unroll 8
-			for (int c = 0; c < 8; c++)
-				w[c] = _mm512_load_si512(codes + 64 * c);
-		} else {
-#pragma GCC unroll 4
-			for (int c = 0; c < 4; c++) {
-				__m512i v = _mm512_load_si512(codes + 64 * c);
-				w[c] = _mm512_and_si512(v, m4);                            /* columns 4c.. */
-				w[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4); /* 16+4c.. */
-			}
-		}
+		__m512i w[8];
+		load_codes(w, codes, q8);
 #pragma GCC unroll 4
 		for (int t = 0; t < T; t++) {
 			const int64_t o = b * QK;
@@ -405,7 +413,6 @@ VNNI static INLINE __m512i dpm(__m512i acc, __m512i w, const int8_t *p, const in
 VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *base, const llm_qpack *p,
 				  const struct xplanes *x, const int q8)
 {
-	const __m512i m4 = _mm512_set1_epi8(0x0f);
 	const __m512 f256 = _mm512_set1_ps(256.0f);
 	const int32_t off = q8 ? 128 : 8;
 	const size_t code = q8 ? 512 : 256;
@@ -421,18 +428,7 @@ VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *base, const llm_qp
 			const uint8_t *codes = base + g * code;
 			const __m256i *sc = (const __m256i *)(base + GDEC * code + g * GR * 2);
 			__m512i w[8];
-			if (q8) {
-#pragma GCC unroll 8
-				for (int c = 0; c < 8; c++)
-					w[c] = _mm512_load_si512(codes + 64 * c);
-			} else {
-#pragma GCC unroll 4
-				for (int c = 0; c < 4; c++) {
-					__m512i v = _mm512_load_si512(codes + 64 * c);
-					w[c] = _mm512_and_si512(v, m4);
-					w[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-				}
-			}
+			load_codes(w, codes, q8);
 			__m512i h0 = _mm512_setzero_si512(), h1 = h0, l0 = c2, l1 = h0;
 #pragma GCC unroll 4
 			for (int c = 0; c < 4; c++) {
