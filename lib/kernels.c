@@ -1000,8 +1000,6 @@ AVX512 static void silu_mul_avx512(float *o, const float *a, const float *b, int
 }
 #endif
 
-static int simd512(void) { return llm_isa_best() == LLM_ISA_AVX512; }
-
 /* ============================================== flash attention's step */
 
 /* The step with the dot and axpy of one instruction set: scores, the new
@@ -1131,6 +1129,9 @@ llm_attn_step_fn llm_attn_step_get(int isa)
 	return attn_step_ref;
 }
 
+/* ============================================ element-wise ops (dispatch) */
+
+static int simd512(void) { return llm_isa_best() == LLM_ISA_AVX512; }
 
 void llm_rmsnorm(float *o, const float *x, const float *w, int64_t n, float eps)
 {
