@@ -180,8 +180,9 @@ static float dot_q5_1_ref(const void *row, const float *x, int64_t n)
  * plain read against 0.81-0.89).  There 16 KiB ahead beat 4 KiB by ~2.5%
  * (F16 decode, the two alternated token by token in one run, median token
  * times: 1.025 in 8 runs of 64 tokens, 7 of them >= 1; 8 KiB 1.01-1.03,
- * 32 KiB 1.01-1.09, 64 KiB 0.97-1.01).  (qpack.h's packed kernels
- * prefetch into L2, 32 KiB ahead, on every CPU.) */
+ * 32 KiB 1.01-1.09, 64 KiB 0.97-1.01; later, 8 KiB 0.95-0.99 of 16, and
+ * no prefetch 1.57x slower).  (qpack.c's packed kernels prefetch Q4_0 into
+ * L2 8 KiB ahead and leave Q8_0 to the hardware prefetcher.) */
 #define PF_AHEAD_L1 4096
 #define PF_AHEAD_L2 16384
 #define PF(p)                                                                  \
