@@ -86,10 +86,10 @@ check-asan:
 	$(MAKE) B=build/asan O=build/asan/bin CFLAGS="$(ASAN_FLAGS)" build/asan/bin/llm-info \
 		build/asan/bin/llm-quant build/asan/tests/test_gguf build/asan/tests/test_ckpt_formats \
 		build/asan/tests/test_types build/asan/tests/test_tokenizer build/asan/tests/tool_mkmodel \
-		build/asan/tests/test_eval build/asan/tests/test_qpack build/asan/tests/test_gemm \
-		build/asan/tests/test_kernels
+		build/asan/tests/test_eval build/asan/tests/test_qpack build/asan/tests/test_fpack \
+		build/asan/tests/test_gemm build/asan/tests/test_kernels
 	@ASAN_OPTIONS=detect_leaks=1 BIN=$(CURDIR)/build/asan/bin TESTDIR=build/asan/tests \
-		TESTS="test_gguf test_ckpt_formats test_types test_tokenizer test_eval test_qpack test_gemm test_kernels t_damaged" sh tests/run.sh
+		TESTS="test_gguf test_ckpt_formats test_types test_tokenizer test_eval test_qpack test_fpack test_gemm test_kernels t_damaged" sh tests/run.sh
 
 demo: all $(TOOLS)
 	@sh tests/demo.sh

@@ -1,9 +1,11 @@
 /* model.c - llama-family forward pass.  Q4_0/Q8_0 matrices on CPUs with
  * AVX-512 VNNI are repacked at load for qpack.h's integer kernels (Q, K, V
  * stacked as one matrix, gate and up as another; llm_model_opts.f32_act
- * keeps them as stored); the other weight matrices are copied as they are
- * into huge-page memory (llm_model_opts.in_place uses them where the
- * checkpoint holds them); either way the checkpoint's bytes are released.
+ * keeps them as stored); the other weight matrices go into huge-page
+ * memory, F16/BF16 ones on AVX-512 CPUs rearranged in panels (fpack.h,
+ * stacked the same way), the rest copied as they are
+ * (llm_model_opts.in_place uses them where the checkpoint holds them);
+ * either way the checkpoint's bytes are released.
  * token_embd stays in place: one row of it is read per token.
  *
  * Tensors (GGUF names; shapes as [ne0 = row length, ne1 = rows]):
@@ -32,6 +34,7 @@
 
 #include "attention.h"
 #include "error.h"
+#include "fpack.h"
 #include "io.h"
 #include "kernels.h"
 #include "lora.h"
@@ -49,15 +52,19 @@ struct weight {
 	int64_t n, d;     /* d rows of n values */
 	const llm_lora_hook *lora; /* run-time adapter term, or NULL */
 	llm_qpack *pk;    /* repacked copy for the integer kernels, or NULL */
-	int stacked;      /* its rows are in a struct stack's pack instead */
+	llm_fpack *fp;    /* F16/BF16 copy in row panels (fpack.h), or NULL */
+	int stacked;      /* its rows are in a struct stack's pack instead:
+			   * STACK_Q its qpack, STACK_F its fpack */
 	int64_t idx;      /* tensor index in the checkpoint */
 	char name[48];
 };
 
 /* Weights that read the same input (Q K V; gate and up), repacked as one
  * stacked matrix: one pass and one parallel-for instead of three. */
+enum { STACK_Q = 1, STACK_F = 2 };
 struct stack {
-	llm_qpack *pk; /* NULL: the weights are used one by one */
+	llm_qpack *pk; /* NULL (and fp NULL): the weights are used one by one */
+	llm_fpack *fp;
 	struct weight *w[3];
 	int n;
 };
@@ -343,13 +350,13 @@ static int pack_stack(llm_model *m, struct stack *st)
 	for (int k = 0; k < st->n; k++) {
 		llm_ckpt_release(m->c, st->w[k]->idx);
 		st->w[k]->data = NULL;
-		st->w[k]->stacked = 1;
+		st->w[k]->stacked = STACK_Q;
 	}
 	return 0;
 }
 
 /* w (NULL: none) is used through a qpack, alone or stacked */
-static int packed(const struct weight *w) { return w && (w->pk || w->stacked); }
+static int packed(const struct weight *w) { return w && (w->pk || w->stacked == STACK_Q); }
 
 struct copy_job {
 	uint8_t *dst;
@@ -382,22 +389,85 @@ static int copy_weight(llm_model *m, struct weight *w, int keep)
 	return 0;
 }
 
-/* Every weight matrix not repacked, copied (token_embd stays in place:
- * one row of it is read per token). */
+/* F16/BF16 weights of a stack as one fpack, when they all are of one such
+ * type and the CPU allows; 0 and nothing done otherwise. */
+static int fpack_stack(llm_model *m, struct stack *st)
+{
+	int type = st->w[0]->type, ok = llm_fpack_available(type);
+	const void *w[3];
+	int64_t rows[3];
+	for (int k = 0; k < st->n; k++) {
+		ok &= !packed(st->w[k]) && st->w[k]->type == type && st->w[k]->n == st->w[0]->n;
+		w[k] = st->w[k]->data, rows[k] = st->w[k]->d;
+	}
+	if (!ok)
+		return 0;
+	int rc = llm_fpack_new(&st->fp, w, rows, st->n, type, st->w[0]->n, m->tp);
+	if (rc)
+		return llm_err_prefix(rc, st->w[0]->name);
+	for (int k = 0; k < st->n; k++) {
+		llm_ckpt_release(m->c, st->w[k]->idx);
+		st->w[k]->data = NULL;
+		st->w[k]->stacked = STACK_F;
+	}
+	return 0;
+}
+
+/* w into panels (fpack.h) if F16/BF16 and the CPU allows, else copied as
+ * it is; the checkpoint's bytes released unless keep. */
+static int own_weight(llm_model *m, struct weight *w, int keep)
+{
+	if (!llm_fpack_available(w->type))
+		return copy_weight(m, w, keep);
+	int rc = llm_fpack_new(&w->fp, &w->data, &w->d, 1, w->type, w->n, m->tp);
+	if (rc)
+		return llm_err_prefix(rc, w->name);
+	if (!keep) {
+		llm_ckpt_release(m->c, w->idx);
+		w->data = NULL;
+	}
+	return 0;
+}
+
+/* Every weight matrix not repacked for the integer kernels, into memory of
+ * the model's own: F16/BF16 ones in panels (stacked as the integer kernels
+ * stack theirs), others copied (token_embd stays in place: one row of it
+ * is read per token). */
 static int copy_all(llm_model *m)
 {
 	const struct llm_hparams *hp = &m->hp;
 	int rc = 0;
 	if (!packed(&m->out))
-		rc = copy_weight(m, &m->out, hp->tied_output);
+		rc = own_weight(m, &m->out, hp->tied_output);
 	for (int l = 0; !rc && l < hp->n_layer; l++) {
 		struct layer *L = &m->layers[l];
 		struct weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w3, &L->w2 };
+		if ((rc = fpack_stack(m, &L->qkv)) || (rc = fpack_stack(m, &L->gu)))
+			break;
 		for (size_t k = 0; !rc && k < sizeof ws / sizeof *ws; k++)
-			if (!packed(ws[k]))
-				rc = copy_weight(m, ws[k], 0);
+			if (!packed(ws[k]) && !ws[k]->stacked)
+				rc = own_weight(m, ws[k], 0);
 	}
 	return rc;
+}
+
+/* Outputs of a stacked product, for the widest stack, if any is packed */
+static int alloc_ys(llm_model *m)
+{
+	const struct llm_hparams *hp = &m->hp;
+	int any = 0;
+	for (int l = 0; l < hp->n_layer; l++) {
+		const struct layer *L = &m->layers[l];
+		any |= L->qkv.pk || L->qkv.fp || L->gu.pk || L->gu.fp;
+	}
+	if (!any)
+		return 0;
+	int64_t ys = (int64_t)hp->n_head * hp->head_dim + 2 * (int64_t)hp->n_head_kv * hp->head_dim;
+	if (2 * (int64_t)hp->n_ff > ys)
+		ys = 2 * (int64_t)hp->n_ff;
+	if (!(m->ys = malloc((size_t)ys * CHUNK * sizeof *m->ys)))
+		return llm_err(LLM_ENOMEM, "model: out of memory for stacked outputs");
+	return 0;
 }
 
 static int pack_all(llm_model *m)
@@ -418,11 +488,7 @@ static int pack_all(llm_model *m)
 	if (hp->n_ff > wide)
 		wide = hp->n_ff;
 	wide = (wide + 31) / 32 * 32;
-	int64_t ys = (int64_t)hp->n_head * hp->head_dim + 2 * (int64_t)hp->n_head_kv * hp->head_dim;
-	if (2 * (int64_t)hp->n_ff > ys)
-		ys = 2 * (int64_t)hp->n_ff;
-	if (!(m->xq = aligned_alloc(64, llm_qpack_x_size(wide, CHUNK))) ||
-	    !(m->ys = malloc((size_t)ys * CHUNK * sizeof *m->ys)))
+	if (!(m->xq = aligned_alloc(64, llm_qpack_x_size(wide, CHUNK))))
 		return llm_err(LLM_ENOMEM, "model: out of memory for quantized activations");
 	return 0;
 }
@@ -471,11 +537,11 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 			return rc;
 #undef W
 #undef N
-		L->qkv = (struct stack){ NULL, { &L->wq, &L->wk, &L->wv }, 3 };
-		L->gu = (struct stack){ NULL, { &L->w1, &L->w3 }, 2 };
+		L->qkv = (struct stack){ .w = { &L->wq, &L->wk, &L->wv }, .n = 3 };
+		L->gu = (struct stack){ .w = { &L->w1, &L->w3 }, .n = 2 };
 	}
 	if ((rc = load_rope(m)) || (!(o && o->f32_act) && (rc = pack_all(m))) ||
-	    (!(o && o->in_place) && (rc = copy_all(m))))
+	    (!(o && o->in_place) && (rc = copy_all(m))) || (rc = alloc_ys(m)))
 		return rc;
 	int32_t n_ctx = o ? o->n_ctx : 0;
 	if (n_ctx <= 0)
@@ -524,11 +590,12 @@ void llm_model_free(llm_model *m)
 			struct layer *L = &m->layers[l];
 			struct weight *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w3, &L->w2 };
 			for (size_t k = 0; k < sizeof ws / sizeof *ws; k++)
-				llm_qpack_free(ws[k]->pk), free(ws[k]->own);
-			llm_qpack_free(L->qkv.pk);
-			llm_qpack_free(L->gu.pk);
+				llm_qpack_free(ws[k]->pk), llm_fpack_free(ws[k]->fp), free(ws[k]->own);
+			llm_qpack_free(L->qkv.pk), llm_fpack_free(L->qkv.fp);
+			llm_qpack_free(L->gu.pk), llm_fpack_free(L->gu.fp);
 		}
 	llm_qpack_free(m->out.pk);
+	llm_fpack_free(m->out.fp);
 	free(m->out.own);
 	free(m->xq);
 	free(m->ys);
@@ -599,6 +666,8 @@ static int matmul(llm_model *m, float *y, const struct weight *w, const float *x
 	int rc = 0;
 	if (w->pk)
 		llm_qpack_matmul(y, w->pk, xq, n, m->tp);
+	else if (w->fp)
+		rc = llm_fpack_matmul(y, w->fp, x, n, m->tp);
 	else
 		rc = llm_matmul(y, w->data, w->type, x, w->n, w->d, n, m->tp);
 	if (!rc && w->lora)
@@ -615,7 +684,7 @@ static int matmul_stack(llm_model *m, const struct stack *st, float **ys, const 
 			const void *xq, int n, int view)
 {
 	int rc = 0;
-	if (!st->pk) {
+	if (!st->pk && !st->fp) {
 		for (int k = 0; !rc && k < st->n; k++)
 			rc = matmul(m, ys[k], st->w[k], x, xq, n);
 		return rc;
@@ -623,7 +692,10 @@ static int matmul_stack(llm_model *m, const struct stack *st, float **ys, const 
 	int64_t D = 0;
 	for (int k = 0; k < st->n; k++)
 		D += st->w[k]->d;
-	llm_qpack_matmul(m->ys, st->pk, xq, n, m->tp);
+	if (st->pk)
+		llm_qpack_matmul(m->ys, st->pk, xq, n, m->tp);
+	else if ((rc = llm_fpack_matmul(m->ys, st->fp, x, n, m->tp)))
+		return rc;
 	for (int t = 0; t < n; t++) { /* [n][D] -> each weight's [n][d_k] */
 		int64_t off = 0;
 		for (int k = 0; k < st->n; k++) {
