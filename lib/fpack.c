@@ -20,7 +20,6 @@
 #define BC 32          /* columns per block */
 #define BLK (PR * BC * 2) /* bytes per panel-block */
 #define MAX_PARTS 4
-#define UNPACK 32      /* panels back in rows at a time for a product of many tokens */
 
 struct llm_fpack {
 	int type;
@@ -200,17 +199,6 @@ FP static void dec_panels(const void *arg, int64_t p0, int64_t p1, float *out)
 	}
 }
 
-/* panel pi's real rows back as stored, w[i][0..n) (16-bit values) */
-static void unpack_panel(uint16_t *w, const llm_fpack *p, int64_t pi)
-{
-	const uint8_t *pp = p->data + (size_t)pi * p->stride;
-	int64_t nr = p->d - pi * PR < PR ? p->d - pi * PR : PR;
-	for (int64_t b = 0; b < p->nb; b++, pp += BLK) {
-		int64_t c0 = b * BC, nc = p->n - c0 < BC ? p->n - c0 : BC;
-		for (int64_t i = 0; i < nr; i++)
-			memcpy(w + i * p->n + c0, pp + i * BC * 2, (size_t)nc * 2);
-	}
-}
 #endif
 
 struct mm_job {
@@ -218,24 +206,19 @@ struct mm_job {
 	const llm_fpack *p;
 	const float *x;  /* [m][n] */
 	int64_t m;
-	uint16_t *scratch; /* per worker: UNPACK x PR rows of n values */
 };
 
-/* Y[:, rows of panels p0..p1-1] = X W^T, UNPACK panels at a time back in
- * rows for gemm.h's kernel, which widens them tile by tile (as it reads
- * unpacked F16/BF16 weights: F32 panels measured 13-18% slower) */
+/* Y[:, rows of panels p0..p1-1] = X W^T: gemm.h's kernel reads the panels
+ * as they are (unpacking them back into rows first cost 5-18%) */
 static void mm_panels(void *arg, int64_t p0, int64_t p1, int tid)
 {
+	(void)tid;
 	const struct mm_job *j = arg;
 	const llm_fpack *p = j->p;
-	uint16_t *w = j->scratch + (size_t)tid * UNPACK * PR * (size_t)p->n;
-	for (int64_t pi = p0; pi < p1; pi += UNPACK) {
-		int64_t pe = pi + UNPACK < p1 ? pi + UNPACK : p1;
-		for (int64_t q = pi; q < pe; q++)
-			unpack_panel(w + (q - pi) * PR * p->n, p, q);
-		int64_t r0 = pi * PR, nr = (pe * PR < p->d ? pe * PR : p->d) - r0;
-		llm_gemm_nt(j->y + r0, p->d, j->x, p->n, w, p->type, p->n, j->m, nr, p->n);
-	}
+	const struct llm_gemm_panels pl = { PR, BC, p->stride };
+	int64_t r0 = p0 * PR, nr = (p1 * PR < p->d ? p1 * PR : p->d) - r0;
+	llm_gemm_nt_panels(j->y + r0, p->d, j->x, p->n, p->data + (size_t)p0 * p->stride, p->type, &pl,
+			   j->m, nr, p->n);
 }
 
 int llm_fpack_matmul(float *y, const llm_fpack *p, const float *x, int64_t m, llm_threadpool *tp)
@@ -254,14 +237,9 @@ int llm_fpack_matmul(float *y, const llm_fpack *p, const float *x, int64_t m, ll
 		}
 		return 0;
 	}
-	int nw = llm_threadpool_size(tp);
-	struct mm_job j = { y, p, x, m, malloc((size_t)nw * UNPACK * PR * (size_t)p->n * 2) };
-	if (!j.scratch)
-		return llm_err(LLM_ENOMEM, "fpack: out of memory for %d x %d rows of %lld",
-			       nw, UNPACK * PR, (long long)p->n);
+	struct mm_job j = { y, p, x, m };
 	/* at least 3 panels (48 rows) a worker, as llm_matmul */
 	llm_threadpool_run(tp, p->np, 3, 1, mm_panels, &j);
-	free(j.scratch);
 	return 0;
 #else
 	(void)y, (void)p, (void)x, (void)m, (void)tp;

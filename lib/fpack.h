@@ -39,9 +39,8 @@ int llm_fpack_new(llm_fpack **out, const void *const *w, const int64_t *rows, in
 void llm_fpack_free(llm_fpack *p); /* NULL is a no-op */
 
 /* Y[m][d] = X[m][n] W^T, rows split over tp (NULL: the caller's thread).
- * Fewer than 4 tokens: a pass over W per token; more: the panels widened to
- * F32 a few at a time per worker and multiplied by gemm.h's kernel.
- * Returns 0 or LLM_ENOMEM (the widened panels). */
+ * Fewer than 4 tokens: a pass over W per token; more: gemm.h's kernel,
+ * which reads the panels as they are.  Returns 0. */
 int llm_fpack_matmul(float *y, const llm_fpack *p, const float *x, int64_t m,
 		     llm_threadpool *tp);
 

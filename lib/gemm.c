@@ -54,8 +54,10 @@
  * accum 0 stores, 1 adds to what C holds (later blocks of n). */
 typedef void (*tile_fn)(int mr, int nr, float *c, int64_t ldc, const float *a, int64_t lda,
 			const float *b, int64_t ldb, int64_t kc, int accum);
-/* dst[n] = src[n] widened to F32 (src in btype: F32, F16 or BF16). */
-typedef void (*widen_fn)(float *dst, const void *src, int btype, int64_t n);
+/* dst[n] = src[n] widened to F32 (src in btype: F32, F16 or BF16), src
+ * in pieces of pc values piece_bytes apart (one piece: pc >= n). */
+typedef void (*widen_fn)(float *dst, const void *src, int btype, int64_t n, int64_t pc,
+			 size_t piece_bytes);
 
 struct gemm_kernel {
 	int mr, nr;            /* largest tile */
@@ -64,6 +66,25 @@ struct gemm_kernel {
 };
 
 /* ========================================================= the driver */
+
+/* Where B's rows are: row-major (pr 0: rows ldb_bytes apart) or in panels
+ * (llm_gemm_panels) */
+struct bsrc {
+	const uint8_t *b;
+	int btype;
+	size_t esz, ldb_bytes;
+	int64_t pr, pc;                /* panels: rows per panel, values per piece */
+	size_t piece_bytes, panel_bytes;
+};
+
+/* row j from column k0 (in panels, k0 a multiple of pc) */
+static const uint8_t *brow(const struct bsrc *bs, int64_t j, int64_t k0)
+{
+	if (!bs->pr)
+		return bs->b + (size_t)j * bs->ldb_bytes + (size_t)k0 * bs->esz;
+	return bs->b + (size_t)(j / bs->pr) * bs->panel_bytes + (size_t)(k0 / bs->pc) * bs->piece_bytes +
+	       (size_t)(j % bs->pr) * (size_t)bs->pc * bs->esz;
+}
 
 /* Prefetch slice t of nt of the B tile at nb (rows rows of rl cache lines,
  * ldb_bytes apart): spread over the tiles of A that use the current one.
@@ -85,23 +106,24 @@ static inline __attribute__((always_inline)) void prefetch_slice(const uint8_t *
  * over tiles of B (widened into bp) and, inside, over tiles of A (ap:
  * rows lda apart, already offset to k0). */
 static void gemm_block(const struct gemm_kernel *kn, float *c, int64_t ldc, const float *ap,
-		       int64_t lda, const uint8_t *b, int btype, int64_t ldb, int64_t mc, int64_t d,
+		       int64_t lda, const struct bsrc *bs, int64_t j00, int64_t mc, int64_t d,
 		       int64_t k0, int64_t kc, float *bp)
 {
-	size_t esz = btype == LLM_TYPE_F32 ? 4 : 2, ldb_bytes = (size_t)ldb * esz;
-	int64_t nt = (mc + kn->mr - 1) / kn->mr, rl = (kc * (int64_t)esz + 63) / 64;
+	int64_t nt = (mc + kn->mr - 1) / kn->mr, rl = (kc * (int64_t)bs->esz + 63) / 64;
 	int64_t npf = (nt + 1) / 2; /* prefetch over the first half: the last lines get time to arrive */
+	int64_t pc = bs->pr ? bs->pc : kc;
 
 	for (int64_t j0 = 0; j0 < d; j0 += kn->nr) {
 		int nr = d - j0 < kn->nr ? (int)(d - j0) : kn->nr;
 		int64_t next = d - j0 - nr < kn->nr ? d - j0 - nr : kn->nr; /* rows of the next tile */
-		const uint8_t *bj = b + (size_t)j0 * ldb_bytes + (size_t)k0 * esz;
 		for (int r = 0; r < nr; r++)
-			kn->widen(bp + r * ST, bj + (size_t)r * ldb_bytes, btype, kc);
+			kn->widen(bp + r * ST, brow(bs, j00 + j0 + r, k0), bs->btype, kc, pc, bs->piece_bytes);
 		for (int64_t i0 = 0, t = 0; i0 < mc; i0 += kn->mr, t++) {
 			int mr = mc - i0 < kn->mr ? (int)(mc - i0) : kn->mr;
-			if (t < npf)
-				prefetch_slice(bj + (size_t)nr * ldb_bytes, ldb_bytes, next, rl, t, npf);
+			/* rows in order; panels are one forward stream, which the
+			 * hardware prefetcher follows alone */
+			if (t < npf && !bs->pr)
+				prefetch_slice(brow(bs, j00 + j0 + nr, k0), bs->ldb_bytes, next, rl, t, npf);
 			kn->tiles[(mr - 1) * kn->nr + nr - 1](mr, nr, c + i0 * ldc + j0, ldc, ap + i0 * lda,
 							     lda, bp, ST, kc, k0 > 0);
 		}
@@ -109,8 +131,7 @@ static void gemm_block(const struct gemm_kernel *kn, float *c, int64_t ldc, cons
 }
 
 static void gemm_run(const struct gemm_kernel *kn, float *c, int64_t ldc, const float *a,
-		     int64_t lda, const uint8_t *b, int btype, int64_t ldb, int64_t m, int64_t d,
-		     int64_t n)
+		     int64_t lda, const struct bsrc *bs, int64_t m, int64_t d, int64_t n)
 {
 	float bp[NR_MAX * ST] __attribute__((aligned(64))); /* B tile widened: NR rows of KC values */
 	/* A block copied to aligned rows (zmm loads that straddle cache lines
@@ -127,7 +148,6 @@ static void gemm_run(const struct gemm_kernel *kn, float *c, int64_t ldc, const 
 	dcmax = dcmax < 48 ? 48 : dcmax;
 	for (int64_t j0 = 0; j0 < d; j0 += dcmax) {
 		int64_t dc = d - j0 < dcmax ? d - j0 : dcmax;
-		const uint8_t *bj = b + (size_t)j0 * (size_t)ldb * (btype == LLM_TYPE_F32 ? 4 : 2);
 		for (int64_t k0 = 0; k0 < n; k0 += KC) {
 			int64_t kc = n - k0 < KC ? n - k0 : KC;
 			for (int64_t m0 = 0; m0 < m; m0 += MC) {
@@ -139,8 +159,7 @@ static void gemm_run(const struct gemm_kernel *kn, float *c, int64_t ldc, const 
 						memcpy(abuf + i * ST, ap + i * lda, (size_t)kc * sizeof(float));
 					ap = abuf, ldap = ST;
 				}
-				gemm_block(kn, c + m0 * ldc + j0, ldc, ap, ldap, bj, btype, ldb, mc, dc, k0,
-					   kc, bp);
+				gemm_block(kn, c + m0 * ldc + j0, ldc, ap, ldap, bs, j0, mc, dc, k0, kc, bp);
 			}
 		}
 	}
@@ -161,7 +180,7 @@ static void tile_ref(int mr, int nr, float *c, int64_t ldc, const float *a, int6
 		}
 }
 
-static void widen_ref(float *dst, const void *src, int btype, int64_t n)
+static void widen_piece_ref(float *dst, const void *src, int btype, int64_t n)
 {
 	const uint16_t *h = src;
 	if (btype == LLM_TYPE_F32)
@@ -172,6 +191,13 @@ static void widen_ref(float *dst, const void *src, int btype, int64_t n)
 	else
 		for (int64_t i = 0; i < n; i++)
 			dst[i] = llm_bf16_to_fp32(h[i]);
+}
+
+static void widen_ref(float *dst, const void *src, int btype, int64_t n, int64_t pc,
+		      size_t piece_bytes)
+{
+	for (int64_t i = 0; i < n; i += pc, src = (const uint8_t *)src + piece_bytes)
+		widen_piece_ref(dst + i, src, btype, n - i < pc ? n - i : pc);
 }
 
 #define REF4(X, mr) X(mr), X(mr), X(mr), X(mr)
@@ -269,7 +295,7 @@ T2ROW(3)
 #define N2ROW(mr) t2_##mr##_1, t2_##mr##_2, t2_##mr##_3, t2_##mr##_4
 static const tile_fn tiles_avx2[MR2 * NR2] = { N2ROW(1), N2ROW(2), N2ROW(3) };
 
-AVX2 static void widen_avx2(float *dst, const void *src, int btype, int64_t n)
+AVX2 static INLINE void widen_piece_avx2(float *dst, const void *src, int btype, int64_t n)
 {
 	const uint16_t *h = src;
 	int64_t i = 0;
@@ -285,7 +311,14 @@ AVX2 static void widen_avx2(float *dst, const void *src, int btype, int64_t n)
 			__m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(h + i)));
 			_mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(w, 16));
 		}
-	widen_ref(dst + i, h + i, btype, n - i);
+	widen_piece_ref(dst + i, h + i, btype, n - i);
+}
+
+AVX2 static void widen_avx2(float *dst, const void *src, int btype, int64_t n, int64_t pc,
+			    size_t piece_bytes)
+{
+	for (int64_t i = 0; i < n; i += pc, src = (const uint8_t *)src + piece_bytes)
+		widen_piece_avx2(dst + i, src, btype, n - i < pc ? n - i : pc);
 }
 
 static const struct gemm_kernel kernel_avx2 = { MR2, NR2, tiles_avx2, widen_avx2 };
@@ -388,7 +421,7 @@ T5ROW(4)
 #define N5ROW(mr) t5_##mr##_1, t5_##mr##_2, t5_##mr##_3, t5_##mr##_4, t5_##mr##_5, t5_##mr##_6
 static const tile_fn tiles_avx512[MR5 * NR5] = { N5ROW(1), N5ROW(2), N5ROW(3), N5ROW(4) };
 
-AVX512 static void widen_avx512(float *dst, const void *src, int btype, int64_t n)
+AVX512 static INLINE void widen_piece_avx512(float *dst, const void *src, int btype, int64_t n)
 {
 	const uint16_t *h = src;
 	const float *f = src;
@@ -406,23 +439,29 @@ AVX512 static void widen_avx512(float *dst, const void *src, int btype, int64_t 
 	}
 }
 
+AVX512 static void widen_avx512(float *dst, const void *src, int btype, int64_t n, int64_t pc,
+			      size_t piece_bytes)
+{
+	for (int64_t i = 0; i < n; i += pc, src = (const uint8_t *)src + piece_bytes)
+		widen_piece_avx512(dst + i, src, btype, n - i < pc ? n - i : pc);
+}
+
 static const struct gemm_kernel kernel_avx512 = { MR5, NR5, tiles_avx512, widen_avx512 };
 #endif /* x86-64 */
 
 /* ============================================================ dispatch */
 
-int llm_gemm_nt_isa(int isa, float *c, int64_t ldc, const float *a, int64_t lda, const void *b,
-		    int btype, int64_t ldb, int64_t m, int64_t d, int64_t n)
+static int gemm_any(int isa, float *c, int64_t ldc, const float *a, int64_t lda,
+		    const struct bsrc *bs, int64_t m, int64_t d, int64_t n)
 {
 	const struct gemm_kernel *kn = &kernel_ref;
 
-	if (btype != LLM_TYPE_F32 && btype != LLM_TYPE_F16 && btype != LLM_TYPE_BF16)
+	if (bs->btype != LLM_TYPE_F32 && bs->btype != LLM_TYPE_F16 && bs->btype != LLM_TYPE_BF16)
 		return llm_err(LLM_EUNSUPPORTED, "gemm: B rows of type %s (F32, F16 or BF16 only)",
-			       llm_type_name(btype));
-	if (m < 0 || d < 0 || n < 0 || lda < n || ldb < n || ldc < d)
-		return llm_err(LLM_EINVAL, "gemm: bad shape m %lld d %lld n %lld (lda %lld ldb %lld ldc %lld)",
-			       (long long)m, (long long)d, (long long)n, (long long)lda,
-			       (long long)ldb, (long long)ldc);
+			       llm_type_name(bs->btype));
+	if (m < 0 || d < 0 || n < 0 || lda < n || ldc < d)
+		return llm_err(LLM_EINVAL, "gemm: bad shape m %lld d %lld n %lld (lda %lld ldc %lld)",
+			       (long long)m, (long long)d, (long long)n, (long long)lda, (long long)ldc);
 	if (isa < 0 || isa >= LLM_ISA_COUNT || isa > llm_isa_best())
 		return llm_err(LLM_EUNSUPPORTED, "gemm: this CPU cannot run %s code", llm_isa_name(isa));
 #ifdef HAVE_X86
@@ -431,8 +470,39 @@ int llm_gemm_nt_isa(int isa, float *c, int64_t ldc, const float *a, int64_t lda,
 	else if (isa == LLM_ISA_AVX2)
 		kn = &kernel_avx2;
 #endif
-	gemm_run(kn, c, ldc, a, lda, b, btype, ldb, m, d, n);
+	gemm_run(kn, c, ldc, a, lda, bs, m, d, n);
 	return 0;
+}
+
+int llm_gemm_nt_isa(int isa, float *c, int64_t ldc, const float *a, int64_t lda, const void *b,
+		    int btype, int64_t ldb, int64_t m, int64_t d, int64_t n)
+{
+	size_t esz = btype == LLM_TYPE_F32 ? 4 : 2;
+	struct bsrc bs = { b, btype, esz, (size_t)ldb * esz, 0, 0, 0, 0 };
+	if (ldb < n)
+		return llm_err(LLM_EINVAL, "gemm: B rows of %lld values %lld apart", (long long)n,
+			       (long long)ldb);
+	return gemm_any(isa, c, ldc, a, lda, &bs, m, d, n);
+}
+
+int llm_gemm_nt_panels_isa(int isa, float *c, int64_t ldc, const float *a, int64_t lda,
+			   const void *b, int btype, const struct llm_gemm_panels *pl, int64_t m,
+			   int64_t d, int64_t n)
+{
+	size_t esz = btype == LLM_TYPE_F32 ? 4 : 2;
+	if (pl->rows < 1 || pl->piece < 1 || KC % pl->piece ||
+	    pl->panel_bytes < (size_t)((n + pl->piece - 1) / pl->piece) * (size_t)(pl->rows * pl->piece) * esz)
+		return llm_err(LLM_EINVAL, "gemm: panels of %lld rows, pieces of %lld values, %zu bytes",
+			       (long long)pl->rows, (long long)pl->piece, pl->panel_bytes);
+	struct bsrc bs = { b, btype, esz, 0, pl->rows, pl->piece,
+			   (size_t)(pl->rows * pl->piece) * esz, pl->panel_bytes };
+	return gemm_any(isa, c, ldc, a, lda, &bs, m, d, n);
+}
+
+int llm_gemm_nt_panels(float *c, int64_t ldc, const float *a, int64_t lda, const void *b, int btype,
+		       const struct llm_gemm_panels *pl, int64_t m, int64_t d, int64_t n)
+{
+	return llm_gemm_nt_panels_isa(llm_isa_best(), c, ldc, a, lda, b, btype, pl, m, d, n);
 }
 
 int llm_gemm_nt(float *c, int64_t ldc, const float *a, int64_t lda, const void *b, int btype,

@@ -43,6 +43,21 @@ int llm_gemm_nt(float *c, int64_t ldc, const float *a, int64_t lda, const void *
 int llm_gemm_nt_isa(int isa, float *c, int64_t ldc, const float *a, int64_t lda, const void *b,
 		    int btype, int64_t ldb, int64_t m, int64_t d, int64_t n);
 
+/* B in panels instead of rows (fpack.h's layout): rows in panels of
+ * `rows`, each panel panel_bytes apart and holding, for each piece of
+ * `piece` values of n in turn, that piece of each of its rows one after
+ * another (rows x piece values; the last piece padded).  piece divides
+ * 1024.  B's d rows start at b (a panel's first row). */
+struct llm_gemm_panels {
+	int64_t rows, piece;
+	size_t panel_bytes;
+};
+int llm_gemm_nt_panels(float *c, int64_t ldc, const float *a, int64_t lda, const void *b, int btype,
+		       const struct llm_gemm_panels *pl, int64_t m, int64_t d, int64_t n);
+int llm_gemm_nt_panels_isa(int isa, float *c, int64_t ldc, const float *a, int64_t lda,
+			   const void *b, int btype, const struct llm_gemm_panels *pl, int64_t m,
+			   int64_t d, int64_t n);
+
 /* 1 when llm_gemm_nt is expected to beat OpenBLAS's sgemm on this machine
  * (an AVX2 or AVX-512 kernel is available here), 0 otherwise. */
 int llm_gemm_preferred(void);

@@ -233,6 +233,55 @@ static void matmul_types(void)
 	llm_threadpool_free(tp);
 }
 
+/* B in panels (16 rows, pieces of 32 values: fpack.h's layout) gives the
+ * same C, bit for bit, as the same B in rows, with every instruction set */
+static void panels(void)
+{
+	static const int64_t sh[][3] = { { 5, 37, 45 }, { 64, 50, 2048 }, { 3, 16, 1100 }, { 9, 1, 7 },
+					 { 20, 33, 1024 } };
+	for (int isa = 0; isa <= llm_isa_best(); isa++)
+		for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+			int bt = types[t], bad = 0;
+			size_t esz = bt == LLM_TYPE_F32 ? 4 : 2;
+			for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
+				int64_t m = sh[s][0], d = sh[s][1], n = sh[s][2], nb = (n + 31) / 32;
+				int64_t np = (d + 15) / 16;
+				struct llm_gemm_panels pl = { 16, 32, (size_t)nb * 16 * 32 * esz };
+				float *a = malloc((size_t)(m * n) * sizeof *a);
+				uint8_t *b = malloc((size_t)(d * n) * esz), *pb = calloc((size_t)np, pl.panel_bytes);
+				float *c0 = malloc((size_t)(m * d) * sizeof *c0), *c1 = malloc((size_t)(m * d) * sizeof *c1);
+				for (int64_t i = 0; i < m * n; i++)
+					a[i] = frand();
+				for (int64_t i = 0; i < d * n; i++) {
+					float v = frand();
+					if (bt == LLM_TYPE_F32)
+						memcpy(b + i * 4, &v, 4);
+					else {
+						uint16_t h = bt == LLM_TYPE_F16 ? llm_fp32_to_fp16(v) : llm_fp32_to_bf16(v);
+						memcpy(b + i * 2, &h, 2);
+					}
+				}
+				for (int64_t r = 0; r < d; r++)
+					for (int64_t k = 0; k < n; k++)
+						memcpy(pb + (size_t)(r / 16) * pl.panel_bytes + (size_t)(k / 32) * 16 * 32 * esz +
+							       (size_t)(r % 16) * 32 * esz + (size_t)(k % 32) * esz,
+						       b + (size_t)(r * n + k) * esz, esz);
+				bad += llm_gemm_nt_isa(isa, c0, d, a, n, b, bt, n, m, d, n) ||
+				       llm_gemm_nt_panels_isa(isa, c1, d, a, n, pb, bt, &pl, m, d, n) ||
+				       memcmp(c0, c1, (size_t)(m * d) * sizeof *c0);
+				free(a), free(b), free(pb), free(c0), free(c1);
+			}
+			char name[64];
+			snprintf(name, sizeof name, "gemm_panels_%s_%s", llm_isa_name(isa), llm_type_name(bt));
+			CHECK(!bad, name, "%d of %zu shapes differ from rows", bad, sizeof sh / sizeof sh[0]);
+		}
+	struct llm_gemm_panels odd = { 16, 48, 1 << 20 };
+	float c[4], a[4] = { 0 };
+	uint16_t b[64] = { 0 };
+	CHECK(llm_gemm_nt_panels(c, 1, a, 4, b, LLM_TYPE_F16, &odd, 1, 1, 4) == LLM_EINVAL,
+	      "gemm_panels refuses pieces that do not divide its blocks", "accepted 48");
+}
+
 int main(void)
 {
 	for (int isa = 0; isa < LLM_ISA_COUNT; isa++) {
@@ -246,6 +295,7 @@ int main(void)
 			shapes(isa, types[t]);
 	}
 	matmul_types();
+	panels();
 	empty_n();
 	errors();
 	checker_fails();
