@@ -17,6 +17,7 @@
 #include "ckpt.h"
 #include "cli.h"
 #include "error.h"
+#include "fpack.h"
 #include "kernels.h"
 #include "model.h"
 #include "provenance.h"
@@ -668,7 +669,7 @@ static void bench_matvec(int threads)
 		for (int r = 0; r < o.reps; r++)
 			t[r] = bytes / t[r] / 1e9;
 		snprintf(param, sizeof param, "%s %" PRId64 "x%" PRId64 " x%d%s", llm_type_name(ty), d, n,
-			 n_mats, llm_qpack_available(ty) ? " vnni" : "");
+			 n_mats, llm_qpack_available(ty) ? " vnni" : llm_fpack_available(ty) ? " panels" : "");
 		json_t *row = kernel_row("matvec", param, threads, "weights", "GB/s", t, o.reps, 1);
 		emit(row, "kernel");
 		if (best_read_bw > 0) {

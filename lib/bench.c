@@ -21,6 +21,7 @@
 #include "bench.h"
 #include "ckpt.h"
 #include "error.h"
+#include "fpack.h"
 #include "io.h"
 #include "attention.h"
 #include "gemm.h"
@@ -566,10 +567,13 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 	/* decoding's path: Q4_0/Q8_0 through qpack where the CPU has it (n a
 	 * whole number of blocks: row is 0 otherwise, refused below) */
 	int packed = llm_qpack_available(type);
+	/* F16/BF16 in panels (fpack.h) where the CPU has AVX-512 */
+	int panels = !packed && llm_fpack_available(type);
 	float *x = NULL, *y = NULL, *wf = NULL;
 	uint8_t *w = NULL;
 	void *xq = NULL;
 	llm_qpack **pk = NULL;
+	llm_fpack **fp = NULL;
 	llm_threadpool *tp = NULL;
 	uint64_t seed = 11;
 	int rc = 0;
@@ -583,12 +587,14 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 	y = malloc(sizeof(float) * (size_t)d * (size_t)n_mats);
 	wf = malloc(sizeof(float) * (size_t)n);
 	/* packed: one matrix to pack from, each copy lives in its pack */
-	w = packed ? malloc(mat) : llm_alloc_stream(mat * (size_t)n_mats);
+	w = packed || panels ? malloc(mat) : llm_alloc_stream(mat * (size_t)n_mats);
 	if (packed) {
 		pk = calloc((size_t)n_mats, sizeof *pk);
 		xq = aligned_alloc(64, llm_qpack_x_size(n, 1));
 	}
-	if (!x || !y || !wf || !w || (packed && (!pk || !xq))) {
+	if (panels)
+		fp = calloc((size_t)n_mats, sizeof *fp);
+	if (!x || !y || !wf || !w || (packed && (!pk || !xq)) || (panels && !fp)) {
 		rc = llm_err(LLM_ENOMEM, "matvec: cannot allocate %d x %zu bytes", n_mats, mat);
 		goto out;
 	}
@@ -603,8 +609,11 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 	if ((rc = llm_threadpool_new(&tp, n_threads_or_all(n_threads))))
 		goto out;
 	for (int k = 0; k < n_mats; k++) {
+		const void *wp = w;
 		if (packed)
 			rc = llm_qpack_new(&pk[k], w, type, n, d, tp);
+		else if (panels)
+			rc = llm_fpack_new(&fp[k], &wp, &d, 1, type, n, tp);
 		else if (k)
 			memcpy(w + (size_t)k * mat, w, mat);
 		if (rc)
@@ -619,6 +628,8 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 				/* as decoding does: x rounded once per product */
 				llm_qpack_quant_x(xq, x, n, 1);
 				llm_qpack_matmul(yk, pk[k], xq, 1, tp);
+			} else if (panels) {
+				llm_fpack_matmul(yk, fp[k], x, 1, tp);
 			} else {
 				llm_matvec(yk, w + (size_t)k * mat, type, x, n, d, tp);
 			}
@@ -631,8 +642,11 @@ out:
 	if (pk)
 		for (int k = 0; k < n_mats; k++)
 			llm_qpack_free(pk[k]);
+	if (fp)
+		for (int k = 0; k < n_mats; k++)
+			llm_fpack_free(fp[k]);
 	llm_threadpool_free(tp);
-	free(pk), free(xq);
+	free(pk), free(fp), free(xq);
 	free(x), free(y), free(wf), free(w);
 	return rc;
 }

@@ -89,8 +89,9 @@ int llm_bench_gemm(double *times, int impl, int m, int n, int k, int n_threads, 
 int llm_bench_quant(double *tq, double *tdq, int type, int64_t n, int reps);
 
 /* mat-vec: y = W x as decoding computes it (llm_qpack_quant_x then
- * llm_qpack_matmul for types llm_qpack_available packs, llm_matvec of
- * kernels.h otherwise) over n_mats
+ * llm_qpack_matmul for types llm_qpack_available packs, llm_fpack_matmul
+ * for those llm_fpack_available packs, llm_matvec of kernels.h otherwise)
+ * over n_mats
  * copies of one random d x n matrix in type t (d rows of n values), all
  * multiplied in each timed pass, so that n_mats x row_size x d bytes of
  * weights stream from memory as a model's layers do.  Threads from a pool

@@ -192,6 +192,8 @@ mv = [r["param"].split() for r in rows if r["kernel"] == "matvec" and r["metric"
 assert sorted(p[0] for p in mv) == sorted(["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]), mv
 # the integer kernels (param ending in vnni) only ever take Q4_0 and Q8_0
 assert all(p[0] in ("q4_0", "q8_0") for p in mv if p[-1] == "vnni"), mv
+# the panels only F16 and BF16
+assert all(p[0] in ("f16", "bf16") for p in mv if p[-1] == "panels"), mv
 EOF
 then ok kernel_rows; else fail kernel_rows "$(tail -n 3 "$TMP/py.out" | tr '\n' ' ')"; fi
 
