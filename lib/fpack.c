@@ -199,8 +199,6 @@ FP static void dec_panels(const void *arg, int64_t p0, int64_t p1, float *out)
 	}
 }
 
-#endif
-
 struct mm_job {
 	float *y;        /* [m][d] */
 	const llm_fpack *p;
@@ -220,6 +218,7 @@ static void mm_panels(void *arg, int64_t p0, int64_t p1, int tid)
 	llm_gemm_nt_panels(j->y + r0, p->d, j->x, p->n, p->data + (size_t)p0 * p->stride, p->type, &pl,
 			   j->m, nr, p->n);
 }
+#endif
 
 int llm_fpack_matmul(float *y, const llm_fpack *p, const float *x, int64_t m, llm_threadpool *tp)
 {

@@ -59,9 +59,10 @@ struct weight {
 	char name[48];
 };
 
+enum { STACK_Q = 1, STACK_F = 2 }; /* struct weight's stacked */
+
 /* Weights that read the same input (Q K V; gate and up), repacked as one
  * stacked matrix: one pass and one parallel-for instead of three. */
-enum { STACK_Q = 1, STACK_F = 2 };
 struct stack {
 	llm_qpack *pk; /* NULL (and fp NULL): the weights are used one by one */
 	llm_fpack *fp;
