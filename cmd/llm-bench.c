@@ -36,7 +36,7 @@ static const struct cli_opt opts[] = {
 	{ "threads", 't', "N[,N]", "thread counts to run (default: online CPUs)", 't' },
 	{ "repetitions", 'r', "N", "timed repetitions of each test, after one warm-up (default 5)", 'r' },
 	{ "output", 'o', "FMT", "output format: md (default), csv, tsv, json, jsonl", 'o' },
-	{ "read-bw", 0, NULL, "after each timed decode repetition, measure the read bandwidth sustained as long (tg rows get bw_fraction)", OPT_READ_BW },
+	{ "read-bw", 0, NULL, "within each timed decode repetition, measure the read bandwidth for as long as every 16 tokens took (tg rows get bw_fraction)", OPT_READ_BW },
 	{ "kernels", 0, NULL, "run the kernel benchmarks", OPT_KERNELS },
 	{ "only", 0, "LIST", "kernels to run: bandwidth,sgemm,matvec,attention,quant (default all)", OPT_ONLY },
 	{ "mem-size", 0, "SIZE", "bytes per bandwidth array and per mat-vec weight set (default 4 x last-level cache)", OPT_MEM_SIZE },
@@ -71,7 +71,7 @@ static struct {
 	int kernels;
 	unsigned only;  /* bit set of K_* (kernel benchmarks) */
 	uint64_t mem_size;
-	int read_bw;   /* --read-bw: bandwidth after each decode repetition */
+	int read_bw;   /* --read-bw: bandwidth within each decode repetition */
 } o;
 
 /* ======================= rows and printers ======================= */
@@ -343,9 +343,9 @@ static uint64_t decode_bytes(const llm_ckpt *c, uint64_t size)
 	return rows > 0 ? size - t->size + t->size / (uint64_t)rows : size;
 }
 
-/* What --read-bw measures next to each decode repetition r. */
+/* What --read-bw measures within each decode repetition r. */
 struct readbw {
-	double sustained[MAX_LIST * 16]; /* GB/s over as long as repetition r ran */
+	double sustained[MAX_LIST * 16]; /* GB/s over as long as repetition r decoded */
 	double peak[MAX_LIST * 16];      /* GB/s of the fastest pass among those */
 	uint64_t steal, total;           /* CPU ticks during the repetitions: stolen, all */
 	int ticks_ok;                    /* /proc/stat was read before and after each */
@@ -384,8 +384,8 @@ static json_t *model_row(const char *path, const char *type, uint64_t size, uint
 			    n_prompt ? json_null() : json_real(st.mean * (double)dbytes / 1e9));
 	json_object_set_new(r, "samples_ts", samples);
 	/* --read-bw: each repetition's weight stream over the read bandwidth
-	 * measured right after it, so a host whose memory speed drifts between
-	 * runs still gives a steady fraction (the median over repetitions) */
+	 * measured among its tokens, so a host whose memory speed drifts
+	 * still gives a steady fraction (the median over repetitions) */
 	if (rb && !n_prompt) {
 		double frac[MAX_LIST * 16], fpk[MAX_LIST * 16];
 		struct llm_bench_stats sb, sp, sf, sfp;
@@ -416,11 +416,19 @@ static json_t *model_row(const char *path, const char *type, uint64_t size, uint
 	return r;
 }
 
+/* Tokens of decoding between two read measurements with --read-bw: the
+ * host's memory speed on the development VM flipped between ~35 and ~65
+ * GB/s from one minute (or a few seconds) to the next, so a read measured
+ * after a whole repetition (2-8 s) was now and then taken in the other
+ * state than the decoding it was set against. */
+#define READ_EVERY 16
+
 /* One test (pp when n_prompt > 0, else tg) on a loaded model: a warm-up,
  * then o.reps timed runs; ts[] gets tokens/s, and rb (when not NULL, tg
- * only) what --read-bw measures with each timed run: the read kernel over
- * --mem-size on as many threads, passed over for as long as the run took,
- * so that both see the same share of CPU time taken by a hypervisor (on
+ * only) what --read-bw measures within each timed run: after every
+ * READ_EVERY tokens the read kernel over --mem-size on as many threads,
+ * passed over for as long as those tokens took, so that both see the same
+ * memory speed and the same share of CPU time taken by a hypervisor (on
  * the development VM 7-10%, in slices of 10 ms and more, which a single
  * pass of a few ms almost never meets but a decode run always does). */
 static void run_test(llm_model *m, const char *path, int n_prompt, int n_gen, double *ts,
@@ -434,10 +442,14 @@ static void run_test(llm_model *m, const char *path, int n_prompt, int n_gen, do
 	for (int r = -1; r < o.reps; r++) {
 		uint64_t st0, tt0, st1, tt1;
 		int rc, ticks = llm_bench_cpu_ticks(&st0, &tt0);
+		int with_read = rb && !n_prompt && r >= 0;
 		progress(label);
 		/* warm-up as llama-bench: the same prompt, or one generated token */
 		if (n_prompt)
 			rc = llm_bench_pp(&s, m, n_prompt, seed);
+		else if (with_read)
+			rc = llm_bench_tg_read(&s, &rb->sustained[r], &rb->peak[r], m, n_gen, READ_EVERY,
+					       (size_t)(o.mem_size / sizeof(double)), threads, seed);
 		else
 			rc = llm_bench_tg(&s, m, r < 0 ? 1 : n_gen, seed);
 		if (rc)
@@ -445,16 +457,13 @@ static void run_test(llm_model *m, const char *path, int n_prompt, int n_gen, do
 		ticks |= llm_bench_cpu_ticks(&st1, &tt1);
 		if (r >= 0)
 			ts[r] = s > 0 ? n / s : INFINITY;
-		if (r < 0 || !rb || n_prompt)
+		if (!with_read)
 			continue;
 		if (r == 0)
 			rb->steal = rb->total = 0, rb->ticks_ok = 1;
 		rb->ticks_ok &= !ticks;
 		rb->steal += st1 - st0;
 		rb->total += tt1 - tt0;
-		if (llm_bench_read_sustained(&rb->sustained[r], &rb->peak[r],
-					     (size_t)(o.mem_size / sizeof(double)), threads, s))
-			cli_die_lib();
 		rb->sustained[r] /= 1e9;
 		rb->peak[r] /= 1e9;
 	}

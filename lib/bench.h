@@ -116,6 +116,15 @@ int llm_bench_attention(double *times, size_t *scratch, int flash, int seq, int 
  * independent.  No warm-up here: the caller runs one.  *seed advances. */
 int llm_bench_pp(double *seconds, llm_model *m, int n, uint64_t *seed);
 int llm_bench_tg(double *seconds, llm_model *m, int n, uint64_t *seed);
+/* tg with the read bandwidth measured alongside: after every `every`
+ * tokens (and after the last), llm_bench_read_sustained over read_n
+ * doubles on n_threads for as long as those tokens took, so that decoding
+ * and reading see the same state of a host whose memory speed drifts.
+ * *seconds = the decoding time alone; *read_bps = the segments' sustained
+ * figures weighted by their time, *read_best = the fastest single pass
+ * (bytes per second). */
+int llm_bench_tg_read(double *seconds, double *read_bps, double *read_best, llm_model *m, int n,
+		      int every, size_t read_n, int n_threads, uint64_t *seed);
 
 /* Parameters and bytes of a checkpoint's tensors, and the type holding the
  * most weight elements (matrices only; -1 if none): "llama 260K F32". */
