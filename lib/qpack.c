@@ -323,9 +323,10 @@ VNNI static INLINE __m512i bc4(const int8_t *p)
 /* Decoding Q4_0 asks for the weights PF_AHEAD_Q4 bytes ahead, into L2;
  * Q8_0 leaves its forward stream to the hardware prefetcher.  On AMD Zen 4
  * (TinyLlama shape, 2 threads, the two variants alternated token by token
- * in one run, median token times) Q8_0 ran 1.12-1.33x faster without
- * software prefetches than with them 8, 16, 32 or 128 KiB ahead (22.2
- * against 27.9 ms per token at 32 KiB); Q4_0 ran 8 KiB ahead 1.03x faster
+ * in one run, median token times) Q8_0 ran 1.10-1.35x faster without
+ * software prefetches than with them 4 to 128 KiB ahead into L2 (22.2
+ * against 27.9 ms per token at 32 KiB), 1.02-1.07x faster than 1-4 KiB
+ * ahead into L1; Q4_0 ran 8 KiB ahead 1.03x faster
  * than 16 KiB, 1.05x than 32 KiB, 1.13x than 4 KiB and 1.19x than 128 KiB,
  * and 16 KiB 1.02-1.11x faster than none. */
 #define PF_AHEAD_Q4 8192
