@@ -731,28 +731,6 @@ int llm_bench_pp(double *seconds, llm_model *m, int n, uint64_t *seed)
 	return rc;
 }
 
-int llm_bench_tg(double *seconds, llm_model *m, int n, uint64_t *seed)
-{
-	const struct llm_hparams *hp = llm_model_hparams(m);
-	int32_t *tok = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
-	float *logits = malloc(sizeof(float) * (size_t)hp->n_vocab);
-	int rc;
-	double t0;
-
-	if (!tok || !logits) {
-		free(tok), free(logits);
-		return llm_err(LLM_ENOMEM, "tg%d: out of memory", n);
-	}
-	if (!(rc = random_tokens(tok, n, m, seed))) {
-		t0 = llm_bench_now();
-		for (int i = 0; i < n && !rc; i++)
-			rc = llm_model_eval(m, &tok[i], 1, i, logits, 0);
-		*seconds = llm_bench_now() - t0;
-	}
-	free(tok), free(logits);
-	return rc;
-}
-
 int llm_bench_tg_read(double *seconds, double *read_bps, double *read_best, llm_model *m, int n,
 		      int every, size_t read_n, int n_threads, uint64_t *seed)
 {
@@ -766,7 +744,7 @@ int llm_bench_tg_read(double *seconds, double *read_bps, double *read_best, llm_
 		free(tok), free(logits);
 		return llm_err(LLM_ENOMEM, "tg%d: out of memory", n);
 	}
-	if (every < 1)
+	if (every < 1 || !read_n)
 		every = n > 0 ? n : 1;
 	rc = random_tokens(tok, n, m, seed);
 	for (int i0 = 0; i0 < n && !rc; i0 += every) {
@@ -776,7 +754,7 @@ int llm_bench_tg_read(double *seconds, double *read_bps, double *read_best, llm_
 			rc = llm_model_eval(m, &tok[i], 1, i, logits, 0);
 		seg = llm_bench_now() - t0;
 		dec += seg;
-		if (!rc && !(rc = llm_bench_read_sustained(&sus, &pk, read_n, n_threads, seg))) {
+		if (!rc && read_n && !(rc = llm_bench_read_sustained(&sus, &pk, read_n, n_threads, seg))) {
 			rbytes += sus * seg; /* the segment's share, weighted by its time */
 			rd += seg;
 			best = pk > best ? pk : best;
@@ -784,11 +762,18 @@ int llm_bench_tg_read(double *seconds, double *read_bps, double *read_best, llm_
 	}
 	if (!rc) {
 		*seconds = dec;
-		*read_bps = rd > 0 ? rbytes / rd : 0;
-		*read_best = best;
+		if (read_bps)
+			*read_bps = rd > 0 ? rbytes / rd : 0;
+		if (read_best)
+			*read_best = best;
 	}
 	free(tok), free(logits);
 	return rc;
+}
+
+int llm_bench_tg(double *seconds, llm_model *m, int n, uint64_t *seed)
+{
+	return llm_bench_tg_read(seconds, NULL, NULL, m, n, n, 0, 0, seed);
 }
 
 void llm_bench_model_size(const llm_ckpt *c, int64_t *n_params, uint64_t *n_bytes, int *main_type)

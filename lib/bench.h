@@ -122,7 +122,7 @@ int llm_bench_tg(double *seconds, llm_model *m, int n, uint64_t *seed);
  * and reading see the same state of a host whose memory speed drifts.
  * *seconds = the decoding time alone; *read_bps = the segments' sustained
  * figures weighted by their time, *read_best = the fastest single pass
- * (bytes per second). */
+ * (bytes per second).  read_n 0: no reading (llm_bench_tg). */
 int llm_bench_tg_read(double *seconds, double *read_bps, double *read_best, llm_model *m, int n,
 		      int every, size_t read_n, int n_threads, uint64_t *seed);
 
