@@ -42,7 +42,8 @@ struct llm_model_opts {
 	int in_place;      /* 1: other weight matrices used where the checkpoint
 			    * holds them (a mapped file: shared page cache, no
 			    * copy); 0: copied at load into memory of the
-			    * model's own with huge pages, faster to stream */
+			    * model's own with huge pages, faster to stream,
+			    * F16/BF16 ones rearranged in panels (fpack.h) */
 };
 #define LLM_MODEL_OPTS_INIT { 0, 0, 0, 0 }
 
