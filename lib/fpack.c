@@ -7,6 +7,7 @@
 #include "fpack.h"
 #include "gemm.h"
 #include "io.h"
+#include "parts.h"
 #include "types.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -19,7 +20,6 @@
 #define PR 16          /* rows per panel */
 #define BC 32          /* columns per block */
 #define BLK (PR * BC * 2) /* bytes per panel-block */
-#define MAX_PARTS 4
 
 struct llm_fpack {
 	int type;
@@ -49,9 +49,7 @@ int llm_fpack_available(int type)
 
 struct pack_job {
 	const llm_fpack *p;
-	int n_parts;
-	const uint8_t *w[MAX_PARTS]; /* part k holds rows first[k] .. first[k+1]-1 */
-	int64_t first[MAX_PARTS + 1];
+	struct llm_parts src;
 };
 
 static void pack_panels(void *arg, int64_t p0, int64_t p1, int tid)
@@ -59,18 +57,11 @@ static void pack_panels(void *arg, int64_t p0, int64_t p1, int tid)
 	(void)tid;
 	const struct pack_job *j = arg;
 	const llm_fpack *p = j->p;
-	size_t row_bytes = (size_t)p->n * 2;
 	for (int64_t pi = p0; pi < p1; pi++) {
 		uint8_t *panel = p->data + (size_t)pi * p->stride;
 		for (int i = 0; i < PR; i++) {
 			int64_t r = pi * PR + i;
-			const uint8_t *src = NULL;
-			if (r < p->d) {
-				int k = 0;
-				while (k + 1 < j->n_parts && r >= j->first[k + 1])
-					k++;
-				src = j->w[k] + (size_t)(r - j->first[k]) * row_bytes;
-			}
+			const uint8_t *src = r < p->d ? llm_parts_row(&j->src, r) : NULL;
 			for (int64_t b = 0; b < p->nb; b++) {
 				uint8_t *dst = panel + (size_t)b * BLK + (size_t)i * BC * 2;
 				int64_t c0 = b * BC, nc = p->n - c0 < BC ? p->n - c0 : BC;
@@ -87,19 +78,12 @@ static void pack_panels(void *arg, int64_t p0, int64_t p1, int tid)
 int llm_fpack_new(llm_fpack **out, const void *const *w, const int64_t *rows, int n_parts,
 		  int type, int64_t n, llm_threadpool *tp)
 {
-	struct pack_job j = { NULL, n_parts, { NULL }, { 0 } };
-	int64_t d = 0;
+	struct pack_job j = { NULL };
 	*out = NULL;
-	if (n_parts < 1 || n_parts > MAX_PARTS)
-		return llm_err(LLM_EINVAL, "fpack: %d parts (1..%d)", n_parts, MAX_PARTS);
-	for (int k = 0; k < n_parts; k++) {
-		if (rows[k] < 1)
-			return llm_err(LLM_EINVAL, "fpack: part %d has %lld rows", k, (long long)rows[k]);
-		j.w[k] = w[k];
-		j.first[k] = d;
-		d += rows[k];
-	}
-	j.first[n_parts] = d;
+	int rc = llm_parts_init(&j.src, w, rows, n_parts, (size_t)(n > 0 ? n : 0) * 2, "fpack");
+	if (rc)
+		return rc;
+	int64_t d = j.src.first[n_parts];
 	if (!llm_fpack_available(type))
 		return llm_err(LLM_EUNSUPPORTED, "fpack: type %s cannot be packed on this CPU",
 			       llm_type_name(type));

@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "io.h"
+#include "parts.h"
 #include "qpack.h"
 #include "types.h"
 
@@ -61,24 +62,11 @@ int llm_qpack_available(int type)
 
 /* ============================================================ packing */
 
-#define MAX_PARTS 4
-
 struct pack_job {
 	const llm_qpack *p;
-	int n_parts;
-	const uint8_t *w[MAX_PARTS]; /* part k holds rows first[k] .. first[k+1]-1 */
-	int64_t first[MAX_PARTS + 1];
-	size_t row_bytes, blk_bytes;
+	struct llm_parts src;
+	size_t blk_bytes;
 };
-
-/* Row r of the stacked parts. */
-static const uint8_t *src_row(const struct pack_job *j, int64_t r)
-{
-	int k = 0;
-	while (k + 1 < j->n_parts && r >= j->first[k + 1])
-		k++;
-	return j->w[k] + (size_t)(r - j->first[k]) * j->row_bytes;
-}
 
 /* Groups g0..g1-1 (g1 up to np * GDEC: padding groups get zero scales):
  * codes into chunks, scales beside them.  Block by block, so each 64-byte
@@ -96,7 +84,7 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 		int nr = left < 0 ? 0 : left < GR ? (int)left : GR;
 		const uint8_t *src[GR];
 		for (int r = 0; r < nr; r++)
-			src[r] = src_row(j, g * GR + r);
+			src[r] = llm_parts_row(&j->src, g * GR + r);
 		for (int64_t b = 0; b < p->nb; b++) {
 			uint8_t *codes = (uint8_t *)group_codes(p, g) + (size_t)b * p->blk;
 			uint16_t *sc = (uint16_t *)(group_scales(p, g) + (size_t)b * p->blk);
@@ -129,20 +117,12 @@ int llm_qpack_new(llm_qpack **out, const void *w, int type, int64_t n, int64_t d
 int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *rows,
 			  int n_parts, int type, int64_t n, llm_threadpool *tp)
 {
-	struct pack_job j = { NULL, n_parts, { NULL }, { 0 }, llm_type_row_size(type, n),
-			      type == LLM_TYPE_Q8_0 ? 34 : 18 };
-	int64_t d = 0;
+	struct pack_job j = { .blk_bytes = type == LLM_TYPE_Q8_0 ? 34 : 18 };
 	*out = NULL;
-	if (n_parts < 1 || n_parts > MAX_PARTS)
-		return llm_err(LLM_EINVAL, "qpack: %d parts (1..%d)", n_parts, MAX_PARTS);
-	for (int k = 0; k < n_parts; k++) {
-		if (rows[k] < 1)
-			return llm_err(LLM_EINVAL, "qpack: part %d has %lld rows", k, (long long)rows[k]);
-		j.w[k] = w[k];
-		j.first[k] = d;
-		d += rows[k];
-	}
-	j.first[n_parts] = d;
+	int rc = llm_parts_init(&j.src, w, rows, n_parts, llm_type_row_size(type, n), "qpack");
+	if (rc)
+		return rc;
+	int64_t d = j.src.first[n_parts];
 	if (!llm_qpack_available(type))
 		return llm_err(LLM_EUNSUPPORTED, "qpack: type %s cannot be packed on this CPU",
 			       llm_type_name(type));
