@@ -124,7 +124,9 @@ void llm_fpack_free(llm_fpack *p)
  * GCC otherwise folds it into vcvtph2ps, and with that memory operand F16
  * TinyLlama decode ran 1.15x slower on AMD Zen 4 (token-alternated, 4 of
  * 4 runs), and F16 panels streamed at 0.88-0.92 of BF16's rate instead of
- * 0.93-1.02 while memory was fast (BF16's widening has no memory form). */
+ * 0.93-1.02 while memory was fast.  Measured and left folded: BF16's
+ * vpmovzxwd here (0.98-1.02 apart) and kernels.c's row-wise F16 dot
+ * (0.97-1.00 apart: slower). */
 FP static INLINE __m512 widen(const uint8_t *s, const int bf)
 {
 	__m256i v = _mm256_loadu_si256((const __m256i *)s);
