@@ -80,8 +80,16 @@ EOF
 fi
 if have_vocab; then
 	one_line vocab_only_generation 1 "ggml-vocab-llama-spm.gguf" llm-run -p hi -n 4 "$VOCAB/ggml-vocab-llama-spm.gguf"
+	# invalid UTF-8 in a prompt (llm-run(1)): a stray 0xFF and a cut-off
+	# 3-byte character become byte tokens.  SPM: <0xNN> is id 3 + NN.
+	# GPT-2: bytes_to_unicode puts 0xFF at 187, 0xE2 at 158, 0x82 at 224,
+	# space at 220.
+	printf 'a\377b \342\202' >"$TMP/bad_utf8.txt"
+	expect tokenize_invalid_utf8_spm "$(llm-run --tokenize --no-bos -f "$TMP/bad_utf8.txt" "$VOCAB/ggml-vocab-llama-spm.gguf")" "263 258 29890 29871 229 133"
+	expect tokenize_invalid_utf8_bpe "$(llm-run --tokenize -f "$TMP/bad_utf8.txt" "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 187 65 220 158 224"
 else
 	skip vocab_only_generation "../shared/vocab is absent"
+	skip tokenize_invalid_utf8 "../shared/vocab is absent"
 fi
 
 if ! have_models; then
