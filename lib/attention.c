@@ -161,9 +161,91 @@ static size_t flash_per_worker(const struct llm_attn *a)
 	return LLM_ATTN_TILE + np * ((size_t)a->head_dim + 2);
 }
 
+/* ======================================================= decode, split */
+
+/* One query (decoding) against a long cache: the keys are cut into
+ * segments, each a contiguous run of cache rows that one thread reads
+ * for all heads (every KV head's part of a row, while it is in cache),
+ * and the segments' partial softmaxes are merged at the end.  Split by
+ * heads instead, each thread reads its KV heads' slice of every row of
+ * the whole cache.  TinyLlama shape (32 heads, 4 KV heads of 64), 2
+ * threads, the two alternated token by token: Q4_0 decoding after 1641
+ * prompt tokens 1.33-1.36x faster (19.7 against 26.1 ms a token), F16
+ * 1.10-1.12x; after 501, 1.01-1.08x.  Below ~500 keys the split by heads
+ * is faster (27 against 39 us a layer at 100 keys). */
+#define SEG_MIN 256  /* keys per segment at least (a multiple of the tile) */
+#define SEG_MAX 64   /* segments at most: bounds the scratch */
+#define SPLIT_FROM 512 /* decoding splits caches of at least this many keys */
+
+struct split_job {
+	const struct llm_attn *a;
+	float *scratch; /* per segment: acc [n_head][hd], m [n_head], l [n_head], tile */
+	size_t per_seg;
+	int seg;        /* keys per segment */
+	llm_attn_step_fn step;
+};
+
+static size_t split_per_seg(const struct llm_attn *a)
+{
+	return (size_t)a->n_head * ((size_t)a->head_dim + 2) + LLM_ATTN_TILE;
+}
+
+static void split_segments(void *arg, int64_t s0, int64_t s1, int tid)
+{
+	(void)tid;
+	const struct split_job *j = arg;
+	const struct llm_attn *a = j->a;
+	int hd = a->head_dim, rep = a->n_head / a->n_head_kv, n_kv = a->pos0 + 1;
+	size_t ks = (size_t)a->n_head_kv * hd;
+	for (int64_t sg = s0; sg < s1; sg++) {
+		float *acc = j->scratch + (size_t)sg * j->per_seg;
+		float *m = acc + (size_t)a->n_head * hd, *l = m + a->n_head, *sc = l + a->n_head;
+		memset(acc, 0, (size_t)a->n_head * hd * sizeof *acc);
+		for (int h = 0; h < a->n_head; h++)
+			m[h] = -INFINITY, l[h] = 0;
+		int t1 = (int)(sg + 1) * j->seg < n_kv ? (int)(sg + 1) * j->seg : n_kv;
+		for (int t0 = (int)sg * j->seg; t0 < t1; t0 += LLM_ATTN_TILE) {
+			int nt = t1 - t0 < LLM_ATTN_TILE ? t1 - t0 : LLM_ATTN_TILE;
+			for (int h = 0; h < a->n_head; h++) {
+				size_t off = (size_t)t0 * ks + (size_t)(h / rep) * hd;
+				j->step(acc + (size_t)h * hd, &m[h], &l[h], a->q + (size_t)h * hd, a->k + off,
+					a->v + off, ks, nt, hd, a->scale, sc);
+			}
+		}
+	}
+}
+
+/* out = the segments' partial results merged: each scaled by exp(m - M)
+ * for the overall max M, then divided by the merged sum */
+static void split_merge(const struct llm_attn *a, const float *scratch, size_t per_seg, int n_seg)
+{
+	int hd = a->head_dim;
+	for (int h = 0; h < a->n_head; h++) {
+		float M = -INFINITY, L = 0, *out = a->out + (size_t)h * hd;
+		for (int sg = 0; sg < n_seg; sg++) {
+			float ms = scratch[(size_t)sg * per_seg + (size_t)a->n_head * hd + h];
+			M = ms > M ? ms : M;
+		}
+		memset(out, 0, (size_t)hd * sizeof *out);
+		for (int sg = 0; sg < n_seg; sg++) {
+			const float *acc = scratch + (size_t)sg * per_seg, *m = acc + (size_t)a->n_head * hd;
+			if (m[h] == -INFINITY)
+				continue; /* nothing seen (or only -inf scores) */
+			float w = expf(m[h] - M);
+			L += w * m[a->n_head + h];
+			for (int d = 0; d < hd; d++)
+				out[d] += w * acc[(size_t)h * hd + d];
+		}
+		for (int d = 0; d < hd; d++)
+			out[d] /= L;
+	}
+}
+
 size_t llm_attn_flash_scratch(const struct llm_attn *a, int n_threads)
 {
-	return flash_per_worker(a) * (size_t)(n_threads < 1 ? 1 : n_threads) * sizeof(float);
+	size_t heads = flash_per_worker(a) * (size_t)(n_threads < 1 ? 1 : n_threads);
+	size_t split = split_per_seg(a) * SEG_MAX;
+	return (heads > split ? heads : split) * sizeof(float);
 }
 
 int llm_attn_flash(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
@@ -175,6 +257,17 @@ int llm_attn_flash(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
 	void *own = NULL;
 	if (!scratch && !(scratch = own = malloc(llm_attn_flash_scratch(a, nw))))
 		return llm_err(LLM_ENOMEM, "attention: out of memory");
+	int n_kv = a->pos0 + 1;
+	if (a->n_q == 1 && n_kv >= SPLIT_FROM) {
+		int seg = (n_kv + SEG_MAX - 1) / SEG_MAX;
+		seg = seg < SEG_MIN ? SEG_MIN : (seg + LLM_ATTN_TILE - 1) / LLM_ATTN_TILE * LLM_ATTN_TILE;
+		int n_seg = (n_kv + seg - 1) / seg;
+		struct split_job sj = { a, scratch, split_per_seg(a), seg, llm_attn_step_get(llm_isa_best()) };
+		llm_threadpool_run(tp, n_seg, 1, 1, split_segments, &sj);
+		split_merge(a, scratch, sj.per_seg, n_seg);
+		free(own);
+		return 0;
+	}
 	struct flash_job j = { a, scratch, flash_per_worker(a), llm_attn_step_get(llm_isa_best()) };
 	/* ~16K multiply-adds per chunk at least: short caches stay on one thread */
 	int64_t work = (int64_t)(a->pos0 + (a->n_q + 1) / 2) * a->head_dim, grain = 16384 / work + 1;

@@ -19,8 +19,12 @@
  *          up to LLM_ATTN_QBLOCK queries and the query heads sharing a KV
  *          head are handled together so each K/V tile is read once per
  *          block and group.  Scratch per worker: one tile of scores and
- *          the accumulators of a block, independent of n_kv.
- * Both split (query, head) work over the thread pool (NULL: caller only).
+ *          the accumulators of a block, independent of n_kv.  One query
+ *          (decoding) against 512 keys or more: the keys are split into
+ *          up to 64 segments instead, each thread takes whole segments
+ *          for all heads, and their partial softmaxes are merged.
+ * Both split (query, head) work over the thread pool (NULL: caller only);
+ * flash splits a long decoding step by keys.
  * scratch: NULL to let the call allocate it (LLM_ENOMEM possible), or at
  * least *_scratch() bytes owned by the caller.
  */

@@ -1044,15 +1044,27 @@ static void attn_step_avx2(float *o, float *m, float *l, const float *q, const f
 
 /* o[16 nv] = corr o + sum_t w[t] V[t]: the nv accumulators side by side
  * in registers, so the adds of one key do not wait on each other (one
- * chain per 16 values ran at FMA latency, ~4x slower) */
+ * chain per 16 values ran at FMA latency, ~4x slower), and two sets of
+ * them for even and odd keys (one set: 7.9 against 6.5 ns per key of the
+ * whole step, head_dim 64, in cache) */
 AVX512 static inline void attn_acc_avx512(float *o, float corr, const float *V, size_t stride,
 					  int nt, const float *w, const int nv)
 {
-	__m512 acc[8], cv = _mm512_set1_ps(corr);
+	__m512 acc[8], acc2[8], cv = _mm512_set1_ps(corr);
 #pragma GCC unroll 8
 	for (int c = 0; c < nv; c++)
-		acc[c] = _mm512_mul_ps(_mm512_loadu_ps(o + 16 * c), cv);
-	for (int t = 0; t < nt; t++) {
+		acc[c] = _mm512_mul_ps(_mm512_loadu_ps(o + 16 * c), cv), acc2[c] = _mm512_setzero_ps();
+	int t = 0;
+	for (; t + 2 <= nt; t += 2) {
+		__m512 e = _mm512_set1_ps(w[t]), f = _mm512_set1_ps(w[t + 1]);
+		const float *v = V + (size_t)t * stride;
+#pragma GCC unroll 8
+		for (int c = 0; c < nv; c++) {
+			acc[c] = _mm512_fmadd_ps(e, _mm512_loadu_ps(v + 16 * c), acc[c]);
+			acc2[c] = _mm512_fmadd_ps(f, _mm512_loadu_ps(v + stride + 16 * c), acc2[c]);
+		}
+	}
+	if (t < nt) {
 		__m512 e = _mm512_set1_ps(w[t]);
 		const float *v = V + (size_t)t * stride;
 #pragma GCC unroll 8
@@ -1061,7 +1073,7 @@ AVX512 static inline void attn_acc_avx512(float *o, float corr, const float *V, 
 	}
 #pragma GCC unroll 8
 	for (int c = 0; c < nv; c++)
-		_mm512_storeu_ps(o + 16 * c, acc[c]);
+		_mm512_storeu_ps(o + 16 * c, _mm512_add_ps(acc[c], acc2[c]));
 }
 
 /* head_dim a multiple of 16 up to 256: q in registers, scores of all keys,

@@ -303,7 +303,10 @@ static void test_attn_step(void)
 static void test_attention(llm_threadpool *tp)
 {
 	static const int shapes[][3] = { { 4, 4, 16 }, { 8, 2, 32 }, { 4, 1, 64 }, { 6, 3, 8 } };
-	static const int lens[][2] = { { 1, 0 }, { 1, 9 }, { 1, 200 }, { 7, 0 }, { 70, 5 }, { 3, 130 }, { 40, 300 } };
+	/* one query against 512 keys and more: split by keys, segments of 256
+	 * (601: the last one short; 17000: 54 of 320, longer than 256) */
+	static const int lens[][2] = { { 1, 0 }, { 1, 9 }, { 1, 200 }, { 7, 0 }, { 70, 5 }, { 3, 130 },
+				       { 40, 300 }, { 1, 511 }, { 1, 600 }, { 1, 17000 } };
 	const char *sn[] = { "mha", "gqa4", "mqa", "gqa2" };
 	char name[128];
 	for (int s = 0; s < 4; s++) {
@@ -332,7 +335,9 @@ static void test_attention(llm_threadpool *tp)
 			free(scr);
 			if (rc)
 				bad_n++;
-			/* double reference */
+			/* double reference; F32 sums over many keys drift like a
+			 * random walk: the bound grows with sqrt(keys) past 2000 */
+			double tol = 1e-5 * vmax * fmax(1, sqrt(nk / 2000.0));
 			double *sc = malloc((size_t)nk * sizeof *sc);
 			for (int i = 0; i < nq; i++)
 				for (int h = 0; h < nh; h++) {
@@ -352,11 +357,11 @@ static void test_attention(llm_threadpool *tp)
 						for (int t = 0; t <= last; t++)
 							o += sc[t] / z * v[((size_t)t * nkv + g) * hd + e];
 						size_t ix = ((size_t)i * nh + h) * hd + e;
-						w_naive = fmax(w_naive, fabs(on[ix] - o) / (1e-5 * vmax));
-						w_flash = fmax(w_flash, fabs(of[ix] - on[ix]) / (1e-5 * vmax));
-						bad_n += fabs(on[ix] - o) > 1e-5 * vmax;
-						bad_f += fabs(of[ix] - on[ix]) > 1e-5 * vmax;
-						bad_ft += fabs(ot[ix] - on[ix]) > 1e-5 * vmax;
+						w_naive = fmax(w_naive, fabs(on[ix] - o) / tol);
+						w_flash = fmax(w_flash, fabs(of[ix] - on[ix]) / tol);
+						bad_n += fabs(on[ix] - o) > tol;
+						bad_f += fabs(of[ix] - on[ix]) > tol;
+						bad_ft += fabs(ot[ix] - on[ix]) > tol;
 					}
 				}
 			free(sc), free(q), free(k), free(v), free(on), free(of), free(ot);
@@ -367,7 +372,7 @@ static void test_attention(llm_threadpool *tp)
 		CHECK(!bad_f, name, "%d values off", bad_f);
 		snprintf(name, sizeof name, "attn_flash_threads_vs_naive_%s", sn[s]);
 		CHECK(!bad_ft, name, "%d values off", bad_ft);
-		printf("# attention %s: naive vs double %.3g, flash vs naive %.3g (x 1e-5 max|v|)\n", sn[s],
+		printf("# attention %s: naive vs double %.3g, flash vs naive %.3g (of the bound)\n", sn[s],
 		       w_naive, w_flash);
 	}
 	/* flash scratch does not grow with the sequence */
