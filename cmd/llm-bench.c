@@ -690,11 +690,13 @@ static void bench_matvec(int threads)
 	free(t), free(f);
 }
 
-/* One layer's causal prefill attention, 8 query heads sharing 2 KV heads
- * of 64 values, naive then flash, for each --seq-lens length. */
+/* One layer's attention, 8 query heads sharing 2 KV heads of 64 values,
+ * naive then flash, for each --seq-lens length: the causal prefill of
+ * that many positions, then one decoding step against that many. */
 static void bench_attention(int threads)
 {
-	static const char *const kname[] = { "attention_naive", "attention_flash" };
+	static const char *const kname[2][2] = { { "attention_naive", "attention_flash" },
+						  { "attention_decode_naive", "attention_decode_flash" } };
 	const int n_head = 8, n_head_kv = 2, head_dim = 64;
 	double *t = calloc((size_t)o.reps, sizeof *t);
 	char param[64];
@@ -704,18 +706,20 @@ static void bench_attention(int threads)
 	for (int i = 0; i < o.seq.n; i++) {
 		int seq = (int)o.seq.v[i];
 		snprintf(param, sizeof param, "%d h%d/%dx%d", seq, n_head, n_head_kv, head_dim);
-		for (int flash = 0; flash < 2; flash++) {
-			size_t scratch;
-			progress(kname[flash]);
-			if (llm_bench_attention(t, &scratch, flash, seq, n_head, n_head_kv, head_dim, threads,
-						o.reps))
-				cli_die_lib();
-			for (int r = 0; r < o.reps; r++)
-				t[r] *= 1e3;
-			emit(kernel_row(kname[flash], param, threads, "time", "ms", t, o.reps, 0), "kernel");
-			emit(kernel_fact(kname[flash], param, threads, "scratch", "bytes", (int64_t)scratch),
-			     "kernel");
-		}
+		for (int dec = 0; dec < 2; dec++)
+			for (int flash = 0; flash < 2; flash++) {
+				const char *kn = kname[dec][flash];
+				size_t scratch;
+				progress(kn);
+				if (llm_bench_attention(t, &scratch, flash, seq, dec ? 1 : seq, n_head, n_head_kv,
+							head_dim, threads, o.reps))
+					cli_die_lib();
+				for (int r = 0; r < o.reps; r++)
+					t[r] *= 1e3;
+				emit(kernel_row(kn, param, threads, "time", "ms", t, o.reps, 0), "kernel");
+				emit(kernel_fact(kn, param, threads, "scratch", "bytes", (int64_t)scratch),
+				     "kernel");
+			}
 	}
 	free(t);
 }

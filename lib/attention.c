@@ -244,7 +244,7 @@ static void split_merge(const struct llm_attn *a, const float *scratch, size_t p
 size_t llm_attn_flash_scratch(const struct llm_attn *a, int n_threads)
 {
 	size_t heads = flash_per_worker(a) * (size_t)(n_threads < 1 ? 1 : n_threads);
-	size_t split = split_per_seg(a) * SEG_MAX;
+	size_t split = a->n_q == 1 ? split_per_seg(a) * SEG_MAX : 0; /* decoding may split */
 	return (heads > split ? heads : split) * sizeof(float);
 }
 

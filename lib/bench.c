@@ -651,10 +651,12 @@ out:
 	return rc;
 }
 
-int llm_bench_attention(double *times, size_t *scratch, int flash, int seq, int n_head,
+int llm_bench_attention(double *times, size_t *scratch, int flash, int seq, int n_q, int n_head,
 			int n_head_kv, int head_dim, int n_threads, int reps)
 {
-	size_t nq = (size_t)seq * (size_t)n_head * (size_t)head_dim;
+	if (n_q < 1 || n_q > seq)
+		return llm_err(LLM_EINVAL, "attention: %d queries for %d positions", n_q, seq);
+	size_t nq = (size_t)n_q * (size_t)n_head * (size_t)head_dim;
 	size_t nkv = (size_t)seq * (size_t)n_head_kv * (size_t)head_dim;
 	struct llm_attn a = { 0 };
 	float *q = malloc(sizeof(float) * nq), *k = malloc(sizeof(float) * nkv);
@@ -672,8 +674,8 @@ int llm_bench_attention(double *times, size_t *scratch, int flash, int seq, int 
 		q[i] = frand(&seed);
 	for (size_t i = 0; i < nkv; i++)
 		k[i] = frand(&seed), v[i] = frand(&seed);
-	a.n_q = seq;
-	a.pos0 = 0;
+	a.n_q = n_q;
+	a.pos0 = seq - n_q;
 	a.n_head = n_head;
 	a.n_head_kv = n_head_kv;
 	a.head_dim = head_dim;

@@ -99,13 +99,14 @@ int llm_bench_quant(double *tq, double *tdq, int type, int64_t n, int reps);
 int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t d, int n_mats,
 		     int n_threads, int reps);
 
-/* attention: one causal prefill of seq positions over a cache of seq
- * (n_q = n_kv = seq, pos0 = 0), random q, k, v, with the naive (flash = 0)
- * or the flash (flash = 1) kernel of attention.h, a pool of n_threads.
+/* attention: the last n_q of seq positions against a cache of seq
+ * (pos0 = seq - n_q): n_q = seq is a causal prefill, n_q = 1 one decoding
+ * step.  Random q, k, v, with the naive (flash = 0) or the flash
+ * (flash = 1) kernel of attention.h, a pool of n_threads.
  * The scratch (the size the kernel asks for: its peak working memory
  * beyond inputs and output) is allocated here, outside the timed call, and
  * its size returned in *scratch. */
-int llm_bench_attention(double *times, size_t *scratch, int flash, int seq, int n_head,
+int llm_bench_attention(double *times, size_t *scratch, int flash, int seq, int n_q, int n_head,
 			int n_head_kv, int head_dim, int n_threads, int reps);
 
 /* ---- model benchmarks (llama-bench's pp and tg) ----

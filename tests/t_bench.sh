@@ -210,7 +210,9 @@ for r in rows:
 f1, f4 = s[("attention_flash", 256)], s[("attention_flash", 1024)]
 assert f4 <= 4 * f1, f"flash scratch grows faster than linearly: {f1} at 256, {f4} at 1024"
 n1, n4 = s[("attention_naive", 256)], s[("attention_naive", 1024)]
-print(f"scratch 256->1024: flash x{f4 / max(f1, 1):.2f}, naive x{n4 / max(n1, 1):.2f}")
+d1, d4 = s[("attention_decode_flash", 256)], s[("attention_decode_flash", 1024)]
+assert d4 == d1, f"decoding's flash scratch grows with the cache: {d1} at 256, {d4} at 1024"
+print(f"scratch 256->1024: flash x{f4 / max(f1, 1):.2f}, naive x{n4 / max(n1, 1):.2f}, decoding flash x{d4 / max(d1, 1):.2f}")
 EOF
 	then ok flash_scratch_subquadratic; else fail flash_scratch_subquadratic "$(tail -n 2 "$TMP/py.out" | tr '\n' ' ')"; fi
 else
