@@ -100,8 +100,8 @@ static void flash_block(const struct flash_job *j, int i0, int nq, int h0, int c
 	const struct llm_attn *a = j->a;
 	int hd = a->head_dim, g = h0 / (a->n_head / a->n_head_kv), np = nq * c;
 	size_t qs = (size_t)a->n_head * hd, ks = (size_t)a->n_head_kv * hd;
-	float *s = ws;                              /* [TILE] scores of one pair */
-	float *acc = s + LLM_ATTN_TILE;             /* [np][hd] */
+	float *s = ws;                              /* [4 TILE] scores of 4 heads */
+	float *acc = s + 4 * LLM_ATTN_TILE;         /* [np][hd] */
 	float *m = acc + (size_t)np * hd;           /* [np] running max */
 	float *l = m + np;                          /* [np] running sum */
 	memset(acc, 0, (size_t)np * hd * sizeof *acc);
@@ -118,11 +118,9 @@ static void flash_block(const struct flash_job *j, int i0, int nq, int h0, int c
 			if (t0 > last)
 				continue;
 			int nt = last + 1 - t0 < LLM_ATTN_TILE ? last + 1 - t0 : LLM_ATTN_TILE;
-			for (int h = 0; h < c; h++) {
-				int p = qi * c + h;
-				const float *q = a->q + (size_t)(i0 + qi) * qs + (size_t)(h0 + h) * hd;
-				j->step(acc + (size_t)p * hd, &m[p], &l[p], q, K, V, ks, nt, hd, a->scale, s);
-			}
+			int p = qi * c; /* the query's c heads, side by side in q and acc */
+			const float *q = a->q + (size_t)(i0 + qi) * qs + (size_t)h0 * hd;
+			j->step(acc + (size_t)p * hd, &m[p], &l[p], q, K, V, ks, nt, hd, a->scale, s, c);
 		}
 	}
 	for (int qi = 0; qi < nq; qi++)
@@ -158,7 +156,7 @@ static size_t flash_per_worker(const struct llm_attn *a)
 {
 	int rep = a->n_head / (a->n_head_kv > 0 ? a->n_head_kv : 1);
 	size_t np = (size_t)rep * LLM_ATTN_QBLOCK;
-	return LLM_ATTN_TILE + np * ((size_t)a->head_dim + 2);
+	return 4 * LLM_ATTN_TILE + np * ((size_t)a->head_dim + 2);
 }
 
 /* ======================================================= decode, split */
@@ -179,7 +177,7 @@ static size_t flash_per_worker(const struct llm_attn *a)
 
 struct split_job {
 	const struct llm_attn *a;
-	float *scratch; /* per segment: acc [n_head][hd], m [n_head], l [n_head], tile */
+	float *scratch; /* per segment: acc [n_head][hd], m [n_head], l [n_head], 4 tiles */
 	size_t per_seg;
 	int seg;        /* keys per segment */
 	llm_attn_step_fn step;
@@ -187,7 +185,7 @@ struct split_job {
 
 static size_t split_per_seg(const struct llm_attn *a)
 {
-	return (size_t)a->n_head * ((size_t)a->head_dim + 2) + LLM_ATTN_TILE;
+	return (size_t)a->n_head * ((size_t)a->head_dim + 2) + 4 * LLM_ATTN_TILE;
 }
 
 static void split_segments(void *arg, int64_t s0, int64_t s1, int tid)
@@ -206,10 +204,10 @@ static void split_segments(void *arg, int64_t s0, int64_t s1, int tid)
 		int t1 = (int)(sg + 1) * j->seg < n_kv ? (int)(sg + 1) * j->seg : n_kv;
 		for (int t0 = (int)sg * j->seg; t0 < t1; t0 += LLM_ATTN_TILE) {
 			int nt = t1 - t0 < LLM_ATTN_TILE ? t1 - t0 : LLM_ATTN_TILE;
-			for (int h = 0; h < a->n_head; h++) {
+			for (int h = 0; h < a->n_head; h += rep) { /* the heads of KV head h / rep */
 				size_t off = (size_t)t0 * ks + (size_t)(h / rep) * hd;
 				j->step(acc + (size_t)h * hd, &m[h], &l[h], a->q + (size_t)h * hd, a->k + off,
-					a->v + off, ks, nt, hd, a->scale, sc);
+					a->v + off, ks, nt, hd, a->scale, sc, rep);
 			}
 		}
 	}

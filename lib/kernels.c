@@ -1003,10 +1003,10 @@ AVX512 static void silu_mul_avx512(float *o, const float *a, const float *b, int
 
 /* ============================================== flash attention's step */
 
-/* The step with the dot and axpy of one instruction set: scores, the new
- * running max, the old sum and output rescaled to it, then the exp-weighted
- * values added. */
-static void attn_step_with(llm_dot_fn dot, llm_axpy_fn axpy, float *o, float *m, float *l,
+/* The step of one head with the dot and axpy of one instruction set:
+ * scores, the new running max, the old sum and output rescaled to it, then
+ * the exp-weighted values added. */
+static void attn_head_with(llm_dot_fn dot, llm_axpy_fn axpy, float *o, float *m, float *l,
 			   const float *q, const float *K, const float *V, size_t stride, int nt,
 			   int hd, float scale, float *s)
 {
@@ -1029,17 +1029,27 @@ static void attn_step_with(llm_dot_fn dot, llm_axpy_fn axpy, float *o, float *m,
 	*m = mt;
 }
 
-static void attn_step_ref(float *o, float *m, float *l, const float *q, const float *K,
-			  const float *V, size_t stride, int nt, int hd, float scale, float *s)
+/* the step, head after head */
+static void attn_step_with(llm_dot_fn dot, llm_axpy_fn axpy, float *o, float *m, float *l,
+			   const float *q, const float *K, const float *V, size_t stride, int nt,
+			   int hd, float scale, float *s, int nh)
 {
-	attn_step_with(dot_f32_ref, axpy_ref, o, m, l, q, K, V, stride, nt, hd, scale, s);
+	for (int h = 0; h < nh; h++)
+		attn_head_with(dot, axpy, o + (size_t)h * hd, m + h, l + h, q + (size_t)h * hd, K, V,
+			       stride, nt, hd, scale, s);
+}
+
+static void attn_step_ref(float *o, float *m, float *l, const float *q, const float *K,
+			  const float *V, size_t stride, int nt, int hd, float scale, float *s, int nh)
+{
+	attn_step_with(dot_f32_ref, axpy_ref, o, m, l, q, K, V, stride, nt, hd, scale, s, nh);
 }
 
 #ifdef HAVE_X86
 static void attn_step_avx2(float *o, float *m, float *l, const float *q, const float *K,
-			   const float *V, size_t stride, int nt, int hd, float scale, float *s)
+			   const float *V, size_t stride, int nt, int hd, float scale, float *s, int nh)
 {
-	attn_step_with(dot_f32_avx2, axpy_avx2, o, m, l, q, K, V, stride, nt, hd, scale, s);
+	attn_step_with(dot_f32_avx2, axpy_avx2, o, m, l, q, K, V, stride, nt, hd, scale, s, nh);
 }
 
 /* o[16 nv] = corr o + sum_t w[t] V[t]: the nv accumulators side by side
@@ -1050,10 +1060,12 @@ static void attn_step_avx2(float *o, float *m, float *l, const float *q, const f
 AVX512 static inline void attn_acc_avx512(float *o, float corr, const float *V, size_t stride,
 					  int nt, const float *w, const int nv)
 {
-	__m512 acc[8], acc2[8], cv = _mm512_set1_ps(corr);
+	/* all zero first: GCC cannot see that nv bounds the use */
+	__m512 acc[8] = { _mm512_setzero_ps() }, acc2[8] = { _mm512_setzero_ps() };
+	__m512 cv = _mm512_set1_ps(corr);
 #pragma GCC unroll 8
 	for (int c = 0; c < nv; c++)
-		acc[c] = _mm512_mul_ps(_mm512_loadu_ps(o + 16 * c), cv), acc2[c] = _mm512_setzero_ps();
+		acc[c] = _mm512_mul_ps(_mm512_loadu_ps(o + 16 * c), cv);
 	int t = 0;
 	for (; t + 2 <= nt; t += 2) {
 		__m512 e = _mm512_set1_ps(w[t]), f = _mm512_set1_ps(w[t + 1]);
@@ -1076,18 +1088,46 @@ AVX512 static inline void attn_acc_avx512(float *o, float corr, const float *V, 
 		_mm512_storeu_ps(o + 16 * c, _mm512_add_ps(acc[c], acc2[c]));
 }
 
-/* head_dim a multiple of 16 up to 256: q in registers, scores of all keys,
- * their exps 16 at a time, and each 16 values of o kept in a register
- * across the keys (decoding spent ~6% of a TinyLlama token in the generic
- * step's two calls and two scalar expf per key). */
-AVX512 static void attn_step_avx512(float *o, float *m, float *l, const float *q, const float *K,
-				    const float *V, size_t stride, int nt, int hd, float scale, float *s)
+/* o[h][64] = corr[h] o[h] + sum_t w[h nt + t] V[t] for hb heads sharing V
+ * (head_dim 64): each V row loaded once for the hb heads, 4 hb
+ * accumulators in registers (2.1x faster per key and head than
+ * attn_acc_avx512 head by head, 4 heads, in cache) */
+AVX512 static inline void attn_acc_heads_avx512(float *o, const float *corr, const float *V,
+						size_t stride, int nt, const float *w, const int hb)
 {
-	if (hd % 16 || hd > 256) {
-		attn_step_with(dot_f32_avx512, axpy_avx512, o, m, l, q, K, V, stride, nt, hd, scale, s);
-		return;
+	__m512 acc[4][4] = { { _mm512_setzero_ps() } }; /* all set: GCC cannot see hb bounds the use */
+#pragma GCC unroll 4
+	for (int h = 0; h < hb; h++)
+#pragma GCC unroll 4
+		for (int c = 0; c < 4; c++)
+			acc[h][c] = _mm512_mul_ps(_mm512_loadu_ps(o + 64 * h + 16 * c), _mm512_set1_ps(corr[h]));
+	for (int t = 0; t < nt; t++) {
+		const float *v = V + (size_t)t * stride;
+		__m512 vv[4];
+#pragma GCC unroll 4
+		for (int c = 0; c < 4; c++)
+			vv[c] = _mm512_loadu_ps(v + 16 * c);
+#pragma GCC unroll 4
+		for (int h = 0; h < hb; h++) {
+			__m512 e = _mm512_set1_ps(w[(size_t)h * nt + t]);
+#pragma GCC unroll 4
+			for (int c = 0; c < 4; c++)
+				acc[h][c] = _mm512_fmadd_ps(e, vv[c], acc[h][c]);
+		}
 	}
-	const int nv = hd / 16;
+#pragma GCC unroll 4
+	for (int h = 0; h < hb; h++)
+#pragma GCC unroll 4
+		for (int c = 0; c < 4; c++)
+			_mm512_storeu_ps(o + 64 * h + 16 * c, acc[h][c]);
+}
+
+/* One head's scores (head_dim 16 nv, q in registers): s[t] becomes
+ * exp(scale q.K[t] - max); *m becomes the new max, *l the rescaled sum;
+ * returns the factor exp(old max - new max) for the output. */
+AVX512 static float attn_scores_avx512(float *m, float *l, const float *q, const float *K,
+				       size_t stride, int nt, int nv, float scale, float *s)
+{
 	__m512 qv[16];
 	for (int c = 0; c < nv; c++)
 		qv[c] = _mm512_loadu_ps(q + 16 * c);
@@ -1109,23 +1149,61 @@ AVX512 static void attn_step_avx512(float *o, float *m, float *l, const float *q
 		_mm512_mask_storeu_ps(s + t, k, e);
 	}
 	float corr = expf(*m - mt);
-	if (nv == 4)
-		attn_acc_avx512(o, corr, V, stride, nt, s, 4);
-	else if (nv == 8)
-		attn_acc_avx512(o, corr, V, stride, nt, s, 8);
-	else /* constant counts of accumulators: 4 at a time, then 1-3 */
-		for (int c = 0; c < nv; c += 4) {
-			float *oc = o + 16 * c;
-			const float *vc = V + 16 * c;
-			switch (nv - c) {
-			case 1: attn_acc_avx512(oc, corr, vc, stride, nt, s, 1); break;
-			case 2: attn_acc_avx512(oc, corr, vc, stride, nt, s, 2); break;
-			case 3: attn_acc_avx512(oc, corr, vc, stride, nt, s, 3); break;
-			default: attn_acc_avx512(oc, corr, vc, stride, nt, s, 4); break;
-			}
-		}
 	*l = *l * corr + _mm512_reduce_add_ps(sum);
 	*m = mt;
+	return corr;
+}
+
+/* head_dim a multiple of 16 up to 256: q in registers, scores of all keys,
+ * their exps 16 at a time, and each 16 values of o kept in a register
+ * across the keys (decoding spent ~6% of a TinyLlama token in the generic
+ * step's two calls and two scalar expf per key).  Heads go 4 at a time:
+ * their scores one head after the other, then (head_dim 64) their outputs
+ * together, each V row read once for the 4. */
+AVX512 static void attn_step_avx512(float *o, float *m, float *l, const float *q, const float *K,
+				    const float *V, size_t stride, int nt, int hd, float scale, float *s,
+				    int nh)
+{
+	if (hd % 16 || hd > 256) {
+		attn_step_with(dot_f32_avx512, axpy_avx512, o, m, l, q, K, V, stride, nt, hd, scale, s, nh);
+		return;
+	}
+	const int nv = hd / 16;
+	for (int h0 = 0; h0 < nh; h0 += 4) {
+		int hb = nh - h0 < 4 ? nh - h0 : 4;
+		float corr[4];
+		for (int h = 0; h < hb; h++)
+			corr[h] = attn_scores_avx512(m + h0 + h, l + h0 + h, q + (size_t)(h0 + h) * hd, K,
+						     stride, nt, nv, scale, s + (size_t)h * nt);
+		float *oh = o + (size_t)h0 * hd;
+		if (nv == 4 && hb > 1) {
+			switch (hb) {
+			case 2: attn_acc_heads_avx512(oh, corr, V, stride, nt, s, 2); break;
+			case 3: attn_acc_heads_avx512(oh, corr, V, stride, nt, s, 3); break;
+			default: attn_acc_heads_avx512(oh, corr, V, stride, nt, s, 4); break;
+			}
+			continue;
+		}
+		for (int h = 0; h < hb; h++) {
+			float *o1 = oh + (size_t)h * hd;
+			const float *w = s + (size_t)h * nt;
+			if (nv == 4)
+				attn_acc_avx512(o1, corr[h], V, stride, nt, w, 4);
+			else if (nv == 8)
+				attn_acc_avx512(o1, corr[h], V, stride, nt, w, 8);
+			else /* constant counts of accumulators: 4 at a time, then 1-3 */
+				for (int c = 0; c < nv; c += 4) {
+					float *oc = o1 + 16 * c;
+					const float *vc = V + 16 * c;
+					switch (nv - c) {
+					case 1: attn_acc_avx512(oc, corr[h], vc, stride, nt, w, 1); break;
+					case 2: attn_acc_avx512(oc, corr[h], vc, stride, nt, w, 2); break;
+					case 3: attn_acc_avx512(oc, corr[h], vc, stride, nt, w, 3); break;
+					default: attn_acc_avx512(oc, corr[h], vc, stride, nt, w, 4); break;
+					}
+				}
+		}
+	}
 }
 #endif
 

@@ -56,15 +56,16 @@ llm_dot_fn llm_dot_get(int type, int isa);
 typedef void (*llm_axpy_fn)(float *y, float a, const float *x, int64_t n);
 llm_axpy_fn llm_axpy_get(int isa);
 
-/* One step of flash attention's online softmax, for one query of one head
- * against nt keys and values (K[t], V[t] at t * stride floats, hd each):
- * scores scale * q . K[t], the running max *m and sum *l updated, the
- * unnormalised output o[hd] rescaled to the new max and the exp-weighted
- * V[t] added.  s: scratch of nt floats.  Per instruction set as
- * llm_dot_get (NULL when the CPU lacks isa); *m starts at -INFINITY, *l
- * and o at 0. */
+/* One step of flash attention's online softmax, for one query of nh heads
+ * that share the nt keys and values (K[t], V[t] at t * stride floats, hd
+ * each): for head h (q + h hd), scores scale * q . K[t], its running max
+ * m[h] and sum l[h] updated, its unnormalised output o[h hd..] rescaled
+ * to the new max and the exp-weighted V[t] added.  s: scratch of 4 nt
+ * floats.  Per instruction set as llm_dot_get (NULL when the CPU lacks
+ * isa); m starts at -INFINITY, l and o at 0. */
 typedef void (*llm_attn_step_fn)(float *o, float *m, float *l, const float *q, const float *K,
-				 const float *V, size_t stride, int nt, int hd, float scale, float *s);
+				 const float *V, size_t stride, int nt, int hd, float scale, float *s,
+				 int nh);
 llm_attn_step_fn llm_attn_step_get(int isa);
 
 /* y[d] = W[d][n] x[n], rows split over tp (NULL: caller's thread) with the

@@ -249,7 +249,10 @@ static void test_axpy(void)
  * path (multiples of 16 up to 256) */
 static void test_attn_step(void)
 {
+	/* head_dim 64 with 2-4 heads takes the batched output path (and 5, 8:
+	 * 4 then the rest) */
 	static const int hds[] = { 8, 64, 80, 128, 272 }, nts[][2] = { { 1, 1 }, { 17, 5 }, { 64, 64 } };
+	static const int nhs[] = { 1, 3, 4, 5, 8 };
 	enum { STRIDE_PAD = 24 };
 	for (int isa = 0; isa < LLM_ISA_COUNT; isa++) {
 		llm_attn_step_fn step = llm_attn_step_get(isa);
@@ -258,41 +261,47 @@ static void test_attn_step(void)
 		double worst = 0;
 		int bad = 0;
 		for (size_t hi = 0; hi < sizeof hds / sizeof *hds; hi++)
-			for (size_t ni = 0; ni < sizeof nts / sizeof *nts; ni++) {
-				int hd = hds[hi], n1 = nts[ni][0], n2 = nts[ni][1], nk = n1 + n2;
-				size_t stride = (size_t)hd + STRIDE_PAD;
-				float *K = malloc(nk * stride * 4), *V = malloc(nk * stride * 4);
-				float *q = malloc(hd * 4), *o = calloc(hd, 4), *sc = malloc(nk * 4);
-				double *e = malloc(nk * sizeof *e), vmax = 0, mx = -INFINITY, z = 0;
-				for (int i = 0; i < hd; i++)
-					q[i] = grand();
-				for (size_t i = 0; i < nk * stride; i++)
-					K[i] = grand() * 2 + (i < stride * n1 ? 0 : 1), V[i] = grand();
-				for (int t = 0; t < nk; t++) {
-					double d = 0;
-					for (int i = 0; i < hd; i++)
-						d += (double)q[i] * K[t * stride + i];
-					e[t] = d * 0.125;
-					mx = fmax(mx, e[t]);
-					for (int i = 0; i < hd; i++)
-						vmax = fmax(vmax, fabs(V[t * stride + i]));
+			for (size_t ni = 0; ni < sizeof nts / sizeof *nts; ni++)
+				for (size_t ci = 0; ci < sizeof nhs / sizeof *nhs; ci++) {
+					int hd = hds[hi], n1 = nts[ni][0], n2 = nts[ni][1], nk = n1 + n2, nh = nhs[ci];
+					size_t stride = (size_t)hd + STRIDE_PAD;
+					float *K = malloc(nk * stride * 4), *V = malloc(nk * stride * 4);
+					float *q = malloc((size_t)nh * hd * 4), *o = calloc((size_t)nh * hd, 4);
+					float *sc = malloc(4 * (size_t)nk * 4), *m = malloc(nh * 4), *l = malloc(nh * 4);
+					double *e = malloc(nk * sizeof *e), vmax = 0;
+					for (int i = 0; i < nh * hd; i++)
+						q[i] = grand();
+					for (size_t i = 0; i < nk * stride; i++)
+						K[i] = grand() * 2 + (i < stride * n1 ? 0 : 1), V[i] = grand();
+					for (size_t i = 0; i < nk * stride; i++)
+						vmax = fmax(vmax, fabs(V[i]));
+					for (int h = 0; h < nh; h++)
+						m[h] = -INFINITY, l[h] = 0;
+					step(o, m, l, q, K, V, stride, n1, hd, 0.125f, sc, nh);
+					step(o, m, l, q, K + n1 * stride, V + n1 * stride, stride, n2, hd, 0.125f, sc, nh);
+					for (int h = 0; h < nh; h++) {
+						double mx = -INFINITY, z = 0;
+						for (int t = 0; t < nk; t++) {
+							double d = 0;
+							for (int i = 0; i < hd; i++)
+								d += (double)q[h * hd + i] * K[t * stride + i];
+							e[t] = d * 0.125;
+							mx = fmax(mx, e[t]);
+						}
+						for (int t = 0; t < nk; t++)
+							z += (e[t] = exp(e[t] - mx));
+						for (int i = 0; i < hd; i++) {
+							double r = 0;
+							for (int t = 0; t < nk; t++)
+								r += e[t] / z * V[t * stride + i];
+							double err = fabs(o[h * hd + i] / l[h] - r) / (1e-5 * vmax);
+							worst = fmax(worst, err);
+							bad += !(err <= 1);
+						}
+						bad += !(fabs(m[h] - mx) <= 1e-5 * fabs(mx) + 1e-6);
+					}
+					free(K), free(V), free(q), free(o), free(sc), free(e), free(m), free(l);
 				}
-				for (int t = 0; t < nk; t++)
-					z += (e[t] = exp(e[t] - mx));
-				float m = -INFINITY, l = 0;
-				step(o, &m, &l, q, K, V, stride, n1, hd, 0.125f, sc);
-				step(o, &m, &l, q, K + n1 * stride, V + n1 * stride, stride, n2, hd, 0.125f, sc);
-				for (int i = 0; i < hd; i++) {
-					double r = 0;
-					for (int t = 0; t < nk; t++)
-						r += e[t] / z * V[t * stride + i];
-					double err = fabs(o[i] / l - r) / (1e-5 * vmax);
-					worst = fmax(worst, err);
-					bad += !(err <= 1);
-				}
-				bad += !(fabs(m - mx) <= 1e-5 * fabs(mx) + 1e-6);
-				free(K), free(V), free(q), free(o), free(sc), free(e);
-			}
 		char name[64];
 		snprintf(name, sizeof name, "attn_step_%s", llm_isa_name(isa));
 		CHECK(!bad, name, "%d values off (worst %.3g x 1e-5 max|v|)", bad, worst);
