@@ -18,8 +18,9 @@
  *          rescaled by exp(m_old - m_new) when the max grows); a block of
  *          up to LLM_ATTN_QBLOCK queries and the query heads sharing a KV
  *          head are handled together so each K/V tile is read once per
- *          block and group.  Scratch per worker: one tile of scores and
- *          the accumulators of a block, independent of n_kv.  One query
+ *          block and group.  Scratch per worker: the scores of a tile
+ *          for 4 heads and the accumulators of a block, independent of
+ *          n_kv.  One query
  *          (decoding) against 512 keys or more: the keys are split into
  *          up to 64 segments instead, each thread takes whole segments
  *          for all heads, and their partial softmaxes are merged.
