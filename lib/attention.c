@@ -85,6 +85,15 @@ int llm_attn_naive(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
 
 /* ================================================================ flash */
 
+/* n (query, head) pairs before any key: outputs acc [n][hd] and running
+ * sums l zero, running maxima m -inf */
+static void online_start(float *acc, float *m, float *l, int n, int hd)
+{
+	memset(acc, 0, (size_t)n * hd * sizeof *acc);
+	for (int p = 0; p < n; p++)
+		m[p] = -INFINITY, l[p] = 0;
+}
+
 struct flash_job {
 	const struct llm_attn *a;
 	float *scratch; /* per worker: flash_per_worker() floats */
@@ -104,11 +113,7 @@ static void flash_block(const struct flash_job *j, int i0, int nq, int h0, int c
 	float *acc = s + 4 * LLM_ATTN_TILE;         /* [np][hd] */
 	float *m = acc + (size_t)np * hd;           /* [np] running max */
 	float *l = m + np;                          /* [np] running sum */
-	memset(acc, 0, (size_t)np * hd * sizeof *acc);
-	for (int p = 0; p < np; p++) {
-		m[p] = -INFINITY;
-		l[p] = 0;
-	}
+	online_start(acc, m, l, np, hd);
 	int n_kv = a->pos0 + i0 + nq; /* keys the last query of the block sees */
 	for (int t0 = 0; t0 < n_kv; t0 += LLM_ATTN_TILE) {
 		const float *K = a->k + (size_t)t0 * ks + (size_t)g * hd;
@@ -188,6 +193,21 @@ static size_t split_per_seg(const struct llm_attn *a)
 	return (size_t)a->n_head * ((size_t)a->head_dim + 2) + 4 * LLM_ATTN_TILE;
 }
 
+/* segment sg's part of the scratch: acc [n_head][hd], m and l [n_head],
+ * then the step's scores */
+struct seg {
+	float *acc, *m, *l, *sc;
+};
+static struct seg seg_at(const struct llm_attn *a, float *scratch, size_t per_seg, int64_t sg)
+{
+	struct seg g;
+	g.acc = scratch + (size_t)sg * per_seg;
+	g.m = g.acc + (size_t)a->n_head * a->head_dim;
+	g.l = g.m + a->n_head;
+	g.sc = g.l + a->n_head;
+	return g;
+}
+
 static void split_segments(void *arg, int64_t s0, int64_t s1, int tid)
 {
 	(void)tid;
@@ -196,18 +216,15 @@ static void split_segments(void *arg, int64_t s0, int64_t s1, int tid)
 	int hd = a->head_dim, rep = a->n_head / a->n_head_kv, n_kv = a->pos0 + 1;
 	size_t ks = (size_t)a->n_head_kv * hd;
 	for (int64_t sg = s0; sg < s1; sg++) {
-		float *acc = j->scratch + (size_t)sg * j->per_seg;
-		float *m = acc + (size_t)a->n_head * hd, *l = m + a->n_head, *sc = l + a->n_head;
-		memset(acc, 0, (size_t)a->n_head * hd * sizeof *acc);
-		for (int h = 0; h < a->n_head; h++)
-			m[h] = -INFINITY, l[h] = 0;
+		struct seg g = seg_at(a, j->scratch, j->per_seg, sg);
+		online_start(g.acc, g.m, g.l, a->n_head, hd);
 		int t1 = (int)(sg + 1) * j->seg < n_kv ? (int)(sg + 1) * j->seg : n_kv;
 		for (int t0 = (int)sg * j->seg; t0 < t1; t0 += LLM_ATTN_TILE) {
 			int nt = t1 - t0 < LLM_ATTN_TILE ? t1 - t0 : LLM_ATTN_TILE;
 			for (int h = 0; h < a->n_head; h += rep) { /* the heads of KV head h / rep */
 				size_t off = (size_t)t0 * ks + (size_t)(h / rep) * hd;
-				j->step(acc + (size_t)h * hd, &m[h], &l[h], a->q + (size_t)h * hd, a->k + off,
-					a->v + off, ks, nt, hd, a->scale, sc, rep);
+				j->step(g.acc + (size_t)h * hd, &g.m[h], &g.l[h], a->q + (size_t)h * hd,
+					a->k + off, a->v + off, ks, nt, hd, a->scale, g.sc, rep);
 			}
 		}
 	}
@@ -215,24 +232,24 @@ static void split_segments(void *arg, int64_t s0, int64_t s1, int tid)
 
 /* out = the segments' partial results merged: each scaled by exp(m - M)
  * for the overall max M, then divided by the merged sum */
-static void split_merge(const struct llm_attn *a, const float *scratch, size_t per_seg, int n_seg)
+static void split_merge(const struct llm_attn *a, float *scratch, size_t per_seg, int n_seg)
 {
 	int hd = a->head_dim;
 	for (int h = 0; h < a->n_head; h++) {
 		float M = -INFINITY, L = 0, *out = a->out + (size_t)h * hd;
 		for (int sg = 0; sg < n_seg; sg++) {
-			float ms = scratch[(size_t)sg * per_seg + (size_t)a->n_head * hd + h];
+			float ms = seg_at(a, scratch, per_seg, sg).m[h];
 			M = ms > M ? ms : M;
 		}
 		memset(out, 0, (size_t)hd * sizeof *out);
 		for (int sg = 0; sg < n_seg; sg++) {
-			const float *acc = scratch + (size_t)sg * per_seg, *m = acc + (size_t)a->n_head * hd;
-			if (m[h] == -INFINITY)
+			struct seg g = seg_at(a, scratch, per_seg, sg);
+			if (g.m[h] == -INFINITY)
 				continue; /* nothing seen (or only -inf scores) */
-			float w = expf(m[h] - M);
-			L += w * m[a->n_head + h];
+			float w = expf(g.m[h] - M);
+			L += w * g.l[h];
 			for (int d = 0; d < hd; d++)
-				out[d] += w * acc[(size_t)h * hd + d];
+				out[d] += w * g.acc[(size_t)h * hd + d];
 		}
 		for (int d = 0; d < hd; d++)
 			out[d] /= L;
@@ -255,18 +272,19 @@ int llm_attn_flash(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
 	void *own = NULL;
 	if (!scratch && !(scratch = own = malloc(llm_attn_flash_scratch(a, nw))))
 		return llm_err(LLM_ENOMEM, "attention: out of memory");
+	llm_attn_step_fn step = llm_attn_step_get(llm_isa_best());
 	int n_kv = a->pos0 + 1;
 	if (a->n_q == 1 && n_kv >= SPLIT_FROM) {
 		int seg = (n_kv + SEG_MAX - 1) / SEG_MAX;
 		seg = seg < SEG_MIN ? SEG_MIN : (seg + LLM_ATTN_TILE - 1) / LLM_ATTN_TILE * LLM_ATTN_TILE;
 		int n_seg = (n_kv + seg - 1) / seg;
-		struct split_job sj = { a, scratch, split_per_seg(a), seg, llm_attn_step_get(llm_isa_best()) };
+		struct split_job sj = { a, scratch, split_per_seg(a), seg, step };
 		llm_threadpool_run(tp, n_seg, 1, 1, split_segments, &sj);
 		split_merge(a, scratch, sj.per_seg, n_seg);
 		free(own);
 		return 0;
 	}
-	struct flash_job j = { a, scratch, flash_per_worker(a), llm_attn_step_get(llm_isa_best()) };
+	struct flash_job j = { a, scratch, flash_per_worker(a), step };
 	/* ~16K multiply-adds per chunk at least: short caches stay on one thread */
 	int64_t work = (int64_t)(a->pos0 + (a->n_q + 1) / 2) * a->head_dim, grain = 16384 / work + 1;
 	int64_t nqb = (a->n_q + LLM_ATTN_QBLOCK - 1) / LLM_ATTN_QBLOCK;
