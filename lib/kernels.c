@@ -26,6 +26,7 @@
 #include "error.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "kernels_impl.h"
 #include "types.h"
 
 static inline float fp16(const uint8_t *p)
@@ -164,30 +165,6 @@ static float dot_q5_1_ref(const void *row, const float *x, int64_t n)
 /* ======================================================= x86-64 vectors */
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_X86 1
-
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
-
-/* The dot products prefetch their weight stream: 4 KiB ahead into L1 on
- * Intel CPUs, 16 KiB ahead into L2 otherwise.  L1 was chosen on a Xeon
- * (Sapphire Rapids class), where the hardware prefetcher alone kept too
- * few lines in flight for one stream.  On AMD Zen 4 L1
- * prefetches cost 8-15% of F16 decode against none, L2 prefetches gained
- * ~10% (TinyLlama F16, 2 threads, tg32 x 3, six alternated runs: 12.55
- * against 11.36 tok/s, medians; a lone 256 MB F16 mat-vec 0.92-0.94 of a
- * plain read against 0.81-0.89).  There 16 KiB ahead beat 4 KiB by ~2.5%
- * (F16 decode, the two alternated token by token in one run, median token
- * times: 1.025 in 8 runs of 64 tokens, 7 of them >= 1; 8 KiB 1.01-1.03,
- * 32 KiB 1.01-1.09, 64 KiB 0.97-1.01; later, 8 KiB 0.95-0.99 of 16, and
- * no prefetch 1.57x slower).  (qpack.c's packed kernels prefetch Q4_0 into
- * L2 8 KiB ahead and leave Q8_0 to the hardware prefetcher.) */
-#define PF_AHEAD_L1 4096
-#define PF_AHEAD_L2 16384
-#define PF(p)                                                                  \
-	(__builtin_cpu_is("intel") ? _mm_prefetch((const char *)(p) + PF_AHEAD_L1, _MM_HINT_T0) \
-				   : _mm_prefetch((const char *)(p) + PF_AHEAD_L2, _MM_HINT_T1))
 
 /* block scale: one F16C instruction instead of the software conversion */
 AVX2 static inline float fp16_hw(const uint8_t *p)
@@ -676,7 +653,7 @@ int llm_kernel_type_ok(int type)
 	for (size_t i = 0; i < sizeof dots / sizeof dots[0]; i++)
 		if (dots[i].type == type)
 			return 1;
-	return 0;
+	return llm_kquant_dot(type, LLM_ISA_SCALAR) != NULL;
 }
 
 llm_dot_fn llm_dot_get(int type, int isa)
@@ -686,7 +663,7 @@ llm_dot_fn llm_dot_get(int type, int isa)
 	for (size_t i = 0; i < sizeof dots / sizeof dots[0]; i++)
 		if (dots[i].type == type)
 			return dots[i].fn[isa];
-	return NULL;
+	return llm_kquant_dot(type, isa);
 }
 
 static void axpy_ref(float *y, float a, const float *x, int64_t n)

@@ -50,6 +50,20 @@ static_assert(sizeof(struct block_q5_0) == 22, "q5_0 block is 22 bytes");
 static_assert(sizeof(struct block_q5_1) == 24, "q5_1 block is 24 bytes");
 static_assert(sizeof(struct block_q8_0) == 34, "q8_0 block is 34 bytes");
 
+/* K-quants: 256 values in a super-block (ggml-common.h's layouts) */
+#define QK_K 256
+struct block_q2_K { uint8_t scales[16], qs[64]; uint16_t d, dmin; };
+struct block_q3_K { uint8_t hmask[32], qs[64], scales[12]; uint16_t d; };
+struct block_q4_K { uint16_t d, dmin; uint8_t scales[12], qs[128]; };
+struct block_q5_K { uint16_t d, dmin; uint8_t scales[12], qh[32], qs[128]; };
+struct block_q6_K { uint8_t ql[128], qh[64]; int8_t scales[16]; uint16_t d; };
+
+static_assert(sizeof(struct block_q2_K) == 84, "q2_K block is 84 bytes");
+static_assert(sizeof(struct block_q3_K) == 110, "q3_K block is 110 bytes");
+static_assert(sizeof(struct block_q4_K) == 144, "q4_K block is 144 bytes");
+static_assert(sizeof(struct block_q5_K) == 176, "q5_K block is 176 bytes");
+static_assert(sizeof(struct block_q6_K) == 210, "q6_K block is 210 bytes");
+
 /* ------------------------------------------------------- scalar formats */
 
 static inline uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
@@ -379,6 +393,148 @@ static void ref_dequantize_q5_1(const void *src, float *y, int64_t n)
 	}
 }
 
+/* ------------------------------------------------ K-quant dequantizers
+ *
+ * As ggml's dequantize_row_*_K: the same float operations in the same order
+ * (d * sc rounded to float, then times q, then minus the rounded min), so
+ * every value comes out as llama.cpp's.  Decoding only: there is no K-quant
+ * writer (ggml's quantizers search scales iteratively; not reproduced). */
+
+/* Q4_K/Q5_K: the 6-bit scale and min of sub-block j (0..7) from the 12
+ * packed bytes: j < 4 in the low 6 bits of bytes j and j+4; j >= 4 in
+ * the nibbles of byte j+4 with the top 2 bits of bytes j-4 and j. */
+static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+	if (j < 4) {
+		*d = q[j] & 63;
+		*m = q[j + 4] & 63;
+	} else {
+		*d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+	}
+}
+
+/* Q2_K: 16 sub-blocks of 16; scales[i] low nibble scale, high nibble min;
+ * value = d * sc * q - dmin * m, q the 2 bits at shift 2j of qs. */
+static void ref_dequantize_q2_K(const void *src, float *y, int64_t n)
+{
+	const struct block_q2_K *x = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d), dmin = llm_fp16_to_fp32(x[i].dmin);
+		const uint8_t *q = x[i].qs;
+		int is = 0;
+		for (int half = 0; half < 2; half++, q += 32)
+			for (int shift = 0; shift < 8; shift += 2)
+				for (int k = 0; k < 2; k++) {
+					const uint8_t sc = x[i].scales[is++];
+					const float dl = d * (sc & 0xF), ml = dmin * (sc >> 4);
+					for (int l = 0; l < 16; l++)
+						*y++ = dl * ((q[16 * k + l] >> shift) & 3) - ml;
+				}
+	}
+}
+
+/* Q3_K: 16 sub-blocks of 16 with 6-bit scales (stored + 32) packed in 12
+ * bytes: low nibbles in bytes 0-7 (sub-blocks 0-7 low, 8-15 high), the top
+ * 2 bits in bytes 8-11; q = 2 bits of qs - (4 unless the hmask bit is set). */
+static void ref_dequantize_q3_K(const void *src, float *y, int64_t n)
+{
+	const struct block_q3_K *x = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d);
+		const uint8_t *s = x[i].scales;
+		int8_t sc[16];
+		for (int j = 0; j < 16; j++) {
+			int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+			int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+			sc[j] = (int8_t)((lo | hi << 4) - 32);
+		}
+		const uint8_t *q = x[i].qs, *hm = x[i].hmask;
+		int is = 0;
+		uint8_t m = 1;
+		for (int half = 0; half < 2; half++, q += 32)
+			for (int shift = 0; shift < 8; shift += 2, m <<= 1)
+				for (int k = 0; k < 2; k++) {
+					const float dl = d * sc[is++];
+					for (int l = 16 * k; l < 16 * k + 16; l++)
+						*y++ = dl * (((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4));
+				}
+	}
+}
+
+/* Q4_K: 8 sub-blocks of 32; value = d * sc * q - dmin * m.  Each 32 bytes
+ * of qs hold two sub-blocks: low nibbles first, then high. */
+static void ref_dequantize_q4_K(const void *src, float *y, int64_t n)
+{
+	const struct block_q4_K *x = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d), dmin = llm_fp16_to_fp32(x[i].dmin);
+		const uint8_t *q = x[i].qs;
+		for (int j = 0; j < 8; j += 2, q += 32) {
+			uint8_t sc, m;
+			scale_min_k4(j, x[i].scales, &sc, &m);
+			const float d1 = d * sc, m1 = dmin * m;
+			scale_min_k4(j + 1, x[i].scales, &sc, &m);
+			const float d2 = d * sc, m2 = dmin * m;
+			for (int l = 0; l < 32; l++)
+				*y++ = d1 * (q[l] & 0xF) - m1;
+			for (int l = 0; l < 32; l++)
+				*y++ = d2 * (q[l] >> 4) - m2;
+		}
+	}
+}
+
+/* Q5_K: Q4_K's layout plus a 5th bit per value: bit j of qh[l] for value
+ * l of sub-block j. */
+static void ref_dequantize_q5_K(const void *src, float *y, int64_t n)
+{
+	const struct block_q5_K *x = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d), dmin = llm_fp16_to_fp32(x[i].dmin);
+		const uint8_t *q = x[i].qs, *qh = x[i].qh;
+		for (int j = 0; j < 8; j += 2, q += 32) {
+			uint8_t sc, m;
+			scale_min_k4(j, x[i].scales, &sc, &m);
+			const float d1 = d * sc, m1 = dmin * m;
+			scale_min_k4(j + 1, x[i].scales, &sc, &m);
+			const float d2 = d * sc, m2 = dmin * m;
+			for (int l = 0; l < 32; l++)
+				*y++ = d1 * ((q[l] & 0xF) + ((qh[l] >> j) & 1 ? 16 : 0)) - m1;
+			for (int l = 0; l < 32; l++)
+				*y++ = d2 * ((q[l] >> 4) + ((qh[l] >> (j + 1)) & 1 ? 16 : 0)) - m2;
+		}
+	}
+}
+
+/* Q6_K: 16 sub-blocks of 16 with int8 scales; 6-bit q - 32, its low 4 bits
+ * in ql, top 2 in qh.  Per 128 values: value l + 32 k (l < 32, k < 4) has
+ * low bits in ql[l + 32 (k & 1)] (low nibble for k < 2), top bits at
+ * shift 2k of qh[l], scale scales[l / 16 + 2 k]. */
+static void ref_dequantize_q6_K(const void *src, float *y, int64_t n)
+{
+	const struct block_q6_K *x = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d);
+		for (int half = 0; half < 2; half++) {
+			const uint8_t *ql = x[i].ql + 64 * half, *qh = x[i].qh + 32 * half;
+			const int8_t *sc = x[i].scales + 8 * half;
+			float *yh = y + 128 * half;
+			for (int l = 0; l < 32; l++) {
+				const int is = l / 16;
+				const int q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32;
+				const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+				const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+				const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+				yh[l] = d * sc[is] * q1;
+				yh[l + 32] = d * sc[is + 2] * q2;
+				yh[l + 64] = d * sc[is + 4] * q3;
+				yh[l + 96] = d * sc[is + 6] * q4;
+			}
+		}
+		y += QK_K;
+	}
+}
+
 /* ------------------------------------------- run-time dispatch (x86-64) */
 
 int llm_types_simd(void)
@@ -437,11 +593,11 @@ static const struct llm_type_traits traits[LLM_TYPE_COUNT] = {
 	T(LLM_TYPE_Q8_0, "q8_0", 32, 34, 0, dequantize_q8_0, quantize_q8_0),
 	T(LLM_TYPE_Q8_1, "q8_1", 32, 36, 0, NULL, NULL),
 	/* K-quants: 256-value super-blocks; ggml spells them with a capital K */
-	T(LLM_TYPE_Q2_K, "q2_K", 256, 84, 0, NULL, NULL),
-	T(LLM_TYPE_Q3_K, "q3_K", 256, 110, 0, NULL, NULL),
-	T(LLM_TYPE_Q4_K, "q4_K", 256, 144, 0, NULL, NULL),
-	T(LLM_TYPE_Q5_K, "q5_K", 256, 176, 0, NULL, NULL),
-	T(LLM_TYPE_Q6_K, "q6_K", 256, 210, 0, NULL, NULL),
+	T(LLM_TYPE_Q2_K, "q2_K", 256, 84, 0, ref_dequantize_q2_K, NULL),
+	T(LLM_TYPE_Q3_K, "q3_K", 256, 110, 0, ref_dequantize_q3_K, NULL),
+	T(LLM_TYPE_Q4_K, "q4_K", 256, 144, 0, ref_dequantize_q4_K, NULL),
+	T(LLM_TYPE_Q5_K, "q5_K", 256, 176, 0, ref_dequantize_q5_K, NULL),
+	T(LLM_TYPE_Q6_K, "q6_K", 256, 210, 0, ref_dequantize_q6_K, NULL),
 	T(LLM_TYPE_Q8_K, "q8_K", 256, 292, 0, NULL, NULL),
 	T(LLM_TYPE_I8, "i8", 1, 1, 0, NULL, NULL),
 	T(LLM_TYPE_I16, "i16", 1, 2, 0, NULL, NULL),
@@ -496,6 +652,11 @@ llm_to_float_fn llm_type_ref_to_float(int t)
 	case LLM_TYPE_Q5_0: return ref_dequantize_q5_0;
 	case LLM_TYPE_Q5_1: return ref_dequantize_q5_1;
 	case LLM_TYPE_Q8_0: return ref_dequantize_q8_0;
+	case LLM_TYPE_Q2_K: return ref_dequantize_q2_K;
+	case LLM_TYPE_Q3_K: return ref_dequantize_q3_K;
+	case LLM_TYPE_Q4_K: return ref_dequantize_q4_K;
+	case LLM_TYPE_Q5_K: return ref_dequantize_q5_K;
+	case LLM_TYPE_Q6_K: return ref_dequantize_q6_K;
 	default: return NULL;
 	}
 }

@@ -9,8 +9,9 @@
  *         x = d*(q-16); bit j of qh is the 5th bit of value j.
  *   Q5_1  32 values, 24 bytes: fp16 d, fp16 m; u32 qh; 16 bytes. x = d*q + m.
  *   Q8_0  32 values, 34 bytes: fp16 d; 32 int8 q.  x = d*q.
- *   K-quants (Q2_K..Q8_K): 256-value super-blocks; sizes known, so files
- *   holding them can be listed and copied, but not (yet) converted.
+ *   K-quants: 256-value super-blocks (layouts in types.c and kquant.c).
+ *   Q2_K..Q6_K are decoded (dequantize_row_*_K's values bit for bit) but
+ *   not written: no from_float.  Q8_K (ggml's intermediate) is listed only.
  *
  * Quantization follows ggml's quantize_row_*_ref exactly (same float
  * operations in the same order), so outputs equal llama-quantize's bytes.

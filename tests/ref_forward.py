@@ -11,19 +11,27 @@ formats (lib/gguf.h, lib/types.h), not from the C code.
                                 tests/test_model --real: logits per row,
                                 the prompt's pieces, and the greedy choices
 
+K-quant weights (q2_K..q6_K) are decoded by tests/ref_quant.py's numpy
+decoders (which match llama.cpp's values bit for bit) and used in float64.
+
 Tolerance: max |C - numpy| <= 1e-4 * max |numpy logit| over all rows.
 Prints ok/not ok lines and "# ..." lines with the measured ratio.
 """
+import os
 import struct
 import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ref_quant  # noqa: E402  (the K-quant decoders)
+
 TOL = 1e-4
 
 # type id -> (block size, bytes per block)
 TYPES = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24),
-         8: (32, 34), 30: (1, 2)}
+         8: (32, 34), 30: (1, 2), 10: (256, 84), 11: (256, 110), 12: (256, 144),
+         13: (256, 176), 14: (256, 210)}
 SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
           10: "<Q", 11: "<q", 12: "<d"}
 
@@ -77,7 +85,12 @@ def read_gguf(path):
     return meta, tensors
 
 
+KTYPES = {10: "q2_K", 11: "q3_K", 12: "q4_K", 13: "q5_K", 14: "q6_K"}
+
+
 def dequant(raw, t, n):
+    if t in KTYPES:
+        return ref_quant.dequant_k(KTYPES[t], raw.tobytes()).astype(np.float64)
     if t == 0:
         return raw.view("<f4").astype(np.float64)
     if t == 1:

@@ -23,6 +23,10 @@ The rules reproduced here, all in float32 arithmetic:
   fp16: IEEE round to nearest even (numpy's astype(float16)); NaN becomes
   sign | 0x7e00 as ggml_compute_fp32_to_fp16 does.
   bf16: (u + 0x7fff + ((u >> 16) & 1)) >> 16; NaN -> (u >> 16) | 64.
+
+K-quants (q2_K..q6_K) are decoded only: random super-blocks (random bytes,
+finite fp16 scales) through dequantize_row_*_K's float operations, in the
+same order: (d * sc) * q - dmin * m, each step rounded to float32.
 """
 import os
 import subprocess
@@ -236,6 +240,107 @@ def dequant(t, b):
         return y.ravel()
 
 
+# ----------------------------------------------------- K-quant decoders
+# Written from ggml-common.h's block layouts: 256 values per super-block.
+
+KBYTES = {"q2_K": 84, "q3_K": 110, "q4_K": 144, "q5_K": 176, "q6_K": 210}
+
+
+def half(blk, o):
+    return fp16_to_f32(blk[:, o:o + 2].copy().view("<u2")[:, 0])[:, None]
+
+
+def sub_expand(v, n):
+    """per-sub-block values [nb, k] -> per-value [nb, k * n]"""
+    return np.repeat(v, n, axis=1)
+
+
+def scale_min_k4(sc):
+    """12 bytes -> 8 six-bit scales and mins (get_scale_min_k4)"""
+    sc = sc.astype(np.int64)
+    s = np.empty((len(sc), 8), np.int64)
+    m = np.empty((len(sc), 8), np.int64)
+    s[:, :4] = sc[:, 0:4] & 63
+    m[:, :4] = sc[:, 4:8] & 63
+    s[:, 4:] = (sc[:, 8:12] & 0xF) | ((sc[:, 0:4] >> 6) << 4)
+    m[:, 4:] = (sc[:, 8:12] >> 4) | ((sc[:, 4:8] >> 6) << 4)
+    return s, m
+
+
+def crumbs(qs):
+    """[nb, 64] bytes of 2-bit codes -> [nb, 256]: per 128 values, 32 bytes
+    read 4 times at shifts 0, 2, 4, 6"""
+    out = []
+    for h in range(2):
+        q = qs[:, 32 * h:32 * h + 32].astype(np.int64)
+        for sh in range(4):
+            out.append((q >> (2 * sh)) & 3)
+    return np.concatenate(out, axis=1)
+
+
+def dequant_k(t, b):
+    blk = np.frombuffer(b, np.uint8).reshape(-1, KBYTES[t])
+    with np.errstate(all="ignore"):
+        if t == "q2_K":
+            d, dmin = half(blk, 80), half(blk, 82)
+            sc = blk[:, 0:16].astype(np.int64)
+            dl = sub_expand((d * (sc & 0xF).astype(F32)).astype(F32), 16)
+            ml = sub_expand((dmin * (sc >> 4).astype(F32)).astype(F32), 16)
+            q = crumbs(blk[:, 16:80]).astype(F32)
+            return ((dl * q).astype(F32) - ml).astype(F32).ravel()
+        if t == "q3_K":
+            d = half(blk, 108)
+            s = blk[:, 96:108].astype(np.int64)
+            lo = np.concatenate([s[:, 0:8] & 0xF, s[:, 0:8] >> 4], axis=1)
+            hi = np.concatenate([(s[:, 8:12] >> (2 * k)) & 3 for k in range(4)], axis=1)
+            sc = (lo | hi << 4) - 32
+            dl = sub_expand((d * sc.astype(F32)).astype(F32), 16)
+            hm = blk[:, 0:32].astype(np.int64)
+            hbit = np.concatenate([(hm >> k) & 1 for k in range(8)], axis=1)
+            q = crumbs(blk[:, 32:96]) - np.where(hbit == 1, 0, 4)
+            return (dl * q.astype(F32)).astype(F32).ravel()
+        if t in ("q4_K", "q5_K"):
+            d, dmin = half(blk, 0), half(blk, 2)
+            s, m = scale_min_k4(blk[:, 4:16])
+            d1 = sub_expand((d * s.astype(F32)).astype(F32), 32)
+            m1 = sub_expand((dmin * m.astype(F32)).astype(F32), 32)
+            qs = blk[:, 48:176] if t == "q5_K" else blk[:, 16:144]
+            qs = qs.astype(np.int64)
+            q = np.concatenate([x for p in range(4) for x in
+                                (qs[:, 32 * p:32 * p + 32] & 0xF, qs[:, 32 * p:32 * p + 32] >> 4)], axis=1)
+            if t == "q5_K":
+                qh = blk[:, 16:48].astype(np.int64)
+                q = q + 16 * np.concatenate([(qh >> j) & 1 for j in range(8)], axis=1)
+            return ((d1 * q.astype(F32)).astype(F32) - m1).astype(F32).ravel()
+        if t == "q6_K":
+            d = half(blk, 208)
+            sc = blk[:, 192:208].view(np.int8).astype(F32)
+            dl = sub_expand((d * sc).astype(F32), 16)
+            parts = []
+            for h in range(2):
+                ql = blk[:, 64 * h:64 * h + 64].astype(np.int64)
+                qh = blk[:, 128 + 32 * h:160 + 32 * h].astype(np.int64)
+                parts += [(ql[:, 0:32] & 0xF) | ((qh & 3) << 4), (ql[:, 32:64] & 0xF) | (((qh >> 2) & 3) << 4),
+                          (ql[:, 0:32] >> 4) | (((qh >> 4) & 3) << 4), (ql[:, 32:64] >> 4) | (((qh >> 6) & 3) << 4)]
+            q = np.concatenate(parts, axis=1) - 32
+            return (dl * q.astype(F32)).astype(F32).ravel()
+    raise ValueError(t)
+
+
+def kquant_blocks(rng, t, nb=600):
+    """random super-blocks with finite fp16 scales (some zero, subnormal,
+    negative, large)"""
+    b = rng.integers(0, 256, (nb, KBYTES[t]), dtype=np.uint8)
+    scales = np.concatenate([rng.standard_normal(nb - 8) * 0.01,
+                             [0.0, -0.0, 2 ** -24, 3 * 2 ** -20, -1.5, 1000.0, 65504.0, -2 ** -14]])
+    h = scales.astype(np.float16).view(np.uint16)
+    hb = np.stack([h & 0xFF, h >> 8], axis=1).astype(np.uint8)
+    offs = {"q2_K": (80, 82), "q3_K": (108,), "q4_K": (0, 2), "q5_K": (0, 2), "q6_K": (208,)}[t]
+    for k, o in enumerate(offs):
+        b[:, o:o + 2] = hb if k == 0 else hb[rng.permutation(nb)]
+    return b.tobytes()
+
+
 # ---------------------------------------------------------------- data
 
 def nudge(x, ulps):
@@ -406,6 +511,25 @@ def main():
                     i = int(np.flatnonzero(got != ref)[0])
                     why = "value %d: C %08x, numpy %08x" % (i, got[i], ref[i])
                 report(same, name, why or "shape %s vs %s" % (got.shape, ref.shape))
+    for t in KBYTES:
+        blocks = kquant_blocks(rng, t)
+        qpath = os.path.join(tmp, "k.bin")
+        with open(qpath, "wb") as f:
+            f.write(blocks)
+        ref = dequant_k(t, blocks).view(np.uint32)
+        for mode in ("--dequantize", "--dequantize-ref"):
+            name = "dequant_%s_random_blocks%s" % (t, "_ref" if mode.endswith("ref") else "")
+            try:
+                got = np.frombuffer(run(binary, mode, t, qpath, os.path.join(tmp, "out.f32")), np.uint32)
+            except RuntimeError as e:
+                report(False, name, str(e))
+                continue
+            same = got.shape == ref.shape and np.array_equal(got, ref)
+            why = "shape %s vs %s" % (got.shape, ref.shape)
+            if not same and got.shape == ref.shape:
+                i = int(np.flatnonzero(got != ref)[0])
+                why = "value %d: C %08x, numpy %08x" % (i, got[i], ref[i])
+            report(same, name, why)
     return 1 if failures else 0
 
 

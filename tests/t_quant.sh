@@ -52,6 +52,50 @@ else
 	skip quant_bytes_match_numpy_reference "python3 with numpy is absent"
 fi
 
+# K-quant input (llama.cpp's Q4_K_M mixture, written by the tests' encoder):
+# decoded by llm-quant to llama.cpp's values (numpy's decoders, bit for
+# bit), run by llm-run as its F32 form runs, refused as a target
+if $MK "$TMP/k.gguf" 256 1 4 2 512 512 128 9 0 q4_K_m >/dev/null 2>"$TMP/err" &&
+	llm-quant -q -t f32 -o "$TMP/k.f32.gguf" "$TMP/k.gguf" 2>"$TMP/err"; then
+	ok quant_from_kquants
+else
+	fail quant_from_kquants "$(cat "$TMP/err")"
+fi
+if have_numpy; then
+	if "$PYTHON" - "$TMP" <<'PY' >"$TMP/py" 2>&1
+import sys
+import numpy as np
+sys.path.insert(0, "tests")
+import gguf_ref, ref_quant
+d = sys.argv[1]
+src, out = gguf_ref.read(d + "/k.gguf"), gguf_ref.read(d + "/k.f32.gguf")
+kinds = set()
+for a, b in zip(src["tensors"], out["tensors"]):
+    assert b["type_name"] == "f32", b["name"]
+    if a["type_name"] == "f32":
+        assert a["data"] == b["data"], a["name"]
+        continue
+    kinds.add(a["type_name"])
+    want = ref_quant.dequant_k(a["type_name"].replace("_k", "_K"), a["data"])
+    assert want.tobytes() == b["data"], a["name"]
+assert kinds == {"q4_k", "q6_k"}, kinds
+print("ok")
+PY
+	then ok quant_kquant_values_match_numpy; else fail quant_kquant_values_match_numpy "$(tail -5 "$TMP/py" | tr "\n" " ")"; fi
+else
+	skip quant_kquant_values_match_numpy "python3 with numpy is absent"
+fi
+a=$(llm-run -q --temp 0 -n 12 --ignore-eos -p "ab" "$TMP/k.gguf" 2>&1 | od -An -tx1)
+b=$(llm-run -q --temp 0 -n 12 --ignore-eos -p "ab" "$TMP/k.f32.gguf" 2>&1 | od -An -tx1)
+if [ -n "$a" ] && [ "$a" = "$b" ]; then ok run_kquant_as_f32; else fail run_kquant_as_f32 "K: $a; F32: $b"; fi
+llm-quant -q -t q4_K -o "$TMP/k2.gguf" "$TMP/m.gguf" 2>"$TMP/err"
+rc=$?
+if [ $rc -eq 2 ] && [ ! -e "$TMP/k2.gguf" ] && grep -q "unsupported type 'q4_K'" "$TMP/err"; then
+	ok quant_kquant_target_refused
+else
+	fail quant_kquant_target_refused "exit $rc: $(cat "$TMP/err")"
+fi
+
 # fallback: rows of 100 do not fit q8_0 blocks -> f16, said on stderr
 llm-quant -t q8_0 --pure -o "$TMP/odd.q8.gguf" "$TMP/odd.gguf" 2>"$TMP/err"
 if grep -q 'ffn_down.weight: rows of 100 values do not fit q8_0 blocks; writing f16' "$TMP/err" &&

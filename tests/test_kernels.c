@@ -21,6 +21,7 @@
 
 #include "attention.h"
 #include "kernels.h"
+#include "kq_enc.h"
 #include "testutil.h"
 #include "threadpool.h"
 #include "types.h"
@@ -28,12 +29,15 @@
 static uint64_t rs = 0x243f6a8885a308d3ull;
 static float grand(void) { return test_grand(&rs); }
 
-static const int types[] = { LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
-			     LLM_TYPE_Q4_0, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1 };
+static const int types[] = { LLM_TYPE_F32,  LLM_TYPE_F16,  LLM_TYPE_BF16, LLM_TYPE_Q8_0,
+			     LLM_TYPE_Q4_0, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1,
+			     LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K,
+			     LLM_TYPE_Q6_K };
 #define NTYPES (int)(sizeof types / sizeof types[0])
 
 /* d rows of n random values (some rows with an offset, so Q4_1/Q5_1 mins
- * matter) encoded to type t; dec gets the decoded floats. */
+ * matter) encoded to type t (K-quants by tests/kq_enc.h); dec gets the
+ * decoded floats. */
 static void *make_rows(int t, int64_t n, int64_t d, float *dec)
 {
 	const struct llm_type_traits *tt = llm_type_traits(t);
@@ -44,7 +48,8 @@ static void *make_rows(int t, int64_t n, int64_t d, float *dec)
 		float off = (r % 3 == 0) ? 0.7f : 0.0f;
 		for (int64_t i = 0; i < n; i++)
 			tmp[i] = grand() + off;
-		tt->from_float(tmp, w + r * rb, n);
+		if (!kq_encode(t, tmp, w + r * rb, n))
+			tt->from_float(tmp, w + r * rb, n);
 		tt->to_float(w + r * rb, dec + r * n, n);
 	}
 	free(tmp);
@@ -65,12 +70,16 @@ static void test_dots(void)
 {
 	static const int64_t fsizes[] = { 1, 7, 15, 17, 31, 33, 100, 257, 1000, 4099 };
 	static const int64_t qsizes[] = { 32, 64, 96, 160, 1024, 4128 };
+	static const int64_t ksizes[] = { 256, 512, 768, 2816, 5632 };
 	char name[128];
 	for (int ti = 0; ti < NTYPES; ti++) {
 		int t = types[ti];
 		int isfloat = llm_type_traits(t)->blck == 1;
-		const int64_t *sz = isfloat ? fsizes : qsizes;
-		int nsz = isfloat ? (int)(sizeof fsizes / sizeof *fsizes) : (int)(sizeof qsizes / sizeof *qsizes);
+		int kq = llm_type_traits(t)->blck == 256;
+		const int64_t *sz = isfloat ? fsizes : kq ? ksizes : qsizes;
+		int nsz = isfloat ? (int)(sizeof fsizes / sizeof *fsizes)
+			: kq	  ? (int)(sizeof ksizes / sizeof *ksizes)
+				  : (int)(sizeof qsizes / sizeof *qsizes);
 		for (int isa = 0; isa <= llm_isa_best(); isa++) {
 			llm_dot_fn ref = llm_dot_get(t, LLM_ISA_SCALAR), fn = llm_dot_get(t, isa);
 			int bad = 0;
@@ -111,7 +120,8 @@ static void test_matvec_matmul(llm_threadpool *tp)
 	char name[128];
 	for (int ti = 0; ti < NTYPES; ti++) {
 		int t = types[ti];
-		int64_t n = llm_type_traits(t)->blck == 1 ? 263 : 288, d = 131, m = 6;
+		int blck = llm_type_traits(t)->blck;
+		int64_t n = blck == 1 ? 263 : blck == 32 ? 288 : 512, d = 131, m = 6;
 		float *dec = malloc((size_t)(n * d) * 4), *x = malloc((size_t)(n * m) * 4);
 		float *y = malloc((size_t)(d * m) * 4), *yr = malloc((size_t)(d * m) * 4);
 		double *S = malloc((size_t)(d * m) * sizeof *S);

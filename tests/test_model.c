@@ -24,6 +24,7 @@
 #include "ckpt.h"
 #include "error.h"
 #include "gguf.h"
+#include "kq_enc.h"
 #include "lora.h"
 #include "model.h"
 #include "testutil.h"
@@ -48,7 +49,14 @@ static const struct cfg cfgs[] = {
 	{ "mha", "llama", 64, 2, 4, 4, 172, 96, 32, 32, 0, 0, 10000, NULL, 0 },  /* key_length 32 */
 	{ "gqa", "llama", 128, 2, 8, 2, 100, 80, 16, 16, 1, 1, 500000, NULL, 0 },
 	{ "mqa", "mistral", 64, 3, 4, 1, 96, 70, 16, 8, 0, 2, 10000, NULL, 0 },
+	{ "kq", "llama", 256, 2, 4, 2, 512, 96, 64, 64, 0, 0, 10000, NULL, 0 }, /* rows of 256: K-quants */
 };
+
+/* write_model's type argument for llama-quantize's Q4_K_M-like mixture:
+ * attn_v, ffn_down and output in Q6_K, the other matrices in Q4_K */
+#define MIX_Q4_K_M (-1)
+
+static const char *type_label(int t) { return t == MIX_Q4_K_M ? "q4_K_m" : llm_type_name(t); }
 
 /* LoRA deltas added to named tensors while writing (the "merged" model of
  * the run-time adapter test): W += scale * B A, B [n_out][R], A [R][n_in]. */
@@ -62,7 +70,8 @@ static const struct delta *deltas;
 static int n_deltas;
 static float delta_scale;
 
-/* Write cfg c with 2-D weights in type t (F32 where rows do not fit). */
+/* Write cfg c with 2-D weights in type t (F32 where rows do not fit;
+ * K-quants by tests/kq_enc.h). */
 static int write_model(const char *path, const struct cfg *c, int t)
 {
 	llm_gguf_writer *w;
@@ -119,7 +128,13 @@ static int write_model(const char *path, const struct cfg *c, int t)
 #undef ADD
 	int types[64];
 	for (int i = 0; i < nt; i++) {
-		int tt = ts[i].d && llm_type_row_size(t, ts[i].n) ? t : LLM_TYPE_F32;
+		int ti = t;
+		if (t == MIX_Q4_K_M)
+			ti = strstr(ts[i].name, "attn_v") || strstr(ts[i].name, "ffn_down") ||
+					     !strcmp(ts[i].name, "output.weight")
+				     ? LLM_TYPE_Q6_K
+				     : LLM_TYPE_Q4_K;
+		int tt = ts[i].d && llm_type_row_size(ti, ts[i].n) ? ti : LLM_TYPE_F32;
 		types[i] = tt;
 		if (c->skip && !strcmp(c->skip, ts[i].name))
 			continue;
@@ -146,7 +161,8 @@ static int write_model(const char *path, const struct cfg *c, int t)
 		size_t rb = llm_type_row_size(types[i], n);
 		uint8_t *q = malloc(rb * (size_t)d);
 		for (int64_t r = 0; r < d; r++)
-			llm_type_traits(types[i])->from_float(x + r * n, q + r * rb, n);
+			if (!kq_encode(types[i], x + r * n, q + r * rb, n))
+				llm_type_traits(types[i])->from_float(x + r * n, q + r * rb, n);
 		if (!(c->skip && !strcmp(c->skip, ts[i].name)))
 			rc = llm_gguf_writer_write(w, q, rb * (size_t)d);
 		free(x);
@@ -204,8 +220,10 @@ static double rel_diff(const float *a, const float *b, size_t n)
 	return md / mx;
 }
 
-static const int all_types[] = { LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0,
-				 LLM_TYPE_Q4_0, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1 };
+static const int all_types[] = { LLM_TYPE_F32,  LLM_TYPE_F16,  LLM_TYPE_BF16, LLM_TYPE_Q8_0,
+				 LLM_TYPE_Q4_0, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1,
+				 LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K,
+				 LLM_TYPE_Q6_K, MIX_Q4_K_M };
 
 static int gen(const char *dir)
 {
@@ -217,8 +235,11 @@ static int gen(const char *dir)
 	for (size_t ci = 0; ci < sizeof cfgs / sizeof *cfgs; ci++)
 		for (size_t ti = 0; ti < sizeof all_types / sizeof *all_types; ti++) {
 			const struct cfg *c = &cfgs[ci];
+			int kq = all_types[ti] == MIX_Q4_K_M || llm_type_traits(all_types[ti])->blck == 256;
+			if (kq && c->dim % 256)
+				continue; /* all F32: the K-quants need rows of 256 */
 			char name[64];
-			snprintf(name, sizeof name, "%s_%s", c->name, llm_type_name(all_types[ti]));
+			snprintf(name, sizeof name, "%s_%s", c->name, type_label(all_types[ti]));
 			snprintf(path, sizeof path, "%s/%s.gguf", dir, name);
 			llm_ckpt *ck;
 			llm_model *m;

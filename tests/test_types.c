@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "kq_enc.h"
 #include "types.h"
 #include "types_impl.h"
 
@@ -341,6 +342,39 @@ static void test_quant_bounds(void)
 	free(x), free(y), free(q);
 }
 
+/* The tests' K-quant encoder (kq_enc.h) through the library's decoders:
+ * Gaussian rows come back within a few percent (RMS error over RMS), the
+ * coarser the type the more.  A layout misread on either side gives
+ * errors of order 1. */
+static void test_kquant_round_trip(void)
+{
+	enum { N = 256 * 64 };
+	float *x = malloc(N * 4), *y = malloc(N * 4);
+	uint8_t *q = malloc(N);
+	for (int i = 0; i < N; i++)
+		x[i] = (float)(urand() + urand() + urand() - 1.5) * (1.0f + (float)((i / 256) % 4));
+	static const int types[] = { LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K,
+				     LLM_TYPE_Q6_K };
+	static const double bound[] = { 0.35, 0.2, 0.1, 0.05, 0.03 };
+	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+		int t = types[k];
+		double e2 = 0, x2 = 0;
+		int enc = kq_encode(t, x, q, N);
+		if (enc)
+			llm_type_traits(t)->to_float(q, y, N);
+		for (int i = 0; enc && i < N; i++) {
+			e2 += ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+			x2 += (double)x[i] * x[i];
+		}
+		double rel = enc ? sqrt(e2 / x2) : 1;
+		char name[64];
+		snprintf(name, sizeof name, "kquant_round_trip_%s", llm_type_name(t));
+		CHECK(rel <= bound[k], name, "relative RMS error %.4f > %.2f", rel, bound[k]);
+		printf("# %s: relative RMS error %.4f\n", name, rel);
+	}
+	free(x), free(y), free(q);
+}
+
 /* blocks whose bytes follow from the format definition alone */
 static void test_quant_known_blocks(void)
 {
@@ -523,7 +557,7 @@ static int helper(int argc, char **argv)
 	int ref = strstr(argv[1], "-ref") != NULL, enc = strncmp(argv[1], "--quantize", 10) == 0;
 	int t = llm_type_from_name(argv[2]);
 	const struct llm_type_traits *tt = llm_type_traits(t);
-	if (!tt || !tt->from_float) {
+	if (!tt || !(enc ? tt->from_float != NULL : tt->to_float != NULL)) {
 		fprintf(stderr, "test_types: %s: no converter\n", argv[2]);
 		return 2;
 	}
@@ -613,6 +647,7 @@ int main(int argc, char **argv)
 	test_bf16();
 	test_quant_known_blocks();
 	test_quant_bounds();
+	test_kquant_round_trip();
 	test_fast_vs_ref();
 	test_qstats();
 	return test_done();

@@ -5,7 +5,11 @@
  * </s>, the 256 byte tokens <0xNN>, then "▁" and the printable ASCII
  * characters with and without "▁", then filler tokens.
  *
- * usage: tool_mkmodel OUT [dim layers heads kv_heads ff vocab ctx seed [tied]]
+ * usage: tool_mkmodel OUT [dim layers heads kv_heads ff vocab ctx seed [tied [KTYPE]]]
+ *
+ * KTYPE (q2_K .. q6_K, or q4_K_m: attn_v, ffn_down and output in q6_K, the
+ * rest q4_K) writes the 2-D weights as K-quants with tests/kq_enc.h, since
+ * llm-quant writes no K-quants (for benchmarks of the K-quant kernels).
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +18,7 @@
 
 #include "error.h"
 #include "gguf.h"
+#include "kq_enc.h"
 #include "types.h"
 
 static uint64_t rng = 88172645463325252ull;
@@ -44,7 +49,7 @@ int main(int argc, char **argv)
 	int64_t dim = 64, nl = 2, nh = 4, nkv = 2, ff = 160, nv = 512, ctx = 256;
 	int tied = 0;
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s OUT [dim layers heads kv_heads ff vocab ctx seed [tied]]\n", argv[0]);
+		fprintf(stderr, "usage: %s OUT [dim layers heads kv_heads ff vocab ctx seed [tied [KTYPE]]]\n", argv[0]);
 		return 2;
 	}
 	if (argc >= 10) {
@@ -52,6 +57,16 @@ int main(int argc, char **argv)
 		ff = atoll(argv[6]), nv = atoll(argv[7]), ctx = atoll(argv[8]);
 		rng ^= (uint64_t)atoll(argv[9]) * 0x9E3779B97F4A7C15ull;
 		tied = argc >= 11 && atoi(argv[10]);
+	}
+	const char *kname = argc >= 12 ? argv[11] : NULL;
+	int mix = kname && !strcmp(kname, "q4_K_m"), ktype = mix ? LLM_TYPE_Q4_K : -1;
+	if (kname && !mix) {
+		ktype = llm_type_from_name(kname);
+		const struct llm_type_traits *kt = llm_type_traits(ktype);
+		if (!kt || kt->blck != 256 || ktype == LLM_TYPE_Q8_K) {
+			fprintf(stderr, "%s: %s: not a K-quant type (q2_K .. q6_K, q4_K_m)\n", argv[0], kname);
+			return 2;
+		}
 	}
 	if (nv < 259 + 96 * 2 + 1 || dim % nh || nh % nkv || dim <= 0 || nl <= 0 || ff <= 0) {
 		fprintf(stderr, "%s: bad shape (vocab >= 452, heads divide dim, kv_heads divide heads)\n", argv[0]);
@@ -75,7 +90,10 @@ int main(int argc, char **argv)
 	llm_meta_set_u32(m, "llama.attention.head_count_kv", (uint32_t)nkv);
 	llm_meta_set_f32(m, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
 	llm_meta_set_f32(m, "llama.rope.freq_base", 10000.0f);
-	llm_meta_set_u32(m, "general.file_type", 0);
+	/* llama_ftype: ALL_F32, or the K-quant mostly-types (Q4_K_M 15) */
+	static const int kftype[] = { [LLM_TYPE_Q2_K] = 10, [LLM_TYPE_Q3_K] = 11, [LLM_TYPE_Q4_K] = 14,
+				      [LLM_TYPE_Q5_K] = 16, [LLM_TYPE_Q6_K] = 18 };
+	llm_meta_set_u32(m, "general.file_type", mix ? 15 : ktype >= 0 ? (uint32_t)kftype[ktype] : 0);
 	/* vocabulary */
 	struct llm_str *tok = calloc((size_t)nv, sizeof *tok);
 	float *score = calloc((size_t)nv, sizeof *score);
@@ -127,8 +145,24 @@ int main(int argc, char **argv)
 	T("output_norm.weight", 1, dim, 1, 1);
 	if (!tied)
 		T("output.weight", 2, dim, nv, 0);
+	int *type = malloc((size_t)nt * sizeof *type);
+	for (i = 0; i < nt; i++) {
+		type[i] = LLM_TYPE_F32;
+		if (ktype >= 0 && t[i].nd == 2) {
+			type[i] = mix && (strstr(t[i].name, "attn_v") || strstr(t[i].name, "ffn_down") ||
+					  !strcmp(t[i].name, "output.weight"))
+					  ? LLM_TYPE_Q6_K
+					  : ktype;
+			if (!llm_type_row_size(type[i], t[i].ne[0])) {
+				fprintf(stderr, "%s: %s: rows of %lld do not fit %s\n", argv[0], t[i].name,
+					(long long)t[i].ne[0], llm_type_name(type[i]));
+				llm_gguf_writer_abort(w);
+				return 2;
+			}
+		}
+	}
 	for (i = 0; i < nt; i++)
-		if (llm_gguf_writer_add_tensor(w, t[i].name, LLM_TYPE_F32, t[i].nd, t[i].ne)) {
+		if (llm_gguf_writer_add_tensor(w, t[i].name, type[i], t[i].nd, t[i].ne)) {
 			fprintf(stderr, "%s: %s\n", argv[0], llm_errmsg());
 			llm_gguf_writer_abort(w);
 			return 1;
@@ -136,18 +170,25 @@ int main(int argc, char **argv)
 	for (i = 0; i < nt; i++) {
 		int64_t rows = t[i].nd == 2 ? t[i].ne[1] : 1, n = t[i].ne[0];
 		float *row = malloc((size_t)n * sizeof *row);
+		size_t rb = llm_type_row_size(type[i], n);
+		uint8_t *enc = malloc(rb);
 		for (int64_t r = 0; r < rows; r++) {
 			float s = (float)(1.0 / sqrt((double)n)) * (0.5f + (float)urand());
 			for (int64_t j = 0; j < n; j++)
 				row[j] = t[i].norm ? 1.0f + 0.1f * gauss() : s * gauss();
-			if (llm_gguf_writer_write(w, row, (size_t)n * sizeof *row)) {
+			const void *out = row;
+			if (type[i] != LLM_TYPE_F32 && kq_encode(type[i], row, enc, n))
+				out = enc;
+			if (llm_gguf_writer_write(w, out, rb)) {
 				fprintf(stderr, "%s: %s\n", argv[0], llm_errmsg());
 				llm_gguf_writer_abort(w);
 				return 1;
 			}
 		}
 		free(row);
+		free(enc);
 	}
+	free(type);
 	if (llm_gguf_writer_commit(w)) {
 		fprintf(stderr, "%s: %s\n", argv[0], llm_errmsg());
 		return 1;
