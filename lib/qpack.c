@@ -1,4 +1,5 @@
-/* qpack.c - Q4_0 / Q8_0 repacking and the VNNI mat-mul over it (qpack.h). */
+/* qpack.c - Q4_0 / Q8_0 / Q4_K / Q5_K repacking and the VNNI mat-mul over
+ * it (qpack.h). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -14,34 +15,68 @@
 #include <immintrin.h>
 #define QP_X86 1
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define INLINE inline __attribute__((always_inline))
 #endif
+#define INLINE inline __attribute__((always_inline))
 
 #define GR 16    /* rows per group: one 32-bit lane each in a 512-bit register */
 #define QK 32    /* values per block */
 #define XMAX 8323072.0f /* 127 * 65536: |xi| <= XMAX keeps the top byte in -127..127 */
 #define TILE 4   /* tokens per pass over a group's weights */
 #define GDEC 4   /* groups per panel, side by side when decoding one token */
+#define QKK 256  /* values per K-quant super-block */
+
+/* What a pack holds, the kernels' template argument: codes as nibbles or
+ * bytes; per 32 values and row, an fp16 scale with a fixed code offset
+ * (the *_0 types), a 6-bit scale and min (Q4_K, Q5_K) or two int8 scales,
+ * one per 16 values (Q6_K, codes q + 32).  The K-quants' blocks come in
+ * runs of 8 after their super-block's record: each row's d and dmin in
+ * F32 (Q6_K: d, and a dmin slot left zero). */
+enum { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K };
+#define KIND_BYTES(k) ((k) == KIND_Q8_0 || (k) >= KIND_Q5_K) /* one code per byte */
+#define KIND_K(k) ((k) >= KIND_Q4_K)                           /* sc, m; d, dmin */
 
 struct llm_qpack {
-	int type;
+	int type, kind;
 	int64_t n, d;      /* d rows of n values */
 	int64_t nb, ng;    /* blocks per row, groups of GR rows */
 	int64_t np;        /* panels of GDEC groups (the last padded with zero groups) */
-	size_t code;       /* code bytes per group-block: 256 (Q4_0) or 512 (Q8_0) */
+	size_t code;       /* code bytes per group-block: 256 (nibbles) or 512 (bytes) */
 	size_t blk;        /* bytes per panel-block: GDEC x (code + 32 scale bytes) */
-	size_t stride;     /* bytes per panel: nb x blk */
+	size_t rec;        /* K-quants: a super-block's record, GDEC x GR x (d, dmin) F32; else 0 */
+	size_t stride;     /* bytes per panel: nb x blk (+ nb / 8 records) */
 	uint8_t *data;
 };
 
-/* Group g's codes and scales of block 0; block b is b * p->blk further on. */
-static const uint8_t *group_codes(const llm_qpack *p, int64_t g)
+#define REC (GDEC * GR * 8)
+
+/* Where block b starts within a panel, and (K-quants) its super-block's
+ * record: runs of 8 blocks, each after its record. */
+static INLINE size_t blk_off(const llm_qpack *p, int64_t b)
 {
-	return p->data + (size_t)(g / GDEC) * p->stride + (size_t)(g % GDEC) * p->code;
+	if (!p->rec)
+		return (size_t)b * p->blk;
+	return (size_t)(b / 8) * (8 * p->blk + REC) + REC + (size_t)(b % 8) * p->blk;
 }
-static const uint8_t *group_scales(const llm_qpack *p, int64_t g)
+static INLINE size_t rec_off(const llm_qpack *p, int64_t b)
 {
-	return p->data + (size_t)(g / GDEC) * p->stride + GDEC * p->code + (size_t)(g % GDEC) * GR * 2;
+	return (size_t)(b / 8) * (8 * p->blk + REC);
+}
+
+/* Group g's codes, scales (16 fp16 d; K-quants 16 sc then 16 m bytes) and
+ * record (16 d then 16 dmin) of block b. */
+static INLINE const uint8_t *group_codes(const llm_qpack *p, int64_t g, int64_t b)
+{
+	return p->data + (size_t)(g / GDEC) * p->stride + blk_off(p, b) + (size_t)(g % GDEC) * p->code;
+}
+static INLINE const uint8_t *group_scales(const llm_qpack *p, int64_t g, int64_t b)
+{
+	return p->data + (size_t)(g / GDEC) * p->stride + blk_off(p, b) + GDEC * p->code +
+	       (size_t)(g % GDEC) * GR * 2;
+}
+static INLINE const float *group_rec(const llm_qpack *p, int64_t g, int64_t b)
+{
+	return (const float *)(p->data + (size_t)(g / GDEC) * p->stride + rec_off(p, b)) +
+	       (g % GDEC) * 2 * GR;
 }
 
 static size_t round64(size_t v) { return (v + 63) & ~(size_t)63; }
@@ -49,7 +84,8 @@ static size_t round64(size_t v) { return (v + 63) & ~(size_t)63; }
 int llm_qpack_available(int type)
 {
 #ifdef QP_X86
-	if (type != LLM_TYPE_Q4_0 && type != LLM_TYPE_Q8_0)
+	if (type != LLM_TYPE_Q4_0 && type != LLM_TYPE_Q8_0 && type != LLM_TYPE_Q4_K &&
+	    type != LLM_TYPE_Q5_K && type != LLM_TYPE_Q6_K)
 		return 0;
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -86,8 +122,8 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 		for (int r = 0; r < nr; r++)
 			src[r] = llm_parts_row(&j->src, g * GR + r);
 		for (int64_t b = 0; b < p->nb; b++) {
-			uint8_t *codes = (uint8_t *)group_codes(p, g) + (size_t)b * p->blk;
-			uint16_t *sc = (uint16_t *)(group_scales(p, g) + (size_t)b * p->blk);
+			uint8_t *codes = (uint8_t *)group_codes(p, g, b);
+			uint16_t *sc = (uint16_t *)group_scales(p, g, b);
 			for (int r = 0; r < GR; r++) {
 				if (r >= nr) { /* padding row: zero scale, any codes */
 					sc[r] = 0;
@@ -108,6 +144,87 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 	}
 }
 
+/* Block b of a Q4_K / Q5_K row (super-block b / 8, sub-block b % 8):
+ * the 32 codes u (0..15 or 0..31), the 6-bit scale and min, and the
+ * super-block's d and dmin: the values are (d sc) u - dmin m, as types.c's
+ * decoder forms them. */
+static void kblock(const uint8_t *row, int type, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
+{
+	const int q5 = type == LLM_TYPE_Q5_K;
+	const uint8_t *sb = row + (size_t)(b / 8) * (q5 ? 176 : 144);
+	const int j = (int)(b % 8);
+	uint16_t h[2];
+	memcpy(h, sb, 4);
+	const uint8_t *k = sb + 4;
+	int sc, m;
+	if (j < 4)
+		sc = k[j] & 63, m = k[j + 4] & 63;
+	else
+		sc = (k[j + 4] & 0xF) | ((k[j - 4] >> 6) << 4), m = (k[j + 4] >> 4) | ((k[j] >> 6) << 4);
+	sm[0] = (uint8_t)sc, sm[1] = (uint8_t)m;
+	dd[0] = llm_fp16_to_fp32(h[0]), dd[1] = llm_fp16_to_fp32(h[1]);
+	const uint8_t *qs = sb + (q5 ? 48 : 16) + 32 * (j / 2), *qh = sb + 16;
+	for (int l = 0; l < 32; l++)
+		u[l] = (uint8_t)(((qs[l] >> (4 * (j % 2))) & 0xF) | (q5 ? ((qh[l] >> j) & 1) << 4 : 0));
+}
+
+/* Block b of a Q6_K row (values 32 (b % 8).. of super-block b / 8): the
+ * 32 codes u = q + 32 (0..63), the two int8 scales of its halves, and the
+ * super-block's d: the values are (d sc) (u - 32). */
+static void kblock6(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
+{
+	const uint8_t *sb = row + (size_t)(b / 8) * 210;
+	const int j = (int)(b % 8), half = j / 4, k = j % 4;
+	uint16_t h;
+	memcpy(&h, sb + 208, 2);
+	const uint8_t *ql = sb + 64 * half + 32 * (k & 1), *qh = sb + 128 + 32 * half;
+	for (int l = 0; l < 32; l++)
+		u[l] = (uint8_t)(((ql[l] >> (k >= 2 ? 4 : 0)) & 0xF) | ((qh[l] >> (2 * k)) & 3) << 4);
+	sm[0] = sb[192 + 2 * j], sm[1] = sb[192 + 2 * j + 1];
+	dd[0] = llm_fp16_to_fp32(h), dd[1] = 0;
+}
+
+/* pack_groups for Q4_K / Q5_K / Q6_K: codes as Q4_0's nibbles (byte k of a row's
+ * block: column k low, column k + 16 high) or as bytes, then the 16 rows'
+ * scales and mins (bytes); each super-block's record the rows' d and dmin.
+ * Padding rows: zero codes, scales, mins, d and dmin. */
+static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
+{
+	(void)tid;
+	const struct pack_job *j = arg;
+	const llm_qpack *p = j->p;
+	const int bytes = KIND_BYTES(p->kind);
+	for (int64_t g = g0; g < g1; g++) {
+		int64_t left = p->d - g * GR;
+		int nr = left < 0 ? 0 : left < GR ? (int)left : GR;
+		const uint8_t *src[GR];
+		for (int r = 0; r < nr; r++)
+			src[r] = llm_parts_row(&j->src, g * GR + r);
+		for (int64_t b = 0; b < p->nb; b++) {
+			uint8_t *codes = (uint8_t *)group_codes(p, g, b), *sm = (uint8_t *)group_scales(p, g, b);
+			float *rec = (float *)group_rec(p, g, b);
+			for (int r = 0; r < GR; r++) {
+				uint8_t u[32] = { 0 }, c[32], k[2] = { 0, 0 };
+				float dd[2] = { 0, 0 };
+				if (r < nr && p->kind == KIND_Q6_K)
+					kblock6(src[r], b, u, k, dd);
+				else if (r < nr)
+					kblock(src[r], p->type, b, u, k, dd);
+				sm[r] = k[0], sm[GR + r] = k[1];
+				if (b % 8 == 0)
+					rec[r] = dd[0], rec[GR + r] = dd[1];
+				if (bytes)
+					memcpy(c, u, 32);
+				else
+					for (int k = 0; k < 16; k++)
+						c[k] = (uint8_t)(u[k] | u[k + 16] << 4);
+				for (int ch = 0; ch < (bytes ? 8 : 4); ch++)
+					memcpy(codes + 64 * ch + 4 * r, c + 4 * ch, 4);
+			}
+		}
+	}
+}
+
 int llm_qpack_new(llm_qpack **out, const void *w, int type, int64_t n, int64_t d,
 		  llm_threadpool *tp)
 {
@@ -117,7 +234,8 @@ int llm_qpack_new(llm_qpack **out, const void *w, int type, int64_t n, int64_t d
 int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *rows,
 			  int n_parts, int type, int64_t n, llm_threadpool *tp)
 {
-	struct pack_job j = { .blk_bytes = type == LLM_TYPE_Q8_0 ? 34 : 18 };
+	const struct llm_type_traits *tt = llm_type_traits(type);
+	struct pack_job j = { .blk_bytes = tt ? tt->type_size : 0 };
 	*out = NULL;
 	int rc = llm_parts_init(&j.src, w, rows, n_parts, llm_type_row_size(type, n), "qpack");
 	if (rc)
@@ -126,28 +244,31 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 	if (!llm_qpack_available(type))
 		return llm_err(LLM_EUNSUPPORTED, "qpack: type %s cannot be packed on this CPU",
 			       llm_type_name(type));
-	if (n < QK || n % QK || d < 1)
+	if (n < tt->blck || n % tt->blck || d < 1)
 		return llm_err(LLM_EINVAL, "qpack: %lld rows of %lld values (need a multiple of %d)",
-			       (long long)d, (long long)n, QK);
+			       (long long)d, (long long)n, tt->blck);
 	llm_qpack *p = calloc(1, sizeof *p);
 	if (!p)
 		return llm_err(LLM_ENOMEM, "qpack: out of memory");
 	p->type = type;
+	p->kind = type == LLM_TYPE_Q8_0 ? KIND_Q8_0 : type == LLM_TYPE_Q4_K ? KIND_Q4_K
+		: type == LLM_TYPE_Q5_K ? KIND_Q5_K : type == LLM_TYPE_Q6_K ? KIND_Q6_K : KIND_Q4_0;
 	p->n = n;
 	p->d = d;
 	p->nb = n / QK;
 	p->ng = (d + GR - 1) / GR;
 	p->np = (p->ng + GDEC - 1) / GDEC;
-	p->code = type == LLM_TYPE_Q8_0 ? 512 : 256;
+	p->code = KIND_BYTES(p->kind) ? 512 : 256;
 	p->blk = GDEC * (p->code + GR * 2);
-	p->stride = (size_t)p->nb * p->blk;
+	p->rec = KIND_K(p->kind) ? REC : 0;
+	p->stride = (size_t)p->nb * p->blk + (size_t)(p->nb / 8) * p->rec;
 	size_t bytes = (size_t)p->np * p->stride;
 	if (!(p->data = llm_alloc_stream(bytes))) { /* decode streams it */
 		free(p);
 		return llm_err(LLM_ENOMEM, "qpack: out of memory for %zu bytes", bytes);
 	}
 	j.p = p;
-	llm_threadpool_run(tp, p->np * GDEC, 8, GDEC, pack_groups, &j);
+	llm_threadpool_run(tp, p->np * GDEC, 8, GDEC, KIND_K(p->kind) ? pack_groups_k : pack_groups, &j);
 	*out = p;
 	return 0;
 }
@@ -163,16 +284,20 @@ void llm_qpack_free(llm_qpack *p)
 /* ========================================================= activations */
 
 /* Per token, for its nb = n/32 blocks: planes p0[n] | p1[n] | p2[n] (int8),
- * dx[nb] (float), s01[nb] = sum(256 p0 + p1), s2[nb] = sum(p2) (int32). */
+ * dx[nb] (float), s01[nb] = sum(256 p0 + p1), s2[nb] = sum(p2) (int32),
+ * xs[nb] = dx (256 s01 + s2), the sum of the rounded block, and xh[nb],
+ * that of its first 16 values (float; the K-quants' mins and Q6_K's code
+ * offset multiply them). */
 size_t llm_qpack_x_size(int64_t n, int64_t m)
 {
-	return round64(3 * (size_t)n + 12 * (size_t)(n / QK)) * (size_t)m;
+	return round64(3 * (size_t)n + 20 * (size_t)(n / QK)) * (size_t)m;
 }
 
 struct xplanes {
 	int8_t *p0, *p1, *p2;
 	float *dx;
 	int32_t *s01, *s2;
+	float *xs, *xh;
 };
 
 /* xi = 65536 p0 + 256 p1 + p2 with p1, p2 in -128..127 and p0 in -127..127
@@ -184,6 +309,15 @@ static inline void split3(int32_t q, int32_t *h, int32_t *m, int32_t *l)
 	r = q - (*h << 16);     /* -32896..32639 */
 	*m = (r + 128) >> 8;
 	*l = r - (*m << 8);
+}
+
+/* block b's scale and the sums of its rounded values (halves' integer sums
+ * s0, s1: |.| <= 16 XMAX < 2^31), each rounded once */
+static inline void sums(const struct xplanes *o, int64_t b, float dx, int32_t s0, int32_t s1)
+{
+	o->dx[b] = dx;
+	o->xh[b] = (float)((double)dx * s0);
+	o->xs[b] = (float)((double)dx * ((double)s0 + s1));
 }
 
 static void quant_block_ref(const struct xplanes *o, int64_t b, const float *x)
@@ -200,18 +334,20 @@ static void quant_block_ref(const struct xplanes *o, int64_t b, const float *x)
 		memset(p0, 0, QK), memset(p1, 0, QK), memset(p2, 0, QK);
 		o->dx[b] = bad ? NAN : 0.0f;
 		o->s01[b] = o->s2[b] = 0;
+		o->xs[b] = o->xh[b] = o->dx[b];
 		return;
 	}
 	float id = XMAX / amax;
-	int32_t s01 = 0, s2 = 0;
+	int32_t s01 = 0, s2 = 0, sum[2] = { 0, 0 };
 	for (int i = 0; i < QK; i++) {
-		int32_t h, m, l;
-		split3((int32_t)nearbyintf(x[i] * id), &h, &m, &l);
+		int32_t h, m, l, q = (int32_t)nearbyintf(x[i] * id);
+		split3(q, &h, &m, &l);
 		p0[i] = (int8_t)h, p1[i] = (int8_t)m, p2[i] = (int8_t)l;
 		s01 += 256 * h + m;
 		s2 += l;
+		sum[i >= 16] += q;
 	}
-	o->dx[b] = amax / XMAX;
+	sums(o, b, amax / XMAX, sum[0], sum[1]);
 	o->s01[b] = s01;
 	o->s2[b] = s2;
 }
@@ -249,7 +385,7 @@ VNNI static void quant_block_avx512(const struct xplanes *o, int64_t b, const fl
 	store16(o->p2 + b * QK, l[0], l[1]);
 	__m512i s01 = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h[0], h[1]), 8),
 				       _mm512_add_epi32(m[0], m[1]));
-	o->dx[b] = amax / XMAX;
+	sums(o, b, amax / XMAX, _mm512_reduce_add_epi32(q[0]), _mm512_reduce_add_epi32(q[1]));
 	o->s01[b] = _mm512_reduce_add_epi32(s01);
 	o->s2[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(l[0], l[1]));
 }
@@ -266,6 +402,8 @@ static struct xplanes planes(const void *xq, int64_t n, int64_t t)
 	o.dx = (float *)(base + 3 * n);
 	o.s01 = (int32_t *)(o.dx + nb);
 	o.s2 = o.s01 + nb;
+	o.xs = (float *)(o.s2 + nb);
+	o.xh = o.xs + nb;
 	return o;
 }
 
@@ -312,8 +450,9 @@ VNNI static INLINE __m512i bc4(const int8_t *p)
 #define PF_AHEAD_Q4 8192
 #define DP(acc, w, p) _mm512_dpbusd_epi32((acc), (w), bc4(p))
 
-/* sum over the block of u * plane, rows in lanes: two chains of 4 */
-VNNI static INLINE __m512i plane(const __m512i *w, const int8_t *p)
+/* sums over the block's columns 0-15 (lo) and 16-31 (hi) of u * plane,
+ * rows in lanes: two chains of 4 */
+VNNI static INLINE void plane2(const __m512i *w, const int8_t *p, __m512i *lo, __m512i *hi)
 {
 	__m512i a0 = _mm512_setzero_si512(), a1 = a0;
 #pragma GCC unroll 4
@@ -321,6 +460,14 @@ VNNI static INLINE __m512i plane(const __m512i *w, const int8_t *p)
 		a0 = DP(a0, w[c], p + 4 * c);
 		a1 = DP(a1, w[c + 4], p + 16 + 4 * c);
 	}
+	*lo = a0, *hi = a1;
+}
+
+/* the same over the whole block */
+VNNI static INLINE __m512i plane(const __m512i *w, const int8_t *p)
+{
+	__m512i a0, a1;
+	plane2(w, p, &a0, &a1);
 	return _mm512_add_epi32(a0, a1);
 }
 
@@ -344,46 +491,124 @@ VNNI static INLINE void load_codes(__m512i *w, const uint8_t *codes, const int q
 	}
 }
 
+/* 16 bytes as floats: unsigned, or (Q6_K's scales) signed */
+VNNI static INLINE __m512 u8f(const uint8_t *p)
+{
+	return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128((const __m128i *)p)));
+}
+VNNI static INLINE __m512 s8f(const uint8_t *p)
+{
+	return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128((const __m128i *)p)));
+}
+
+/* A group-block's 16 row scales, read once for all the tokens of a tile:
+ * *_0: s0 the fp16 scale; Q4_K/Q5_K: s0 = d sc, s1 = dmin m; Q6_K: s0 and
+ * s1 = d sc of the two halves (products rounded as the decoder rounds
+ * them).  sc the group's scale bytes, rec its record (K-quants). */
+struct bscale {
+	__m512 s0, s1;
+};
+VNNI static INLINE struct bscale block_scales(const uint8_t *sc, const float *rec, const int kind)
+{
+	struct bscale r;
+	if (!KIND_K(kind)) {
+		r.s0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sc));
+		r.s1 = r.s0;
+	} else if (kind == KIND_Q6_K) {
+		const __m512 d = _mm512_load_ps(rec);
+		r.s0 = _mm512_mul_ps(d, s8f(sc));
+		r.s1 = _mm512_mul_ps(d, s8f(sc + GR));
+	} else {
+		r.s0 = _mm512_mul_ps(_mm512_load_ps(rec), u8f(sc));
+		r.s1 = _mm512_mul_ps(_mm512_load_ps(rec + GR), u8f(sc + GR));
+	}
+	return r;
+}
+
+/* acc += the outputs of one group-block's integer sums for token x:
+ *   *_0         v0 s0 dx
+ *   Q4_K, Q5_K  v0 s0 dx - s1 xs            (xs the block's x sum)
+ *   Q6_K        (v0 dx - 32 xh) s0 + (v1 dx - 32 (xs - xh)) s1
+ * v0 the block's sum (Q6_K: its first half's, v1 the second's); the code
+ * offsets of the K-quants are applied here, in F32. */
+VNNI static INLINE __m512 finish(__m512 acc, __m512 v0, __m512 v1, struct bscale s,
+				 const struct xplanes *x, int64_t b, const int kind)
+{
+	const __m512 dx = _mm512_set1_ps(x->dx[b]);
+	if (!KIND_K(kind))
+		return _mm512_fmadd_ps(v0, _mm512_mul_ps(s.s0, dx), acc);
+	if (kind != KIND_Q6_K) {
+		acc = _mm512_fmadd_ps(v0, _mm512_mul_ps(s.s0, dx), acc);
+		return _mm512_fnmadd_ps(s.s1, _mm512_set1_ps(x->xs[b]), acc);
+	}
+	const __m512 o0 = _mm512_set1_ps(-32.0f * x->xh[b]);
+	const __m512 o1 = _mm512_set1_ps(-32.0f * (x->xs[b] - x->xh[b]));
+	acc = _mm512_fmadd_ps(_mm512_fmadd_ps(v0, dx, o0), s.s0, acc);
+	return _mm512_fmadd_ps(_mm512_fmadd_ps(v1, dx, o1), s.s1, acc);
+}
+
+/* the codes' offset: Q4_0 nibble = q + 8, Q8_0 byte = q + 128; the
+ * K-quants' codes are taken as they are (mins and Q6_K's offset applied
+ * apart) */
+#define OFF(kind) ((kind) == KIND_Q8_0 ? 128 : (kind) == KIND_Q4_0 ? 8 : 0)
+
 /* One group (16 rows) against T tokens (prefill): codes and sc point at
  * the group's block 0, blocks are p->blk bytes apart.  With u the
- * unsigned codes (Q4_0: nibble = q + 8, off 8; Q8_0: q + 128, off 128)
- * and q = u - off, per block
+ * unsigned codes and q = u - off, per block
  *   A = sum u (256 p0 + p1) - off * s01 = sum q (256 p0 + p1)   (int32)
  *   B = sum u p2 - off * s2             = sum q p2
- *   out += (256 A + B) * scale * dx
+ *   out += (256 A + B) * scale * dx  (K-quants: - dm * sum x)
  * A and B are exact; 256 A + B is formed in F32. */
-VNNI static INLINE void group_tile(__m512 *acc, const uint8_t *codes, const uint8_t *sc,
-				   const llm_qpack *p, const struct xplanes *xr, const int T,
-				   const int q8)
+VNNI static INLINE void group_tile(__m512 *acc, const llm_qpack *p, int64_t g,
+				   const struct xplanes *xr, const int T, const int kind)
 {
 	const __m512 f256 = _mm512_set1_ps(256.0f);
-	const int32_t off = q8 ? 128 : 8;
+	const int32_t off = OFF(kind);
+	const uint8_t *codes = group_codes(p, g, 0), *sc = group_scales(p, g, 0);
 	for (int64_t b = 0; b < p->nb; b++, codes += p->blk, sc += p->blk) {
-		__m512 ds = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sc));
+		const float *rec = NULL;
+		if (KIND_K(kind)) { /* runs of 8 blocks apart */
+			codes = group_codes(p, g, b), sc = group_scales(p, g, b);
+			rec = group_rec(p, g, b);
+		}
+		const struct bscale bs = block_scales(sc, rec, kind);
 		__m512i w[8];
-		load_codes(w, codes, q8);
+		load_codes(w, codes, KIND_BYTES(kind));
 #pragma GCC unroll 4
 		for (int t = 0; t < T; t++) {
 			const int64_t o = b * QK;
+			if (kind == KIND_Q6_K) {
+				__m512i h0, h1, m0, m1, l0, l1;
+				plane2(w, xr[t].p0 + o, &h0, &h1);
+				plane2(w, xr[t].p1 + o, &m0, &m1);
+				plane2(w, xr[t].p2 + o, &l0, &l1);
+				__m512i A0 = _mm512_add_epi32(_mm512_slli_epi32(h0, 8), m0);
+				__m512i A1 = _mm512_add_epi32(_mm512_slli_epi32(h1, 8), m1);
+				__m512 v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(A0), f256, _mm512_cvtepi32_ps(l0));
+				__m512 v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(A1), f256, _mm512_cvtepi32_ps(l1));
+				acc[t] = finish(acc[t], v0, v1, bs, &xr[t], b, kind);
+				continue;
+			}
 			__m512i h = plane(w, xr[t].p0 + o), m = plane(w, xr[t].p1 + o);
 			__m512i l = plane(w, xr[t].p2 + o);
 			__m512i A = _mm512_sub_epi32(_mm512_add_epi32(_mm512_slli_epi32(h, 8), m),
 						     _mm512_set1_epi32(off * xr[t].s01[b]));
 			__m512i B = _mm512_sub_epi32(l, _mm512_set1_epi32(off * xr[t].s2[b]));
 			__m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(A), f256, _mm512_cvtepi32_ps(B));
-			acc[t] = _mm512_fmadd_ps(v, _mm512_mul_ps(ds, _mm512_set1_ps(xr[t].dx[b])), acc[t]);
+			acc[t] = finish(acc[t], v, v, bs, &xr[t], b, kind);
 		}
 	}
 }
 
-/* acc += u . x with the 4 bytes of x at p broadcast: for Q4_0 from memory
- * within the instruction (GCC otherwise gives each broadcast a register
- * and an instruction of its own: 25-27 against 31-34 GB/s on one Zen 4
- * core, weights in cache); for Q8_0, whose 8 code loads per group already
- * keep the load ports busy, as GCC does it (49-55 against 41-45 GB/s). */
-VNNI static INLINE __m512i dpm(__m512i acc, __m512i w, const int8_t *p, const int q8)
+/* acc += u . x with the 4 bytes of x at p broadcast: for nibble codes from
+ * memory within the instruction (GCC otherwise gives each broadcast a
+ * register and an instruction of its own: 25-27 against 31-34 GB/s on one
+ * Zen 4 core, weights in cache); for byte codes, whose 8 code loads per
+ * group already keep the load ports busy, as GCC does it (49-55 against
+ * 41-45 GB/s). */
+VNNI static INLINE __m512i dpm(__m512i acc, __m512i w, const int8_t *p, const int bytes)
 {
-	if (q8)
+	if (bytes)
 		return _mm512_dpbusd_epi32(acc, w, bc4(p));
 	__asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)p));
 	return acc;
@@ -392,46 +617,57 @@ VNNI static INLINE __m512i dpm(__m512i acc, __m512i w, const int8_t *p, const in
 /* Decoding: the 4 groups of one panel against one token, block by block
  * along the panel (one forward stream).  group_tile's sums, arranged for
  * fewer instructions: the p0 chains are shifted by 8 and continued with p1
- * (256 H + M in one accumulator, below 2^31 for both types), the p2 chains
- * start from -off * s2. */
-VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *base, const llm_qpack *p,
-				  const struct xplanes *x, const int q8)
+ * (256 H + M in one accumulator, below 2^31 for every kind: codes below
+ * 256, |p| <= 128), the p2 chains start from -off * s2.  Nibble codes are
+ * asked for PF_AHEAD_Q4 bytes ahead. */
+VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_qpack *p,
+				  const struct xplanes *x, const int kind)
 {
 	const __m512 f256 = _mm512_set1_ps(256.0f);
-	const int32_t off = q8 ? 128 : 8;
-	const size_t code = q8 ? 512 : 256;
+	const int32_t off = OFF(kind);
+	const int bytes = KIND_BYTES(kind);
+	const size_t code = bytes ? 512 : 256;
+	const uint8_t *base = panel;
+	const float *rec = NULL;
 	for (int64_t b = 0; b < p->nb; b++, base += p->blk) {
-		for (size_t l = 0; !q8 && l < p->blk; l += 64)
+		if (KIND_K(kind) && b % 8 == 0) /* a super-block's record, then its blocks */
+			rec = (const float *)base, base += REC;
+		for (size_t l = 0; !bytes && l < p->blk; l += 64)
 			_mm_prefetch((const char *)base + PF_AHEAD_Q4 + l, _MM_HINT_T1);
 		const int8_t *x0 = x->p0 + b * QK, *x1 = x->p1 + b * QK, *x2 = x->p2 + b * QK;
 		const __m512i c01 = _mm512_set1_epi32(off * x->s01[b]);
 		const __m512i c2 = _mm512_set1_epi32(-off * x->s2[b]);
-		const __m512 dx = _mm512_set1_ps(x->dx[b]);
 #pragma GCC unroll 4
 		for (int g = 0; g < GDEC; g++) {
 			const uint8_t *codes = base + g * code;
-			const __m256i *sc = (const __m256i *)(base + GDEC * code + g * GR * 2);
 			__m512i w[8];
-			load_codes(w, codes, q8);
+			load_codes(w, codes, bytes);
 			__m512i h0 = _mm512_setzero_si512(), h1 = h0, l0 = c2, l1 = h0;
 #pragma GCC unroll 4
 			for (int c = 0; c < 4; c++) {
-				h0 = dpm(h0, w[c], x0 + 4 * c, q8);
-				h1 = dpm(h1, w[c + 4], x0 + 16 + 4 * c, q8);
+				h0 = dpm(h0, w[c], x0 + 4 * c, bytes);
+				h1 = dpm(h1, w[c + 4], x0 + 16 + 4 * c, bytes);
 			}
 			h0 = _mm512_slli_epi32(h0, 8), h1 = _mm512_slli_epi32(h1, 8);
 #pragma GCC unroll 4
 			for (int c = 0; c < 4; c++) {
-				h0 = dpm(h0, w[c], x1 + 4 * c, q8);
-				h1 = dpm(h1, w[c + 4], x1 + 16 + 4 * c, q8);
-				l0 = dpm(l0, w[c], x2 + 4 * c, q8);
-				l1 = dpm(l1, w[c + 4], x2 + 16 + 4 * c, q8);
+				h0 = dpm(h0, w[c], x1 + 4 * c, bytes);
+				h1 = dpm(h1, w[c + 4], x1 + 16 + 4 * c, bytes);
+				l0 = dpm(l0, w[c], x2 + 4 * c, bytes);
+				l1 = dpm(l1, w[c + 4], x2 + 16 + 4 * c, bytes);
+			}
+			const uint8_t *sc = base + GDEC * code + g * GR * 2;
+			if (kind == KIND_Q6_K) {
+				__m512 v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h0), f256, _mm512_cvtepi32_ps(l0));
+				__m512 v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h1), f256, _mm512_cvtepi32_ps(l1));
+				acc[g] = finish(acc[g], v0, v1, block_scales(sc, rec + g * 2 * GR, kind), x, b, kind);
+				continue;
 			}
 			__m512i A = _mm512_sub_epi32(_mm512_add_epi32(h0, h1), c01);
 			__m512i B = _mm512_add_epi32(l0, l1);
 			__m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(A), f256, _mm512_cvtepi32_ps(B));
-			__m512 ds = _mm512_cvtph_ps(_mm256_load_si256(sc));
-			acc[g] = _mm512_fmadd_ps(v, _mm512_mul_ps(ds, dx), acc[g]);
+			acc[g] = finish(acc[g], v, v, block_scales(sc, rec ? rec + g * 2 * GR : NULL, kind), x, b,
+					kind);
 		}
 	}
 }
@@ -445,14 +681,14 @@ struct mm_job {
 
 /* Group g against tokens t0..t0+T-1. */
 VNNI static INLINE void run_tile(const struct mm_job *j, int64_t g, int64_t t0, const int T,
-				 const int q8)
+				 const int kind)
 {
 	const llm_qpack *p = j->p;
 	struct xplanes xr[TILE];
 	__m512 acc[TILE];
 	for (int t = 0; t < T; t++)
 		xr[t] = planes(j->xq, p->n, t0 + t), acc[t] = _mm512_setzero_ps();
-	group_tile(acc, group_codes(p, g), group_scales(p, g), p, xr, T, q8);
+	group_tile(acc, p, g, xr, T, kind);
 	int64_t r0 = g * GR, nr = p->d - r0 < GR ? p->d - r0 : GR;
 	for (int t = 0; t < T; t++)
 		_mm512_mask_storeu_ps(j->y + (t0 + t) * p->d + r0, (__mmask16)((1u << nr) - 1), acc[t]);
@@ -460,14 +696,14 @@ VNNI static INLINE void run_tile(const struct mm_job *j, int64_t g, int64_t t0, 
 
 /* Decoding groups g..g+GDEC-1 (a panel) against token 0: the rows of
  * group g go to yg[0..GR), the panel's next groups' after them. */
-VNNI static INLINE void run_panel(const struct mm_job *j, int64_t g, float *yg, const int q8)
+VNNI static INLINE void run_panel(const struct mm_job *j, int64_t g, float *yg, const int kind)
 {
 	const llm_qpack *p = j->p;
 	struct xplanes x = planes(j->xq, p->n, 0);
 	__m512 acc[GDEC];
 	for (int i = 0; i < GDEC; i++)
 		acc[i] = _mm512_setzero_ps();
-	panel_dec(acc, p->data + (size_t)(g / GDEC) * p->stride, p, &x, q8);
+	panel_dec(acc, p->data + (size_t)(g / GDEC) * p->stride, p, &x, kind);
 	for (int gi = 0; gi < GDEC; gi++) {
 		int64_t r0 = (g + gi) * GR, nr = p->d - r0 < GR ? p->d - r0 : GR;
 		if (nr <= 0) /* a padding group of the last panel */
@@ -481,34 +717,39 @@ VNNI static INLINE void run_panel(const struct mm_job *j, int64_t g, float *yg, 
 VNNI static void mm_dec(const void *arg, int64_t g0, int64_t g1, float *out)
 {
 	const struct mm_job *j = arg;
-	const int q8 = j->p->type == LLM_TYPE_Q8_0;
 	for (int64_t g = g0; g < g1; g += GDEC)
-		q8 ? run_panel(j, g, out + (g - g0) * GR, 1) : run_panel(j, g, out + (g - g0) * GR, 0);
+		switch (j->p->kind) { /* a constant kind: one specialized loop each */
+		case KIND_Q8_0: run_panel(j, g, out + (g - g0) * GR, KIND_Q8_0); break;
+		case KIND_Q4_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_K); break;
+		case KIND_Q5_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q5_K); break;
+		case KIND_Q6_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q6_K); break;
+		default: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_0); break;
+		}
 }
+
+/* group g against tokens t0.., T of them: constant T and kind, so that
+ * the accumulators are registers, not arrays on the stack */
+#define TILES(kind)                                          \
+	switch (T) {                                         \
+	case 1: run_tile(j, g, t0, 1, kind); break;          \
+	case 2: run_tile(j, g, t0, 2, kind); break;          \
+	case 3: run_tile(j, g, t0, 3, kind); break;          \
+	default: run_tile(j, g, t0, 4, kind); break;         \
+	}
 
 VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
 {
 	(void)tid;
 	const struct mm_job *j = arg;
-	const int q8 = j->p->type == LLM_TYPE_Q8_0;
 	for (int64_t g = g0; g < g1; g++)
 		for (int64_t t0 = 0; t0 < j->m; t0 += TILE) {
 			int T = j->m - t0 < TILE ? (int)(j->m - t0) : TILE;
-			/* constant T and type: registers, not arrays on the stack */
-			if (q8) {
-				switch (T) {
-				case 1: run_tile(j, g, t0, 1, 1); break;
-				case 2: run_tile(j, g, t0, 2, 1); break;
-				case 3: run_tile(j, g, t0, 3, 1); break;
-				default: run_tile(j, g, t0, 4, 1); break;
-				}
-			} else {
-				switch (T) {
-				case 1: run_tile(j, g, t0, 1, 0); break;
-				case 2: run_tile(j, g, t0, 2, 0); break;
-				case 3: run_tile(j, g, t0, 3, 0); break;
-				default: run_tile(j, g, t0, 4, 0); break;
-				}
+			switch (j->p->kind) {
+			case KIND_Q8_0: TILES(KIND_Q8_0); break;
+			case KIND_Q4_K: TILES(KIND_Q4_K); break;
+			case KIND_Q5_K: TILES(KIND_Q5_K); break;
+			case KIND_Q6_K: TILES(KIND_Q6_K); break;
+			default: TILES(KIND_Q4_0); break;
 			}
 		}
 }

@@ -1,4 +1,5 @@
-/* qpack.h - Q4_0 and Q8_0 weights repacked for integer dot products.
+/* qpack.h - Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights repacked for integer
+ * dot products.
  *
  * The row-at-a-time float kernels (kernels.h) spend most of their time
  * widening 4- and 8-bit codes to floats, so on a 2-core machine they are
@@ -22,6 +23,17 @@
  * TinyLlama decode rose from ~20 to ~25 tok/s against one stream per group
  * with scales apart.  The packed matrix has exactly the bytes of the
  * original plus the padding.
+ *
+ * K-quants (256-value super-blocks of 8 blocks): the same blocks, codes
+ * as they are (Q4_K nibbles as Q4_0's; Q5_K and Q6_K, with Q6_K's q + 32,
+ * as bytes), in place of the fp16 scales each row's 6-bit scale and min
+ * (Q4_K, Q5_K: values d sc u - dmin m) or the int8 scales of the block's
+ * two halves (Q6_K: d sc (u - 32)) as bytes; each run of 8 blocks of a
+ * panel follows a record of its rows' d and dmin (F32).  Q4_K then takes
+ * 4.75 bits a weight (4.5 in the file), Q5_K 8.75 (5.5), Q6_K 8.75 (6.56):
+ * a 5-bit or 6-bit code costs a byte, as VNNI multiplies bytes.  The mins
+ * and Q6_K's offset are applied in F32 with the activations' block (and
+ * half-block) sums.
  *
  * Activations: each block of 32 values x is rounded to 24-bit fixed point,
  *   xi = round(x * 8323072 / max|x|),  dx = max|x| / 8323072,
@@ -47,11 +59,11 @@
 
 typedef struct llm_qpack llm_qpack;
 
-/* 1 when type (LLM_TYPE_Q4_0 or Q8_0) can be packed on this CPU. */
+/* 1 when type (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) can be packed on this CPU. */
 int llm_qpack_available(int type);
 
-/* Pack W: d rows of n values (n a multiple of 32) stored in type, as in a
- * GGUF tensor [n, d].  W is only read; the pack owns its memory. */
+/* Pack W: d rows of n values (n a multiple of the type's block: 32, or 256
+ * for the K-quants) stored in type, as in a GGUF tensor [n, d].  W is only read; the pack owns its memory. */
 int llm_qpack_new(llm_qpack **out, const void *w, int type, int64_t n, int64_t d,
 		  llm_threadpool *tp);
 /* The same for n_parts (1..4) matrices of rows[k] rows each, stacked in

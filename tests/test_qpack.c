@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kq_enc.h"
 #include "qpack.h"
 #include "testutil.h"
 #include "threadpool.h"
@@ -75,7 +76,8 @@ static void one(int type, int64_t n, int64_t d, int64_t m, llm_threadpool *tp1, 
 		float scale = r % 7 == 3 ? 0.0f : (float)(0.01 + 3 * urand()); /* some all-zero rows */
 		for (int64_t i = 0; i < n; i++)
 			wf[r * n + i] = scale * grand();
-		tt->from_float(wf + r * n, w + (size_t)r * rb, n);
+		if (!kq_encode(type, wf + r * n, w + (size_t)r * rb, n))
+			tt->from_float(wf + r * n, w + (size_t)r * rb, n);
 		tt->to_float(w + (size_t)r * rb, wf + r * n, n); /* compare against the decoded weights */
 	}
 	for (int64_t i = 0; i < n * m; i++)
@@ -135,8 +137,10 @@ int main(void)
 		SKIP("qpack", "this CPU lacks AVX-512 VNNI: the float kernels are used");
 		return 0;
 	}
-	CHECK(!llm_qpack_available(LLM_TYPE_Q4_1) && !llm_qpack_available(LLM_TYPE_F16),
-	      "qpack only Q4_0 and Q8_0", "other types claim to be packable");
+	CHECK(!llm_qpack_available(LLM_TYPE_Q4_1) && !llm_qpack_available(LLM_TYPE_F16) &&
+		      !llm_qpack_available(LLM_TYPE_Q3_K) && llm_qpack_available(LLM_TYPE_Q4_K) &&
+		      llm_qpack_available(LLM_TYPE_Q5_K) && llm_qpack_available(LLM_TYPE_Q6_K),
+	      "qpack only Q4_0, Q8_0, Q4_K, Q5_K and Q6_K", "another set of types claims to be packable");
 	llm_threadpool *tp1 = NULL, *tp3 = NULL;
 	if (llm_threadpool_new(&tp1, 1) || llm_threadpool_new(&tp3, 3))
 		return 1;
@@ -146,29 +150,32 @@ int main(void)
 		/* one token: whole panels of 64 rows, a last one part padding */
 		{ 64, 64, 1 }, { 128, 65, 1 }, { 256, 200, 1 }, { 1024, 320, 1 },
 	};
-	const int types[] = { LLM_TYPE_Q4_0, LLM_TYPE_Q8_0 };
-	for (size_t k = 0; k < 2; k++)
+	const int types[] = { LLM_TYPE_Q4_0, LLM_TYPE_Q8_0, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K, LLM_TYPE_Q6_K };
+	enum { NT = sizeof types / sizeof *types };
+	for (size_t k = 0; k < NT; k++)
 		for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-			one(types[k], shapes[s][0], shapes[s][1], shapes[s][2], tp1, tp3);
+			if (shapes[s][0] % llm_type_traits(types[k])->blck == 0)
+				one(types[k], shapes[s][0], shapes[s][1], shapes[s][2], tp1, tp3);
 	printf("# qpack: largest error / bound %.3f\n", worst);
 
 	/* stacked parts (17 and 40 rows: groups straddle them) give each part's
 	 * own outputs bit for bit */
-	for (size_t k = 0; k < 2; k++) {
-		const int64_t n = 96, m = 3, rows[2] = { 17, 40 };
+	for (size_t k = 0; k < NT; k++) {
+		const int64_t n = llm_type_traits(types[k])->blck == 32 ? 96 : 256, m = 3, rows[2] = { 17, 40 };
 		size_t rb = llm_type_row_size(types[k], n);
 		uint8_t *w[2];
 		float *x = malloc((size_t)(n * m) * sizeof *x), *ys = malloc((size_t)(57 * m) * sizeof *ys);
 		float *y0 = malloc((size_t)(17 * m) * sizeof *y0), *y1 = malloc((size_t)(40 * m) * sizeof *y1);
 		void *xq = aligned_alloc(64, llm_qpack_x_size(n, m));
 		llm_qpack *ps = NULL, *p0 = NULL, *p1 = NULL;
-		float row[96];
+		float row[256];
 		for (int i = 0; i < 2; i++) {
 			w[i] = malloc(rb * (size_t)rows[i]);
 			for (int64_t r = 0; r < rows[i]; r++) {
 				for (int64_t c = 0; c < n; c++)
 					row[c] = grand();
-				llm_type_traits(types[k])->from_float(row, w[i] + (size_t)r * rb, n);
+				if (!kq_encode(types[k], row, w[i] + (size_t)r * rb, n))
+					llm_type_traits(types[k])->from_float(row, w[i] + (size_t)r * rb, n);
 			}
 		}
 		for (int64_t i = 0; i < n * m; i++)
