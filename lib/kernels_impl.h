@@ -25,8 +25,8 @@
  * (F16 decode, the two alternated token by token in one run, median token
  * times: 1.025 in 8 runs of 64 tokens, 7 of them >= 1; 8 KiB 1.01-1.03,
  * 32 KiB 1.01-1.09, 64 KiB 0.97-1.01; later, 8 KiB 0.95-0.99 of 16, and
- * no prefetch 1.57x slower).  (qpack.c's packed kernels prefetch Q4_0 into
- * L2 8 KiB ahead and leave Q8_0 to the hardware prefetcher.) */
+ * no prefetch 1.57x slower).  (qpack.c's packed kernels prefetch into L2
+ * 8 KiB ahead, but for Q8_0, which they leave to the hardware prefetcher.) */
 #define PF_AHEAD_L1 4096
 #define PF_AHEAD_L2 16384
 #define PF(p)                                                                  \
@@ -35,7 +35,9 @@
 #endif
 
 /* The dot product of K-quant rows (Q2_K..Q6_K) for instruction set isa
- * (kquant.c), or NULL for other types.  Scalar: the row decoded block by
+ * (kquant.c), or NULL for other types.  (With AVX-512 VNNI the model runs
+ * Q4_K, Q5_K and Q6_K through qpack.h instead; these serve Q2_K, Q3_K,
+ * other CPUs, and the tests.)  Scalar: the row decoded block by
  * block with types.c's reference and summed in order; AVX-512: each
  * super-block decoded in registers, weights formed in F32 (one rounding
  * fewer than the reference) and accumulated in 16 lanes; AVX2: the

@@ -1,5 +1,5 @@
-/* qpack.c - Q4_0 / Q8_0 / Q4_K / Q5_K repacking and the VNNI mat-mul over
- * it (qpack.h). */
+/* qpack.c - Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K repacking and the VNNI
+ * mat-mul over it (qpack.h). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -23,7 +23,6 @@
 #define XMAX 8323072.0f /* 127 * 65536: |xi| <= XMAX keeps the top byte in -127..127 */
 #define TILE 4   /* tokens per pass over a group's weights */
 #define GDEC 4   /* groups per panel, side by side when decoding one token */
-#define QKK 256  /* values per K-quant super-block */
 
 /* What a pack holds, the kernels' template argument: codes as nibbles or
  * bytes; per 32 values and row, an fp16 scale with a fixed code offset
@@ -104,6 +103,17 @@ struct pack_job {
 	size_t blk_bytes;
 };
 
+/* The rows of group g (src[0..nr), nr of them: fewer than GR in the last
+ * group, none in a padding group). */
+static int group_rows(const struct pack_job *j, int64_t g, const uint8_t **src)
+{
+	int64_t left = j->p->d - g * GR;
+	int nr = left < 0 ? 0 : left < GR ? (int)left : GR;
+	for (int r = 0; r < nr; r++)
+		src[r] = llm_parts_row(&j->src, g * GR + r);
+	return nr;
+}
+
 /* Groups g0..g1-1 (g1 up to np * GDEC: padding groups get zero scales):
  * codes into chunks, scales beside them.  Block by block, so each 64-byte
  * chunk is written whole while the 16 source rows are read as 16 forward
@@ -116,11 +126,8 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 	const uint32_t flip = p->type == LLM_TYPE_Q8_0 ? 0x80808080u : 0; /* Q8_0: q + 128 */
 	const int chunks = p->type == LLM_TYPE_Q8_0 ? 8 : 4;
 	for (int64_t g = g0; g < g1; g++) {
-		int64_t left = p->d - g * GR;
-		int nr = left < 0 ? 0 : left < GR ? (int)left : GR;
 		const uint8_t *src[GR];
-		for (int r = 0; r < nr; r++)
-			src[r] = llm_parts_row(&j->src, g * GR + r);
+		int nr = group_rows(j, g, src);
 		for (int64_t b = 0; b < p->nb; b++) {
 			uint8_t *codes = (uint8_t *)group_codes(p, g, b);
 			uint16_t *sc = (uint16_t *)group_scales(p, g, b);
@@ -184,10 +191,10 @@ static void kblock6(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, floa
 	dd[0] = llm_fp16_to_fp32(h), dd[1] = 0;
 }
 
-/* pack_groups for Q4_K / Q5_K / Q6_K: codes as Q4_0's nibbles (byte k of a row's
- * block: column k low, column k + 16 high) or as bytes, then the 16 rows'
- * scales and mins (bytes); each super-block's record the rows' d and dmin.
- * Padding rows: zero codes, scales, mins, d and dmin. */
+/* pack_groups for Q4_K / Q5_K / Q6_K: codes as Q4_0's nibbles (byte k of a
+ * row's block: column k low, column k + 16 high) or as bytes, then the 16
+ * rows' scales and mins (Q6_K: the halves' scales) as bytes; each
+ * super-block's record the rows' d and dmin.  Padding rows: all zero. */
 static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
 {
 	(void)tid;
@@ -195,22 +202,19 @@ static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
 	const llm_qpack *p = j->p;
 	const int bytes = KIND_BYTES(p->kind);
 	for (int64_t g = g0; g < g1; g++) {
-		int64_t left = p->d - g * GR;
-		int nr = left < 0 ? 0 : left < GR ? (int)left : GR;
 		const uint8_t *src[GR];
-		for (int r = 0; r < nr; r++)
-			src[r] = llm_parts_row(&j->src, g * GR + r);
+		int nr = group_rows(j, g, src);
 		for (int64_t b = 0; b < p->nb; b++) {
 			uint8_t *codes = (uint8_t *)group_codes(p, g, b), *sm = (uint8_t *)group_scales(p, g, b);
 			float *rec = (float *)group_rec(p, g, b);
 			for (int r = 0; r < GR; r++) {
-				uint8_t u[32] = { 0 }, c[32], k[2] = { 0, 0 };
+				uint8_t u[32] = { 0 }, c[32], scm[2] = { 0, 0 };
 				float dd[2] = { 0, 0 };
 				if (r < nr && p->kind == KIND_Q6_K)
-					kblock6(src[r], b, u, k, dd);
+					kblock6(src[r], b, u, scm, dd);
 				else if (r < nr)
-					kblock(src[r], p->type, b, u, k, dd);
-				sm[r] = k[0], sm[GR + r] = k[1];
+					kblock(src[r], p->type, b, u, scm, dd);
+				sm[r] = scm[0], sm[GR + r] = scm[1];
 				if (b % 8 == 0)
 					rec[r] = dd[0], rec[GR + r] = dd[1];
 				if (bytes)
@@ -556,9 +560,8 @@ VNNI static INLINE __m512 finish(__m512 acc, __m512 v0, __m512 v1, struct bscale
  * apart) */
 #define OFF(kind) ((kind) == KIND_Q8_0 ? 128 : (kind) == KIND_Q4_0 ? 8 : 0)
 
-/* One group (16 rows) against T tokens (prefill): codes and sc point at
- * the group's block 0, blocks are p->blk bytes apart.  With u the
- * unsigned codes and q = u - off, per block
+/* Group g (16 rows) against T tokens (prefill), block by block.  With u
+ * the unsigned codes and q = u - off, per block
  *   A = sum u (256 p0 + p1) - off * s01 = sum q (256 p0 + p1)   (int32)
  *   B = sum u p2 - off * s2             = sum q p2
  *   out += (256 A + B) * scale * dx  (K-quants: - dm * sum x)

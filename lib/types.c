@@ -462,49 +462,34 @@ static void ref_dequantize_q3_K(const void *src, float *y, int64_t n)
 	}
 }
 
-/* Q4_K: 8 sub-blocks of 32; value = d * sc * q - dmin * m.  Each 32 bytes
- * of qs hold two sub-blocks: low nibbles first, then high. */
-static void ref_dequantize_q4_K(const void *src, float *y, int64_t n)
+/* Q4_K (q5 0): 8 sub-blocks of 32; value = d * sc * q - dmin * m.  Each
+ * 32 bytes of qs hold two sub-blocks: low nibbles first, then high.
+ * Q5_K (q5 1): the same plus a 5th bit per value, bit j of qh[l] for value
+ * l of sub-block j. */
+static void dequantize_q45_K(const uint8_t *blk, float *y, int64_t n, const int q5)
 {
-	const struct block_q4_K *x = src;
-	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = llm_fp16_to_fp32(x[i].d), dmin = llm_fp16_to_fp32(x[i].dmin);
-		const uint8_t *q = x[i].qs;
+	const size_t bs = q5 ? sizeof(struct block_q5_K) : sizeof(struct block_q4_K);
+	for (int64_t i = 0; i < n / QK_K; i++, blk += bs) {
+		uint16_t h[2];
+		memcpy(h, blk, 4);
+		const float d = llm_fp16_to_fp32(h[0]), dmin = llm_fp16_to_fp32(h[1]);
+		const uint8_t *scales = blk + 4, *qh = blk + 16, *q = blk + (q5 ? 48 : 16);
 		for (int j = 0; j < 8; j += 2, q += 32) {
 			uint8_t sc, m;
-			scale_min_k4(j, x[i].scales, &sc, &m);
+			scale_min_k4(j, scales, &sc, &m);
 			const float d1 = d * sc, m1 = dmin * m;
-			scale_min_k4(j + 1, x[i].scales, &sc, &m);
+			scale_min_k4(j + 1, scales, &sc, &m);
 			const float d2 = d * sc, m2 = dmin * m;
 			for (int l = 0; l < 32; l++)
-				*y++ = d1 * (q[l] & 0xF) - m1;
+				*y++ = d1 * ((q[l] & 0xF) + (q5 && ((qh[l] >> j) & 1) ? 16 : 0)) - m1;
 			for (int l = 0; l < 32; l++)
-				*y++ = d2 * (q[l] >> 4) - m2;
+				*y++ = d2 * ((q[l] >> 4) + (q5 && ((qh[l] >> (j + 1)) & 1) ? 16 : 0)) - m2;
 		}
 	}
 }
 
-/* Q5_K: Q4_K's layout plus a 5th bit per value: bit j of qh[l] for value
- * l of sub-block j. */
-static void ref_dequantize_q5_K(const void *src, float *y, int64_t n)
-{
-	const struct block_q5_K *x = src;
-	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = llm_fp16_to_fp32(x[i].d), dmin = llm_fp16_to_fp32(x[i].dmin);
-		const uint8_t *q = x[i].qs, *qh = x[i].qh;
-		for (int j = 0; j < 8; j += 2, q += 32) {
-			uint8_t sc, m;
-			scale_min_k4(j, x[i].scales, &sc, &m);
-			const float d1 = d * sc, m1 = dmin * m;
-			scale_min_k4(j + 1, x[i].scales, &sc, &m);
-			const float d2 = d * sc, m2 = dmin * m;
-			for (int l = 0; l < 32; l++)
-				*y++ = d1 * ((q[l] & 0xF) + ((qh[l] >> j) & 1 ? 16 : 0)) - m1;
-			for (int l = 0; l < 32; l++)
-				*y++ = d2 * ((q[l] >> 4) + ((qh[l] >> (j + 1)) & 1 ? 16 : 0)) - m2;
-		}
-	}
-}
+static void ref_dequantize_q4_K(const void *src, float *y, int64_t n) { dequantize_q45_K(src, y, n, 0); }
+static void ref_dequantize_q5_K(const void *src, float *y, int64_t n) { dequantize_q45_K(src, y, n, 1); }
 
 /* Q6_K: 16 sub-blocks of 16 with int8 scales; 6-bit q - 32, its low 4 bits
  * in ql, top 2 in qh.  Per 128 values: value l + 32 k (l < 32, k < 4) has

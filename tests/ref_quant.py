@@ -471,6 +471,25 @@ def first_diff(a, b):
     return "lengths %d vs %d" % (len(a), len(b))
 
 
+def check_dequant(binary, tmp, t, qpath, want, name):
+    """the C decoders (fast and reference) of the blocks in qpath against
+    numpy's values want: every float bit"""
+    ref = want.view(np.uint32)
+    for mode in ("--dequantize", "--dequantize-ref"):
+        nm = name + ("_ref" if mode.endswith("ref") else "")
+        try:
+            got = np.frombuffer(run(binary, mode, t, qpath, os.path.join(tmp, "out.f32")), np.uint32)
+        except RuntimeError as e:
+            report(False, nm, str(e))
+            continue
+        same = got.shape == ref.shape and np.array_equal(got, ref)
+        why = "shape %s vs %s" % (got.shape, ref.shape)
+        if not same and got.shape == ref.shape:
+            i = int(np.flatnonzero(got != ref)[0])
+            why = "value %d: C %08x, numpy %08x" % (i, got[i], ref[i])
+        report(same, nm, why)
+
+
 def main():
     if len(sys.argv) != 3:
         print("usage: ref_quant.py TEST_TYPES_BINARY TMPDIR", file=sys.stderr)
@@ -497,39 +516,13 @@ def main():
             qpath = os.path.join(tmp, "q.bin")
             with open(qpath, "wb") as f:
                 f.write(want)
-            ref = dequant(t, want).view(np.uint32)
-            for mode in ("--dequantize", "--dequantize-ref"):
-                name = "dequant_%s_%s%s" % (t, dname, "_ref" if mode.endswith("ref") else "")
-                try:
-                    got = np.frombuffer(run(binary, mode, t, qpath, os.path.join(tmp, "out.f32")), np.uint32)
-                except RuntimeError as e:
-                    report(False, name, str(e))
-                    continue
-                same = got.shape == ref.shape and np.array_equal(got, ref)
-                why = ""
-                if not same and got.shape == ref.shape:
-                    i = int(np.flatnonzero(got != ref)[0])
-                    why = "value %d: C %08x, numpy %08x" % (i, got[i], ref[i])
-                report(same, name, why or "shape %s vs %s" % (got.shape, ref.shape))
+            check_dequant(binary, tmp, t, qpath, dequant(t, want), "dequant_%s_%s" % (t, dname))
     for t in KBYTES:
         blocks = kquant_blocks(rng, t)
         qpath = os.path.join(tmp, "k.bin")
         with open(qpath, "wb") as f:
             f.write(blocks)
-        ref = dequant_k(t, blocks).view(np.uint32)
-        for mode in ("--dequantize", "--dequantize-ref"):
-            name = "dequant_%s_random_blocks%s" % (t, "_ref" if mode.endswith("ref") else "")
-            try:
-                got = np.frombuffer(run(binary, mode, t, qpath, os.path.join(tmp, "out.f32")), np.uint32)
-            except RuntimeError as e:
-                report(False, name, str(e))
-                continue
-            same = got.shape == ref.shape and np.array_equal(got, ref)
-            why = "shape %s vs %s" % (got.shape, ref.shape)
-            if not same and got.shape == ref.shape:
-                i = int(np.flatnonzero(got != ref)[0])
-                why = "value %d: C %08x, numpy %08x" % (i, got[i], ref[i])
-            report(same, name, why)
+        check_dequant(binary, tmp, t, qpath, dequant_k(t, blocks), "dequant_%s_random_blocks" % t)
     return 1 if failures else 0
 
 
