@@ -35,13 +35,12 @@
 #endif
 
 /* The dot product of K-quant rows (Q2_K..Q6_K) for instruction set isa
- * (kquant.c), or NULL for other types.  (With AVX-512 VNNI the model runs
- * Q4_K, Q5_K and Q6_K through qpack.h instead; these serve Q2_K, Q3_K,
- * other CPUs, and the tests.)  Scalar: the row decoded block by
- * block with types.c's reference and summed in order; AVX-512: each
- * super-block decoded in registers, weights formed in F32 (one rounding
- * fewer than the reference) and accumulated in 16 lanes; AVX2: the
- * reference decoding with 8-lane sums. */
+ * (kquant.c), or NULL for other types.  Scalar: the row decoded block by
+ * block with types.c's reference and summed in order; AVX2 and AVX-512:
+ * codes decoded in registers, weights formed in F32 (one rounding fewer
+ * than the reference) and accumulated in 8 or 16 lanes.  (With AVX-512
+ * VNNI the model runs Q4_K, Q5_K and Q6_K through qpack.h instead; these
+ * serve Q2_K, Q3_K, other CPUs, and the tests.) */
 llm_dot_fn llm_kquant_dot(int type, int isa);
 
 #endif
