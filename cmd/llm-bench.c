@@ -628,6 +628,13 @@ static const int quant_types[] = {
 	LLM_TYPE_Q5_0, LLM_TYPE_Q5_1,
 };
 #define N_QUANT_TYPES (int)(sizeof quant_types / sizeof quant_types[0])
+/* mat-vec: the same, then the K-quants (read, not written: random blocks) */
+static const int matvec_types[] = {
+	LLM_TYPE_F32,  LLM_TYPE_F16,  LLM_TYPE_BF16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_0, LLM_TYPE_Q4_1,
+	LLM_TYPE_Q5_0, LLM_TYPE_Q5_1, LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K,
+	LLM_TYPE_Q6_K,
+};
+#define N_MATVEC_TYPES (int)(sizeof matvec_types / sizeof matvec_types[0])
 
 static void bench_quant(void)
 {
@@ -666,8 +673,8 @@ static void bench_matvec(int threads)
 	if (!t || !f)
 		cli_die("out of memory");
 	d = d < 64 ? 64 : d > 4096 ? 4096 : d;
-	for (int i = 0; i < N_QUANT_TYPES; i++) {
-		int ty = quant_types[i];
+	for (int i = 0; i < N_MATVEC_TYPES; i++) {
+		int ty = matvec_types[i];
 		size_t mat = llm_type_row_size(ty, n) * (size_t)d;
 		int n_mats = (int)((o.mem_size + mat - 1) / mat);
 		double bytes;
@@ -761,7 +768,7 @@ static uint64_t count_runs(void)
 		uint64_t k = 0;
 		k += o.only & K_BW ? 3 : 0;
 		k += o.only & K_SGEMM ? (uint64_t)o.gemm.n : 0;
-		k += o.only & K_MATVEC ? N_QUANT_TYPES : 0;
+		k += o.only & K_MATVEC ? N_MATVEC_TYPES : 0;
 		k += o.only & K_ATTN ? 2 * (uint64_t)o.seq.n : 0;
 		n += k * (uint64_t)o.threads.n + (o.only & K_QUANT ? N_QUANT_TYPES - 1 : 0);
 	}

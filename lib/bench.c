@@ -29,6 +29,7 @@
 #include "qpack.h"
 #include "threadpool.h"
 #include "types.h"
+#include "types_impl.h"
 
 /* ===================== clock and statistics ===================== */
 
@@ -578,7 +579,7 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 	uint64_t seed = 11;
 	int rc = 0;
 
-	if (!tt || !tt->from_float || !llm_kernel_type_ok(type) || !row)
+	if (!tt || !llm_kernel_type_ok(type) || !row)
 		return llm_err(LLM_EUNSUPPORTED, "matvec: no kernel for %s rows of %lld",
 			       llm_type_name(type), (long long)n);
 	if (n_mats < 1 || d < 1 || reps < 1)
@@ -600,8 +601,16 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 	}
 	for (int64_t i = 0; i < n; i++)
 		x[i] = frand(&seed);
-	/* W (d x n): rows of N(0,1)-ish values, quantized one row at a time */
+	/* W (d x n): rows of N(0,1)-ish values, quantized one row at a time;
+	 * the K-quants, which have no encoder, random valid blocks */
 	for (int64_t r = 0; r < d; r++) {
+		if (!tt->from_float) {
+			if (llm_type_random_kquant(type, w + (size_t)r * row, n, &seed)) {
+				rc = llm_err(LLM_EUNSUPPORTED, "matvec: cannot make %s rows", llm_type_name(type));
+				goto out;
+			}
+			continue;
+		}
 		for (int64_t i = 0; i < n; i++)
 			wf[i] = frand(&seed);
 		tt->from_float(wf, w + (size_t)r * row, n);

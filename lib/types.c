@@ -25,6 +25,7 @@
 
 #include <assert.h>
 #include <float.h>
+#include <stddef.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -518,6 +519,40 @@ static void ref_dequantize_q6_K(const void *src, float *y, int64_t n)
 		}
 		y += QK_K;
 	}
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+int llm_type_random_kquant(int type, void *dst, int64_t n, uint64_t *seed)
+{
+	size_t bs, d0, d1; /* block size, offsets of the fp16 super-block scales */
+	switch (type) {
+	case LLM_TYPE_Q2_K: bs = sizeof(struct block_q2_K), d0 = offsetof(struct block_q2_K, d), d1 = offsetof(struct block_q2_K, dmin); break;
+	case LLM_TYPE_Q3_K: bs = sizeof(struct block_q3_K), d0 = d1 = offsetof(struct block_q3_K, d); break;
+	case LLM_TYPE_Q4_K: bs = sizeof(struct block_q4_K), d0 = offsetof(struct block_q4_K, d), d1 = offsetof(struct block_q4_K, dmin); break;
+	case LLM_TYPE_Q5_K: bs = sizeof(struct block_q5_K), d0 = offsetof(struct block_q5_K, d), d1 = offsetof(struct block_q5_K, dmin); break;
+	case LLM_TYPE_Q6_K: bs = sizeof(struct block_q6_K), d0 = d1 = offsetof(struct block_q6_K, d); break;
+	default: return -1;
+	}
+	uint8_t *b = dst;
+	for (int64_t i = 0; i < n / QK_K; i++, b += bs) {
+		for (size_t k = 0; k < bs; k++)
+			b[k] = (uint8_t)(xorshift(seed) >> 56);
+		for (size_t o = d0;; o = d1) {
+			float v = ldexpf(1.0f + (float)(xorshift(seed) >> 40) * 0x1p-24f, -9 + (int)(xorshift(seed) % 4));
+			uint16_t h = llm_fp32_to_fp16(v);
+			memcpy(b + o, &h, 2);
+			if (o == d1)
+				break;
+		}
+	}
+	return 0;
 }
 
 /* ------------------------------------------- run-time dispatch (x86-64) */

@@ -375,6 +375,36 @@ static void test_kquant_round_trip(void)
 	free(x), free(y), free(q);
 }
 
+/* llm-bench's random K-quant rows decode to finite, not all zero values;
+ * other types are refused */
+static void test_random_kquant(void)
+{
+	static const int types[] = { LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K,
+				     LLM_TYPE_Q6_K };
+	enum { N = 256 * 16 };
+	uint8_t *q = malloc(N);
+	float *y = malloc(N * 4);
+	uint64_t seed = 99;
+	int bad = 0;
+	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+		double mx = 0;
+		if (llm_type_random_kquant(types[k], q, N, &seed)) {
+			bad++;
+			continue;
+		}
+		llm_type_traits(types[k])->to_float(q, y, N);
+		for (int i = 0; i < N; i++) {
+			bad += !isfinite(y[i]);
+			mx = fmax(mx, fabs(y[i]));
+		}
+		bad += !(mx > 0);
+	}
+	CHECK(!bad && llm_type_random_kquant(LLM_TYPE_Q4_0, q, 256, &seed) == -1 &&
+		      llm_type_random_kquant(LLM_TYPE_Q8_K, q, 256, &seed) == -1,
+	      "random_kquant_rows", "%d bad", bad);
+	free(q), free(y);
+}
+
 /* blocks whose bytes follow from the format definition alone */
 static void test_quant_known_blocks(void)
 {
@@ -648,6 +678,7 @@ int main(int argc, char **argv)
 	test_quant_known_blocks();
 	test_quant_bounds();
 	test_kquant_round_trip();
+	test_random_kquant();
 	test_fast_vs_ref();
 	test_qstats();
 	return test_done();
