@@ -628,11 +628,12 @@ static const int quant_types[] = {
 	LLM_TYPE_Q5_0, LLM_TYPE_Q5_1,
 };
 #define N_QUANT_TYPES (int)(sizeof quant_types / sizeof quant_types[0])
-/* mat-vec: the same, then the K-quants (read, not written: random blocks) */
+/* mat-vec: the same, then the K-quants and IQ4 types (read, not written:
+ * random blocks) */
 static const int matvec_types[] = {
 	LLM_TYPE_F32,  LLM_TYPE_F16,  LLM_TYPE_BF16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_0, LLM_TYPE_Q4_1,
 	LLM_TYPE_Q5_0, LLM_TYPE_Q5_1, LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K,
-	LLM_TYPE_Q6_K,
+	LLM_TYPE_Q6_K, LLM_TYPE_IQ4_NL, LLM_TYPE_IQ4_XS,
 };
 #define N_MATVEC_TYPES (int)(sizeof matvec_types / sizeof matvec_types[0])
 

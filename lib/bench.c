@@ -605,7 +605,7 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 	 * the K-quants, which have no encoder, random valid blocks */
 	for (int64_t r = 0; r < d; r++) {
 		if (!tt->from_float) {
-			if (llm_type_random_kquant(type, w + (size_t)r * row, n, &seed)) {
+			if (llm_type_random_blocks(type, w + (size_t)r * row, n, &seed)) {
 				rc = llm_err(LLM_EUNSUPPORTED, "matvec: cannot make %s rows", llm_type_name(type));
 				goto out;
 			}

@@ -4,7 +4,7 @@
  * Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K (kquant.c)); activations are always
  * F32 and every product is accumulated in F32 (activations are never
  * quantized).  The model uses qpack.h's integer kernels instead for Q4_0,
- * Q8_0, Q4_K, Q5_K and Q6_K where the CPU allows.
+ * Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS where the CPU allows.
  *
  * A weight matrix W of d rows by n columns ("rows of n values", GGUF ne =
  * [n, d]) is d rows of llm_type_row_size(type, n) bytes each.
@@ -45,8 +45,8 @@ const char *llm_isa_name(int isa); /* "scalar", "avx2", "avx512" */
 typedef float (*llm_dot_fn)(const void *row, const float *x, int64_t n);
 
 /* 1 when the kernels handle weights of type t (F32 F16 BF16 Q8_0 Q4_0 Q4_1
- * Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K).  Quantized rows need n a multiple
- * of the block size (32, 256 for the K-quants). */
+ * Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS).  Quantized rows need n
+ * a multiple of the block size (32; 256 for the K-quants and IQ4_XS). */
 int llm_kernel_type_ok(int type);
 /* Dot product of type t for instruction set isa, or NULL when the type is
  * not handled or this CPU lacks isa.  isa = llm_isa_best() gives the one

@@ -1,6 +1,7 @@
 /* kernels_impl.h - private to the kernels (kernels.c, kquant.c) and their
  * tests (not installed): the x86-64 target attributes, the weight-stream
- * prefetch, and the K-quant dot products that kernels.c's table hands out.
+ * prefetch, and the K-quant and IQ4 dot products that kernels.c's table
+ * hands out.
  */
 #ifndef LLM_KERNELS_IMPL_H
 #define LLM_KERNELS_IMPL_H
@@ -34,8 +35,8 @@
 				   : _mm_prefetch((const char *)(p) + PF_AHEAD_L2, _MM_HINT_T1))
 #endif
 
-/* The dot product of K-quant rows (Q2_K..Q6_K) for instruction set isa
- * (kquant.c), or NULL for other types.  Scalar: the row decoded block by
+/* The dot product of K-quant rows (Q2_K..Q6_K, IQ4_NL, IQ4_XS) for
+ * instruction set isa (kquant.c), or NULL for other types.  Scalar: the row decoded block by
  * block with types.c's reference and summed in order; AVX2 and AVX-512:
  * codes decoded in registers, weights formed in F32 (one rounding fewer
  * than the reference) and accumulated in 8 or 16 lanes.  (With AVX-512

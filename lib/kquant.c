@@ -1,5 +1,6 @@
 /* kquant.c - dot products of K-quant rows (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)
- * with F32 vectors: what llm-run needs to run the files llama.cpp and the
+ * and of IQ4_NL and IQ4_XS rows (nibbles indexing 16 levels) with F32
+ * vectors: what llm-run needs to run the files llama.cpp and the
  * Hugging Face hub mostly hold (Q4_K_M is Q4_K with Q6_K; llama-quantize's
  * Q4_0 keeps output.weight in Q6_K).
  *
@@ -36,22 +37,16 @@
 
 #define QK_K 256
 
-static size_t kblock_bytes(int type)
-{
-	const struct llm_type_traits *tt = llm_type_traits(type);
-	return tt ? tt->type_size : 0;
-}
-
-/* sum over the row of w x, one super-block decoded at a time (reference) */
+/* sum over the row of w x, one block decoded at a time (reference) */
 static float dot_k_ref(int type, const void *row, const float *x, int64_t n)
 {
+	const struct llm_type_traits *tt = llm_type_traits(type);
 	llm_to_float_fn dec = llm_type_ref_to_float(type);
 	const uint8_t *b = row;
-	size_t bb = kblock_bytes(type);
 	float w[QK_K], s = 0;
-	for (int64_t i = 0; i < n; i += QK_K, b += bb) {
-		dec(b, w, QK_K);
-		for (int l = 0; l < QK_K; l++)
+	for (int64_t i = 0; i < n; i += tt->blck, b += tt->type_size) {
+		dec(b, w, tt->blck);
+		for (int l = 0; l < tt->blck; l++)
 			s += w[l] * x[i + l];
 	}
 	return s;
@@ -62,14 +57,18 @@ static float dot_q3_K_ref(const void *r, const float *x, int64_t n) { return dot
 static float dot_q4_K_ref(const void *r, const float *x, int64_t n) { return dot_k_ref(LLM_TYPE_Q4_K, r, x, n); }
 static float dot_q5_K_ref(const void *r, const float *x, int64_t n) { return dot_k_ref(LLM_TYPE_Q5_K, r, x, n); }
 static float dot_q6_K_ref(const void *r, const float *x, int64_t n) { return dot_k_ref(LLM_TYPE_Q6_K, r, x, n); }
+static float dot_iq4_nl_ref(const void *r, const float *x, int64_t n) { return dot_k_ref(LLM_TYPE_IQ4_NL, r, x, n); }
+static float dot_iq4_xs_ref(const void *r, const float *x, int64_t n) { return dot_k_ref(LLM_TYPE_IQ4_XS, r, x, n); }
 
 #ifdef HAVE_X86
 
-static inline float half_at(const uint8_t *p)
+/* an fp16 scale, by F16C (the software conversion cost IQ4_NL, one scale
+ * per 32 values, half its speed) */
+AVX2 static inline float half_at(const uint8_t *p)
 {
 	uint16_t h;
 	memcpy(&h, p, 2);
-	return llm_fp16_to_fp32(h);
+	return _cvtsh_ss(h);
 }
 
 /* ------------------------------------------------------------------ AVX2 */
@@ -245,6 +244,62 @@ AVX2 static float dot_q6_K_avx2(const void *row, const float *x, int64_t n)
 	return hsum8(a0, a1);
 }
 
+/* IQ4_NL / IQ4_XS: 16 bytes of nibbles -> their 32 levels as int8 (values
+ * 0-15 in lo, 16-31 in hi), by a byte shuffle through the level table */
+AVX2 static inline void iq4_levels(const uint8_t *qs, __m128i *lo, __m128i *hi)
+{
+	const __m128i tab = _mm_loadu_si128((const __m128i *)llm_iq4nl_levels), m4 = _mm_set1_epi8(15);
+	const __m128i v = _mm_loadu_si128((const __m128i *)qs);
+	*lo = _mm_shuffle_epi8(tab, _mm_and_si128(v, m4));
+	*hi = _mm_shuffle_epi8(tab, _mm_and_si128(_mm_srli_epi16(v, 4), m4));
+}
+
+/* acc += d level x over one 32-value block */
+AVX2 static inline void iq4_block8(__m256 *a0, __m256 *a1, const uint8_t *qs, float d, const float *x)
+{
+	__m128i lo, hi;
+	iq4_levels(qs, &lo, &hi);
+	const __m256 dv = _mm256_set1_ps(d), z = _mm256_setzero_ps();
+	*a0 = fma8v(*a0, _mm256_cvtepi8_epi32(lo), dv, z, x);
+	*a1 = fma8v(*a1, _mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)), dv, z, x + 8);
+	*a0 = fma8v(*a0, _mm256_cvtepi8_epi32(hi), dv, z, x + 16);
+	*a1 = fma8v(*a1, _mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)), dv, z, x + 24);
+}
+
+/* IQ4_XS sub-block ib's scale: d (ls - 32) */
+static inline float iq4xs_scale(const uint8_t *b, float d, int ib)
+{
+	uint16_t sh;
+	memcpy(&sh, b + 2, 2);
+	const int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((sh >> (2 * ib)) & 3) << 4);
+	return d * (float)(ls - 32);
+}
+
+AVX2 static float dot_iq4_nl_avx2(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+	for (int64_t i = 0; i < n; i += 32, b += 18, x += 32) {
+		PF(b);
+		iq4_block8(&a0, &a1, b + 2, half_at(b), x);
+	}
+	return hsum8(a0, a1);
+}
+
+AVX2 static float dot_iq4_xs_avx2(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0;
+	for (int64_t i = 0; i < n; i += QK_K, b += 136, x += QK_K) {
+		PF(b);
+		const float d = half_at(b);
+#pragma GCC unroll 8
+		for (int ib = 0; ib < 8; ib++)
+			iq4_block8(&a0, &a1, b + 8 + 16 * ib, iq4xs_scale(b, d, ib), x + 32 * ib);
+	}
+	return hsum8(a0, a1);
+}
+
 /* --------------------------------------------------------------- AVX-512 */
 
 /* 16 bytes at p as 16 int32 lanes */
@@ -400,6 +455,40 @@ AVX512 static float dot_q6_K_avx512(const void *row, const float *x, int64_t n)
 	return sum2(a0, a1);
 }
 
+/* acc += d level x over one 32-value block */
+AVX512 static inline void iq4_block16(__m512 *a0, __m512 *a1, const uint8_t *qs, float d, const float *x)
+{
+	__m128i lo, hi;
+	iq4_levels(qs, &lo, &hi);
+	*a0 = fma16(*a0, _mm512_cvtepi8_epi32(lo), d, 0.0f, x);
+	*a1 = fma16(*a1, _mm512_cvtepi8_epi32(hi), d, 0.0f, x + 16);
+}
+
+AVX512 static float dot_iq4_nl_avx512(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	for (int64_t i = 0; i < n; i += 32, b += 18, x += 32) {
+		PF(b);
+		iq4_block16(&a0, &a1, b + 2, half_at(b), x);
+	}
+	return sum2(a0, a1);
+}
+
+AVX512 static float dot_iq4_xs_avx512(const void *row, const float *x, int64_t n)
+{
+	const uint8_t *b = row;
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	for (int64_t i = 0; i < n; i += QK_K, b += 136, x += QK_K) {
+		PF(b);
+		const float d = half_at(b);
+#pragma GCC unroll 8
+		for (int ib = 0; ib < 8; ib++)
+			iq4_block16(&a0, &a1, b + 8 + 16 * ib, iq4xs_scale(b, d, ib), x + 32 * ib);
+	}
+	return sum2(a0, a1);
+}
+
 #define KDOT(t, name) { t, { dot_##name##_ref, dot_##name##_avx2, dot_##name##_avx512 } }
 #else
 #define KDOT(t, name) { t, { dot_##name##_ref, NULL, NULL } }
@@ -410,7 +499,8 @@ static const struct {
 	llm_dot_fn fn[LLM_ISA_COUNT];
 } kdots[] = {
 	KDOT(LLM_TYPE_Q2_K, q2_K), KDOT(LLM_TYPE_Q3_K, q3_K), KDOT(LLM_TYPE_Q4_K, q4_K),
-	KDOT(LLM_TYPE_Q5_K, q5_K), KDOT(LLM_TYPE_Q6_K, q6_K),
+	KDOT(LLM_TYPE_Q5_K, q5_K), KDOT(LLM_TYPE_Q6_K, q6_K), KDOT(LLM_TYPE_IQ4_NL, iq4_nl),
+	KDOT(LLM_TYPE_IQ4_XS, iq4_xs),
 };
 
 llm_dot_fn llm_kquant_dot(int type, int isa)

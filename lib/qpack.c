@@ -1,5 +1,5 @@
-/* qpack.c - Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K repacking and the VNNI
- * mat-mul over it (qpack.h). */
+/* qpack.c - Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K / IQ4_NL / IQ4_XS repacking
+ * and the VNNI mat-mul over it (qpack.h). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "parts.h"
 #include "qpack.h"
 #include "types.h"
+#include "types_impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -26,13 +27,17 @@
 
 /* What a pack holds, the kernels' template argument: codes as nibbles or
  * bytes; per 32 values and row, an fp16 scale with a fixed code offset
- * (the *_0 types), a 6-bit scale and min (Q4_K, Q5_K) or two int8 scales,
- * one per 16 values (Q6_K, codes q + 32).  The K-quants' blocks come in
- * runs of 8 after their super-block's record: each row's d and dmin in
- * F32 (Q6_K: d, and a dmin slot left zero). */
-enum { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K };
-#define KIND_BYTES(k) ((k) == KIND_Q8_0 || (k) >= KIND_Q5_K) /* one code per byte */
-#define KIND_K(k) ((k) >= KIND_Q4_K)                           /* sc, m; d, dmin */
+ * (the *_0 types, IQ4_NL), a 6-bit scale and min (Q4_K, Q5_K), two int8
+ * scales, one per 16 values (Q6_K, codes q + 32), or one (IQ4_XS, ls - 32).
+ * The IQ4 types' nibbles index 16 levels: a byte shuffle turns them into
+ * level + 128, and the offset 128 is taken off as Q8_0's.  The 256-value
+ * types' blocks come in runs of 8 after their super-block's record: each
+ * row's d and dmin in F32 (Q6_K, IQ4_XS: d, and a dmin slot left zero). */
+enum { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_NL, KIND_IQ4_XS };
+#define KIND_BYTES(k) ((k) == KIND_Q8_0 || (k) == KIND_Q5_K || (k) == KIND_Q6_K) /* a byte a code */
+#define KIND_K(k) ((k) >= KIND_Q4_K && (k) != KIND_IQ4_NL) /* blocks in runs after records */
+#define KIND_MIN(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K) /* a min per block */
+#define KIND_LUT(k) ((k) == KIND_IQ4_NL || (k) == KIND_IQ4_XS) /* codes index the IQ4 levels */
 
 struct llm_qpack {
 	int type, kind;
@@ -84,7 +89,8 @@ int llm_qpack_available(int type)
 {
 #ifdef QP_X86
 	if (type != LLM_TYPE_Q4_0 && type != LLM_TYPE_Q8_0 && type != LLM_TYPE_Q4_K &&
-	    type != LLM_TYPE_Q5_K && type != LLM_TYPE_Q6_K)
+	    type != LLM_TYPE_Q5_K && type != LLM_TYPE_Q6_K && type != LLM_TYPE_IQ4_NL &&
+	    type != LLM_TYPE_IQ4_XS)
 		return 0;
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -191,7 +197,22 @@ static void kblock6(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, floa
 	dd[0] = llm_fp16_to_fp32(h), dd[1] = 0;
 }
 
-/* pack_groups for Q4_K / Q5_K / Q6_K: codes as Q4_0's nibbles (byte k of a
+/* Block b of an IQ4_XS row (sub-block b % 8 of super-block b / 8): the 32
+ * nibble codes, the scale ls - 32 as a signed byte, and d. */
+static void kblock_iq4xs(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
+{
+	const uint8_t *sb = row + (size_t)(b / 8) * 136;
+	const int ib = (int)(b % 8);
+	uint16_t h[2];
+	memcpy(h, sb, 4);
+	const int ls = ((sb[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((h[1] >> (2 * ib)) & 3) << 4);
+	for (int l = 0; l < 16; l++)
+		u[l] = sb[8 + 16 * ib + l] & 0xF, u[l + 16] = sb[8 + 16 * ib + l] >> 4;
+	sm[0] = (uint8_t)(int8_t)(ls - 32), sm[1] = 0;
+	dd[0] = llm_fp16_to_fp32(h[0]), dd[1] = 0;
+}
+
+/* pack_groups for Q4_K / Q5_K / Q6_K / IQ4_XS: codes as Q4_0's nibbles (byte k of a
  * row's block: column k low, column k + 16 high) or as bytes, then the 16
  * rows' scales and mins (Q6_K: the halves' scales) as bytes; each
  * super-block's record the rows' d and dmin.  Padding rows: all zero. */
@@ -212,6 +233,8 @@ static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
 				float dd[2] = { 0, 0 };
 				if (r < nr && p->kind == KIND_Q6_K)
 					kblock6(src[r], b, u, scm, dd);
+				else if (r < nr && p->kind == KIND_IQ4_XS)
+					kblock_iq4xs(src[r], b, u, scm, dd);
 				else if (r < nr)
 					kblock(src[r], p->type, b, u, scm, dd);
 				sm[r] = scm[0], sm[GR + r] = scm[1];
@@ -256,7 +279,8 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 		return llm_err(LLM_ENOMEM, "qpack: out of memory");
 	p->type = type;
 	p->kind = type == LLM_TYPE_Q8_0 ? KIND_Q8_0 : type == LLM_TYPE_Q4_K ? KIND_Q4_K
-		: type == LLM_TYPE_Q5_K ? KIND_Q5_K : type == LLM_TYPE_Q6_K ? KIND_Q6_K : KIND_Q4_0;
+		: type == LLM_TYPE_Q5_K ? KIND_Q5_K : type == LLM_TYPE_Q6_K ? KIND_Q6_K
+		: type == LLM_TYPE_IQ4_NL ? KIND_IQ4_NL : type == LLM_TYPE_IQ4_XS ? KIND_IQ4_XS : KIND_Q4_0;
 	p->n = n;
 	p->d = d;
 	p->nb = n / QK;
@@ -482,9 +506,9 @@ VNNI static INLINE __m512i plane(const __m512i *w, const int8_t *p)
 /* One group-block's codes as unsigned bytes: w[c] holds columns 4c..4c+3
  * of the block, row j in lane j (Q4_0: low nibbles are columns 0-15, high
  * nibbles 16-31). */
-VNNI static INLINE void load_codes(__m512i *w, const uint8_t *codes, const int q8)
+VNNI static INLINE void load_codes(__m512i *w, const uint8_t *codes, const int kind)
 {
-	if (q8) {
+	if (KIND_BYTES(kind)) {
 #pragma GCC unroll 8
 		for (int c = 0; c < 8; c++)
 			w[c] = _mm512_load_si512(codes + 64 * c);
@@ -496,6 +520,13 @@ VNNI static INLINE void load_codes(__m512i *w, const uint8_t *codes, const int q
 		__m512i v = _mm512_load_si512(codes + 64 * c);
 		w[c] = _mm512_and_si512(v, m4);                            /* columns 4c.. */
 		w[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4); /* 16+4c.. */
+	}
+	if (KIND_LUT(kind)) { /* IQ4: nibble -> level + 128 */
+		const __m512i lut = _mm512_broadcast_i32x4(
+			_mm_add_epi8(_mm_loadu_si128((const __m128i *)llm_iq4nl_levels), _mm_set1_epi8((char)0x80)));
+#pragma GCC unroll 8
+		for (int c = 0; c < 8; c++)
+			w[c] = _mm512_shuffle_epi8(lut, w[c]);
 	}
 }
 
@@ -510,9 +541,10 @@ VNNI static INLINE __m512 s8f(const uint8_t *p)
 }
 
 /* A group-block's 16 row scales, read once for all the tokens of a tile:
- * *_0: s0 the fp16 scale; Q4_K/Q5_K: s0 = d sc, s1 = dmin m; Q6_K: s0 and
- * s1 = d sc of the two halves (products rounded as the decoder rounds
- * them).  sc the group's scale bytes, rec its record (K-quants). */
+ * *_0, IQ4_NL: s0 the fp16 scale; Q4_K/Q5_K: s0 = d sc, s1 = dmin m;
+ * Q6_K: s0 and s1 = d sc of the two halves; IQ4_XS: s0 = d (ls - 32)
+ * (products rounded as the decoder rounds them).  sc the group's scale
+ * bytes, rec its record (256-value types). */
 struct bscale {
 	__m512 s0, s1;
 };
@@ -526,6 +558,9 @@ VNNI static INLINE struct bscale block_scales(const uint8_t *sc, const float *re
 		const __m512 d = _mm512_load_ps(rec);
 		r.s0 = _mm512_mul_ps(d, s8f(sc));
 		r.s1 = _mm512_mul_ps(d, s8f(sc + GR));
+	} else if (kind == KIND_IQ4_XS) {
+		r.s0 = _mm512_mul_ps(_mm512_load_ps(rec), s8f(sc));
+		r.s1 = r.s0;
 	} else {
 		r.s0 = _mm512_mul_ps(_mm512_load_ps(rec), u8f(sc));
 		r.s1 = _mm512_mul_ps(_mm512_load_ps(rec + GR), u8f(sc + GR));
@@ -534,7 +569,7 @@ VNNI static INLINE struct bscale block_scales(const uint8_t *sc, const float *re
 }
 
 /* acc += the outputs of one group-block's integer sums for token x:
- *   *_0         v0 s0 dx
+ *   *_0, IQ4    v0 s0 dx
  *   Q4_K, Q5_K  v0 s0 dx - s1 xs            (xs the block's x sum)
  *   Q6_K        (v0 dx - 32 xh) s0 + (v1 dx - 32 (xs - xh)) s1
  * v0 the block's sum (Q6_K: its first half's, v1 the second's); the code
@@ -543,9 +578,9 @@ VNNI static INLINE __m512 finish(__m512 acc, __m512 v0, __m512 v1, struct bscale
 				 const struct xplanes *x, int64_t b, const int kind)
 {
 	const __m512 dx = _mm512_set1_ps(x->dx[b]);
-	if (!KIND_K(kind))
+	if (!KIND_MIN(kind) && kind != KIND_Q6_K)
 		return _mm512_fmadd_ps(v0, _mm512_mul_ps(s.s0, dx), acc);
-	if (kind != KIND_Q6_K) {
+	if (KIND_MIN(kind)) {
 		acc = _mm512_fmadd_ps(v0, _mm512_mul_ps(s.s0, dx), acc);
 		return _mm512_fnmadd_ps(s.s1, _mm512_set1_ps(x->xs[b]), acc);
 	}
@@ -555,10 +590,10 @@ VNNI static INLINE __m512 finish(__m512 acc, __m512 v0, __m512 v1, struct bscale
 	return _mm512_fmadd_ps(_mm512_fmadd_ps(v1, dx, o1), s.s1, acc);
 }
 
-/* the codes' offset: Q4_0 nibble = q + 8, Q8_0 byte = q + 128; the
- * K-quants' codes are taken as they are (mins and Q6_K's offset applied
- * apart) */
-#define OFF(kind) ((kind) == KIND_Q8_0 ? 128 : (kind) == KIND_Q4_0 ? 8 : 0)
+/* the codes' offset: Q4_0 nibble = q + 8, Q8_0 byte = q + 128, the IQ4
+ * levels + 128; the K-quants' codes are taken as they are (mins and Q6_K's
+ * offset applied apart) */
+#define OFF(kind) ((kind) == KIND_Q8_0 || KIND_LUT(kind) ? 128 : (kind) == KIND_Q4_0 ? 8 : 0)
 
 /* Group g (16 rows) against T tokens (prefill), block by block.  With u
  * the unsigned codes and q = u - off, per block
@@ -580,7 +615,7 @@ VNNI static INLINE void group_tile(__m512 *acc, const llm_qpack *p, int64_t g,
 		}
 		const struct bscale bs = block_scales(sc, rec, kind);
 		__m512i w[8];
-		load_codes(w, codes, KIND_BYTES(kind));
+		load_codes(w, codes, kind);
 #pragma GCC unroll 4
 		for (int t = 0; t < T; t++) {
 			const int64_t o = b * QK;
@@ -648,7 +683,7 @@ VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_q
 		for (int g = 0; g < GDEC; g++) {
 			const uint8_t *codes = base + g * code;
 			__m512i w[8];
-			load_codes(w, codes, bytes);
+			load_codes(w, codes, kind);
 			__m512i h0 = _mm512_setzero_si512(), h1 = h0, l0 = c2, l1 = h0;
 #pragma GCC unroll 4
 			for (int c = 0; c < 4; c++) {
@@ -730,6 +765,8 @@ VNNI static void mm_dec(const void *arg, int64_t g0, int64_t g1, float *out)
 		case KIND_Q4_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_K); break;
 		case KIND_Q5_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q5_K); break;
 		case KIND_Q6_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q6_K); break;
+		case KIND_IQ4_NL: run_panel(j, g, out + (g - g0) * GR, KIND_IQ4_NL); break;
+		case KIND_IQ4_XS: run_panel(j, g, out + (g - g0) * GR, KIND_IQ4_XS); break;
 		default: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_0); break;
 		}
 }
@@ -756,6 +793,8 @@ VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
 			case KIND_Q4_K: TILES(KIND_Q4_K); break;
 			case KIND_Q5_K: TILES(KIND_Q5_K); break;
 			case KIND_Q6_K: TILES(KIND_Q6_K); break;
+			case KIND_IQ4_NL: TILES(KIND_IQ4_NL); break;
+			case KIND_IQ4_XS: TILES(KIND_IQ4_XS); break;
 			default: TILES(KIND_Q4_0); break;
 			}
 		}

@@ -1,5 +1,5 @@
-/* qpack.h - Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights repacked for integer
- * dot products.
+/* qpack.h - Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS weights
+ * repacked for integer dot products.
  *
  * The row-at-a-time float kernels (kernels.h) spend most of their time
  * widening 4- and 8-bit codes to floats, so on a 2-core machine they are
@@ -35,6 +35,12 @@
  * and Q6_K's offset are applied in F32 with the activations' block (and
  * half-block) sums.
  *
+ * IQ4_NL and IQ4_XS: nibbles as Q4_0's, each an index into 16 levels; in
+ * registers a byte shuffle turns them into level + 128 and the 128 comes
+ * off as Q8_0's.  IQ4_NL keeps Q4_0's fp16 scales (4.5 bits a weight),
+ * IQ4_XS its sub-block scales ls - 32 as bytes and d in the records (4.75;
+ * 4.25 in the file).
+ *
  * Activations: each block of 32 values x is rounded to 24-bit fixed point,
  *   xi = round(x * 8323072 / max|x|),  dx = max|x| / 8323072,
  * and split into three signed bytes, xi = 65536 p0 + 256 p1 + p2.  The
@@ -59,7 +65,8 @@
 
 typedef struct llm_qpack llm_qpack;
 
-/* 1 when type (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) can be packed on this CPU. */
+/* 1 when type (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS) can be packed
+ * on this CPU. */
 int llm_qpack_available(int type);
 
 /* Pack W: d rows of n values (n a multiple of the type's block: 32, or 256

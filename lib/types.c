@@ -58,12 +58,16 @@ struct block_q3_K { uint8_t hmask[32], qs[64], scales[12]; uint16_t d; };
 struct block_q4_K { uint16_t d, dmin; uint8_t scales[12], qs[128]; };
 struct block_q5_K { uint16_t d, dmin; uint8_t scales[12], qh[32], qs[128]; };
 struct block_q6_K { uint8_t ql[128], qh[64]; int8_t scales[16]; uint16_t d; };
+struct block_iq4_nl { uint16_t d; uint8_t qs[16]; };
+struct block_iq4_xs { uint16_t d, scales_h; uint8_t scales_l[4], qs[128]; };
 
 static_assert(sizeof(struct block_q2_K) == 84, "q2_K block is 84 bytes");
 static_assert(sizeof(struct block_q3_K) == 110, "q3_K block is 110 bytes");
 static_assert(sizeof(struct block_q4_K) == 144, "q4_K block is 144 bytes");
 static_assert(sizeof(struct block_q5_K) == 176, "q5_K block is 176 bytes");
 static_assert(sizeof(struct block_q6_K) == 210, "q6_K block is 210 bytes");
+static_assert(sizeof(struct block_iq4_nl) == 18, "iq4_nl block is 18 bytes");
+static_assert(sizeof(struct block_iq4_xs) == 136, "iq4_xs block is 136 bytes");
 
 /* ------------------------------------------------------- scalar formats */
 
@@ -521,6 +525,42 @@ static void ref_dequantize_q6_K(const void *src, float *y, int64_t n)
 	}
 }
 
+/* IQ4_NL / IQ4_XS: the 16 levels a nibble indexes (ggml's kvalues_iq4nl) */
+const int8_t llm_iq4nl_levels[16] = { -127, -104, -83, -65, -49, -35, -22, -10,
+				      1,    13,   25,  38,  53,  69,  89,  113 };
+
+/* 32 values from 16 bytes of nibbles (low: value j, high: value j + 16),
+ * each d times its level */
+static void iq4_block(const uint8_t *qs, float d, float *y)
+{
+	for (int j = 0; j < 16; j++) {
+		y[j] = d * llm_iq4nl_levels[qs[j] & 0xF];
+		y[j + 16] = d * llm_iq4nl_levels[qs[j] >> 4];
+	}
+}
+
+static void ref_dequantize_iq4_nl(const void *src, float *y, int64_t n)
+{
+	const struct block_iq4_nl *x = src;
+	for (int64_t i = 0; i < n / 32; i++)
+		iq4_block(x[i].qs, llm_fp16_to_fp32(x[i].d), y + 32 * i);
+}
+
+/* IQ4_XS: sub-block ib's 6-bit scale is nibble ib % 2 of scales_l[ib / 2]
+ * with bits 2 ib, 2 ib + 1 of scales_h on top; dl = d (ls - 32) */
+static void ref_dequantize_iq4_xs(const void *src, float *y, int64_t n)
+{
+	const struct block_iq4_xs *x = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = llm_fp16_to_fp32(x[i].d);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			const int ls = ((x[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) |
+				       (((x[i].scales_h >> (2 * ib)) & 3) << 4);
+			iq4_block(x[i].qs + 16 * ib, d * (float)(ls - 32), y);
+		}
+	}
+}
+
 static uint64_t xorshift(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -529,20 +569,23 @@ static uint64_t xorshift(uint64_t *s)
 	return *s;
 }
 
-int llm_type_random_kquant(int type, void *dst, int64_t n, uint64_t *seed)
+int llm_type_random_blocks(int type, void *dst, int64_t n, uint64_t *seed)
 {
-	size_t bs, d0, d1; /* block size, offsets of the fp16 super-block scales */
+	size_t d0, d1; /* offsets of the fp16 (super-)block scales */
 	switch (type) {
-	case LLM_TYPE_Q2_K: bs = sizeof(struct block_q2_K), d0 = offsetof(struct block_q2_K, d), d1 = offsetof(struct block_q2_K, dmin); break;
-	case LLM_TYPE_Q3_K: bs = sizeof(struct block_q3_K), d0 = d1 = offsetof(struct block_q3_K, d); break;
-	case LLM_TYPE_Q4_K: bs = sizeof(struct block_q4_K), d0 = offsetof(struct block_q4_K, d), d1 = offsetof(struct block_q4_K, dmin); break;
-	case LLM_TYPE_Q5_K: bs = sizeof(struct block_q5_K), d0 = offsetof(struct block_q5_K, d), d1 = offsetof(struct block_q5_K, dmin); break;
-	case LLM_TYPE_Q6_K: bs = sizeof(struct block_q6_K), d0 = d1 = offsetof(struct block_q6_K, d); break;
+	case LLM_TYPE_Q2_K: d0 = offsetof(struct block_q2_K, d), d1 = offsetof(struct block_q2_K, dmin); break;
+	case LLM_TYPE_Q3_K: d0 = d1 = offsetof(struct block_q3_K, d); break;
+	case LLM_TYPE_Q4_K: d0 = offsetof(struct block_q4_K, d), d1 = offsetof(struct block_q4_K, dmin); break;
+	case LLM_TYPE_Q5_K: d0 = offsetof(struct block_q5_K, d), d1 = offsetof(struct block_q5_K, dmin); break;
+	case LLM_TYPE_Q6_K: d0 = d1 = offsetof(struct block_q6_K, d); break;
+	case LLM_TYPE_IQ4_NL: d0 = d1 = offsetof(struct block_iq4_nl, d); break;
+	case LLM_TYPE_IQ4_XS: d0 = d1 = offsetof(struct block_iq4_xs, d); break;
 	default: return -1;
 	}
+	const struct llm_type_traits *tt = llm_type_traits(type);
 	uint8_t *b = dst;
-	for (int64_t i = 0; i < n / QK_K; i++, b += bs) {
-		for (size_t k = 0; k < bs; k++)
+	for (int64_t i = 0; i < n / tt->blck; i++, b += tt->type_size) {
+		for (size_t k = 0; k < tt->type_size; k++)
 			b[k] = (uint8_t)(xorshift(seed) >> 56);
 		for (size_t o = d0;; o = d1) {
 			float v = ldexpf(1.0f + (float)(xorshift(seed) >> 40) * 0x1p-24f, -9 + (int)(xorshift(seed) % 4));
@@ -619,6 +662,8 @@ static const struct llm_type_traits traits[LLM_TYPE_COUNT] = {
 	T(LLM_TYPE_Q5_K, "q5_K", 256, 176, 0, ref_dequantize_q5_K, NULL),
 	T(LLM_TYPE_Q6_K, "q6_K", 256, 210, 0, ref_dequantize_q6_K, NULL),
 	T(LLM_TYPE_Q8_K, "q8_K", 256, 292, 0, NULL, NULL),
+	T(LLM_TYPE_IQ4_NL, "iq4_nl", 32, 18, 0, ref_dequantize_iq4_nl, NULL),
+	T(LLM_TYPE_IQ4_XS, "iq4_xs", 256, 136, 0, ref_dequantize_iq4_xs, NULL),
 	T(LLM_TYPE_I8, "i8", 1, 1, 0, NULL, NULL),
 	T(LLM_TYPE_I16, "i16", 1, 2, 0, NULL, NULL),
 	T(LLM_TYPE_I32, "i32", 1, 4, 0, NULL, NULL),
@@ -677,6 +722,8 @@ llm_to_float_fn llm_type_ref_to_float(int t)
 	case LLM_TYPE_Q4_K: return ref_dequantize_q4_K;
 	case LLM_TYPE_Q5_K: return ref_dequantize_q5_K;
 	case LLM_TYPE_Q6_K: return ref_dequantize_q6_K;
+	case LLM_TYPE_IQ4_NL: return ref_dequantize_iq4_nl;
+	case LLM_TYPE_IQ4_XS: return ref_dequantize_iq4_xs;
 	default: return NULL;
 	}
 }

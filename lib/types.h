@@ -12,6 +12,12 @@
  *   K-quants: 256-value super-blocks (layouts in types.c and kquant.c).
  *   Q2_K..Q6_K are decoded (dequantize_row_*_K's values bit for bit) but
  *   not written: no from_float.  Q8_K (ggml's intermediate) is listed only.
+ *   IQ4_NL 32 values, 18 bytes: fp16 d; nibbles as Q4_0's, each an index
+ *         into a fixed table of 16 int8 levels.  x = d*level.
+ *   IQ4_XS 256 values, 136 bytes: fp16 d, u16 scales_h, 4 bytes scales_l,
+ *         128 bytes of IQ4_NL nibbles; per 32 values a 6-bit scale ls
+ *         (low 4 bits in scales_l, high 2 in scales_h): x = d*(ls-32)*level.
+ *   Both decoded only, as the K-quants.
  *
  * Quantization follows ggml's quantize_row_*_ref exactly (same float
  * operations in the same order), so outputs equal llama-quantize's bytes.
@@ -37,6 +43,8 @@ enum llm_type {
 	LLM_TYPE_Q5_K = 13,
 	LLM_TYPE_Q6_K = 14,
 	LLM_TYPE_Q8_K = 15,
+	LLM_TYPE_IQ4_NL = 20,
+	LLM_TYPE_IQ4_XS = 23,
 	LLM_TYPE_I8 = 24,
 	LLM_TYPE_I16 = 25,
 	LLM_TYPE_I32 = 26,

@@ -28,12 +28,15 @@ void llm_simd_quantize_q4_0(const float *x, void *y, int64_t n);
 void llm_simd_dequantize_q8_0(const void *x, float *y, int64_t n);
 void llm_simd_dequantize_q4_0(const void *x, float *y, int64_t n);
 
-/* n values (a multiple of the block) of random valid blocks of a K-quant
- * (Q2_K..Q6_K, which have no encoder): random codes and sub-block scales,
- * super-block scales finite, of magnitude 2^-9..2^-6 (weights of order
- * 0.1), from the xorshift state *seed.  For benchmarks.  0, or -1 when the
- * type is not one of those. */
-int llm_type_random_kquant(int type, void *dst, int64_t n, uint64_t *seed);
+/* n values (a multiple of the block) of random valid blocks of a type
+ * that has no encoder (Q2_K..Q6_K, IQ4_NL, IQ4_XS): random codes and
+ * sub-block scales, (super-)block scales finite, of magnitude 2^-9..2^-6,
+ * from the xorshift state *seed.  For benchmarks.  0, or -1 when the type
+ * is not one of those. */
+int llm_type_random_blocks(int type, void *dst, int64_t n, uint64_t *seed);
+
+/* IQ4_NL and IQ4_XS: the 16 int8 levels a 4-bit code stands for. */
+extern const int8_t llm_iq4nl_levels[16];
 
 /* One block of the scalar reference quantizers (quant_simd.c falls back to
  * them for blocks holding NaN, where vector max/compare would differ). */

@@ -7,8 +7,9 @@
  * max, scales quantized against the largest), which is all a test of the
  * decoding and the dot products needs.  Not ggml's bytes.
  *
- * kq_encode(type, x, out, n): n a multiple of 256; 1 when type is a K-quant
- * this encoder writes, else 0 (nothing written).
+ * kq_encode(type, x, out, n): n a multiple of the type's block (256; 32
+ * for IQ4_NL); 1 when type is a K-quant or IQ4 type this encoder writes,
+ * else 0 (nothing written).
  */
 #ifndef KQ_ENC_H
 #define KQ_ENC_H
@@ -182,12 +183,57 @@ static inline void kq_q6(const float *x, uint8_t *b)
 	}
 }
 
+/* IQ4: 32 values to the nearest of step times the 16 levels, as nibbles
+ * (value j low, j + 16 high) */
+static inline void kq_iq4(const float *x, float step, uint8_t *qs)
+{
+	static const int8_t lv[16] = { -127, -104, -83, -65, -49, -35, -22, -10,
+				       1,    13,   25,  38,  53,  69,  89,  113 };
+	uint8_t c[32];
+	for (int l = 0; l < 32; l++) {
+		int best = 0;
+		for (int k = 1; k < 16; k++)
+			if (fabsf(x[l] - step * lv[k]) < fabsf(x[l] - step * lv[best]))
+				best = k;
+		c[l] = (uint8_t)best;
+	}
+	for (int j = 0; j < 16; j++)
+		qs[j] = (uint8_t)(c[j] | c[j + 16] << 4);
+}
+
+/* IQ4_XS: 8 sub-blocks of 32, 6-bit scales (ls - 32) */
+static inline void kq_iq4xs(const float *x, uint8_t *b)
+{
+	float a[8], ta = 0;
+	for (int j = 0; j < 8; j++) {
+		a[j] = kq_amax(x + 32 * j, 32) / 127.0f;
+		ta = a[j] > ta ? a[j] : ta;
+	}
+	memset(b, 0, 136);
+	float d = kq_super(b, ta, 31);
+	uint16_t sh = 0;
+	for (int j = 0; j < 8; j++) {
+		int ls = (d > 0 ? kq_round(a[j] / d, -32, 31) : 0) + 32;
+		b[4 + j / 2] |= (uint8_t)((ls & 0xF) << (4 * (j % 2)));
+		sh |= (uint16_t)((ls >> 4) << (2 * j));
+		kq_iq4(x + 32 * j, d * (float)(ls - 32), b + 8 + 16 * j);
+	}
+	memcpy(b + 2, &sh, 2);
+}
+
 static inline int kq_encode(int type, const float *x, void *out, int64_t n)
 {
 	const struct llm_type_traits *tt = llm_type_traits(type);
+	uint8_t *b = out;
+	if (tt && type == LLM_TYPE_IQ4_NL) {
+		for (int64_t i = 0; i < n; i += 32, b += 18, x += 32) {
+			float d = kq_super(b, kq_amax(x, 32), 127);
+			kq_iq4(x, d, b + 2);
+		}
+		return 1;
+	}
 	if (!tt || tt->blck != 256 || type == LLM_TYPE_Q8_K)
 		return 0;
-	uint8_t *b = out;
 	for (int64_t i = 0; i < n; i += 256, b += tt->type_size, x += 256)
 		switch (type) {
 		case LLM_TYPE_Q2_K: kq_q2(x, b); break;
@@ -195,6 +241,7 @@ static inline int kq_encode(int type, const float *x, void *out, int64_t n)
 		case LLM_TYPE_Q4_K: kq_q45(x, b, 0); break;
 		case LLM_TYPE_Q5_K: kq_q45(x, b, 1); break;
 		case LLM_TYPE_Q6_K: kq_q6(x, b); break;
+		case LLM_TYPE_IQ4_XS: kq_iq4xs(x, b); break;
 		}
 	return 1;
 }

@@ -11,7 +11,7 @@ formats (lib/gguf.h, lib/types.h), not from the C code.
                                 tests/test_model --real: logits per row,
                                 the prompt's pieces, and the greedy choices
 
-K-quant weights (q2_K..q6_K) are decoded by tests/ref_quant.py's numpy
+K-quant and IQ4 weights (q2_K..q6_K, iq4_nl, iq4_xs) are decoded by tests/ref_quant.py's numpy
 decoders (which match llama.cpp's values bit for bit) and used in float64.
 
 Tolerance: max |C - numpy| <= 1e-4 * max |numpy logit| over all rows.
@@ -31,7 +31,7 @@ TOL = 1e-4
 # type id -> (block size, bytes per block)
 TYPES = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24),
          8: (32, 34), 30: (1, 2), 10: (256, 84), 11: (256, 110), 12: (256, 144),
-         13: (256, 176), 14: (256, 210)}
+         13: (256, 176), 14: (256, 210), 20: (32, 18), 23: (256, 136)}
 SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
           10: "<Q", 11: "<q", 12: "<d"}
 
@@ -85,7 +85,7 @@ def read_gguf(path):
     return meta, tensors
 
 
-KTYPES = {10: "q2_K", 11: "q3_K", 12: "q4_K", 13: "q5_K", 14: "q6_K"}
+KTYPES = {10: "q2_K", 11: "q3_K", 12: "q4_K", 13: "q5_K", 14: "q6_K", 20: "iq4_nl", 23: "iq4_xs"}
 
 
 def dequant(raw, t, n):

@@ -243,7 +243,16 @@ def dequant(t, b):
 # ----------------------------------------------------- K-quant decoders
 # Written from ggml-common.h's block layouts: 256 values per super-block.
 
-KBYTES = {"q2_K": 84, "q3_K": 110, "q4_K": 144, "q5_K": 176, "q6_K": 210}
+KBYTES = {"q2_K": 84, "q3_K": 110, "q4_K": 144, "q5_K": 176, "q6_K": 210, "iq4_nl": 18, "iq4_xs": 136}
+# IQ4_NL / IQ4_XS: the levels a nibble indexes
+IQ4_LEVELS = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], dtype=F32)
+
+
+def iq4_values(qs):
+    """[nb, 16k] bytes of nibbles -> [nb, 32k] levels: per 16 bytes, the low
+    nibbles (values 0-15) then the high (16-31)"""
+    q = qs.astype(np.int64).reshape(len(qs), -1, 16)
+    return IQ4_LEVELS[np.concatenate([q & 0xF, q >> 4], axis=2)].reshape(len(qs), -1)
 
 
 def half(blk, o):
@@ -312,6 +321,16 @@ def dequant_k(t, b):
                 qh = blk[:, 16:48].astype(np.int64)
                 q = q + 16 * np.concatenate([(qh >> j) & 1 for j in range(8)], axis=1)
             return ((d1 * q.astype(F32)).astype(F32) - m1).astype(F32).ravel()
+        if t == "iq4_nl":
+            return (half(blk, 0) * iq4_values(blk[:, 2:18])).astype(F32).ravel()
+        if t == "iq4_xs":
+            d = half(blk, 0)
+            sh = blk[:, 2:4].copy().view("<u2")[:, 0].astype(np.int64)[:, None]
+            sl = blk[:, 4:8].astype(np.int64)
+            lo = np.stack([sl & 0xF, sl >> 4], axis=2).reshape(len(blk), 8)  # sub-block ib: nibble ib % 2 of byte ib / 2
+            ls = lo | ((sh >> (2 * np.arange(8))) & 3) << 4
+            dl = sub_expand((d * (ls - 32).astype(F32)).astype(F32), 32)
+            return (dl * iq4_values(blk[:, 8:136])).astype(F32).ravel()
         if t == "q6_K":
             d = half(blk, 208)
             sc = blk[:, 192:208].view(np.int8).astype(F32)
@@ -335,7 +354,8 @@ def kquant_blocks(rng, t, nb=600):
                              [0.0, -0.0, 2 ** -24, 3 * 2 ** -20, -1.5, 1000.0, 65504.0, -2 ** -14]])
     h = scales.astype(np.float16).view(np.uint16)
     hb = np.stack([h & 0xFF, h >> 8], axis=1).astype(np.uint8)
-    offs = {"q2_K": (80, 82), "q3_K": (108,), "q4_K": (0, 2), "q5_K": (0, 2), "q6_K": (208,)}[t]
+    offs = {"q2_K": (80, 82), "q3_K": (108,), "q4_K": (0, 2), "q5_K": (0, 2), "q6_K": (208,),
+            "iq4_nl": (0,), "iq4_xs": (0,)}[t]
     for k, o in enumerate(offs):
         b[:, o:o + 2] = hb if k == 0 else hb[rng.permutation(nb)]
     return b.tobytes()

@@ -32,7 +32,7 @@ static float grand(void) { return test_grand(&rs); }
 static const int types[] = { LLM_TYPE_F32,  LLM_TYPE_F16,  LLM_TYPE_BF16, LLM_TYPE_Q8_0,
 			     LLM_TYPE_Q4_0, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1,
 			     LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K,
-			     LLM_TYPE_Q6_K };
+			     LLM_TYPE_Q6_K, LLM_TYPE_IQ4_NL, LLM_TYPE_IQ4_XS };
 #define NTYPES (int)(sizeof types / sizeof types[0])
 
 /* d rows of n random values (some rows with an offset, so Q4_1/Q5_1 mins

@@ -223,7 +223,7 @@ static double rel_diff(const float *a, const float *b, size_t n)
 static const int all_types[] = { LLM_TYPE_F32,  LLM_TYPE_F16,  LLM_TYPE_BF16, LLM_TYPE_Q8_0,
 				 LLM_TYPE_Q4_0, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1,
 				 LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K,
-				 LLM_TYPE_Q6_K, MIX_Q4_K_M };
+				 LLM_TYPE_Q6_K, LLM_TYPE_IQ4_NL, LLM_TYPE_IQ4_XS, MIX_Q4_K_M };
 
 static int gen(const char *dir)
 {

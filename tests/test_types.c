@@ -75,6 +75,7 @@ static void test_traits(void)
 		{ LLM_TYPE_I8, "i8", 1, 1, 0 },       { LLM_TYPE_I16, "i16", 1, 2, 0 },
 		{ LLM_TYPE_I32, "i32", 1, 4, 0 },     { LLM_TYPE_I64, "i64", 1, 8, 0 },
 		{ LLM_TYPE_F64, "f64", 1, 8, 1 },     { LLM_TYPE_BF16, "bf16", 1, 2, 1 },
+		{ LLM_TYPE_IQ4_NL, "iq4_nl", 32, 18, 0 }, { LLM_TYPE_IQ4_XS, "iq4_xs", 256, 136, 0 },
 	};
 	int bad = 0;
 	char why[256] = "";
@@ -88,7 +89,7 @@ static void test_traits(void)
 	}
 	CHECK(!bad, "traits_table", "%d wrong, last %s", bad, why);
 
-	static const int unknown[] = { -1, 4, 5, 16, 23, 29, 31, 39, 40, 1000 };
+	static const int unknown[] = { -1, 4, 5, 16, 19, 21, 22, 29, 31, 39, 40, 1000 };
 	bad = 0;
 	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
 		bad += llm_type_traits(unknown[i]) != NULL || strcmp(llm_type_name(unknown[i]), "?") != 0;
@@ -354,8 +355,8 @@ static void test_kquant_round_trip(void)
 	for (int i = 0; i < N; i++)
 		x[i] = (float)(urand() + urand() + urand() - 1.5) * (1.0f + (float)((i / 256) % 4));
 	static const int types[] = { LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K,
-				     LLM_TYPE_Q6_K };
-	static const double bound[] = { 0.35, 0.2, 0.1, 0.05, 0.03 };
+				     LLM_TYPE_Q6_K, LLM_TYPE_IQ4_NL, LLM_TYPE_IQ4_XS };
+	static const double bound[] = { 0.35, 0.2, 0.1, 0.05, 0.03, 0.1, 0.1 };
 	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
 		int t = types[k];
 		double e2 = 0, x2 = 0;
@@ -375,12 +376,12 @@ static void test_kquant_round_trip(void)
 	free(x), free(y), free(q);
 }
 
-/* llm-bench's random K-quant rows decode to finite, not all zero values;
- * other types are refused */
-static void test_random_kquant(void)
+/* llm-bench's random rows of the decode-only types decode to finite, not
+ * all zero values; other types are refused */
+static void test_random_blocks(void)
 {
 	static const int types[] = { LLM_TYPE_Q2_K, LLM_TYPE_Q3_K, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K,
-				     LLM_TYPE_Q6_K };
+				     LLM_TYPE_Q6_K, LLM_TYPE_IQ4_NL, LLM_TYPE_IQ4_XS };
 	enum { N = 256 * 16 };
 	uint8_t *q = malloc(N);
 	float *y = malloc(N * 4);
@@ -388,7 +389,7 @@ static void test_random_kquant(void)
 	int bad = 0;
 	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
 		double mx = 0;
-		if (llm_type_random_kquant(types[k], q, N, &seed)) {
+		if (llm_type_random_blocks(types[k], q, N, &seed)) {
 			bad++;
 			continue;
 		}
@@ -399,9 +400,9 @@ static void test_random_kquant(void)
 		}
 		bad += !(mx > 0);
 	}
-	CHECK(!bad && llm_type_random_kquant(LLM_TYPE_Q4_0, q, 256, &seed) == -1 &&
-		      llm_type_random_kquant(LLM_TYPE_Q8_K, q, 256, &seed) == -1,
-	      "random_kquant_rows", "%d bad", bad);
+	CHECK(!bad && llm_type_random_blocks(LLM_TYPE_Q4_0, q, 256, &seed) == -1 &&
+		      llm_type_random_blocks(LLM_TYPE_Q8_K, q, 256, &seed) == -1,
+	      "random_blocks_rows", "%d bad", bad);
 	free(q), free(y);
 }
 
@@ -678,7 +679,7 @@ int main(int argc, char **argv)
 	test_quant_known_blocks();
 	test_quant_bounds();
 	test_kquant_round_trip();
-	test_random_kquant();
+	test_random_blocks();
 	test_fast_vs_ref();
 	test_qstats();
 	return test_done();

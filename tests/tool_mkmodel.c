@@ -7,9 +7,10 @@
  *
  * usage: tool_mkmodel OUT [dim layers heads kv_heads ff vocab ctx seed [tied [KTYPE]]]
  *
- * KTYPE (q2_K .. q6_K, or q4_K_m: attn_v, ffn_down and output in q6_K, the
- * rest q4_K) writes the 2-D weights as K-quants with tests/kq_enc.h, since
- * llm-quant writes no K-quants (for benchmarks of the K-quant kernels).
+ * KTYPE (q2_K .. q6_K, iq4_nl, iq4_xs, or q4_K_m: attn_v, ffn_down and
+ * output in q6_K, the rest q4_K) writes the 2-D weights in that type with
+ * tests/kq_enc.h, since llm-quant writes none of them (for benchmarks of
+ * their kernels).
  */
 #include <math.h>
 #include <stdio.h>
@@ -63,8 +64,9 @@ int main(int argc, char **argv)
 	if (kname && !mix) {
 		ktype = llm_type_from_name(kname);
 		const struct llm_type_traits *kt = llm_type_traits(ktype);
-		if (!kt || kt->blck != 256 || ktype == LLM_TYPE_Q8_K) {
-			fprintf(stderr, "%s: %s: not a K-quant type (q2_K .. q6_K, q4_K_m)\n", argv[0], kname);
+		if (!kt || kt->from_float || !kt->to_float) {
+			fprintf(stderr, "%s: %s: not a type only the tests' encoder writes (q2_K .. q6_K, iq4_nl, iq4_xs, q4_K_m)\n",
+				argv[0], kname);
 			return 2;
 		}
 	}
@@ -92,7 +94,8 @@ int main(int argc, char **argv)
 	llm_meta_set_f32(m, "llama.rope.freq_base", 10000.0f);
 	/* llama_ftype: ALL_F32, or the K-quant mostly-types (Q4_K_M 15) */
 	static const int kftype[] = { [LLM_TYPE_Q2_K] = 10, [LLM_TYPE_Q3_K] = 11, [LLM_TYPE_Q4_K] = 14,
-				      [LLM_TYPE_Q5_K] = 16, [LLM_TYPE_Q6_K] = 18 };
+				      [LLM_TYPE_Q5_K] = 16, [LLM_TYPE_Q6_K] = 18, [LLM_TYPE_IQ4_NL] = 25,
+				      [LLM_TYPE_IQ4_XS] = 30 };
 	llm_meta_set_u32(m, "general.file_type", mix ? 15 : ktype >= 0 ? (uint32_t)kftype[ktype] : 0);
 	/* vocabulary */
 	struct llm_str *tok = calloc((size_t)nv, sizeof *tok);
