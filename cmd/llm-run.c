@@ -68,7 +68,7 @@ static const struct cli_opt opts[] = {
 	{ "perplexity", 0, "FILE", "perplexity of FILE in chunks of -c tokens, as llama-perplexity", OPT_PPL },
 	{ "kv-out", 0, "FILE", "write the KV cache after generation as a GGUF (- for stdout)", OPT_KVOUT },
 	{ "no-provenance", 0, NULL, "do not record provenance.* metadata in the --kv-out file", OPT_NOPROV },
-	{ "f32-act", 0, NULL, "Q4_0/Q8_0 weights: F32 activations and the float kernels (slower)", OPT_F32ACT },
+	{ "f32-act", 0, NULL, "quantized weights: F32 activations and the float kernels (slower)", OPT_F32ACT },
 	{ "mmap", 0, NULL, "use float weights in the mapped file, no copy (faster start, slower decode)", OPT_MMAP },
 	{ "verbose", 'v', NULL, "print settings (seed, context, threads) on stderr", 'v' },
 	{ "quiet", 'q', NULL, "no statistics or notices on stderr", 'q' },

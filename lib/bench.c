@@ -565,8 +565,9 @@ int llm_bench_matvec(double *times, double *bytes, int type, int64_t n, int64_t 
 {
 	const struct llm_type_traits *tt = llm_type_traits(type);
 	size_t row = llm_type_row_size(type, n), mat = row * (size_t)d;
-	/* decoding's path: Q4_0/Q8_0 through qpack where the CPU has it (n a
-	 * whole number of blocks: row is 0 otherwise, refused below) */
+	/* decoding's path: the quantized types through qpack where the CPU
+	 * has it (n a whole number of blocks: row is 0 otherwise, refused
+	 * below) */
 	int packed = llm_qpack_available(type);
 	/* F16/BF16 in panels (fpack.h) where the CPU has AVX-512 */
 	int panels = !packed && llm_fpack_available(type);

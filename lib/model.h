@@ -35,7 +35,7 @@ struct llm_hparams {
 struct llm_model_opts {
 	int32_t n_ctx;     /* KV cache positions; 0 = min(n_ctx_train, 4096) */
 	int n_threads;     /* 0 = online CPUs */
-	int f32_act;       /* 1: Q4_0/Q8_0 products with F32 activations (float
+	int f32_act;       /* 1: quantized products with F32 activations (float
 			    * kernels); 0: repack them for the integer kernels
 			    * with 24-bit fixed-point activations where the CPU
 			    * has AVX-512 VNNI (qpack.h), several times faster */

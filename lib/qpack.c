@@ -1,5 +1,5 @@
-/* qpack.c - Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K / IQ4_NL / IQ4_XS repacking
- * and the VNNI mat-mul over it (qpack.h). */
+/* qpack.c - quantized weights repacked (Q4_0, Q8_0, Q4_1, Q5_0, Q5_1, Q4_K,
+ * Q5_K, Q6_K, IQ4_NL, IQ4_XS) and the VNNI mat-mul over them (qpack.h). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -27,16 +27,25 @@
 
 /* What a pack holds, the kernels' template argument: codes as nibbles or
  * bytes; per 32 values and row, an fp16 scale with a fixed code offset
- * (the *_0 types, IQ4_NL), a 6-bit scale and min (Q4_K, Q5_K), two int8
+ * (the *_0 types, IQ4_NL), an fp16 scale and min (Q4_1, Q5_1; Q5_0's and
+ * Q5_1's 5-bit codes as bytes), a 6-bit scale and min (Q4_K, Q5_K), two int8
  * scales, one per 16 values (Q6_K, codes q + 32), or one (IQ4_XS, ls - 32).
  * The IQ4 types' nibbles index 16 levels: a byte shuffle turns them into
  * level + 128, and the offset 128 is taken off as Q8_0's.  The 256-value
  * types' blocks come in runs of 8 after their super-block's record: each
  * row's d and dmin in F32 (Q6_K, IQ4_XS: d, and a dmin slot left zero). */
-enum { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_NL, KIND_IQ4_XS };
-#define KIND_BYTES(k) ((k) == KIND_Q8_0 || (k) == KIND_Q5_K || (k) == KIND_Q6_K) /* a byte a code */
-#define KIND_K(k) ((k) >= KIND_Q4_K && (k) != KIND_IQ4_NL) /* blocks in runs after records */
-#define KIND_MIN(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K) /* a min per block */
+enum { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_NL, KIND_IQ4_XS,
+       KIND_Q4_1, KIND_Q5_0, KIND_Q5_1 };
+#define KIND_BYTES(k) ((k) == KIND_Q8_0 || (k) == KIND_Q5_K || (k) == KIND_Q6_K || \
+		       (k) == KIND_Q5_0 || (k) == KIND_Q5_1)           /* a byte a code */
+#define KIND_K(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K || (k) == KIND_Q6_K || \
+		   (k) == KIND_IQ4_XS)                                  /* blocks in runs after records */
+#define KIND_MIN(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K || (k) == KIND_Q4_1 || \
+		     (k) == KIND_Q5_1)                                  /* a min per block */
+#define KIND_LEGACY(k) ((k) >= KIND_Q4_1) /* Q4_1, Q5_0, Q5_1: fp16 scales, codes rebuilt */
+/* scale bytes per group-block: 16 fp16 scales (the *_1 types: and 16 fp16
+ * mins) or 32 bytes of the K-quants' */
+#define SB(k) ((k) == KIND_Q4_1 || (k) == KIND_Q5_1 ? 64 : 32)
 #define KIND_LUT(k) ((k) == KIND_IQ4_NL || (k) == KIND_IQ4_XS) /* codes index the IQ4 levels */
 
 struct llm_qpack {
@@ -45,7 +54,8 @@ struct llm_qpack {
 	int64_t nb, ng;    /* blocks per row, groups of GR rows */
 	int64_t np;        /* panels of GDEC groups (the last padded with zero groups) */
 	size_t code;       /* code bytes per group-block: 256 (nibbles) or 512 (bytes) */
-	size_t blk;        /* bytes per panel-block: GDEC x (code + 32 scale bytes) */
+	size_t sb;         /* scale bytes per group-block: SB(kind) */
+	size_t blk;        /* bytes per panel-block: GDEC x (code + sb) */
 	size_t rec;        /* K-quants: a super-block's record, GDEC x GR x (d, dmin) F32; else 0 */
 	size_t stride;     /* bytes per panel: nb x blk (+ nb / 8 records) */
 	uint8_t *data;
@@ -75,7 +85,7 @@ static INLINE const uint8_t *group_codes(const llm_qpack *p, int64_t g, int64_t 
 static INLINE const uint8_t *group_scales(const llm_qpack *p, int64_t g, int64_t b)
 {
 	return p->data + (size_t)(g / GDEC) * p->stride + blk_off(p, b) + GDEC * p->code +
-	       (size_t)(g % GDEC) * GR * 2;
+	       (size_t)(g % GDEC) * p->sb;
 }
 static INLINE const float *group_rec(const llm_qpack *p, int64_t g, int64_t b)
 {
@@ -90,7 +100,8 @@ int llm_qpack_available(int type)
 #ifdef QP_X86
 	if (type != LLM_TYPE_Q4_0 && type != LLM_TYPE_Q8_0 && type != LLM_TYPE_Q4_K &&
 	    type != LLM_TYPE_Q5_K && type != LLM_TYPE_Q6_K && type != LLM_TYPE_IQ4_NL &&
-	    type != LLM_TYPE_IQ4_XS)
+	    type != LLM_TYPE_IQ4_XS && type != LLM_TYPE_Q4_1 && type != LLM_TYPE_Q5_0 &&
+	    type != LLM_TYPE_Q5_1)
 		return 0;
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -252,6 +263,50 @@ static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
 	}
 }
 
+/* pack_groups for Q4_1 / Q5_0 / Q5_1 (d, [m,] [u32 qh,] qs[16]): codes as
+ * Q4_0's nibbles (Q4_1) or, with their fifth bit (bit j of qh for value
+ * j), as bytes; then the 16 rows' fp16 d (and m).  Padding rows: zero. */
+static void pack_groups_legacy(void *arg, int64_t g0, int64_t g1, int tid)
+{
+	(void)tid;
+	const struct pack_job *j = arg;
+	const llm_qpack *p = j->p;
+	const int has_m = p->kind != KIND_Q5_0, has_h = p->kind != KIND_Q4_1;
+	for (int64_t g = g0; g < g1; g++) {
+		const uint8_t *src[GR];
+		int nr = group_rows(j, g, src);
+		for (int64_t b = 0; b < p->nb; b++) {
+			uint8_t *codes = (uint8_t *)group_codes(p, g, b);
+			uint16_t *sc = (uint16_t *)group_scales(p, g, b);
+			for (int r = 0; r < GR; r++) {
+				uint8_t c[32] = { 0 };
+				uint16_t dm[2] = { 0, 0 };
+				if (r < nr) {
+					const uint8_t *blk = src[r] + (size_t)b * j->blk_bytes;
+					uint32_t qh = 0;
+					memcpy(dm, blk, has_m ? 4 : 2);
+					if (has_h)
+						memcpy(&qh, blk + (has_m ? 4 : 2), 4);
+					const uint8_t *qs = blk + (has_m ? 4 : 2) + (has_h ? 4 : 0);
+					for (int k = 0; k < 16; k++) {
+						if (!has_h) {
+							c[k] = qs[k]; /* nibbles as stored */
+							continue;
+						}
+						c[k] = (uint8_t)((qs[k] & 0xF) | ((qh >> k) & 1) << 4);
+						c[k + 16] = (uint8_t)((qs[k] >> 4) | ((qh >> (k + 16)) & 1) << 4);
+					}
+				}
+				sc[r] = dm[0];
+				if (has_m)
+					sc[GR + r] = dm[1];
+				for (int ch = 0; ch < (has_h ? 8 : 4); ch++)
+					memcpy(codes + 64 * ch + 4 * r, c + 4 * ch, 4);
+			}
+		}
+	}
+}
+
 int llm_qpack_new(llm_qpack **out, const void *w, int type, int64_t n, int64_t d,
 		  llm_threadpool *tp)
 {
@@ -280,14 +335,17 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 	p->type = type;
 	p->kind = type == LLM_TYPE_Q8_0 ? KIND_Q8_0 : type == LLM_TYPE_Q4_K ? KIND_Q4_K
 		: type == LLM_TYPE_Q5_K ? KIND_Q5_K : type == LLM_TYPE_Q6_K ? KIND_Q6_K
-		: type == LLM_TYPE_IQ4_NL ? KIND_IQ4_NL : type == LLM_TYPE_IQ4_XS ? KIND_IQ4_XS : KIND_Q4_0;
+		: type == LLM_TYPE_IQ4_NL ? KIND_IQ4_NL : type == LLM_TYPE_IQ4_XS ? KIND_IQ4_XS
+		: type == LLM_TYPE_Q4_1 ? KIND_Q4_1 : type == LLM_TYPE_Q5_0 ? KIND_Q5_0
+		: type == LLM_TYPE_Q5_1 ? KIND_Q5_1 : KIND_Q4_0;
 	p->n = n;
 	p->d = d;
 	p->nb = n / QK;
 	p->ng = (d + GR - 1) / GR;
 	p->np = (p->ng + GDEC - 1) / GDEC;
 	p->code = KIND_BYTES(p->kind) ? 512 : 256;
-	p->blk = GDEC * (p->code + GR * 2);
+	p->sb = SB(p->kind);
+	p->blk = GDEC * (p->code + p->sb);
 	p->rec = KIND_K(p->kind) ? REC : 0;
 	p->stride = (size_t)p->nb * p->blk + (size_t)(p->nb / 8) * p->rec;
 	size_t bytes = (size_t)p->np * p->stride;
@@ -296,7 +354,8 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 		return llm_err(LLM_ENOMEM, "qpack: out of memory for %zu bytes", bytes);
 	}
 	j.p = p;
-	llm_threadpool_run(tp, p->np * GDEC, 8, GDEC, KIND_K(p->kind) ? pack_groups_k : pack_groups, &j);
+	llm_threadpool_run(tp, p->np * GDEC, 8, GDEC,
+			   KIND_K(p->kind) ? pack_groups_k : KIND_LEGACY(p->kind) ? pack_groups_legacy : pack_groups, &j);
 	*out = p;
 	return 0;
 }
@@ -551,7 +610,10 @@ struct bscale {
 VNNI static INLINE struct bscale block_scales(const uint8_t *sc, const float *rec, const int kind)
 {
 	struct bscale r;
-	if (!KIND_K(kind)) {
+	if (KIND_MIN(kind) && !KIND_K(kind)) { /* Q4_1, Q5_1: d and m in fp16; w = d q + m */
+		r.s0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sc));
+		r.s1 = _mm512_sub_ps(_mm512_setzero_ps(), _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + 32))));
+	} else if (!KIND_K(kind)) {
 		r.s0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sc));
 		r.s1 = r.s0;
 	} else if (kind == KIND_Q6_K) {
@@ -593,7 +655,8 @@ VNNI static INLINE __m512 finish(__m512 acc, __m512 v0, __m512 v1, struct bscale
 /* the codes' offset: Q4_0 nibble = q + 8, Q8_0 byte = q + 128, the IQ4
  * levels + 128; the K-quants' codes are taken as they are (mins and Q6_K's
  * offset applied apart) */
-#define OFF(kind) ((kind) == KIND_Q8_0 || KIND_LUT(kind) ? 128 : (kind) == KIND_Q4_0 ? 8 : 0)
+#define OFF(kind) ((kind) == KIND_Q8_0 || KIND_LUT(kind) ? 128 : (kind) == KIND_Q4_0 ? 8 \
+		   : (kind) == KIND_Q5_0 ? 16 : 0)
 
 /* Group g (16 rows) against T tokens (prefill), block by block.  With u
  * the unsigned codes and q = u - off, per block
@@ -698,7 +761,7 @@ VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_q
 				l0 = dpm(l0, w[c], x2 + 4 * c, bytes);
 				l1 = dpm(l1, w[c + 4], x2 + 16 + 4 * c, bytes);
 			}
-			const uint8_t *sc = base + GDEC * code + g * GR * 2;
+			const uint8_t *sc = base + GDEC * code + g * SB(kind);
 			if (kind == KIND_Q6_K) {
 				__m512 v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h0), f256, _mm512_cvtepi32_ps(l0));
 				__m512 v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h1), f256, _mm512_cvtepi32_ps(l1));
@@ -767,6 +830,9 @@ VNNI static void mm_dec(const void *arg, int64_t g0, int64_t g1, float *out)
 		case KIND_Q6_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q6_K); break;
 		case KIND_IQ4_NL: run_panel(j, g, out + (g - g0) * GR, KIND_IQ4_NL); break;
 		case KIND_IQ4_XS: run_panel(j, g, out + (g - g0) * GR, KIND_IQ4_XS); break;
+		case KIND_Q4_1: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_1); break;
+		case KIND_Q5_0: run_panel(j, g, out + (g - g0) * GR, KIND_Q5_0); break;
+		case KIND_Q5_1: run_panel(j, g, out + (g - g0) * GR, KIND_Q5_1); break;
 		default: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_0); break;
 		}
 }
@@ -795,6 +861,9 @@ VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
 			case KIND_Q6_K: TILES(KIND_Q6_K); break;
 			case KIND_IQ4_NL: TILES(KIND_IQ4_NL); break;
 			case KIND_IQ4_XS: TILES(KIND_IQ4_XS); break;
+			case KIND_Q4_1: TILES(KIND_Q4_1); break;
+			case KIND_Q5_0: TILES(KIND_Q5_0); break;
+			case KIND_Q5_1: TILES(KIND_Q5_1); break;
 			default: TILES(KIND_Q4_0); break;
 			}
 		}

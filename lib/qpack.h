@@ -1,5 +1,5 @@
-/* qpack.h - Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS weights
- * repacked for integer dot products.
+/* qpack.h - quantized weights (Q4_0, Q8_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
+ * Q6_K, IQ4_NL, IQ4_XS) repacked for integer dot products.
  *
  * The row-at-a-time float kernels (kernels.h) spend most of their time
  * widening 4- and 8-bit codes to floats, so on a 2-core machine they are
@@ -35,6 +35,11 @@
  * and Q6_K's offset are applied in F32 with the activations' block (and
  * half-block) sums.
  *
+ * Q4_1, Q5_0, Q5_1: Q4_0's layout with Q4_1's nibbles, or the 5-bit codes
+ * as bytes (Q5_0 offset 16), and for the *_1 types 16 fp16 mins after the
+ * 16 fp16 scales; the mins are applied as the K-quants' are.  Q5_0 and
+ * Q5_1 then take 8.5 and 9 bits a weight (5.5 and 6 in the file).
+ *
  * IQ4_NL and IQ4_XS: nibbles as Q4_0's, each an index into 16 levels; in
  * registers a byte shuffle turns them into level + 128 and the 128 comes
  * off as Q8_0's.  IQ4_NL keeps Q4_0's fp16 scales (4.5 bits a weight),
@@ -65,8 +70,8 @@
 
 typedef struct llm_qpack llm_qpack;
 
-/* 1 when type (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS) can be packed
- * on this CPU. */
+/* 1 when type (Q4_0, Q8_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, IQ4_NL,
+ * IQ4_XS) can be packed on this CPU. */
 int llm_qpack_available(int type);
 
 /* Pack W: d rows of n values (n a multiple of the type's block: 32, or 256
