@@ -23,11 +23,17 @@
  * than the reference's two: d sc q - dmin m) and accumulate w x in two
  * sets of lanes.  Per core, rows of 5632 in cache, Zen 4 (G weights/s,
  * scalar / AVX2 / AVX-512): Q2_K 0.7 / 6.3 / 9.2, Q3_K 0.6 / 5.6 / 7.0,
- * Q4_K 0.6 / 10.9 / 12.5, Q5_K 0.6 / 7.3 / 9.7, Q6_K 0.6 / 8.7 / 9.7
- * (Q4_0's row kernels: 1.4 / 13.6 / 21.2).  The inner loops are unrolled
- * by pragma: left rolled, the scale broadcasts stayed inside them and the
- * AVX2 Q4_K ran at 3.5.  (With AVX-512 VNNI the model packs Q4_K, Q5_K
- * and Q6_K for qpack.h's kernels instead.)
+ * Q4_K 0.6 / 10.9 / 12.5, Q5_K 0.6 / 7.3 / 9.7, Q6_K 0.6 / 8.7 / 9.7,
+ * IQ4_NL 0.9 / 13.6 / 15.8, IQ4_XS 0.8 / 13.2 / 15.5 (Q4_0's row kernels:
+ * 1.4 / 13.6 / 21.2).  The inner loops are unrolled by pragma: left
+ * rolled, the scale broadcasts stayed inside them and the AVX2 Q4_K ran
+ * at 3.5.  (With AVX-512 VNNI the model packs all but Q2_K and Q3_K for
+ * qpack.h's kernels instead.)
+ *
+ * IQ4_NL (32 values, 18 bytes: fp16 d, Q4_0's nibbles) and IQ4_XS (256
+ * values, 136 bytes: fp16 d, u16 and 4 bytes of 6-bit sub-block scales
+ * ls, nibbles): w = d level[q] and d (ls - 32) level[q], the levels by a
+ * byte shuffle.
  */
 #include <string.h>
 

@@ -76,8 +76,9 @@ static INLINE size_t rec_off(const llm_qpack *p, int64_t b)
 	return (size_t)(b / 8) * (8 * p->blk + REC);
 }
 
-/* Group g's codes, scales (16 fp16 d; K-quants 16 sc then 16 m bytes) and
- * record (16 d then 16 dmin) of block b. */
+/* Group g's codes, scales (16 fp16 d, the *_1 types then 16 fp16 m; the
+ * 256-value types 16 sc then 16 m bytes) and record (16 d then 16 dmin)
+ * of block b. */
 static INLINE const uint8_t *group_codes(const llm_qpack *p, int64_t g, int64_t b)
 {
 	return p->data + (size_t)(g / GDEC) * p->stride + blk_off(p, b) + (size_t)(g % GDEC) * p->code;
