@@ -3,8 +3,8 @@
  * Weights are used in their stored type (types.h: F32, F16, BF16, Q8_0,
  * Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K (kquant.c)); activations are always
  * F32 and every product is accumulated in F32 (activations are never
- * quantized).  The model uses qpack.h's integer kernels instead for every
- * quantized type but Q2_K and Q3_K where the CPU allows.
+ * quantized).  The model uses qpack.h's integer kernels instead for the
+ * quantized types where the CPU allows.
  *
  * A weight matrix W of d rows by n columns ("rows of n values", GGUF ne =
  * [n, d]) is d rows of llm_type_row_size(type, n) bytes each.

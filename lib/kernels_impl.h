@@ -41,7 +41,7 @@
  * codes decoded in registers, weights formed in F32 (one rounding fewer
  * than the reference) and accumulated in 8 or 16 lanes.  (With AVX-512
  * VNNI the model runs Q4_K, Q5_K and Q6_K through qpack.h instead; these
- * serve Q2_K, Q3_K, other CPUs, and the tests.) */
+ * serve other CPUs, --f32-act and the tests.) */
 llm_dot_fn llm_kquant_dot(int type, int isa);
 
 #endif

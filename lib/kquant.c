@@ -27,8 +27,8 @@
  * IQ4_NL 0.9 / 13.6 / 15.8, IQ4_XS 0.8 / 13.2 / 15.5 (Q4_0's row kernels:
  * 1.4 / 13.6 / 21.2).  The inner loops are unrolled by pragma: left
  * rolled, the scale broadcasts stayed inside them and the AVX2 Q4_K ran
- * at 3.5.  (With AVX-512 VNNI the model packs all but Q2_K and Q3_K for
- * qpack.h's kernels instead.)
+ * at 3.5.  (With AVX-512 VNNI the model packs them all for qpack.h's
+ * kernels instead.)
  *
  * IQ4_NL (32 values, 18 bytes: fp16 d, Q4_0's nibbles) and IQ4_XS (256
  * values, 136 bytes: fp16 d, u16 and 4 bytes of 6-bit sub-block scales

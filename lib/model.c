@@ -1,5 +1,4 @@
-/* model.c - llama-family forward pass.  Quantized matrices (every type
- * qpack.h takes: all but Q2_K and Q3_K) on CPUs with
+/* model.c - llama-family forward pass.  Quantized matrices on CPUs with
  * AVX-512 VNNI are repacked at load for qpack.h's integer kernels (Q, K, V
  * stacked as one matrix, gate and up as another; llm_model_opts.f32_act
  * keeps them as stored); the other weight matrices go into huge-page

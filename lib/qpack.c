@@ -1,5 +1,5 @@
-/* qpack.c - quantized weights repacked (Q4_0, Q8_0, Q4_1, Q5_0, Q5_1, Q4_K,
- * Q5_K, Q6_K, IQ4_NL, IQ4_XS) and the VNNI mat-mul over them (qpack.h). */
+/* qpack.c - quantized weights repacked (Q4_0, Q8_0, Q4_1, Q5_0, Q5_1,
+ * Q2_K..Q6_K, IQ4_NL, IQ4_XS) and the VNNI mat-mul over them (qpack.h). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -25,7 +25,9 @@
 #define TILE 4   /* tokens per pass over a group's weights */
 #define GDEC 4   /* groups per panel, side by side when decoding one token */
 
-/* What a pack holds, the kernels' template argument: codes as nibbles or
+/* What a pack holds, the kernels' template argument (Q3_K and Q2_K: codes
+ * q + 4 and q as nibbles, int8 scales of both halves, and Q2_K's mins of
+ * both halves): codes as nibbles or
  * bytes; per 32 values and row, an fp16 scale with a fixed code offset
  * (the *_0 types, IQ4_NL), an fp16 scale and min (Q4_1, Q5_1; Q5_0's and
  * Q5_1's 5-bit codes as bytes), a 6-bit scale and min (Q4_K, Q5_K), two int8
@@ -35,17 +37,20 @@
  * types' blocks come in runs of 8 after their super-block's record: each
  * row's d and dmin in F32 (Q6_K, IQ4_XS: d, and a dmin slot left zero). */
 enum { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_NL, KIND_IQ4_XS,
-       KIND_Q4_1, KIND_Q5_0, KIND_Q5_1 };
+       KIND_Q4_1, KIND_Q5_0, KIND_Q5_1, KIND_Q3_K, KIND_Q2_K };
 #define KIND_BYTES(k) ((k) == KIND_Q8_0 || (k) == KIND_Q5_K || (k) == KIND_Q6_K || \
 		       (k) == KIND_Q5_0 || (k) == KIND_Q5_1)           /* a byte a code */
 #define KIND_K(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K || (k) == KIND_Q6_K || \
-		   (k) == KIND_IQ4_XS)                                  /* blocks in runs after records */
+		   (k) == KIND_IQ4_XS || (k) == KIND_Q3_K || (k) == KIND_Q2_K) /* runs after records */
 #define KIND_MIN(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K || (k) == KIND_Q4_1 || \
 		     (k) == KIND_Q5_1)                                  /* a min per block */
-#define KIND_LEGACY(k) ((k) >= KIND_Q4_1) /* Q4_1, Q5_0, Q5_1: fp16 scales, codes rebuilt */
+#define KIND_LEGACY(k) ((k) == KIND_Q4_1 || (k) == KIND_Q5_0 || (k) == KIND_Q5_1) /* fp16 scales */
+/* a scale per 16 values: the two halves of a block summed apart */
+#define KIND_HALVES(k) ((k) == KIND_Q6_K || (k) == KIND_Q3_K || (k) == KIND_Q2_K)
 /* scale bytes per group-block: 16 fp16 scales (the *_1 types: and 16 fp16
- * mins) or 32 bytes of the K-quants' */
-#define SB(k) ((k) == KIND_Q4_1 || (k) == KIND_Q5_1 ? 64 : 32)
+ * mins), 64 bytes of Q2_K's (scales and mins of both halves) or 32 of the
+ * other K-quants' */
+#define SB(k) ((k) == KIND_Q4_1 || (k) == KIND_Q5_1 || (k) == KIND_Q2_K ? 64 : 32)
 #define KIND_LUT(k) ((k) == KIND_IQ4_NL || (k) == KIND_IQ4_XS) /* codes index the IQ4 levels */
 
 struct llm_qpack {
@@ -102,7 +107,7 @@ int llm_qpack_available(int type)
 	if (type != LLM_TYPE_Q4_0 && type != LLM_TYPE_Q8_0 && type != LLM_TYPE_Q4_K &&
 	    type != LLM_TYPE_Q5_K && type != LLM_TYPE_Q6_K && type != LLM_TYPE_IQ4_NL &&
 	    type != LLM_TYPE_IQ4_XS && type != LLM_TYPE_Q4_1 && type != LLM_TYPE_Q5_0 &&
-	    type != LLM_TYPE_Q5_1)
+	    type != LLM_TYPE_Q5_1 && type != LLM_TYPE_Q3_K && type != LLM_TYPE_Q2_K)
 		return 0;
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -224,7 +229,44 @@ static void kblock_iq4xs(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm,
 	dd[0] = llm_fp16_to_fp32(h[0]), dd[1] = 0;
 }
 
-/* pack_groups for Q4_K / Q5_K / Q6_K / IQ4_XS: codes as Q4_0's nibbles (byte k of a
+/* Block b of a Q3_K row (values 32 (b % 8).. of super-block b / 8): the
+ * 32 codes u = q + 4 (0..7; q = 2 bits - 4 unless the hmask bit is set),
+ * the halves' scales sc - 32 as signed bytes, and d. */
+static void kblock3(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
+{
+	const uint8_t *sb = row + (size_t)(b / 8) * 110, *s = sb + 96;
+	const int j = (int)(b % 8), half = j / 4, sh = j % 4;
+	uint16_t h;
+	memcpy(&h, sb + 108, 2);
+	for (int l = 0; l < 32; l++)
+		u[l] = (uint8_t)(((sb[32 + 32 * half + l] >> (2 * sh)) & 3) |
+				 ((sb[l] >> (4 * half + sh)) & 1) << 2);
+	for (int k = 0; k < 2; k++) {
+		const int i = 2 * j + k; /* the 16-value sub-block */
+		const int lo = i < 8 ? s[i] & 0xF : s[i - 8] >> 4, hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+		sm[k] = (uint8_t)(int8_t)((lo | hi << 4) - 32);
+	}
+	dd[0] = llm_fp16_to_fp32(h), dd[1] = 0;
+}
+
+/* Block b of a Q2_K row: the 32 codes (0..3), the halves' 4-bit scales,
+ * then their 4-bit mins, and d, dmin. */
+static void kblock2(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
+{
+	const uint8_t *sb = row + (size_t)(b / 8) * 84;
+	const int j = (int)(b % 8), half = j / 4, sh = j % 4;
+	uint16_t h[2];
+	memcpy(h, sb + 80, 4);
+	for (int l = 0; l < 32; l++)
+		u[l] = (uint8_t)((sb[16 + 32 * half + l] >> (2 * sh)) & 3);
+	for (int k = 0; k < 2; k++) {
+		sm[k] = sb[2 * j + k] & 0xF;
+		sm[2 + k] = sb[2 * j + k] >> 4;
+	}
+	dd[0] = llm_fp16_to_fp32(h[0]), dd[1] = llm_fp16_to_fp32(h[1]);
+}
+
+/* pack_groups for Q4_K / Q5_K / Q6_K / IQ4_XS / Q3_K / Q2_K: codes as Q4_0's nibbles (byte k of a
  * row's block: column k low, column k + 16 high) or as bytes, then the 16
  * rows' scales and mins (Q6_K: the halves' scales) as bytes; each
  * super-block's record the rows' d and dmin.  Padding rows: all zero. */
@@ -241,15 +283,20 @@ static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
 			uint8_t *codes = (uint8_t *)group_codes(p, g, b), *sm = (uint8_t *)group_scales(p, g, b);
 			float *rec = (float *)group_rec(p, g, b);
 			for (int r = 0; r < GR; r++) {
-				uint8_t u[32] = { 0 }, c[32], scm[2] = { 0, 0 };
+				uint8_t u[32] = { 0 }, c[32], scm[4] = { 0, 0, 0, 0 };
 				float dd[2] = { 0, 0 };
 				if (r < nr && p->kind == KIND_Q6_K)
 					kblock6(src[r], b, u, scm, dd);
+				else if (r < nr && p->kind == KIND_Q3_K)
+					kblock3(src[r], b, u, scm, dd);
+				else if (r < nr && p->kind == KIND_Q2_K)
+					kblock2(src[r], b, u, scm, dd);
 				else if (r < nr && p->kind == KIND_IQ4_XS)
 					kblock_iq4xs(src[r], b, u, scm, dd);
 				else if (r < nr)
 					kblock(src[r], p->type, b, u, scm, dd);
-				sm[r] = scm[0], sm[GR + r] = scm[1];
+				for (size_t k = 0; k < p->sb / GR; k++)
+					sm[k * GR + r] = scm[k];
 				if (b % 8 == 0)
 					rec[r] = dd[0], rec[GR + r] = dd[1];
 				if (bytes)
@@ -338,7 +385,8 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 		: type == LLM_TYPE_Q5_K ? KIND_Q5_K : type == LLM_TYPE_Q6_K ? KIND_Q6_K
 		: type == LLM_TYPE_IQ4_NL ? KIND_IQ4_NL : type == LLM_TYPE_IQ4_XS ? KIND_IQ4_XS
 		: type == LLM_TYPE_Q4_1 ? KIND_Q4_1 : type == LLM_TYPE_Q5_0 ? KIND_Q5_0
-		: type == LLM_TYPE_Q5_1 ? KIND_Q5_1 : KIND_Q4_0;
+		: type == LLM_TYPE_Q5_1 ? KIND_Q5_1 : type == LLM_TYPE_Q3_K ? KIND_Q3_K
+		: type == LLM_TYPE_Q2_K ? KIND_Q2_K : KIND_Q4_0;
 	p->n = n;
 	p->d = d;
 	p->nb = n / QK;
@@ -606,7 +654,7 @@ VNNI static INLINE __m512 s8f(const uint8_t *p)
  * (products rounded as the decoder rounds them).  sc the group's scale
  * bytes, rec its record (256-value types). */
 struct bscale {
-	__m512 s0, s1;
+	__m512 s0, s1, m0, m1; /* m0, m1: Q2_K's mins of the two halves */
 };
 VNNI static INLINE struct bscale block_scales(const uint8_t *sc, const float *rec, const int kind)
 {
@@ -617,10 +665,16 @@ VNNI static INLINE struct bscale block_scales(const uint8_t *sc, const float *re
 	} else if (!KIND_K(kind)) {
 		r.s0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)sc));
 		r.s1 = r.s0;
-	} else if (kind == KIND_Q6_K) {
+	} else if (kind == KIND_Q6_K || kind == KIND_Q3_K) {
 		const __m512 d = _mm512_load_ps(rec);
 		r.s0 = _mm512_mul_ps(d, s8f(sc));
 		r.s1 = _mm512_mul_ps(d, s8f(sc + GR));
+	} else if (kind == KIND_Q2_K) {
+		const __m512 d = _mm512_load_ps(rec), dmin = _mm512_load_ps(rec + GR);
+		r.s0 = _mm512_mul_ps(d, u8f(sc));
+		r.s1 = _mm512_mul_ps(d, u8f(sc + GR));
+		r.m0 = _mm512_mul_ps(dmin, u8f(sc + 2 * GR));
+		r.m1 = _mm512_mul_ps(dmin, u8f(sc + 3 * GR));
 	} else if (kind == KIND_IQ4_XS) {
 		r.s0 = _mm512_mul_ps(_mm512_load_ps(rec), s8f(sc));
 		r.s1 = r.s0;
@@ -634,21 +688,29 @@ VNNI static INLINE struct bscale block_scales(const uint8_t *sc, const float *re
 /* acc += the outputs of one group-block's integer sums for token x:
  *   *_0, IQ4    v0 s0 dx
  *   Q4_K, Q5_K  v0 s0 dx - s1 xs            (xs the block's x sum)
- *   Q6_K        (v0 dx - 32 xh) s0 + (v1 dx - 32 (xs - xh)) s1
- * v0 the block's sum (Q6_K: its first half's, v1 the second's); the code
- * offsets of the K-quants are applied here, in F32. */
+ *   Q6_K, Q3_K  (v0 dx - o xh) s0 + (v1 dx - o (xs - xh)) s1   (o 32, 4)
+ *   Q2_K        v0 s0 dx - m0 xh + v1 s1 dx - m1 (xs - xh)
+ * v0 the block's sum (halves: its first half's, v1 the second's); the
+ * code offsets of the K-quants are applied here, in F32. */
 VNNI static INLINE __m512 finish(__m512 acc, __m512 v0, __m512 v1, struct bscale s,
 				 const struct xplanes *x, int64_t b, const int kind)
 {
 	const __m512 dx = _mm512_set1_ps(x->dx[b]);
-	if (!KIND_MIN(kind) && kind != KIND_Q6_K)
+	if (!KIND_MIN(kind) && !KIND_HALVES(kind))
 		return _mm512_fmadd_ps(v0, _mm512_mul_ps(s.s0, dx), acc);
 	if (KIND_MIN(kind)) {
 		acc = _mm512_fmadd_ps(v0, _mm512_mul_ps(s.s0, dx), acc);
 		return _mm512_fnmadd_ps(s.s1, _mm512_set1_ps(x->xs[b]), acc);
 	}
-	const __m512 o0 = _mm512_set1_ps(-32.0f * x->xh[b]);
-	const __m512 o1 = _mm512_set1_ps(-32.0f * (x->xs[b] - x->xh[b]));
+	if (kind == KIND_Q2_K) {
+		acc = _mm512_fmadd_ps(v0, _mm512_mul_ps(s.s0, dx), acc);
+		acc = _mm512_fmadd_ps(v1, _mm512_mul_ps(s.s1, dx), acc);
+		acc = _mm512_fnmadd_ps(s.m0, _mm512_set1_ps(x->xh[b]), acc);
+		return _mm512_fnmadd_ps(s.m1, _mm512_set1_ps(x->xs[b] - x->xh[b]), acc);
+	}
+	const float off = kind == KIND_Q6_K ? 32.0f : 4.0f;
+	const __m512 o0 = _mm512_set1_ps(-off * x->xh[b]);
+	const __m512 o1 = _mm512_set1_ps(-off * (x->xs[b] - x->xh[b]));
 	acc = _mm512_fmadd_ps(_mm512_fmadd_ps(v0, dx, o0), s.s0, acc);
 	return _mm512_fmadd_ps(_mm512_fmadd_ps(v1, dx, o1), s.s1, acc);
 }
@@ -683,7 +745,7 @@ VNNI static INLINE void group_tile(__m512 *acc, const llm_qpack *p, int64_t g,
 #pragma GCC unroll 4
 		for (int t = 0; t < T; t++) {
 			const int64_t o = b * QK;
-			if (kind == KIND_Q6_K) {
+			if (KIND_HALVES(kind)) {
 				__m512i h0, h1, m0, m1, l0, l1;
 				plane2(w, xr[t].p0 + o, &h0, &h1);
 				plane2(w, xr[t].p1 + o, &m0, &m1);
@@ -763,7 +825,7 @@ VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_q
 				l1 = dpm(l1, w[c + 4], x2 + 16 + 4 * c, bytes);
 			}
 			const uint8_t *sc = base + GDEC * code + g * SB(kind);
-			if (kind == KIND_Q6_K) {
+			if (KIND_HALVES(kind)) {
 				__m512 v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h0), f256, _mm512_cvtepi32_ps(l0));
 				__m512 v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h1), f256, _mm512_cvtepi32_ps(l1));
 				acc[g] = finish(acc[g], v0, v1, block_scales(sc, rec + g * 2 * GR, kind), x, b, kind);
@@ -834,6 +896,8 @@ VNNI static void mm_dec(const void *arg, int64_t g0, int64_t g1, float *out)
 		case KIND_Q4_1: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_1); break;
 		case KIND_Q5_0: run_panel(j, g, out + (g - g0) * GR, KIND_Q5_0); break;
 		case KIND_Q5_1: run_panel(j, g, out + (g - g0) * GR, KIND_Q5_1); break;
+		case KIND_Q3_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q3_K); break;
+		case KIND_Q2_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q2_K); break;
 		default: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_0); break;
 		}
 }
@@ -865,6 +929,8 @@ VNNI static void mm_groups(void *arg, int64_t g0, int64_t g1, int tid)
 			case KIND_Q4_1: TILES(KIND_Q4_1); break;
 			case KIND_Q5_0: TILES(KIND_Q5_0); break;
 			case KIND_Q5_1: TILES(KIND_Q5_1); break;
+			case KIND_Q3_K: TILES(KIND_Q3_K); break;
+			case KIND_Q2_K: TILES(KIND_Q2_K); break;
 			default: TILES(KIND_Q4_0); break;
 			}
 		}

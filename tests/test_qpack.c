@@ -138,13 +138,14 @@ int main(void)
 		return 0;
 	}
 	CHECK(!llm_qpack_available(LLM_TYPE_F16) && !llm_qpack_available(LLM_TYPE_BF16) &&
-		      !llm_qpack_available(LLM_TYPE_Q2_K) && !llm_qpack_available(LLM_TYPE_Q3_K) &&
+		      !llm_qpack_available(LLM_TYPE_F32) && llm_qpack_available(LLM_TYPE_Q2_K) &&
+		      llm_qpack_available(LLM_TYPE_Q3_K) &&
 		      !llm_qpack_available(LLM_TYPE_Q8_K) && llm_qpack_available(LLM_TYPE_Q4_K) &&
 		      llm_qpack_available(LLM_TYPE_Q5_K) && llm_qpack_available(LLM_TYPE_Q6_K) &&
 		      llm_qpack_available(LLM_TYPE_IQ4_NL) && llm_qpack_available(LLM_TYPE_IQ4_XS) &&
 		      llm_qpack_available(LLM_TYPE_Q4_1) && llm_qpack_available(LLM_TYPE_Q5_0) &&
 		      llm_qpack_available(LLM_TYPE_Q5_1),
-	      "qpack: the 32-value types, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS",
+	      "qpack: every quantized type the library decodes",
 	      "another set of types claims to be packable");
 	llm_threadpool *tp1 = NULL, *tp3 = NULL;
 	if (llm_threadpool_new(&tp1, 1) || llm_threadpool_new(&tp3, 3))
@@ -156,7 +157,8 @@ int main(void)
 		{ 64, 64, 1 }, { 128, 65, 1 }, { 256, 200, 1 }, { 1024, 320, 1 },
 	};
 	const int types[] = { LLM_TYPE_Q4_0, LLM_TYPE_Q8_0, LLM_TYPE_Q4_K, LLM_TYPE_Q5_K, LLM_TYPE_Q6_K,
-			      LLM_TYPE_IQ4_NL, LLM_TYPE_IQ4_XS, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1 };
+			      LLM_TYPE_IQ4_NL, LLM_TYPE_IQ4_XS, LLM_TYPE_Q4_1, LLM_TYPE_Q5_0, LLM_TYPE_Q5_1,
+			      LLM_TYPE_Q3_K, LLM_TYPE_Q2_K };
 	enum { NT = sizeof types / sizeof *types };
 	for (size_t k = 0; k < NT; k++)
 		for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
