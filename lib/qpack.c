@@ -25,17 +25,22 @@
 #define TILE 4   /* tokens per pass over a group's weights */
 #define GDEC 4   /* groups per panel, side by side when decoding one token */
 
-/* What a pack holds, the kernels' template argument (Q3_K and Q2_K: codes
- * q + 4 and q as nibbles, int8 scales of both halves, and Q2_K's mins of
- * both halves): codes as nibbles or
- * bytes; per 32 values and row, an fp16 scale with a fixed code offset
- * (the *_0 types, IQ4_NL), an fp16 scale and min (Q4_1, Q5_1; Q5_0's and
- * Q5_1's 5-bit codes as bytes), a 6-bit scale and min (Q4_K, Q5_K), two int8
- * scales, one per 16 values (Q6_K, codes q + 32), or one (IQ4_XS, ls - 32).
+/* What a pack holds, the kernels' template argument.  Per 32 values and
+ * row:
+ *   Q4_0, Q8_0, IQ4_NL  codes (nibbles; Q8_0 bytes q + 128) and an fp16
+ *                       scale, the codes' offset (8, 128) taken off in the
+ *                       integer sums
+ *   Q4_1, Q5_0, Q5_1    Q4_1's nibbles, Q5_x's 5-bit codes as bytes (Q5_0
+ *                       offset 16); the *_1 types add an fp16 min
+ *   Q4_K, Q5_K          nibbles / bytes, a 6-bit scale and min as bytes
+ *   Q6_K, Q3_K, Q2_K    bytes q + 32 / nibbles q + 4 / nibbles q, the
+ *                       int8 scales of the two halves (Q2_K: and their
+ *                       mins), the offsets 32 and 4 taken off in F32
+ *   IQ4_XS              nibbles, the scale ls - 32 as a byte
  * The IQ4 types' nibbles index 16 levels: a byte shuffle turns them into
- * level + 128, and the offset 128 is taken off as Q8_0's.  The 256-value
- * types' blocks come in runs of 8 after their super-block's record: each
- * row's d and dmin in F32 (Q6_K, IQ4_XS: d, and a dmin slot left zero). */
+ * level + 128, and the 128 comes off as Q8_0's.  The 256-value types'
+ * blocks come in runs of 8 after their super-block's record: each row's d
+ * and dmin in F32 (a dmin slot left zero where there is none). */
 enum { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_NL, KIND_IQ4_XS,
        KIND_Q4_1, KIND_Q5_0, KIND_Q5_1, KIND_Q3_K, KIND_Q2_K };
 #define KIND_BYTES(k) ((k) == KIND_Q8_0 || (k) == KIND_Q5_K || (k) == KIND_Q6_K || \
@@ -44,7 +49,6 @@ enum { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_NL, KIND_
 		   (k) == KIND_IQ4_XS || (k) == KIND_Q3_K || (k) == KIND_Q2_K) /* runs after records */
 #define KIND_MIN(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K || (k) == KIND_Q4_1 || \
 		     (k) == KIND_Q5_1)                                  /* a min per block */
-#define KIND_LEGACY(k) ((k) == KIND_Q4_1 || (k) == KIND_Q5_0 || (k) == KIND_Q5_1) /* fp16 scales */
 /* a scale per 16 values: the two halves of a block summed apart */
 #define KIND_HALVES(k) ((k) == KIND_Q6_K || (k) == KIND_Q3_K || (k) == KIND_Q2_K)
 /* scale bytes per group-block: 16 fp16 scales (the *_1 types: and 16 fp16
@@ -137,17 +141,50 @@ static int group_rows(const struct pack_job *j, int64_t g, const uint8_t **src)
 	return nr;
 }
 
-/* Groups g0..g1-1 (g1 up to np * GDEC: padding groups get zero scales):
- * codes into chunks, scales beside them.  Block by block, so each 64-byte
- * chunk is written whole while the 16 source rows are read as 16 forward
- * streams. */
+/* Row r's 32 codes c (bytes, or 16 bytes of nibbles: column k low,
+ * column k + 16 high) into a group-block's 64-byte chunks, 4 at a time. */
+static void put_codes(uint8_t *codes, int r, const uint8_t *c, int bytes)
+{
+	for (int ch = 0; ch < (bytes ? 8 : 4); ch++)
+		memcpy(codes + 64 * ch + 4 * r, c + 4 * ch, 4);
+}
+
+/* A block of a 32-value type's row as the pack holds it: the codes (Q4_0,
+ * Q4_1, IQ4_NL: the 16 bytes of nibbles as stored; Q8_0: q + 128; Q5_0,
+ * Q5_1: nibble and fifth bit, bit j of qh for value j, as bytes) and the
+ * fp16 d (and the *_1 types' m). */
+static void fblock(int kind, const uint8_t *blk, uint8_t *c, uint16_t *dm)
+{
+	const int has_m = kind == KIND_Q4_1 || kind == KIND_Q5_1;
+	const int has_h = kind == KIND_Q5_0 || kind == KIND_Q5_1;
+	memcpy(dm, blk, has_m ? 4 : 2);
+	const uint8_t *qs = blk + (has_m ? 4 : 2) + (has_h ? 4 : 0);
+	if (kind == KIND_Q8_0) {
+		for (int k = 0; k < 32; k++)
+			c[k] = qs[k] ^ 0x80;
+		return;
+	}
+	if (!has_h) {
+		memcpy(c, qs, 16);
+		return;
+	}
+	uint32_t qh;
+	memcpy(&qh, blk + (has_m ? 4 : 2), 4);
+	for (int k = 0; k < 16; k++) {
+		c[k] = (uint8_t)((qs[k] & 0xF) | ((qh >> k) & 1) << 4);
+		c[k + 16] = (uint8_t)((qs[k] >> 4) | ((qh >> (k + 16)) & 1) << 4);
+	}
+}
+
+/* Groups g0..g1-1 of a 32-value type (g1 up to np * GDEC: padding groups
+ * get zero scales): codes into chunks, scales (and mins) beside them.
+ * Block by block, so each 64-byte chunk is written whole while the 16
+ * source rows are read as 16 forward streams. */
 static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 {
 	(void)tid;
 	const struct pack_job *j = arg;
 	const llm_qpack *p = j->p;
-	const uint32_t flip = p->type == LLM_TYPE_Q8_0 ? 0x80808080u : 0; /* Q8_0: q + 128 */
-	const int chunks = p->type == LLM_TYPE_Q8_0 ? 8 : 4;
 	for (int64_t g = g0; g < g1; g++) {
 		const uint8_t *src[GR];
 		int nr = group_rows(j, g, src);
@@ -155,20 +192,14 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 			uint8_t *codes = (uint8_t *)group_codes(p, g, b);
 			uint16_t *sc = (uint16_t *)group_scales(p, g, b);
 			for (int r = 0; r < GR; r++) {
-				if (r >= nr) { /* padding row: zero scale, any codes */
-					sc[r] = 0;
-					for (int c = 0; c < chunks; c++)
-						memset(codes + 64 * c + 4 * r, 0, 4);
-					continue;
-				}
-				const uint8_t *blk = src[r] + (size_t)b * j->blk_bytes;
-				memcpy(&sc[r], blk, 2);
-				for (int c = 0; c < chunks; c++) { /* 4 codes at a time */
-					uint32_t v;
-					memcpy(&v, blk + 2 + 4 * c, 4);
-					v ^= flip;
-					memcpy(codes + 64 * c + 4 * r, &v, 4);
-				}
+				uint8_t c[32] = { 0 };
+				uint16_t dm[2] = { 0, 0 };
+				if (r < nr) /* else a padding row: zero scale and codes */
+					fblock(p->kind, src[r] + (size_t)b * j->blk_bytes, c, dm);
+				sc[r] = dm[0];
+				if (p->sb == 64)
+					sc[GR + r] = dm[1];
+				put_codes(codes, r, c, KIND_BYTES(p->kind));
 			}
 		}
 	}
@@ -304,52 +335,7 @@ static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
 				else
 					for (int k = 0; k < 16; k++)
 						c[k] = (uint8_t)(u[k] | u[k + 16] << 4);
-				for (int ch = 0; ch < (bytes ? 8 : 4); ch++)
-					memcpy(codes + 64 * ch + 4 * r, c + 4 * ch, 4);
-			}
-		}
-	}
-}
-
-/* pack_groups for Q4_1 / Q5_0 / Q5_1 (d, [m,] [u32 qh,] qs[16]): codes as
- * Q4_0's nibbles (Q4_1) or, with their fifth bit (bit j of qh for value
- * j), as bytes; then the 16 rows' fp16 d (and m).  Padding rows: zero. */
-static void pack_groups_legacy(void *arg, int64_t g0, int64_t g1, int tid)
-{
-	(void)tid;
-	const struct pack_job *j = arg;
-	const llm_qpack *p = j->p;
-	const int has_m = p->kind != KIND_Q5_0, has_h = p->kind != KIND_Q4_1;
-	for (int64_t g = g0; g < g1; g++) {
-		const uint8_t *src[GR];
-		int nr = group_rows(j, g, src);
-		for (int64_t b = 0; b < p->nb; b++) {
-			uint8_t *codes = (uint8_t *)group_codes(p, g, b);
-			uint16_t *sc = (uint16_t *)group_scales(p, g, b);
-			for (int r = 0; r < GR; r++) {
-				uint8_t c[32] = { 0 };
-				uint16_t dm[2] = { 0, 0 };
-				if (r < nr) {
-					const uint8_t *blk = src[r] + (size_t)b * j->blk_bytes;
-					uint32_t qh = 0;
-					memcpy(dm, blk, has_m ? 4 : 2);
-					if (has_h)
-						memcpy(&qh, blk + (has_m ? 4 : 2), 4);
-					const uint8_t *qs = blk + (has_m ? 4 : 2) + (has_h ? 4 : 0);
-					for (int k = 0; k < 16; k++) {
-						if (!has_h) {
-							c[k] = qs[k]; /* nibbles as stored */
-							continue;
-						}
-						c[k] = (uint8_t)((qs[k] & 0xF) | ((qh >> k) & 1) << 4);
-						c[k + 16] = (uint8_t)((qs[k] >> 4) | ((qh >> (k + 16)) & 1) << 4);
-					}
-				}
-				sc[r] = dm[0];
-				if (has_m)
-					sc[GR + r] = dm[1];
-				for (int ch = 0; ch < (has_h ? 8 : 4); ch++)
-					memcpy(codes + 64 * ch + 4 * r, c + 4 * ch, 4);
+				put_codes(codes, r, c, bytes);
 			}
 		}
 	}
@@ -403,8 +389,7 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 		return llm_err(LLM_ENOMEM, "qpack: out of memory for %zu bytes", bytes);
 	}
 	j.p = p;
-	llm_threadpool_run(tp, p->np * GDEC, 8, GDEC,
-			   KIND_K(p->kind) ? pack_groups_k : KIND_LEGACY(p->kind) ? pack_groups_legacy : pack_groups, &j);
+	llm_threadpool_run(tp, p->np * GDEC, 8, GDEC, KIND_K(p->kind) ? pack_groups_k : pack_groups, &j);
 	*out = p;
 	return 0;
 }
