@@ -130,14 +130,11 @@ AVX2 static float dot_q2_K_avx2(const void *row, const float *x, int64_t n)
 	return hsum8(a0, a1);
 }
 
-/* Q3_K's 16 scales (6 bits, stored + 32) times d */
+/* Q3_K's 16 scales times d */
 static inline void scales_q3(const uint8_t *s, float d, float *dl)
 {
-	for (int j = 0; j < 16; j++) {
-		int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-		int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-		dl[j] = d * (float)((lo | hi << 4) - 32);
-	}
+	for (int j = 0; j < 16; j++)
+		dl[j] = d * (float)llm_q3k_scale(s, j);
 }
 
 AVX2 static float dot_q3_K_avx2(const void *row, const float *x, int64_t n)
@@ -173,13 +170,7 @@ static inline void scales_k4(const uint8_t *q, float d, float dmin, float *sc, f
 {
 	for (int j = 0; j < 8; j++) {
 		int s, m;
-		if (j < 4) {
-			s = q[j] & 63;
-			m = q[j + 4] & 63;
-		} else {
-			s = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-			m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-		}
+		llm_k4_scale_min(q, j, &s, &m);
 		sc[j] = d * (float)s;
 		mn[j] = dmin * (float)m;
 	}
@@ -277,8 +268,7 @@ static inline float iq4xs_scale(const uint8_t *b, float d, int ib)
 {
 	uint16_t sh;
 	memcpy(&sh, b + 2, 2);
-	const int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((sh >> (2 * ib)) & 3) << 4);
-	return d * (float)(ls - 32);
+	return d * (float)llm_iq4xs_scale(sh, b + 4, ib);
 }
 
 AVX2 static float dot_iq4_nl_avx2(const void *row, const float *x, int64_t n)

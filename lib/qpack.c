@@ -216,12 +216,8 @@ static void kblock(const uint8_t *row, int type, int64_t b, uint8_t *u, uint8_t 
 	const int j = (int)(b % 8);
 	uint16_t h[2];
 	memcpy(h, sb, 4);
-	const uint8_t *k = sb + 4;
 	int sc, m;
-	if (j < 4)
-		sc = k[j] & 63, m = k[j + 4] & 63;
-	else
-		sc = (k[j + 4] & 0xF) | ((k[j - 4] >> 6) << 4), m = (k[j + 4] >> 4) | ((k[j] >> 6) << 4);
+	llm_k4_scale_min(sb + 4, j, &sc, &m);
 	sm[0] = (uint8_t)sc, sm[1] = (uint8_t)m;
 	dd[0] = llm_fp16_to_fp32(h[0]), dd[1] = llm_fp16_to_fp32(h[1]);
 	const uint8_t *qs = sb + (q5 ? 48 : 16) + 32 * (j / 2), *qh = sb + 16;
@@ -253,10 +249,9 @@ static void kblock_iq4xs(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm,
 	const int ib = (int)(b % 8);
 	uint16_t h[2];
 	memcpy(h, sb, 4);
-	const int ls = ((sb[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((h[1] >> (2 * ib)) & 3) << 4);
 	for (int l = 0; l < 16; l++)
 		u[l] = sb[8 + 16 * ib + l] & 0xF, u[l + 16] = sb[8 + 16 * ib + l] >> 4;
-	sm[0] = (uint8_t)(int8_t)(ls - 32), sm[1] = 0;
+	sm[0] = (uint8_t)(int8_t)llm_iq4xs_scale(h[1], sb + 4, ib), sm[1] = 0;
 	dd[0] = llm_fp16_to_fp32(h[0]), dd[1] = 0;
 }
 
@@ -265,18 +260,15 @@ static void kblock_iq4xs(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm,
  * the halves' scales sc - 32 as signed bytes, and d. */
 static void kblock3(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
 {
-	const uint8_t *sb = row + (size_t)(b / 8) * 110, *s = sb + 96;
+	const uint8_t *sb = row + (size_t)(b / 8) * 110;
 	const int j = (int)(b % 8), half = j / 4, sh = j % 4;
 	uint16_t h;
 	memcpy(&h, sb + 108, 2);
 	for (int l = 0; l < 32; l++)
 		u[l] = (uint8_t)(((sb[32 + 32 * half + l] >> (2 * sh)) & 3) |
 				 ((sb[l] >> (4 * half + sh)) & 1) << 2);
-	for (int k = 0; k < 2; k++) {
-		const int i = 2 * j + k; /* the 16-value sub-block */
-		const int lo = i < 8 ? s[i] & 0xF : s[i - 8] >> 4, hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
-		sm[k] = (uint8_t)(int8_t)((lo | hi << 4) - 32);
-	}
+	for (int k = 0; k < 2; k++) /* the 16-value sub-blocks 2 j, 2 j + 1 */
+		sm[k] = (uint8_t)(int8_t)llm_q3k_scale(sb + 96, 2 * j + k);
 	dd[0] = llm_fp16_to_fp32(h), dd[1] = 0;
 }
 

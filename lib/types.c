@@ -405,20 +405,6 @@ static void ref_dequantize_q5_1(const void *src, float *y, int64_t n)
  * every value comes out as llama.cpp's.  Decoding only: there is no K-quant
  * writer (ggml's quantizers search scales iteratively; not reproduced). */
 
-/* Q4_K/Q5_K: the 6-bit scale and min of sub-block j (0..7) from the 12
- * packed bytes: j < 4 in the low 6 bits of bytes j and j+4; j >= 4 in
- * the nibbles of byte j+4 with the top 2 bits of bytes j-4 and j. */
-static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
-{
-	if (j < 4) {
-		*d = q[j] & 63;
-		*m = q[j + 4] & 63;
-	} else {
-		*d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-		*m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-	}
-}
-
 /* Q2_K: 16 sub-blocks of 16; scales[i] low nibble scale, high nibble min;
  * value = d * sc * q - dmin * m, q the 2 bits at shift 2j of qs. */
 static void ref_dequantize_q2_K(const void *src, float *y, int64_t n)
@@ -447,13 +433,9 @@ static void ref_dequantize_q3_K(const void *src, float *y, int64_t n)
 	const struct block_q3_K *x = src;
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = llm_fp16_to_fp32(x[i].d);
-		const uint8_t *s = x[i].scales;
 		int8_t sc[16];
-		for (int j = 0; j < 16; j++) {
-			int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-			int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-			sc[j] = (int8_t)((lo | hi << 4) - 32);
-		}
+		for (int j = 0; j < 16; j++)
+			sc[j] = (int8_t)llm_q3k_scale(x[i].scales, j);
 		const uint8_t *q = x[i].qs, *hm = x[i].hmask;
 		int is = 0;
 		uint8_t m = 1;
@@ -480,10 +462,10 @@ static void dequantize_q45_K(const uint8_t *blk, float *y, int64_t n, const int 
 		const float d = llm_fp16_to_fp32(h[0]), dmin = llm_fp16_to_fp32(h[1]);
 		const uint8_t *scales = blk + 4, *qh = blk + 16, *q = blk + (q5 ? 48 : 16);
 		for (int j = 0; j < 8; j += 2, q += 32) {
-			uint8_t sc, m;
-			scale_min_k4(j, scales, &sc, &m);
+			int sc, m;
+			llm_k4_scale_min(scales, j, &sc, &m);
 			const float d1 = d * sc, m1 = dmin * m;
-			scale_min_k4(j + 1, scales, &sc, &m);
+			llm_k4_scale_min(scales, j + 1, &sc, &m);
 			const float d2 = d * sc, m2 = dmin * m;
 			for (int l = 0; l < 32; l++)
 				*y++ = d1 * ((q[l] & 0xF) + (q5 && ((qh[l] >> j) & 1) ? 16 : 0)) - m1;
@@ -546,17 +528,14 @@ static void ref_dequantize_iq4_nl(const void *src, float *y, int64_t n)
 		iq4_block(x[i].qs, llm_fp16_to_fp32(x[i].d), y + 32 * i);
 }
 
-/* IQ4_XS: sub-block ib's 6-bit scale is nibble ib % 2 of scales_l[ib / 2]
- * with bits 2 ib, 2 ib + 1 of scales_h on top; dl = d (ls - 32) */
+/* IQ4_XS: per sub-block ib, dl = d (ls - 32) */
 static void ref_dequantize_iq4_xs(const void *src, float *y, int64_t n)
 {
 	const struct block_iq4_xs *x = src;
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = llm_fp16_to_fp32(x[i].d);
 		for (int ib = 0; ib < 8; ib++, y += 32) {
-			const int ls = ((x[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) |
-				       (((x[i].scales_h >> (2 * ib)) & 3) << 4);
-			iq4_block(x[i].qs + 16 * ib, d * (float)(ls - 32), y);
+			iq4_block(x[i].qs + 16 * ib, d * (float)llm_iq4xs_scale(x[i].scales_h, x[i].scales_l, ib), y);
 		}
 	}
 }
