@@ -261,7 +261,7 @@ static void test_attn_step(void)
 {
 	/* head_dim 64 with 2-4 heads takes the batched output path (and 5, 8:
 	 * 4 then the rest) */
-	static const int hds[] = { 8, 64, 80, 128, 272 }, nts[][2] = { { 1, 1 }, { 17, 5 }, { 64, 64 } };
+	static const int hds[] = { 8, 64, 80, 128, 272 }, nts[][2] = { { 1, 1 }, { 17, 5 }, { 64, 64 }, { 40, 23 }, { 16, 48 } };
 	static const int nhs[] = { 1, 3, 4, 5, 8 };
 	enum { STRIDE_PAD = 24 };
 	for (int isa = 0; isa < LLM_ISA_COUNT; isa++) {
