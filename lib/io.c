@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,16 +86,35 @@ fail:
 	return -1;
 }
 
+/* ask for huge pages on the 2 MiB pages inside [p, p + bytes) */
+static void advise_huge(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = (uintptr_t)2 << 20;
+	uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + bytes) & ~(huge - 1);
+	if (e > a)
+		madvise((void *)a, e - a, MADV_HUGEPAGE); /* advice only: failure is fine */
+#else
+	(void)p, (void)bytes;
+#endif
+}
+
+void *llm_calloc_stream(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (p && n && size && n * size >= (size_t)4 << 20)
+		advise_huge(p, n * size);
+	return p;
+}
+
 void *llm_alloc_stream(size_t bytes)
 {
 	const size_t huge = (size_t)2 << 20;
 	size_t align = bytes >= huge ? huge : 64;
 	size_t size = (bytes + align - 1) & ~(align - 1);
 	void *p = aligned_alloc(align, size ? size : align);
-#ifdef MADV_HUGEPAGE
 	if (p && align == huge)
-		madvise(p, size, MADV_HUGEPAGE); /* advice only: failure is fine */
-#endif
+		advise_huge(p, size);
 	return p;
 }
 

@@ -57,5 +57,12 @@ int llm_write_file(const char *path, const void *data, size_t n);
  * pages (2.8 s for 620 MB, against 0.13 s once the host has backed it and
  * 0.36 s with 4 KiB pages). */
 void *llm_alloc_stream(size_t bytes);
+/* n zeroed elements of size bytes, as calloc (and as lazily backed), the
+ * whole 2 MiB pages inside asked for as huge pages: the KV cache, which
+ * decoding reads all of for each token; free() it.  On AMD Zen 4 (TinyLlama
+ * shape, 2 threads, 1900 cached positions) attention over 22 layers' caches
+ * allocated apart took 5.8 against 7.0 ms a token so; a Q4_0 model's whole
+ * token, the two alternated, 20.8 against 21.1 and 24.4 against 24.6 ms. */
+void *llm_calloc_stream(size_t n, size_t size);
 
 #endif

@@ -550,8 +550,9 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 	m->n_ctx = n_ctx;
 	size_t kv = (size_t)hp->n_layer * (size_t)n_ctx * (size_t)KD;
 	size_t cmax = (size_t)CHUNK;
-	if ((rc = alloc_f(&m->kc, kv)) || (rc = alloc_f(&m->vc, kv)) ||
-	    (rc = alloc_f(&m->x, cmax * E)) || (rc = alloc_f(&m->xb, cmax * E)) ||
+	if (!(m->kc = llm_calloc_stream(kv, sizeof(float))) || !(m->vc = llm_calloc_stream(kv, sizeof(float))))
+		return llm_err(LLM_ENOMEM, "model: out of memory for a KV cache of %zu floats", 2 * kv);
+	if ((rc = alloc_f(&m->x, cmax * E)) || (rc = alloc_f(&m->xb, cmax * E)) ||
 	    (rc = alloc_f(&m->xb2, cmax * E)) || (rc = alloc_f(&m->q, cmax * QD)) ||
 	    (rc = alloc_f(&m->att, cmax * QD)) || (rc = alloc_f(&m->hb, cmax * F)) ||
 	    (rc = alloc_f(&m->hb2, cmax * F)) ||
