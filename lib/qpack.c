@@ -401,10 +401,9 @@ void llm_qpack_free(llm_qpack *p)
  * xs[nb] = dx (256 s01 + s2), the sum of the rounded block, and xh[nb],
  * that of its first 16 values (float; the K-quants' mins and Q6_K's code
  * offset multiply them). */
-size_t llm_qpack_x_size(int64_t n, int64_t m)
-{
-	return round64(3 * (size_t)n + 20 * (size_t)(n / QK)) * (size_t)m;
-}
+static INLINE size_t x_stride(int64_t n) { return round64(3 * (size_t)n + 20 * ((size_t)n / QK)); }
+
+size_t llm_qpack_x_size(int64_t n, int64_t m) { return x_stride(n) * (size_t)m; }
 
 struct xplanes {
 	int8_t *p0, *p1, *p2;
@@ -504,9 +503,9 @@ VNNI static void quant_block_avx512(const struct xplanes *o, int64_t b, const fl
 }
 #endif
 
-static struct xplanes planes(const void *xq, int64_t n, int64_t t)
+static INLINE struct xplanes planes(const void *xq, int64_t n, int64_t t)
 {
-	uint8_t *base = (uint8_t *)xq + (size_t)t * llm_qpack_x_size(n, 1);
+	uint8_t *base = (uint8_t *)xq + (size_t)t * x_stride(n);
 	int64_t nb = n / QK;
 	struct xplanes o;
 	o.p0 = (int8_t *)base;
