@@ -47,7 +47,7 @@ static const struct cli_opt opts[] = {
 	{ "prompt", 'p', "TEXT", "prompt text", 'p' },
 	{ "file", 'f', "FILE", "read the prompt from FILE (- for stdin; default: stdin)", 'f' },
 	{ "n-predict", 'n', "N", "tokens to generate (default -1: until end of text or full context)", 'n' },
-	{ "ctx-size", 'c', "N", "context size (default: min(model's, 4096))", 'c' },
+	{ "ctx-size", 'c', "N", "context size (default: min(model's, 4096); 0: the model's)", 'c' },
 	{ "threads", 't', "N", "threads (default: online CPUs)", 't' },
 	{ "temp", 0, "T", "temperature, 0 = greedy (default 0.8)", OPT_TEMP },
 	{ "top-k", 0, "N", "keep the N most likely tokens, 0 = off (default 40)", OPT_TOPK },
@@ -447,7 +447,10 @@ int main(int argc, char **argv)
 		case 'p': prompt = arg; break;
 		case 'f': pfile = arg; break;
 		case 'n': g.gp.n_predict = (int)cli_int("--n-predict", arg, -1, 1 << 30); break;
-		case 'c': mo.n_ctx = (int32_t)cli_int("--ctx-size", arg, 1, 1 << 24); break;
+		case 'c': /* 0: the model's own, as llama.cpp's -c 0 */
+			mo.n_ctx = (int32_t)cli_int("--ctx-size", arg, 0, 1 << 24);
+			mo.n_ctx = mo.n_ctx ? mo.n_ctx : -1;
+			break;
 		case 't': mo.n_threads = (int)cli_int("--threads", arg, 1, 1024); break;
 		case OPT_TEMP: g.gp.sp.temp = (float)cli_double("--temp", arg, 0, 1e6); break;
 		case OPT_TOPK: g.gp.sp.top_k = (int32_t)cli_int("--top-k", arg, 0, INT32_MAX); break;

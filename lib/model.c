@@ -545,7 +545,9 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 	    (!(o && o->in_place) && (rc = copy_all(m))) || (rc = alloc_ys(m)))
 		return rc;
 	int32_t n_ctx = o ? o->n_ctx : 0;
-	if (n_ctx <= 0)
+	if (n_ctx < 0 && hp->n_ctx_train > 0)
+		n_ctx = hp->n_ctx_train;
+	else if (n_ctx <= 0)
 		n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
 	m->n_ctx = n_ctx;
 	size_t kv = (size_t)hp->n_layer * (size_t)n_ctx * (size_t)KD;

@@ -33,7 +33,8 @@ struct llm_hparams {
 };
 
 struct llm_model_opts {
-	int32_t n_ctx;     /* KV cache positions; 0 = min(n_ctx_train, 4096) */
+	int32_t n_ctx;     /* KV cache positions; 0 = min(n_ctx_train, 4096),
+			    * -1 = n_ctx_train (4096 where the model has none) */
 	int n_threads;     /* 0 = online CPUs */
 	int f32_act;       /* 1: quantized products with F32 activations (float
 			    * kernels); 0: repack them for the integer kernels

@@ -260,6 +260,18 @@ else
 	fail mmap_same_output "$(diff "$TMP/cp.tsv" "$TMP/mm.tsv" | head -3)"
 fi
 
+# ---- -c 0: the model's whole context (llama.cpp's habit); the default
+# stops at 4096 ----
+if "${TESTDIR:-build/tests}/tool_mkmodel" "$TMP/long.gguf" 32 1 2 1 64 512 8192 3 >/dev/null 2>&1; then
+	ctx_of() { llm-run -v -n 1 --temp 0 -p "x" "$@" "$TMP/long.gguf" 2>&1 >/dev/null | sed -n 's/.*context \([0-9]*\),.*/\1/p'; }
+	expect ctx_zero_is_models "$(ctx_of -c 0)" 8192
+	expect ctx_default_4096 "$(ctx_of)" 4096
+	expect ctx_given "$(ctx_of -c 100)" 100
+	rm -f "$TMP/long.gguf"
+else
+	fail ctx_zero_is_models "tool_mkmodel failed"
+fi
+
 # ---- thread counts: a model large enough for the pool to split its
 # mat-vecs (output jobs, which a waiting caller may take over from a
 # worker) gives byte-identical --logprobs on 1, 2 and 6 threads (6: more
