@@ -26,25 +26,30 @@
 #define GDEC 4   /* groups per panel, side by side when decoding one token */
 
 /* What a pack holds, the kernels' template argument.  Per 32 values and
- * row:
- *   Q4_0, Q8_0, IQ4_NL  codes (nibbles; Q8_0 bytes q + 128) and an fp16
- *                       scale, the codes' offset (8, 128) taken off in the
- *                       integer sums
- *   Q4_1, Q5_0, Q5_1    Q4_1's nibbles, Q5_x's 5-bit codes as bytes (Q5_0
- *                       offset 16); the *_1 types add an fp16 min
- *   Q4_K, Q5_K          nibbles / bytes, a 6-bit scale and min as bytes
- *   Q6_K, Q3_K, Q2_K    bytes q + 32 / nibbles q + 4 / nibbles q, the
- *                       int8 scales of the two halves (Q2_K: and their
- *                       mins), the offsets 32 and 4 taken off in F32
- *   IQ4_XS              nibbles, the scale ls - 32 as a byte
+ * row (codes: nibbles, their high bits in planes apart for the 5- and
+ * 6-bit types, put_row; Q8_0's bytes):
+ *   Q4_0, Q8_0, IQ4_NL  codes (Q8_0 q + 128) and an fp16 scale, the
+ *                       codes' offset (8, 128) taken off in the integer
+ *                       sums
+ *   Q4_1, Q5_0, Q5_1    codes (Q5_0 offset 16); the *_1 types add an fp16
+ *                       min
+ *   Q4_K, Q5_K          codes, a 6-bit scale and min as bytes
+ *   Q6_K, Q3_K, Q2_K    codes q + 32 / q + 4 / q, the int8 scales of the
+ *                       two halves (Q2_K: and their mins), the offsets 32
+ *                       and 4 taken off in F32
+ *   IQ4_XS              codes, the scale ls - 32 as a byte
  * The IQ4 types' nibbles index 16 levels: a byte shuffle turns them into
  * level + 128, and the 128 comes off as Q8_0's.  The 256-value types'
  * blocks come in runs of 8 after their super-block's record: each row's d
  * and dmin in F32 (a dmin slot left zero where there is none). */
 enum { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_NL, KIND_IQ4_XS,
        KIND_Q4_1, KIND_Q5_0, KIND_Q5_1, KIND_Q3_K, KIND_Q2_K };
-#define KIND_BYTES(k) ((k) == KIND_Q8_0 || (k) == KIND_Q5_K || (k) == KIND_Q6_K || \
-		       (k) == KIND_Q5_0 || (k) == KIND_Q5_1)           /* a byte a code */
+#define KIND_BYTES(k) ((k) == KIND_Q8_0)                       /* a byte a code */
+/* bits above the nibble, kept in planes of their own (64 bytes per bit) */
+#define KIND_HBITS(k) ((k) == KIND_Q6_K ? 2 : (k) == KIND_Q5_K || (k) == KIND_Q5_0 || \
+		       (k) == KIND_Q5_1 ? 1 : 0)
+/* code bytes per group-block */
+#define CODE(k) (KIND_BYTES(k) ? 512 : 256 + 64 * KIND_HBITS(k))
 #define KIND_K(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K || (k) == KIND_Q6_K || \
 		   (k) == KIND_IQ4_XS || (k) == KIND_Q3_K || (k) == KIND_Q2_K) /* runs after records */
 #define KIND_MIN(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K || (k) == KIND_Q4_1 || \
@@ -141,19 +146,39 @@ static int group_rows(const struct pack_job *j, int64_t g, const uint8_t **src)
 	return nr;
 }
 
-/* Row r's 32 codes c (bytes, or 16 bytes of nibbles: column k low,
- * column k + 16 high) into a group-block's 64-byte chunks, 4 at a time. */
-static void put_codes(uint8_t *codes, int r, const uint8_t *c, int bytes)
+/* Row r's 32 unsigned codes u into a group-block's 64-byte chunks, where
+ * bytes 4r..4r+3 of chunk c hold columns 4c..4c+3 (the kernels' w[c]):
+ * Q8_0's 8 chunks of bytes; else 4 chunks of nibbles, column k low and
+ * k + 16 high (w[0..3] and w[4..7]), then the bits above the nibble: for
+ * one high bit a chunk whose byte has w[c]'s bit in bit c, for two bits
+ * two chunks (w[0..3], w[4..7]) with w[c]'s in bits 2 (c % 4).. */
+static void put_row(uint8_t *codes, int r, const uint8_t *u, int kind)
 {
-	for (int ch = 0; ch < (bytes ? 8 : 4); ch++)
-		memcpy(codes + 64 * ch + 4 * r, c + 4 * ch, 4);
+	if (KIND_BYTES(kind)) {
+		for (int ch = 0; ch < 8; ch++)
+			memcpy(codes + 64 * ch + 4 * r, u + 4 * ch, 4);
+		return;
+	}
+	const int hb = KIND_HBITS(kind);
+	uint8_t hi[2][4] = { { 0 } };
+	for (int c = 0; c < 8; c++)
+		for (int i = 0; i < 4; i++) {
+			int k = c < 4 ? 4 * c + i : 16 + 4 * (c - 4) + i;
+			if (c < 4)
+				codes[64 * c + 4 * r + i] = (uint8_t)((u[k] & 0xF) | (u[k + 16] & 0xF) << 4);
+			if (hb == 1)
+				hi[0][i] |= (uint8_t)((u[k] >> 4 & 1) << c);
+			else if (hb == 2)
+				hi[c / 4][i] |= (uint8_t)((u[k] >> 4 & 3) << 2 * (c % 4));
+		}
+	for (int h = 0; h < hb; h++)
+		memcpy(codes + 256 + 64 * h + 4 * r, hi[h], 4);
 }
 
-/* A block of a 32-value type's row as the pack holds it: the codes (Q4_0,
- * Q4_1, IQ4_NL: the 16 bytes of nibbles as stored; Q8_0: q + 128; Q5_0,
- * Q5_1: nibble and fifth bit, bit j of qh for value j, as bytes) and the
- * fp16 d (and the *_1 types' m). */
-static void fblock(int kind, const uint8_t *blk, uint8_t *c, uint16_t *dm)
+/* A block of a 32-value type's row: its 32 unsigned codes u (Q8_0: q +
+ * 128; Q4_0, Q4_1, IQ4_NL: the nibbles; Q5_0, Q5_1: nibble and fifth bit,
+ * bit j of qh for value j) and the fp16 d (and the *_1 types' m). */
+static void fblock(int kind, const uint8_t *blk, uint8_t *u, uint16_t *dm)
 {
 	const int has_m = kind == KIND_Q4_1 || kind == KIND_Q5_1;
 	const int has_h = kind == KIND_Q5_0 || kind == KIND_Q5_1;
@@ -161,18 +186,15 @@ static void fblock(int kind, const uint8_t *blk, uint8_t *c, uint16_t *dm)
 	const uint8_t *qs = blk + (has_m ? 4 : 2) + (has_h ? 4 : 0);
 	if (kind == KIND_Q8_0) {
 		for (int k = 0; k < 32; k++)
-			c[k] = qs[k] ^ 0x80;
+			u[k] = qs[k] ^ 0x80;
 		return;
 	}
-	if (!has_h) {
-		memcpy(c, qs, 16);
-		return;
-	}
-	uint32_t qh;
-	memcpy(&qh, blk + (has_m ? 4 : 2), 4);
+	uint32_t qh = 0;
+	if (has_h)
+		memcpy(&qh, blk + (has_m ? 4 : 2), 4);
 	for (int k = 0; k < 16; k++) {
-		c[k] = (uint8_t)((qs[k] & 0xF) | ((qh >> k) & 1) << 4);
-		c[k + 16] = (uint8_t)((qs[k] >> 4) | ((qh >> (k + 16)) & 1) << 4);
+		u[k] = (uint8_t)((qs[k] & 0xF) | ((qh >> k) & 1) << 4);
+		u[k + 16] = (uint8_t)((qs[k] >> 4) | ((qh >> (k + 16)) & 1) << 4);
 	}
 }
 
@@ -192,14 +214,14 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 			uint8_t *codes = (uint8_t *)group_codes(p, g, b);
 			uint16_t *sc = (uint16_t *)group_scales(p, g, b);
 			for (int r = 0; r < GR; r++) {
-				uint8_t c[32] = { 0 };
+				uint8_t u[32] = { 0 };
 				uint16_t dm[2] = { 0, 0 };
 				if (r < nr) /* else a padding row: zero scale and codes */
-					fblock(p->kind, src[r] + (size_t)b * j->blk_bytes, c, dm);
+					fblock(p->kind, src[r] + (size_t)b * j->blk_bytes, u, dm);
 				sc[r] = dm[0];
 				if (p->sb == 64)
 					sc[GR + r] = dm[1];
-				put_codes(codes, r, c, KIND_BYTES(p->kind));
+				put_row(codes, r, u, p->kind);
 			}
 		}
 	}
@@ -289,16 +311,15 @@ static void kblock2(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, floa
 	dd[0] = llm_fp16_to_fp32(h[0]), dd[1] = llm_fp16_to_fp32(h[1]);
 }
 
-/* pack_groups for Q4_K / Q5_K / Q6_K / IQ4_XS / Q3_K / Q2_K: codes as Q4_0's nibbles (byte k of a
- * row's block: column k low, column k + 16 high) or as bytes, then the 16
- * rows' scales and mins (Q6_K: the halves' scales) as bytes; each
- * super-block's record the rows' d and dmin.  Padding rows: all zero. */
+/* pack_groups for Q4_K / Q5_K / Q6_K / IQ4_XS / Q3_K / Q2_K: codes as
+ * put_row lays them out, then the 16 rows' scales and mins (Q6_K: the
+ * halves' scales) as bytes; each super-block's record the rows' d and
+ * dmin.  Padding rows: all zero. */
 static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
 {
 	(void)tid;
 	const struct pack_job *j = arg;
 	const llm_qpack *p = j->p;
-	const int bytes = KIND_BYTES(p->kind);
 	for (int64_t g = g0; g < g1; g++) {
 		const uint8_t *src[GR];
 		int nr = group_rows(j, g, src);
@@ -306,7 +327,7 @@ static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
 			uint8_t *codes = (uint8_t *)group_codes(p, g, b), *sm = (uint8_t *)group_scales(p, g, b);
 			float *rec = (float *)group_rec(p, g, b);
 			for (int r = 0; r < GR; r++) {
-				uint8_t u[32] = { 0 }, c[32], scm[4] = { 0, 0, 0, 0 };
+				uint8_t u[32] = { 0 }, scm[4] = { 0, 0, 0, 0 };
 				float dd[2] = { 0, 0 };
 				if (r < nr && p->kind == KIND_Q6_K)
 					kblock6(src[r], b, u, scm, dd);
@@ -322,12 +343,7 @@ static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
 					sm[k * GR + r] = scm[k];
 				if (b % 8 == 0)
 					rec[r] = dd[0], rec[GR + r] = dd[1];
-				if (bytes)
-					memcpy(c, u, 32);
-				else
-					for (int k = 0; k < 16; k++)
-						c[k] = (uint8_t)(u[k] | u[k + 16] << 4);
-				put_codes(codes, r, c, bytes);
+				put_row(codes, r, u, p->kind);
 			}
 		}
 	}
@@ -370,7 +386,7 @@ int llm_qpack_new_stacked(llm_qpack **out, const void *const *w, const int64_t *
 	p->nb = n / QK;
 	p->ng = (d + GR - 1) / GR;
 	p->np = (p->ng + GDEC - 1) / GDEC;
-	p->code = KIND_BYTES(p->kind) ? 512 : 256;
+	p->code = CODE(p->kind);
 	p->sb = SB(p->kind);
 	p->blk = GDEC * (p->code + p->sb);
 	p->rec = KIND_K(p->kind) ? REC : 0;
@@ -559,10 +575,9 @@ VNNI static INLINE __m512i bc4(const int8_t *p)
  * ahead into L1; Q4_0 ran 8 KiB ahead 1.03x faster
  * than 16 KiB, 1.05x than 32 KiB, 1.13x than 4 KiB and 1.19x than 128 KiB,
  * and 16 KiB 1.02-1.11x faster than none.  The K-quants prefetch as Q4_0
- * does: Q6_K, whose codes are bytes as Q8_0's but whose scales cost more
- * arithmetic, took 1.18-1.19x Q8_0's time per matrix with it and
- * 1.59x without (5632 x 2048, 12 matrices from memory, 2 threads, the two
- * alternated 60 times, medians). */
+ * does: Q6_K, when its codes were bytes as Q8_0's, took 1.18-1.19x Q8_0's
+ * time per matrix with it and 1.59x without (5632 x 2048, 12 matrices
+ * from memory, 2 threads, the two alternated 60 times, medians). */
 #define PF_AHEAD_Q4 8192
 #define DP(acc, w, p) _mm512_dpbusd_epi32((acc), (w), bc4(p))
 
@@ -604,6 +619,23 @@ VNNI static INLINE void load_codes(__m512i *w, const uint8_t *codes, const int k
 		__m512i v = _mm512_load_si512(codes + 64 * c);
 		w[c] = _mm512_and_si512(v, m4);                            /* columns 4c.. */
 		w[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4); /* 16+4c.. */
+	}
+	if (KIND_HBITS(kind) == 1) { /* bit c of the plane's bytes -> bit 4 of w[c] */
+		const __m512i h = _mm512_load_si512(codes + 256), m = _mm512_set1_epi8(0x10);
+#pragma GCC unroll 8
+		for (int c = 0; c < 8; c++) {
+			__m512i t = c <= 4 ? _mm512_slli_epi16(h, 4 - c) : _mm512_srli_epi16(h, c - 4);
+			w[c] = _mm512_ternarylogic_epi32(w[c], t, m, 0xF8); /* w | (t & m) */
+		}
+	} else if (KIND_HBITS(kind) == 2) { /* bits 2 (c % 4).. -> bits 4, 5 */
+		const __m512i h[2] = { _mm512_load_si512(codes + 256), _mm512_load_si512(codes + 320) };
+		const __m512i m = _mm512_set1_epi8(0x30);
+#pragma GCC unroll 8
+		for (int c = 0; c < 8; c++) {
+			const int k = c % 4;
+			__m512i t = k < 3 ? _mm512_slli_epi16(h[c / 4], 4 - 2 * k) : _mm512_srli_epi16(h[c / 4], 2);
+			w[c] = _mm512_ternarylogic_epi32(w[c], t, m, 0xF8);
+		}
 	}
 	if (KIND_LUT(kind)) { /* IQ4: nibble -> level + 128 */
 		const __m512i lut = _mm512_broadcast_i32x4(
@@ -747,7 +779,7 @@ VNNI static INLINE void group_tile(__m512 *acc, const llm_qpack *p, int64_t g,
 /* acc += u . x with the 4 bytes of x at p broadcast: for nibble codes from
  * memory within the instruction (GCC otherwise gives each broadcast a
  * register and an instruction of its own: 25-27 against 31-34 GB/s on one
- * Zen 4 core, weights in cache); for byte codes, whose 8 code loads per
+ * Zen 4 core, weights in cache); for Q8_0's byte codes, whose 8 code loads per
  * group already keep the load ports busy, as GCC does it (49-55 against
  * 41-45 GB/s). */
 VNNI static INLINE __m512i dpm(__m512i acc, __m512i w, const int8_t *p, const int bytes)
@@ -770,7 +802,7 @@ VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_q
 	const __m512 f256 = _mm512_set1_ps(256.0f);
 	const int32_t off = OFF(kind);
 	const int bytes = KIND_BYTES(kind);
-	const size_t code = bytes ? 512 : 256;
+	const size_t code = CODE(kind);
 	const uint8_t *base = panel;
 	const float *rec = NULL;
 	for (int64_t b = 0; b < p->nb; b++, base += p->blk) {

@@ -25,20 +25,30 @@
  * original plus the padding.
  *
  * K-quants (256-value super-blocks of 8 blocks): the same blocks, codes
- * as they are (Q4_K nibbles as Q4_0's; Q5_K and Q6_K, with Q6_K's q + 32,
- * as bytes), in place of the fp16 scales each row's 6-bit scale and min
- * (Q4_K, Q5_K: values d sc u - dmin m) or the int8 scales of the block's
- * two halves (Q6_K: d sc (u - 32)) as bytes; each run of 8 blocks of a
- * panel follows a record of its rows' d and dmin (F32).  Q4_K then takes
- * 4.75 bits a weight (4.5 in the file), Q5_K 8.75 (5.5), Q6_K 8.75 (6.56):
- * a 5-bit or 6-bit code costs a byte, as VNNI multiplies bytes.  The mins
- * and Q6_K's offset are applied in F32 with the activations' block (and
- * half-block) sums.
+ * as they are (Q6_K's as q + 32), in place of the fp16 scales each row's
+ * 6-bit scale and min (Q4_K, Q5_K: values d sc u - dmin m) or the int8
+ * scales of the block's two halves (Q6_K: d sc (u - 32)) as bytes; each
+ * run of 8 blocks of a panel follows a record of its rows' d and dmin
+ * (F32).  The mins and Q6_K's offset are applied in F32 with the
+ * activations' block (and half-block) sums.
  *
- * Q4_1, Q5_0, Q5_1: Q4_0's layout with Q4_1's nibbles, or the 5-bit codes
- * as bytes (Q5_0 offset 16), and for the *_1 types 16 fp16 mins after the
- * 16 fp16 scales; the mins are applied as the K-quants' are.  Q5_0 and
- * Q5_1 then take 8.5 and 9 bits a weight (5.5 and 6 in the file).
+ * 5- and 6-bit codes (Q5_0, Q5_1, Q5_K, Q6_K): the low 4 bits as Q4_0's
+ * nibbles, then one 64-byte chunk per high bit whose byte 4j+i carries
+ * that bit of the 8 codes the kernels put in that byte of their 8 code
+ * registers; in registers a shift and a ternary-logic OR put them back
+ * above the nibbles.  Bits a weight: Q5_K 5.63 (5.5 in the file), Q6_K
+ * 6.63 (6.56), Q5_0 5.5, Q5_1 6, Q4_K 4.75 (4.5).  Kept as bytes before,
+ * they took 8.75-9 bits; now, per matrix (12 of 5632 x 2048 from memory,
+ * 2 threads, alternated 41 times, medians, against Q8_0's time), Q6_K
+ * 0.92-0.99 against 1.21-1.22, Q5_K 0.76-0.77 against 1.18-1.20, Q5_0
+ * 0.68-0.69 against 1.11-1.12; in cache too (128 rows) Q6_K 1.29 against
+ * 1.81.  The extra register work costs prefill a little: 64 tokens at a
+ * time, Q6_K 1.27 against 1.22 of Q8_0's time, Q5_K 1.14 against 1.13,
+ * Q5_0 1.10 against 1.01.
+ *
+ * Q4_1, Q5_0, Q5_1: Q4_0's layout with Q4_1's nibbles or the 5-bit codes
+ * (Q5_0 offset 16), and for the *_1 types 16 fp16 mins after the 16 fp16
+ * scales; the mins are applied as the K-quants' are.
  *
  * Q3_K and Q2_K: their 3- and 2-bit codes (Q3_K's as q + 4) as nibbles,
  * the int8 scales of the block's two halves (Q3_K: sc - 32) and for Q2_K
