@@ -26,8 +26,8 @@
 #define GDEC 4   /* groups per panel, side by side when decoding one token */
 
 /* What a pack holds, the kernels' template argument.  Per 32 values and
- * row (codes: nibbles, their high bits in planes apart for the 5- and
- * 6-bit types, put_row; Q8_0's bytes):
+ * row (codes, put_row: nibbles or, Q3_K and Q2_K, 2-bit fields, the
+ * bits above in planes of their own; Q8_0's bytes):
  *   Q4_0, Q8_0, IQ4_NL  codes (Q8_0 q + 128) and an fp16 scale, the
  *                       codes' offset (8, 128) taken off in the integer
  *                       sums
@@ -45,11 +45,13 @@
 enum { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_NL, KIND_IQ4_XS,
        KIND_Q4_1, KIND_Q5_0, KIND_Q5_1, KIND_Q3_K, KIND_Q2_K };
 #define KIND_BYTES(k) ((k) == KIND_Q8_0)                       /* a byte a code */
-/* bits above the nibble, kept in planes of their own (64 bytes per bit) */
+/* the codes' low bits, packed 2 (nibbles) or 4 (2-bit fields) to a byte */
+#define KIND_LBITS(k) ((k) == KIND_Q2_K || (k) == KIND_Q3_K ? 2 : 4)
+/* bits above those, kept in planes of their own (64 bytes per bit) */
 #define KIND_HBITS(k) ((k) == KIND_Q6_K ? 2 : (k) == KIND_Q5_K || (k) == KIND_Q5_0 || \
-		       (k) == KIND_Q5_1 ? 1 : 0)
+		       (k) == KIND_Q5_1 || (k) == KIND_Q3_K ? 1 : 0)
 /* code bytes per group-block */
-#define CODE(k) (KIND_BYTES(k) ? 512 : 256 + 64 * KIND_HBITS(k))
+#define CODE(k) (KIND_BYTES(k) ? 512 : 64 * (KIND_LBITS(k) + KIND_HBITS(k)))
 #define KIND_K(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K || (k) == KIND_Q6_K || \
 		   (k) == KIND_IQ4_XS || (k) == KIND_Q3_K || (k) == KIND_Q2_K) /* runs after records */
 #define KIND_MIN(k) ((k) == KIND_Q4_K || (k) == KIND_Q5_K || (k) == KIND_Q4_1 || \
@@ -147,11 +149,13 @@ static int group_rows(const struct pack_job *j, int64_t g, const uint8_t **src)
 }
 
 /* Row r's 32 unsigned codes u into a group-block's 64-byte chunks, where
- * bytes 4r..4r+3 of chunk c hold columns 4c..4c+3 (the kernels' w[c]):
- * Q8_0's 8 chunks of bytes; else 4 chunks of nibbles, column k low and
- * k + 16 high (w[0..3] and w[4..7]), then the bits above the nibble: for
- * one high bit a chunk whose byte has w[c]'s bit in bit c, for two bits
- * two chunks (w[0..3], w[4..7]) with w[c]'s in bits 2 (c % 4).. */
+ * bytes 4r..4r+3 of a chunk hold 4 columns of the kernels' w[c] (columns
+ * 4c..4c+3 for c < 4, 16 + 4 (c - 4).. for c >= 4): Q8_0's 8 chunks of
+ * bytes; else the low bits, 4 chunks of nibbles (chunk c: w[c] low, w[c +
+ * 4] high) or 2 chunks of 2-bit fields (chunk c / 4, bits 2 (c % 4)..),
+ * then the bits above them: for one bit a chunk whose byte has w[c]'s in
+ * bit c, for two bits two chunks (w[0..3], w[4..7]) with w[c]'s in bits
+ * 2 (c % 4)..  */
 static void put_row(uint8_t *codes, int r, const uint8_t *u, int kind)
 {
 	if (KIND_BYTES(kind)) {
@@ -159,20 +163,24 @@ static void put_row(uint8_t *codes, int r, const uint8_t *u, int kind)
 			memcpy(codes + 64 * ch + 4 * r, u + 4 * ch, 4);
 		return;
 	}
-	const int hb = KIND_HBITS(kind);
-	uint8_t hi[2][4] = { { 0 } };
+	const int lb = KIND_LBITS(kind), hb = KIND_HBITS(kind);
+	uint8_t lo[4][4] = { { 0 } }, hi[2][4] = { { 0 } };
 	for (int c = 0; c < 8; c++)
 		for (int i = 0; i < 4; i++) {
-			int k = c < 4 ? 4 * c + i : 16 + 4 * (c - 4) + i;
-			if (c < 4)
-				codes[64 * c + 4 * r + i] = (uint8_t)((u[k] & 0xF) | (u[k + 16] & 0xF) << 4);
+			int k = c < 4 ? 4 * c + i : 16 + 4 * (c - 4) + i, v = u[k] & ((1 << lb) - 1);
+			if (lb == 4)
+				lo[c % 4][i] |= (uint8_t)(v << 4 * (c / 4));
+			else
+				lo[c / 4][i] |= (uint8_t)(v << 2 * (c % 4));
 			if (hb == 1)
-				hi[0][i] |= (uint8_t)((u[k] >> 4 & 1) << c);
+				hi[0][i] |= (uint8_t)((u[k] >> lb & 1) << c);
 			else if (hb == 2)
-				hi[c / 4][i] |= (uint8_t)((u[k] >> 4 & 3) << 2 * (c % 4));
+				hi[c / 4][i] |= (uint8_t)((u[k] >> lb & 3) << 2 * (c % 4));
 		}
+	for (int ch = 0; ch < lb; ch++) /* 4 chunks of nibbles or 2 of fields */
+		memcpy(codes + 64 * ch + 4 * r, lo[ch], 4);
 	for (int h = 0; h < hb; h++)
-		memcpy(codes + 256 + 64 * h + 4 * r, hi[h], 4);
+		memcpy(codes + 64 * lb + 64 * h + 4 * r, hi[h], 4);
 }
 
 /* A block of a 32-value type's row: its 32 unsigned codes u (Q8_0: q +
@@ -613,22 +621,33 @@ VNNI static INLINE void load_codes(__m512i *w, const uint8_t *codes, const int k
 			w[c] = _mm512_load_si512(codes + 64 * c);
 		return;
 	}
-	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	const int lb = KIND_LBITS(kind);
+	if (lb == 4) {
+		const __m512i m4 = _mm512_set1_epi8(0x0f);
 #pragma GCC unroll 4
-	for (int c = 0; c < 4; c++) {
-		__m512i v = _mm512_load_si512(codes + 64 * c);
-		w[c] = _mm512_and_si512(v, m4);                            /* columns 4c.. */
-		w[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4); /* 16+4c.. */
+		for (int c = 0; c < 4; c++) {
+			__m512i v = _mm512_load_si512(codes + 64 * c);
+			w[c] = _mm512_and_si512(v, m4);                            /* columns 4c.. */
+			w[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4); /* 16+4c.. */
+		}
+	} else { /* 2-bit fields: bits 2 (c % 4).. of chunk c / 4 */
+		const __m512i m2 = _mm512_set1_epi8(0x03);
+		const __m512i v[2] = { _mm512_load_si512(codes), _mm512_load_si512(codes + 64) };
+#pragma GCC unroll 8
+		for (int c = 0; c < 8; c++)
+			w[c] = _mm512_and_si512(_mm512_srli_epi16(v[c / 4], 2 * (c % 4)), m2);
 	}
-	if (KIND_HBITS(kind) == 1) { /* bit c of the plane's bytes -> bit 4 of w[c] */
-		const __m512i h = _mm512_load_si512(codes + 256), m = _mm512_set1_epi8(0x10);
+	/* A 16-bit shift carries bits across the bytes of a pair; the masks
+	 * below keep only bits that came from the byte itself. */
+	if (KIND_HBITS(kind) == 1) { /* bit c of the plane's bytes -> bit lb of w[c] */
+		const __m512i h = _mm512_load_si512(codes + 64 * lb), m = _mm512_set1_epi8((char)(1 << lb));
 #pragma GCC unroll 8
 		for (int c = 0; c < 8; c++) {
-			__m512i t = c <= 4 ? _mm512_slli_epi16(h, 4 - c) : _mm512_srli_epi16(h, c - 4);
+			__m512i t = c <= lb ? _mm512_slli_epi16(h, lb - c) : _mm512_srli_epi16(h, c - lb);
 			w[c] = _mm512_ternarylogic_epi32(w[c], t, m, 0xF8); /* w | (t & m) */
 		}
-	} else if (KIND_HBITS(kind) == 2) { /* bits 2 (c % 4).. -> bits 4, 5 */
-		const __m512i h[2] = { _mm512_load_si512(codes + 256), _mm512_load_si512(codes + 320) };
+	} else if (KIND_HBITS(kind) == 2) { /* bits 2 (c % 4).. -> bits 4, 5 (Q6_K) */
+		const __m512i h[2] = { _mm512_load_si512(codes + 64 * lb), _mm512_load_si512(codes + 64 * lb + 64) };
 		const __m512i m = _mm512_set1_epi8(0x30);
 #pragma GCC unroll 8
 		for (int c = 0; c < 8; c++) {

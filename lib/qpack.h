@@ -50,14 +50,17 @@
  * (Q5_0 offset 16), and for the *_1 types 16 fp16 mins after the 16 fp16
  * scales; the mins are applied as the K-quants' are.
  *
- * Q3_K and Q2_K: their 3- and 2-bit codes (Q3_K's as q + 4) as nibbles,
- * the int8 scales of the block's two halves (Q3_K: sc - 32) and for Q2_K
- * their 4-bit mins as bytes, d and dmin in the records; the offset and
- * the mins applied as Q6_K's are.  4.75 and 5.25 bits a weight (3.44 and
- * 2.63 in the file), and still 0.27-0.28x and 0.38-0.41x the row kernels'
- * time (12 matrices of 5632 x 2048 from memory, 2 threads, alternated;
- * the same measure gives Q4_K 0.38-0.39x, Q6_K 0.51-0.52x, IQ4_XS
- * 0.44-0.50x).
+ * Q3_K and Q2_K: their codes' low 2 bits four to a byte (2-bit fields)
+ * and Q3_K's third bit (codes q + 4) in a plane as above, the int8 scales
+ * of the block's two halves (Q3_K: sc - 32) and for Q2_K their 4-bit mins
+ * as bytes, d and dmin in the records; the offset and the mins applied as
+ * Q6_K's are.  3.63 and 3.13 bits a weight (3.44 and 2.63 in the file).
+ * As nibbles they took 4.75 and 5.25 bits, and against Q8_0's time per
+ * matrix (as above) 0.64 and 0.74, now 0.61 and 0.58; 64 tokens at a time
+ * Q3_K 1.26 against 1.17.  Nibbles already gave 0.27-0.28x and
+ * 0.38-0.41x the row kernels' time (12 matrices of 5632 x 2048 from
+ * memory, 2 threads, alternated; the same measure gives Q4_K 0.38-0.39x,
+ * Q6_K 0.51-0.52x, IQ4_XS 0.44-0.50x).
  *
  * IQ4_NL and IQ4_XS: nibbles as Q4_0's, each an index into 16 levels; in
  * registers a byte shuffle turns them into level + 128 and the 128 comes
