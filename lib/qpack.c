@@ -148,45 +148,66 @@ static int group_rows(const struct pack_job *j, int64_t g, const uint8_t **src)
 	return nr;
 }
 
+/* Row r's 16 bytes of nibbles (byte k: column k low, k + 16 high, as
+ * Q4_0 stores them) into the group-block's first 4 chunks: chunk c gets
+ * bytes 4c..4c+3 (w[c] low, w[c + 4] high; see put_row). */
+static void put_nibbles(uint8_t *codes, int r, const uint8_t *nib)
+{
+	for (int c = 0; c < 4; c++)
+		memcpy(codes + 64 * c + 4 * r, nib + 4 * c, 4);
+}
+
 /* Row r's 32 unsigned codes u into a group-block's 64-byte chunks, where
- * bytes 4r..4r+3 of a chunk hold 4 columns of the kernels' w[c] (columns
- * 4c..4c+3 for c < 4, 16 + 4 (c - 4).. for c >= 4): Q8_0's 8 chunks of
- * bytes; else the low bits, 4 chunks of nibbles (chunk c: w[c] low, w[c +
- * 4] high) or 2 chunks of 2-bit fields (chunk c / 4, bits 2 (c % 4)..),
- * then the bits above them: for one bit a chunk whose byte has w[c]'s in
- * bit c, for two bits two chunks (w[0..3], w[4..7]) with w[c]'s in bits
- * 2 (c % 4)..  */
+ * bytes 4r..4r+3 of a chunk hold 4 columns of the kernels' w[c], columns
+ * 4c + i (w[0..3] the block's first 16 columns, w[4..7] the others):
+ * Q8_0's 8 chunks of bytes; else the low bits, 4 chunks of nibbles (chunk
+ * c: w[c] low, w[c + 4] high) or 2 chunks of 2-bit fields (chunk h: w[4h
+ * + k] in bits 2k..), then the bits above them: for one bit a chunk whose
+ * byte has w[c]'s in bit c, for two bits two chunks laid out as the 2-bit
+ * fields. */
 static void put_row(uint8_t *codes, int r, const uint8_t *u, int kind)
 {
+	uint8_t *o = codes + 4 * r;
 	if (KIND_BYTES(kind)) {
 		for (int ch = 0; ch < 8; ch++)
-			memcpy(codes + 64 * ch + 4 * r, u + 4 * ch, 4);
+			memcpy(o + 64 * ch, u + 4 * ch, 4);
 		return;
 	}
 	const int lb = KIND_LBITS(kind), hb = KIND_HBITS(kind);
-	uint8_t lo[4][4] = { { 0 } }, hi[2][4] = { { 0 } };
-	for (int c = 0; c < 8; c++)
+	if (lb == 4) {
+		uint8_t nib[16];
+		for (int k = 0; k < 16; k++)
+			nib[k] = (uint8_t)((u[k] & 0xF) | (u[k + 16] & 0xF) << 4);
+		put_nibbles(codes, r, nib);
+	} else {
+		for (int h = 0; h < 2; h++)
+			for (int i = 0; i < 4; i++)
+				o[64 * h + i] = (uint8_t)((u[16 * h + i] & 3) | (u[16 * h + 4 + i] & 3) << 2 |
+							  (u[16 * h + 8 + i] & 3) << 4 | (u[16 * h + 12 + i] & 3) << 6);
+	}
+	if (hb == 1)
 		for (int i = 0; i < 4; i++) {
-			int k = c < 4 ? 4 * c + i : 16 + 4 * (c - 4) + i, v = u[k] & ((1 << lb) - 1);
-			if (lb == 4)
-				lo[c % 4][i] |= (uint8_t)(v << 4 * (c / 4));
-			else
-				lo[c / 4][i] |= (uint8_t)(v << 2 * (c % 4));
-			if (hb == 1)
-				hi[0][i] |= (uint8_t)((u[k] >> lb & 1) << c);
-			else if (hb == 2)
-				hi[c / 4][i] |= (uint8_t)((u[k] >> lb & 3) << 2 * (c % 4));
+			uint8_t bits = 0;
+			for (int c = 0; c < 8; c++)
+				bits |= (uint8_t)((u[4 * c + i] >> lb & 1) << c);
+			o[64 * lb + i] = bits;
 		}
-	for (int ch = 0; ch < lb; ch++) /* 4 chunks of nibbles or 2 of fields */
-		memcpy(codes + 64 * ch + 4 * r, lo[ch], 4);
-	for (int h = 0; h < hb; h++)
-		memcpy(codes + 64 * lb + 64 * h + 4 * r, hi[h], 4);
+	else if (hb == 2)
+		for (int h = 0; h < 2; h++)
+			for (int i = 0; i < 4; i++) {
+				uint8_t bits = 0;
+				for (int k = 0; k < 4; k++)
+					bits |= (uint8_t)((u[16 * h + 4 * k + i] >> lb & 3) << 2 * k);
+				o[64 * (lb + h) + i] = bits;
+			}
 }
 
-/* A block of a 32-value type's row: its 32 unsigned codes u (Q8_0: q +
- * 128; Q4_0, Q4_1, IQ4_NL: the nibbles; Q5_0, Q5_1: nibble and fifth bit,
- * bit j of qh for value j) and the fp16 d (and the *_1 types' m). */
-static void fblock(int kind, const uint8_t *blk, uint8_t *u, uint16_t *dm)
+/* A block of a 32-value type's row: its fp16 d (and the *_1 types' m)
+ * and its codes.  Where the stored bytes are already the pack's nibbles
+ * (Q4_0, Q4_1, IQ4_NL) they are returned; otherwise NULL, with the 32
+ * unsigned codes in u (Q8_0: q + 128; Q5_0, Q5_1: nibble and fifth bit,
+ * bit j of qh for value j). */
+static const uint8_t *fblock(int kind, const uint8_t *blk, uint8_t *u, uint16_t *dm)
 {
 	const int has_m = kind == KIND_Q4_1 || kind == KIND_Q5_1;
 	const int has_h = kind == KIND_Q5_0 || kind == KIND_Q5_1;
@@ -195,15 +216,17 @@ static void fblock(int kind, const uint8_t *blk, uint8_t *u, uint16_t *dm)
 	if (kind == KIND_Q8_0) {
 		for (int k = 0; k < 32; k++)
 			u[k] = qs[k] ^ 0x80;
-		return;
+		return NULL;
 	}
-	uint32_t qh = 0;
-	if (has_h)
-		memcpy(&qh, blk + (has_m ? 4 : 2), 4);
+	if (!has_h)
+		return qs;
+	uint32_t qh;
+	memcpy(&qh, blk + (has_m ? 4 : 2), 4);
 	for (int k = 0; k < 16; k++) {
 		u[k] = (uint8_t)((qs[k] & 0xF) | ((qh >> k) & 1) << 4);
 		u[k + 16] = (uint8_t)((qs[k] >> 4) | ((qh >> (k + 16)) & 1) << 4);
 	}
+	return NULL;
 }
 
 /* Groups g0..g1-1 of a 32-value type (g1 up to np * GDEC: padding groups
@@ -224,12 +247,16 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 			for (int r = 0; r < GR; r++) {
 				uint8_t u[32] = { 0 };
 				uint16_t dm[2] = { 0, 0 };
+				const uint8_t *nib = NULL;
 				if (r < nr) /* else a padding row: zero scale and codes */
-					fblock(p->kind, src[r] + (size_t)b * j->blk_bytes, u, dm);
+					nib = fblock(p->kind, src[r] + (size_t)b * j->blk_bytes, u, dm);
 				sc[r] = dm[0];
 				if (p->sb == 64)
 					sc[GR + r] = dm[1];
-				put_row(codes, r, u, p->kind);
+				if (nib)
+					put_nibbles(codes, r, nib);
+				else
+					put_row(codes, r, u, p->kind);
 			}
 		}
 	}
