@@ -157,6 +157,16 @@ static void put_nibbles(uint8_t *codes, int r, const uint8_t *nib)
 		memcpy(codes + 64 * c + 4 * r, nib + 4 * c, 4);
 }
 
+/* byte i of 2-bit-field chunk h: bits sh, sh + 1 of w[4h + k]'s code in
+ * bits 2k.. (column 16h + 4k + i) */
+static uint8_t fields2(const uint8_t *u, int h, int i, int sh)
+{
+	uint8_t v = 0;
+	for (int k = 0; k < 4; k++)
+		v |= (uint8_t)((u[16 * h + 4 * k + i] >> sh & 3) << 2 * k);
+	return v;
+}
+
 /* Row r's 32 unsigned codes u into a group-block's 64-byte chunks, where
  * bytes 4r..4r+3 of a chunk hold 4 columns of the kernels' w[c], columns
  * 4c + i (w[0..3] the block's first 16 columns, w[4..7] the others):
@@ -182,8 +192,7 @@ static void put_row(uint8_t *codes, int r, const uint8_t *u, int kind)
 	} else {
 		for (int h = 0; h < 2; h++)
 			for (int i = 0; i < 4; i++)
-				o[64 * h + i] = (uint8_t)((u[16 * h + i] & 3) | (u[16 * h + 4 + i] & 3) << 2 |
-							  (u[16 * h + 8 + i] & 3) << 4 | (u[16 * h + 12 + i] & 3) << 6);
+				o[64 * h + i] = fields2(u, h, i, 0);
 	}
 	if (hb == 1)
 		for (int i = 0; i < 4; i++) {
@@ -194,12 +203,8 @@ static void put_row(uint8_t *codes, int r, const uint8_t *u, int kind)
 		}
 	else if (hb == 2)
 		for (int h = 0; h < 2; h++)
-			for (int i = 0; i < 4; i++) {
-				uint8_t bits = 0;
-				for (int k = 0; k < 4; k++)
-					bits |= (uint8_t)((u[16 * h + 4 * k + i] >> lb & 3) << 2 * k);
-				o[64 * (lb + h) + i] = bits;
-			}
+			for (int i = 0; i < 4; i++)
+				o[64 * (lb + h) + i] = fields2(u, h, i, lb);
 }
 
 /* A block of a 32-value type's row: its fp16 d (and the *_1 types' m)
