@@ -120,6 +120,12 @@ int cli_next(const char **arg)
 				cli_usage("unknown option '-%c'", optopt);
 			cli_usage("unknown option '%s'", g_argv[optind - 1]);
 		default:
+			/* getopt gives the letter of a short option: the option's
+			 * id, which the command's switch knows, may differ */
+			if (c < 256)
+				for (const struct cli_opt *o = cmd->opts; o && o->lng; o++)
+					if (o->shrt == c)
+						return o->id;
 			return c;
 		}
 	}

@@ -19,7 +19,7 @@ struct cli_opt {
 	int shrt;         /* short letter, or 0 */
 	const char *arg;  /* argument name ("TYPE"), or NULL for a flag */
 	const char *help; /* one line */
-	int id;           /* returned by cli_next; use the short letter or a value >= 256 */
+	int id;           /* what cli_next returns for -s and --long alike: the letter or a value >= 256 */
 };
 
 struct cli_cmd {

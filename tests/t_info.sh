@@ -46,6 +46,16 @@ PY
 	llm-info "$MODELS/stories260K.gguf" >"$TMP/info.txt" 2>&1
 	if grep -q '^format:   gguf v3' "$TMP/info.txt" && grep -q 'tokenizer.ggml.tokens .*more)' "$TMP/info.txt" &&
 		grep -q '^params:   ' "$TMP/info.txt"; then ok info_text; else fail info_text "unexpected text output"; fi
+	# short options do what their long forms do
+	llm-info -j "$MODELS/stories260K.gguf" >"$TMP/info_j.json" 2>&1
+	llm-info -a "$MODELS/stories260K.gguf" >"$TMP/info_a.txt" 2>&1
+	llm-info --full "$MODELS/stories260K.gguf" >"$TMP/info_full.txt" 2>&1
+	if cmp -s "$TMP/info.json" "$TMP/info_j.json" && cmp -s "$TMP/info_a.txt" "$TMP/info_full.txt" &&
+		! cmp -s "$TMP/info_a.txt" "$TMP/info.txt"; then
+		ok info_short_options
+	else
+		fail info_short_options "-j or -a differ from --json or --full"
+	fi
 	# stdin, from a pipe
 	if cat "$MODELS/stories260K.gguf" | llm-info --json - >"$TMP/info2.json" 2>"$TMP/err" &&
 		[ "$(grep -v '"file"' "$TMP/info.json" | cksum)" = "$(grep -v '"file"' "$TMP/info2.json" | cksum)" ]; then

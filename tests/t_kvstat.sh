@@ -40,6 +40,11 @@ else
 	skip stories260K_model_elems "../shared/models is absent"
 fi
 
+# short options do what their long forms do
+llm-kvstat --preset llama2-70b --ctx 131072 --batch 2 --json >"$TMP/long.json"
+llm-kvstat --preset llama2-70b -c 131072 -b 2 -j >"$TMP/short.json"
+if cmp -s "$TMP/long.json" "$TMP/short.json"; then ok short_options; else fail short_options "$(diff "$TMP/long.json" "$TMP/short.json" | head -4)"; fi
+
 # ---- every row of a generated model against the formulas ----
 # tool_mkmodel OUT dim layers heads kv_heads ff vocab ctx seed
 L=3 H=12 KV=4 DIM=96
