@@ -16,9 +16,11 @@
 #include "bench.h"
 #include "ckpt.h"
 #include "cli.h"
+#include "convert.h"
 #include "error.h"
 #include "fpack.h"
 #include "kernels.h"
+#include "meta.h"
 #include "model.h"
 #include "provenance.h"
 #include "qpack.h"
@@ -314,7 +316,7 @@ static void model_type(char *buf, size_t n, const llm_ckpt *c, int64_t n_params,
 	static const char *const pu[] = { "", "K", "M", "B", "T", NULL };
 	const char *arch = NULL;
 	size_t len = 0;
-	char np[32], ty[16];
+	char np[32], ty[32];
 	double v = (double)n_params;
 	int u = 0;
 
@@ -328,6 +330,17 @@ static void model_type(char *buf, size_t n, const llm_ckpt *c, int64_t n_params,
 	for (char *p = ty; *p; p++)
 		if (*p >= 'a' && *p <= 'z')
 			*p = (char)(*p - 'a' + 'A');
+	/* llama-bench's label, "Q4_K - Medium", when general.file_type names
+	 * the type that holds most weights (a writer that stored 0 for a
+	 * K-quant file would say "all F32") */
+	int64_t ft;
+	const char *fn = llm_meta_get_int(llm_ckpt_meta(c), "general.file_type", &ft) || ft < 0 ||
+				 ft > UINT32_MAX ? NULL : llm_ftype_name((uint32_t)ft);
+	size_t tl = strlen(ty);
+	if (fn && !strcmp(fn, "all F32") && !strcmp(ty, "F32"))
+		snprintf(ty, sizeof ty, "%s", fn);
+	else if (fn && !strncmp(fn, ty, tl) && (fn[tl] == ' ' || !fn[tl]))
+		snprintf(ty, sizeof ty, "%s", fn);
 	snprintf(buf, n, "%.*s %s %s", (int)len, arch, np, ty);
 }
 

@@ -7,6 +7,7 @@
 
 #include "ckpt.h"
 #include "cli.h"
+#include "convert.h"
 #include "error.h"
 #include "types.h"
 
@@ -205,6 +206,10 @@ int main(int argc, char **argv)
 		n_stored += llm_ckpt_stored_size(ck, i);
 	}
 	zc = llm_ckpt_compressed(ck);
+	/* llama.cpp's name of general.file_type, as its loader prints it */
+	int64_t ft;
+	const char *ftn = llm_meta_get_int(m, "general.file_type", &ft) || ft < 0 || ft > UINT32_MAX
+				  ? NULL : llm_ftype_name((uint32_t)ft);
 
 	if (prov && !as_json) {
 		int any = 0;
@@ -250,6 +255,7 @@ int main(int argc, char **argv)
 		json_object_set_new(root, "n_params", json_integer(n_params));
 		json_object_set_new(root, "n_bytes", json_integer((json_int_t)n_bytes));
 		json_object_set_new(root, "n_stored", json_integer((json_int_t)n_stored));
+		json_object_set_new(root, "file_type_name", ftn ? json_string(ftn) : json_null());
 		if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
 			cli_die("write error");
 		putchar('\n');
@@ -294,6 +300,8 @@ int main(int argc, char **argv)
 			       n_stored ? (double)n_bytes / (double)n_stored : 0.0);
 		if (n_params)
 			printf("bpw:      %.4f\n", 8.0 * (double)n_bytes / (double)n_params);
+		if (ftn)
+			printf("ftype:    %s (general.file_type %lld)\n", ftn, (long long)ft);
 	}
 	if (fflush(stdout) != 0)
 		cli_die("write error");

@@ -21,6 +21,15 @@ if ! "$TESTDIR/tool_mkmodel" "$M" 64 2 4 2 128 512 256 3 >/dev/null 2>"$TMP/mk.e
 	exit 0
 fi
 
+# the type label as llama-bench's, from general.file_type (a Q4_K_M mix)
+if "$TESTDIR/tool_mkmodel" "$TMP/k.gguf" 256 1 4 2 512 512 64 1 0 q4_K_m >/dev/null 2>"$TMP/mk.err" &&
+	llm-bench -q -m "$TMP/k.gguf" -p 4 -n 0 -r 1 -t 1 -o csv >"$TMP/k.csv" 2>"$TMP/mk.err" &&
+	grep -q ',llama [0-9.]*K Q4_K - Medium,' "$TMP/k.csv"; then
+	ok model_type_file_type
+else
+	fail model_type_file_type "$(head -c 300 "$TMP/k.csv" "$TMP/mk.err")"
+fi
+
 # json: every field, types, statistics recomputed from the samples
 check model_json llm-bench -m "$M" -p 16,32 -n 8 -r 3 -t 1 -o json
 cp "$TMP/.out" "$TMP/m.json"

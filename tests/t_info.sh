@@ -65,6 +65,19 @@ PY
 	fi
 fi
 
+# general.file_type by llama.cpp's name: a Q4_K_M mix (15) and a Q4_K file (14)
+for ft in "q4_K_m 15 Q4_K - Medium" "q4_K 14 Q4_K - Small"; do
+	set -- $ft
+	want="ftype:    $3 $4 $5 (general.file_type $2)"
+	if "${TESTDIR:-build/tests}/tool_mkmodel" "$TMP/$1.gguf" 256 1 4 2 512 512 64 1 0 "$1" >/dev/null 2>"$TMP/err" &&
+		llm-info "$TMP/$1.gguf" >"$TMP/ft.txt" 2>>"$TMP/err" && grep -qx "$want" "$TMP/ft.txt" &&
+		llm-info --json "$TMP/$1.gguf" | grep -q "\"file_type_name\": \"$3 $4 $5\""; then
+		ok "info_file_type_$1"
+	else
+		fail "info_file_type_$1" "$(grep ftype "$TMP/ft.txt") $(head -c 200 "$TMP/err")"
+	fi
+done
+
 # bad input: one line on stderr, exit 1; usage: exit 2
 printf 'GGUF\003\000\000\000' >"$TMP/trunc.gguf"
 check_status 1 info_truncated llm-info "$TMP/trunc.gguf"
