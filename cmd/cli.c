@@ -115,10 +115,20 @@ int cli_next(const char **arg)
 		}
 		case ':':
 			cli_usage("option '%s' needs an argument", g_argv[optind - 1]);
-		case '?':
-			if (optopt && optopt < 256)
+		case '?': {
+			const char *a = g_argv[optind - 1];
+			if (strncmp(a, "--", 2) != 0) /* -x: getopt puts the letter in optopt */
 				cli_usage("unknown option '-%c'", optopt);
-			cli_usage("unknown option '%s'", g_argv[optind - 1]);
+			size_t n = strcspn(a + 2, "=");
+			if (optopt) /* a known long option given "=ARG" it does not take */
+				cli_usage("option '--%.*s' does not take an argument", (int)n, a + 2);
+			int hits = 0;
+			for (const struct cli_opt *o = cmd->opts; o && o->lng; o++)
+				hits += strncmp(o->lng, a + 2, n) == 0;
+			if (hits > 1)
+				cli_usage("option '--%.*s' is ambiguous (%d options start so)", (int)n, a + 2, hits);
+			cli_usage("unknown option '%s'", a);
+		}
 		default:
 			/* getopt gives the letter of a short option: the option's
 			 * id, which the command's switch knows, may differ */
@@ -159,6 +169,7 @@ void cli_die(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
+	llm_out_cleanup_signal(); /* no unfinished output left behind */
 	exit(1);
 }
 
@@ -291,11 +302,17 @@ void cli_notice_cb(void *ud, const char *msg)
 	cli_warn("%s", msg);
 }
 
-void cli_write_text(const char *path, char *text, size_t len)
+void cli_report_open(struct llm_out *o, const char *path)
+{
+	if (llm_out_open(o, path))
+		cli_die_lib();
+}
+
+void cli_report_write(struct llm_out *o, char *text, size_t len)
 {
 	if (!text)
 		cli_die("out of memory");
-	if (llm_write_file(path, text, len))
+	if (llm_out_write(o, text, len) || llm_out_commit(o))
 		cli_die_lib();
 	free(text);
 }

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "io.h"
+
 struct cli_opt {
 	const char *lng;  /* long name without "--" */
 	int shrt;         /* short letter, or 0 */
@@ -65,9 +67,12 @@ void cli_cleanup_on_signals(void);
 void cli_progress_cb(void *ud, const char *name, uint64_t done, uint64_t total);
 void cli_notice_cb(void *ud, const char *msg);
 
-/* Write a malloc'ed text (NULL: out of memory) to path ("-": stdout)
- * atomically and free it; exit 1 on failure. */
-void cli_write_text(const char *path, char *text, size_t len);
+/* A report (--report FILE, "-": stdout): opened before the work, so that
+ * a path that cannot be written fails before any output exists; then its
+ * malloc'ed text (NULL: out of memory) written atomically and freed.  Exit
+ * 1 on failure (cli_die removes the unfinished temporary). */
+void cli_report_open(struct llm_out *o, const char *path);
+void cli_report_write(struct llm_out *o, char *text, size_t len);
 
 /* Default thread count: online CPUs. */
 int cli_nproc(void);

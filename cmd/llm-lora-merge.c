@@ -134,6 +134,9 @@ int main(int argc, char **argv)
 	llm_provenance_strip(llm_ckpt_meta_mut(base));
 	mo.extra = &prov;
 	mo.progress = cli_progress_cb;
+	struct llm_out ro;
+	if (report)
+		cli_report_open(&ro, report);
 	if (llm_lora_merge(base, ads, scales, n, out, &mo, report ? &rep : NULL, &n_rep)) {
 		cli_progress_end();
 		cli_die_lib();
@@ -142,7 +145,7 @@ int main(int argc, char **argv)
 	if (report) {
 		size_t len = 0;
 		char *tsv = report_tsv(rep, n_rep, paths, &len);
-		cli_write_text(report, tsv, len);
+		cli_report_write(&ro, tsv, len);
 	}
 	llm_lora_merge_report_free(rep, n_rep);
 	llm_meta_clear(&prov);

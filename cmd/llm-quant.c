@@ -159,6 +159,9 @@ int main(int argc, char **argv)
 	wo.n_threads = co.n_threads;
 	co.progress = cli_progress_cb;
 	co.notice = cli_notice_cb;
+	struct llm_out ro;
+	if (report)
+		cli_report_open(&ro, report);
 	if (merge)
 		rc = llm_split_copy(ck, out, &prov, &wo, cli_progress_cb, NULL);
 	else
@@ -173,7 +176,7 @@ int main(int argc, char **argv)
 	if (report) {
 		size_t len = 0;
 		char *tsv = report_tsv(rep, n_rep, &len);
-		cli_write_text(report, tsv, len);
+		cli_report_write(&ro, tsv, len);
 	}
 	llm_convert_report_free(rep, n_rep);
 	llm_ckpt_free(ck);

@@ -114,6 +114,9 @@ int main(int argc, char **argv)
 	so.extra = &prov;
 	so.progress = cli_progress_cb;
 	so.notice = cli_notice_cb;
+	struct llm_out ro;
+	if (report)
+		cli_report_open(&ro, report);
 	if (llm_svd_delta(base, tuned, &so, out, report ? &rep : NULL, &n_rep)) {
 		cli_progress_end();
 		cli_die_lib();
@@ -122,7 +125,7 @@ int main(int argc, char **argv)
 	if (report) {
 		size_t len = 0;
 		char *tsv = report_tsv(rep, n_rep, &len);
-		cli_write_text(report, tsv, len);
+		cli_report_write(&ro, tsv, len);
 	}
 	llm_svd_delta_report_free(rep, n_rep);
 	llm_meta_clear(&prov);

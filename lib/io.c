@@ -177,54 +177,86 @@ void llm_out_cleanup_signal(void)
 			unlink(live_tmp[i]);
 }
 
+/* Write straight to path as it is (not a regular file: a FIFO, a device),
+ * or (create) to a regular file a dangling symbolic link points to. */
+static int open_direct(struct llm_out *o, const char *path, int flags)
+{
+	o->fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0666);
+	if (o->fd < 0)
+		return llm_err(LLM_EIO, "%s: cannot open: %s", path, strerror(errno));
+	o->direct = 1;
+	return 0;
+}
+
+/* The temporary file beside dest; mode: an existing file's bits, or -1
+ * for a new file (0666 less the umask). */
+static int open_tmp(struct llm_out *o, const char *path, int mode)
+{
+	char *d = strdup(o->dest), *b = strdup(o->dest);
+	size_t n = strlen(o->dest) + 32;
+	o->tmp = d && b ? malloc(n) : NULL;
+	if (o->tmp)
+		snprintf(o->tmp, n, "%s/.%s.XXXXXX", dirname(d), basename(b));
+	free(d);
+	free(b);
+	if (!o->tmp)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	o->fd = mkstemp(o->tmp);
+	if (o->fd < 0) {
+		int e = errno;
+		free(o->tmp);
+		o->tmp = NULL;
+		return llm_err(LLM_EIO, "%s: cannot create: %s", path, strerror(e));
+	}
+	if (mode < 0) {
+		mode_t um = umask(0);
+		umask(um);
+		mode = (int)(0666 & ~um);
+	}
+	fchmod(o->fd, (mode_t)mode);
+	live_add(o->tmp);
+	return 0;
+}
+
 int llm_out_open(struct llm_out *o, const char *path)
 {
+	struct stat st, lst;
+	int rc = 0;
+
 	memset(o, 0, sizeof *o);
 	o->fd = -1;
 	if (!path || strcmp(path, "-") == 0) {
 		o->fd = STDOUT_FILENO;
-		o->is_stdout = 1;
+		o->is_stdout = o->direct = 1;
 		o->path = strdup("-");
+	} else if (!*path) {
+		return llm_err(LLM_EINVAL, "output file name is empty");
+	} else if (!(o->path = strdup(path))) {
+		rc = llm_err(LLM_ENOMEM, "out of memory");
+	} else if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			rc = llm_err(LLM_EIO, "%s: is a directory", path);
+		else if (!S_ISREG(st.st_mode))
+			rc = open_direct(o, path, 0);
+		else if (!(o->dest = realpath(path, NULL))) /* through symbolic links */
+			rc = llm_err(LLM_EIO, "%s: %s", path, strerror(errno));
+		else
+			rc = open_tmp(o, path, (int)(st.st_mode & 07777));
+	} else if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+		rc = open_direct(o, path, O_CREAT | O_TRUNC); /* a dangling link: create its target */
+	} else if (!(o->dest = strdup(path))) {
+		rc = llm_err(LLM_ENOMEM, "out of memory");
 	} else {
-		char *d = strdup(path), *b = strdup(path);
-		size_t n;
-		mode_t um;
-		if (!d || !b) {
-			free(d);
-			free(b);
-			return llm_err(LLM_ENOMEM, "out of memory");
-		}
-		n = strlen(path) + 32;
-		o->tmp = malloc(n);
-		o->path = strdup(path);
-		if (o->tmp && o->path)
-			snprintf(o->tmp, n, "%s/.%s.XXXXXX", dirname(d), basename(b));
-		free(d);
-		free(b);
-		if (!o->tmp || !o->path) {
-			llm_out_abort(o);
-			return llm_err(LLM_ENOMEM, "out of memory");
-		}
-		o->fd = mkstemp(o->tmp);
-		if (o->fd < 0) {
-			int e = errno;
-			free(o->tmp);
-			o->tmp = NULL;
-			llm_out_abort(o);
-			return llm_err(LLM_EIO, "%s: cannot create: %s", path, strerror(e));
-		}
-		um = umask(0);
-		umask(um);
-		fchmod(o->fd, 0666 & ~um);
-		live_add(o->tmp);
+		rc = open_tmp(o, path, -1);
 	}
-	o->cap = 1 << 20;
-	o->buf = malloc(o->cap);
-	if (!o->buf) {
+	if (!rc) {
+		o->cap = 1 << 20;
+		if (!o->path || !(o->buf = malloc(o->cap)))
+			rc = llm_err(LLM_ENOMEM, "out of memory");
+	}
+	if (rc)
 		llm_out_abort(o);
-		return llm_err(LLM_ENOMEM, "out of memory");
-	}
-	return 0;
+	return rc;
 }
 
 static int flush(struct llm_out *o)
@@ -266,6 +298,7 @@ static void out_free(struct llm_out *o)
 		live_del(o->tmp);
 	free(o->buf);
 	free(o->path);
+	free(o->dest);
 	free(o->tmp);
 	memset(o, 0, sizeof *o);
 	o->fd = -1;
@@ -275,12 +308,12 @@ int llm_out_commit(struct llm_out *o)
 {
 	int rc = flush(o);
 	if (!rc && !o->is_stdout) {
-		if (fsync(o->fd) < 0)
+		if (!o->direct && fsync(o->fd) < 0)
 			rc = llm_err(LLM_EIO, "%s: fsync: %s", o->path, strerror(errno));
 		if (close(o->fd) < 0 && !rc)
 			rc = llm_err(LLM_EIO, "%s: close: %s", o->path, strerror(errno));
 		o->fd = -1;
-		if (!rc && rename(o->tmp, o->path) < 0)
+		if (!rc && !o->direct && rename(o->tmp, o->dest) < 0)
 			rc = llm_err(LLM_EIO, "%s: cannot rename into place: %s", o->path, strerror(errno));
 	}
 	if (rc) {

@@ -6,7 +6,10 @@
  *   mapped, so pipes can be read out of order without holding them in RAM.
  * llm_out: an output that appears whole or not at all: a temporary file
  *   beside the target ("DIR/.NAME.XXXXXX"), renamed into place on commit and
- *   removed on abort; NULL or "-" writes to stdout (not atomic: a pipe).
+ *   removed on abort; an existing file keeps its permission bits, and a
+ *   symbolic link stays a link (its target is replaced).  NULL or "-" writes
+ *   to stdout, and a path that is not a regular file (a FIFO, /dev/null, a
+ *   terminal) is written through as it is: neither is atomic.
  *   Temporary files still open are removed by llm_out_cleanup_signal(),
  *   which commands call from their SIGINT/SIGTERM handler (async-signal-safe;
  *   this registry is the one mutable global besides the error buffer).
@@ -30,7 +33,9 @@ void llm_map_close(struct llm_map *m);
 struct llm_out {
 	int fd;
 	int is_stdout;
-	char *path;     /* target path ("-" for stdout) */
+	int direct;     /* written straight to fd: stdout, a FIFO or a device */
+	char *path;     /* the path given ("-" for stdout), for messages */
+	char *dest;     /* what the temporary file is renamed to, or NULL */
 	char *tmp;      /* temporary path, or NULL */
 	uint8_t *buf;
 	size_t len, cap;

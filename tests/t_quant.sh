@@ -178,6 +178,40 @@ echo keep >"$TMP/keep.gguf"
 llm-quant -q -t q8_0 -o "$TMP/keep.gguf" "$TMP/trunc.gguf" 2>/dev/null
 [ "$(cat "$TMP/keep.gguf")" = keep ] && ok quant_failure_keeps_old_output || fail quant_failure_keeps_old_output "clobbered"
 ls -A "$TMP" | grep -q '^\..*gguf\.' && fail quant_no_temporaries "$(ls -A "$TMP")" || ok quant_no_temporaries
+# outputs that are not plain new files: an existing file keeps its mode, a
+# symbolic link stays a link, a FIFO is written through (as /dev/null
+# would be: not tested here, where a regression run as root replaces it)
+llm-quant -q --no-provenance -t q8_0 -o "$TMP/ref.gguf" "$TMP/m.gguf"
+echo old >"$TMP/priv.gguf"; chmod 600 "$TMP/priv.gguf"
+llm-quant -q --no-provenance -t q8_0 -o "$TMP/priv.gguf" "$TMP/m.gguf"
+if cmp -s "$TMP/priv.gguf" "$TMP/ref.gguf" && [ "$(stat -c %a "$TMP/priv.gguf")" = 600 ]; then
+	ok quant_output_keeps_mode
+else
+	fail quant_output_keeps_mode "$(stat -c %a "$TMP/priv.gguf")"
+fi
+echo old >"$TMP/target.gguf"; ln -s target.gguf "$TMP/link.gguf"
+llm-quant -q --no-provenance -t q8_0 -o "$TMP/link.gguf" "$TMP/m.gguf"
+if [ -L "$TMP/link.gguf" ] && cmp -s "$TMP/target.gguf" "$TMP/ref.gguf"; then
+	ok quant_output_through_symlink
+else
+	fail quant_output_through_symlink "$(ls -l "$TMP/link.gguf" "$TMP/target.gguf")"
+fi
+mkfifo "$TMP/fifo" && {
+	cat "$TMP/fifo" >"$TMP/from_fifo" &
+	llm-quant -q --no-provenance -t q8_0 -o "$TMP/fifo" "$TMP/m.gguf"
+	wait
+	if [ -p "$TMP/fifo" ] && cmp -s "$TMP/from_fifo" "$TMP/ref.gguf"; then
+		ok quant_output_fifo
+	else
+		fail quant_output_fifo "$(ls -l "$TMP/fifo")"
+	fi
+}
+# a report that cannot be written fails before the output exists
+check_status 1 quant_report_cannot_create llm-quant -q -t q8_0 --report "$TMP/nodir/r.tsv" -o "$TMP/rep.gguf" "$TMP/m.gguf"
+if [ ! -e "$TMP/rep.gguf" ] && ! ls -A "$TMP" | grep -q '^\.rep\.gguf\.'; then ok quant_report_failure_no_output; else fail quant_report_failure_no_output "$(ls -A "$TMP")"; fi
+mkdir "$TMP/adir"
+check_status 1 quant_output_directory llm-quant -q -t q8_0 -o "$TMP/adir" "$TMP/m.gguf"
+check_status 1 quant_output_empty_name llm-quant -q -t q8_0 -o '' "$TMP/m.gguf"
 check_status 2 quant_bad_type llm-quant -t q3_x "$TMP/m.gguf"
 check_status 2 quant_no_input llm-quant -t q8_0
 check_status 1 quant_missing_input llm-quant -t q8_0 -o "$TMP/x.gguf" "$TMP/nope.gguf"
