@@ -2,6 +2,7 @@
  * run-time application and GGUF writing (see lora.h). */
 #include <cblas.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -1327,7 +1328,11 @@ int llm_lora_parse_spec(const char *spec, char **path, float *scale)
 		char *end;
 		errno = 0;
 		double v = strtod(colon + 1, &end);
-		if (*end == 0 && errno == 0 && isfinite(v)) {
+		if (*end == 0 && (errno == 0 || errno == ERANGE)) {
+			/* the float it becomes must be finite too (1e40 is not);
+			 * an underflow is a scale of (nearly) 0 */
+			if (!(fabs(v) <= FLT_MAX))
+				return llm_err(LLM_EINVAL, "%s: scale %s is not a finite float", spec, colon + 1);
 			*scale = (float)v;
 			*path = xstrndup(spec, (size_t)(colon - spec));
 			return *path ? 0 : llm_err(LLM_ENOMEM, "out of memory");

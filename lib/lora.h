@@ -203,7 +203,8 @@ void llm_lora_hook_embed(const llm_lora_hook *h, int64_t v, float *row);
 
 /* "PATH[:SCALE]": *path (malloc'ed, caller frees) and *scale (default 1).
  * The suffix counts as a scale only when it parses whole as a number and
- * the full string is not an existing file. */
+ * the full string is not an existing file; LLM_EINVAL when that number is
+ * not a finite float (inf, nan, 1e40). */
 int llm_lora_parse_spec(const char *spec, char **path, float *scale);
 
 #endif
