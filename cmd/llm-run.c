@@ -332,6 +332,8 @@ static void score(struct run *r, int quiet)
 		lineno++;
 		if (len && line[len - 1] == '\n')
 			line[--len] = 0;
+		if (len && line[len - 1] == '\r') /* CRLF lines: a literal CR is written \r */
+			line[--len] = 0;
 		char *tab = memchr(line, '\t', (size_t)len);
 		if (!tab)
 			cli_die("stdin:%ld: no tab between prompt and completion", lineno);
@@ -379,6 +381,8 @@ static void score(struct run *r, int quiet)
 
 /* ================================================================ --perplexity */
 
+#define PPL_MIN_CTX "--perplexity needs -c 3 or more (chunks of N tokens score N/2 .. N-2)"
+
 static void ppl_progress(void *ud, const struct llm_ppl *p)
 {
 	(void)ud;
@@ -394,6 +398,8 @@ static void perplexity(struct run *r, const char *path, int quiet)
 	int N = r->n_ctx;
 	struct llm_ppl p;
 
+	if (N < 3) /* chunk tokens N/2 .. N-2 are scored */
+		cli_usage(PPL_MIN_CTX);
 	drop_newline(text, &len);
 	tokenize(r, text, len, &toks, &n);
 	free(text);
@@ -491,11 +497,29 @@ int main(int argc, char **argv)
 		cli_usage("--score reads stdin and --perplexity its FILE: no -p or -f");
 	if (prompt && pfile)
 		cli_usage("-p and -f exclude each other");
+	if (ppl_file && mo.n_ctx > 0 && mo.n_ctx < 3)
+		cli_usage(PPL_MIN_CTX);
 	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && g.logprobs)
 		cli_usage("--kv-out - and --logprobs would both write to stdout");
 	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && isatty(STDOUT_FILENO))
 		cli_die("--kv-out -: refusing to write binary output to a terminal (name a FILE or use a pipe)");
 	r.path = argv[cli_optind()];
+	/* stdin is one stream: the model, the prompt (by default), --score's
+	 * lines, --perplexity's FILE or an adapter may read it, one of them */
+	int prompt_stdin = !do_score && !ppl_file && !prompt && (!pfile || strcmp(pfile, "-") == 0);
+	int stdin_users = (strcmp(r.path, "-") == 0) + prompt_stdin;
+	stdin_users += do_score + (ppl_file && strcmp(ppl_file, "-") == 0);
+	for (int i = 0; i < n_lora; i++) {
+		char *lp;
+		float sc;
+		if (llm_lora_parse_spec(loras[i], &lp, &sc))
+			cli_die_lib();
+		stdin_users += strcmp(lp, "-") == 0;
+		free(lp);
+	}
+	if (stdin_users > 1)
+		cli_usage("stdin (-) can be read only once%s", prompt_stdin && !pfile
+			  ? ": the prompt comes from stdin unless -p or -f gives it" : "");
 	cli_cleanup_on_signals();
 
 	/* the vocabulary */
@@ -528,6 +552,8 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			printf("%s%d", i ? " " : "", t[i]);
 		putchar('\n');
+		if (fflush(stdout) || ferror(stdout))
+			cli_die("write error on stdout");
 		free(t);
 		goto done;
 	}

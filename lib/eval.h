@@ -117,7 +117,7 @@ struct llm_ppl {
 /* Called after each chunk with the figures so far. */
 typedef void (*llm_ppl_fn)(void *ud, const struct llm_ppl *so_far);
 
-/* Perplexity of toks[0..n) in chunks of N tokens (2 <= N <= the model's
+/* Perplexity of toks[0..n) in chunks of N tokens (3 <= N <= the model's
  * context), bos the token that starts each chunk (< 0: keep the text's
  * own first token).  fn (may be NULL) sees the running figures after each
  * chunk.  LLM_EINVAL when n < 2N (fewer than two chunks); the model's

@@ -49,6 +49,12 @@ one_line usage_n_below_minus_one 2 "n-predict" llm-run -n -5 model.gguf
 one_line usage_no_model 2 "MODEL" llm-run -p hi
 one_line usage_modes_conflict 2 "exclude" llm-run --score --tokenize model.gguf
 one_line usage_bad_top_p 2 "top-p" llm-run --top-p 1.5 model.gguf
+one_line usage_flag_given_argument 2 "'--quiet' does not take an argument" llm-run --quiet=1 model.gguf
+one_line usage_ambiguous_option 2 "'--to' is ambiguous" llm-run --to 3 model.gguf
+one_line usage_stdin_twice 2 "only once" llm-run -f - -
+one_line usage_stdin_prompt_and_model 2 "unless -p or -f" llm-run -n 1 -
+one_line usage_stdin_score_and_adapter 2 "only once" llm-run --score --lora - model.gguf
+one_line usage_perplexity_ctx_2 2 "c 3" llm-run -c 2 --perplexity /dev/null model.gguf
 one_line missing_model 1 "$TMP/none.gguf" llm-run -p hi "$TMP/none.gguf"
 printf 'not a model at all\n' >"$TMP/junk.bin"
 one_line not_a_model 1 "$TMP/junk.bin" llm-run -p hi "$TMP/junk.bin"
@@ -199,10 +205,21 @@ expect score_boundary_merge_count "$(echo "$m1" | cut -f 2)" 1
 llm-run -q -n 0 --echo --logprobs -p "Once upon a time" "$G" >"$TMP/echo.tsv"
 expect echo_logprobs_rows "$(tail -n +2 "$TMP/echo.tsv" | cut -f 1,3 | tr '\t\n' ':,')" "1:Once,2: upon,3: a,4: time,"
 close score_boundary_merge "$(echo "$m1" | cut -f 1)" "$(awk -F '\t' '$1 == 4 { print $4 }' "$TMP/echo.tsv")" 1e-6
+# CRLF lines score as LF ones
+expect score_crlf "$(printf 'Once upon a time\t there\r\n' | llm-run -q --score "$G")" \
+	"$(printf 'Once upon a time\t there\n' | llm-run -q --score "$G")"
 printf 'Once upon a time\t, there\nno tab here\n' | llm-run -q --score "$G" >"$TMP/bad.out" 2>"$TMP/bad.err"
 rc=$?
 if [ "$rc" -eq 1 ] && grep -q "stdin:2:" "$TMP/bad.err" && [ "$(wc -l <"$TMP/bad.err")" -eq 1 ]; then ok score_no_tab; else
 	fail score_no_tab "exit $rc: $(cat "$TMP/bad.err")"; fi
+
+# write errors on stdout are reported (exit 1), --tokenize included
+if [ -c /dev/full ]; then
+	llm-run --tokenize -p "Once upon a time" "$G" >/dev/full 2>"$TMP/bad.err"
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -q "write error" "$TMP/bad.err"; then ok tokenize_write_error; else
+		fail tokenize_write_error "exit $rc: $(cat "$TMP/bad.err")"; fi
+fi
 
 # ---- --perplexity: llama-perplexity's rule against numpy ----
 llm-run -q -s 1 -n 300 --ignore-eos -p "Once upon a time" "$G" >"$TMP/story.txt"
