@@ -514,8 +514,8 @@ static void run_models(void)
 
 			mo.n_ctx = n_ctx;
 			mo.n_threads = (int)o.threads.v[t];
-			if (llm_model_load(&m, c, &mo))
-				cli_die("%s: %s", path, llm_errmsg());
+			if (llm_model_load(&m, c, &mo)) /* the message names the file */
+				cli_die_lib();
 			for (int i = 0; i < o.pp.n; i++) {
 				if (!o.pp.v[i])
 					continue;
@@ -781,9 +781,9 @@ static uint64_t count_runs(void)
 	if (o.kernels) {
 		uint64_t k = 0;
 		k += o.only & K_BW ? 3 : 0;
-		k += o.only & K_SGEMM ? (uint64_t)o.gemm.n : 0;
+		k += o.only & K_SGEMM ? 2 * (uint64_t)o.gemm.n : 0; /* blas and own */
 		k += o.only & K_MATVEC ? N_MATVEC_TYPES : 0;
-		k += o.only & K_ATTN ? 2 * (uint64_t)o.seq.n : 0;
+		k += o.only & K_ATTN ? 4 * (uint64_t)o.seq.n : 0;  /* prefill, decode x naive, flash */
 		n += k * (uint64_t)o.threads.n + (o.only & K_QUANT ? N_QUANT_TYPES - 1 : 0);
 	}
 	return n;
@@ -853,6 +853,10 @@ int main(int argc, char **argv)
 		cli_usage("nothing to do: give -m MODEL or --kernels");
 	if (o.models && !*o.models)
 		cli_usage("-m: empty model name");
+	if (o.models && strspn(o.models, ",") == strlen(o.models))
+		cli_usage("-m: no model named in '%s'", o.models);
+	if (o.models && !o.kernels && count_runs() == 0)
+		cli_usage("nothing to do: -p and -n are all 0");
 	if (!o.mem_size) {
 		/* STREAM's rule: each array at least 4 x the last-level cache */
 		llm_bench_cpu(&cpu);

@@ -254,8 +254,23 @@ bad 2 bad_p_abc llm-bench -m "$M" -p abc
 bad 2 bad_p_negative llm-bench -m "$M" -p -3
 bad 2 bad_format llm-bench -m "$M" -o xml
 bad 2 bad_nothing_to_do llm-bench
+bad 2 bad_nothing_to_do_p0_n0 llm-bench -m "$M" -p 0 -n 0
+bad 2 bad_no_model_in_list llm-bench -m , -p 4
 bad 2 bad_threads llm-bench -m "$M" -t 0
 bad 2 bad_kernel_name llm-bench --only gemv
 bad 2 bad_reps llm-bench -m "$M" -r x
 grep -q "$TMP/nope.gguf" "$TMP/bad.err" 2>/dev/null || true
 llm-bench -m "$TMP/nope.gguf" -p 8 -n 0 -r 1 2>&1 | grep -q "nope.gguf" && ok bad_names_file || fail bad_names_file "message does not name the file"
+# a load error names the file once (a GPT-2 vocabulary: an architecture not run)
+if have_vocab; then
+	cp "$VOCAB/ggml-vocab-gpt-2.gguf" "$TMP/vocab_only.gguf"
+	bad 1 bad_load_unsupported llm-bench -m "$TMP/vocab_only.gguf" -p 4 -n 0 -r 1
+	[ "$(grep -o "vocab_only.gguf" "$TMP/bad.err" | wc -l)" -eq 1 ] && ok bad_load_names_file_once ||
+		fail bad_load_names_file_once "$(cat "$TMP/bad.err")"
+else
+	skip bad_load_names_file_once "../shared/vocab is absent"
+fi
+# the progress bar ends at 100% at most (every run counted)
+llm-bench --progress --only attention,sgemm,bandwidth --mem-size 64K --seq-lens 16,32 --gemm-sizes 32 -r 1 -t 1 -o jsonl 2>"$TMP/prog.err" >/dev/null
+top=$(tr '\r' '\n' <"$TMP/prog.err" | grep -o '[0-9]*%' | tr -d % | sort -n | tail -n 1)
+[ -n "$top" ] && [ "$top" -le 100 ] && ok progress_within_100 || fail progress_within_100 "reached ${top:-nothing}%"
