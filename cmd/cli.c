@@ -88,6 +88,14 @@ void cli_help(FILE *f)
 	fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error. See %s(1).\n", cmd->name);
 }
 
+/* exit 0 once what --help and the like printed is out, else 1 */
+static _Noreturn void exit_written(void)
+{
+	if (fflush(stdout) || ferror(stdout))
+		cli_die("write error on stdout: %s", strerror(errno));
+	exit(0);
+}
+
 int cli_next(const char **arg)
 {
 	int c;
@@ -102,16 +110,16 @@ int cli_next(const char **arg)
 		case 'h':
 		case OPT_HELP:
 			cli_help(stdout);
-			exit(0);
+			exit_written();
 		case OPT_VERSION:
 			printf("%s %s (%s)\n", cmd->name, LLM_VERSION, LLM_GIT_REV);
-			exit(0);
+			exit_written();
 		case OPT_LIST: {
 			const struct cli_opt *o;
 			for (o = cmd->opts; o && o->lng; o++)
 				printf("--%s\n", o->lng);
 			printf("--help\n--version\n");
-			exit(0);
+			exit_written();
 		}
 		case ':':
 			cli_usage("option '%s' needs an argument", g_argv[optind - 1]);

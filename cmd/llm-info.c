@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 
 #include "ckpt.h"
@@ -225,7 +226,7 @@ int main(int argc, char **argv)
 			if (strncmp(m->kv[i].key, "provenance.", 11) == 0)
 				json_object_set_new(root, m->kv[i].key, json_kv(&m->kv[i]));
 		if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-			cli_die("write error");
+			cli_die("write error on stdout: %s", strerror(errno));
 		putchar('\n');
 		json_decref(root);
 	} else if (as_json) {
@@ -257,7 +258,7 @@ int main(int argc, char **argv)
 		json_object_set_new(root, "n_stored", json_integer((json_int_t)n_stored));
 		json_object_set_new(root, "file_type_name", ftn ? json_string(ftn) : json_null());
 		if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-			cli_die("write error");
+			cli_die("write error on stdout: %s", strerror(errno));
 		putchar('\n');
 		json_decref(root);
 	} else {
@@ -304,7 +305,7 @@ int main(int argc, char **argv)
 			printf("ftype:    %s (general.file_type %lld)\n", ftn, (long long)ft);
 	}
 	if (fflush(stdout) != 0)
-		cli_die("write error");
+		cli_die("write error on stdout: %s", strerror(errno));
 	llm_ckpt_free(ck);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "ckpt.h"
@@ -342,7 +343,7 @@ int main(int argc, char **argv)
 	}
 out:
 	if (fflush(stdout) != 0)
-		cli_die("write error");
+		cli_die("write error on stdout: %s", strerror(errno));
 	llm_ckpt_free(ck);
 	return 0;
 }

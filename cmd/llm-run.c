@@ -525,7 +525,11 @@ int main(int argc, char **argv)
 	/* the vocabulary */
 	if (llm_ckpt_open(&r.ck, r.path, &ko))
 		cli_die_lib();
-	if (llm_tokenizer_open(&r.tk, llm_ckpt_meta(r.ck))) {
+	int trc = llm_tokenizer_open(&r.tk, llm_ckpt_meta(r.ck));
+	if (trc == LLM_ENOTFOUND && !ko.tokenizer) /* a llama2.c .bin, a HF directory */
+		cli_die("%s: no vocabulary (%s): give --tokenizer FILE (tokenizer.bin or a GGUF)", r.path,
+			llm_errmsg());
+	if (trc) {
 		llm_err_prefix(LLM_EFORMAT, r.path);
 		cli_die_lib();
 	}
@@ -572,6 +576,9 @@ int main(int argc, char **argv)
 		llm_model_set_lora(r.m, lset);
 	}
 	r.n_vocab = llm_model_hparams(r.m)->n_vocab;
+	if (llm_tokenizer_n_vocab(r.tk) > r.n_vocab) /* fewer is padding; more cannot be run */
+		cli_die("%s: a vocabulary of %d tokens for a model of %d", ko.tokenizer ? ko.tokenizer : r.path,
+			(int)llm_tokenizer_n_vocab(r.tk), (int)r.n_vocab);
 	r.n_ctx = llm_model_n_ctx(r.m);
 	if (mo.n_ctx > 0 && llm_model_hparams(r.m)->n_ctx_train > 0 &&
 	    mo.n_ctx > llm_model_hparams(r.m)->n_ctx_train)

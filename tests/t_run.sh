@@ -213,12 +213,23 @@ rc=$?
 if [ "$rc" -eq 1 ] && grep -q "stdin:2:" "$TMP/bad.err" && [ "$(wc -l <"$TMP/bad.err")" -eq 1 ]; then ok score_no_tab; else
 	fail score_no_tab "exit $rc: $(cat "$TMP/bad.err")"; fi
 
+# a llama2.c checkpoint without --tokenizer: say what to give
+one_line bin_needs_tokenizer 1 "give --tokenizer" llm-run -p hi -n 2 "$MODELS/stories260K.bin"
+# a vocabulary larger than the model's embedding: one line naming it
+if have_vocab; then
+	one_line tokenizer_vocab_too_large 1 "ggml-vocab-gpt-2.gguf: a vocabulary of 50257 tokens for a model of 512" \
+		llm-run -p hi -n 2 --tokenizer "$VOCAB/ggml-vocab-gpt-2.gguf" "$G"
+fi
 # write errors on stdout are reported (exit 1), --tokenize included
 if [ -c /dev/full ]; then
 	llm-run --tokenize -p "Once upon a time" "$G" >/dev/full 2>"$TMP/bad.err"
 	rc=$?
 	if [ "$rc" -eq 1 ] && grep -q "write error" "$TMP/bad.err"; then ok tokenize_write_error; else
 		fail tokenize_write_error "exit $rc: $(cat "$TMP/bad.err")"; fi
+	llm-run --help >/dev/full 2>"$TMP/bad.err"
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -q "write error" "$TMP/bad.err"; then ok help_write_error; else
+		fail help_write_error "exit $rc: $(cat "$TMP/bad.err")"; fi
 fi
 
 # ---- --perplexity: llama-perplexity's rule against numpy ----
