@@ -576,9 +576,6 @@ int main(int argc, char **argv)
 		llm_model_set_lora(r.m, lset);
 	}
 	r.n_vocab = llm_model_hparams(r.m)->n_vocab;
-	if (llm_tokenizer_n_vocab(r.tk) > r.n_vocab) /* fewer is padding; more cannot be run */
-		cli_die("%s: a vocabulary of %d tokens for a model of %d", ko.tokenizer ? ko.tokenizer : r.path,
-			(int)llm_tokenizer_n_vocab(r.tk), (int)r.n_vocab);
 	r.n_ctx = llm_model_n_ctx(r.m);
 	if (mo.n_ctx > 0 && llm_model_hparams(r.m)->n_ctx_train > 0 &&
 	    mo.n_ctx > llm_model_hparams(r.m)->n_ctx_train)

@@ -536,6 +536,13 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 			rc = llm_meta_set_kv(&c->meta, &m->kv[i], NULL);
 	llm_gguf_free(g);
 	llm_map_close(&map);
+	/* another model's vocabulary: more tokens than embedding rows (fewer
+	 * is padding, as models round their vocabularies up) */
+	const struct llm_kv *tk = rc ? NULL : llm_meta_get(&c->meta, "tokenizer.ggml.tokens");
+	int64_t e = llm_ckpt_find(c, "token_embd.weight");
+	if (tk && e >= 0 && c->t[e].n_dims == 2 && (int64_t)tk->n > c->t[e].ne[1])
+		rc = llm_err(LLM_EINVAL, "%s: a vocabulary of %lld tokens for a model of %lld", path,
+			     (long long)tk->n, (long long)c->t[e].ne[1]);
 	return rc;
 }
 

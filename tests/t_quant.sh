@@ -212,6 +212,11 @@ if [ ! -e "$TMP/rep.gguf" ] && ! ls -A "$TMP" | grep -q '^\.rep\.gguf\.'; then o
 mkdir "$TMP/adir"
 check_status 1 quant_output_directory llm-quant -q -t q8_0 -o "$TMP/adir" "$TMP/m.gguf"
 check_status 1 quant_output_empty_name llm-quant -q -t q8_0 -o '' "$TMP/m.gguf"
+if have_vocab; then # another model's vocabulary: 50257 tokens for 512 embedding rows
+	check_status 1 quant_tokenizer_too_large llm-quant -q -t q8_0 --tokenizer "$VOCAB/ggml-vocab-gpt-2.gguf" -o "$TMP/tk.gguf" "$TMP/m.gguf"
+	[ ! -e "$TMP/tk.gguf" ] && grep -q "50257 tokens for a model of 512" "$TMP/.err" && ok quant_tokenizer_too_large_message ||
+		fail quant_tokenizer_too_large_message "$(cat "$TMP/.err")"
+fi
 check_status 2 quant_bad_type llm-quant -t q3_x "$TMP/m.gguf"
 check_status 2 quant_no_input llm-quant -t q8_0
 check_status 1 quant_missing_input llm-quant -t q8_0 -o "$TMP/x.gguf" "$TMP/nope.gguf"
