@@ -353,6 +353,15 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 	if ((rc = re_new(&inc, o->include, "--include")) || (rc = re_new(&exc, o->exclude, "--exclude")))
 		goto out;
 	llm_meta_get_str(llm_ckpt_meta(base), "general.architecture", &arch, NULL);
+	/* a TUNED that shares no tensor with BASE (another model, a vocabulary)
+	 * is one error, not a notice per tensor */
+	int64_t shared = 0;
+	for (int64_t i = 0; i < nb; i++)
+		shared += llm_ckpt_find(tuned, llm_ckpt_tensor(base, i)->name) >= 0;
+	if (nb && !shared) {
+		rc = llm_err(LLM_EINVAL, "%s: none of the %lld tensors of %s is in it", tp, (long long)nb, bp);
+		goto out;
+	}
 	/* plan and validate everything before the first SVD */
 	for (int64_t i = 0; i < nb; i++) {
 		const struct llm_tensor_info *t = llm_ckpt_tensor(base, i), *u;

@@ -195,6 +195,9 @@ bad bad_report_path 1 llm-lora-merge "$B" "$TMP/plain.gguf" --report "$TMP/nodir
 bad bad_run_scale_inf 1 llm-run -q -n 2 -p hi --lora "$TMP/plain.gguf:inf" "$B"
 bad bad_usage 2 llm-lora-merge "$B"
 bad bad_svd_rank 1 llm-svd-delta -r 100 "$B" "$TMP/tuned.gguf" -o "$O"
+if have_vocab; then # no tensor in common: one line, not a notice per tensor
+	bad bad_svd_no_common_tensor 1 llm-svd-delta -r 4 "$B" "$VOCAB/ggml-vocab-llama-spm.gguf" -o "$O"
+fi
 "$PYTHON" - "$B" "$TMP/bigger.gguf" <<'PY'
 # TUNED with one tensor of another shape: rewrite blk.0.attn_q.weight's ne as [32, 128]
 import sys; b = bytearray(open(sys.argv[1], "rb").read())
