@@ -151,22 +151,26 @@ int cli_next(const char **arg)
 
 int cli_optind(void) { return optind; }
 
-static void vmsg(const char *fmt, va_list ap)
+/* "NAME: message" and tail on one line of stderr */
+static void vmsg_tail(const char *fmt, va_list ap, const char *tail)
 {
 	fflush(stdout);
 	fprintf(stderr, "%s: ", cli_name());
 	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s\n", tail);
 }
+static void vmsg(const char *fmt, va_list ap) { vmsg_tail(fmt, ap, ""); }
 
 void cli_usage(const char *fmt, ...)
 {
 	va_list ap;
+	char tail[96];
 	cli_progress_end();
+	/* one line, as every error: GNU's "Try ... --help" as its end */
+	snprintf(tail, sizeof tail, " (try '%s --help')", cli_name());
 	va_start(ap, fmt);
-	vmsg(fmt, ap);
+	vmsg_tail(fmt, ap, tail);
 	va_end(ap);
-	fprintf(stderr, "Try '%s --help' for more information.\n", cli_name());
 	exit(2);
 }
 
