@@ -336,8 +336,10 @@ int main(int argc, char **argv)
 		int rc = llm_kv_sizes(&rows, &n, &kc, kv_type, ctx, batch);
 		if (rc == LLM_EINVAL) /* the total does not fit: --ctx x --batch too large */
 			cli_usage("%s", llm_errmsg());
-		if (rc)
+		if (rc) { /* sizes past 63 bits a token: name the file (or preset, or "flags") */
+			llm_err_prefix(rc, source);
 			cli_die_lib();
+		}
 		print_sizes(rows, n, fmt, source, llm_type_name(kv_type), ctx, batch);
 		free(rows);
 	}

@@ -44,11 +44,22 @@ struct gguf_impl {
 	int64_t *ti;      /* per tensor: its index in the part */
 };
 
-static const void *gguf_direct(llm_ckpt *c, int64_t i)
+/* A plain file's tensor bytes where they are mapped. */
+static const void *gguf_raw(llm_ckpt *c, int64_t i)
 {
 	struct gguf_impl *im = c->impl;
 	struct gpart *p = &im->p[im->tp[i]];
 	return p->z ? NULL : llm_gguf_tensor_data(p->g, im->ti[i]);
+}
+
+/* Handed out in place only when 32-byte aligned, as GGUF's default
+ * alignment makes them: a file with general.alignment 1 (which ggml also
+ * reads) can put fp16 and floats at odd addresses, which the kernels'
+ * loads must not see; such tensors are copied (gguf_load). */
+static const void *gguf_direct(llm_ckpt *c, int64_t i)
+{
+	const void *d = gguf_raw(c, i);
+	return d && (uintptr_t)d % 32 == 0 ? d : NULL;
 }
 
 static int gguf_load(llm_ckpt *c, int64_t i, void *dst)
@@ -56,7 +67,7 @@ static int gguf_load(llm_ckpt *c, int64_t i, void *dst)
 	struct gguf_impl *im = c->impl;
 	struct gpart *p = &im->p[im->tp[i]];
 	if (!p->z) {
-		memcpy(dst, gguf_direct(c, i), c->t[i].size);
+		memcpy(dst, gguf_raw(c, i), c->t[i].size);
 		return 0;
 	}
 	/* units of a tensor decode in parallel (0: online CPUs) */
@@ -102,7 +113,7 @@ static void gguf_release(llm_ckpt *c, int64_t i)
 	struct gguf_impl *im = c->impl;
 	struct gpart *p = &im->p[im->tp[i]];
 	if (!p->z) {
-		drop_pages(gguf_direct(c, i), c->t[i].size);
+		drop_pages(gguf_raw(c, i), c->t[i].size);
 		return;
 	}
 	/* the tensor's compressed payloads */

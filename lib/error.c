@@ -9,12 +9,34 @@ static _Thread_local char errbuf[1024];
 
 const char *llm_errmsg(void) { return errbuf; }
 
+/* Control characters that came from a file (a name holding a newline)
+ * written as \xNN, so that a message stays one line. */
+static void escape_controls(void)
+{
+	char tmp[sizeof errbuf];
+	size_t j = 0;
+	int any = 0;
+	for (const unsigned char *p = (const unsigned char *)errbuf; *p; p++)
+		any |= *p < 0x20 || *p == 0x7f;
+	if (!any)
+		return;
+	for (const unsigned char *p = (const unsigned char *)errbuf; *p && j + 5 < sizeof tmp; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			j += (size_t)snprintf(tmp + j, sizeof tmp - j, "\\x%02x", *p);
+		else
+			tmp[j++] = (char)*p;
+	}
+	tmp[j] = 0;
+	memcpy(errbuf, tmp, j + 1);
+}
+
 int llm_err(int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
 	va_end(ap);
+	escape_controls();
 	return code;
 }
 
@@ -29,5 +51,6 @@ int llm_err_prefix(int code, const char *prefix)
 	memcpy(errbuf, prefix, pl);
 	errbuf[pl] = ':';
 	errbuf[pl + 1] = ' ';
+	escape_controls();
 	return code;
 }

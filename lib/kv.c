@@ -207,10 +207,13 @@ static uint64_t row_bytes(int t, int64_t n)
 }
 
 /* One attention variant with G KV heads (or MLA with d_c, d_R). */
-static void size_row(struct llm_kv_size *r, const char *name, const struct llm_kv_config *c,
-		     int t, int64_t g, int mla, int64_t dc, int64_t dr)
+/* One row of llm_kv_sizes; LLM_EFORMAT when its per-token figures do not
+ * fit in 63 bits (counts of up to 2^24 each can multiply past them). */
+static int size_row(struct llm_kv_size *r, const char *name, const struct llm_kv_config *c,
+		    int t, int64_t g, int mla, int64_t dc, int64_t dr)
 {
-	int64_t dv = c->head_dim_v ? c->head_dim_v : c->head_dim;
+	int64_t dv = c->head_dim_v ? c->head_dim_v : c->head_dim, per;
+	uint64_t rb;
 
 	memset(r, 0, sizeof *r);
 	snprintf(r->variant, sizeof r->variant, "%s", name);
@@ -221,16 +224,21 @@ static void size_row(struct llm_kv_size *r, const char *name, const struct llm_k
 		r->mla_rope_dim = dr;
 		r->n_kv_head = 1;
 		r->head_dim = dc + dr;
-		r->elems_per_token = c->n_layer * (dc + dr);
-		r->bytes_per_token = (uint64_t)c->n_layer * row_bytes(t, dc + dr);
+		per = dc + dr;
+		rb = row_bytes(t, dc + dr);
 	} else {
 		r->n_kv_head = g;
 		r->head_dim = c->head_dim;
 		r->head_dim_v = dv;
-		r->elems_per_token = c->n_layer * g * (c->head_dim + dv);
-		r->bytes_per_token = (uint64_t)c->n_layer *
-				     (row_bytes(t, g * c->head_dim) + row_bytes(t, g * dv));
+		per = g * (c->head_dim + dv);
+		rb = row_bytes(t, g * c->head_dim) + row_bytes(t, g * dv);
 	}
+	if (__builtin_mul_overflow(c->n_layer, per, &r->elems_per_token) ||
+	    __builtin_mul_overflow((uint64_t)c->n_layer, rb, &r->bytes_per_token) ||
+	    r->bytes_per_token > (uint64_t)INT64_MAX)
+		return llm_err(LLM_EFORMAT, "%s: %lld layers of %lld values a token do not fit in 63 bits",
+			       name, (long long)c->n_layer, (long long)per);
+	return 0;
 }
 
 int llm_kv_sizes(struct llm_kv_size **rows, int *n_rows, const struct llm_kv_config *c, int t,
@@ -254,19 +262,23 @@ int llm_kv_sizes(struct llm_kv_size **rows, int *n_rows, const struct llm_kv_con
 	if (!r)
 		return llm_err(LLM_ENOMEM, "out of memory");
 	if (c->is_mla)
-		size_row(&r[n++], "model", c, t, 0, 1, dc, dr);
+		rc = size_row(&r[n++], "model", c, t, 0, 1, dc, dr);
 	else
-		size_row(&r[n++], "model", c, t, c->n_head_kv, 0, 0, 0);
-	size_row(&r[n++], "mha", c, t, c->n_head, 0, 0, 0);
-	for (int64_t g = 2; g < c->n_head; g++) {
+		rc = size_row(&r[n++], "model", c, t, c->n_head_kv, 0, 0, 0);
+	rc = rc ? rc : size_row(&r[n++], "mha", c, t, c->n_head, 0, 0, 0);
+	for (int64_t g = 2; g < c->n_head && !rc; g++) {
 		if (c->n_head % g)
 			continue;
 		snprintf(name, sizeof name, "gqa-%lld", (long long)g);
-		size_row(&r[n++], name, c, t, g, 0, 0, 0);
+		rc = size_row(&r[n++], name, c, t, g, 0, 0, 0);
 	}
-	if (c->n_head > 1)
-		size_row(&r[n++], "mqa", c, t, 1, 0, 0, 0);
-	size_row(&r[n++], "mla", c, t, 0, 1, dc, dr);
+	if (c->n_head > 1 && !rc)
+		rc = size_row(&r[n++], "mqa", c, t, 1, 0, 0, 0);
+	rc = rc ? rc : size_row(&r[n++], "mla", c, t, 0, 1, dc, dr);
+	if (rc) {
+		free(r);
+		return rc;
+	}
 	for (int i = 0; i < n; i++) {
 		uint64_t tot;
 		if (__builtin_mul_overflow(r[i].bytes_per_token, (uint64_t)ctx, &tot) ||

@@ -432,6 +432,11 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 			wt[k] -= wb[k];
 			tot += (double)wt[k] * wt[k];
 		}
+		if (!isfinite(tot)) { /* LAPACK would only say "illegal value" */
+			rc = llm_err(LLM_EINVAL, "%s: the difference of %s and %s holds inf or NaN", t->name, tp,
+				     bp);
+			goto out;
+		}
 		if (!is2d) {
 			if (tot > 0)
 				notice(o, "%s: differs but is not a 2-D weight: a LoRA adapter cannot carry it%s", t->name, "");

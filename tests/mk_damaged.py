@@ -78,6 +78,8 @@ corpus["offset_overflow"] = gguf(KV, [TI[0], tinfo("b", [8], 0, (1 << 64) - 32)]
 corpus["offset_misaligned"] = gguf(KV, [TI[0], tinfo("b", [8], 0, 260)], DATA)
 corpus["duplicate_tensor_name"] = gguf(KV, [TI[0], tinfo("a.weight", [8], 0, 256)], DATA)
 corpus["empty_tensor_name"] = gguf(KV, [TI[0], tinfo("", [8], 0, 256)], DATA)
+# a name with a newline in a message: still one line (written \x0a)
+corpus["newline_in_tensor_name"] = gguf(KV, [tinfo("a.we\nght", [32, 2], 99, 0)], DATA)
 
 d = sys.argv[1]
 for name, b in corpus.items():

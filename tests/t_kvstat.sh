@@ -40,6 +40,15 @@ else
 	skip stories260K_model_elems "../shared/models is absent"
 fi
 
+# counts that each pass the per-field cap but multiply past 63 bits a token:
+# one line, exit 1 (was a signed overflow printing negative sizes, exit 0)
+llm-kvstat --layers 16777216 --heads 4194319 --kv-heads 1 --head-dim 65536 >"$TMP/o" 2>"$TMP/e"; rc=$?
+if [ $rc -eq 1 ] && [ "$(wc -l <"$TMP/e")" -eq 1 ] && grep -q "do not fit in 63 bits" "$TMP/e" && [ ! -s "$TMP/o" ]; then
+	ok sizes_overflow
+else
+	fail sizes_overflow "exit $rc: $(head -c 200 "$TMP/e") $(head -c 100 "$TMP/o")"
+fi
+
 # short options do what their long forms do
 llm-kvstat --preset llama2-70b --ctx 131072 --batch 2 --json >"$TMP/long.json"
 llm-kvstat --preset llama2-70b -c 131072 -b 2 -j >"$TMP/short.json"

@@ -253,9 +253,13 @@ static void test_flags_and_errors(void)
 	c.n_head_kv = 2;
 	CHECK(llm_kv_sizes(&r, &n, &c, LLM_TYPE_Q4_1, 10, 1) == LLM_EINVAL, "kv_type_restricted", "%s",
 	      llm_errmsg());
+	/* the total past 63 bits: LLM_EINVAL (the caller's ctx x batch) */
+	CHECK(llm_kv_sizes(&r, &n, &c, LLM_TYPE_F32, INT64_MAX, 1) == LLM_EINVAL && r == NULL,
+	      "overflow_caught", "%s", llm_errmsg());
+	/* per token past 63 bits, from counts each within the cap: LLM_EFORMAT */
 	c.n_layer = 1 << 24, c.n_head = 1 << 20, c.n_head_kv = 1 << 20, c.head_dim = 1 << 20;
-	CHECK(llm_kv_sizes(&r, &n, &c, LLM_TYPE_F32, INT64_MAX, 1) == LLM_EINVAL, "overflow_caught",
-	      "%s", llm_errmsg());
+	CHECK(llm_kv_sizes(&r, &n, &c, LLM_TYPE_F32, 1, 1) == LLM_EFORMAT && r == NULL,
+	      "per_token_overflow_caught", "%s", llm_errmsg());
 	/* explicit MLA dims for a non-MLA model */
 	struct llm_kv_config d = { 4, 8, 2, 64, 64, 0, 100, 0 };
 	llm_kv_sizes(&r, &n, &d, LLM_TYPE_F16, 1, 1);
