@@ -36,11 +36,57 @@ void llm_meta_clear(llm_meta *m)
 	for (int64_t i = 0; i < m->n; i++)
 		llm_kv_clear(&m->kv[i]);
 	free(m->kv);
+	free(m->ix);
 	llm_meta_init(m);
+}
+
+/* ---- the key index: copying a file's metadata key by key was quadratic
+ * (a GGUF of 150,000 keys took minutes to open); small sets are scanned ---- */
+
+#define IX_FROM 32
+
+static size_t key_hash(const char *k)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return (size_t)h;
+}
+
+static void ix_insert(llm_meta *m, int64_t i)
+{
+	size_t j = key_hash(m->kv[i].key) & m->ix_mask;
+	while (m->ix[j])
+		j = (j + 1) & m->ix_mask;
+	m->ix[j] = i + 1;
+}
+
+/* (Re)build the index for m's entries; without memory, none (a scan). */
+static void ix_rebuild(llm_meta *m)
+{
+	size_t cap = 64;
+	free(m->ix);
+	m->ix = NULL;
+	m->ix_mask = 0;
+	if (m->n < IX_FROM)
+		return;
+	while (cap < 4 * (size_t)m->n)
+		cap *= 2;
+	if (!(m->ix = calloc(cap, sizeof *m->ix)))
+		return;
+	m->ix_mask = cap - 1;
+	for (int64_t i = 0; i < m->n; i++)
+		ix_insert(m, i);
 }
 
 int64_t llm_meta_find(const llm_meta *m, const char *key)
 {
+	if (m->ix) {
+		for (size_t j = key_hash(key) & m->ix_mask; m->ix[j]; j = (j + 1) & m->ix_mask)
+			if (strcmp(m->kv[m->ix[j] - 1].key, key) == 0)
+				return m->ix[j] - 1;
+		return -1;
+	}
 	for (int64_t i = 0; i < m->n; i++)
 		if (strcmp(m->kv[i].key, key) == 0)
 			return i;
@@ -61,6 +107,11 @@ int llm_meta_put(llm_meta *m, struct llm_kv *kv)
 		m->kv[i] = *kv;
 		return 0;
 	}
+	return llm_meta_append(m, kv);
+}
+
+int llm_meta_append(llm_meta *m, struct llm_kv *kv)
+{
 	if (m->n == m->cap) {
 		int64_t cap = m->cap ? m->cap * 2 : 16;
 		struct llm_kv *p = realloc(m->kv, (size_t)cap * sizeof *p);
@@ -70,6 +121,10 @@ int llm_meta_put(llm_meta *m, struct llm_kv *kv)
 		m->cap = cap;
 	}
 	m->kv[m->n++] = *kv;
+	if (m->ix && 2 * (size_t)m->n <= m->ix_mask + 1)
+		ix_insert(m, m->n - 1);
+	else if (m->n >= IX_FROM)
+		ix_rebuild(m);
 	return 0;
 }
 
@@ -157,6 +212,8 @@ int llm_meta_remove(llm_meta *m, const char *key)
 	llm_kv_clear(&m->kv[i]);
 	memmove(&m->kv[i], &m->kv[i + 1], (size_t)(m->n - i - 1) * sizeof *m->kv);
 	m->n--;
+	if (m->ix) /* entries after i moved down */
+		ix_rebuild(m);
 	return 0;
 }
 

@@ -39,6 +39,8 @@ struct llm_kv {
 typedef struct llm_meta {
 	struct llm_kv *kv;
 	int64_t n, cap;
+	int64_t *ix;    /* from 32 entries: a hash index of the keys (entry + 1, 0 free) */
+	size_t ix_mask; /* its size - 1 */
 } llm_meta;
 
 /* Size in bytes of one scalar element of type t (0 for STR/ARR/unknown). */
@@ -73,6 +75,9 @@ int llm_meta_set_kv(llm_meta *m, const struct llm_kv *kv, const char *key);
 void llm_kv_clear(struct llm_kv *kv);
 /* Take ownership of an already built entry (its key and data). */
 int llm_meta_put(llm_meta *m, struct llm_kv *kv);
+/* The same for a key the caller knows is absent (no search: readers that
+ * check duplicates themselves, in constant time). */
+int llm_meta_append(llm_meta *m, struct llm_kv *kv);
 int llm_meta_remove(llm_meta *m, const char *key); /* 0 or LLM_ENOTFOUND */
 
 /* Typed getters: 0 on success; LLM_ENOTFOUND if absent; LLM_EFORMAT if the

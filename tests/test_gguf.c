@@ -201,6 +201,38 @@ static void test_writer_errors(void)
 	CHECK(system(tmpl) != 0, "no_temporary_left", "temporary file left in %s", dir);
 }
 
+/* llm_meta's key index (from 32 entries) against what a scan would find:
+ * appends, replacements and removals in the middle */
+static void test_meta_index(void)
+{
+	llm_meta m;
+	char key[32];
+	int bad = 0;
+	llm_meta_init(&m);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof key, "k.%d", i);
+		llm_meta_set_u32(&m, key, (uint32_t)i);
+	}
+	llm_meta_set_u32(&m, "k.500", 7); /* replaced in place */
+	for (int i = 0; i < 1000; i += 3) {
+		snprintf(key, sizeof key, "k.%d", i);
+		bad += llm_meta_remove(&m, key) != 0;
+	}
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof key, "k.%d", i);
+		int64_t j = llm_meta_find(&m, key);
+		uint32_t want = i == 500 ? 7u : (uint32_t)i;
+		if (i % 3 == 0)
+			bad += j != -1;
+		else
+			bad += j < 0 || strcmp(m.kv[j].key, key) || *(const uint32_t *)m.kv[j].data != want;
+	}
+	bad += llm_meta_find(&m, "absent") != -1 || m.n != 666;
+	CHECK(bad == 0, "meta_index_finds_what_a_scan_finds", "%d wrong, %lld entries", bad, (long long)m.n);
+	llm_meta_clear(&m);
+	CHECK(m.n == 0 && !m.ix && llm_meta_find(&m, "k.1") == -1, "meta_index_cleared", "n %lld", (long long)m.n);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -213,6 +245,7 @@ int main(void)
 	test_roundtrip(4096);
 	test_hostile();
 	test_writer_errors();
+	test_meta_index();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
