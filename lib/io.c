@@ -177,15 +177,35 @@ void llm_out_cleanup_signal(void)
 			unlink(live_tmp[i]);
 }
 
-/* Write straight to path as it is (not a regular file: a FIFO, a device),
- * or (create) to a regular file a dangling symbolic link points to. */
-static int open_direct(struct llm_out *o, const char *path, int flags)
+/* Write straight to path as it is: not a regular file (a FIFO, a device). */
+static int open_direct(struct llm_out *o, const char *path)
 {
-	o->fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0666);
+	o->fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (o->fd < 0)
 		return llm_err(LLM_EIO, "%s: cannot open: %s", path, strerror(errno));
 	o->direct = 1;
 	return 0;
+}
+
+/* o->dest = what the (dangling) symbolic link path names, relative to
+ * the link's directory when not absolute */
+static int link_target(struct llm_out *o, const char *path)
+{
+	char t[4096], *d = strdup(path);
+	ssize_t n = readlink(path, t, sizeof t - 1);
+	if (!d || n < 0 || n >= (ssize_t)sizeof t - 1) {
+		free(d);
+		return n < 0 ? llm_err(LLM_EIO, "%s: %s", path, strerror(errno))
+			     : llm_err(LLM_ENOMEM, "%s: symbolic link too long or out of memory", path);
+	}
+	t[n] = 0;
+	size_t len = strlen(d) + (size_t)n + 2;
+	if ((o->dest = malloc(len)) && t[0] == '/')
+		snprintf(o->dest, len, "%s", t);
+	else if (o->dest)
+		snprintf(o->dest, len, "%s/%s", dirname(d), t);
+	free(d);
+	return o->dest ? 0 : llm_err(LLM_ENOMEM, "out of memory");
 }
 
 /* The temporary file beside dest; mode: an existing file's bits, or -1
@@ -237,13 +257,15 @@ int llm_out_open(struct llm_out *o, const char *path)
 		if (S_ISDIR(st.st_mode))
 			rc = llm_err(LLM_EIO, "%s: is a directory", path);
 		else if (!S_ISREG(st.st_mode))
-			rc = open_direct(o, path, 0);
+			rc = open_direct(o, path);
 		else if (!(o->dest = realpath(path, NULL))) /* through symbolic links */
 			rc = llm_err(LLM_EIO, "%s: %s", path, strerror(errno));
 		else
 			rc = open_tmp(o, path, (int)(st.st_mode & 07777));
 	} else if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-		rc = open_direct(o, path, O_CREAT | O_TRUNC); /* a dangling link: create its target */
+		rc = link_target(o, path); /* a dangling link: create its target */
+		if (!rc)
+			rc = open_tmp(o, path, -1);
 	} else if (!(o->dest = strdup(path))) {
 		rc = llm_err(LLM_ENOMEM, "out of memory");
 	} else {

@@ -196,6 +196,13 @@ if [ -L "$TMP/link.gguf" ] && cmp -s "$TMP/target.gguf" "$TMP/ref.gguf"; then
 else
 	fail quant_output_through_symlink "$(ls -l "$TMP/link.gguf" "$TMP/target.gguf")"
 fi
+ln -s newtarget.gguf "$TMP/dangling.gguf"
+llm-quant -q --no-provenance -t q8_0 -o "$TMP/dangling.gguf" "$TMP/m.gguf"
+if [ -L "$TMP/dangling.gguf" ] && cmp -s "$TMP/newtarget.gguf" "$TMP/ref.gguf"; then
+	ok quant_output_dangling_symlink
+else
+	fail quant_output_dangling_symlink "$(ls -l "$TMP/dangling.gguf" "$TMP/newtarget.gguf" 2>&1)"
+fi
 mkfifo "$TMP/fifo" && {
 	cat "$TMP/fifo" >"$TMP/from_fifo" &
 	llm-quant -q --no-provenance -t q8_0 -o "$TMP/fifo" "$TMP/m.gguf"
