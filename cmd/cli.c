@@ -85,6 +85,7 @@ void cli_help(FILE *f)
 	}
 	fprintf(f, "  %-28s %s\n", "-h, --help", "show this help and exit");
 	fprintf(f, "  %-28s %s\n", "    --version", "show the version and exit");
+	fprintf(f, "  %-28s %s\n", "    --list-options", "print the long options, one a line (for completions)");
 	fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error. See %s(1).\n", cmd->name);
 }
 
