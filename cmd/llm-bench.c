@@ -41,7 +41,7 @@ static const struct cli_opt opts[] = {
 	{ "read-bw", 0, NULL, "within each timed decode repetition, measure the read bandwidth for as long as every 16 tokens took (tg rows get bw_fraction)", OPT_READ_BW },
 	{ "kernels", 0, NULL, "run the kernel benchmarks", OPT_KERNELS },
 	{ "only", 0, "LIST", "kernels to run: bandwidth,sgemm,matvec,attention,quant (default all)", OPT_ONLY },
-	{ "mem-size", 0, "SIZE", "bytes per bandwidth array and per mat-vec weight set (default 4 x last-level cache)", OPT_MEM_SIZE },
+	{ "mem-size", 0, "SIZE", "bytes per bandwidth array and per mat-vec weight set (default 4 x last-level cache, at least 64 MiB)", OPT_MEM_SIZE },
 	{ "seq-lens", 0, "N[,N]", "attention sequence lengths (default 128,256,512,1024,2048,4096)", OPT_SEQ_LENS },
 	{ "gemm-sizes", 0, "N[,N]", "sgemm sizes N (N x N x N; default 256,512,1024,2048)", OPT_GEMM_SIZES },
 	{ "quiet", 'q', NULL, "no warnings and no progress", 'q' },

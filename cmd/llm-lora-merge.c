@@ -28,7 +28,7 @@ static const struct cli_opt opts[] = {
 
 static const struct cli_cmd cmd = {
 	"llm-lora-merge", "[options] BASE ADAPTER[:SCALE]...",
-	"Merge LoRA adapters into BASE (GGUF or Hugging Face directory):\n"
+	"Merge LoRA adapters into BASE (GGUF, Hugging Face directory or llama2.c .bin):\n"
 	"W' = W + sum SCALE * (alpha/r) * B A, in F32, rounded once to the output type.\n"
 	"An ADAPTER is a GGUF adapter (llama.cpp's convention), a PEFT directory\n"
 	"(adapter_config.json + adapter_model.safetensors) or - (a GGUF adapter on\n"

@@ -26,7 +26,7 @@ static const struct cli_opt opts[] = {
 	{ "threads", 'j', "N", "quantization threads (default: online CPUs)", 'j' },
 	{ "zstd", 0, NULL, "write the compressed container (default when FILE ends in .zst)", OPT_ZSTD },
 	{ "zstd-level", 0, "LEVEL", "zstd level 1..22 (default 3; implies --zstd; --zstd=LEVEL also works)", OPT_ZLEVEL },
-	{ "split-max-size", 0, "SIZE", "write shards PREFIX-0000k-of-0000N.gguf of at most SIZE tensor bytes (K/M/G)", OPT_SPLIT_SIZE },
+	{ "split-max-size", 0, "SIZE", "write shards PREFIX-0000k-of-0000N.gguf of at most SIZE tensor bytes (K/M/G/T)", OPT_SPLIT_SIZE },
 	{ "split-max-tensors", 0, "N", "write shards of at most N tensors", OPT_SPLIT_TENSORS },
 	{ "merge", 0, NULL, "copy tensors in their types (join shards given the first; with --split-*/--zstd: re-shard, (de)compress)", OPT_MERGE },
 	{ "shard", 0, NULL, "INPUT is one shard to process alone (output stays a member of its set)", OPT_SHARD },

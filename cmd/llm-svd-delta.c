@@ -33,7 +33,7 @@ static const struct cli_opt opts[] = {
 
 static const struct cli_cmd cmd = {
 	"llm-svd-delta", "[options] BASE TUNED",
-	"For each 2-D weight of BASE and TUNED (GGUF or Hugging Face directories),\n"
+	"For each 2-D weight of BASE and TUNED (GGUF, Hugging Face directories, llama2.c .bin),\n"
 	"dW = W_tuned - W_base, truncated SVD, B = U sqrt(S), A = sqrt(S) V^T:\n"
 	"a GGUF LoRA adapter (alpha 0: applied as B A) for llm-lora-merge or llama.cpp.",
 	opts,

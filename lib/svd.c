@@ -367,8 +367,9 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		const struct llm_tensor_info *t = llm_ckpt_tensor(base, i), *u;
 		int64_t j = llm_ckpt_find(tuned, t->name);
 		pair[i] = -1;
-		if (j < 0) {
-			notice(o, "%s: not in %s; skipped", t->name, tp);
+		if (j < 0) { /* said only of tensors --include/--exclude keep */
+			if (!(inc && !re_search(inc, t->name)) && !(exc && re_search(exc, t->name)))
+				notice(o, "%s: not in %s; skipped", t->name, tp);
 			continue;
 		}
 		u = llm_ckpt_tensor(tuned, j);
