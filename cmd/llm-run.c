@@ -381,7 +381,7 @@ static void score(struct run *r, int quiet)
 
 /* ================================================================ --perplexity */
 
-#define PPL_MIN_CTX "--perplexity needs -c 3 or more (chunks of N tokens score N/2 .. N-2)"
+#define PPL_MIN_CTX "--perplexity needs -c 3 or more (a chunk of N tokens scores its tokens N/2+1 .. N-1)"
 
 static void ppl_progress(void *ud, const struct llm_ppl *p)
 {
@@ -398,7 +398,7 @@ static void perplexity(struct run *r, const char *path, int quiet)
 	int N = r->n_ctx;
 	struct llm_ppl p;
 
-	if (N < 3) /* chunk tokens N/2 .. N-2 are scored */
+	if (N < 3) /* a chunk scores its tokens N/2+1 .. N-1: none below 3 */
 		cli_usage(PPL_MIN_CTX);
 	drop_newline(text, &len);
 	tokenize(r, text, len, &toks, &n);

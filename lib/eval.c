@@ -257,7 +257,7 @@ int llm_eval_perplexity(struct llm_ppl *out, llm_eval *e, const int32_t *toks, s
 			int32_t bos, llm_ppl_fn fn, void *ud)
 {
 	memset(out, 0, sizeof *out);
-	/* tokens N/2 .. N-2 of a chunk are scored: none below 3 */
+	/* a chunk scores its tokens N/2+1 .. N-1 (as llama-perplexity): none below 3 */
 	if (N < 3 || N > e->n_ctx)
 		return llm_err(LLM_EINVAL, "perplexity chunks of %d tokens (at least 3, the context holds %d)",
 			       N, (int)e->n_ctx);
