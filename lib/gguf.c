@@ -126,8 +126,9 @@ static int rd_kv(struct cur *c, struct llm_kv *kv)
 	return rd(c, kv->data, kv->n * es, kv->key);
 }
 
-/* Names seen while parsing, for duplicates in constant time: a file of
- * 150,000 tensors or keys took minutes with a scan per name. */
+/* Tensor names seen while parsing, for duplicates in constant time: a file
+ * of 150,000 tensors took 42 s with a scan per name (the keys' duplicates
+ * are found through llm_meta's own index). */
 struct nameset {
 	const char **slot; /* open addressing, NULL = free */
 	size_t mask;
@@ -146,10 +147,7 @@ static int nameset_init(struct nameset *s, int64_t n)
 /* 1 when name was there already, else 0 (and it is now) */
 static int nameset_add(struct nameset *s, const char *name)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 0x100000001b3ull;
-	for (size_t i = (size_t)h & s->mask;; i = (i + 1) & s->mask) {
+	for (size_t i = (size_t)llm_hash_str(name) & s->mask;; i = (i + 1) & s->mask) {
 		if (!s->slot[i]) {
 			s->slot[i] = name;
 			return 0;
@@ -186,23 +184,19 @@ static int parse(llm_gguf *g)
 		return llm_err(LLM_EFORMAT, "%s: tensor count %lld does not fit in the %llu bytes that follow (truncated or corrupt)",
 			       g->path, (long long)n_tensors, (unsigned long long)(g->size - c.off));
 
-	struct nameset seen;
-	if ((rc = nameset_init(&seen, n_kv)))
-		return rc;
 	for (int64_t i = 0; i < n_kv; i++) {
 		struct llm_kv kv;
 		rc = rd_kv(&c, &kv);
-		if (rc == 0 && nameset_add(&seen, kv.key))
+		if (rc == 0 && llm_meta_find(&g->meta, kv.key) >= 0)
 			rc = llm_err(LLM_EFORMAT, "%s: duplicate metadata key %s", g->path, kv.key);
 		if (rc == 0)
 			rc = llm_meta_append(&g->meta, &kv);
 		if (rc) {
 			llm_kv_clear(&kv);
-			free(seen.slot);
 			return rc;
 		}
 	}
-	free(seen.slot); /* tensor names apart from keys */
+	struct nameset seen;
 	if ((rc = nameset_init(&seen, n_tensors)))
 		return rc;
 	rc = parse_tensors(g, &c, n_tensors, &seen);

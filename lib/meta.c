@@ -45,13 +45,15 @@ void llm_meta_clear(llm_meta *m)
 
 #define IX_FROM 32
 
-static size_t key_hash(const char *k)
+uint64_t llm_hash_str(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		h = (h ^ *p) * 0x100000001b3ull;
-	return (size_t)h;
+	return h;
 }
+
+static size_t key_hash(const char *k) { return (size_t)llm_hash_str(k); }
 
 static void ix_insert(llm_meta *m, int64_t i)
 {

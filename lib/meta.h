@@ -75,9 +75,11 @@ int llm_meta_set_kv(llm_meta *m, const struct llm_kv *kv, const char *key);
 void llm_kv_clear(struct llm_kv *kv);
 /* Take ownership of an already built entry (its key and data). */
 int llm_meta_put(llm_meta *m, struct llm_kv *kv);
-/* The same for a key the caller knows is absent (no search: readers that
- * check duplicates themselves, in constant time). */
+/* The same for a key the caller knows is absent (no search). */
 int llm_meta_append(llm_meta *m, struct llm_kv *kv);
+/* FNV-1a of a NUL-terminated string: the key index's hash, and the GGUF
+ * reader's for tensor names. */
+uint64_t llm_hash_str(const char *s);
 int llm_meta_remove(llm_meta *m, const char *key); /* 0 or LLM_ENOTFOUND */
 
 /* Typed getters: 0 on success; LLM_ENOTFOUND if absent; LLM_EFORMAT if the
