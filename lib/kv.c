@@ -206,9 +206,9 @@ static uint64_t row_bytes(int t, int64_t n)
 	return (uint64_t)((n + tr->blck - 1) / tr->blck) * tr->type_size;
 }
 
-/* One attention variant with G KV heads (or MLA with d_c, d_R). */
-/* One row of llm_kv_sizes; LLM_EFORMAT when its per-token figures do not
- * fit in 63 bits (counts of up to 2^24 each can multiply past them). */
+/* One row of llm_kv_sizes: an attention variant with G KV heads (or MLA
+ * with d_c, d_R); LLM_EFORMAT when its per-token figures do not fit in 63
+ * bits (counts of up to 2^24 each can multiply past them). */
 static int size_row(struct llm_kv_size *r, const char *name, const struct llm_kv_config *c,
 		    int t, int64_t g, int mla, int64_t dc, int64_t dr)
 {
