@@ -134,6 +134,7 @@ int main(int argc, char **argv)
 	llm_provenance_strip(llm_ckpt_meta_mut(base));
 	mo.extra = &prov;
 	mo.progress = cli_progress_cb;
+	mo.notice = cli_notice_cb;
 	struct llm_out ro;
 	if (report)
 		cli_report_open(&ro, report);

@@ -338,13 +338,14 @@ static int pattern_lookup(const llm_json *obj, const char *module, const char *w
 	return 0;
 }
 
-/* target_modules: list of names/suffixes, or a regex matched whole. */
-static int target_match(const llm_json *tm, const char *module, const char *what)
+/* target_modules: list of names/suffixes, or a regex matched whole;
+ * "all-linear": every linear layer but the output head (no embeddings) */
+static int target_match(const llm_json *tm, const char *module, int emb, const char *what)
 {
 	const char *s = llm_json_str(tm);
 	if (s) {
 		if (strcmp(s, "all-linear") == 0)
-			return strcmp(module, "lm_head") != 0;
+			return strcmp(module, "lm_head") != 0 && !emb;
 		return re_match("", s, module, what);
 	}
 	for (size_t i = 0; i < llm_json_len(tm); i++) {
@@ -447,6 +448,7 @@ struct peft_cfg {
 	double alpha;
 	int rslora, dora;
 	const llm_json *rank_pattern, *alpha_pattern, *target;
+	const llm_json *layers; /* layers_to_transform: an integer or a list, or NULL */
 };
 
 static int cfg_load(struct peft_cfg *c, const llm_json *j, const char *cfgpath)
@@ -482,12 +484,39 @@ static int cfg_load(struct peft_cfg *c, const llm_json *j, const char *cfgpath)
 			return llm_err(LLM_EFORMAT, "%s: \"use_dora\" is not a boolean", cfgpath);
 		c->dora = b;
 	}
+	if ((v = llm_json_get(j, "layer_replication")) && llm_json_kind(v) != LLM_JSON_NULL)
+		return llm_err(LLM_EUNSUPPORTED, "%s: layer_replication is not supported", cfgpath);
+	if ((c->layers = llm_json_get(j, "layers_to_transform")) && llm_json_kind(c->layers) == LLM_JSON_NULL)
+		c->layers = NULL;
 	c->rank_pattern = llm_json_get(j, "rank_pattern");
 	c->alpha_pattern = llm_json_get(j, "alpha_pattern");
 	if (c->rank_pattern && llm_json_kind(c->rank_pattern) != LLM_JSON_OBJ && llm_json_kind(c->rank_pattern) != LLM_JSON_NULL)
 		return llm_err(LLM_EFORMAT, "%s: \"rank_pattern\" is not an object", cfgpath);
 	if (c->alpha_pattern && llm_json_kind(c->alpha_pattern) != LLM_JSON_OBJ && llm_json_kind(c->alpha_pattern) != LLM_JSON_NULL)
 		return llm_err(LLM_EFORMAT, "%s: \"alpha_pattern\" is not an object", cfgpath);
+	return 0;
+}
+
+/* layers_to_transform (PEFT applies it with a list of target modules, not
+ * with a regex): 1 when module's layer ("...layers.N....") is listed or
+ * there is no list, 0 when not, < 0 for a list that is not integers */
+static int layer_match(const struct peft_cfg *c, const char *module)
+{
+	const char *p = strstr(module, "layers.");
+	int64_t want, n;
+	if (!c->layers || (llm_json_str(c->target) && strcmp(llm_json_str(c->target), "all-linear") != 0) || !p)
+		return 1;
+	n = strtoll(p + 7, NULL, 10);
+	if (!llm_json_int(c->layers, &want))
+		return want == n;
+	if (llm_json_kind(c->layers) != LLM_JSON_ARR)
+		return llm_err(LLM_EFORMAT, "layers_to_transform is neither an integer nor a list");
+	for (size_t i = 0; i < llm_json_len(c->layers); i++) {
+		if (llm_json_int(llm_json_at(c->layers, i), &want))
+			return llm_err(LLM_EFORMAT, "layers_to_transform holds a value that is not an integer");
+		if (want == n)
+			return 1;
+	}
 	return 0;
 }
 
@@ -525,11 +554,14 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 		return llm_err(LLM_EFORMAT, "%s: %s: lora_A [%lld, %lld] and lora_B [%lld, %lld] do not chain ([r, in] and [out, r])",
 			       path, pm->module, (long long)tA->shape[0], (long long)(tA->n_dims > 1 ? tA->shape[1] : 0),
 			       (long long)tB->shape[0], (long long)(tB->n_dims > 1 ? tB->shape[1] : 0));
-	if ((rc = target_match(cfg->target, pm->module, cfgpath)) < 0)
+	if ((rc = target_match(cfg->target, pm->module, emb, cfgpath)) < 0)
 		return rc;
 	if (!rc)
 		return llm_err(LLM_EFORMAT, "%s: module %s has LoRA weights but target_modules does not name it", path,
 			       pm->module);
+	if ((rc = layer_match(cfg, pm->module)) <= 0)
+		return rc < 0 ? rc : llm_err(LLM_EFORMAT, "%s: module %s has LoRA weights but layers_to_transform leaves its layer out",
+					     path, pm->module);
 	if (cfg->rank_pattern && (rc = pattern_lookup(cfg->rank_pattern, pm->module, cfgpath, &v)))
 		return rc;
 	if (cfg->rank_pattern && v && (llm_json_int(v, &r_cfg) || r_cfg < 1))
@@ -582,6 +614,8 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 			t->b = fb;
 		}
 	}
+	if (tM && !cfg->dora)
+		return llm_err(LLM_EFORMAT, "%s: %s has a lora_magnitude_vector but use_dora is not set", path, pm->module);
 	if (tM) {
 		if (emb)
 			return llm_err(LLM_EUNSUPPORTED, "%s: %s: DoRA on embeddings is not supported", path, pm->module);
@@ -954,6 +988,11 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 		const struct llm_tensor_info *t = llm_ckpt_tensor(base, i);
 		const struct llm_type_traits *tin = llm_type_traits(t->type), *tout;
 		touch[i] = touched(ads, n, t->name);
+		if (touch[i] && is_token_embd(t->name) && llm_ckpt_find(base, "output.weight") < 0 && o->notice)
+			/* PEFT's unmerged model keeps the head; its merged one, saved
+			 * tied and loaded again, does not, nor does llama.cpp's --lora */
+			o->notice(o->ud, "token_embd.weight changes, and the base ties the output head to it: "
+					 "the head changes too (as in llama.cpp and PEFT's saved merge)");
 		types[i] = o->type >= 0 ? llm_convert_tensor_type(base, i, &co, NULL) : t->type;
 		if (touch[i] && (!tin || !tin->to_float)) {
 			rc = llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: type %s cannot be decoded for merging",

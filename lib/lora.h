@@ -125,8 +125,9 @@ struct llm_lora_merge_opts {
 	void (*progress)(void *ud, const char *name, uint64_t done, uint64_t total);
 	void *ud;
 	const llm_meta *extra; /* metadata merged over the base's (provenance), or NULL */
+	void (*notice)(void *ud, const char *msg); /* what is worth knowing, or NULL */
 };
-#define LLM_LORA_MERGE_OPTS_INIT { -1, 1, NULL, NULL, NULL }
+#define LLM_LORA_MERGE_OPTS_INIT { -1, 1, NULL, NULL, NULL, NULL }
 
 /* One row of the merge report per (adapter, tensor) touched. */
 struct llm_lora_merge_report {

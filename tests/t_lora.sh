@@ -185,6 +185,24 @@ bad bad_other_arch 1 llm-lora-merge "$B" "$TMP/otherarch.gguf" -o "$O"
 bad bad_peft_other_arch 1 llm-lora-merge "$B" "$MODELS/peft-gptneo125m" -o "$O"
 bad bad_peft_no_alpha 1 llm-lora-merge "$HFB" "$TMP/peft_noalpha" -o "$O"
 bad bad_peft_rank 1 llm-lora-merge "$HFB" "$TMP/peft_badrank" -o "$O"
+# configs that contradict the tensors, or features not carried out: refused
+# (PEFT would not load those tensors, or would build another model)
+cfgvar() { # NAME FROM PYTHON-EDIT-OF-c : a copy of peft_FROM with its config edited
+	rm -rf "$TMP/peft_$1" && cp -r "$TMP/peft_$2" "$TMP/peft_$1" &&
+		"$PYTHON" -c "import json, sys; f = sys.argv[1]; c = json.load(open(f)); $3; json.dump(c, open(f, 'w'))" \
+			"$TMP/peft_$1/adapter_config.json"
+}
+cfgvar layers_left_out plain 'c["layers_to_transform"] = [1]'
+bad bad_peft_layers_to_transform 1 llm-lora-merge "$HFB" "$TMP/peft_layers_left_out" -o "$O"
+cfgvar replication plain 'c["layer_replication"] = [[0, 2], [1, 3]]'
+bad bad_peft_layer_replication 1 llm-lora-merge "$HFB" "$TMP/peft_replication" -o "$O"
+cfgvar dora_unset dora 'c["use_dora"] = False'
+bad bad_peft_magnitude_without_dora 1 llm-lora-merge "$HFB" "$TMP/peft_dora_unset" -o "$O"
+cfgvar all_linear_embed embed 'c["target_modules"] = "all-linear"'
+bad bad_peft_all_linear_embedding 1 llm-lora-merge "$HFB" "$TMP/peft_all_linear_embed" -o "$O"
+# a tied base whose embedding an adapter changes: said once, the merge goes on
+if llm-lora-merge "$HFB" "$TMP/peft_embed" -o "$TMP/tied.gguf" 2>"$TMP/err" >/dev/null &&
+	grep -q "ties the output head" "$TMP/err"; then ok merge_tied_head_notice; else fail merge_tied_head_notice "$(cat "$TMP/err")"; fi
 bad bad_peft_untargeted 1 llm-lora-merge "$HFB" "$TMP/peft_untargeted" -o "$O"
 bad bad_not_adapter 1 llm-lora-merge "$B" "$B" -o "$O"
 bad bad_dora_unmerge 1 llm-lora-merge "$B" "$TMP/peft_dora:-1" -o "$O"
