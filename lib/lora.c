@@ -695,6 +695,10 @@ static int open_peft(llm_lora *a, const char *dir, const llm_meta *base_meta)
 		{ ".lora_A.weight", K_A }, { ".lora_B.weight", K_B },
 		{ ".lora_embedding_A", K_EA }, { ".lora_embedding_B", K_EB },
 		{ ".lora_magnitude_vector", K_MAG }, { ".lora_magnitude_vector.weight", K_MAG },
+		/* the same under PEFT's adapter name, as a raw state_dict holds them */
+		{ ".lora_A.default.weight", K_A }, { ".lora_B.default.weight", K_B },
+		{ ".lora_embedding_A.default", K_EA }, { ".lora_embedding_B.default", K_EB },
+		{ ".lora_magnitude_vector.default", K_MAG }, { ".lora_magnitude_vector.default.weight", K_MAG },
 	};
 	char *cfgpath = path_join(dir, "adapter_config.json");
 	char *stpath = path_join(dir, "adapter_model.safetensors");

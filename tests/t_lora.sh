@@ -200,6 +200,22 @@ cfgvar dora_unset dora 'c["use_dora"] = False'
 bad bad_peft_magnitude_without_dora 1 llm-lora-merge "$HFB" "$TMP/peft_dora_unset" -o "$O"
 cfgvar all_linear_embed embed 'c["target_modules"] = "all-linear"'
 bad bad_peft_all_linear_embedding 1 llm-lora-merge "$HFB" "$TMP/peft_all_linear_embed" -o "$O"
+# tensor names under PEFT's adapter name (".lora_A.default.weight", as a raw
+# state_dict holds them) merge as the plain names do
+rm -rf "$TMP/peft_default" && cp -r "$TMP/peft_plain" "$TMP/peft_default" && "$PYTHON" - "$TMP/peft_default/adapter_model.safetensors" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+h = {k.replace(".lora_A.weight", ".lora_A.default.weight").replace(".lora_B.weight", ".lora_B.default.weight"): v
+     for k, v in h.items()}
+hb = json.dumps(h).encode()
+hb += b" " * (-len(hb) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
+PY
+if llm-lora-merge -q --no-provenance "$HFB" "$TMP/peft_default" -o "$TMP/def.gguf" 2>"$TMP/err" &&
+	llm-lora-merge -q --no-provenance "$HFB" "$TMP/peft_plain" -o "$TMP/nodef.gguf" 2>>"$TMP/err" &&
+	cmp -s "$TMP/def.gguf" "$TMP/nodef.gguf"; then ok merge_peft_default_names; else fail merge_peft_default_names "$(cat "$TMP/err")"; fi
 # a tied base whose embedding an adapter changes: said once, the merge goes on
 if llm-lora-merge "$HFB" "$TMP/peft_embed" -o "$TMP/tied.gguf" 2>"$TMP/err" >/dev/null &&
 	grep -q "ties the output head" "$TMP/err"; then ok merge_tied_head_notice; else fail merge_tied_head_notice "$(cat "$TMP/err")"; fi
