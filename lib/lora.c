@@ -753,7 +753,9 @@ static int open_peft(llm_lora *a, const char *dir, const llm_meta *base_meta)
 				continue;
 			}
 			rc = llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: not a LoRA weight%s", stpath, nm,
-				     ends_with(rest, ".bias") ? " (biases are not supported: llama has none)" : "");
+				     strstr(rest, ".lora_B.") && ends_with(rest, ".bias")
+					     ? " (LoRA biases, lora_bias, are not supported)"
+				     : ends_with(rest, ".bias") ? " (biases are not supported: llama has none)" : "");
 			goto out;
 		}
 		int64_t m;
