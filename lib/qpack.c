@@ -267,15 +267,15 @@ static void pack_groups(void *arg, int64_t g0, int64_t g1, int tid)
 	}
 }
 
-/* Block b of a Q4_K / Q5_K row (super-block b / 8, sub-block b % 8):
- * the 32 codes u (0..15 or 0..31), the 6-bit scale and min, and the
- * super-block's d and dmin: the values are (d sc) u - dmin m, as types.c's
- * decoder forms them. */
-static void kblock(const uint8_t *row, int type, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
+/* The block decoders of the 256-value types: block j (0..7, 32 values)
+ * of the super-block at sb, as pack_groups_k finds it. */
+
+/* Q4_K / Q5_K: the 32 codes u (0..15 or 0..31), the 6-bit scale and min,
+ * and the super-block's d and dmin: the values are (d sc) u - dmin m, as
+ * types.c's decoder forms them. */
+static void kblock(const uint8_t *sb, int type, int j, uint8_t *u, uint8_t *sm, float *dd)
 {
 	const int q5 = type == LLM_TYPE_Q5_K;
-	const uint8_t *sb = row + (size_t)(b / 8) * (q5 ? 176 : 144);
-	const int j = (int)(b % 8);
 	uint16_t h[2];
 	memcpy(h, sb, 4);
 	int sc, m;
@@ -287,13 +287,11 @@ static void kblock(const uint8_t *row, int type, int64_t b, uint8_t *u, uint8_t 
 		u[l] = (uint8_t)(((qs[l] >> (4 * (j % 2))) & 0xF) | (q5 ? ((qh[l] >> j) & 1) << 4 : 0));
 }
 
-/* Block b of a Q6_K row (values 32 (b % 8).. of super-block b / 8): the
- * 32 codes u = q + 32 (0..63), the two int8 scales of its halves, and the
- * super-block's d: the values are (d sc) (u - 32). */
-static void kblock6(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
+/* Q6_K: the 32 codes u = q + 32 (0..63), the two int8 scales of its
+ * halves, and the super-block's d: the values are (d sc) (u - 32). */
+static void kblock6(const uint8_t *sb, int j, uint8_t *u, uint8_t *sm, float *dd)
 {
-	const uint8_t *sb = row + (size_t)(b / 8) * 210;
-	const int j = (int)(b % 8), half = j / 4, k = j % 4;
+	const int half = j / 4, k = j % 4;
 	uint16_t h;
 	memcpy(&h, sb + 208, 2);
 	const uint8_t *ql = sb + 64 * half + 32 * (k & 1), *qh = sb + 128 + 32 * half;
@@ -303,12 +301,9 @@ static void kblock6(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, floa
 	dd[0] = llm_fp16_to_fp32(h), dd[1] = 0;
 }
 
-/* Block b of an IQ4_XS row (sub-block b % 8 of super-block b / 8): the 32
- * nibble codes, the scale ls - 32 as a signed byte, and d. */
-static void kblock_iq4xs(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
+/* IQ4_XS: the 32 nibble codes, the scale ls - 32 as a signed byte, and d. */
+static void kblock_iq4xs(const uint8_t *sb, int ib, uint8_t *u, uint8_t *sm, float *dd)
 {
-	const uint8_t *sb = row + (size_t)(b / 8) * 136;
-	const int ib = (int)(b % 8);
 	uint16_t h[2];
 	memcpy(h, sb, 4);
 	for (int l = 0; l < 16; l++)
@@ -317,13 +312,11 @@ static void kblock_iq4xs(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm,
 	dd[0] = llm_fp16_to_fp32(h[0]), dd[1] = 0;
 }
 
-/* Block b of a Q3_K row (values 32 (b % 8).. of super-block b / 8): the
- * 32 codes u = q + 4 (0..7; q = 2 bits - 4 unless the hmask bit is set),
- * the halves' scales sc - 32 as signed bytes, and d. */
-static void kblock3(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
+/* Q3_K: the 32 codes u = q + 4 (0..7; q = 2 bits - 4 unless the hmask
+ * bit is set), the halves' scales sc - 32 as signed bytes, and d. */
+static void kblock3(const uint8_t *sb, int j, uint8_t *u, uint8_t *sm, float *dd)
 {
-	const uint8_t *sb = row + (size_t)(b / 8) * 110;
-	const int j = (int)(b % 8), half = j / 4, sh = j % 4;
+	const int half = j / 4, sh = j % 4;
 	uint16_t h;
 	memcpy(&h, sb + 108, 2);
 	for (int l = 0; l < 32; l++)
@@ -334,12 +327,11 @@ static void kblock3(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, floa
 	dd[0] = llm_fp16_to_fp32(h), dd[1] = 0;
 }
 
-/* Block b of a Q2_K row: the 32 codes (0..3), the halves' 4-bit scales,
- * then their 4-bit mins, and d, dmin. */
-static void kblock2(const uint8_t *row, int64_t b, uint8_t *u, uint8_t *sm, float *dd)
+/* Q2_K: the 32 codes (0..3), the halves' 4-bit scales, then their 4-bit
+ * mins, and d, dmin. */
+static void kblock2(const uint8_t *sb, int j, uint8_t *u, uint8_t *sm, float *dd)
 {
-	const uint8_t *sb = row + (size_t)(b / 8) * 84;
-	const int j = (int)(b % 8), half = j / 4, sh = j % 4;
+	const int half = j / 4, sh = j % 4;
 	uint16_t h[2];
 	memcpy(h, sb + 80, 4);
 	for (int l = 0; l < 32; l++)
@@ -369,16 +361,19 @@ static void pack_groups_k(void *arg, int64_t g0, int64_t g1, int tid)
 			for (int r = 0; r < GR; r++) {
 				uint8_t u[32] = { 0 }, scm[4] = { 0, 0, 0, 0 };
 				float dd[2] = { 0, 0 };
-				if (r < nr && p->kind == KIND_Q6_K)
-					kblock6(src[r], b, u, scm, dd);
-				else if (r < nr && p->kind == KIND_Q3_K)
-					kblock3(src[r], b, u, scm, dd);
-				else if (r < nr && p->kind == KIND_Q2_K)
-					kblock2(src[r], b, u, scm, dd);
-				else if (r < nr && p->kind == KIND_IQ4_XS)
-					kblock_iq4xs(src[r], b, u, scm, dd);
-				else if (r < nr)
-					kblock(src[r], p->type, b, u, scm, dd);
+				/* super-block b / 8 of the row (blk_bytes: its size), block b % 8 */
+				const uint8_t *sb = r < nr ? src[r] + (size_t)(b / 8) * j->blk_bytes : NULL;
+				const int jb = (int)(b % 8);
+				if (sb && p->kind == KIND_Q6_K)
+					kblock6(sb, jb, u, scm, dd);
+				else if (sb && p->kind == KIND_Q3_K)
+					kblock3(sb, jb, u, scm, dd);
+				else if (sb && p->kind == KIND_Q2_K)
+					kblock2(sb, jb, u, scm, dd);
+				else if (sb && p->kind == KIND_IQ4_XS)
+					kblock_iq4xs(sb, jb, u, scm, dd);
+				else if (sb)
+					kblock(sb, p->type, jb, u, scm, dd);
 				for (size_t k = 0; k < p->sb / GR; k++)
 					sm[k * GR + r] = scm[k];
 				if (b % 8 == 0)
