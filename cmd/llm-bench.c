@@ -333,9 +333,8 @@ static void model_type(char *buf, size_t n, const llm_ckpt *c, int64_t n_params,
 	/* llama-bench's label, "Q4_K - Medium", when general.file_type names
 	 * the type that holds most weights (a writer that stored 0 for a
 	 * K-quant file would say "all F32") */
-	int64_t ft;
-	const char *fn = llm_meta_get_int(llm_ckpt_meta(c), "general.file_type", &ft) || ft < 0 ||
-				 ft > UINT32_MAX ? NULL : llm_ftype_name((uint32_t)ft);
+	uint32_t ft;
+	const char *fn = llm_ftype_name(llm_ckpt_meta(c), &ft);
 	size_t tl = strlen(ty);
 	if (fn && !strcmp(fn, "all F32") && !strcmp(ty, "F32"))
 		snprintf(ty, sizeof ty, "%s", fn);

@@ -208,9 +208,8 @@ int main(int argc, char **argv)
 	}
 	zc = llm_ckpt_compressed(ck);
 	/* llama.cpp's name of general.file_type, as its loader prints it */
-	int64_t ft;
-	const char *ftn = llm_meta_get_int(m, "general.file_type", &ft) || ft < 0 || ft > UINT32_MAX
-				  ? NULL : llm_ftype_name((uint32_t)ft);
+	uint32_t ft;
+	const char *ftn = llm_ftype_name(m, &ft);
 
 	if (prov && !as_json) {
 		int any = 0;
@@ -302,7 +301,7 @@ int main(int argc, char **argv)
 		if (n_params)
 			printf("bpw:      %.4f\n", 8.0 * (double)n_bytes / (double)n_params);
 		if (ftn)
-			printf("ftype:    %s (general.file_type %lld)\n", ftn, (long long)ft);
+			printf("ftype:    %s (general.file_type %u)\n", ftn, ft);
 	}
 	if (fflush(stdout) != 0)
 		cli_die("write error on stdout: %s", strerror(errno));

@@ -82,7 +82,7 @@ uint32_t llm_convert_ftype(int type)
 	}
 }
 
-const char *llm_ftype_name(uint32_t ftype)
+const char *llm_ftype_name(const llm_meta *m, uint32_t *ftype)
 {
 	/* LLAMA_FTYPE_* values and llama.cpp's llama_model_ftype_name() */
 	static const char *const names[] = {
@@ -97,7 +97,11 @@ const char *llm_ftype_name(uint32_t ftype)
 		[31] = "IQ1_M - 1.75 bpw", [32] = "BF16", [36] = "TQ1_0 - 1.69 bpw ternary",
 		[37] = "TQ2_0 - 2.06 bpw ternary",
 	};
-	return ftype < sizeof names / sizeof *names ? names[ftype] : NULL;
+	int64_t ft;
+	if (llm_meta_get_int(m, "general.file_type", &ft) || ft < 0 || (uint64_t)ft >= sizeof names / sizeof *names)
+		return NULL;
+	*ftype = (uint32_t)ft;
+	return names[ft];
 }
 
 /* ---- threaded row conversion ---- */

@@ -56,9 +56,10 @@ int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_conve
 
 /* llama.cpp's general.file_type for a target type (LLAMA_FTYPE_*). */
 uint32_t llm_convert_ftype(int type);
-/* The name llama.cpp gives a general.file_type value ("Q4_K - Medium",
- * "all F32"), or NULL for a value it does not name. */
-const char *llm_ftype_name(uint32_t ftype);
+/* The name llama.cpp gives m's general.file_type ("Q4_K - Medium", "all
+ * F32"; *ftype gets the value), or NULL when m has none or one it does
+ * not name. */
+const char *llm_ftype_name(const llm_meta *m, uint32_t *ftype);
 
 /* Convert c into a GGUF at out_path ("-" or NULL: stdout), atomically.
  * When rep is non-NULL, *rep receives one record per tensor (free with
