@@ -315,6 +315,13 @@ void cli_notice_cb(void *ud, const char *msg)
 	cli_warn("%s", msg);
 }
 
+void cli_stdin_claim(const char *path, const char *hint)
+{
+	static int claims;
+	if (path && strcmp(path, "-") == 0 && claims++)
+		cli_usage("stdin (-) can be read only once%s%s", hint ? ": " : "", hint ? hint : "");
+}
+
 void cli_report_open(struct llm_out *o, const char *path)
 {
 	if (llm_out_open(o, path))

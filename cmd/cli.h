@@ -80,6 +80,9 @@ int cli_nproc(void);
 /* Exit 1 with a message when binary output would go to a terminal
  * (path NULL or "-" meaning stdout). */
 void cli_refuse_tty(const char *path);
+/* path (NULL: none) is read: when it is "-" and stdin has been claimed
+ * already, a usage error "stdin (-) can be read only once" (: hint). */
+void cli_stdin_claim(const char *path, const char *hint);
 
 /* Progress bar on stderr: shown when enabled (default: stderr is a tty and
  * not quiet; --progress forces it). */

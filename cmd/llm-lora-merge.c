@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 	float *scales;
 	int64_t n_rep = 0;
 	llm_ckpt *base;
-	int c, n, stdin_used = 0, provenance = 1;
+	int c, n, provenance = 1;
 	llm_meta prov;
 	/* the argument vector as given (getopt permutes argv) */
 	cli_init(&cmd, argc, argv);
@@ -94,8 +94,7 @@ int main(int argc, char **argv)
 		cli_usage("--report and --output name the same file");
 	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
 		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
-	if (strcmp(argv[cli_optind()], "-") == 0)
-		stdin_used = 1;
+	cli_stdin_claim(argv[cli_optind()], NULL);
 	ads = calloc((size_t)n, sizeof *ads);
 	paths = calloc((size_t)n, sizeof *paths);
 	scales = calloc((size_t)n, sizeof *scales);
@@ -104,8 +103,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		if (llm_lora_parse_spec(argv[cli_optind() + 1 + i], &paths[i], &scales[i]))
 			cli_die_lib();
-		if (strcmp(paths[i], "-") == 0 && stdin_used++)
-			cli_usage("stdin (-) can be read only once");
+		cli_stdin_claim(paths[i], NULL);
 	}
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();

@@ -506,20 +506,18 @@ int main(int argc, char **argv)
 	r.path = argv[cli_optind()];
 	/* stdin is one stream: the model, the prompt (by default), --score's
 	 * lines, --perplexity's FILE or an adapter may read it, one of them */
-	int prompt_stdin = !do_score && !ppl_file && !prompt && (!pfile || strcmp(pfile, "-") == 0);
-	int stdin_users = (strcmp(r.path, "-") == 0) + prompt_stdin;
-	stdin_users += do_score + (ppl_file && strcmp(ppl_file, "-") == 0);
+	cli_stdin_claim(r.path, NULL);
 	for (int i = 0; i < n_lora; i++) {
 		char *lp;
 		float sc;
 		if (llm_lora_parse_spec(loras[i], &lp, &sc))
 			cli_die_lib();
-		stdin_users += strcmp(lp, "-") == 0;
+		cli_stdin_claim(lp, NULL);
 		free(lp);
 	}
-	if (stdin_users > 1)
-		cli_usage("stdin (-) can be read only once%s", prompt_stdin && !pfile
-			  ? ": the prompt comes from stdin unless -p or -f gives it" : "");
+	cli_stdin_claim(do_score ? "-" : ppl_file, NULL);
+	if (!do_score && !ppl_file && !prompt) /* last: the one a hint helps */
+		cli_stdin_claim(pfile ? pfile : "-", pfile ? NULL : "the prompt comes from stdin unless -p or -f gives it");
 	cli_cleanup_on_signals();
 
 	/* the vocabulary */

@@ -96,8 +96,8 @@ int main(int argc, char **argv)
 		cli_usage("--report and --output name the same file");
 	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
 		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
-	if (strcmp(argv[cli_optind()], "-") == 0 && strcmp(argv[cli_optind() + 1], "-") == 0)
-		cli_usage("stdin (-) can be read only once");
+	cli_stdin_claim(argv[cli_optind()], NULL);
+	cli_stdin_claim(argv[cli_optind() + 1], NULL);
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();
 	llm_svd_set_threads(threads);
