@@ -381,8 +381,6 @@ static void score(struct run *r, int quiet)
 
 /* ================================================================ --perplexity */
 
-#define PPL_MIN_CTX "--perplexity needs -c 3 or more (a chunk of N tokens scores its tokens N/2+1 .. N-1)"
-
 static void ppl_progress(void *ud, const struct llm_ppl *p)
 {
 	(void)ud;
@@ -398,8 +396,6 @@ static void perplexity(struct run *r, const char *path, int quiet)
 	int N = r->n_ctx;
 	struct llm_ppl p;
 
-	if (N < 3) /* a chunk scores its tokens N/2+1 .. N-1: none below 3 */
-		cli_usage(PPL_MIN_CTX);
 	drop_newline(text, &len);
 	tokenize(r, text, len, &toks, &n);
 	free(text);
@@ -497,8 +493,8 @@ int main(int argc, char **argv)
 		cli_usage("--score reads stdin and --perplexity its FILE: no -p or -f");
 	if (prompt && pfile)
 		cli_usage("-p and -f exclude each other");
-	if (ppl_file && mo.n_ctx > 0 && mo.n_ctx < 3)
-		cli_usage(PPL_MIN_CTX);
+	if (ppl_file && mo.n_ctx > 0 && mo.n_ctx < 3) /* (-c 0 and a model context below 3: llm_eval_perplexity refuses) */
+		cli_usage("--perplexity needs -c 3 or more (a chunk of N tokens scores its tokens N/2+1 .. N-1)");
 	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && g.logprobs)
 		cli_usage("--kv-out - and --logprobs would both write to stdout");
 	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && isatty(STDOUT_FILENO))
