@@ -40,7 +40,7 @@
 enum {
 	OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_MINP, OPT_RPEN, OPT_RLAST, OPT_ECHO, OPT_IGNEOS,
 	OPT_NOBOS, OPT_TOK, OPT_TOKENIZE, OPT_LOGPROBS, OPT_TOPLP, OPT_SCORE, OPT_PPL, OPT_KVOUT, OPT_LORA,
-	OPT_NOPROV, OPT_F32ACT, OPT_MMAP,
+	OPT_NOPROV, OPT_F32ACT, OPT_MMAP, OPT_SPECIAL,
 };
 
 static const struct cli_opt opts[] = {
@@ -59,6 +59,7 @@ static const struct cli_opt opts[] = {
 	{ "echo", 0, NULL, "print the prompt before the generated text", OPT_ECHO },
 	{ "ignore-eos", 0, NULL, "do not stop at the end-of-generation token", OPT_IGNEOS },
 	{ "no-bos", 0, NULL, "do not prepend BOS", OPT_NOBOS },
+	{ "parse-special", 0, NULL, "read special-token text (<s>, <|im_start|>) in the input as those tokens", OPT_SPECIAL },
 	{ "tokenizer", 0, "FILE", "vocabulary: llama2.c tokenizer.bin or a GGUF", OPT_TOK },
 	{ "lora", 0, "ADAPTER[:SCALE]", "apply a LoRA adapter at run time (repeatable)", OPT_LORA },
 	{ "tokenize", 0, NULL, "print the prompt's token ids and exit (no model needed)", OPT_TOKENIZE },
@@ -89,7 +90,8 @@ struct run {
 	llm_model *m;
 	llm_eval *ev;
 	int32_t n_vocab, n_ctx;
-	int add_bos, verbose;
+	unsigned tok_flags; /* LLM_TOKENIZE_*: BOS, special-token parsing */
+	int verbose;
 };
 
 static double now(void)
@@ -140,7 +142,7 @@ static void drop_newline(char *s, size_t *len)
 
 static void tokenize(const struct run *r, const char *text, size_t len, int32_t **t, size_t *n)
 {
-	if (llm_tokenize(r->tk, text, len, r->add_bos, t, n))
+	if (llm_tokenize(r->tk, text, len, r->tok_flags, t, n))
 		cli_die_lib();
 }
 
@@ -406,7 +408,7 @@ static void perplexity(struct run *r, const char *path, int quiet)
 		fprintf(stderr, "%s: %s: %zu tokens, %zu chunks of %d\n", cli_name(), path, n,
 			n / (size_t)N, N);
 	double t0 = now();
-	if (llm_eval_perplexity(&p, r->ev, toks, n, N, r->add_bos ? llm_tokenizer_bos(r->tk) : -1,
+	if (llm_eval_perplexity(&p, r->ev, toks, n, N, r->tok_flags & LLM_TOKENIZE_BOS ? llm_tokenizer_bos(r->tk) : -1,
 				ppl_progress, NULL))
 		cli_die_lib();
 	printf("\nPPL = %.4f +/- %.5f\n", p.ppl, p.err);
@@ -437,7 +439,7 @@ int main(int argc, char **argv)
 	const char *arg, *prompt = NULL, *pfile = NULL, *ppl_file = NULL, *loras[64];
 	int n_lora = 0;
 	llm_lora_set *lset = NULL;
-	int c, no_bos = 0, do_tok = 0, do_score = 0, repeat_last_n = 64;
+	int c, no_bos = 0, special = 0, do_tok = 0, do_score = 0, repeat_last_n = 64;
 	long long seed = -1;
 	int provenance = 1;
 	llm_meta prov;
@@ -464,6 +466,7 @@ int main(int argc, char **argv)
 		case OPT_ECHO: g.echo = 1; break;
 		case OPT_IGNEOS: g.gp.ignore_eos = 1; break;
 		case OPT_NOBOS: no_bos = 1; break;
+		case OPT_SPECIAL: special = 1; break;
 		case OPT_TOK: ko.tokenizer = arg; break;
 		case OPT_LORA:
 			if (n_lora == 64)
@@ -527,7 +530,10 @@ int main(int argc, char **argv)
 		llm_err_prefix(LLM_EFORMAT, r.path);
 		cli_die_lib();
 	}
-	r.add_bos = !no_bos && llm_tokenizer_add_bos(r.tk) && llm_tokenizer_bos(r.tk) >= 0;
+	if (!no_bos && llm_tokenizer_add_bos(r.tk) && llm_tokenizer_bos(r.tk) >= 0)
+		r.tok_flags |= LLM_TOKENIZE_BOS;
+	if (special)
+		r.tok_flags |= LLM_TOKENIZE_SPECIAL;
 
 	/* the prompt */
 	char *text = NULL;
@@ -594,7 +600,7 @@ int main(int argc, char **argv)
 			"repeat-penalty %g, repeat-last-n %d, bos %s\n",
 			cli_name(), (unsigned long long)g.gp.sp.seed, r.n_ctx, llm_model_n_threads(r.m),
 			(double)g.gp.sp.temp, g.gp.sp.top_k, (double)g.gp.sp.top_p, (double)g.gp.sp.min_p,
-			(double)g.gp.sp.repeat_penalty, g.gp.sp.repeat_last_n, r.add_bos ? "yes" : "no");
+			(double)g.gp.sp.repeat_penalty, g.gp.sp.repeat_last_n, r.tok_flags & LLM_TOKENIZE_BOS ? "yes" : "no");
 
 	if (do_score)
 		score(&r, g.quiet);

@@ -28,6 +28,10 @@
  *     leftmost-longest (Hugging Face matches added tokens even without
  *     special-token parsing); control tokens ("<s>", "<|endoftext|>") in
  *     the text are plain text.  SPM gives each run of text its space prefix.
+ *   - LLM_TOKENIZE_SPECIAL (llama.cpp's parse_special = true, what
+ *     llama-cli does with a prompt) cuts out the control and unknown tokens
+ *     as well.  llama.cpp takes the special tokens longest first over the
+ *     whole text; leftmost-longest differs only where two overlap.
  *   - tokenizer.ggml.pre "default" (or no key) is llama.cpp's default list of
  *     four regexes; a name we do not know gets the plain GPT-2 regex.
  *   - invalid UTF-8 is accepted: PCRE2 leaves such bytes between matches,
@@ -55,6 +59,14 @@ enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5
 
 static int byte_token_value(const char *s, size_t n);
 
+/* Tokens matched in raw text: ids grouped by first byte, longest first
+ * within a group (ties by id); the group of byte b is
+ * ids[at[b] .. at[b + 1]). */
+struct cut_set {
+	int32_t *ids;
+	uint32_t at[257];
+};
+
 struct llm_tokenizer {
 	int kind;
 	int32_t n_vocab;      /* ids [0, n_vocab) are real tokens */
@@ -70,10 +82,10 @@ struct llm_tokenizer {
 	int32_t *ht;          /* string hash table: ids, -1 empty */
 	size_t ht_cap;        /* power of two */
 
-	/* user-defined tokens (type 4), matched in raw text before anything
-	 * else: ids grouped by first byte, longest first within a group */
-	int32_t *user;
-	uint32_t user_at[257]; /* group of byte b: user[user_at[b] .. user_at[b+1]) */
+	/* tokens cut out of raw text before anything else: user-defined ones
+	 * (type 4) always, and with LLM_TOKENIZE_SPECIAL the control and
+	 * unknown ones too */
+	struct cut_set user, special;
 
 	int32_t bos, eos, unk, eot, eom;
 	int add_bos, add_space_prefix;
@@ -372,7 +384,8 @@ void llm_tokenizer_free(llm_tokenizer *tk)
 	free(tk->type);
 	free(tk->eog);
 	free(tk->ht);
-	free(tk->user);
+	free(tk->user.ids);
+	free(tk->special.ids);
 	free(tk->mkey);
 	free(tk->mrank);
 	free(tk->mres);
@@ -544,16 +557,15 @@ static void setup_eog(llm_tokenizer *tk)
 			tk->eog[ids[i]] = 1;
 }
 
-/* Group the user-defined tokens by first byte, longest first (ties by id). */
-struct user_key {
+struct cut_key {
 	unsigned char first;
 	uint32_t len;
 	int32_t id;
 };
 
-static int user_cmp(const void *a, const void *b)
+static int cut_cmp(const void *a, const void *b)
 {
-	const struct user_key *x = a, *y = b;
+	const struct cut_key *x = a, *y = b;
 	if (x->first != y->first)
 		return x->first < y->first ? -1 : 1;
 	if (x->len != y->len)
@@ -561,32 +573,34 @@ static int user_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static int setup_user(llm_tokenizer *tk)
+/* The cut set of the non-empty tokens whose type is in types (a bit per
+ * TT_* value). */
+static int setup_cut(llm_tokenizer *tk, struct cut_set *cs, unsigned types)
 {
 	size_t n = 0;
 	for (int32_t id = 0; id < tk->n_vocab; id++)
-		n += tk->type[id] == TT_USER && tk->len[id] > 0;
-	memset(tk->user_at, 0, sizeof tk->user_at);
+		n += (types >> tk->type[id] & 1) && tk->len[id] > 0;
+	memset(cs->at, 0, sizeof cs->at);
 	if (n == 0)
 		return 0;
-	struct user_key *k = malloc(n * sizeof *k);
-	tk->user = malloc(n * sizeof *tk->user);
-	if (!k || !tk->user) {
+	struct cut_key *k = malloc(n * sizeof *k);
+	cs->ids = malloc(n * sizeof *cs->ids);
+	if (!k || !cs->ids) {
 		free(k);
 		return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
 	}
 	n = 0;
 	for (int32_t id = 0; id < tk->n_vocab; id++)
-		if (tk->type[id] == TT_USER && tk->len[id] > 0)
-			k[n++] = (struct user_key){(unsigned char)tk_str(tk, id)[0], tk->len[id], id};
-	qsort(k, n, sizeof *k, user_cmp);
+		if ((types >> tk->type[id] & 1) && tk->len[id] > 0)
+			k[n++] = (struct cut_key){(unsigned char)tk_str(tk, id)[0], tk->len[id], id};
+	qsort(k, n, sizeof *k, cut_cmp);
 	for (size_t i = 0; i < n; i++) {
-		tk->user[i] = k[i].id;
-		tk->user_at[k[i].first + 1]++;
+		cs->ids[i] = k[i].id;
+		cs->at[k[i].first + 1]++;
 	}
 	free(k);
 	for (int b = 0; b < 256; b++)
-		tk->user_at[b + 1] += tk->user_at[b];
+		cs->at[b + 1] += cs->at[b];
 	return 0;
 }
 
@@ -706,7 +720,8 @@ int llm_tokenizer_open(llm_tokenizer **out, const llm_meta *m)
 	if (llm_meta_get_bool(m, "tokenizer.ggml.add_space_prefix", &b) == 0)
 		tk->add_space_prefix = b;
 	setup_eog(tk);
-	if ((rc = setup_user(tk)))
+	if ((rc = setup_cut(tk, &tk->user, 1u << TT_USER)) ||
+	    (rc = setup_cut(tk, &tk->special, 1u << TT_USER | 1u << TT_CONTROL | 1u << TT_UNKNOWN)))
 		goto fail;
 	*out = tk;
 	return 0;
@@ -1083,20 +1098,21 @@ static int bpe_tokenize(const llm_tokenizer *tk, struct work *w, const char *tex
 	return rc;
 }
 
-/* The longest user-defined token starting at text[i], or -1. */
-static int32_t user_match(const llm_tokenizer *tk, const char *text, size_t len, size_t i)
+/* The longest token of cs starting at text[i], or -1. */
+static int32_t cut_match(const llm_tokenizer *tk, const struct cut_set *cs, const char *text,
+			 size_t len, size_t i)
 {
 	unsigned char c = (unsigned char)text[i];
-	for (uint32_t j = tk->user_at[c]; j < tk->user_at[c + 1]; j++) {
-		int32_t id = tk->user[j];
+	for (uint32_t j = cs->at[c]; j < cs->at[c + 1]; j++) {
+		int32_t id = cs->ids[j];
 		if (tk->len[id] <= len - i && memcmp(text + i, tk_str(tk, id), tk->len[id]) == 0)
 			return id;
 	}
 	return -1;
 }
 
-/* Tokenize raw text (no user-defined tokens inside).  Raw text starts the
- * text or follows a user-defined token: SPM gives every such run its space
+/* Tokenize raw text (no token of the cut set inside).  Raw text starts the
+ * text or follows a token cut out: SPM gives every such run its space
  * prefix, as llama.cpp does. */
 static int tokenize_raw(const llm_tokenizer *tk, struct work *w, const char *text, size_t len, struct ids *out)
 {
@@ -1105,21 +1121,22 @@ static int tokenize_raw(const llm_tokenizer *tk, struct work *w, const char *tex
 	return bpe_tokenize(tk, w, text, len, out);
 }
 
-int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, int add_bos,
+int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, unsigned flags,
 		 int32_t **out, size_t *n_out)
 {
+	const struct cut_set *cs = flags & LLM_TOKENIZE_SPECIAL ? &tk->special : &tk->user;
 	*out = NULL;
 	*n_out = 0;
 	struct ids o = {0};
 	struct work w = {0};
 	int rc = 0;
-	if (add_bos && tk->bos >= 0)
+	if ((flags & LLM_TOKENIZE_BOS) && tk->bos >= 0)
 		rc = ids_push(&o, tk->bos);
-	/* user-defined tokens are cut out first, leftmost-longest (as Hugging
+	/* the cut set's tokens are cut out first, leftmost-longest (as Hugging
 	 * Face matches added tokens); the raw text between them is tokenized */
 	size_t start = 0;
-	for (size_t i = 0; i < len && rc == 0 && tk->user;) {
-		int32_t id = user_match(tk, text, len, i);
+	for (size_t i = 0; i < len && rc == 0 && cs->ids;) {
+		int32_t id = cut_match(tk, cs, text, len, i);
 		if (id < 0) {
 			i++;
 			continue;

@@ -33,10 +33,14 @@ int llm_tokenizer_add_bos(const llm_tokenizer *tk);
 /* True for end-of-generation tokens (eos, eot, <|im_end|>, ...). */
 int llm_tokenizer_is_eog(const llm_tokenizer *tk, int32_t id);
 
-/* Tokenize len bytes of text (UTF-8; no special-token parsing: "<s>" in the
- * text is plain text).  add_bos prepends BOS.  *out is malloc'ed (caller
- * frees), *n_out its length. */
-int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, int add_bos,
+/* Tokenize len bytes of text (UTF-8; user-defined tokens are matched in it
+ * as written).  flags: LLM_TOKENIZE_BOS prepends BOS; LLM_TOKENIZE_SPECIAL
+ * matches the control tokens' text too ("<s>", "<|im_start|>"), as
+ * llama.cpp's parse_special; without it such text is plain text.  *out is
+ * malloc'ed (caller frees), *n_out its length. */
+#define LLM_TOKENIZE_BOS 1u
+#define LLM_TOKENIZE_SPECIAL 2u
+int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, unsigned flags,
 		 int32_t **out, size_t *n_out);
 
 /* The raw vocabulary string of id (borrowed), or NULL when out of range. */

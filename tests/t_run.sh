@@ -94,6 +94,13 @@ if have_vocab; then
 	printf 'a\377b \342\202' >"$TMP/bad_utf8.txt"
 	expect tokenize_invalid_utf8_spm "$(llm-run --tokenize --no-bos -f "$TMP/bad_utf8.txt" "$VOCAB/ggml-vocab-llama-spm.gguf")" "263 258 29890 29871 229 133"
 	expect tokenize_invalid_utf8_bpe "$(llm-run --tokenize -f "$TMP/bad_utf8.txt" "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 187 65 220 158 224"
+	# --parse-special: phi-3's chat markers <|user|> 32010, <|end|> 32007,
+	# <|assistant|> 32001 as tokens, each run of text after one with its
+	# space prefix (29871 "▁", 13 <0x0A>, 18567 "Hi"); without it, text
+	printf '<|user|>\nHi<|end|>\n<|assistant|>' >"$TMP/chat.txt"
+	expect tokenize_parse_special "$(llm-run --tokenize --parse-special --no-bos -f "$TMP/chat.txt" "$VOCAB/ggml-vocab-phi-3.gguf")" "32010 29871 13 18567 32007 29871 13 32001"
+	expect tokenize_special_as_text "$(llm-run --tokenize --no-bos -p '<|endoftext|>' "$VOCAB/ggml-vocab-gpt-2.gguf")" "27 91 437 1659 5239 91 29"
+	expect tokenize_parse_special_bpe "$(llm-run --tokenize --parse-special -p 'a<|endoftext|>' "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 50256"
 else
 	skip vocab_only_generation "../shared/vocab is absent"
 	skip tokenize_invalid_utf8 "../shared/vocab is absent"

@@ -291,11 +291,11 @@ static void set_tokens(llm_meta *m, const char *const *tok, size_t n)
 	free(s);
 }
 
-static int ids_are(const llm_tokenizer *tk, const char *text, int add_bos, const int32_t *want, size_t n_want)
+static int ids_are(const llm_tokenizer *tk, const char *text, unsigned flags, const int32_t *want, size_t n_want)
 {
 	int32_t *ids;
 	size_t n;
-	if (llm_tokenize(tk, text, strlen(text), add_bos, &ids, &n) != 0)
+	if (llm_tokenize(tk, text, strlen(text), flags, &ids, &n) != 0)
 		return 0;
 	int ok = n == n_want && (n == 0 || memcmp(ids, want, n * sizeof *ids) == 0);
 	if (!ok) {
@@ -358,6 +358,13 @@ static void test_spm_small(void)
 	CHECK(ids_are(tk, "", 0, NULL, 0) && ids_are(tk, "", 1, (int32_t[]){1}, 1), "spm empty text", "see above");
 	/* a user-defined piece is cut out first; the text after it gets its own prefix */
 	CHECK(ids_are(tk, "a<x>a", 0, (int32_t[]){SPA, X, SPA}, 3), "spm user-defined token", "see above");
+	/* control and unknown text: plain text, or (parse special) the tokens,
+	 * each run of text after them with its space prefix as after <x> */
+	CHECK(ids_are(tk, "<s>a", 0, (int32_t[]){SP, 3 + '<', 3 + 's', 3 + '>', A}, 5) &&
+	      ids_are(tk, "<s>a</s><unk>", LLM_TOKENIZE_SPECIAL, (int32_t[]){1, SPA, 2, 0}, 4) &&
+	      ids_are(tk, "a<s>", LLM_TOKENIZE_BOS | LLM_TOKENIZE_SPECIAL, (int32_t[]){1, SPA, 1}, 3) &&
+	      ids_are(tk, "<x></s", LLM_TOKENIZE_SPECIAL, (int32_t[]){X, SP, 3 + '<', 3 + '/', 3 + 's'}, 5),
+	      "spm special-token parsing", "see above");
 	CHECK(llm_tokenizer_add_bos(tk) == 1 && llm_tokenizer_bos(tk) == 1 && llm_tokenizer_eos(tk) == 2 &&
 	      llm_tokenizer_is_eog(tk, 2) && !llm_tokenizer_is_eog(tk, A),
 	      "spm defaults", "add_bos=%d bos=%d", llm_tokenizer_add_bos(tk), llm_tokenizer_bos(tk));
@@ -464,6 +471,10 @@ static void test_bpe_small(void)
 	CHECK(ids_are(tk, "1<x>2", 0, (int32_t[]){'1', X, '2'}, 3), "bpe user-defined token cut out", "see above");
 	/* control tokens in text are plain text */
 	CHECK(ids_are(tk, "<|", 0, (int32_t[]){'<', '|'}, 2), "bpe control text not parsed", "see above");
+	CHECK(ids_are(tk, "a<|endoftext|>", LLM_TOKENIZE_SPECIAL, (int32_t[]){'a', EOT}, 2) &&
+	      ids_are(tk, "<x><|endoftext|b", LLM_TOKENIZE_SPECIAL,
+		      (int32_t[]){X, '<', '|', 'e', 'n', 'd', 'o', 'f', 't', 'e', 'x', 't', '|', 'b'}, 14),
+	      "bpe control text parsed on request", "see above");
 	CHECK(llm_tokenizer_add_bos(tk) == 0 && llm_tokenizer_bos(tk) == -1 && llm_tokenizer_is_eog(tk, EOT),
 	      "bpe defaults", "add_bos=%d bos=%d", llm_tokenizer_add_bos(tk), llm_tokenizer_bos(tk));
 	CHECK(piece_is(tk, -1, SP_B, " b") && piece_is(tk, -1, 10, "\n") && piece_is(tk, -1, 0xE9, "\xe9") &&
