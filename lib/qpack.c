@@ -841,9 +841,10 @@ VNNI static INLINE __m512i dpm(__m512i acc, __m512i w, const int8_t *p, const in
  * fewer instructions: the p0 chains are shifted by 8 and continued with p1
  * (256 H + M in one accumulator, below 2^31 for every kind: codes below
  * 256, |p| <= 128), the p2 chains start from -off * s2.  All but Q8_0 are
- * asked for PF_AHEAD_Q4 bytes ahead. */
+ * asked for PF_AHEAD_Q4 bytes ahead, up to pf_end (the end of the chunk:
+ * what follows is likely another thread's). */
 VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_qpack *p,
-				  const struct xplanes *x, const int kind)
+				  const struct xplanes *x, const uint8_t *pf_end, const int kind)
 {
 	const __m512 f256 = _mm512_set1_ps(256.0f);
 	const int32_t off = OFF(kind);
@@ -854,7 +855,7 @@ VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_q
 	for (int64_t b = 0; b < p->nb; b++, base += p->blk) {
 		if (KIND_K(kind) && b % 8 == 0) /* a super-block's record, then its blocks */
 			rec = (const float *)base, base += REC;
-		for (size_t l = 0; kind != KIND_Q8_0 && l < p->blk; l += 64)
+		for (size_t l = 0; kind != KIND_Q8_0 && l < p->blk && base + PF_AHEAD_Q4 + l < pf_end; l += 64)
 			_mm_prefetch((const char *)base + PF_AHEAD_Q4 + l, _MM_HINT_T1);
 		const int8_t *x0 = x->p0 + b * QK, *x1 = x->p1 + b * QK, *x2 = x->p2 + b * QK;
 		const __m512i c01 = _mm512_set1_epi32(off * x->s01[b]);
@@ -918,14 +919,15 @@ VNNI static INLINE void run_tile(const struct mm_job *j, int64_t g, int64_t t0, 
 
 /* Decoding groups g..g+GDEC-1 (a panel) against token 0: the rows of
  * group g go to yg[0..GR), the panel's next groups' after them. */
-VNNI static INLINE void run_panel(const struct mm_job *j, int64_t g, float *yg, const int kind)
+VNNI static INLINE void run_panel(const struct mm_job *j, int64_t g, float *yg, const uint8_t *pf_end,
+				 const int kind)
 {
 	const llm_qpack *p = j->p;
 	struct xplanes x = planes(j->xq, p->n, 0);
 	__m512 acc[GDEC];
 	for (int i = 0; i < GDEC; i++)
 		acc[i] = _mm512_setzero_ps();
-	panel_dec(acc, p->data + (size_t)(g / GDEC) * p->stride, p, &x, kind);
+	panel_dec(acc, p->data + (size_t)(g / GDEC) * p->stride, p, &x, pf_end, kind);
 	for (int gi = 0; gi < GDEC; gi++) {
 		int64_t r0 = (g + gi) * GR, nr = p->d - r0 < GR ? p->d - r0 : GR;
 		if (nr <= 0) /* a padding group of the last panel */
@@ -935,24 +937,35 @@ VNNI static INLINE void run_panel(const struct mm_job *j, int64_t g, float *yg, 
 }
 
 /* decode: panels g0/GDEC..g1/GDEC-1, one forward stream; results to out
- * (an output job of the pool: rows g0 GR.. of y) */
+ * (an output job of the pool: rows g0 GR.. of y).  The kinds that
+ * prefetch ask for their first PF_AHEAD_Q4 bytes at once, which the
+ * panels' prefetches never cover: Q4_0 in the TinyLlama-shape matrix
+ * sequence (22 layers from memory, 2 threads, alternated 30 times in one
+ * process, medians) read 1.03-1.04x faster with it while the host's
+ * memory was fast (60-75 GB/s), 1.01x while slow (43 GB/s); Q8_0, which
+ * leaves its stream to the hardware, 1.00x. */
 VNNI static void mm_dec(const void *arg, int64_t g0, int64_t g1, float *out)
 {
 	const struct mm_job *j = arg;
+	const llm_qpack *p = j->p;
+	const uint8_t *s = p->data + (size_t)(g0 / GDEC) * p->stride;
+	const uint8_t *e = s + (size_t)((g1 - g0 + GDEC - 1) / GDEC) * p->stride;
+	for (const uint8_t *a = s; p->kind != KIND_Q8_0 && a < e && a < s + PF_AHEAD_Q4; a += 64)
+		_mm_prefetch((const char *)a, _MM_HINT_T1);
 	for (int64_t g = g0; g < g1; g += GDEC)
-		switch (j->p->kind) { /* a constant kind: one specialized loop each */
-		case KIND_Q8_0: run_panel(j, g, out + (g - g0) * GR, KIND_Q8_0); break;
-		case KIND_Q4_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_K); break;
-		case KIND_Q5_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q5_K); break;
-		case KIND_Q6_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q6_K); break;
-		case KIND_IQ4_NL: run_panel(j, g, out + (g - g0) * GR, KIND_IQ4_NL); break;
-		case KIND_IQ4_XS: run_panel(j, g, out + (g - g0) * GR, KIND_IQ4_XS); break;
-		case KIND_Q4_1: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_1); break;
-		case KIND_Q5_0: run_panel(j, g, out + (g - g0) * GR, KIND_Q5_0); break;
-		case KIND_Q5_1: run_panel(j, g, out + (g - g0) * GR, KIND_Q5_1); break;
-		case KIND_Q3_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q3_K); break;
-		case KIND_Q2_K: run_panel(j, g, out + (g - g0) * GR, KIND_Q2_K); break;
-		default: run_panel(j, g, out + (g - g0) * GR, KIND_Q4_0); break;
+		switch (p->kind) { /* a constant kind: one specialized loop each */
+		case KIND_Q8_0: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q8_0); break;
+		case KIND_Q4_K: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q4_K); break;
+		case KIND_Q5_K: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q5_K); break;
+		case KIND_Q6_K: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q6_K); break;
+		case KIND_IQ4_NL: run_panel(j, g, out + (g - g0) * GR, e, KIND_IQ4_NL); break;
+		case KIND_IQ4_XS: run_panel(j, g, out + (g - g0) * GR, e, KIND_IQ4_XS); break;
+		case KIND_Q4_1: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q4_1); break;
+		case KIND_Q5_0: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q5_0); break;
+		case KIND_Q5_1: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q5_1); break;
+		case KIND_Q3_K: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q3_K); break;
+		case KIND_Q2_K: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q2_K); break;
+		default: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q4_0); break;
 		}
 }
 
