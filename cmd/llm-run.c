@@ -46,6 +46,7 @@ enum {
 static const struct cli_opt opts[] = {
 	{ "prompt", 'p', "TEXT", "prompt text", 'p' },
 	{ "file", 'f', "FILE", "read the prompt from FILE (- for stdin; default: stdin)", 'f' },
+	{ "escape", 'e', NULL, "process escapes in the prompt (\\n \\t \\r \\' \\\" \\\\ \\xNN), as llama.cpp does", 'e' },
 	{ "n-predict", 'n', "N", "tokens to generate (default -1: until end of text or full context)", 'n' },
 	{ "ctx-size", 'c', "N", "context size (default: min(model's, 4096); 0: the model's)", 'c' },
 	{ "threads", 't', "N", "threads (default: online CPUs)", 't' },
@@ -91,6 +92,7 @@ struct run {
 	llm_eval *ev;
 	int32_t n_vocab, n_ctx;
 	unsigned tok_flags; /* LLM_TOKENIZE_*: BOS, special-token parsing */
+	int escape;         /* -e: the prompt's or --perplexity text's escapes */
 	int verbose;
 };
 
@@ -146,15 +148,26 @@ static void tokenize(const struct run *r, const char *text, size_t len, int32_t 
 		cli_die_lib();
 }
 
-/* Undo \\ \t \n \r in place (other backslashes stay). */
-static size_t unescape(char *s, size_t n)
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Undo \\ \t \n \r in place, and with prompt set (-e, as llama.cpp's
+ * escape processing) \' \" and \xNN too; other backslashes stay. */
+static size_t unescape(char *s, size_t n, int prompt)
 {
 	size_t i, k = 0;
 	for (i = 0; i < n; i++) {
 		char c = s[i];
-		if (c == '\\' && i + 1 < n && strchr("\\tnr", s[i + 1])) {
+		if (c == '\\' && i + 1 < n && strchr(prompt ? "\\tnr'\"" : "\\tnr", s[i + 1])) {
 			c = s[++i];
-			c = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : '\\';
+			c = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+		} else if (c == '\\' && prompt && i + 3 < n && s[i + 1] == 'x' && hexval(s[i + 2]) >= 0 &&
+			   hexval(s[i + 3]) >= 0) {
+			c = (char)(hexval(s[i + 2]) * 16 + hexval(s[i + 3]));
+			i += 3;
 		}
 		s[k++] = c;
 	}
@@ -339,7 +352,7 @@ static void score(struct run *r, int quiet)
 		char *tab = memchr(line, '\t', (size_t)len);
 		if (!tab)
 			cli_die("stdin:%ld: no tab between prompt and completion", lineno);
-		size_t plen = unescape(line, (size_t)(tab - line)), nP, nF;
+		size_t plen = unescape(line, (size_t)(tab - line), 0), nP, nF;
 		int32_t *P, *F;
 		tokenize(r, line, plen, &P, &nP);
 		char *field = tab + 1, *end = line + len;
@@ -351,7 +364,7 @@ static void score(struct run *r, int quiet)
 				cli_die("out of memory");
 			memcpy(full, line, plen);
 			memcpy(full + plen, field, flen);
-			size_t clen = unescape(full + plen, flen);
+			size_t clen = unescape(full + plen, flen, 0);
 			tokenize(r, full, plen + clen, &F, &nF);
 			if (nF > (size_t)r->n_ctx)
 				cli_die("stdin:%ld: %zu tokens do not fit the context of %d (-c)", lineno, nF,
@@ -399,6 +412,8 @@ static void perplexity(struct run *r, const char *path, int quiet)
 	struct llm_ppl p;
 
 	drop_newline(text, &len);
+	if (r->escape)
+		len = unescape(text, len, 1);
 	tokenize(r, text, len, &toks, &n);
 	free(text);
 	if (n < 2 * (size_t)N)
@@ -450,6 +465,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'p': prompt = arg; break;
 		case 'f': pfile = arg; break;
+		case 'e': r.escape = 1; break;
 		case 'n': g.gp.n_predict = (int)cli_int("--n-predict", arg, -1, 1 << 30); break;
 		case 'c': /* 0: the model's own, as llama.cpp's -c 0 */
 			mo.n_ctx = (int32_t)cli_int("--ctx-size", arg, 0, 1 << 24);
@@ -496,6 +512,8 @@ int main(int argc, char **argv)
 		cli_usage("--score reads stdin and --perplexity its FILE: no -p or -f");
 	if (prompt && pfile)
 		cli_usage("-p and -f exclude each other");
+	if (do_score && r.escape)
+		cli_usage("--score lines have escapes of their own (\\\\ \\t \\n \\r): no -e");
 	if (ppl_file && mo.n_ctx > 0 && mo.n_ctx < 3) /* (-c 0 and a model context below 3: llm_eval_perplexity refuses) */
 		cli_usage("--perplexity needs -c 3 or more (a chunk of N tokens scores its tokens N/2+1 .. N-1)");
 	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && g.logprobs)
@@ -548,6 +566,8 @@ int main(int argc, char **argv)
 			text = read_all(pfile ? pfile : "-", &len);
 			drop_newline(text, &len);
 		}
+		if (r.escape)
+			len = unescape(text, len, 1);
 	}
 	if (do_tok) {
 		int32_t *t;

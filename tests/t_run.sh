@@ -55,6 +55,7 @@ one_line usage_ambiguous_option 2 "'--to' is ambiguous" llm-run --to 3 model.ggu
 one_line usage_stdin_twice 2 "only once" llm-run -f - -
 one_line usage_stdin_prompt_and_model 2 "unless -p or -f" llm-run -n 1 -
 one_line usage_stdin_score_and_adapter 2 "only once" llm-run --score --lora - model.gguf
+one_line usage_score_escape 2 "no -e" llm-run --score -e model.gguf
 one_line usage_perplexity_ctx_2 2 "c 3" llm-run -c 2 --perplexity /dev/null model.gguf
 one_line missing_model 1 "$TMP/none.gguf" llm-run -p hi "$TMP/none.gguf"
 printf 'not a model at all\n' >"$TMP/junk.bin"
@@ -100,6 +101,11 @@ if have_vocab; then
 	printf '<|user|>\nHi<|end|>\n<|assistant|>' >"$TMP/chat.txt"
 	expect tokenize_parse_special "$(llm-run --tokenize --parse-special --no-bos -f "$TMP/chat.txt" "$VOCAB/ggml-vocab-phi-3.gguf")" "32010 29871 13 18567 32007 29871 13 32001"
 	expect tokenize_special_as_text "$(llm-run --tokenize --no-bos -p '<|endoftext|>' "$VOCAB/ggml-vocab-gpt-2.gguf")" "27 91 437 1659 5239 91 29"
+	# -e: \n \xNN processed, a short \x4 and an unknown \q kept as written
+	expect tokenize_escape "$(llm-run --tokenize -e -p 'a\nb\x41\x4\q' "$VOCAB/ggml-vocab-gpt-2.gguf")" \
+		"$(llm-run --tokenize -p "$(printf 'a\nbA\\x4\\q')" "$VOCAB/ggml-vocab-gpt-2.gguf")"
+	expect tokenize_escape_ids "$(llm-run --tokenize -e -p 'a\nb\x41' "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 198 65 32"
+	expect tokenize_no_escape "$(llm-run --tokenize -p 'a\n' "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 59 77"
 	expect tokenize_parse_special_bpe "$(llm-run --tokenize --parse-special -p 'a<|endoftext|>' "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 50256"
 else
 	skip vocab_only_generation "../shared/vocab is absent"
@@ -258,6 +264,9 @@ if have_numpy; then
 else
 	skip perplexity_vs_numpy "no python3 with numpy"
 fi
+# -e reads the text's escapes: every e written \x65 scores the same
+sed 's/e/\\x65/g' "$TMP/story.txt" >"$TMP/story_esc.txt"
+expect perplexity_escape "$(llm-run -q -e --perplexity "$TMP/story_esc.txt" -c 64 "$G" | tail -n 1)" "$line"
 head -c 200 "$TMP/story.txt" >"$TMP/short.txt"
 one_line perplexity_too_short 1 "needs at least" llm-run --perplexity "$TMP/short.txt" -c 64 "$G"
 
