@@ -94,6 +94,9 @@ check-asan:
 demo: all $(TOOLS)
 	@sh tests/demo.sh
 
+check-tokenizers: all
+	@sh tests/tokdiff.sh
+
 bench: all $(TOOLS)
 	@sh tests/bench.sh
 
@@ -131,6 +134,6 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all check check-asan demo bench deps install clean FORCE
+.PHONY: all check check-asan check-tokenizers demo bench deps install clean FORCE
 FORCE:
 .SECONDARY:
