@@ -855,7 +855,8 @@ VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_q
 	for (int64_t b = 0; b < p->nb; b++, base += p->blk) {
 		if (KIND_K(kind) && b % 8 == 0) /* a super-block's record, then its blocks */
 			rec = (const float *)base, base += REC;
-		for (size_t l = 0; kind != KIND_Q8_0 && l < p->blk && base + PF_AHEAD_Q4 + l < pf_end; l += 64)
+		for (size_t l = 0; kind != KIND_Q8_0 && l < p->blk && PF_AHEAD_Q4 + l < (size_t)(pf_end - base);
+		     l += 64)
 			_mm_prefetch((const char *)base + PF_AHEAD_Q4 + l, _MM_HINT_T1);
 		const int8_t *x0 = x->p0 + b * QK, *x1 = x->p1 + b * QK, *x2 = x->p2 + b * QK;
 		const __m512i c01 = _mm512_set1_epi32(off * x->s01[b]);
@@ -950,8 +951,8 @@ VNNI static void mm_dec(const void *arg, int64_t g0, int64_t g1, float *out)
 	const llm_qpack *p = j->p;
 	const uint8_t *s = p->data + (size_t)(g0 / GDEC) * p->stride;
 	const uint8_t *e = s + (size_t)((g1 - g0 + GDEC - 1) / GDEC) * p->stride;
-	for (const uint8_t *a = s; p->kind != KIND_Q8_0 && a < e && a < s + PF_AHEAD_Q4; a += 64)
-		_mm_prefetch((const char *)a, _MM_HINT_T1);
+	for (size_t o = 0; p->kind != KIND_Q8_0 && o < PF_AHEAD_Q4 && o < (size_t)(e - s); o += 64)
+		_mm_prefetch((const char *)s + o, _MM_HINT_T1);
 	for (int64_t g = g0; g < g1; g += GDEC)
 		switch (p->kind) { /* a constant kind: one specialized loop each */
 		case KIND_Q8_0: run_panel(j, g, out + (g - g0) * GR, e, KIND_Q8_0); break;
