@@ -144,8 +144,12 @@ static void drop_newline(char *s, size_t *len)
 
 static void tokenize(const struct run *r, const char *text, size_t len, int32_t **t, size_t *n)
 {
+	static int warned;
 	if (llm_tokenize(r->tk, text, len, r->tok_flags, t, n))
 		cli_die_lib();
+	int32_t bos = llm_tokenizer_bos(r->tk);
+	if ((r->tok_flags & LLM_TOKENIZE_BOS) && *n >= 2 && (*t)[1] == bos && !warned++) /* as llama.cpp */
+		cli_warn("the text starts with BOS and BOS is added: two BOS tokens (--no-bos adds none)");
 }
 
 static int hexval(char c)

@@ -106,6 +106,9 @@ if have_vocab; then
 		"$(llm-run --tokenize -p "$(printf 'a\nbA\\x4\\q')" "$VOCAB/ggml-vocab-gpt-2.gguf")"
 	expect tokenize_escape_ids "$(llm-run --tokenize -e -p 'a\nb\x41' "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 198 65 32"
 	expect tokenize_no_escape "$(llm-run --tokenize -p 'a\n' "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 59 77"
+	llm-run --tokenize --parse-special -p '<s>Hi' "$VOCAB/ggml-vocab-llama-spm.gguf" >"$TMP/bos2.out" 2>"$TMP/bos2.err"
+	if [ "$(cat "$TMP/bos2.out")" = "1 1 6324" ] && grep -q "two BOS" "$TMP/bos2.err"; then ok parse_special_double_bos_warned
+	else fail parse_special_double_bos_warned "$(cat "$TMP/bos2.out" "$TMP/bos2.err")"; fi
 	expect tokenize_parse_special_bpe "$(llm-run --tokenize --parse-special -p 'a<|endoftext|>' "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 50256"
 else
 	skip vocab_only_generation "../shared/vocab is absent"
