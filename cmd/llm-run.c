@@ -46,7 +46,7 @@ enum {
 static const struct cli_opt opts[] = {
 	{ "prompt", 'p', "TEXT", "prompt text", 'p' },
 	{ "file", 'f', "FILE", "read the prompt from FILE (- for stdin; default: stdin)", 'f' },
-	{ "escape", 'e', NULL, "process escapes in the prompt (\\n \\t \\r \\' \\\" \\\\ \\xNN), as llama.cpp does", 'e' },
+	{ "escape", 'e', NULL, "process escapes (\\n \\t \\r \\' \\\" \\\\ \\xNN) in the prompt and --perplexity text, as llama.cpp does", 'e' },
 	{ "n-predict", 'n', "N", "tokens to generate (default -1: until end of text or full context)", 'n' },
 	{ "ctx-size", 'c', "N", "context size (default: min(model's, 4096); 0: the model's)", 'c' },
 	{ "threads", 't', "N", "threads (default: online CPUs)", 't' },
