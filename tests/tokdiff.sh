@@ -18,6 +18,8 @@ elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	skip tokdiff "no node and npm"
 else
 	mkdir -p "$W" && cp tests/tokdiff/strings.cjs tests/tokdiff/encode.mjs "$W"/
+	# a package.json of its own, or npm would install into a parent's
+	[ -f "$W/package.json" ] || echo '{ "private": true }' >"$W/package.json"
 	if [ ! -d "$W/node_modules/llama-tokenizer-js" ] &&
 		! (cd "$W" && npm install --no-save --no-audit --no-fund gpt-tokenizer@4.0.0 llama-tokenizer-js@1.2.2 >npm.log 2>&1); then
 		skip tokdiff "npm install failed: $(tail -n 1 "$W/npm.log")"
