@@ -24,10 +24,12 @@ else
 		! (cd "$W" && npm install --no-save --no-audit --no-fund gpt-tokenizer@4.0.0 llama-tokenizer-js@1.2.2 >npm.log 2>&1); then
 		skip tokdiff "npm install failed: $(tail -n 1 "$W/npm.log")"
 	else
-		(cd "$W" && node strings.cjs "$SEED" "$N" >strings.json && node encode.mjs <strings.json >want.json) ||
+		if ! (cd "$W" && node strings.cjs "$SEED" "$N" >strings.json && node encode.mjs <strings.json >want.json); then
 			fail tokdiff_reference "the JavaScript tokenizers failed"
+			return
+		fi
 		for v in gpt-2:gpt-2 llama-spm:llama-spm phi-3:llama-spm; do
-			python3 - "$W/strings.json" "$W/want.json" "$VOCAB/ggml-vocab-${v%%:*}.gguf" "${v#*:}" "${v%%:*}" <<'PY'
+			python3 - "$W/strings.json" "$W/want.json" "$VOCAB/ggml-vocab-${v%%:*}.gguf" "${v#*:}" "${v%%:*}" <<'PY' ||
 import json, subprocess, sys
 strs, want = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))[sys.argv[4]]
 bad = []
@@ -42,6 +44,7 @@ if bad:
 else:
     print("ok %s (%d strings)" % (name, len(strs)))
 PY
+				fail "tokdiff_${v%%:*}" "the comparison did not run"
 		done
 	fi
 fi
