@@ -427,8 +427,8 @@ static void perplexity(struct run *r, const char *path, int quiet)
 		fprintf(stderr, "%s: %s: %zu tokens, %zu chunks of %d\n", cli_name(), path, n,
 			n / (size_t)N, N);
 	double t0 = now();
-	if (llm_eval_perplexity(&p, r->ev, toks, n, N, r->tok_flags & LLM_TOKENIZE_BOS ? llm_tokenizer_bos(r->tk) : -1,
-				ppl_progress, NULL))
+	int32_t bos = r->tok_flags & LLM_TOKENIZE_BOS ? llm_tokenizer_bos(r->tk) : -1;
+	if (llm_eval_perplexity(&p, r->ev, toks, n, N, bos, ppl_progress, NULL))
 		cli_die_lib();
 	printf("\nPPL = %.4f +/- %.5f\n", p.ppl, p.err);
 	if (fflush(stdout) || ferror(stdout))
