@@ -1,18 +1,23 @@
 // Random test strings for tokdiff.sh, as a JSON array on stdout:
-//   node strings.cjs SEED N
+//   node strings.cjs SEED N [ascii-digits]
 // Half are runs of words, contractions, numbers, punctuation and
 // whitespace; half are random code points from many scripts and planes.
+// ascii-digits leaves out numeric characters beyond 0-9 (tokenizers.js
+// isolates only those where Hugging Face's Rust code isolates all).
 // U+0085 and U+FEFF are left out: JavaScript's \s includes U+FEFF and
 // leaves out U+0085, the reverse of Unicode's White_Space, which PCRE2,
 // llama.cpp and Hugging Face's tokenizers follow.
 'use strict';
 let seed = (Number(process.argv[2]) || 1) >>> 0;
 const n = Number(process.argv[3]) || 1000;
+const asciiDigits = process.argv[4] === 'ascii-digits';
+const allowed = t => !asciiDigits || !/[^\P{N}0-9]/u.test(t);
 function rnd() {
 	seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0;
 	return seed / 4294967296;
 }
 const pick = a => a[Math.floor(rnd() * a.length)];
+const pickOk = a => { for (;;) { const t = pick(a); if (allowed(t)) return t; } };
 const words = ['the', 'The', 'THE', 'hello', 'world', "don't", "I'm", "you're", "we've", "they'll",
 	"he'd", "IT'S", "can't", 'naïve', 'café', 'straße', 'Ελληνικά', 'русский', '日本語', '中文',
 	'한국어', 'עברית', 'العربية', 'हिन्दी', 'ไทย', '😀', '👍🏽', '🇩🇪', 'a', 'x', 'foo_bar',
@@ -31,13 +36,14 @@ for (let i = 0; i < n; i++) {
 	let s = '';
 	if (i % 2 === 0) {
 		for (let k = 1 + Math.floor(rnd() * 12); k > 0; k--)
-			s += pick(words) + (rnd() < 0.8 ? pick(seps) : '');
+			s += pickOk(words) + (rnd() < 0.8 ? pick(seps) : '');
 		if (rnd() < 0.2) s = ' ' + s;
 	} else {
 		const rs = [pick(ranges), pick(ranges), [0x20, 0x7e], [0x20, 0x20]];
 		for (let k = 1 + Math.floor(rnd() * 40); k > 0; k--) {
 			const r = pick(rs), cp = r[0] + Math.floor(rnd() * (r[1] - r[0] + 1));
-			if (cp < 0xd800 || cp > 0xdfff) s += String.fromCodePoint(cp);
+			if ((cp < 0xd800 || cp > 0xdfff) && allowed(String.fromCodePoint(cp)))
+				s += String.fromCodePoint(cp);
 		}
 	}
 	out.push(s);

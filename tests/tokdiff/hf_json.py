@@ -1,0 +1,55 @@
+"""tokenizer.json for tokenizers.js, built from a ggml-vocab-NAME.gguf.
+
+    python3 hf_json.py VOCAB.gguf NAME > tokenizer.json
+
+The vocabulary, merges and added tokens come from the GGUF (read with
+tests/gguf_ref.py); the pre-tokenizer is the one the model's own
+tokenizer.json on the Hugging Face Hub declares (starcoder, falcon,
+deepseek-coder), written here from that file's description.  tokdiff.sh
+checks these against ../shared/vocab's vectors before using them.
+"""
+import json
+import sys
+
+sys.path.insert(0, __file__.rsplit("/", 2)[0])
+import gguf_ref  # noqa: E402
+
+
+def byte_level(use_regex):
+    return {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": use_regex}
+
+
+def split(regex):
+    return {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False}
+
+
+PRE = {
+    "starcoder": [{"type": "Digits", "individual_digits": True}, byte_level(True)],
+    "falcon": [{"type": "Punctuation", "behavior": "Contiguous"}, byte_level(True),
+               {"type": "Digits", "individual_digits": False}, split("[0-9][0-9][0-9]")],
+    "deepseek-coder": [split("[\r\n]"), split("\\s?\\p{L}+"), split("\\s?\\p{P}+"),
+                       split("[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+"),
+                       {"type": "Digits", "individual_digits": True}, byte_level(False)],
+}
+
+
+def main():
+    path, name = sys.argv[1], sys.argv[2]
+    md = gguf_ref.read(path)["metadata"]
+    toks = md["tokenizer.ggml.tokens"]
+    types = md.get("tokenizer.ggml.token_type") or [1] * len(toks)
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": types[i] == 3}
+             for i, t in enumerate(toks) if types[i] in (3, 4)]
+    json.dump({
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "normalizer": None, "pre_tokenizer": {"type": "Sequence", "pretokenizers": PRE[name]},
+        "post_processor": None, "decoder": byte_level(True),
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                  "vocab": {t: i for i, t in enumerate(toks)},
+                  "merges": md["tokenizer.ggml.merges"]},
+    }, sys.stdout, ensure_ascii=False)
+
+
+main()
