@@ -2,8 +2,8 @@
 //   node strings.cjs SEED N [ascii-digits]
 // Half are runs of words, contractions, numbers, punctuation and
 // whitespace; half are random code points from many scripts and planes.
-// ascii-digits leaves out numeric characters beyond 0-9 (tokenizers.js
-// isolates only those where Hugging Face's Rust code isolates all).
+// ascii-digits leaves out numeric characters other than 0-9: tokenizers.js
+// splits off only 0-9 as digits, Hugging Face's Rust code every numeric one.
 // U+0085 and U+FEFF are left out: JavaScript's \s includes U+FEFF and
 // leaves out U+0085, the reverse of Unicode's White_Space, which PCRE2,
 // llama.cpp and Hugging Face's tokenizers follow.
