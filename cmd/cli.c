@@ -89,11 +89,16 @@ void cli_help(FILE *f)
 	fprintf(f, "\nExit status: 0 success, 1 failure, 2 usage error. See %s(1).\n", cmd->name);
 }
 
-/* exit 0 once what --help and the like printed is out, else 1 */
-static _Noreturn void exit_written(void)
+void cli_flush_stdout(void)
 {
 	if (fflush(stdout) || ferror(stdout))
 		cli_die("write error on stdout: %s", strerror(errno));
+}
+
+/* exit 0 once what --help and the like printed is out, else 1 */
+static _Noreturn void exit_written(void)
+{
+	cli_flush_stdout();
 	exit(0);
 }
 

@@ -74,6 +74,10 @@ void cli_notice_cb(void *ud, const char *msg);
 void cli_report_open(struct llm_out *o, const char *path);
 void cli_report_write(struct llm_out *o, char *text, size_t len);
 
+/* Flush stdout; exit 1 ("write error on stdout: ...") if anything written
+ * to it failed. */
+void cli_flush_stdout(void);
+
 /* Default thread count: online CPUs. */
 int cli_nproc(void);
 

@@ -878,7 +878,6 @@ int main(int argc, char **argv)
 		putchar('\n');
 		json_decref(all_rows);
 	}
-	if (fflush(stdout) || ferror(stdout))
-		cli_die("write error on standard output");
+	cli_flush_stdout();
 	return 0;
 }

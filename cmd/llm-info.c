@@ -303,8 +303,7 @@ int main(int argc, char **argv)
 		if (ftn)
 			printf("ftype:    %s (general.file_type %u)\n", ftn, ft);
 	}
-	if (fflush(stdout) != 0)
-		cli_die("write error on stdout: %s", strerror(errno));
+	cli_flush_stdout();
 	llm_ckpt_free(ck);
 	return 0;
 }

@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 
 #include "ckpt.h"
@@ -344,8 +343,7 @@ int main(int argc, char **argv)
 		free(rows);
 	}
 out:
-	if (fflush(stdout) != 0)
-		cli_die("write error on stdout: %s", strerror(errno));
+	cli_flush_stdout();
 	llm_ckpt_free(ck);
 	return 0;
 }

@@ -319,8 +319,7 @@ static void generate(struct run *r, const char *text, size_t len, const struct g
 		cli_die_lib();
 	if (text_out)
 		fwrite(out, 1, llm_utf8_stream_flush(&us, out), stdout);
-	if (fflush(stdout) || ferror(stdout))
-		cli_die("write error on stdout");
+	cli_flush_stdout();
 	double t2 = now();
 
 	if (llm_eval_gen_stop(r->ev) == LLM_GEN_FULL && !g->quiet && g->gp.n_predict >= 0 &&
@@ -386,8 +385,7 @@ static void score(struct run *r, int quiet)
 			field = t2 + 1;
 		}
 		putchar('\n');
-		if (fflush(stdout))
-			cli_die("write error on stdout");
+		cli_flush_stdout();
 		free(P);
 	}
 	if (ferror(stdin))
@@ -431,8 +429,7 @@ static void perplexity(struct run *r, const char *path, int quiet)
 	if (llm_eval_perplexity(&p, r->ev, toks, n, N, bos, ppl_progress, NULL))
 		cli_die_lib();
 	printf("\nPPL = %.4f +/- %.5f\n", p.ppl, p.err);
-	if (fflush(stdout) || ferror(stdout))
-		cli_die("write error on stdout");
+	cli_flush_stdout();
 	if (!quiet)
 		fprintf(stderr, "%s: %lld tokens scored, %.2f tok/s evaluated\n", cli_name(),
 			(long long)p.count, (double)p.n_chunk * (N - 1) / (now() - t0));
@@ -580,8 +577,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			printf("%s%d", i ? " " : "", t[i]);
 		putchar('\n');
-		if (fflush(stdout) || ferror(stdout))
-			cli_die("write error on stdout");
+		cli_flush_stdout();
 		free(t);
 		goto done;
 	}
