@@ -276,6 +276,12 @@ static int re_search(const pcre2_code *re, const char *s)
 	return rc;
 }
 
+/* whether --include and --exclude (NULL: not given) keep name */
+static int kept(const pcre2_code *inc, const pcre2_code *exc, const char *name)
+{
+	return !(inc && !re_search(inc, name)) && !(exc && re_search(exc, name));
+}
+
 static void notice(const struct llm_svd_delta_opts *o, const char *fmt, const char *a, const char *b)
 {
 	char msg[512];
@@ -354,10 +360,12 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		goto out;
 	llm_meta_get_str(llm_ckpt_meta(base), "general.architecture", &arch, NULL);
 	/* a TUNED that shares no tensor with BASE (another model, a vocabulary)
-	 * is one error, not a notice per tensor */
+	 * is one error, not a notice per tensor; pair[i] is TUNED's index of
+	 * BASE's tensor i for now, the planning below keeps it for the 2-D
+	 * weights it takes */
 	int64_t shared = 0;
 	for (int64_t i = 0; i < nb; i++)
-		shared += llm_ckpt_find(tuned, llm_ckpt_tensor(base, i)->name) >= 0;
+		shared += (pair[i] = llm_ckpt_find(tuned, llm_ckpt_tensor(base, i)->name)) >= 0;
 	if (nb && !shared) {
 		rc = llm_err(LLM_EINVAL, "%s: none of the %lld tensors of %s is in it", tp, (long long)nb, bp);
 		goto out;
@@ -365,10 +373,10 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 	/* plan and validate everything before the first SVD */
 	for (int64_t i = 0; i < nb; i++) {
 		const struct llm_tensor_info *t = llm_ckpt_tensor(base, i), *u;
-		int64_t j = llm_ckpt_find(tuned, t->name);
+		int64_t j = pair[i];
 		pair[i] = -1;
 		if (j < 0) { /* said only of tensors --include/--exclude keep */
-			if (!(inc && !re_search(inc, t->name)) && !(exc && re_search(exc, t->name)))
+			if (kept(inc, exc, t->name))
 				notice(o, "%s: not in %s; skipped", t->name, tp);
 			continue;
 		}
@@ -380,7 +388,7 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		}
 		if (!ends_with(t->name, ".weight") || n_dims_eff(t) != 2)
 			continue; /* 1-D differences are reported below */
-		if ((inc && !re_search(inc, t->name)) || (exc && re_search(exc, t->name)))
+		if (!kept(inc, exc, t->name))
 			continue;
 		if (!llm_type_traits(t->type) || !llm_type_traits(t->type)->to_float ||
 		    !llm_type_traits(u->type) || !llm_type_traits(u->type)->to_float) {
