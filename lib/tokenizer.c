@@ -36,8 +36,15 @@
  *     four regexes; a name we do not know gets the plain GPT-2 regex.
  *   - invalid UTF-8 is accepted: PCRE2 leaves such bytes between matches,
  *     SPM spells them as <0xNN>.
- * Not done: add_eos_token (llm_tokenize has no EOS flag), per-token
- * lstrip/rstrip attributes (phi-3's "</s>", jina's "<mask>"), the
+ *   - whitespace next to a cut-out token is dropped where llama.cpp sets
+ *     its lstrip/rstrip attributes, which it does by name, not from the
+ *     file: a model whose general.name holds "phi-3" or "phi3" drops the
+ *     whitespace after its control, user-defined and unknown tokens and
+ *     "</s>" (not after "<unk>", "<s>", "<|endoftext|>"), so that
+ *     "<|user|>\nHi" is <|user|> then " Hi"; jina-v2 vocabularies
+ *     (tokenizer.ggml.pre) and modern-bert models drop the whitespace
+ *     before "<mask>" / "[MASK]".
+ * Not done: add_eos_token (llm_tokenize has no EOS flag), the
  * pre-tokenizers llama.cpp implements by hand (kimi-k2, afmoe, superbpe),
  * and tokenizer models other than "llama" and "gpt2" (bert, t5, rwkv).
  */
@@ -86,6 +93,8 @@ struct llm_tokenizer {
 	 * (type 4) always, and with LLM_TOKENIZE_SPECIAL the control and
 	 * unknown ones too */
 	struct cut_set user, special;
+	/* (n_vocab) STRIP_* flags of the tokens cut out, or NULL for none */
+	uint8_t *strip;
 
 	int32_t bos, eos, unk, eot, eom;
 	int add_bos, add_space_prefix;
@@ -386,6 +395,7 @@ void llm_tokenizer_free(llm_tokenizer *tk)
 	free(tk->ht);
 	free(tk->user.ids);
 	free(tk->special.ids);
+	free(tk->strip);
 	free(tk->mkey);
 	free(tk->mrank);
 	free(tk->mres);
@@ -604,6 +614,62 @@ static int setup_cut(llm_tokenizer *tk, struct cut_set *cs, unsigned types)
 	return 0;
 }
 
+enum { STRIP_LEFT = 1, STRIP_RIGHT = 2 };
+
+/* 1 when s contains any of the strings of list (NULL-terminated) */
+static int has_any(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strstr(s, *list))
+			return 1;
+	return 0;
+}
+
+static void strip_token(llm_tokenizer *tk, const char *text, int flag, int on)
+{
+	int32_t id = lookup(tk, text, strlen(text));
+	if (id >= 0)
+		tk->strip[id] = on ? tk->strip[id] | flag : tk->strip[id] & ~flag;
+}
+
+/* llama.cpp's lstrip/rstrip token attributes, which it sets from the
+ * model's name (lowercased), tokenizer.ggml.pre and general.architecture
+ * rather than from anything in the file: the same names give the same
+ * rules here. */
+static int setup_strip(llm_tokenizer *tk, const llm_meta *m)
+{
+	const char *name = "", *pre = "", *arch = "";
+	llm_meta_get_str(m, "general.name", &name, NULL);
+	llm_meta_get_str(m, "tokenizer.ggml.pre", &pre, NULL);
+	llm_meta_get_str(m, "general.architecture", &arch, NULL);
+	char lower[256];
+	size_t n = 0;
+	for (; name[n] && n < sizeof lower - 1; n++)
+		lower[n] = name[n] >= 'A' && name[n] <= 'Z' ? (char)(name[n] - 'A' + 'a') : name[n];
+	lower[n] = 0;
+	int jina = has_any(pre, (const char *const[]){ "jina-v2-de", "jina-v2-es", "jina-v2-code", NULL }) ||
+		   has_any(arch, (const char *const[]){ "nomic-bert-moe", "jina-bert-v3", NULL });
+	int phi3 = !jina && has_any(lower, (const char *const[]){ "phi-3", "phi3", NULL });
+	int mbert = !jina && !phi3 && strstr(lower, "modern-bert");
+	if (!jina && !phi3 && !mbert)
+		return 0;
+	if (!(tk->strip = calloc((size_t)tk->n_vocab, 1)))
+		return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
+	if (jina)
+		strip_token(tk, "<mask>", STRIP_LEFT, 1);
+	if (mbert)
+		strip_token(tk, "[MASK]", STRIP_LEFT, 1);
+	if (phi3) {
+		for (int32_t id = 0; id < tk->n_vocab; id++)
+			if (tk->type[id] == TT_CONTROL || tk->type[id] == TT_USER || tk->type[id] == TT_UNKNOWN)
+				tk->strip[id] |= STRIP_RIGHT;
+		strip_token(tk, "</s>", STRIP_RIGHT, 1);
+		for (int i = 0; i < 3; i++)
+			strip_token(tk, (const char *[]){ "<unk>", "<s>", "<|endoftext|>" }[i], STRIP_RIGHT, 0);
+	}
+	return 0;
+}
+
 static int32_t meta_id(const llm_meta *m, const char *key, int32_t dflt, int32_t n_vocab)
 {
 	int64_t v = llm_meta_int(m, key, dflt);
@@ -721,7 +787,8 @@ int llm_tokenizer_open(llm_tokenizer **out, const llm_meta *m)
 		tk->add_space_prefix = b;
 	setup_eog(tk);
 	if ((rc = setup_cut(tk, &tk->user, 1u << TT_USER)) ||
-	    (rc = setup_cut(tk, &tk->special, 1u << TT_USER | 1u << TT_CONTROL | 1u << TT_UNKNOWN)))
+	    (rc = setup_cut(tk, &tk->special, 1u << TT_USER | 1u << TT_CONTROL | 1u << TT_UNKNOWN)) ||
+	    (rc = setup_strip(tk, m)))
 		goto fail;
 	*out = tk;
 	return 0;
@@ -1098,6 +1165,9 @@ static int bpe_tokenize(const llm_tokenizer *tk, struct work *w, const char *tex
 	return rc;
 }
 
+/* isspace() in the C locale, as llama.cpp strips */
+static int c_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 /* The longest token of cs starting at text[i], or -1. */
 static int32_t cut_match(const llm_tokenizer *tk, const struct cut_set *cs, const char *text,
 			 size_t len, size_t i)
@@ -1133,7 +1203,8 @@ int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, unsigned
 	if ((flags & LLM_TOKENIZE_BOS) && tk->bos >= 0)
 		rc = ids_push(&o, tk->bos);
 	/* the cut set's tokens are cut out first, leftmost-longest (as Hugging
-	 * Face matches added tokens); the raw text between them is tokenized */
+	 * Face matches added tokens); the raw text between them, less the
+	 * whitespace their strip flags drop, is tokenized */
 	size_t start = 0;
 	for (size_t i = 0; i < len && rc == 0 && cs->ids;) {
 		int32_t id = cut_match(tk, cs, text, len, i);
@@ -1141,11 +1212,17 @@ int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, unsigned
 			i++;
 			continue;
 		}
-		if (i > start)
-			rc = tokenize_raw(tk, &w, text + start, i - start, &o);
+		int strip = tk->strip ? tk->strip[id] : 0;
+		size_t end = i;
+		while ((strip & STRIP_LEFT) && end > start && c_space(text[end - 1]))
+			end--;
+		if (end > start)
+			rc = tokenize_raw(tk, &w, text + start, end - start, &o);
 		if (rc == 0)
 			rc = ids_push(&o, id);
 		i += tk->len[id];
+		while ((strip & STRIP_RIGHT) && i < len && c_space(text[i]))
+			i++;
 		start = i;
 	}
 	if (rc == 0 && len > start)

@@ -96,10 +96,15 @@ if have_vocab; then
 	expect tokenize_invalid_utf8_spm "$(llm-run --tokenize --no-bos -f "$TMP/bad_utf8.txt" "$VOCAB/ggml-vocab-llama-spm.gguf")" "263 258 29890 29871 229 133"
 	expect tokenize_invalid_utf8_bpe "$(llm-run --tokenize -f "$TMP/bad_utf8.txt" "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 187 65 220 158 224"
 	# --parse-special: phi-3's chat markers <|user|> 32010, <|end|> 32007,
-	# <|assistant|> 32001 as tokens, each run of text after one with its
-	# space prefix (29871 "▁", 13 <0x0A>, 18567 "Hi"); without it, text
+	# <|assistant|> 32001 as tokens; the newline after each is dropped, as
+	# llama.cpp does for a model named Phi3, and the text after one gets
+	# its space prefix: 6324 "▁Hi".  The second turn is one whose llama.cpp
+	# tokens are on record (1 32010 317 21554 13 17628 32007 32001: "▁SYS"
+	# as 317 21554, where keeping the newline gives 29871 13 14816 29903)
 	printf '<|user|>\nHi<|end|>\n<|assistant|>' >"$TMP/chat.txt"
-	expect tokenize_parse_special "$(llm-run --tokenize --parse-special --no-bos -f "$TMP/chat.txt" "$VOCAB/ggml-vocab-phi-3.gguf")" "32010 29871 13 18567 32007 29871 13 32001"
+	expect tokenize_parse_special "$(llm-run --tokenize --parse-special --no-bos -f "$TMP/chat.txt" "$VOCAB/ggml-vocab-phi-3.gguf")" "32010 6324 32007 32001"
+	printf '<|user|>\nSYS\nHI<|end|>\n<|assistant|>\n' >"$TMP/chat2.txt"
+	expect tokenize_parse_special_rstrip "$(llm-run --tokenize --parse-special -f "$TMP/chat2.txt" "$VOCAB/ggml-vocab-phi-3.gguf")" "1 32010 317 21554 13 17628 32007 32001"
 	expect tokenize_special_as_text "$(llm-run --tokenize --no-bos -p '<|endoftext|>' "$VOCAB/ggml-vocab-gpt-2.gguf")" "27 91 437 1659 5239 91 29"
 	# -e: \n \xNN processed, a short \x4 and an unknown \q kept as written
 	expect tokenize_escape "$(llm-run --tokenize -e -p 'a\nb\x41\x4\q' "$VOCAB/ggml-vocab-gpt-2.gguf")" \
