@@ -24,14 +24,16 @@
  * byte as llama.cpp does.
  *
  * Text handling, as llama.cpp with parse_special = false:
- *   - user-defined tokens (token_type 4) are cut out of the text first,
- *     leftmost-longest (Hugging Face matches added tokens even without
- *     special-token parsing); control tokens ("<s>", "<|endoftext|>") in
- *     the text are plain text.  SPM gives each run of text its space prefix.
+ *   - user-defined tokens (token_type 4) are cut out of the text first
+ *     (Hugging Face matches added tokens even without special-token
+ *     parsing); control tokens ("<s>", "<|endoftext|>") in the text are
+ *     plain text.  SPM gives each run of text its space prefix.
  *   - LLM_TOKENIZE_SPECIAL (llama.cpp's parse_special = true, what
  *     llama-cli does with a prompt) cuts out the control and unknown tokens
- *     as well.  llama.cpp takes the special tokens longest first over the
- *     whole text; leftmost-longest differs only where two overlap.
+ *     as well.
+ *   - tokens are cut out as llama.cpp cuts them: the longest first, each
+ *     at every place in what is still raw text, ties by id.  Hugging
+ *     Face's leftmost-longest gives the same unless two overlap.
  *   - tokenizer.ggml.pre "default" (or no key) is llama.cpp's default list of
  *     four regexes; a name we do not know gets the plain GPT-2 regex.
  *   - invalid UTF-8 is accepted: PCRE2 leaves such bytes between matches,
@@ -1165,20 +1167,114 @@ static int bpe_tokenize(const llm_tokenizer *tk, struct work *w, const char *tex
 	return rc;
 }
 
+/* A piece of the text being cut: raw text [off, off + len), or (id >= 0)
+ * a token cut out of it. */
+struct frag {
+	int32_t id;
+	size_t off, len;
+};
+struct frags {
+	struct frag *v;
+	size_t n, cap;
+};
+
+static int frag_push(struct frags *f, int32_t id, size_t off, size_t len)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 16;
+		struct frag *v = realloc(f->v, cap * sizeof *v);
+		if (!v)
+			return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
+		f->v = v, f->cap = cap;
+	}
+	f->v[f->n++] = (struct frag){ id, off, len };
+	return 0;
+}
+
+/* longest first, ties by id (qsort over cut_key: first unused) */
+static int by_length(const void *a, const void *b)
+{
+	const struct cut_key *x = a, *y = b;
+	return x->len != y->len ? (x->len > y->len ? -1 : 1) : (x->id > y->id) - (x->id < y->id);
+}
+
+/* The tokens of cs that occur anywhere in text (overlapping or not),
+ * longest first, ties by id: the order in which llama.cpp cuts them out.
+ * *out NULL when none occurs. */
+static int cut_order(const llm_tokenizer *tk, const struct cut_set *cs, const char *text, size_t len,
+		     int32_t **out, size_t *n_out)
+{
+	*out = NULL, *n_out = 0;
+	uint32_t total = cs->at[256];
+	if (!cs->ids || !total)
+		return 0;
+	uint8_t *seen = calloc(total, 1);
+	if (!seen)
+		return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		for (uint32_t j = cs->at[c]; j < cs->at[c + 1]; j++) {
+			int32_t id = cs->ids[j];
+			if (!seen[j] && tk->len[id] <= len - i && memcmp(text + i, tk_str(tk, id), tk->len[id]) == 0)
+				seen[j] = 1, n++;
+		}
+	}
+	struct cut_key *k = n ? malloc(n * sizeof *k) : NULL;
+	int32_t *ids = n ? malloc(n * sizeof *ids) : NULL;
+	if (n && (!k || !ids)) {
+		free(seen), free(k), free(ids);
+		return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
+	}
+	n = 0;
+	for (uint32_t j = 0; j < total; j++)
+		if (seen[j])
+			k[n++] = (struct cut_key){ 0, tk->len[cs->ids[j]], cs->ids[j] };
+	free(seen);
+	qsort(k, n, sizeof *k, by_length);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = k[i].id;
+	free(k);
+	*out = ids, *n_out = n;
+	return 0;
+}
+
 /* isspace() in the C locale, as llama.cpp strips */
 static int c_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
-/* The longest token of cs starting at text[i], or -1. */
-static int32_t cut_match(const llm_tokenizer *tk, const struct cut_set *cs, const char *text,
-			 size_t len, size_t i)
+/* Cut token id out of every raw piece of f (into g, emptied first), left
+ * to right, dropping the whitespace its strip flags name. */
+static int cut_token(const llm_tokenizer *tk, const char *text, int32_t id, const struct frags *f,
+		     struct frags *g)
 {
-	unsigned char c = (unsigned char)text[i];
-	for (uint32_t j = cs->at[c]; j < cs->at[c + 1]; j++) {
-		int32_t id = cs->ids[j];
-		if (tk->len[id] <= len - i && memcmp(text + i, tk_str(tk, id), tk->len[id]) == 0)
-			return id;
+	const char *t = tk_str(tk, id);
+	size_t tl = tk->len[id];
+	int strip = tk->strip ? tk->strip[id] : 0, rc = 0;
+	g->n = 0;
+	for (size_t k = 0; k < f->n && rc == 0; k++) {
+		struct frag p = f->v[k];
+		if (p.id >= 0) {
+			rc = frag_push(g, p.id, p.off, p.len);
+			continue;
+		}
+		size_t o = p.off, e = p.off + p.len;
+		const char *hit;
+		while (rc == 0 && o < e && (hit = memmem(text + o, e - o, t, tl))) {
+			size_t m = (size_t)(hit - text), le = m;
+			while ((strip & STRIP_LEFT) && le > o && c_space(text[le - 1]))
+				le--;
+			if (le > o)
+				rc = frag_push(g, -1, o, le - o);
+			if (rc == 0)
+				rc = frag_push(g, id, m, tl);
+			o = m + tl;
+			while ((strip & STRIP_RIGHT) && o < e && c_space(text[o]))
+				o++;
+		}
+		if (rc == 0 && o < e)
+			rc = frag_push(g, -1, o, e - o);
 	}
-	return -1;
+	return rc;
 }
 
 /* Tokenize raw text (no token of the cut set inside).  Raw text starts the
@@ -1202,31 +1298,25 @@ int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, unsigned
 	int rc = 0;
 	if ((flags & LLM_TOKENIZE_BOS) && tk->bos >= 0)
 		rc = ids_push(&o, tk->bos);
-	/* the cut set's tokens are cut out first, leftmost-longest (as Hugging
-	 * Face matches added tokens); the raw text between them, less the
+	/* the cut set's tokens are cut out first, longest first over the whole
+	 * text, as llama.cpp does (Hugging Face's leftmost-longest gives the
+	 * same unless two overlap); the raw text between them, less the
 	 * whitespace their strip flags drop, is tokenized */
-	size_t start = 0;
-	for (size_t i = 0; i < len && rc == 0 && cs->ids;) {
-		int32_t id = cut_match(tk, cs, text, len, i);
-		if (id < 0) {
-			i++;
-			continue;
-		}
-		int strip = tk->strip ? tk->strip[id] : 0;
-		size_t end = i;
-		while ((strip & STRIP_LEFT) && end > start && c_space(text[end - 1]))
-			end--;
-		if (end > start)
-			rc = tokenize_raw(tk, &w, text + start, end - start, &o);
-		if (rc == 0)
-			rc = ids_push(&o, id);
-		i += tk->len[id];
-		while ((strip & STRIP_RIGHT) && i < len && c_space(text[i]))
-			i++;
-		start = i;
+	int32_t *order = NULL;
+	size_t n_order = 0;
+	struct frags f = {0}, g = {0};
+	if (rc == 0 && (rc = cut_order(tk, cs, text, len, &order, &n_order)) == 0 && len)
+		rc = frag_push(&f, -1, 0, len);
+	for (size_t k = 0; k < n_order && rc == 0; k++) {
+		rc = cut_token(tk, text, order[k], &f, &g);
+		struct frags t = f;
+		f = g, g = t;
 	}
-	if (rc == 0 && len > start)
-		rc = tokenize_raw(tk, &w, text + start, len - start, &o);
+	for (size_t k = 0; k < f.n && rc == 0; k++)
+		rc = f.v[k].id >= 0 ? ids_push(&o, f.v[k].id) : tokenize_raw(tk, &w, text + f.v[k].off, f.v[k].len, &o);
+	free(order);
+	free(f.v);
+	free(g.v);
 	free(w.sym);
 	free(w.heap.v);
 	free(w.buf);

@@ -408,16 +408,17 @@ static void test_spm_small(void)
 	 * user-defined token), before jina's "<mask>" (user-defined here);
 	 * kept for any other name */
 	tok[n] = "<mask>", type[n] = 4, score[n] = 0;
-	const int32_t MASK = (int32_t)n;
+	tok[n + 1] = "x>>y", type[n + 1] = 4, score[n + 1] = 0;
+	const int32_t MASK = (int32_t)n, XY = (int32_t)n + 1;
 	const char *names[][2] = {{"general.name", "Phi-3-mini-4k-instruct"}, {"general.name", "Llama"},
 				  {"tokenizer.ggml.pre", "jina-v2-code"}};
 	for (int k = 0; k < 3; k++) {
 		llm_meta_init(&m);
 		llm_meta_set_str(&m, "tokenizer.ggml.model", "llama");
 		llm_meta_set_str(&m, names[k][0], names[k][1]);
-		set_tokens(&m, tok, n + 1);
-		llm_meta_set_arr(&m, "tokenizer.ggml.scores", LLM_V_F32, score, n + 1);
-		llm_meta_set_arr(&m, "tokenizer.ggml.token_type", LLM_V_I32, type, n + 1);
+		set_tokens(&m, tok, n + 2);
+		llm_meta_set_arr(&m, "tokenizer.ggml.scores", LLM_V_F32, score, n + 2);
+		llm_meta_set_arr(&m, "tokenizer.ggml.token_type", LLM_V_I32, type, n + 2);
 		rc = llm_tokenizer_open(&tk, &m);
 		llm_meta_clear(&m);
 		CHECK(rc == 0, "spm strip open", "%s", llm_errmsg());
@@ -429,10 +430,15 @@ static void test_spm_small(void)
 			      ids_are(tk, "</s> ", LLM_TOKENIZE_SPECIAL, (int32_t[]){2}, 1) &&
 			      ids_are(tk, "a <mask>", 0, (int32_t[]){SPA, SP, MASK}, 3),
 			      "spm phi-3 drops whitespace after its special tokens", "see above");
-		else if (k == 1)
+		else if (k == 1) {
 			CHECK(ids_are(tk, "<x> a", 0, (int32_t[]){X, SP, SPA}, 3) &&
 			      ids_are(tk, "</s> a", LLM_TOKENIZE_SPECIAL, (int32_t[]){2, SP, SPA}, 3),
 			      "spm other names keep whitespace after special tokens", "see above");
+			/* overlapping tokens: the longest over the whole text goes
+			 * first, as in llama.cpp ("<x>" at 0 would be leftmost) */
+			CHECK(ids_are(tk, "<x>>y<x>", 0, (int32_t[]){SP, 3 + '<', XY, X}, 4),
+			      "spm longest cut-out token first", "see above");
+		}
 		else
 			CHECK(ids_are(tk, "a \t<mask> a", 0, (int32_t[]){SPA, MASK, SP, SPA}, 4) &&
 			      ids_are(tk, "<x> a", 0, (int32_t[]){X, SP, SPA}, 3),
