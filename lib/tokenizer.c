@@ -1220,9 +1220,13 @@ static int cut_order(const llm_tokenizer *tk, const struct cut_set *cs, const ch
 				seen[j] = 1, n++;
 		}
 	}
-	struct cut_key *k = n ? malloc(n * sizeof *k) : NULL;
-	int32_t *ids = n ? malloc(n * sizeof *ids) : NULL;
-	if (n && (!k || !ids)) {
+	if (n == 0) {
+		free(seen);
+		return 0;
+	}
+	struct cut_key *k = malloc(n * sizeof *k);
+	int32_t *ids = malloc(n * sizeof *ids);
+	if (!k || !ids) {
 		free(seen), free(k), free(ids);
 		return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
 	}
