@@ -424,13 +424,13 @@ static void test_spm_small(void)
 		CHECK(rc == 0, "spm strip open", "%s", llm_errmsg());
 		if (rc)
 			continue;
-		if (k == 0)
+		if (k == 0) {
 			CHECK(ids_are(tk, "<x> \n a", 0, (int32_t[]){X, SPA}, 2) &&
 			      ids_are(tk, "</s>\ta<s> a", LLM_TOKENIZE_SPECIAL, (int32_t[]){2, SPA, 1, SP, SPA}, 5) &&
 			      ids_are(tk, "</s> ", LLM_TOKENIZE_SPECIAL, (int32_t[]){2}, 1) &&
 			      ids_are(tk, "a <mask>", 0, (int32_t[]){SPA, SP, MASK}, 3),
 			      "spm phi-3 drops whitespace after its special tokens", "see above");
-		else if (k == 1) {
+		} else if (k == 1) {
 			CHECK(ids_are(tk, "<x> a", 0, (int32_t[]){X, SP, SPA}, 3) &&
 			      ids_are(tk, "</s> a", LLM_TOKENIZE_SPECIAL, (int32_t[]){2, SP, SPA}, 3),
 			      "spm other names keep whitespace after special tokens", "see above");
@@ -438,11 +438,11 @@ static void test_spm_small(void)
 			 * first, as in llama.cpp ("<x>" at 0 would be leftmost) */
 			CHECK(ids_are(tk, "<x>>y<x>", 0, (int32_t[]){SP, 3 + '<', XY, X}, 4),
 			      "spm longest cut-out token first", "see above");
-		}
-		else
+		} else {
 			CHECK(ids_are(tk, "a \t<mask> a", 0, (int32_t[]){SPA, MASK, SP, SPA}, 4) &&
 			      ids_are(tk, "<x> a", 0, (int32_t[]){X, SP, SPA}, 3),
 			      "spm jina drops whitespace before <mask>", "see above");
+		}
 		llm_tokenizer_free(tk);
 	}
 }
