@@ -861,10 +861,11 @@ VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_q
 			/* The whole block in range (all but a chunk's last 8 KiB): a
 			 * constant count, two a loop, 2.5 instructions a line where
 			 * the loop bounded line by line took 8 (GCC 12): Q4_0
-			 * decoding in cache 1.06-1.09x faster (512 x 2048, one
-			 * thread, 30 alternations in one process, 6 runs), Q4_1
-			 * 1.12x; from memory 0.98-1.05x (the TinyLlama sequence,
-			 * 2 threads, medians of 10-16 alternated rounds). */
+			 * decoding in cache 1.02-1.09x faster (512 x 2048, one
+			 * thread, 30 alternations in one process, 4 runs; median
+			 * 1.08x), Q4_1 1.12x; from memory 0.98-1.05x (the
+			 * TinyLlama sequence, 2 threads, medians of 10-16
+			 * alternated rounds). */
 			if (left >= PF_AHEAD_Q4 + BLK(kind)) {
 				const char *a = (const char *)base + PF_AHEAD_Q4;
 				_Static_assert(BLK(KIND_Q2_K) % 128 == 0 && BLK(KIND_Q3_K) % 128 == 0 &&
