@@ -644,15 +644,16 @@ static int setup_strip(llm_tokenizer *tk, const llm_meta *m)
 	llm_meta_get_str(m, "general.name", &name, NULL);
 	llm_meta_get_str(m, "tokenizer.ggml.pre", &pre, NULL);
 	llm_meta_get_str(m, "general.architecture", &arch, NULL);
-	char lower[256];
-	size_t n = 0;
-	for (; name[n] && n < sizeof lower - 1; n++)
-		lower[n] = name[n] >= 'A' && name[n] <= 'Z' ? (char)(name[n] - 'A' + 'a') : name[n];
-	lower[n] = 0;
+	char *lower = strdup(name);
+	if (!lower)
+		return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
+	for (char *c = lower; *c; c++)
+		*c = *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a') : *c;
 	int jina = has_any(pre, (const char *const[]){ "jina-v2-de", "jina-v2-es", "jina-v2-code", NULL }) ||
 		   has_any(arch, (const char *const[]){ "nomic-bert-moe", "jina-bert-v3", NULL });
 	int phi3 = !jina && has_any(lower, (const char *const[]){ "phi-3", "phi3", NULL });
 	int mbert = !jina && !phi3 && strstr(lower, "modern-bert");
+	free(lower);
 	if (!jina && !phi3 && !mbert)
 		return 0;
 	if (!(tk->strip = calloc((size_t)tk->n_vocab, 1)))
