@@ -818,6 +818,20 @@ const char *llm_token_str(const llm_tokenizer *tk, int32_t id)
 /* ---------------------------------------------------------------- */
 /* tokenizing                                                       */
 
+/* Room for one more element in the array *v of *cap (n in use) elements of
+ * size bytes: full, it doubles (first the first time). */
+static int room(void **v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? 2 * *cap : first;
+	void *p = realloc(*v, c * size);
+	if (!p)
+		return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
+	*v = p, *cap = c;
+	return 0;
+}
+
 struct ids {
 	int32_t *v;
 	size_t n, cap;
@@ -825,15 +839,10 @@ struct ids {
 
 static int ids_push(struct ids *o, int32_t id)
 {
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? 2 * o->cap : 64;
-		int32_t *v = realloc(o->v, cap * sizeof *v);
-		if (!v)
-			return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
-		o->v = v, o->cap = cap;
-	}
-	o->v[o->n++] = id;
-	return 0;
+	int rc = room((void **)&o->v, &o->cap, o->n, sizeof *o->v, 64);
+	if (rc == 0)
+		o->v[o->n++] = id;
+	return rc;
 }
 
 /* A symbol of the merge loops: a run of bytes [start, start+n) of the
@@ -865,13 +874,9 @@ static int pair_less(const struct pair *a, const struct pair *b)
 
 static int heap_push(struct heap *h, struct pair p)
 {
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 256;
-		struct pair *v = realloc(h->v, cap * sizeof *v);
-		if (!v)
-			return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
-		h->v = v, h->cap = cap;
-	}
+	int rc = room((void **)&h->v, &h->cap, h->n, sizeof *h->v, 256);
+	if (rc)
+		return rc;
 	size_t i = h->n++;
 	while (i > 0) {
 		size_t up = (i - 1) / 2;
@@ -1181,15 +1186,10 @@ struct frags {
 
 static int frag_push(struct frags *f, int32_t id, size_t off, size_t len)
 {
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? 2 * f->cap : 16;
-		struct frag *v = realloc(f->v, cap * sizeof *v);
-		if (!v)
-			return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
-		f->v = v, f->cap = cap;
-	}
-	f->v[f->n++] = (struct frag){ id, off, len };
-	return 0;
+	int rc = room((void **)&f->v, &f->cap, f->n, sizeof *f->v, 16);
+	if (rc == 0)
+		f->v[f->n++] = (struct frag){ id, off, len };
+	return rc;
 }
 
 /* longest first, ties by id (qsort over cut_key: first unused) */
