@@ -679,11 +679,25 @@ static const void *quant_x(llm_model *m, const float *x, int n, const struct wei
 	return xq;
 }
 
-/* y[n][d] = x[n][k] W^T (+ the adapter's term); xq from quant_x */
+/* The pack of the product that follows, when decoding, layer l's k-th
+ * (0 QKV, 1 output, 2 gate and up, 3 down; the logits' after the last
+ * layer, the first layer's after the logits): for llm_qpack_then. */
+static const llm_qpack *next_pack(const llm_model *m, int l, int k)
+{
+	if (l < 0 || (k == 3 && l + 1 == m->hp.n_layer))
+		return l < 0 ? m->layers[0].qkv.pk : m->out.pk;
+	const struct layer *L = &m->layers[k == 3 ? l + 1 : l];
+	return k == 0 ? L->wo.pk : k == 1 ? L->gu.pk : k == 2 ? L->w2.pk : L->qkv.pk;
+}
+
+/* y[n][d] = x[n][k] W^T (+ the adapter's term); xq from quant_x; next:
+ * the pack of the product after this one (next_pack) */
 static int matmul(llm_model *m, float *y, const struct weight *w, const float *x, const void *xq,
-		  int n)
+		  int n, const llm_qpack *next)
 {
 	int rc = 0;
+	if (w->pk && n == 1)
+		llm_qpack_then(m->tp, next);
 	if (w->pk)
 		llm_qpack_matmul(y, w->pk, xq, n, m->tp);
 	else if (w->fp)
@@ -701,17 +715,19 @@ static int matmul(llm_model *m, float *y, const struct weight *w, const float *x
  * points ys[k] at them (m->ys, valid until the next stacked product)
  * instead of copying them out. */
 static int matmul_stack(llm_model *m, const struct stack *st, float **ys, const float *x,
-			const void *xq, int n, int view)
+			const void *xq, int n, int view, const llm_qpack *next)
 {
 	int rc = 0;
 	if (!st->pk && !st->fp) {
 		for (int k = 0; !rc && k < st->n; k++)
-			rc = matmul(m, ys[k], st->w[k], x, xq, n);
+			rc = matmul(m, ys[k], st->w[k], x, xq, n, k + 1 < st->n ? st->w[k + 1]->pk : next);
 		return rc;
 	}
 	int64_t D = 0;
 	for (int k = 0; k < st->n; k++)
 		D += st->w[k]->d;
+	if (st->pk && n == 1)
+		llm_qpack_then(m->tp, next);
 	if (st->pk)
 		llm_qpack_matmul(m->ys, st->pk, xq, n, m->tp);
 	else if ((rc = llm_fpack_matmul(m->ys, st->fp, x, n, m->tp)))
@@ -780,7 +796,8 @@ static int forward_chunk(llm_model *m, const int32_t *tokens, int n, int pos)
 		for (int t = 0; t < n; t++)
 			llm_rmsnorm(m->xb + t * E, m->x + t * E, L->attn_norm, E, hp->rms_eps);
 		const void *xq = quant_x(m, m->xb, n, &L->wq, &L->wk, &L->wv);
-		if ((rc = matmul_stack(m, &L->qkv, (float *[]){ m->q, k, v }, m->xb, xq, n, 0)))
+		if ((rc = matmul_stack(m, &L->qkv, (float *[]){ m->q, k, v }, m->xb, xq, n, 0,
+				       next_pack(m, l, 0))))
 			return rc;
 		for (int t = 0; t < n; t++) {
 			const float *cs = m->cs + (size_t)t * hp->rope_dim;
@@ -788,7 +805,8 @@ static int forward_chunk(llm_model *m, const int32_t *tokens, int n, int pos)
 			llm_rope(k + t * KD, hp->n_head_kv, hp->head_dim, hp->rope_dim, cs);
 		}
 		if ((rc = attention(m, l, n, pos)) ||
-		    (rc = matmul(m, m->xb2, &L->wo, m->att, quant_x(m, m->att, n, &L->wo, NULL, NULL), n)))
+		    (rc = matmul(m, m->xb2, &L->wo, m->att, quant_x(m, m->att, n, &L->wo, NULL, NULL), n,
+				      next_pack(m, l, 1))))
 			return rc;
 		llm_add(m->x, m->xb2, n * E);
 
@@ -796,10 +814,11 @@ static int forward_chunk(llm_model *m, const int32_t *tokens, int n, int pos)
 			llm_rmsnorm(m->xb + t * E, m->x + t * E, L->ffn_norm, E, hp->rms_eps);
 		xq = quant_x(m, m->xb, n, &L->w1, &L->w3, NULL);
 		float *gu[2] = { m->hb, m->hb2 };
-		if ((rc = matmul_stack(m, &L->gu, gu, m->xb, xq, n, 1)))
+		if ((rc = matmul_stack(m, &L->gu, gu, m->xb, xq, n, 1, next_pack(m, l, 2))))
 			return rc;
 		llm_silu_mul(m->hb, gu[0], gu[1], n * F);
-		if ((rc = matmul(m, m->xb2, &L->w2, m->hb, quant_x(m, m->hb, n, &L->w2, NULL, NULL), n)))
+		if ((rc = matmul(m, m->xb2, &L->w2, m->hb, quant_x(m, m->hb, n, &L->w2, NULL, NULL), n,
+				  next_pack(m, l, 3))))
 			return rc;
 		llm_add(m->x, m->xb2, n * E);
 	}
@@ -836,10 +855,11 @@ int llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *l
 			for (int t = 0; t < nc; t++)
 				llm_rmsnorm(m->xb + t * E, m->x + t * E, m->out_norm, E, hp->rms_eps);
 			rc = matmul(m, logits + (size_t)c0 * V, &m->out, m->xb,
-				    quant_x(m, m->xb, nc, &m->out, NULL, NULL), nc);
+				    quant_x(m, m->xb, nc, &m->out, NULL, NULL), nc, NULL);
 		} else if (c0 + nc == n) {
 			llm_rmsnorm(m->xb, m->x + (nc - 1) * E, m->out_norm, E, hp->rms_eps);
-			rc = matmul(m, logits, &m->out, m->xb, quant_x(m, m->xb, 1, &m->out, NULL, NULL), 1);
+			rc = matmul(m, logits, &m->out, m->xb, quant_x(m, m->xb, 1, &m->out, NULL, NULL), 1,
+				    next_pack(m, -1, 0));
 		}
 		if (rc)
 			return rc;

@@ -113,6 +113,13 @@ size_t llm_qpack_x_size(int64_t n, int64_t m);
  * aligned). */
 void llm_qpack_quant_x(void *xq, const float *x, int64_t n, int64_t m);
 
+/* Before a one-token llm_qpack_matmul on tp: the threads that finish
+ * their share of it early ask for the start of their likely share of next
+ * (the one-token product that follows it), so that memory stays busy
+ * through the serial work between the two.  A hint (llm_threadpool_then);
+ * next NULL gives none. */
+void llm_qpack_then(llm_threadpool *tp, const llm_qpack *next);
+
 /* Y[m][d] = X[m][n] W^T from X quantized by llm_qpack_quant_x (same n),
  * rows split over tp (NULL: caller's thread). */
 void llm_qpack_matmul(float *y, const llm_qpack *p, const void *xq, int64_t m,

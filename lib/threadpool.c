@@ -90,6 +90,10 @@ struct llm_threadpool {
 	_Atomic(float *) y;
 	atomic_llong per_item, y_len;
 	atomic_llong chunk_begin[MAX_CHUNKS + 1];
+	_Atomic(llm_parallel_idle_fn) ifn; /* the job's idle hint (llm_threadpool_then) */
+	_Atomic(const void *) iarg;
+	llm_parallel_idle_fn then_fn;      /* the hint for the next job (caller's) */
+	const void *then_arg;
 	/* output jobs: (gen << 1) while chunk c is not committed, | 1 after */
 	atomic_uint_least64_t commit[MAX_CHUNKS];
 };
@@ -198,6 +202,18 @@ static void work(llm_threadpool *tp, unsigned g, struct worker_arg *wa)
 	}
 }
 
+/* Job g's idle hint, if job g is still the current one (seqlock reader). */
+static void idle(llm_threadpool *tp, unsigned g, int tid)
+{
+	if (atomic_load_explicit(&tp->desc, memory_order_acquire) != g)
+		return;
+	llm_parallel_idle_fn fn = atomic_load_explicit(&tp->ifn, RLX);
+	const void *arg = atomic_load_explicit(&tp->iarg, RLX);
+	atomic_thread_fence(memory_order_acquire);
+	if (fn && atomic_load_explicit(&tp->desc, RLX) == g)
+		fn(arg, tp, tid);
+}
+
 static void *worker(void *p)
 {
 	struct worker_arg *wa = p;
@@ -222,6 +238,7 @@ static void *worker(void *p)
 		if (tp->stop)
 			return NULL;
 		work(tp, g, wa);
+		idle(tp, g, wa->tid);
 	}
 }
 
@@ -245,6 +262,8 @@ int llm_threadpool_new(llm_threadpool **out, int n_threads)
 	atomic_init(&tp->redone, 0);
 	atomic_init(&tp->desc, 0);
 	atomic_init(&tp->redo, 0);
+	atomic_init(&tp->ifn, (llm_parallel_idle_fn)NULL);
+	atomic_init(&tp->iarg, (const void *)NULL);
 	tp->threads = calloc((size_t)n_threads, sizeof *tp->threads);
 	tp->wa = calloc((size_t)n_threads, sizeof *tp->wa);
 	if (!tp->threads || !tp->wa) {
@@ -290,6 +309,12 @@ void llm_threadpool_free(llm_threadpool *tp)
 
 int llm_threadpool_size(const llm_threadpool *tp) { return tp ? tp->n : 1; }
 
+void llm_threadpool_then(llm_threadpool *tp, llm_parallel_idle_fn fn, const void *arg)
+{
+	if (tp)
+		tp->then_fn = fn, tp->then_arg = arg;
+}
+
 void llm_threadpool_allow_redo(llm_threadpool *tp, int on)
 {
 	if (tp)
@@ -309,11 +334,25 @@ static int64_t now_ns(void)
 }
 
 /* Start rewriting the job's description (seqlock writer: readers that
- * see desc 0, or anything but their own generation, drop their copy). */
+ * see desc 0, or anything but their own generation, drop their copy),
+ * the idle hint first: the one given for this job, if any. */
 static void describe_begin(llm_threadpool *tp)
 {
 	atomic_store_explicit(&tp->desc, 0, RLX);
 	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&tp->ifn, tp->then_fn, RLX);
+	atomic_store_explicit(&tp->iarg, tp->then_arg, RLX);
+	tp->then_fn = NULL, tp->then_arg = NULL;
+}
+
+/* The size, in units of align, of chunk nc of a job with nw threads when
+ * left units remain, least at the smallest. */
+static int64_t chunk_units(int nw, int64_t left, int64_t least, int nc)
+{
+	int64_t sz = (left + 2 * nw - 1) / (2 * nw);
+	if (sz < least)
+		sz = least;
+	return sz > left || nc == MAX_CHUNKS - 1 ? left : sz;
 }
 
 /* Cut [0, n) into chunks (chunk_begin) and return their count: guided,
@@ -325,22 +364,29 @@ static void describe_begin(llm_threadpool *tp)
  * 24.2 against 24.1, F16 13.4 against 13.1. */
 static int cut(llm_threadpool *tp, int64_t n, int64_t grain, int64_t align)
 {
-	int nw = tp->n;
-	int64_t units = (n + align - 1) / align, left = units, pos = 0;
-	int64_t least = (grain + align - 1) / align;
+	int64_t left = (n + align - 1) / align, pos = 0, least = (grain + align - 1) / align;
 	int nc = 0;
 	while (left > 0) {
-		int64_t sz = (left + 2 * nw - 1) / (2 * nw);
-		if (sz < least)
-			sz = least;
-		if (sz > left || nc == MAX_CHUNKS - 1)
-			sz = left;
-		int64_t e = pos * align;
+		int64_t sz = chunk_units(tp->n, left, least, nc), e = pos * align;
 		atomic_store_explicit(&tp->chunk_begin[nc++], e > n ? n : e, RLX);
 		pos += sz, left -= sz;
 	}
 	atomic_store_explicit(&tp->chunk_begin[nc], n, RLX);
 	return nc;
+}
+
+int64_t llm_threadpool_chunk_begin(const llm_threadpool *tp, int64_t n, int64_t grain,
+				   int64_t align, int c)
+{
+	grain = grain < 1 ? 1 : grain, align = align < 1 ? 1 : align;
+	if (!tp || tp->n <= 1 || n / grain <= 1) /* run in the caller: one chunk */
+		return c == 0 && n > 0 ? 0 : n;
+	int64_t left = (n + align - 1) / align, pos = 0, least = (grain + align - 1) / align;
+	for (int k = 0; k < c && left > 0; k++) {
+		int64_t sz = chunk_units(llm_threadpool_size(tp), left, least, k);
+		pos += sz, left -= sz;
+	}
+	return left > 0 && pos * align < n ? pos * align : n;
 }
 
 /* Publish the job just described (nc chunks) and wake the workers. */
@@ -384,6 +430,7 @@ static void run_job(llm_threadpool *tp, unsigned g, int nc, int may_redo)
 	int64_t t0 = may_redo ? now_ns() : 0;
 	work(tp, g, &tp->wa[0]);
 	int64_t t1 = may_redo ? now_ns() : 0, patience = t1 - t0;
+	idle(tp, g, 0);
 	if (patience < REDO_MIN_NS)
 		patience = REDO_MIN_NS;
 	for (int spins = 0; atomic_load(&tp->done) < nc; spins++) {
@@ -403,10 +450,13 @@ static int64_t clamp1(int64_t v) { return v < 1 ? 1 : v; }
 void llm_threadpool_run(llm_threadpool *tp, int64_t n, int64_t grain, int64_t align,
 			llm_parallel_fn fn, void *arg)
 {
-	if (n <= 0)
+	if (n <= 0) {
+		llm_threadpool_then(tp, NULL, NULL);
 		return;
+	}
 	grain = clamp1(grain), align = clamp1(align);
 	if (!tp || tp->n <= 1 || n / grain <= 1) {
+		llm_threadpool_then(tp, NULL, NULL); /* the hint was for this job */
 		fn(arg, 0, n, 0);
 		return;
 	}
@@ -423,10 +473,13 @@ void llm_threadpool_run_out(llm_threadpool *tp, int64_t n, int64_t grain, int64_
 			    int64_t per_item, int64_t y_len)
 {
 	uint64_t words[ARG_WORDS] = { 0 };
-	if (n <= 0)
+	if (n <= 0) {
+		llm_threadpool_then(tp, NULL, NULL);
 		return;
+	}
 	grain = clamp1(grain), align = clamp1(align);
 	if (arg_size > sizeof words || !tp || tp->n <= 1 || n / grain <= 1) {
+		llm_threadpool_then(tp, NULL, NULL); /* the hint was for this job */
 		fn(arg, 0, n, y); /* an argument too large to copy: one thread */
 		return;
 	}

@@ -62,6 +62,20 @@ void llm_threadpool_allow_redo(llm_threadpool *tp, int on);
 /* Chunks the caller has taken over so far. */
 long long llm_threadpool_redone(const llm_threadpool *tp);
 
+/* A hint for the next job (the next llm_threadpool_run or _run_out call
+ * only; dropped if that call runs fn in the caller alone): each thread
+ * that finds no chunk of it left to claim calls fn(arg, tp, tid) once,
+ * the caller before it waits for the others' chunks, so that a thread
+ * about to idle can ask for the memory it will read next.  fn may run
+ * late (after the job has returned) or not at all, and arg must stay
+ * valid until llm_threadpool_free. */
+typedef void (*llm_parallel_idle_fn)(const void *arg, const llm_threadpool *tp, int tid);
+void llm_threadpool_then(llm_threadpool *tp, llm_parallel_idle_fn fn, const void *arg);
+/* Where chunk c of a job over [0, n) cut with grain and align begins (n
+ * when there are c chunks or fewer), as llm_threadpool_run cuts it. */
+int64_t llm_threadpool_chunk_begin(const llm_threadpool *tp, int64_t n, int64_t grain,
+				   int64_t align, int c);
+
 /* Online CPUs (>= 1). */
 int llm_cpu_count(void);
 

@@ -566,6 +566,82 @@ static void test_pool(llm_threadpool *tp)
 	      llm_threadpool_size(tp));
 }
 
+/* Chunks as llm_threadpool_chunk_begin predicts them, and the idle hint:
+ * once per thread that took part, for the next job only. */
+struct begins {
+	int64_t b[512];
+	atomic_int n;
+};
+static void begins_fn(void *arg, int64_t b, int64_t e, int tid)
+{
+	struct begins *v = arg;
+	(void)e, (void)tid;
+	int i = atomic_fetch_add(&v->n, 1);
+	if (i < 512)
+		v->b[i] = b;
+}
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+static atomic_int idle_calls[3];
+static void idle_fn(const void *arg, const llm_threadpool *tp, int tid)
+{
+	(void)tp;
+	if (arg == (const void *)idle_calls && tid >= 0 && tid < 3)
+		atomic_fetch_add(&idle_calls[tid], 1);
+}
+static void test_pool_then(llm_threadpool *tp)
+{
+	int bad = 0;
+	for (int64_t n = 1; n < 5000; n = n * 3 + 1)
+		for (int64_t g = 1; g <= 64; g *= 4)
+			for (int64_t al = 1; al <= 8; al *= 8) {
+				struct begins v;
+				atomic_init(&v.n, 0);
+				llm_threadpool_run(tp, n, g, al, begins_fn, &v);
+				int nc = atomic_load(&v.n);
+				qsort(v.b, (size_t)nc, sizeof *v.b, cmp_i64);
+				for (int c = 0; c < nc; c++)
+					bad += llm_threadpool_chunk_begin(tp, n, g, al, c) != v.b[c];
+				bad += llm_threadpool_chunk_begin(tp, n, g, al, nc) != n;
+			}
+	CHECK(!bad, "threadpool_chunk_begin", "%d chunk starts predicted wrong", bad);
+
+	/* a worker may call late (after the job has returned), never twice */
+	enum { JOBS = 200 };
+	int *c = calloc(4096, sizeof *c);
+	int calls0 = 0, more = 0;
+	for (int k = 0; k < JOBS; k++) {
+		struct visit v = { c, 1, 0, 0, 0 };
+		int before = atomic_load(&idle_calls[0]);
+		llm_threadpool_then(tp, idle_fn, idle_calls);
+		llm_threadpool_run(tp, 4096, 8, 1, visit_fn, &v);
+		calls0 += atomic_load(&idle_calls[0]) - before;
+	}
+	/* the next job has no hint; one that runs in the caller drops it */
+	int after[3];
+	nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	for (int t = 0; t < 3; t++)
+		after[t] = atomic_load(&idle_calls[t]);
+	for (int t = 1; t < 3; t++)
+		more += after[t] > JOBS;
+	struct visit v = { c, 1, 0, 0, 0 };
+	llm_threadpool_run(tp, 4096, 8, 1, visit_fn, &v);
+	llm_threadpool_then(tp, idle_fn, idle_calls);
+	llm_threadpool_run(tp, 4, 8, 1, visit_fn, &v);
+	llm_threadpool_run(tp, 4096, 8, 1, visit_fn, &v);
+	nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	int stray = 0;
+	for (int t = 0; t < 3; t++)
+		stray += atomic_load(&idle_calls[t]) - after[t];
+	free(c);
+	CHECK(calls0 == JOBS && !more && !stray, "threadpool_idle_hint",
+	      "caller called %d times in %d jobs, %d workers more often than that, %d calls without a hint",
+	      calls0, JOBS, more, stray);
+}
+
 int main(void)
 {
 	llm_threadpool *tp;
@@ -575,6 +651,7 @@ int main(void)
 	}
 	printf("# best instruction set: %s\n", llm_isa_name(llm_isa_best()));
 	test_pool(tp);
+	test_pool_then(tp);
 	test_dots();
 	test_matvec_matmul(tp);
 	test_small_ops();
