@@ -585,12 +585,12 @@ static int cmp_i64(const void *a, const void *b)
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 	return x < y ? -1 : x > y;
 }
-static atomic_int idle_calls[3];
+static atomic_int idle_calls[3], idle_dropped[3];
 static void idle_fn(const void *arg, const llm_threadpool *tp, int tid)
 {
 	(void)tp;
-	if (arg == (const void *)idle_calls && tid >= 0 && tid < 3)
-		atomic_fetch_add(&idle_calls[tid], 1);
+	if (tid >= 0 && tid < 3)
+		atomic_fetch_add(&((atomic_int *)arg)[tid], 1);
 }
 static void test_pool_then(llm_threadpool *tp)
 {
@@ -609,33 +609,31 @@ static void test_pool_then(llm_threadpool *tp)
 			}
 	CHECK(!bad, "threadpool_chunk_begin", "%d chunk starts predicted wrong", bad);
 
-	/* a worker may call late (after the job has returned), never twice */
+	/* The caller calls the hint once per job, before it returns; a worker
+	 * may call late (after the job has returned), never twice. */
 	enum { JOBS = 200 };
 	int *c = calloc(4096, sizeof *c);
 	int calls0 = 0, more = 0;
+	struct visit v = { c, 1, 0, 0, 0 };
 	for (int k = 0; k < JOBS; k++) {
-		struct visit v = { c, 1, 0, 0, 0 };
 		int before = atomic_load(&idle_calls[0]);
 		llm_threadpool_then(tp, idle_fn, idle_calls);
 		llm_threadpool_run(tp, 4096, 8, 1, visit_fn, &v);
 		calls0 += atomic_load(&idle_calls[0]) - before;
 	}
-	/* the next job has no hint; one that runs in the caller drops it */
-	int after[3];
-	nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
-	for (int t = 0; t < 3; t++)
-		after[t] = atomic_load(&idle_calls[t]);
-	for (int t = 1; t < 3; t++)
-		more += after[t] > JOBS;
-	struct visit v = { c, 1, 0, 0, 0 };
+	/* the next job has no hint (the caller's count stays), and a hint
+	 * given to a job that runs in the caller alone is dropped */
+	int before = atomic_load(&idle_calls[0]);
 	llm_threadpool_run(tp, 4096, 8, 1, visit_fn, &v);
-	llm_threadpool_then(tp, idle_fn, idle_calls);
+	int stray = atomic_load(&idle_calls[0]) - before;
+	llm_threadpool_then(tp, idle_fn, idle_dropped);
 	llm_threadpool_run(tp, 4, 8, 1, visit_fn, &v);
 	llm_threadpool_run(tp, 4096, 8, 1, visit_fn, &v);
-	nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
-	int stray = 0;
+	nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
 	for (int t = 0; t < 3; t++)
-		stray += atomic_load(&idle_calls[t]) - after[t];
+		stray += atomic_load(&idle_dropped[t]);
+	for (int t = 1; t < 3; t++)
+		more += atomic_load(&idle_calls[t]) > JOBS;
 	free(c);
 	CHECK(calls0 == JOBS && !more && !stray, "threadpool_idle_hint",
 	      "caller called %d times in %d jobs, %d workers more often than that, %d calls without a hint",
