@@ -1192,13 +1192,6 @@ static int frag_push(struct frags *f, int32_t id, size_t off, size_t len)
 	return rc;
 }
 
-/* longest first, ties by id (qsort over cut_key: first unused) */
-static int by_length(const void *a, const void *b)
-{
-	const struct cut_key *x = a, *y = b;
-	return x->len != y->len ? (x->len > y->len ? -1 : 1) : (x->id > y->id) - (x->id < y->id);
-}
-
 /* The tokens of cs that occur anywhere in text (overlapping or not),
  * longest first, ties by id: the order in which llama.cpp cuts them out.
  * *out NULL when none occurs. */
@@ -1236,7 +1229,7 @@ static int cut_order(const llm_tokenizer *tk, const struct cut_set *cs, const ch
 		if (seen[j])
 			k[n++] = (struct cut_key){ 0, tk->len[cs->ids[j]], cs->ids[j] };
 	free(seen);
-	qsort(k, n, sizeof *k, by_length);
+	qsort(k, n, sizeof *k, cut_cmp); /* first all 0: longest first, ties by id */
 	for (size_t i = 0; i < n; i++)
 		ids[i] = k[i].id;
 	free(k);
