@@ -375,11 +375,17 @@ static int cut(llm_threadpool *tp, int64_t n, int64_t grain, int64_t align)
 	return nc;
 }
 
+/* a job of n items too small to share (or no pool): fn runs in the caller */
+static int alone(const llm_threadpool *tp, int64_t n, int64_t grain)
+{
+	return !tp || tp->n <= 1 || n / grain <= 1;
+}
+
 int64_t llm_threadpool_chunk_begin(const llm_threadpool *tp, int64_t n, int64_t grain,
 				   int64_t align, int c)
 {
 	grain = grain < 1 ? 1 : grain, align = align < 1 ? 1 : align;
-	if (!tp || tp->n <= 1 || n / grain <= 1) /* run in the caller: one chunk */
+	if (alone(tp, n, grain)) /* one chunk */
 		return c == 0 && n > 0 ? 0 : n;
 	int64_t left = (n + align - 1) / align, pos = 0, least = (grain + align - 1) / align;
 	for (int k = 0; k < c && left > 0; k++) {
@@ -455,7 +461,7 @@ void llm_threadpool_run(llm_threadpool *tp, int64_t n, int64_t grain, int64_t al
 		return;
 	}
 	grain = clamp1(grain), align = clamp1(align);
-	if (!tp || tp->n <= 1 || n / grain <= 1) {
+	if (alone(tp, n, grain)) {
 		llm_threadpool_then(tp, NULL, NULL); /* the hint was for this job */
 		fn(arg, 0, n, 0);
 		return;
@@ -478,7 +484,7 @@ void llm_threadpool_run_out(llm_threadpool *tp, int64_t n, int64_t grain, int64_
 		return;
 	}
 	grain = clamp1(grain), align = clamp1(align);
-	if (arg_size > sizeof words || !tp || tp->n <= 1 || n / grain <= 1) {
+	if (arg_size > sizeof words || alone(tp, n, grain)) {
 		llm_threadpool_then(tp, NULL, NULL); /* the hint was for this job */
 		fn(arg, 0, n, y); /* an argument too large to copy: one thread */
 		return;
