@@ -696,14 +696,15 @@ static int matmul(llm_model *m, float *y, const struct weight *w, const float *x
 		  int n, const llm_qpack *next)
 {
 	int rc = 0;
-	if (w->pk && n == 1)
-		llm_qpack_then(m->tp, next);
-	if (w->pk)
+	if (w->pk) {
+		if (n == 1)
+			llm_qpack_then(m->tp, next);
 		llm_qpack_matmul(y, w->pk, xq, n, m->tp);
-	else if (w->fp)
+	} else if (w->fp) {
 		rc = llm_fpack_matmul(y, w->fp, x, n, m->tp);
-	else
+	} else {
 		rc = llm_matmul(y, w->data, w->type, x, w->n, w->d, n, m->tp);
+	}
 	if (!rc && w->lora)
 		llm_lora_hook_apply(w->lora, x, y, n);
 	return rc;
@@ -726,12 +727,13 @@ static int matmul_stack(llm_model *m, const struct stack *st, float **ys, const 
 	int64_t D = 0;
 	for (int k = 0; k < st->n; k++)
 		D += st->w[k]->d;
-	if (st->pk && n == 1)
-		llm_qpack_then(m->tp, next);
-	if (st->pk)
+	if (st->pk) {
+		if (n == 1)
+			llm_qpack_then(m->tp, next);
 		llm_qpack_matmul(m->ys, st->pk, xq, n, m->tp);
-	else if ((rc = llm_fpack_matmul(m->ys, st->fp, x, n, m->tp)))
+	} else if ((rc = llm_fpack_matmul(m->ys, st->fp, x, n, m->tp))) {
 		return rc;
+	}
 	for (int t = 0; t < n; t++) { /* [n][D] -> each weight's [n][d_k] */
 		int64_t off = 0;
 		for (int k = 0; k < st->n; k++) {
