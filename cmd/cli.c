@@ -1,6 +1,7 @@
 /* cli.c - see cli.h. */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include "cli.h"
 #include "error.h"
 #include "io.h"
+#include "unicode.h"
 
 int cli_quiet;
 int cli_progress_enabled = -1;
@@ -340,4 +342,32 @@ void cli_report_write(struct llm_out *o, char *text, size_t len)
 	if (llm_out_write(o, text, len) || llm_out_commit(o))
 		cli_die_lib();
 	free(text);
+}
+
+json_t *cli_json_str(const char *s, size_t len)
+{
+	size_t i = 0, o = 0;
+	uint32_t cp;
+	while (i < len) { /* well-formed as it is: no copy */
+		size_t k = llm_utf8_decode(s + i, len - i, &cp);
+		if (!k)
+			break;
+		i += k;
+	}
+	if (i == len)
+		return json_stringn_nocheck(s, len);
+	char *t = malloc(3 * len + 1); /* a byte becomes at most 3 (U+FFFD) */
+	if (!t)
+		return NULL;
+	for (i = 0; i < len;) {
+		size_t k = llm_utf8_decode(s + i, len - i, &cp);
+		if (k) {
+			memcpy(t + o, s + i, k), o += k, i += k;
+		} else {
+			o += llm_utf8_encode(t + o, 0xFFFD), i++;
+		}
+	}
+	json_t *j = json_stringn_nocheck(t, o);
+	free(t);
+	return j;
 }

@@ -78,6 +78,13 @@ void cli_report_write(struct llm_out *o, char *text, size_t len);
  * to it failed. */
 void cli_flush_stdout(void);
 
+/* s[0..len) as a JSON string (jansson's json_t): JSON text is Unicode,
+ * so each byte that is not part of well-formed UTF-8 (a damaged file's
+ * key or name, a path in another encoding) becomes U+FFFD, as Python's
+ * errors="replace" does; NUL stays (written \u0000).  NULL when out of
+ * memory. */
+struct json_t *cli_json_str(const char *s, size_t len);
+
 /* Default thread count: online CPUs. */
 int cli_nproc(void);
 

@@ -264,7 +264,7 @@ static void add_provenance(json_t *row)
 	}
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	for (char *const *a = cli_args(); *a; a++) /* as given, before option parsing */
-		json_array_append_new(args, json_string(*a));
+		json_array_append_new(args, cli_json_str(*a, strlen(*a)));
 	json_object_set_new(row, "tool", json_string(cmd.name));
 	json_object_set_new(row, "tool_version", json_string(LLM_VERSION));
 	json_object_set_new(row, "build_commit", json_string(LLM_GIT_REV));
@@ -274,7 +274,7 @@ static void add_provenance(json_t *row)
 	json_object_set_new(row, "n_cpus", json_integer(cpu.n_cpus));
 	json_object_set_new(row, "blas_core", json_string(llm_blas_core())); /* OpenBLAS's kernel set */
 	json_object_set_new(row, "git_commit", commit[0] ? json_string(commit) : json_null());
-	json_object_set_new(row, "git_branch", branch[0] ? json_string(branch) : json_null());
+	json_object_set_new(row, "git_branch", branch[0] ? cli_json_str(branch, strlen(branch)) : json_null());
 	json_object_set_new(row, "git_dirty", dirty < 0 ? json_null() : json_boolean(dirty));
 	json_object_set_new(row, "test_time", json_string(when));
 }
@@ -379,8 +379,8 @@ static json_t *model_row(const char *path, const char *type, uint64_t size, uint
 	snprintf(test, sizeof test, "%s%d", n_prompt ? "pp" : "tg", n_prompt ? n_prompt : n_gen);
 	for (int i = 0; i < reps; i++)
 		json_array_append_new(samples, json_real(ts[i]));
-	json_object_set_new(r, "model_filename", json_string(path));
-	json_object_set_new(r, "model_type", json_string(type));
+	json_object_set_new(r, "model_filename", cli_json_str(path, strlen(path)));
+	json_object_set_new(r, "model_type", cli_json_str(type, strlen(type)));
 	json_object_set_new(r, "model_size", json_integer((json_int_t)size));
 	json_object_set_new(r, "model_n_params", json_integer(n_params));
 	json_object_set_new(r, "n_threads", json_integer(threads));

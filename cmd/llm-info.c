@@ -96,7 +96,7 @@ static json_t *json_elem(enum llm_vtype t, const void *data, uint64_t i)
 	switch (t) {
 	case LLM_V_STR: {
 		const struct llm_str *s = data;
-		return json_stringn_nocheck(s[i].s, s[i].len);
+		return cli_json_str(s[i].s, s[i].len);
 	}
 	case LLM_V_BOOL: return json_boolean(((const uint8_t *)data)[i]);
 	case LLM_V_F32: case LLM_V_F64: {
@@ -107,6 +107,16 @@ static json_t *json_elem(enum llm_vtype t, const void *data, uint64_t i)
 	case LLM_V_I64: return json_integer(((const int64_t *)data)[i]);
 	default: return json_integer((json_int_t)llm_kv_arr_num(&tmp, i));
 	}
+}
+
+/* obj[key] = v, a key that is not UTF-8 made so as cli_json_str does */
+static void set_key(json_t *obj, const char *key, json_t *v)
+{
+	json_t *k = cli_json_str(key, strlen(key));
+	if (!k)
+		cli_die("out of memory");
+	json_object_set_new_nocheck(obj, json_string_value(k), v);
+	json_decref(k);
 }
 
 static json_t *json_kv(const struct llm_kv *kv)
@@ -223,27 +233,27 @@ int main(int argc, char **argv)
 		json_t *root = json_object();
 		for (int64_t i = 0; i < m->n; i++)
 			if (strncmp(m->kv[i].key, "provenance.", 11) == 0)
-				json_object_set_new(root, m->kv[i].key, json_kv(&m->kv[i]));
+				set_key(root, m->kv[i].key, json_kv(&m->kv[i]));
 		if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
 			cli_die("write error on stdout: %s", strerror(errno));
 		putchar('\n');
 		json_decref(root);
 	} else if (as_json) {
 		json_t *root = json_object(), *meta = json_object(), *ts = json_array();
-		json_object_set_new(root, "file", json_string(path));
+		json_object_set_new(root, "file", cli_json_str(path, strlen(path)));
 		json_object_set_new(root, "format", json_string(llm_ckpt_format_name(ck)));
 		json_object_set_new(root, "version", json_integer(llm_ckpt_version(ck)));
 		json_object_set_new(root, "compressed", json_boolean(llm_ckpt_compressed(ck)));
 		json_object_set_new(root, "files", json_integer(llm_ckpt_n_files(ck)));
 		for (int64_t i = 0; i < m->n; i++)
-			json_object_set_new(meta, m->kv[i].key, json_kv(&m->kv[i]));
+			set_key(meta, m->kv[i].key, json_kv(&m->kv[i]));
 		json_object_set_new(root, "metadata", meta);
 		for (int64_t i = 0; i < nt; i++) {
 			const struct llm_tensor_info *t = llm_ckpt_tensor(ck, i);
 			json_t *o = json_object(), *shape = json_array();
 			for (int d = 0; d < t->n_dims; d++)
 				json_array_append_new(shape, json_integer(t->ne[d]));
-			json_object_set_new(o, "name", json_string(t->name));
+			json_object_set_new(o, "name", cli_json_str(t->name, strlen(t->name)));
 			json_object_set_new(o, "type", json_string(llm_type_name(t->type)));
 			json_object_set_new(o, "shape", shape);
 			json_object_set_new(o, "offset", json_integer((json_int_t)t->offset));

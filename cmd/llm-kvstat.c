@@ -94,7 +94,7 @@ static void print_sizes(const struct llm_kv_size *r, int n, int fmt, const char 
 
 	if (fmt == FMT_JSON) {
 		json_t *root = json_object(), *rows = json_array();
-		json_object_set_new(root, "source", json_string(source));
+		json_object_set_new(root, "source", cli_json_str(source, strlen(source)));
 		json_object_set_new(root, "kv_type", json_string(type));
 		json_object_set_new(root, "ctx", json_integer(ctx));
 		json_object_set_new(root, "batch", json_integer(batch));
@@ -164,7 +164,7 @@ static void print_stats(const struct llm_kv_stat *s, int64_t n, int fmt, const c
 
 	if (fmt == FMT_JSON) {
 		json_t *root = json_object(), *rows = json_array();
-		json_object_set_new(root, "file", json_string(path));
+		json_object_set_new(root, "file", cli_json_str(path, strlen(path)));
 		json_object_set_new(root, "n_layer", json_integer(d->n_layer));
 		json_object_set_new(root, "n_head", json_integer(d->n_head));
 		json_object_set_new(root, "n_head_kv", json_integer(d->n_head_kv));

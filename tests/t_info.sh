@@ -63,6 +63,30 @@ PY
 	else
 		fail info_stdin_pipe "$(cat "$TMP/err")"
 	fi
+	# a key, a string value and a tensor name that are not UTF-8: --json
+	# still writes valid JSON, each stray byte as U+FFFD
+	if [ -z "$PYTHON" ]; then
+		skip info_json_not_utf8 "no python3"
+	elif "$PYTHON" - "$MODELS/stories260K.gguf" "$TMP/bad8.gguf" <<'PY' &&
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+for s, i, b in ((b"<unk>", 1, 0xFF), (b"general.architecture", 3, 0xFE), (b"blk.0.attn_q.weight", 2, 0xC0)):
+    d[d.find(s) + i] = b
+open(sys.argv[2], "wb").write(d)
+PY
+		llm-info --json "$TMP/bad8.gguf" >"$TMP/bad8.json" 2>"$TMP/err" &&
+		"$PYTHON" - "$TMP/bad8.json" <<'PY' 2>>"$TMP/err"
+import json, sys
+j = json.load(open(sys.argv[1], encoding="utf-8"))
+m = j["metadata"]
+assert m["tokenizer.ggml.tokens"][0] == "<\ufffdnk>" and m["gen\ufffdral.architecture"] == "llama"
+assert any(t["name"] == "bl\ufffd.0.attn_q.weight" for t in j["tensors"])
+PY
+	then
+		ok info_json_not_utf8
+	else
+		fail info_json_not_utf8 "$(head -c 300 "$TMP/err")"
+	fi
 fi
 
 # general.file_type by llama.cpp's name: a Q4_K_M mix (15) and a Q4_K file (14)
