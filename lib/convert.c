@@ -159,6 +159,8 @@ static int convert_rows(struct cjob proto, int64_t nrows, int n_threads, struct 
 	int started[64] = { 0 };
 	int nt = n_threads < 1 ? 1 : n_threads > 64 ? 64 : n_threads, rc = 0;
 
+	if (nrows <= 0 || proto.ne0 <= 0) /* a tensor of no values (GGUF allows a 0 in its shape) */
+		return 0;
 	if (nrows < 2 * nt || (double)nrows * (double)proto.ne0 < (1 << 16))
 		nt = 1;
 	for (int k = 0; k < nt; k++) {

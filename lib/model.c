@@ -528,6 +528,11 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 	hp->tied_output = m->out.data == NULL;
 	if (hp->tied_output)
 		m->out = m->tok;
+	/* the last layer first: a damaged block_count fails here, naming the
+	 * tensor, and not as an allocation for billions of layers */
+	snprintf(name, sizeof name, "blk.%d.attn_norm.weight", hp->n_layer - 1);
+	if (llm_ckpt_find(m->c, name) < 0)
+		return llm_err(LLM_ENOTFOUND, "missing tensor %s (block_count is %d)", name, hp->n_layer);
 	if (!(m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers)))
 		return llm_err(LLM_ENOMEM, "model: out of memory");
 	for (int l = 0; l < hp->n_layer; l++) {

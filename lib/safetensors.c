@@ -428,6 +428,8 @@ static void hf_gguf_name(char *buf, size_t n, int64_t slot)
 
 /* ---- config.json ---- */
 
+#define HF_MAX_LAYERS 65536
+
 static int cfg_int(const llm_json *cfg, const char *path, const char *key, int64_t dflt,
 		   int64_t *out)
 {
@@ -518,6 +520,11 @@ static int hf_config(const llm_json *cfg, const char *path, struct hf_hp *hp)
 	if (!rc) rc = cfg_int(cfg, path, "hidden_size", -1, &hp->n_embd);
 	if (!rc) rc = cfg_int(cfg, path, "intermediate_size", -1, &hp->n_ff);
 	if (!rc) rc = cfg_int(cfg, path, "num_hidden_layers", -1, &hp->n_layer);
+	/* a slot per tensor of every layer is allocated before the tensors are
+	 * read: bound the count (llama.cpp's own limit is 512 layers) */
+	if (!rc && hp->n_layer > HF_MAX_LAYERS)
+		return llm_err(LLM_EFORMAT, "%s: \"num_hidden_layers\" is %lld, more than the %d layers read",
+			       path, (long long)hp->n_layer, HF_MAX_LAYERS);
 	if (!rc) rc = cfg_int(cfg, path, "num_attention_heads", -1, &hp->n_head);
 	if (!rc) rc = cfg_int(cfg, path, "num_key_value_heads", hp->n_head, &hp->n_head_kv);
 	if (!rc) rc = cfg_int(cfg, path, "max_position_embeddings", 2048, &hp->n_ctx);

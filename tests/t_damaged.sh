@@ -62,4 +62,46 @@ assert list(got) == [(i - 50) / 8 for i in range(99)], got[:5]' "$TMP/align1.f32
 else
 	fail align1_converted_exactly "$(head -c 300 "$TMP/err")"
 fi
+# a tensor with a 0 in its shape (GGUF and ggml allow it): no values to
+# convert, not a division by zero
+${PYTHON:-python3} - "$TMP/zero.gguf" <<'PY'
+import struct, sys
+def s(x): b = x.encode(); return struct.pack("<Q", len(b)) + b
+kv = [s("general.architecture") + struct.pack("<I", 8) + s("llama")]
+ti = [s("z.weight") + struct.pack("<IqqIQ", 2, 0, 4, 0, 0), s("a.weight") + struct.pack("<IqqIQ", 2, 32, 2, 0, 0)]
+h = b"GGUF" + struct.pack("<Iqq", 3, len(ti), len(kv)) + b"".join(kv) + b"".join(ti)
+h += b"\0" * ((-len(h)) % 32)
+open(sys.argv[1], "wb").write(h + struct.pack("<64f", *range(64)))
+PY
+if llm-quant -q -t q8_0 -o "$TMP/zero.q8.gguf" "$TMP/zero.gguf" 2>"$TMP/err" &&
+	llm-info "$TMP/zero.q8.gguf" >"$TMP/out" 2>>"$TMP/err" && grep -q '^  z.weight  *[a-z0-9_]*  *0 x 4 ' "$TMP/out" &&
+	grep -q '^  a.weight  *q8_0 ' "$TMP/out"; then
+	ok zero_dim_tensor_converted
+else
+	fail zero_dim_tensor_converted "$(head -c 300 "$TMP/err") $(grep weight "$TMP/out")"
+fi
+# a block_count (GGUF) or num_hidden_layers (config.json) of 2^31 - 1: an
+# error naming what is wrong, not an allocation for that many layers
+if have_models; then
+	${PYTHON:-python3} - "$MODELS/stories260K.gguf" "$TMP/layers.gguf" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+k = b"llama.block_count"
+o = d.find(k) + len(k)
+assert struct.unpack_from("<I", d, o)[0] == 4  # u32
+struct.pack_into("<I", d, o + 4, 2 ** 31 - 1)
+open(sys.argv[2], "wb").write(d)
+PY
+	check_status 1 layers_gguf_block_count llm-run -n 1 -p x "$TMP/layers.gguf"
+	grep -q 'layers.gguf: missing tensor blk.2147483646.attn_norm.weight' "$TMP/.err" && [ "$(wc -l <"$TMP/.err")" -eq 1 ] &&
+		ok layers_gguf_error_names_tensor || fail layers_gguf_error_names_tensor "$(head -c 300 "$TMP/.err")"
+	mkdir -p "$TMP/hf"
+	cp "$MODELS/stories260K-hf/"* "$TMP/hf/"
+	sed 's/"num_hidden_layers": *[0-9]*/"num_hidden_layers": 2147483647/' "$MODELS/stories260K-hf/config.json" >"$TMP/hf/config.json"
+	check_status 1 layers_hf_num_hidden_layers llm-info "$TMP/hf"
+	grep -q 'config.json: "num_hidden_layers" is 2147483647' "$TMP/.err" && [ "$(wc -l <"$TMP/.err")" -eq 1 ] &&
+		ok layers_hf_error_names_key || fail layers_hf_error_names_key "$(head -c 300 "$TMP/.err")"
+else
+	skip layers_block_count "no $MODELS/stories260K.gguf"
+fi
 if ls -A "$TMP" | grep -q '^\..*gguf\.'; then fail damaged_no_temporaries "$(ls -A "$TMP")"; else ok damaged_no_temporaries; fi
