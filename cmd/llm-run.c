@@ -91,7 +91,7 @@ struct run {
 	llm_model *m;
 	llm_eval *ev;
 	int32_t n_vocab, n_ctx;
-	char ctx_from[96];  /* where n_ctx came from, for the errors that cite it */
+	const char *ctx_from; /* where n_ctx came from, for the errors that cite it */
 	unsigned tok_flags; /* LLM_TOKENIZE_*: BOS, special-token parsing */
 	int escape;         /* -e: the prompt's or --perplexity text's escapes */
 	int verbose;
@@ -286,7 +286,8 @@ static void generate(struct run *r, const char *text, size_t len, const struct g
 	if (n_prompt == 0)
 		cli_die("empty prompt (and no BOS to start from)");
 	if (n_prompt > (size_t)r->n_ctx)
-		cli_die("prompt of %zu tokens does not fit the context of %d (%s)", n_prompt, r->n_ctx, r->ctx_from);
+		cli_die("%s: prompt of %zu tokens does not fit the context of %d (%s)", r->path, n_prompt, r->n_ctx,
+			r->ctx_from);
 	o.toks = toks;
 	o.n_prompt = P = (int)n_prompt;
 	prev = toks[P - 1];
@@ -371,8 +372,8 @@ static void score(struct run *r, int quiet)
 			size_t clen = unescape(full + plen, flen, 0);
 			tokenize(r, full, plen + clen, &F, &nF);
 			if (nF > (size_t)r->n_ctx)
-				cli_die("stdin:%ld: %zu tokens do not fit the context of %d (%s)", lineno, nF,
-					r->n_ctx, r->ctx_from);
+				cli_die("%s: stdin:%ld: %zu tokens do not fit the context of %d (%s)", r->path, lineno,
+					nF, r->n_ctx, r->ctx_from);
 			double lp;
 			int64_t nt;
 			if (llm_eval_score(&lp, &nt, r->ev, P, nP, F, nF))
@@ -599,11 +600,11 @@ int main(int argc, char **argv)
 	r.n_vocab = llm_model_hparams(r.m)->n_vocab;
 	r.n_ctx = llm_model_n_ctx(r.m);
 	if (mo.n_ctx > 0)
-		snprintf(r.ctx_from, sizeof r.ctx_from, "-c");
+		r.ctx_from = "-c";
 	else if (llm_model_hparams(r.m)->n_ctx_train == r.n_ctx)
-		snprintf(r.ctx_from, sizeof r.ctx_from, "the model's context_length; -c sets another");
+		r.ctx_from = "its context_length; -c sets another";
 	else
-		snprintf(r.ctx_from, sizeof r.ctx_from, "the default; -c sets another");
+		r.ctx_from = "the default; -c sets another";
 	if (mo.n_ctx > 0 && llm_model_hparams(r.m)->n_ctx_train > 0 &&
 	    mo.n_ctx > llm_model_hparams(r.m)->n_ctx_train)
 		cli_warn("context %d is longer than the model's %d", mo.n_ctx,

@@ -191,7 +191,7 @@ one_line empty_prompt_no_bos 1 "empty prompt" llm-run -n 4 --no-bos -p "" "$G"
 # a prompt longer than the context: the error says where the context came from
 one_line prompt_too_long_c 1 "does not fit the context of 8 (-c)" llm-run -c 8 -n 4 -p "Once upon a time there was a little girl named Lily" "$G"
 printf 'Once upon a time there was a little girl\tnamed Lily\n' >"$TMP/long.tsv"
-one_line score_too_long_c 1 "stdin:1: .* do not fit the context of 8 (-c)" sh -c 'llm-run --score -c 8 "$1" <"$2"' sh "$G" "$TMP/long.tsv"
+one_line score_too_long_c 1 "stories260K.gguf: stdin:1: .* do not fit the context of 8 (-c)" sh -c 'llm-run --score -c 8 "$1" <"$2"' sh "$G" "$TMP/long.tsv"
 
 # ---- --logprobs: numpy forward; --score: the same numbers summed ----
 llm-run -q --temp 0 -n 24 --logprobs -p "Once upon a time" "$G" >"$TMP/lp.tsv"
@@ -326,7 +326,7 @@ if "${TESTDIR:-build/tests}/tool_mkmodel" "$TMP/long.gguf" 32 1 2 1 64 512 8192 
 	expect ctx_given "$(ctx_of -c 100)" 100
 	rm -f "$TMP/long.gguf"
 	"${TESTDIR:-build/tests}/tool_mkmodel" "$TMP/c8.gguf" 32 1 2 1 64 512 8 3 >/dev/null 2>&1
-	one_line prompt_too_long_model_ctx 1 "does not fit the context of 8 (the model's context_length" \
+	one_line prompt_too_long_model_ctx 1 "c8.gguf: prompt of [0-9]* tokens does not fit the context of 8 (its context_length" \
 		llm-run -n 1 -p "a b c d e f g h i j k l" "$TMP/c8.gguf"
 else
 	fail ctx_zero_is_models "tool_mkmodel failed"
