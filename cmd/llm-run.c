@@ -92,6 +92,7 @@ struct run {
 	llm_eval *ev;
 	int32_t n_vocab, n_ctx;
 	const char *ctx_from; /* where n_ctx came from, for the errors that cite it */
+	const char *prompt_from; /* "-p", the -f FILE or "stdin", for the errors that cite it */
 	unsigned tok_flags; /* LLM_TOKENIZE_*: BOS, special-token parsing */
 	int escape;         /* -e: the prompt's or --perplexity text's escapes */
 	int verbose;
@@ -284,7 +285,7 @@ static void generate(struct run *r, const char *text, size_t len, const struct g
 		cli_die("out of memory");
 	tokenize(r, text, len, &toks, &n_prompt);
 	if (n_prompt == 0)
-		cli_die("empty prompt (and no BOS to start from)");
+		cli_die("%s: empty prompt, and no BOS to start from", r->prompt_from);
 	if (n_prompt > (size_t)r->n_ctx)
 		cli_die("%s: prompt of %zu tokens does not fit the context of %d (%s)", r->path, n_prompt, r->n_ctx,
 			r->ctx_from);
@@ -538,7 +539,14 @@ int main(int argc, char **argv)
 	cli_stdin_claim(do_score ? "-" : ppl_file, NULL);
 	if (!do_score && !ppl_file && !prompt) /* last: the one a hint helps */
 		cli_stdin_claim(pfile ? pfile : "-", pfile ? NULL : "the prompt comes from stdin unless -p or -f gives it");
+	r.prompt_from = prompt ? "-p" : pfile && strcmp(pfile, "-") != 0 ? pfile : "stdin";
 	cli_cleanup_on_signals();
+	if (g.kv_out && strcmp(g.kv_out, "-") != 0) { /* a path that cannot be written fails now, not after the run */
+		struct llm_out probe;
+		if (llm_out_open(&probe, g.kv_out))
+			cli_die_lib();
+		llm_out_abort(&probe);
+	}
 
 	/* the vocabulary */
 	if (llm_ckpt_open(&r.ck, r.path, &ko))

@@ -113,6 +113,8 @@ void llm_softmax(float *x, int64_t n);
 void llm_silu_mul(float *o, const float *a, const float *b, int64_t n);
 /* y[n] += x[n] */
 void llm_add(float *y, const float *x, int64_t n);
+/* 1 when x[0..n) holds no inf and no NaN */
+int llm_all_finite(const float *x, int64_t n);
 
 /* blas.c: the only file that calls OpenBLAS.
  * C[m][n] = A[m][k] B[n][k]^T  (row-major, leading dimensions lda/ldb/ldc). */

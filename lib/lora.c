@@ -16,6 +16,7 @@
 #include "error.h"
 #include "gguf.h"
 #include "json.h"
+#include "kernels.h"
 #include "lora.h"
 #include "safetensors.h"
 #include "types.h"
@@ -150,8 +151,8 @@ static int open_gguf(llm_lora *a, const char *path)
 		rc = llm_err(LLM_EFORMAT, "%s: adapter.lora.alpha is not a number", path);
 		goto out;
 	}
-	if (!isfinite(alpha)) {
-		rc = llm_err(LLM_EFORMAT, "%s: adapter.lora.alpha is not finite", path);
+	if (!isfinite(alpha) || fabs(alpha) > FLT_MAX) {
+		rc = llm_err(LLM_EFORMAT, "%s: adapter.lora.alpha is not a finite float", path);
 		goto out;
 	}
 	a->alpha = (float)alpha;
@@ -244,6 +245,12 @@ static int open_gguf(llm_lora *a, const char *path)
 				free(fb);
 				rc = llm_err(LLM_EUNSUPPORTED, "%s: %s: cannot decode lora_a (%s) / lora_b (%s)", path, base,
 					     llm_type_name(ta->type), llm_type_name(tb->type));
+				goto out;
+			}
+			if (!llm_all_finite(fa, llm_tensor_nelem(ta)) || !llm_all_finite(fb, llm_tensor_nelem(tb))) {
+				free(fa);
+				free(fb);
+				rc = llm_err(LLM_EFORMAT, "%s: %s: lora_a or lora_b holds inf or NaN", path, base);
 				goto out;
 			}
 			if (is_token_embd(base)) {
@@ -470,6 +477,8 @@ static int cfg_load(struct peft_cfg *c, const llm_json *j, const char *cfgpath)
 		return llm_err(LLM_EFORMAT, "%s: missing field \"lora_alpha\"", cfgpath);
 	if (llm_json_num(v, &c->alpha) || !isfinite(c->alpha))
 		return llm_err(LLM_EFORMAT, "%s: \"lora_alpha\" is not a number", cfgpath);
+	if (fabs(c->alpha) > FLT_MAX)
+		return llm_err(LLM_EFORMAT, "%s: \"lora_alpha\" %g does not fit a float", cfgpath, c->alpha);
 	if (!(c->target = llm_json_get(j, "target_modules")))
 		return llm_err(LLM_EFORMAT, "%s: missing field \"target_modules\"", cfgpath);
 	if (llm_json_kind(c->target) != LLM_JSON_STR && llm_json_kind(c->target) != LLM_JSON_ARR)
@@ -500,7 +509,7 @@ static int cfg_load(struct peft_cfg *c, const llm_json *j, const char *cfgpath)
 /* layers_to_transform (PEFT applies it with a list of target modules, not
  * with a regex): 1 when module's layer ("...layers.N....") is listed or
  * there is no list, 0 when not, < 0 for a list that is not integers */
-static int layer_match(const struct peft_cfg *c, const char *module)
+static int layer_match(const struct peft_cfg *c, const char *module, const char *cfgpath)
 {
 	const char *p = strstr(module, "layers.");
 	int64_t want, n;
@@ -510,10 +519,11 @@ static int layer_match(const struct peft_cfg *c, const char *module)
 	if (!llm_json_int(c->layers, &want))
 		return want == n;
 	if (llm_json_kind(c->layers) != LLM_JSON_ARR)
-		return llm_err(LLM_EFORMAT, "layers_to_transform is neither an integer nor a list");
+		return llm_err(LLM_EFORMAT, "%s: \"layers_to_transform\" is neither an integer nor a list", cfgpath);
 	for (size_t i = 0; i < llm_json_len(c->layers); i++) {
 		if (llm_json_int(llm_json_at(c->layers, i), &want))
-			return llm_err(LLM_EFORMAT, "layers_to_transform holds a value that is not an integer");
+			return llm_err(LLM_EFORMAT, "%s: \"layers_to_transform\" holds a value that is not an integer",
+				       cfgpath);
 		if (want == n)
 			return 1;
 	}
@@ -559,7 +569,7 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 	if (!rc)
 		return llm_err(LLM_EFORMAT, "%s: module %s has LoRA weights but target_modules does not name it", path,
 			       pm->module);
-	if ((rc = layer_match(cfg, pm->module)) <= 0)
+	if ((rc = layer_match(cfg, pm->module, cfgpath)) <= 0)
 		return rc < 0 ? rc : llm_err(LLM_EFORMAT, "%s: module %s has LoRA weights but layers_to_transform leaves its layer out",
 					     path, pm->module);
 	if (cfg->rank_pattern && (rc = pattern_lookup(cfg->rank_pattern, pm->module, cfgpath, &v)))
@@ -568,8 +578,9 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 		return llm_err(LLM_EFORMAT, "%s: rank_pattern value for %s is not a positive integer", cfgpath, pm->module);
 	if (cfg->alpha_pattern && (rc = pattern_lookup(cfg->alpha_pattern, pm->module, cfgpath, &v)))
 		return rc;
-	if (cfg->alpha_pattern && v && llm_json_num(v, &alpha))
-		return llm_err(LLM_EFORMAT, "%s: alpha_pattern value for %s is not a number", cfgpath, pm->module);
+	if (cfg->alpha_pattern && v && (llm_json_num(v, &alpha) || !isfinite(alpha) || fabs(alpha) > FLT_MAX))
+		return llm_err(LLM_EFORMAT, "%s: alpha_pattern value for %s is not a number that fits a float", cfgpath,
+			       pm->module);
 	if (tA->shape[0] != r_cfg)
 		return llm_err(LLM_EFORMAT, "%s: %s has rank %lld but adapter_config.json says r = %lld", path,
 			       pm->module, (long long)tA->shape[0], (long long)r_cfg);
@@ -590,6 +601,11 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 			free(fb);
 			return llm_err(LLM_EUNSUPPORTED, "%s: %s: cannot decode dtype %s / %s", path, pm->module, tA->dtype,
 				       tB->dtype);
+		}
+		if (!llm_all_finite(fa, tA->nelem) || !llm_all_finite(fb, tB->nelem)) {
+			free(fa);
+			free(fb);
+			return llm_err(LLM_EFORMAT, "%s: %s: lora_A or lora_B holds inf or NaN", path, pm->module);
 		}
 		if (emb) {
 			/* lora_embedding_A [r, vocab], lora_embedding_B [dim, r]:
@@ -881,7 +897,10 @@ int llm_lora_check(const llm_lora *a, const llm_ckpt *base)
 				       strcmp(t->src, t->name) ? ")" : "", bp,
 				       strcmp(t->name, "output.weight") == 0 ? " (tied embeddings: no output.weight)" : "");
 		bt = llm_ckpt_tensor(base, k);
-		if (n_dims_eff(bt) != 2 || bt->ne[0] != t->n_in || bt->ne[1] != t->n_out)
+		if (n_dims_eff(bt) != 2)
+			return llm_err(LLM_EINVAL, "%s: %s: adapter fits a %lldx%lld weight (n_in x n_out) but %s holds it as a %d-D tensor",
+				       a->path, t->name, (long long)t->n_in, (long long)t->n_out, bp, n_dims_eff(bt));
+		if (bt->ne[0] != t->n_in || bt->ne[1] != t->n_out)
 			return llm_err(LLM_EINVAL, "%s: %s: adapter fits a %lldx%lld weight (n_in x n_out) but %s has %lldx%lld",
 				       a->path, t->name, (long long)t->n_in, (long long)t->n_out, bp, (long long)bt->ne[0],
 				       (long long)bt->ne[1]);
@@ -1099,6 +1118,11 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 		}
 		if (rc)
 			break;
+		if (touch[i] && !llm_all_finite(f32, ne)) {
+			rc = llm_err(LLM_EINVAL, "tensor %s: the merged weights hold inf or NaN (the scale or the adapter's values are too large)",
+				     t->name);
+			break;
+		}
 		llm_quantize_rows(types[i], f32, qbuf, rows, t->ne[0], o->n_threads);
 		rc = llm_gguf_writer_write(w, qbuf, out_size);
 		done += t->size;

@@ -871,5 +871,8 @@ int llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *l
 		if (rc)
 			return rc;
 	}
+	if (logits && !llm_all_finite(logits, all_logits ? (int64_t)n * V : V))
+		return llm_err(LLM_EFORMAT, "%s: the logits hold inf or NaN (so do the weights or an adapter, "
+			       "or their products overflow)", llm_ckpt_path(m->c));
 	return 0;
 }

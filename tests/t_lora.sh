@@ -220,6 +220,30 @@ if llm-lora-merge -q --no-provenance "$HFB" "$TMP/peft_default" -o "$TMP/def.ggu
 if llm-lora-merge "$HFB" "$TMP/peft_embed" -o "$TMP/tied.gguf" 2>"$TMP/err" >/dev/null &&
 	grep -q "ties the output head" "$TMP/err"; then ok merge_tied_head_notice; else fail merge_tied_head_notice "$(cat "$TMP/err")"; fi
 bad bad_peft_untargeted 1 llm-lora-merge "$HFB" "$TMP/peft_untargeted" -o "$O"
+# what the fuzzer found: an alpha beyond float, inf or NaN in the adapter's
+# values, a layers_to_transform of the wrong kind (the error names the config)
+said() { if grep -q -- "$2" "$TMP/err"; then ok "$1"; else fail "$1" "$(head -c 200 "$TMP/err")"; fi; }
+cfgvar alpha_huge plain 'c["lora_alpha"] = 1e300'
+bad bad_peft_alpha_beyond_float 1 llm-lora-merge "$HFB" "$TMP/peft_alpha_huge" -o "$O"
+said bad_peft_alpha_beyond_float_says 'adapter_config.json: "lora_alpha" 1e+300 does not fit a float'
+bad bad_run_peft_alpha_beyond_float 1 llm-run -q -n 2 -p hi --lora "$TMP/peft_alpha_huge" "$HFB"
+cfgvar layers_string plain 'c["layers_to_transform"] = "0"'
+bad bad_peft_layers_to_transform_kind 1 llm-lora-merge "$HFB" "$TMP/peft_layers_string" -o "$O"
+said bad_peft_layers_to_transform_names_config 'peft_layers_string/adapter_config.json: "layers_to_transform" is neither'
+rm -rf "$TMP/peft_nan" && cp -r "$TMP/peft_plain" "$TMP/peft_nan" && "$PYTHON" - "$TMP/peft_nan/adapter_model.safetensors" <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+k = sorted(k for k in h if k.endswith("lora_B.weight"))[0]
+nan = {"F32": b"\x00\x00\xc0\x7f", "F16": b"\x00\x7e", "BF16": b"\xc0\x7f"}[h[k]["dtype"]]
+o = 8 + n + h[k]["data_offsets"][0]
+b[o:o + len(nan)] = nan
+open(sys.argv[1], "wb").write(b)
+PY
+bad bad_peft_nan_values 1 llm-lora-merge "$HFB" "$TMP/peft_nan" -o "$O"
+said bad_peft_nan_values_says "lora_A or lora_B holds inf or NaN"
+bad bad_run_peft_nan_values 1 llm-run -q -n 2 -p hi --lora "$TMP/peft_nan" "$HFB"
 bad bad_not_adapter 1 llm-lora-merge "$B" "$B" -o "$O"
 bad bad_dora_unmerge 1 llm-lora-merge "$B" "$TMP/peft_dora:-1" -o "$O"
 bad bad_missing 1 llm-lora-merge "$B" "$TMP/nothere.gguf" -o "$O"

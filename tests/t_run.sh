@@ -188,6 +188,30 @@ if [ -s "$TMP/q.err" ]; then fail quiet "$(cat "$TMP/q.err")"; else ok quiet; fi
 expect n_zero "$(llm-run -q -n 0 -p "Once upon a time" "$G" | wc -c)" 0
 check empty_prompt_bos_alone llm-run -q -n 4 -p "" "$G"
 one_line empty_prompt_no_bos 1 "empty prompt" llm-run -n 4 --no-bos -p "" "$G"
+# a prompt that is empty without BOS, from a file: the error names the file
+: >"$TMP/empty.txt"
+one_line empty_prompt_names_file 1 "empty.txt: empty prompt" llm-run -n 4 --no-bos -f "$TMP/empty.txt" "$G"
+# --kv-out to a path that cannot be created: said before the run, no text
+one_line kv_out_bad_path_first 1 "nodir/kv.gguf: cannot create" llm-run -n 4 --temp 0 -p Once --kv-out "$TMP/nodir/kv.gguf" "$G"
+# weights holding NaN: no NaN log-probabilities with exit 0, but an error
+if [ -n "$PYTHON" ]; then
+	"$PYTHON" - "$G" "$TMP/nan.gguf" <<'PY'
+import struct, sys
+sys.path.insert(0, "tests")
+import gguf_ref
+r = gguf_ref.read(sys.argv[1])
+t = [t for t in r["tensors"] if t["name"] == "output_norm.weight"][0]
+assert t["type_name"] == "f32"
+b = bytearray(open(sys.argv[1], "rb").read())
+b[r["data_offset"] + t["offset"]: r["data_offset"] + t["offset"] + 4] = struct.pack("<f", float("nan"))
+open(sys.argv[2], "wb").write(b)
+PY
+	one_line nan_weights_generate 1 "nan.gguf: the logits hold inf or NaN" llm-run -n 4 --temp 0 -p Once "$TMP/nan.gguf"
+	printf 'Once\tupon a time\n' >"$TMP/nan.tsv"
+	one_line nan_weights_score 1 "nan.gguf: the logits hold inf or NaN" sh -c 'llm-run --score "$1" <"$2"' sh "$TMP/nan.gguf" "$TMP/nan.tsv"
+else
+	skip nan_weights "no python3 with numpy"
+fi
 # a prompt longer than the context: the error says where the context came from
 one_line prompt_too_long_c 1 "does not fit the context of 8 (-c)" llm-run -c 8 -n 4 -p "Once upon a time there was a little girl named Lily" "$G"
 printf 'Once upon a time there was a little girl\tnamed Lily\n' >"$TMP/long.tsv"
