@@ -8,6 +8,7 @@
 #include "error.h"
 #include "io.h"
 #include "provenance.h"
+#include "regex.h"
 #include "svd.h"
 
 enum { OPT_ENERGY = 256, OPT_MAXRANK, OPT_EXACT, OPT_OVER, OPT_POWER, OPT_INC, OPT_EXC, OPT_REPORT, OPT_PROGRESS, OPT_SEED, OPT_NOPROV };
@@ -56,6 +57,16 @@ static char *report_tsv(const struct llm_svd_delta_report *r, int64_t n, size_t 
 	return s;
 }
 
+/* A bad --include or --exclude pattern is a usage error, as grep's is. */
+static void usage_regex(const char *opt, const char *pattern)
+{
+	llm_regex *re;
+	if (pattern && llm_regex_compile(&re, pattern))
+		cli_usage("%s: %s", opt, llm_errmsg());
+	if (pattern)
+		llm_regex_free(re);
+}
+
 int main(int argc, char **argv)
 {
 	struct llm_svd_delta_opts so = LLM_SVD_DELTA_OPTS_INIT;
@@ -88,6 +99,8 @@ int main(int argc, char **argv)
 	}
 	if (argc - cli_optind() != 2)
 		cli_usage("expected BASE and TUNED");
+	usage_regex("--include", so.include);
+	usage_regex("--exclude", so.exclude);
 	if (have_rank && so.energy > 0)
 		cli_usage("--rank and --energy exclude each other");
 	if (!have_rank && so.energy <= 0)

@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +16,7 @@
 #include "json.h"
 #include "kernels.h"
 #include "lora.h"
+#include "regex.h"
 #include "safetensors.h"
 #include "types.h"
 
@@ -294,33 +293,28 @@ out:
 /* ================================================================== */
 /* PEFT adapters                                                       */
 
-/* Does prefix + pattern match all of s?  1 yes, 0 no, negative on a bad
- * pattern.  PCRE2 (Python's re syntax, near enough) directly: lib/regex.c's
- * door only splits text, and PEFT needs re.fullmatch / re.match. */
+/* Does prefix + pattern match all of s (Python's re.fullmatch)?  1 yes,
+ * 0 no, negative on a bad pattern, whose error names what and the pattern
+ * as written. */
 static int re_match(const char *prefix, const char *pattern, const char *s, const char *what)
 {
 	size_t len = strlen(prefix) + strlen(pattern) + 8;
-	char *full = malloc(len);
-	pcre2_code *re;
-	pcre2_match_data *md;
-	PCRE2_SIZE off;
-	int err, rc;
+	char *full;
+	llm_regex *re;
+	int rc;
 
-	if (!full)
+	if ((rc = llm_regex_compile(&re, pattern))) /* alone: the offset is the user's */
+		return llm_err_prefix(LLM_EFORMAT, what);
+	llm_regex_free(re);
+	if (!(full = malloc(len)))
 		return llm_err(LLM_ENOMEM, "out of memory");
 	snprintf(full, len, "%s(?:%s)", prefix, pattern);
-	re = pcre2_compile((PCRE2_SPTR)full, PCRE2_ZERO_TERMINATED, PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF,
-			   &err, &off, NULL);
+	rc = llm_regex_compile(&re, full);
 	free(full);
-	if (!re)
-		return llm_err(LLM_EFORMAT, "%s: bad regex '%s'", what, pattern);
-	if (!(md = pcre2_match_data_create_from_pattern(re, NULL))) {
-		pcre2_code_free(re);
-		return llm_err(LLM_ENOMEM, "out of memory");
-	}
-	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) >= 0;
-	pcre2_match_data_free(md);
-	pcre2_code_free(re);
+	if (rc)
+		return llm_err_prefix(LLM_EFORMAT, what);
+	rc = llm_regex_match(re, s, strlen(s), LLM_RE_FULL);
+	llm_regex_free(re);
 	return rc;
 }
 

@@ -1,4 +1,5 @@
-/* regex.c - PCRE2 behind llm_regex: compile once, split many times.
+/* regex.c - PCRE2 behind llm_regex: compile once, split or match many
+ * times.
  * PCRE2's error codes and messages are turned into LLM_E* here and nowhere
  * else. */
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -27,8 +28,8 @@ int llm_regex_compile(llm_regex **out, const char *pattern)
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(errcode, msg, sizeof msg);
 		free(re);
-		return llm_err(LLM_EINVAL, "regex: %s at offset %zu of /%s/", (char *)msg,
-			       (size_t)erroff, pattern);
+		return llm_err(LLM_EINVAL, "bad regex '%s': %s at offset %zu", pattern, (char *)msg,
+			       (size_t)erroff);
 	}
 	/* JIT is an optimisation only: without it pcre2_match interprets. */
 	(void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
@@ -72,13 +73,21 @@ static size_t char_len(const unsigned char *s, size_t n)
 
 /* One match attempt; falls back to the interpreter when the JIT stack is
  * too small for this subject.  Returns pcre2_match's result. */
-static int match_once(const llm_regex *re, const char *s, size_t n, size_t start,
+static int match_once(const llm_regex *re, const char *s, size_t n, size_t start, uint32_t opts,
 		      pcre2_match_data *md)
 {
-	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, 0, md, NULL);
+	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, opts, md, NULL);
 	if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
-		rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, PCRE2_NO_JIT, md, NULL);
+		rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, start, opts | PCRE2_NO_JIT, md, NULL);
 	return rc;
+}
+
+/* A failed match other than "no match" (a limit reached) as LLM_EINVAL. */
+static int match_error(int rc)
+{
+	PCRE2_UCHAR msg[256];
+	pcre2_get_error_message(rc, msg, sizeof msg);
+	return llm_err(LLM_EINVAL, "regex: match failed: %s", (char *)msg);
 }
 
 /* Split one piece s[0..n) into out. */
@@ -87,14 +96,11 @@ static int split_piece(const llm_regex *re, const char *s, size_t n, pcre2_match
 {
 	size_t pos = 0, done = 0; /* pos: where to search; done: end of last emitted */
 	while (pos < n) {
-		int rc = match_once(re, s, n, pos, md);
+		int rc = match_once(re, s, n, pos, 0, md);
 		if (rc == PCRE2_ERROR_NOMATCH)
 			break;
-		if (rc < 0) {
-			PCRE2_UCHAR msg[256];
-			pcre2_get_error_message(rc, msg, sizeof msg);
-			return llm_err(LLM_EINVAL, "regex: match failed: %s", (char *)msg);
-		}
+		if (rc < 0)
+			return match_error(rc);
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		size_t a = ov[0], b = ov[1];
 		if (b <= a) { /* empty match: step over one character */
@@ -135,4 +141,16 @@ int llm_regex_split(const llm_regex *re, const char *text, const size_t *lens_in
 	*lens_out = out.v;
 	*n_out = out.n;
 	return 0;
+}
+
+int llm_regex_match(const llm_regex *re, const char *s, size_t n, int mode)
+{
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);
+	if (!md)
+		return llm_err(LLM_ENOMEM, "regex: out of memory");
+	uint32_t opts = mode == LLM_RE_FULL ? PCRE2_ANCHORED | PCRE2_ENDANCHORED
+		      : mode == LLM_RE_START ? PCRE2_ANCHORED : 0;
+	int rc = match_once(re, s, n, 0, opts, md);
+	pcre2_match_data_free(md);
+	return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : match_error(rc);
 }

@@ -1,5 +1,7 @@
 /* regex.h - the one door to PCRE2: UTF-8 regexes with Unicode properties,
- * used by the BPE pre-tokenizers (\p{L}, \p{N}, \p{P}, ...).
+ * used by the BPE pre-tokenizers (\p{L}, \p{N}, \p{P}, ...), PEFT's
+ * target_modules and rank/alpha patterns, and llm-svd-delta's tensor
+ * filters.
  *
  * Patterns are compiled in UTF mode with UCP (so \d, \w, \b and POSIX
  * classes follow Unicode), DOLLAR_ENDONLY ($ means the end of the subject,
@@ -19,9 +21,19 @@
 typedef struct llm_regex llm_regex;
 
 /* Compile pattern (NUL-terminated UTF-8).  On a bad pattern returns
- * LLM_EINVAL with PCRE2's message and the offset in llm_errmsg(). */
+ * LLM_EINVAL with llm_errmsg() "bad regex 'PATTERN': PCRE2's message at
+ * offset N". */
 int llm_regex_compile(llm_regex **out, const char *pattern);
 void llm_regex_free(llm_regex *re); /* NULL is a no-op */
+
+/* How llm_regex_match anchors: a match anywhere (Python's re.search),
+ * one that starts at the start (re.match), or one of the whole subject
+ * (re.fullmatch). */
+enum { LLM_RE_SEARCH, LLM_RE_START, LLM_RE_FULL };
+
+/* Does re match s[0..n) as mode asks?  1 yes, 0 no, negative on an error
+ * (out of memory, a match limit). */
+int llm_regex_match(const llm_regex *re, const char *s, size_t n, int mode);
 
 /* Split, llama.cpp style: text is cut into consecutive pieces of the given
  * byte lengths (n_in of them, adding up to the text's length); within each

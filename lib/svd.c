@@ -11,11 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 #include "error.h"
 #include "lora.h"
+#include "regex.h"
 #include "svd.h"
 #include "types.h"
 
@@ -253,33 +252,24 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int re_new(pcre2_code **out, const char *pat, const char *what)
+/* pat compiled (NULL for none); a bad pattern's error names the option */
+static int re_new(llm_regex **out, const char *pat, const char *what)
 {
-	int err;
-	PCRE2_SIZE off;
 	*out = NULL;
 	if (!pat)
 		return 0;
-	if (!(*out = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL))) {
-		PCRE2_UCHAR msg[160];
-		pcre2_get_error_message(err, msg, sizeof msg);
-		return llm_err(LLM_EINVAL, "%s '%s': %s at offset %zu", what, pat, (const char *)msg, (size_t)off);
-	}
-	return 0;
+	int rc = llm_regex_compile(out, pat);
+	return rc ? llm_err_prefix(rc, what) : 0;
 }
 
-static int re_search(const pcre2_code *re, const char *s)
+/* Is name kept by --include and --exclude?  1 yes, 0 no, negative on a
+ * failed match. */
+static int kept(const llm_regex *inc, const llm_regex *exc, const char *name)
 {
-	pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-	int rc = md && pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) >= 0;
-	pcre2_match_data_free(md);
-	return rc;
-}
-
-/* whether --include and --exclude (NULL: not given) keep name */
-static int kept(const pcre2_code *inc, const pcre2_code *exc, const char *name)
-{
-	return !(inc && !re_search(inc, name)) && !(exc && re_search(exc, name));
+	size_t n = strlen(name);
+	int in = inc ? llm_regex_match(inc, name, n, LLM_RE_SEARCH) : 1;
+	int ex = exc && in > 0 ? llm_regex_match(exc, name, n, LLM_RE_SEARCH) : 0;
+	return in < 0 ? in : ex < 0 ? ex : in && !ex;
 }
 
 static void notice(const struct llm_svd_delta_opts *o, const char *fmt, const char *a, const char *b)
@@ -341,7 +331,7 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 	struct llm_svd_delta_report *rep = calloc(nb ? (size_t)nb : 1, sizeof *rep);
 	int64_t *pair = calloc(nb ? (size_t)nb : 1, sizeof *pair);
 	const char *arch = NULL, *bp = llm_ckpt_path(base), *tp = llm_ckpt_path(tuned);
-	pcre2_code *inc = NULL, *exc = NULL;
+	llm_regex *inc = NULL, *exc = NULL;
 	llm_lora lo = { 0 };
 	float *wb = NULL, *wt = NULL;
 	size_t cap = 0;
@@ -375,8 +365,13 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		const struct llm_tensor_info *t = llm_ckpt_tensor(base, i), *u;
 		int64_t j = pair[i];
 		pair[i] = -1;
+		int keep = kept(inc, exc, t->name);
+		if (keep < 0) {
+			rc = keep;
+			goto out;
+		}
 		if (j < 0) { /* said only of tensors --include/--exclude keep */
-			if (kept(inc, exc, t->name))
+			if (keep)
 				notice(o, "%s: not in %s; skipped", t->name, tp);
 			continue;
 		}
@@ -388,7 +383,7 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		}
 		if (!ends_with(t->name, ".weight") || n_dims_eff(t) != 2)
 			continue; /* 1-D differences are reported below */
-		if (!kept(inc, exc, t->name))
+		if (!keep)
 			continue;
 		if (!llm_type_traits(t->type) || !llm_type_traits(t->type)->to_float ||
 		    !llm_type_traits(u->type) || !llm_type_traits(u->type)->to_float) {
@@ -537,8 +532,8 @@ out:
 	free(wb);
 	free(wt);
 	free(pair);
-	pcre2_code_free(inc);
-	pcre2_code_free(exc);
+	llm_regex_free(inc);
+	llm_regex_free(exc);
 	if (rep_out && rc == 0) {
 		*rep_out = rep;
 		*n_rep = nrep;

@@ -253,6 +253,16 @@ bad bad_report_path 1 llm-lora-merge "$B" "$TMP/plain.gguf" --report "$TMP/nodir
 bad bad_run_scale_inf 1 llm-run -q -n 2 -p hi --lora "$TMP/plain.gguf:inf" "$B"
 bad bad_usage 2 llm-lora-merge "$B"
 bad bad_svd_rank 1 llm-svd-delta -r 100 "$B" "$TMP/tuned.gguf" -o "$O"
+# a pattern PCRE2 cannot compile: a usage error (as grep's), or in a PEFT
+# config a bad file, the pattern named as written
+bad bad_svd_include_regex 2 llm-svd-delta -r 4 --include '(' "$B" "$TMP/tuned.gguf" -o "$O"
+said bad_svd_include_regex_says "--include: bad regex '(': missing closing parenthesis at offset 1"
+bad bad_svd_exclude_regex 2 llm-svd-delta -r 4 --exclude 'attn_[q' "$B" "$TMP/tuned.gguf" -o "$O"
+cfgvar bad_regex pattern 'c["target_modules"] = "(q_proj|v_proj"'
+bad bad_peft_target_regex 1 llm-lora-merge "$HFB" "$TMP/peft_bad_regex" -o "$O"
+said bad_peft_target_regex_says "bad regex '(q_proj|v_proj': missing closing parenthesis at offset 14"
+cfgvar bad_rank_regex pattern 'c["rank_pattern"] = {"q_proj[": 2}'
+bad bad_peft_rank_pattern_regex 1 llm-lora-merge "$HFB" "$TMP/peft_bad_rank_regex" -o "$O"
 if have_vocab; then # no tensor in common: one line, not a notice per tensor
 	bad bad_svd_no_common_tensor 1 llm-svd-delta -r 4 "$B" "$VOCAB/ggml-vocab-llama-spm.gguf" -o "$O"
 fi

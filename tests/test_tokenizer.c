@@ -278,6 +278,22 @@ static void test_regex(void)
 	llm_regex *re;
 	CHECK(llm_regex_compile(&re, "(unclosed") == LLM_EINVAL && strstr(llm_errmsg(), "unclosed"),
 	      "regex reports a bad pattern", "%s", llm_errmsg());
+	/* Python's re.search / re.match / re.fullmatch */
+	if (llm_regex_compile(&re, "q_proj|v_proj") == 0) {
+		const char *name = "model.layers.0.self_attn.q_proj";
+		size_t n = strlen(name);
+		CHECK(llm_regex_match(re, name, n, LLM_RE_SEARCH) == 1, "regex search finds a match inside", "%s", llm_errmsg());
+		CHECK(llm_regex_match(re, name, n, LLM_RE_START) == 0, "regex start mode is anchored", "%s", llm_errmsg());
+		CHECK(llm_regex_match(re, name, n, LLM_RE_FULL) == 0, "regex full mode needs the whole", "%s", llm_errmsg());
+		CHECK(llm_regex_match(re, "v_proj", 6, LLM_RE_FULL) == 1, "regex full mode: an alternative whole", "%s", llm_errmsg());
+		CHECK(llm_regex_match(re, "v_proj_x", 8, LLM_RE_START) == 1 &&
+			      llm_regex_match(re, "v_proj_x", 8, LLM_RE_FULL) == 0,
+		      "regex start against full", "%s", llm_errmsg());
+		CHECK(llm_regex_match(re, "x\xffq_proj", 8, LLM_RE_SEARCH) == 1, "regex search over invalid UTF-8", "%s", llm_errmsg());
+		llm_regex_free(re);
+	} else {
+		CHECK(0, "regex compiles q_proj|v_proj", "%s", llm_errmsg());
+	}
 }
 
 /* ---- tiny hand-made vocabularies: the algorithms on known answers ---- */
