@@ -174,11 +174,21 @@ static size_t flash_per_worker(const struct llm_attn *a)
  * the whole cache.  TinyLlama shape (32 heads, 4 KV heads of 64), 2
  * threads, the two alternated token by token: Q4_0 decoding after 1641
  * prompt tokens 1.33-1.36x faster (19.7 against 26.1 ms a token), F16
- * 1.10-1.12x; after 501, 1.01-1.08x.  Below ~500 keys the split by heads
- * is faster (27 against 39 us a layer at 100 keys). */
-#define SEG_MIN 256  /* keys per segment at least (a multiple of the tile) */
-#define SEG_MAX 64   /* segments at most: bounds the scratch */
-#define SPLIT_FROM 512 /* decoding splits caches of at least this many keys */
+ * 1.10-1.12x; after 501, 1.01-1.08x.
+ *
+ * Since the tiles' rows are touched first (touch_rows), the split pays
+ * from 256 keys (one layer, caches from memory, medians of 1000 calls
+ * alternated: 34 against 38 us at 256 keys, 73 against 106 at 511; at
+ * 192, 31 against 25), and segments of 128 keys balance the two threads
+ * better below 1024 keys (106 against 122 us at 800), those of 256 cost
+ * less merging from there (127 against 131 at 1000, 242 against 247 at
+ * 1900).  One thread gains too (55 against 67 us at 256 keys, 130 against
+ * 162 at 600). */
+#define SEG_SHORT 128     /* keys per segment at least, below SEG_LONG_FROM keys */
+#define SEG_LONG 256      /* from there (both multiples of the tile) */
+#define SEG_LONG_FROM 1024
+#define SEG_MAX 64        /* segments at most: bounds the scratch */
+#define SPLIT_FROM 256    /* decoding splits caches of at least this many keys */
 
 struct split_job {
 	const struct llm_attn *a;
@@ -208,6 +218,28 @@ static struct seg seg_at(const struct llm_attn *a, float *scratch, size_t per_se
 	return g;
 }
 
+/* Read one float of every 64-byte line of k[0..n) and v[0..n): the tile's
+ * rows, in order, before its KV heads' passes read them 256 bytes of each
+ * 1 KiB row at a time.  From memory (TinyLlama shape, 1900 keys, 24 caches
+ * in turn) a layer's decoding attention took 410 against 520 us on one
+ * thread, 245 against 290 on two; a Q4_0 token at 1900 positions 1.09x as
+ * fast (the two alternated token by token, 6 rounds).  Prefetch
+ * instructions instead, the next tile at once or spread through the score
+ * and output loops, in L1 or L2, gained nothing (0.98-1.02x); touching
+ * every other line gained 1.05x; touching the heads' slices in the split
+ * by heads (flash_block), slower (0.85-0.95x). */
+static void touch_rows(const float *k, const float *v, size_t n)
+{
+	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32)
+		s0 += k[i], s1 += v[i], s2 += k[i + 16], s3 += v[i + 16];
+	for (; i < n; i += 16)
+		s0 += k[i], s1 += v[i];
+	volatile float keep = s0 + s1 + s2 + s3; /* the loads are the point */
+	(void)keep;
+}
+
 static void split_segments(void *arg, int64_t s0, int64_t s1, int tid)
 {
 	(void)tid;
@@ -221,6 +253,7 @@ static void split_segments(void *arg, int64_t s0, int64_t s1, int tid)
 		int t1 = (int)(sg + 1) * j->seg < n_kv ? (int)(sg + 1) * j->seg : n_kv;
 		for (int t0 = (int)sg * j->seg; t0 < t1; t0 += LLM_ATTN_TILE) {
 			int nt = t1 - t0 < LLM_ATTN_TILE ? t1 - t0 : LLM_ATTN_TILE;
+			touch_rows(a->k + (size_t)t0 * ks, a->v + (size_t)t0 * ks, (size_t)nt * ks);
 			for (int h = 0; h < a->n_head; h += rep) { /* the heads of KV head h / rep */
 				size_t off = (size_t)t0 * ks + (size_t)(h / rep) * hd;
 				j->step(g.acc + (size_t)h * hd, &g.m[h], &g.l[h], a->q + (size_t)h * hd,
@@ -275,8 +308,9 @@ int llm_attn_flash(const struct llm_attn *a, llm_threadpool *tp, void *scratch)
 	llm_attn_step_fn step = llm_attn_step_get(llm_isa_best());
 	int n_kv = a->pos0 + 1;
 	if (a->n_q == 1 && n_kv >= SPLIT_FROM) {
-		int seg = (n_kv + SEG_MAX - 1) / SEG_MAX;
-		seg = seg < SEG_MIN ? SEG_MIN : (seg + LLM_ATTN_TILE - 1) / LLM_ATTN_TILE * LLM_ATTN_TILE;
+		int seg = (n_kv + SEG_MAX - 1) / SEG_MAX, least = n_kv < SEG_LONG_FROM ? SEG_SHORT : SEG_LONG;
+		_Static_assert(SEG_SHORT % LLM_ATTN_TILE == 0 && SEG_LONG % LLM_ATTN_TILE == 0, "whole tiles");
+		seg = seg < least ? least : (seg + LLM_ATTN_TILE - 1) / LLM_ATTN_TILE * LLM_ATTN_TILE;
 		int n_seg = (n_kv + seg - 1) / seg;
 		struct split_job sj = { a, scratch, split_per_seg(a), seg, step };
 		llm_threadpool_run(tp, n_seg, 1, 1, split_segments, &sj);

@@ -322,10 +322,12 @@ static void test_attn_step(void)
 static void test_attention(llm_threadpool *tp)
 {
 	static const int shapes[][3] = { { 4, 4, 16 }, { 8, 2, 32 }, { 4, 1, 64 }, { 6, 3, 8 } };
-	/* one query against 512 keys and more: split by keys, segments of 256
-	 * (601: the last one short; 17000: 54 of 320, longer than 256) */
+	/* one query against 256 keys and more: split by keys, segments of 128
+	 * below 1024 keys (256: two; 601: the last one short), of 256 from
+	 * there (1100: the last short; 17000: 54 of 320, longer than 256) */
 	static const int lens[][2] = { { 1, 0 }, { 1, 9 }, { 1, 200 }, { 7, 0 }, { 70, 5 }, { 3, 130 },
-				       { 40, 300 }, { 1, 511 }, { 1, 600 }, { 1, 17000 } };
+				       { 40, 300 }, { 1, 255 }, { 1, 300 }, { 1, 511 }, { 1, 600 },
+				       { 1, 1100 }, { 1, 17000 } };
 	const char *sn[] = { "mha", "gqa4", "mqa", "gqa2" };
 	char name[128];
 	for (int s = 0; s < 4; s++) {
