@@ -226,8 +226,8 @@ static struct seg seg_at(const struct llm_attn *a, float *scratch, size_t per_se
  * fast (the two alternated token by token, 6 rounds).  Prefetch
  * instructions instead, the next tile at once or spread through the score
  * and output loops, in L1 or L2, gained nothing (0.98-1.02x); touching
- * every other line gained 1.05x; touching the heads' slices in the split
- * by heads (flash_block), slower (0.85-0.95x). */
+ * every other line, 1.05x on one thread and 1.00x on two; touching the
+ * heads' slices in the split by heads (flash_block), slower (0.85-0.95x). */
 static void touch_rows(const float *k, const float *v, size_t n)
 {
 	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
