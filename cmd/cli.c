@@ -159,13 +159,40 @@ int cli_next(const char **arg)
 
 int cli_optind(void) { return optind; }
 
-/* "NAME: message" and tail on one line of stderr */
+int cli_put_safe(FILE *f, const char *s)
+{
+	char buf[512], *p = buf;
+	size_t n = llm_escape_controls(buf, sizeof buf, s);
+	if (n >= sizeof buf && (p = malloc(n + 1)))
+		llm_escape_controls(p, n + 1, s);
+	else if (!p)
+		p = buf; /* no memory for the rest: cut short */
+	fputs(p, f);
+	int w = (int)strlen(p);
+	if (p != buf)
+		free(p);
+	return w;
+}
+
+/* "NAME: message" and tail on one line of stderr, whatever the message
+ * quotes (cli_put_safe) */
 static void vmsg_tail(const char *fmt, va_list ap, const char *tail)
 {
+	char buf[1024], *p = buf;
+	va_list aq;
+	va_copy(aq, ap);
+	int n = vsnprintf(buf, sizeof buf, fmt, aq);
+	va_end(aq);
+	if (n >= (int)sizeof buf && (p = malloc((size_t)n + 1)))
+		vsnprintf(p, (size_t)n + 1, fmt, ap);
+	else if (!p)
+		p = buf; /* no memory for the rest: the message cut short */
 	fflush(stdout);
 	fprintf(stderr, "%s: ", cli_name());
-	vfprintf(stderr, fmt, ap);
+	cli_put_safe(stderr, n < 0 ? fmt : p);
 	fprintf(stderr, "%s\n", tail);
+	if (p != buf)
+		free(p);
 }
 static void vmsg(const char *fmt, va_list ap) { vmsg_tail(fmt, ap, ""); }
 
@@ -281,9 +308,10 @@ void cli_progress(const char *label, uint64_t done, uint64_t total)
 	fill = (int)((double)done / (double)total * width);
 	if (fill > width)
 		fill = width;
-	fprintf(stderr, "\r%s: [%.*s%*s] %3d%% %s", cli_name(), fill,
+	fprintf(stderr, "\r%s: [%.*s%*s] %3d%% ", cli_name(), fill,
 		"##############################", width - fill, "",
-		(int)(100.0 * (double)done / (double)total), label ? label : "");
+		(int)(100.0 * (double)done / (double)total));
+	cli_put_safe(stderr, label ? label : ""); /* often a tensor name */
 	fprintf(stderr, "\033[K");
 	progress_shown = 1;
 }
@@ -342,6 +370,57 @@ void cli_report_write(struct llm_out *o, char *text, size_t len)
 	if (llm_out_write(o, text, len) || llm_out_commit(o))
 		cli_die_lib();
 	free(text);
+}
+
+/* Room for n more bytes and a NUL; 0 when there is none. */
+static int text_room(struct cli_text *t, size_t n)
+{
+	if (t->oom)
+		return 0;
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		char *p = realloc(t->s, cap);
+		if (!p) {
+			free(t->s);
+			*t = (struct cli_text){ NULL, 0, 0, 1 };
+			return 0;
+		}
+		t->s = p, t->cap = cap;
+	}
+	return 1;
+}
+
+void cli_text_printf(struct cli_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !text_room(t, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+void cli_text_field(struct cli_text *t, const char *s)
+{
+	size_t n = llm_escape_controls(NULL, 0, s);
+	if (!text_room(t, n))
+		return;
+	llm_escape_controls(t->s + t->len, n + 1, s);
+	t->len += n;
+}
+
+char *cli_text_take(struct cli_text *t, size_t *len)
+{
+	char *s = t->oom ? NULL : t->s ? t->s : strdup("");
+	*len = s ? t->len : 0;
+	*t = (struct cli_text){ NULL, 0, 0, 0 };
+	return s;
 }
 
 json_t *cli_json_str(const char *s, size_t len)

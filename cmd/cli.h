@@ -42,6 +42,11 @@ int cli_optind(void);
 
 void cli_help(FILE *f);
 _Noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Write s to f with control bytes (below 0x20, and 0x7f) as \xNN, so that
+ * text read from a file (a key, a tensor name, a path) can neither split a
+ * line nor send the terminal an escape sequence; returns the bytes written.
+ * Every message of cli_die, cli_usage and cli_warn goes through it. */
+int cli_put_safe(FILE *f, const char *s);
 _Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "llm-x: <llm_errmsg()>" and exit 1. */
 _Noreturn void cli_die_lib(void);
@@ -73,6 +78,19 @@ void cli_notice_cb(void *ud, const char *msg);
  * 1 on failure (cli_die removes the unfinished temporary). */
 void cli_report_open(struct llm_out *o, const char *path);
 void cli_report_write(struct llm_out *o, char *text, size_t len);
+
+/* A report's text, grown as it is written (s NULL after an allocation
+ * failure, and later appends do nothing). */
+struct cli_text {
+	char *s;
+	size_t len, cap;
+	int oom;
+};
+void cli_text_printf(struct cli_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a TSV field: control bytes (a tab, a newline) as \xNN (cli_put_safe) */
+void cli_text_field(struct cli_text *t, const char *s);
+/* The text for cli_report_write (NULL after an allocation failure). */
+char *cli_text_take(struct cli_text *t, size_t *len);
 
 /* Flush stdout; exit 1 ("write error on stdout: ...") if anything written
  * to it failed. */

@@ -50,6 +50,15 @@ static void put_quoted(const char *s, uint64_t len)
 	putchar('"');
 }
 
+/* s read from the file (a key, a tensor name, a provenance field), its
+ * control bytes written \xNN as in quoted strings (cli_put_safe), padded
+ * with spaces to width bytes */
+static void put_field(const char *s, int width)
+{
+	for (int n = cli_put_safe(stdout, s); n < width; n++)
+		putchar(' ');
+}
+
 static void put_elem(enum llm_vtype t, const void *data, uint64_t i)
 {
 	const struct llm_kv tmp = { NULL, t, t, i + 1, (void *)data };
@@ -71,7 +80,9 @@ static void put_elem(enum llm_vtype t, const void *data, uint64_t i)
 
 static void text_kv(const struct llm_kv *kv, int full)
 {
-	printf("  %-40s ", kv->key);
+	fputs("  ", stdout);
+	put_field(kv->key, 40);
+	putchar(' ');
 	if (kv->type != LLM_V_ARR) {
 		printf("%-4s = ", llm_vtype_name(kv->type));
 		put_elem(kv->type, kv->data, 0);
@@ -140,11 +151,12 @@ static void print_prov(const llm_meta *m, const char *prefix, int depth)
 	int ind = 2 * depth;
 
 #define K(name) (snprintf(key, sizeof key, "%s%s", prefix, name), key)
-	printf("%*s%s", ind, "", llm_meta_get_str(m, K("tool"), &s, NULL) == 0 ? s : "?");
+	printf("%*s", ind, "");
+	put_field(llm_meta_get_str(m, K("tool"), &s, NULL) == 0 ? s : "?", 0);
 	if (llm_meta_get_str(m, K("version"), &s, NULL) == 0)
-		printf(" %s", s);
+		putchar(' '), put_field(s, 0);
 	if (llm_meta_get_str(m, K("time"), &s, NULL) == 0)
-		printf(" at %s", s);
+		fputs(" at ", stdout), put_field(s, 0);
 	putchar('\n');
 	if ((kv = llm_meta_get(m, K("argv"))) && kv->atype == LLM_V_STR) {
 		printf("%*s  argv:", ind, "");
@@ -158,13 +170,17 @@ static void print_prov(const llm_meta *m, const char *prefix, int depth)
 	const struct llm_kv *ii = llm_meta_get(m, K("inputs.id"));
 	for (uint64_t i = 0; ip && ip->atype == LLM_V_STR && i < ip->n; i++) {
 		const struct llm_str *ps = ip->data, *is = ii && ii->atype == LLM_V_STR && i < ii->n ? ii->data : NULL;
-		printf("%*s  input %llu: %s%s%s\n", ind, "", (unsigned long long)i, ps[i].s, is ? " " : "",
-		       is ? is[i].s : "");
+		printf("%*s  input %llu: ", ind, "", (unsigned long long)i);
+		put_field(ps[i].s, 0);
+		if (is)
+			putchar(' '), put_field(is[i].s, 0);
+		putchar('\n');
 	}
 	if (llm_meta_get_str(m, K("git.commit"), &s, NULL) == 0) {
-		printf("%*s  git: %s", ind, "", s);
+		printf("%*s  git: ", ind, "");
+		put_field(s, 0);
 		if (llm_meta_get_str(m, K("git.branch"), &s, NULL) == 0)
-			printf(" on %s", s);
+			fputs(" on ", stdout), put_field(s, 0);
 		if (llm_meta_get_int(m, K("git.dirty"), &dirty) == 0)
 			printf("%s", dirty ? " (dirty)" : " (clean)");
 		putchar('\n');
@@ -295,8 +311,10 @@ int main(int argc, char **argv)
 			for (int d = 0; d < t->n_dims; d++)
 				k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%lld", d ? " x " : "",
 					      (long long)t->ne[d]);
-			printf("  %-32s %-6s %-24s %12" PRIu64 " %12" PRIu64, t->name,
-			       llm_type_name(t->type), shape, t->offset, t->size);
+			fputs("  ", stdout);
+			put_field(t->name, 32);
+			printf(" %-6s %-24s %12" PRIu64 " %12" PRIu64, llm_type_name(t->type), shape, t->offset,
+			       t->size);
 			if (zc) {
 				uint64_t st = llm_ckpt_stored_size(ck, i);
 				printf(" %12" PRIu64 " %6.3f", st, st ? (double)t->size / (double)st : 0.0);

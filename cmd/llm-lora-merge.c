@@ -38,18 +38,16 @@ static const struct cli_cmd cmd = {
 
 static char *report_tsv(const struct llm_lora_merge_report *r, int64_t n, char **paths, size_t *len)
 {
-	size_t cap = 128, k = 0;
-	char *s;
-	for (int64_t i = 0; i < n; i++)
-		cap += strlen(r[i].name) + strlen(paths[r[i].adapter]) + 96;
-	if (!(s = malloc(cap)))
-		return NULL;
-	k += (size_t)snprintf(s + k, cap - k, "name\trank\tscale\trel_delta\tkind\tadapter\n");
-	for (int64_t i = 0; i < n; i++)
-		k += (size_t)snprintf(s + k, cap - k, "%s\t%lld\t%.9g\t%.6g\t%s\t%s\n", r[i].name, (long long)r[i].r,
-				      r[i].scale, r[i].rel_delta, r[i].kind, paths[r[i].adapter]);
-	*len = k;
-	return s;
+	struct cli_text t = { 0 };
+	cli_text_printf(&t, "name\trank\tscale\trel_delta\tkind\tadapter\n");
+	for (int64_t i = 0; i < n; i++) {
+		cli_text_field(&t, r[i].name);
+		cli_text_printf(&t, "\t%lld\t%.9g\t%.6g\t%s\t", (long long)r[i].r, r[i].scale, r[i].rel_delta,
+				r[i].kind);
+		cli_text_field(&t, paths[r[i].adapter]);
+		cli_text_printf(&t, "\n");
+	}
+	return cli_text_take(&t, len);
 }
 
 int main(int argc, char **argv)

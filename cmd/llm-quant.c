@@ -57,30 +57,24 @@ static int parse_type(const char *opt, const char *s)
 /* The report as TSV text (malloc'ed). */
 static char *report_tsv(const struct llm_convert_report *r, int64_t n, size_t *len)
 {
-	size_t cap = 256 + (size_t)n * 256, k = 0;
-	char *s = malloc(cap);
-	if (!s)
-		return NULL;
-	k += (size_t)snprintf(s + k, cap - k,
-			      "name\tshape\ttype_in\ttype_out\trmse\tmax_abs_err\tsnr_db\tfp16_overflow\tfp16_underflow\n");
+	struct cli_text t = { 0 };
+	cli_text_printf(&t, "name\tshape\ttype_in\ttype_out\trmse\tmax_abs_err\tsnr_db\tfp16_overflow\tfp16_underflow\n");
 	for (int64_t i = 0; i < n; i++) {
-		char shape[96];
-		int sk = 0;
+		cli_text_field(&t, r[i].name);
+		cli_text_printf(&t, "\t");
 		for (int d = 0; d < r[i].n_dims; d++)
-			sk += snprintf(shape + sk, sizeof shape - (size_t)sk, "%s%lld", d ? "x" : "", (long long)r[i].ne[d]);
+			cli_text_printf(&t, "%s%lld", d ? "x" : "", (long long)r[i].ne[d]);
 		double snr = llm_qstats_snr_db(&r[i].st);
 		char snrs[32];
 		if (isinf(snr))
 			snprintf(snrs, sizeof snrs, "inf");
 		else
 			snprintf(snrs, sizeof snrs, "%.2f", snr);
-		k += (size_t)snprintf(s + k, cap - k, "%s\t%s\t%s\t%s\t%.6g\t%.6g\t%s\t%lld\t%lld\n", r[i].name, shape,
-				      llm_type_name(r[i].type_in), llm_type_name(r[i].type_out),
-				      llm_qstats_rmse(&r[i].st), r[i].st.max_abs_err, snrs,
-				      (long long)r[i].st.fp16_overflow, (long long)r[i].st.fp16_underflow);
+		cli_text_printf(&t, "\t%s\t%s\t%.6g\t%.6g\t%s\t%lld\t%lld\n", llm_type_name(r[i].type_in),
+				llm_type_name(r[i].type_out), llm_qstats_rmse(&r[i].st), r[i].st.max_abs_err, snrs,
+				(long long)r[i].st.fp16_overflow, (long long)r[i].st.fp16_underflow);
 	}
-	*len = k;
-	return s;
+	return cli_text_take(&t, len);
 }
 
 int main(int argc, char **argv)

@@ -42,19 +42,15 @@ static const struct cli_cmd cmd = {
 
 static char *report_tsv(const struct llm_svd_delta_report *r, int64_t n, size_t *len)
 {
-	size_t cap = 128, k = 0;
-	char *s;
-	for (int64_t i = 0; i < n; i++)
-		cap += strlen(r[i].name) + 128;
-	if (!(s = malloc(cap)))
-		return NULL;
-	k += (size_t)snprintf(s + k, cap - k, "name\tshape\trank\tenergy_kept\trel_fro_error\tseconds\n");
-	for (int64_t i = 0; i < n; i++)
-		k += (size_t)snprintf(s + k, cap - k, "%s\t%lldx%lld\t%lld\t%.9g\t%.6g\t%.3f\n", r[i].name,
-				      (long long)r[i].n_in, (long long)r[i].n_out, (long long)r[i].rank, r[i].energy_kept,
-				      r[i].rel_fro_error, r[i].seconds);
-	*len = k;
-	return s;
+	struct cli_text t = { 0 };
+	cli_text_printf(&t, "name\tshape\trank\tenergy_kept\trel_fro_error\tseconds\n");
+	for (int64_t i = 0; i < n; i++) {
+		cli_text_field(&t, r[i].name);
+		cli_text_printf(&t, "\t%lldx%lld\t%lld\t%.9g\t%.6g\t%.3f\n", (long long)r[i].n_in,
+				(long long)r[i].n_out, (long long)r[i].rank, r[i].energy_kept, r[i].rel_fro_error,
+				r[i].seconds);
+	}
+	return cli_text_take(&t, len);
 }
 
 /* A bad --include or --exclude pattern is a usage error, as grep's is. */

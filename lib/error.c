@@ -9,25 +9,32 @@ static _Thread_local char errbuf[1024];
 
 const char *llm_errmsg(void) { return errbuf; }
 
+size_t llm_escape_controls(char *dst, size_t cap, const char *src)
+{
+	size_t j = 0;
+	for (const unsigned char *p = (const unsigned char *)src; *p; p++) {
+		char one[5] = { (char)*p, 0 };
+		if (*p < 0x20 || *p == 0x7f)
+			snprintf(one, sizeof one, "\\x%02x", *p);
+		size_t k = strlen(one);
+		if (j + k < cap)
+			memcpy(dst + j, one, k);
+		else if (j < cap)
+			cap = j + 1; /* cut short before this piece, never inside it */
+		j += k;
+	}
+	if (cap)
+		dst[j < cap ? j : cap - 1] = 0;
+	return j;
+}
+
 /* Control characters that came from a file (a name holding a newline)
  * written as \xNN, so that a message stays one line. */
 static void escape_controls(void)
 {
 	char tmp[sizeof errbuf];
-	size_t j = 0;
-	int any = 0;
-	for (const unsigned char *p = (const unsigned char *)errbuf; *p; p++)
-		any |= *p < 0x20 || *p == 0x7f;
-	if (!any)
-		return;
-	for (const unsigned char *p = (const unsigned char *)errbuf; *p && j + 5 < sizeof tmp; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			j += (size_t)snprintf(tmp + j, sizeof tmp - j, "\\x%02x", *p);
-		else
-			tmp[j++] = (char)*p;
-	}
-	tmp[j] = 0;
-	memcpy(errbuf, tmp, j + 1);
+	llm_escape_controls(tmp, sizeof tmp, errbuf);
+	memcpy(errbuf, tmp, sizeof errbuf);
 }
 
 int llm_err(int code, const char *fmt, ...)

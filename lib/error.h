@@ -8,6 +8,8 @@
 #ifndef LLM_ERROR_H
 #define LLM_ERROR_H
 
+#include <stddef.h>
+
 enum {
 	LLM_OK = 0,
 	LLM_EIO = -1,          /* read/write/open failed (errno-level) */
@@ -27,5 +29,13 @@ int llm_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 
 /* Prefix the current message with "prefix: " (e.g. a file name). Returns code. */
 int llm_err_prefix(int code, const char *prefix);
+
+/* src with each control byte (below 0x20, and 0x7f) written \xNN, so that
+ * text from a file (a name holding a newline or an escape sequence) stays
+ * on one line and harmless on a terminal: into dst (cap bytes, always
+ * NUL-terminated when cap > 0, cut short at a whole piece if need be).
+ * Returns the length of the whole, as snprintf does.  Every message
+ * llm_err and llm_err_prefix record is escaped so. */
+size_t llm_escape_controls(char *dst, size_t cap, const char *src);
 
 #endif

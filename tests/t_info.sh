@@ -87,6 +87,28 @@ PY
 	else
 		fail info_json_not_utf8 "$(head -c 300 "$TMP/err")"
 	fi
+	# control bytes in a key and a tensor name: the text form writes them
+	# \xNN (no escape sequence reaches the terminal, no line is split)
+	if [ -n "$PYTHON" ] && "$PYTHON" - "$MODELS/stories260K.gguf" "$TMP/ctl.gguf" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+for s, i, b in ((b"general.architecture", 3, 0x1B), (b"blk.0.attn_q.weight", 2, 0x0A)):
+    d[d.find(s) + i] = b
+open(sys.argv[2], "wb").write(d)
+PY
+	then
+		llm-info "$TMP/ctl.gguf" >"$TMP/ctl.txt" 2>"$TMP/err"
+		if grep -q 'gen\\x1bral\.architecture  *str  = "llama"' "$TMP/ctl.txt" &&
+			grep -q '^  bl\\x0a\.0\.attn_q\.weight  *f32 ' "$TMP/ctl.txt" &&
+			! grep -q "$(printf '\033')" "$TMP/ctl.txt" &&
+			[ "$(wc -l <"$TMP/ctl.txt")" -eq "$(llm-info "$MODELS/stories260K.gguf" | wc -l)" ]; then
+			ok info_text_control_bytes
+		else
+			fail info_text_control_bytes "$(grep -n 'ral.arch\|attn_q' "$TMP/ctl.txt" | head -3 | tr '\n' ' ') $(cat "$TMP/err")"
+		fi
+	else
+		skip info_text_control_bytes "no python3"
+	fi
 fi
 
 # general.file_type by llama.cpp's name: a Q4_K_M mix (15) and a Q4_K file (14)

@@ -125,6 +125,29 @@ if [ "$(head -1 "$TMP/r.tsv")" = "$(printf 'name\tshape\ttype_in\ttype_out\trmse
 else
 	fail quant_report "$(head -3 "$TMP/r.tsv")"
 fi
+# tensor names of 600 bytes (GGUF sets no bound; the report's buffer once
+# overflowed) and one holding a tab and a newline: one row each, nine
+# columns, the control bytes written \xNN
+if python3 - "$TMP/names.gguf" <<'PY'
+import struct, sys
+def s(x): return struct.pack("<Q", len(x)) + x
+names = [b"a" * 600, b"b" * 600, b"tab\there\nnewline"]
+out = b"GGUF" + struct.pack("<IQQ", 3, len(names), 1) + s(b"general.architecture") + struct.pack("<I", 8) + s(b"llama")
+for i, n in enumerate(names):
+    out += s(n) + struct.pack("<IQQIQ", 2, 64, 64, 0, i * 64 * 64 * 4)
+out += b"\0" * (-len(out) % 32) + b"\0" * (len(names) * 64 * 64 * 4)
+open(sys.argv[1], "wb").write(out)
+PY
+then
+	if llm-quant -q -t q8_0 --report "$TMP/names.tsv" -o "$TMP/names_q.gguf" "$TMP/names.gguf" 2>"$TMP/err" &&
+		[ "$(wc -l <"$TMP/names.tsv")" -eq 4 ] && awk -F'\t' 'NF != 9 {bad=1} END {exit bad}' "$TMP/names.tsv" &&
+		grep -q '^tab\\x09here\\x0anewline	64x64	' "$TMP/names.tsv" &&
+		[ "$(awk -F'\t' 'NR == 2 { print length($1) }' "$TMP/names.tsv")" -eq 600 ]; then
+		ok quant_report_long_and_control_names
+	else
+		fail quant_report_long_and_control_names "$(cut -c1-60 "$TMP/names.tsv" | tr '\n' ' ') $(cat "$TMP/err")"
+	fi
+fi
 if have_numpy; then
 	if "$PYTHON" - "$TMP" <<'PY' >"$TMP/py" 2>&1
 import sys, numpy as np

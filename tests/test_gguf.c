@@ -233,6 +233,24 @@ static void test_meta_index(void)
 	CHECK(m.n == 0 && !m.ix && llm_meta_find(&m, "k.1") == -1, "meta_index_cleared", "n %lld", (long long)m.n);
 }
 
+/* error messages and names from files: control bytes as \xNN, cut short
+ * only between whole pieces */
+static void test_escape_controls(void)
+{
+	char b[32];
+	size_t n = llm_escape_controls(b, sizeof b, "a\nb\x1b[2Jc\x7f");
+	CHECK(n == 18 && strcmp(b, "a\\x0ab\\x1b[2Jc\\x7f") == 0, "escape_controls", "%zu '%s'", n, b);
+	n = llm_escape_controls(b, 4, "ab\ncd");
+	CHECK(n == 8 && strcmp(b, "ab") == 0, "escape_controls_cut_whole", "%zu '%s'", n, b);
+	n = llm_escape_controls(NULL, 0, "x\t");
+	CHECK(n == 5, "escape_controls_length_only", "%zu", n);
+	llm_err(LLM_EFORMAT, "tensor '%s' bad", "a\nb");
+	CHECK(strcmp(llm_errmsg(), "tensor 'a\\x0ab' bad") == 0, "err_one_line", "%s", llm_errmsg());
+	llm_err_prefix(LLM_EFORMAT, "f\tile");
+	CHECK(strcmp(llm_errmsg(), "f\\x09ile: tensor 'a\\x0ab' bad") == 0, "err_prefix_one_line", "%s",
+	      llm_errmsg());
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -246,6 +264,7 @@ int main(void)
 	test_hostile();
 	test_writer_errors();
 	test_meta_index();
+	test_escape_controls();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
