@@ -743,8 +743,10 @@ static int hf_resolve(struct hf_open *o)
 				slash[1] = 0;
 			else if (slash)
 				*slash = 0;
-			else
-				strcpy(o->dir, ".");
+			else { /* a bare name ("" too): the current directory */
+				free(o->dir);
+				o->dir = strdup(".");
+			}
 		}
 	}
 	if (!o->dir || !(o->cfg_path = path_join(o->dir, "config.json")))
