@@ -141,16 +141,25 @@ static json_t *json_kv(const struct llm_kv *kv)
 	return a;
 }
 
-/* One provenance record (keys under prefix) and its parents, indented. */
+#define PROV_MAX_PARENTS 1024 /* parent numbers looked at */
+#define PROV_MAX_DEPTH 64      /* records down the chain printed */
+
+/* One provenance record (keys under prefix) and its parents, indented.
+ * The parents are found in one pass over the keys; keys are built to any
+ * length (a crafted file's prefix of 600 bytes once made a truncated key
+ * match its own record, and the recursion never ended). */
 static void print_prov(const llm_meta *m, const char *prefix, int depth)
 {
-	char key[600];
+	size_t pl = strlen(prefix), kcap = pl + 32;
+	char *key = malloc(kcap);
 	const char *s;
 	const struct llm_kv *kv;
 	int64_t dirty;
 	int ind = 2 * depth;
 
-#define K(name) (snprintf(key, sizeof key, "%s%s", prefix, name), key)
+	if (!key)
+		cli_die("out of memory");
+#define K(name) (snprintf(key, kcap, "%s%s", prefix, name), key)
 	printf("%*s", ind, "");
 	put_field(llm_meta_get_str(m, K("tool"), &s, NULL) == 0 ? s : "?", 0);
 	if (llm_meta_get_str(m, K("version"), &s, NULL) == 0)
@@ -185,17 +194,36 @@ static void print_prov(const llm_meta *m, const char *prefix, int depth)
 			printf("%s", dirty ? " (dirty)" : " (clean)");
 		putchar('\n');
 	}
-	for (int n = 0; n < 1024; n++) { /* parent N is input N; inputs without provenance leave gaps */
-		char sub[600];
-		int found = 0;
-		snprintf(sub, sizeof sub, "%sparent.%d.", prefix, n);
-		for (int64_t i = 0; i < m->n && !found; i++)
-			found = strncmp(m->kv[i].key, sub, strlen(sub)) == 0;
-		if (!found)
+	/* parent N is input N; inputs without provenance leave gaps */
+	unsigned char has[PROV_MAX_PARENTS] = { 0 };
+	for (int64_t i = 0; i < m->n; i++) {
+		const char *k = m->kv[i].key, *d;
+		if (strncmp(k, prefix, pl) != 0 || strncmp(k + pl, "parent.", 7) != 0)
 			continue;
+		d = k + pl + 7;
+		int n = 0, nd = 0;
+		for (; *d >= '0' && *d <= '9' && n < PROV_MAX_PARENTS; d++, nd++)
+			n = 10 * n + (*d - '0');
+		if (*d == '.' && nd > 0 && n < PROV_MAX_PARENTS && (nd == 1 || k[pl + 7] != '0'))
+			has[n] = 1; /* as the writer writes it: no leading zeros */
+	}
+	for (int n = 0; n < PROV_MAX_PARENTS; n++) {
+		if (!has[n])
+			continue;
+		if (depth / 2 + 1 >= PROV_MAX_DEPTH) {
+			printf("%*s  from input %d: records further down not shown (more than %d levels)\n", ind, "",
+			       n, PROV_MAX_DEPTH);
+			continue;
+		}
+		char *sub = malloc(pl + 32);
+		if (!sub)
+			cli_die("out of memory");
+		snprintf(sub, pl + 32, "%sparent.%d.", prefix, n);
 		printf("%*s  from input %d, made by:\n", ind, "", n);
 		print_prov(m, sub, depth + 2);
+		free(sub);
 	}
+	free(key);
 #undef K
 }
 

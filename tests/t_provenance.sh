@@ -96,3 +96,24 @@ else
 	[ "$(key "$O/o.json" provenance.git.commit)" = null ] && [ "$(key "$O/o.json" provenance.tool)" = llm-quant ] && ok outside_repo || fail outside_repo "$(grep provenance "$O/o.json" | head -3)"
 fi
 rm -rf "$O"
+
+# a crafted chain 80 records deep, its keys over 600 bytes: llm-info -p
+# prints 64 levels and says the rest is not shown (it once recursed until
+# the stack overflowed)
+if python3 - "$TMP/deep.gguf" <<'PY'
+import struct, sys
+def s(x): return struct.pack("<Q", len(x)) + x
+kv = [(b"provenance.tool", b"llm-quant"), (b"provenance." + b"parent.0." * 80 + b"tool", b"deep")]
+out = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv))
+for k, v in kv:
+    out += s(k) + struct.pack("<I", 8) + s(v)
+open(sys.argv[1], "wb").write(out + b"\0" * (-len(out) % 32))
+PY
+then
+	if llm-info -p "$TMP/deep.gguf" >"$TMP/deep.txt" 2>"$TMP/deep.err" &&
+		[ "$(grep -c 'made by:' "$TMP/deep.txt")" -eq 63 ] && grep -q 'not shown (more than 64 levels)' "$TMP/deep.txt"; then
+		ok provenance_deep_chain_bounded
+	else
+		fail provenance_deep_chain_bounded "exit $?: $(tail -c 200 "$TMP/deep.err")"
+	fi
+fi
