@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -361,6 +362,49 @@ void cli_report_open(struct llm_out *o, const char *path)
 {
 	if (llm_out_open(o, path))
 		cli_die_lib();
+}
+
+/* dir(p)'s real path, "/" and p's last name (malloc'ed), or NULL */
+static char *canonical(const char *p)
+{
+	const char *slash = strrchr(p, '/');
+	char *dir = slash ? strndup(p, slash == p ? 1 : (size_t)(slash - p)) : strdup(".");
+	char *rd = dir ? realpath(dir, NULL) : NULL, *out = NULL;
+	const char *base = slash ? slash + 1 : p;
+	if (rd && (out = malloc(strlen(rd) + strlen(base) + 2)))
+		sprintf(out, "%s/%s", rd, base);
+	free(dir);
+	free(rd);
+	return out;
+}
+
+int cli_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (!a || !b || !strcmp(a, "-") || !strcmp(b, "-"))
+		return 0;
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	char *ca = canonical(a), *cb = canonical(b);
+	int same = ca && cb ? strcmp(ca, cb) == 0 : strcmp(a, b) == 0;
+	free(ca);
+	free(cb);
+	return same;
+}
+
+void cli_check_report(const char *out, const char *report)
+{
+	if (report && out && (strcmp(report, out) == 0 || cli_same_file(report, out)))
+		cli_usage("--report and --output name the same file");
+	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
+		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
+}
+
+void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n)
+{
+	for (int i = 0; path && i < n; i++)
+		if (cli_same_file(path, inputs[i]))
+			cli_usage("%s %s names the input %s: it would replace it", opt, path, inputs[i]);
 }
 
 void cli_report_write(struct llm_out *o, char *text, size_t len)

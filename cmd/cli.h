@@ -77,6 +77,18 @@ void cli_notice_cb(void *ud, const char *msg);
  * malloc'ed text (NULL: out of memory) written atomically and freed.  Exit
  * 1 on failure (cli_die removes the unfinished temporary). */
 void cli_report_open(struct llm_out *o, const char *path);
+/* Do paths a and b name one file: the same inode when both exist, else
+ * the same name in the same directory (symbolic links and ".." resolved)?
+ * "-" and NULL name none.  For outputs that must not replace an input or
+ * each other. */
+int cli_same_file(const char *a, const char *b);
+/* The checks of -o OUT beside --report REPORT, before any work (usage
+ * errors): two files, and the report not on stdout when the GGUF is. */
+void cli_check_report(const char *out, const char *report);
+/* Usage error when path (the value of option opt) names one of the n
+ * inputs: a report or a KV dump must never replace a model.  (-o may:
+ * the output replaces its input atomically, as sort -o does.) */
+void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n);
 void cli_report_write(struct llm_out *o, char *text, size_t len);
 
 /* A report's text, grown as it is written (s NULL after an allocation

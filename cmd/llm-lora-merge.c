@@ -88,10 +88,8 @@ int main(int argc, char **argv)
 	n = argc - cli_optind() - 1;
 	if (n < 1)
 		cli_usage("expected BASE and at least one ADAPTER");
-	if (report && out && strcmp(report, out) == 0)
-		cli_usage("--report and --output name the same file");
-	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
-		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
+	cli_check_report(out, report);
+	cli_refuse_input("--report", report, (const char *const *)argv + cli_optind(), 1);
 	cli_stdin_claim(argv[cli_optind()], NULL);
 	ads = calloc((size_t)n, sizeof *ads);
 	paths = calloc((size_t)n, sizeof *paths);
@@ -103,6 +101,7 @@ int main(int argc, char **argv)
 			cli_die_lib();
 		cli_stdin_claim(paths[i], NULL);
 	}
+	cli_refuse_input("--report", report, (const char *const *)paths, n);
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();
 

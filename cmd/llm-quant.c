@@ -127,10 +127,8 @@ int main(int argc, char **argv)
 		cli_usage("--merge copies tensors as they are: no --type or --report");
 	if ((wo.split_max_size || wo.split_max_tensors) && (!out || strcmp(out, "-") == 0))
 		cli_usage("--split-max-size/--split-max-tensors need -o PREFIX.gguf");
-	if (report && out && strcmp(report, out) == 0)
-		cli_usage("--report and --output name the same file");
-	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
-		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
+	cli_check_report(out, report);
+	cli_refuse_input("--report", report, (const char *const *)argv + cli_optind(), 1);
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();
 

@@ -528,12 +528,14 @@ int main(int argc, char **argv)
 	/* stdin is one stream: the model, the prompt (by default), --score's
 	 * lines, --perplexity's FILE or an adapter may read it, one of them */
 	cli_stdin_claim(r.path, NULL);
+	cli_refuse_input("--kv-out", g.kv_out, (const char *const[]){ r.path, ko.tokenizer, pfile }, 3);
 	for (int i = 0; i < n_lora; i++) {
 		char *lp;
 		float sc;
 		if (llm_lora_parse_spec(loras[i], &lp, &sc))
 			cli_die_lib();
 		cli_stdin_claim(lp, NULL);
+		cli_refuse_input("--kv-out", g.kv_out, (const char *const *)&lp, 1);
 		free(lp);
 	}
 	cli_stdin_claim(do_score ? "-" : ppl_file, NULL);

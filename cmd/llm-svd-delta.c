@@ -101,10 +101,8 @@ int main(int argc, char **argv)
 		cli_usage("--rank and --energy exclude each other");
 	if (!have_rank && so.energy <= 0)
 		so.rank = 16;
-	if (report && out && strcmp(report, out) == 0)
-		cli_usage("--report and --output name the same file");
-	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
-		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
+	cli_check_report(out, report);
+	cli_refuse_input("--report", report, (const char *const *)argv + cli_optind(), 2);
 	cli_stdin_claim(argv[cli_optind()], NULL);
 	cli_stdin_claim(argv[cli_optind() + 1], NULL);
 	cli_refuse_tty(out);

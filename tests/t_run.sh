@@ -191,6 +191,10 @@ one_line empty_prompt_no_bos 1 "empty prompt" llm-run -n 4 --no-bos -p "" "$G"
 # a prompt that is empty without BOS, from a file: the error names the file
 : >"$TMP/empty.txt"
 one_line empty_prompt_names_file 1 "empty.txt: empty prompt" llm-run -n 4 --no-bos -f "$TMP/empty.txt" "$G"
+# --kv-out naming the model (another spelling): a usage error, the model untouched
+cp "$G" "$TMP/model_copy.gguf"
+check_status 2 kv_out_is_model llm-run -q -n 2 -p Once --kv-out "$TMP/./model_copy.gguf" "$TMP/model_copy.gguf"
+if cmp -s "$G" "$TMP/model_copy.gguf"; then ok kv_out_model_untouched; else fail kv_out_model_untouched "the model changed"; fi
 # --kv-out to a path that cannot be created: said before the run, no text
 one_line kv_out_bad_path_first 1 "nodir/kv.gguf: cannot create" llm-run -n 4 --temp 0 -p Once --kv-out "$TMP/nodir/kv.gguf" "$G"
 # weights holding NaN: no NaN log-probabilities with exit 0, but an error
