@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include "error.h"
+#include "kernels.h"
 #include "kv.h"
 #include "types.h"
 
@@ -522,6 +523,9 @@ int llm_kv_stats_matrix(struct llm_kv_stat *out, const float *x, int64_t n_pos,
 		o = &dflt;
 	if (n_pos <= 0 || n_head_kv <= 0 || head_dim <= 0 || (kind != 'k' && kind != 'v'))
 		return llm_err(LLM_EINVAL, "bad matrix shape for statistics");
+	/* (LAPACK would print to stdout and return ranks of nothing) */
+	if (!llm_all_finite(x, n_pos * w))
+		return llm_err(LLM_EFORMAT, "kv.%lld.%c holds inf or NaN", (long long)layer, kind);
 	level = o->zstd_level ? o->zstd_level : 3;
 	nr = llm_kv_stat_rows(n_head_kv, o);
 	colsq = calloc((size_t)w, sizeof *colsq);

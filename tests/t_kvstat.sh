@@ -127,6 +127,11 @@ echo "not a model" >"$TMP/text"
 one_line not_a_dump 1 llm-kvstat "$TMP/notdump.gguf"
 one_line dump_bad_shape 1 llm-kvstat "$TMP/badshape.gguf"
 one_line dump_missing_tensor 1 llm-kvstat "$TMP/missing.gguf"
+# inf in a dump: one line naming the tensor, nothing on stdout (LAPACK once
+# printed its complaint there, exit 0)
+build/tests/test_kv --write-dump "$TMP/inf.gguf" inf
+one_line dump_inf 1 llm-kvstat --json "$TMP/inf.gguf"
+if grep -q 'inf.gguf: kv.1.v holds inf or NaN' "$TMP/e"; then ok dump_inf_names_tensor; else fail dump_inf_names_tensor "$(cat "$TMP/e")"; fi
 one_line not_gguf 1 llm-kvstat "$TMP/text"
 one_line no_such_file 1 llm-kvstat "$TMP/absent.gguf"
 one_line sizing_option_on_dump 2 llm-kvstat --ctx 10 "$TMP/dump.gguf"

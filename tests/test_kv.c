@@ -4,7 +4,7 @@
  * values, planted outliers, constant rows).
  *
  * Also a fixture writer for tests/t_kvstat.sh:
- *     test_kv --write-dump PATH [good|notdump|badshape|missing]
+ *     test_kv --write-dump PATH [good|notdump|badshape|missing|inf]
  * writes the synthetic dump (or a broken variant) with the project's GGUF
  * writer.
  */
@@ -148,6 +148,8 @@ static int write_dump(const char *path, const char *variant)
 			if (!strcmp(variant, "missing") && l == NL - 1 && kv)
 				continue;
 			synth(x, l, kv ? 'v' : 'k');
+			if (!strcmp(variant, "inf") && l == 1 && kv)
+				x[3] = INFINITY, x[4] = -INFINITY;
 			if ((rc = llm_gguf_writer_write(w, x, sizeof x)))
 				goto fail;
 		}
@@ -464,8 +466,8 @@ static void test_dump_files(void)
 	free(r);
 	llm_ckpt_free(ck);
 
-	static const char *const bad[] = { "notdump", "badshape", "missing" };
-	for (int i = 0; i < 3; i++) {
+	static const char *const bad[] = { "notdump", "badshape", "missing", "inf" };
+	for (int i = 0; i < 4; i++) {
 		char name[64];
 		write_dump(path, bad[i]);
 		llm_ckpt_open(&ck, path, NULL);
