@@ -1,6 +1,7 @@
 /* error.c - thread-local error message. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -28,36 +29,60 @@ size_t llm_escape_controls(char *dst, size_t cap, const char *src)
 	return j;
 }
 
-/* Control characters that came from a file (a name holding a newline)
- * written as \xNN, so that a message stays one line. */
-static void escape_controls(void)
+/* errbuf = s with control bytes escaped (llm_escape_controls: a name
+ * holding a newline keeps the message on one line) and, when the whole
+ * does not fit, its middle cut out: the head names the file, the tail
+ * says what is wrong (a name of 3000 bytes once left only the file and
+ * the name's first bytes). */
+static void store(const char *s)
 {
-	char tmp[sizeof errbuf];
-	llm_escape_controls(tmp, sizeof tmp, errbuf);
-	memcpy(errbuf, tmp, sizeof errbuf);
+	size_t n = llm_escape_controls(NULL, 0, s);
+	char *e = n < sizeof errbuf ? NULL : malloc(n + 1);
+	if (!e) { /* fits (or no memory: cut at the end) */
+		llm_escape_controls(errbuf, sizeof errbuf, s);
+		return;
+	}
+	llm_escape_controls(e, n + 1, s);
+	size_t keep = (sizeof errbuf - 6) / 2, h = keep, t = n - keep;
+	while (h > 0 && ((unsigned char)e[h] & 0xC0) == 0x80) /* whole UTF-8 characters */
+		h--;
+	while (t < n && ((unsigned char)e[t] & 0xC0) == 0x80)
+		t++;
+	memcpy(errbuf, e, h);
+	memcpy(errbuf + h, " ... ", 5);
+	memcpy(errbuf + h + 5, e + t, n - t + 1);
+	free(e);
 }
 
 int llm_err(int code, const char *fmt, ...)
 {
-	va_list ap;
+	char small[sizeof errbuf], *buf = small;
+	va_list ap, aq;
 	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	va_copy(aq, ap);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
 	va_end(ap);
-	escape_controls();
+	if (n >= (int)sizeof small && (buf = malloc((size_t)n + 1)))
+		vsnprintf(buf, (size_t)n + 1, fmt, aq);
+	else
+		buf = small; /* fits, or no memory: cut at the end */
+	va_end(aq);
+	store(n < 0 ? fmt : buf);
+	if (buf != small)
+		free(buf);
 	return code;
 }
 
 int llm_err_prefix(int code, const char *prefix)
 {
-	size_t pl = strlen(prefix);
-
-	if (pl > sizeof errbuf / 2)
-		pl = sizeof errbuf / 2;
-	memmove(errbuf + pl + 2, errbuf, sizeof errbuf - pl - 3);
-	errbuf[sizeof errbuf - 1] = 0;
-	memcpy(errbuf, prefix, pl);
-	errbuf[pl] = ':';
-	errbuf[pl + 1] = ' ';
-	escape_controls();
+	size_t pl = strlen(prefix), ml = strlen(errbuf);
+	char *buf = malloc(pl + ml + 3);
+	if (!buf) /* no memory: the message as it is */
+		return code;
+	memcpy(buf, prefix, pl);
+	memcpy(buf + pl, ": ", 2);
+	memcpy(buf + pl + 2, errbuf, ml + 1);
+	store(buf);
+	free(buf);
 	return code;
 }

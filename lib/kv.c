@@ -102,9 +102,11 @@ int llm_kv_config_check(const struct llm_kv_config *c)
 static int meta_int(const llm_meta *m, const char *arch, const char *suffix, int64_t *out)
 {
 	char key[160];
-	int rc;
+	int rc, k = snprintf(key, sizeof key, "%s.%s", arch, suffix);
 
-	snprintf(key, sizeof key, "%s.%s", arch, suffix);
+	if (k < 0 || (size_t)k >= sizeof key) /* (the key cut short would name another) */
+		return llm_err(LLM_EFORMAT, "general.architecture of %zu bytes is no architecture's name",
+			       strlen(arch));
 	rc = llm_meta_get_int(m, key, out);
 	if (rc == LLM_ENOTFOUND)
 		return llm_err(rc, "no %s in the metadata", key);

@@ -249,6 +249,17 @@ static void test_escape_controls(void)
 	llm_err_prefix(LLM_EFORMAT, "f\tile");
 	CHECK(strcmp(llm_errmsg(), "f\\x09ile: tensor 'a\\x0ab' bad") == 0, "err_prefix_one_line", "%s",
 	      llm_errmsg());
+	/* a message longer than the buffer keeps its head and its tail */
+	char *name = malloc(3001);
+	memset(name, 'v', 3000), name[3000] = 0;
+	llm_err(LLM_EFORMAT, "tensor %s: size overflows", name);
+	llm_err_prefix(LLM_EFORMAT, "model.gguf");
+	const char *e = llm_errmsg();
+	size_t el = strlen(e);
+	CHECK(el < 1024 && strncmp(e, "model.gguf: tensor vvv", 22) == 0 && strstr(e, "v ... v") && el > 17 &&
+		      strcmp(e + el - 17, "v: size overflows") == 0,
+	      "err_long_keeps_head_and_tail", "%zu '%.40s...%s'", el, e, el > 30 ? e + el - 30 : e);
+	free(name);
 }
 
 int main(void)
