@@ -108,8 +108,15 @@ static void md_model_row(const json_t *r)
 
 	human(sz, sizeof sz, (double)json_integer_value(json_object_get(r, "model_size")), bu, 1024, 2);
 	human(np, sizeof np, (double)json_integer_value(json_object_get(r, "model_n_params")), pu, 1000, 2);
-	printf("| %s | %s | %s | %d | %s | %.2f ± %.2f |",
-	       json_string_value(json_object_get(r, "model_type")), sz, np,
+	fputs("| ", stdout);
+	for (const char *t = json_string_value(json_object_get(r, "model_type")); *t; t++) {
+		char one[2] = { *t, 0 };
+		if (*t == '|') /* the architecture's name comes from the file */
+			fputs("\\|", stdout);
+		else
+			cli_put_safe(stdout, one);
+	}
+	printf(" | %s | %s | %d | %s | %.2f ± %.2f |", sz, np,
 	       (int)json_integer_value(json_object_get(r, "n_threads")),
 	       json_string_value(json_object_get(r, "test")),
 	       json_real_value(json_object_get(r, "avg_ts")),
@@ -171,7 +178,7 @@ static void put_field(const json_t *v, int csv)
 		return;
 	default: s = ""; break;
 	}
-	if (csv && strpbrk(s, ",\"\n")) {
+	if (csv && strpbrk(s, ",\"\r\n")) { /* RFC 4180 */
 		putchar('"');
 		for (; *s; s++) {
 			if (*s == '"')
@@ -180,8 +187,7 @@ static void put_field(const json_t *v, int csv)
 		}
 		putchar('"');
 	} else if (!csv) {
-		for (; *s; s++)
-			putchar(*s == '\t' || *s == '\n' ? ' ' : *s);
+		cli_put_safe(stdout, s); /* a tab or newline in a path: \xNN, as the other reports */
 	} else {
 		fputs(s, stdout);
 	}
@@ -822,8 +828,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_KERNELS: o.kernels = 1; break;
 		case OPT_ONLY: {
-			char buf[256], *tok, *save = NULL;
-			snprintf(buf, sizeof buf, "%s", arg);
+			char *buf = strdup(arg), *tok, *save = NULL;
+			if (!buf)
+				cli_die("out of memory");
 			o.only = 0;
 			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 				int k;
@@ -833,6 +840,7 @@ int main(int argc, char **argv)
 					cli_usage("--only: unknown kernel '%s' (bandwidth, sgemm, matvec, attention, quant)", tok);
 				o.only |= 1u << k;
 			}
+			free(buf);
 			if (!o.only)
 				cli_usage("--only: empty list");
 			o.kernels = 1;

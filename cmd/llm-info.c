@@ -114,7 +114,10 @@ static json_t *json_elem(enum llm_vtype t, const void *data, uint64_t i)
 		double v = llm_kv_arr_num(&tmp, i);
 		return isfinite(v) ? json_real(v) : json_null();
 	}
-	case LLM_V_U64: return json_integer((json_int_t)((const uint64_t *)data)[i]);
+	case LLM_V_U64: { /* jansson's integers are signed: above 2^63 - 1, a real */
+		uint64_t u = ((const uint64_t *)data)[i];
+		return u <= INT64_MAX ? json_integer((json_int_t)u) : json_real((double)u);
+	}
 	case LLM_V_I64: return json_integer(((const int64_t *)data)[i]);
 	default: return json_integer((json_int_t)llm_kv_arr_num(&tmp, i));
 	}

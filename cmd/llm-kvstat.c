@@ -107,8 +107,9 @@ static void print_sizes(const struct llm_kv_size *r, int n, int fmt, const char 
 		return;
 	}
 	if (fmt == FMT_MD) {
-		printf("KV cache of %s, %s, %" PRId64 " tokens x %" PRId64 " sequences\n\n", source,
-		       type, ctx, batch);
+		fputs("KV cache of ", stdout);
+		cli_put_safe(stdout, source); /* a path: on one line whatever it holds */
+		printf(", %s, %" PRId64 " tokens x %" PRId64 " sequences\n\n", type, ctx, batch);
 		printf("| variant | n_layer | n_kv_head | head_dim | elems_per_token | bytes_per_token | total_bytes | vs_mha |\n");
 		printf("|---|--:|--:|--:|--:|--:|--:|--:|\n");
 		for (int i = 0; i < n; i++)
@@ -239,7 +240,7 @@ int main(int argc, char **argv)
 	long long layers = 0, heads = 0, kv_heads = 0, head_dim = 0, mla_rank = 0, mla_rope = -1;
 	int64_t ctx = 4096, batch = 1;
 	int kv_type = LLM_TYPE_F16, fmt = FMT_TSV, c, sizing_opt = 0, stat_opt = 0;
-	char source[300];
+	const char *source;
 	llm_ckpt *ck = NULL;
 
 	cli_init(&cmd, argc, argv);
@@ -300,17 +301,17 @@ int main(int argc, char **argv)
 			llm_err_prefix(LLM_EFORMAT, path);
 			cli_die("%s (neither a KV dump nor a model with attention metadata)", llm_errmsg());
 		}
-		snprintf(source, sizeof source, "%s", path);
+		source = path;
 	} else if (preset) {
 		if (llm_kv_preset(&kc, preset))
 			cli_usage("%s", llm_errmsg());
-		snprintf(source, sizeof source, "%s", preset);
+		source = preset;
 	} else {
 		if (!layers || !heads || !head_dim)
 			cli_usage("give a FILE, --preset NAME, or --layers, --heads and --head-dim");
 		kc.n_head_kv = heads;
 		kc.is_mla = mla_rank && !kv_heads; /* latent rank without KV heads: an MLA model */
-		snprintf(source, sizeof source, "flags");
+		source = "flags";
 	}
 	if (layers)
 		kc.n_layer = layers;

@@ -517,7 +517,8 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		o->notice(o->ud, msg);
 	}
 	if (lo.nt == 0) {
-		rc = llm_err(LLM_EINVAL, "%s and %s: no 2-D weight differs: nothing to write", bp, tp);
+		rc = llm_err(LLM_EINVAL, "%s and %s: no 2-D weight differs%s: nothing to write", bp, tp,
+			     o->include || o->exclude ? " among those --include and --exclude keep" : "");
 		goto out;
 	}
 	rc = llm_lora_write(&lo, arch, out_path, o->extra);
