@@ -215,8 +215,14 @@ static int open_tmp(struct llm_out *o, const char *path, int mode)
 	char *d = strdup(o->dest), *b = strdup(o->dest);
 	size_t n = strlen(o->dest) + 32;
 	o->tmp = d && b ? malloc(n) : NULL;
-	if (o->tmp)
-		snprintf(o->tmp, n, "%s/.%s.XXXXXX", dirname(d), basename(b));
+	if (o->tmp) {
+		/* ".NAME.XXXXXX" adds 8 bytes: a name near the file system's
+		 * limit (255 bytes) is cut in the temporary's name only */
+		const char *dir = dirname(d), *base = basename(b);
+		long max = pathconf(dir, _PC_NAME_MAX);
+		int keep = (int)((max > 8 ? (size_t)max : 255) - 8);
+		snprintf(o->tmp, n, "%s/.%.*s.XXXXXX", dir, keep, base);
+	}
 	free(d);
 	free(b);
 	if (!o->tmp)

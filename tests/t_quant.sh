@@ -242,6 +242,10 @@ cp "$TMP/m.gguf" "$TMP/keep.gguf"
 check_status 2 quant_report_is_output_other_spelling llm-quant -q -t q8_0 --report "$TMP/./rr.gguf" -o "$TMP/rr.gguf" "$TMP/m.gguf"
 check_status 2 quant_report_is_input llm-quant -q -t q8_0 --report "$TMP/../$(basename "$TMP")/m.gguf" -o "$TMP/rr.gguf" "$TMP/m.gguf"
 if cmp -s "$TMP/m.gguf" "$TMP/keep.gguf" && [ ! -e "$TMP/rr.gguf" ]; then ok quant_report_input_untouched; else fail quant_report_input_untouched "input changed or output written"; fi
+# an output name of 250 bytes (the temporary beside it adds 8: cut there)
+long=$(printf '%0250d' 0)
+check quant_output_name_250_bytes llm-quant -q -t q8_0 -o "$TMP/$long" "$TMP/m.gguf"
+rm -f "$TMP/$long"
 # a report that cannot be written fails before the output exists
 check_status 1 quant_report_cannot_create llm-quant -q -t q8_0 --report "$TMP/nodir/r.tsv" -o "$TMP/rep.gguf" "$TMP/m.gguf"
 if [ ! -e "$TMP/rep.gguf" ] && ! ls -A "$TMP" | grep -q '^\.rep\.gguf\.'; then ok quant_report_failure_no_output; else fail quant_report_failure_no_output "$(ls -A "$TMP")"; fi
