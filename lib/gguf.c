@@ -778,6 +778,7 @@ static int end_part(llm_gguf_writer *w)
 			return llm_err(LLM_ENOMEM, "out of memory");
 		w->done_paths = d;
 		d[w->n_done++] = p->path;
+		llm_out_cleanup_also(p->path); /* a signal before the last shard removes it */
 		p->path = NULL;
 	}
 	return 0;
@@ -869,8 +870,10 @@ static void writer_free(llm_gguf_writer *w)
 		free(w->parts[k].path);
 	}
 	free(w->parts);
-	for (int k = 0; k < w->n_done; k++)
+	for (int k = 0; k < w->n_done; k++) {
+		llm_out_cleanup_forget(w->done_paths[k]);
 		free(w->done_paths[k]);
+	}
 	free(w->done_paths);
 	llm_meta_clear(&w->meta);
 	free(w->path);

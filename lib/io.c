@@ -149,31 +149,44 @@ void llm_map_close(struct llm_map *m)
 
 /* ---- outputs ---- */
 
-#define MAX_LIVE 16
-static char live_tmp[MAX_LIVE][4096];
+/* Paths a signal must remove: temporaries being written, and the shards
+ * a split output has already renamed into place (llm_out_cleanup_also)
+ * until the whole is done.  A slot is in use while its first byte is not
+ * zero, and that byte is written last, so that a handler never unlinks a
+ * path half copied. */
+#define MAX_LIVE 256
+#define LIVE_PATH 4096
+static char (*live_tmp)[LIVE_PATH]; /* MAX_LIVE slots, allocated at the first use */
 
 static void live_add(const char *tmp)
 {
+	size_t n = strlen(tmp);
+	if (!n || n >= LIVE_PATH || (!live_tmp && !(live_tmp = calloc(MAX_LIVE, LIVE_PATH))))
+		return;
 	for (int i = 0; i < MAX_LIVE; i++)
 		if (!live_tmp[i][0]) {
-			snprintf(live_tmp[i], sizeof live_tmp[i], "%s", tmp);
+			memcpy(live_tmp[i] + 1, tmp + 1, n); /* the NUL too */
+			__atomic_store_n(&live_tmp[i][0], tmp[0], __ATOMIC_RELEASE);
 			return;
 		}
 }
 
 static void live_del(const char *tmp)
 {
-	for (int i = 0; i < MAX_LIVE; i++)
-		if (strcmp(live_tmp[i], tmp) == 0) {
-			live_tmp[i][0] = 0;
+	for (int i = 0; live_tmp && i < MAX_LIVE; i++)
+		if (live_tmp[i][0] && strcmp(live_tmp[i], tmp) == 0) {
+			__atomic_store_n(&live_tmp[i][0], 0, __ATOMIC_RELEASE);
 			return;
 		}
 }
 
+void llm_out_cleanup_also(const char *path) { live_add(path); }
+void llm_out_cleanup_forget(const char *path) { live_del(path); }
+
 void llm_out_cleanup_signal(void)
 {
-	for (int i = 0; i < MAX_LIVE; i++)
-		if (live_tmp[i][0])
+	for (int i = 0; live_tmp && i < MAX_LIVE; i++)
+		if (__atomic_load_n(&live_tmp[i][0], __ATOMIC_ACQUIRE))
 			unlink(live_tmp[i]);
 }
 

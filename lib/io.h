@@ -10,7 +10,8 @@
  *   symbolic link stays a link (its target is replaced).  NULL or "-" writes
  *   to stdout, and a path that is not a regular file (a FIFO, /dev/null, a
  *   terminal) is written through as it is: neither is atomic.
- *   Temporary files still open are removed by llm_out_cleanup_signal(),
+ *   Temporary files still open (and the shards of a split output not yet
+ *   whole) are removed by llm_out_cleanup_signal(),
  *   which commands call from their SIGINT/SIGTERM handler (async-signal-safe;
  *   this registry is the one mutable global besides the error buffer).
  */
@@ -49,6 +50,11 @@ int llm_out_commit(struct llm_out *o);
 /* Remove the temporary file; frees o's resources. Safe on a zeroed o. */
 void llm_out_abort(struct llm_out *o);
 void llm_out_cleanup_signal(void);
+/* A finished file that llm_out_cleanup_signal must remove too until it is
+ * forgotten: a split output's shards, renamed into place one by one, are
+ * only an output once the last one is. */
+void llm_out_cleanup_also(const char *path);
+void llm_out_cleanup_forget(const char *path);
 
 /* Write a whole buffer to a file atomically (convenience for reports). */
 int llm_write_file(const char *path, const void *data, size_t n);

@@ -89,3 +89,17 @@ mv "$TMP/gone" "$TMP/a-00003-of-00003.gguf"
 check_status 2 split_needs_name llm-quant --merge --split-max-tensors 2 "$TMP/m.gguf"
 cat "$TMP/a-00001-of-00003.gguf" | llm-info - >/dev/null 2>"$TMP/err"
 [ $? -eq 1 ] && grep -q "shards on standard input" "$TMP/err" && ok set_on_stdin_refused || fail set_on_stdin_refused "$(cat "$TMP/err")"
+
+# a signal while a split output is written removes the shards already in
+# place, not only the one being written (they once stayed): the third
+# shard's name is a FIFO, so the writer waits there, after two shards
+mkdir "$TMP/sig" && mkfifo "$TMP/sig/s-00003-of-00003.gguf"
+llm-quant -q --no-provenance --merge --split-max-tensors 8 "$TMP/m.gguf" -o "$TMP/sig/s.gguf" 2>/dev/null &
+pid=$!
+for i in $(seq 100); do [ -e "$TMP/sig/s-00002-of-00003.gguf" ] && break; sleep 0.1; done
+sleep 0.2
+kill -TERM $pid
+wait $pid 2>/dev/null
+left=$(ls -A "$TMP/sig" | tr '\n' ' ')
+if [ "$left" = "s-00003-of-00003.gguf " ]; then ok split_signal_removes_done_shards; else
+	fail split_signal_removes_done_shards "left: $left"; fi
