@@ -109,6 +109,22 @@ PY
 	else
 		skip info_text_control_bytes "no python3"
 	fi
+	# a u64 above 2^63 - 1: a JSON real near it, not a negative integer;
+	# the text form exact
+	if python3 - "$TMP/u64.gguf" <<'PY'
+import struct, sys
+def s(x): return struct.pack("<Q", len(x)) + x
+out = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + s(b"a.u64") + struct.pack("<IQ", 10, 2**64 - 1)
+open(sys.argv[1], "wb").write(out + b"\0" * (-len(out) % 32))
+PY
+	then
+		if llm-info --json "$TMP/u64.gguf" | python3 -c 'import json, sys; v = json.load(sys.stdin)["metadata"]["a.u64"]; assert abs(v - 2.0**64) < 2.0**12, v' 2>"$TMP/err" &&
+			llm-info "$TMP/u64.gguf" | grep -q 'a.u64 *u64 *= 18446744073709551615$'; then
+			ok info_u64_above_int64
+		else
+			fail info_u64_above_int64 "$(cat "$TMP/err")"
+		fi
+	fi
 fi
 
 # general.file_type by llama.cpp's name: a Q4_K_M mix (15) and a Q4_K file (14)

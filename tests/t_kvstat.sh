@@ -36,6 +36,10 @@ if cmp -s "$TMP/ds.tsv" "$TMP/dsf.tsv"; then ok deepseek_v2_from_flags; else fai
 if have_models; then
 	llm-kvstat "$MODELS/stories260K.gguf" >"$TMP/s.tsv"
 	expect stories260K_model_elems "$(col "$TMP/s.tsv" model elems_per_token)" 320
+	# a path of 400 bytes: named whole in --json's source (once cut at 299)
+	d=$TMP/$(printf '%0100d' 1)/$(printf '%0100d' 2)/$(printf '%0100d' 3)
+	mkdir -p "$d" && cp "$MODELS/stories260K.gguf" "$d/m.gguf"
+	expect long_path_source_whole "$(llm-kvstat --json "$d/m.gguf" | grep -c "\"$d/m.gguf\"")" 1
 else
 	skip stories260K_model_elems "../shared/models is absent"
 fi

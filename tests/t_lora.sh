@@ -258,6 +258,8 @@ bad bad_svd_rank 1 llm-svd-delta -r 100 "$B" "$TMP/tuned.gguf" -o "$O"
 bad bad_svd_include_regex 2 llm-svd-delta -r 4 --include '(' "$B" "$TMP/tuned.gguf" -o "$O"
 said bad_svd_include_regex_says "--include: bad regex '(': missing closing parenthesis at offset 1"
 bad bad_svd_exclude_regex 2 llm-svd-delta -r 4 --exclude 'attn_[q' "$B" "$TMP/tuned.gguf" -o "$O"
+bad bad_svd_include_keeps_none 1 llm-svd-delta -r 4 --include 'no_such_tensor' "$B" "$TMP/tuned.gguf" -o "$O"
+said bad_svd_include_keeps_none_says "among those --include and --exclude keep"
 cfgvar bad_regex pattern 'c["target_modules"] = "(q_proj|v_proj"'
 bad bad_peft_target_regex 1 llm-lora-merge "$HFB" "$TMP/peft_bad_regex" -o "$O"
 said bad_peft_target_regex_says "bad regex '(q_proj|v_proj': missing closing parenthesis at offset 14"
