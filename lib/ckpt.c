@@ -392,7 +392,8 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 	}
 	llm_meta_init(&c->meta);
 	if (llm_path_is_dir(path) || ends_with(path, ".json") || ends_with(path, ".safetensors")) {
-		rc = llm_ckpt_open_hf(c, path);
+		rc = llm_ckpt_open_hf(c, path, tok);
+		tok = NULL; /* so does the Hugging Face backend */
 	} else {
 		struct llm_map map;
 		rc = llm_map_open(&map, path);
@@ -517,35 +518,42 @@ int llm_ckpt_read_f32(llm_ckpt *c, int64_t i, float *dst)
 	return 0;
 }
 
-/* Copy the tokenizer.* keys of a GGUF (or a llama2.c tokenizer.bin, through
- * the llama2.c backend) into c's metadata. */
+/* Take the vocabulary of path into c's metadata: the tokenizer.* keys of a
+ * GGUF, a SentencePiece tokenizer.model (spm.c) or a llama2.c
+ * tokenizer.bin (llama2c.c), recognised by content (a file named *.model
+ * is read as SentencePiece, so that a damaged one says so). */
 int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 {
-	llm_gguf *g;
-	const llm_meta *m;
+	llm_gguf *g = NULL;
+	llm_meta spm;
+	const llm_meta *m = NULL;
 	int rc;
 	struct llm_map map;
 
 	if ((rc = llm_map_open(&map, path)))
 		return rc;
-	if (map.size < 4 || memcmp(map.data, "GGUF", 4) != 0) {
+	llm_meta_init(&spm);
+	if (map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) {
+		if (!(rc = llm_gguf_open_mem(&g, map.data, map.size, path)))
+			m = llm_gguf_meta(g);
+	} else if (ends_with(path, ".model") || llm_spm_sniff(map.data, map.size)) {
+		if (!(rc = llm_spm_tokenizer(&spm, path, map.data, map.size)))
+			m = &spm;
+	} else {
 		llm_map_close(&map);
 		return llm_llama2c_tokenizer(&c->meta, path);
 	}
-	rc = llm_gguf_open_mem(&g, map.data, map.size, path);
-	if (rc) {
-		llm_map_close(&map);
-		return rc;
+	if (!rc) {
+		/* the borrowed vocabulary replaces the whole tokenizer.* set */
+		for (int64_t i = c->meta.n - 1; i >= 0; i--)
+			if (strncmp(c->meta.kv[i].key, "tokenizer.", 10) == 0)
+				llm_meta_remove(&c->meta, c->meta.kv[i].key);
+		for (int64_t i = 0; i < m->n && !rc; i++)
+			if (strncmp(m->kv[i].key, "tokenizer.", 10) == 0)
+				rc = llm_meta_set_kv(&c->meta, &m->kv[i], NULL);
 	}
-	m = llm_gguf_meta(g);
-	/* the borrowed vocabulary replaces the whole tokenizer.* set */
-	for (int64_t i = c->meta.n - 1; i >= 0; i--)
-		if (strncmp(c->meta.kv[i].key, "tokenizer.", 10) == 0)
-			llm_meta_remove(&c->meta, c->meta.kv[i].key);
-	for (int64_t i = 0; i < m->n && !rc; i++)
-		if (strncmp(m->kv[i].key, "tokenizer.", 10) == 0)
-			rc = llm_meta_set_kv(&c->meta, &m->kv[i], NULL);
 	llm_gguf_free(g);
+	llm_meta_clear(&spm);
 	llm_map_close(&map);
 	/* another model's vocabulary: more tokens than embedding rows (fewer
 	 * is padding, as models round their vocabularies up) */

@@ -6,7 +6,8 @@
  *     name (PREFIX-00001-of-0000N.gguf[.zst]) opens all N as one checkpoint
  *     (split.* keys dropped; shards may mix plain and compressed files)
  *   Hugging Face directory: config.json + model.safetensors, or a sharded
- *     model.safetensors.index.json (also accepted: the path of either file)
+ *     model.safetensors.index.json (also accepted: the path of either file);
+ *     its vocabulary from the directory's SentencePiece tokenizer.model
  *   llama2.c checkpoint (.bin; legacy header of 7 int32), with
  *     opts.tokenizer naming a llama2.c tokenizer.bin
  *
@@ -32,9 +33,10 @@ enum llm_ckpt_format {
 };
 
 struct llm_ckpt_opts {
-	/* Vocabulary to use, or NULL: a llama2.c tokenizer.bin, or any GGUF
-	 * whose tokenizer.* keys are copied (so HF directories without a
-	 * GGUF-convertible tokenizer can borrow one). */
+	/* Vocabulary to use, or NULL: a llama2.c tokenizer.bin, a
+	 * SentencePiece tokenizer.model, or any GGUF whose tokenizer.* keys
+	 * are copied (so HF directories without a tokenizer.model can borrow
+	 * one).  It replaces the checkpoint's own. */
 	const char *tokenizer;
 	/* Open one shard of a split set alone, whichever it is, keeping its
 	 * split.* keys (so a converted shard stays a member of its set): for

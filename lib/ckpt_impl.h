@@ -33,14 +33,22 @@ struct llm_ckpt {
 
 /* Backends (each sets fmt, meta, t, nt, ops, impl; returns 0 or LLM_E*). */
 int llm_ckpt_open_gguf(llm_ckpt *c, const char *path);
-int llm_ckpt_open_hf(llm_ckpt *c, const char *path);
+/* tokenizer: the vocabulary to take (llm_ckpt_set_tokenizer), or NULL: a
+ * llama2.c checkpoint then has none, a Hugging Face directory its
+ * tokenizer.model when there is one. */
+int llm_ckpt_open_hf(llm_ckpt *c, const char *path, const char *tokenizer);
 int llm_ckpt_open_llama2c(llm_ckpt *c, const char *path, const char *tokenizer);
 
 /* Merge a tokenizer's tokenizer.* keys into c->meta: a GGUF (its
- * tokenizer.* keys are copied) or a llama2.c tokenizer.bin. */
+ * tokenizer.* keys are copied), a SentencePiece tokenizer.model or a
+ * llama2.c tokenizer.bin. */
 int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path);
 /* llama2.c tokenizer.bin -> tokenizer.ggml.* keys in m (llama2c.c). */
 int llm_llama2c_tokenizer(llm_meta *m, const char *path);
+/* SentencePiece tokenizer.model (size bytes at d) -> tokenizer.ggml.* keys
+ * in m (spm.c); path names it in errors.  Sniff: 1 when d looks like one. */
+int llm_spm_tokenizer(llm_meta *m, const char *path, const uint8_t *d, uint64_t size);
+int llm_spm_sniff(const uint8_t *d, uint64_t size);
 
 /* Sniffing helpers. */
 int llm_path_is_dir(const char *path);

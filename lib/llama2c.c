@@ -461,7 +461,7 @@ int llm_ckpt_open_llama2c(llm_ckpt *c, const char *path, const char *tokenizer)
 	c->ops = &l2c_ops;
 	c->impl = im;
 	if (tokenizer) {
-		/* tokenizer.bin or a GGUF whose tokenizer.* keys are taken */
+		/* tokenizer.bin, tokenizer.model or a GGUF's tokenizer.* keys */
 		int64_t ntok;
 		const struct llm_kv *kv;
 		if ((rc = llm_ckpt_set_tokenizer(c, tokenizer)))

@@ -8,9 +8,11 @@
  * when config.json gives head_dim), rope_scaling "linear" as
  * llama.rope.scaling.*, "llama3" as a rope_freqs.weight tensor; other
  * rope_scaling types are ignored.  Tensor types are kept (F32, F16, BF16;
- * the converter would make norms F32).  No tokenizer is read from the
- * directory (tokenizer.json / tokenizer.model): borrow one with
- * llm_ckpt_opts.tokenizer (a GGUF or a llama2.c tokenizer.bin). */
+ * the converter would make norms F32).  The vocabulary is the directory's
+ * SentencePiece tokenizer.model when it has one (spm.c: LLaMA, Llama 2,
+ * Mistral); tokenizer.json is not read, so byte-level BPE models (Llama 3)
+ * borrow theirs with llm_ckpt_opts.tokenizer (a GGUF, a tokenizer.model
+ * or a llama2.c tokenizer.bin), which also replaces the directory's. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -998,7 +1000,7 @@ static void hf_open_clear(struct hf_open *o)
 	llm_json_free(o->index);
 }
 
-int llm_ckpt_open_hf(llm_ckpt *c, const char *path)
+int llm_ckpt_open_hf(llm_ckpt *c, const char *path, const char *tokenizer)
 {
 	struct hf_open o;
 	llm_meta m;
@@ -1042,6 +1044,16 @@ out:
 		c->meta = m;
 		c->ops = &hf_ops;
 		c->impl = o.im;
+		/* the vocabulary asked for, or the directory's SentencePiece
+		 * model (c is complete: on error llm_ckpt_open frees it) */
+		char *spm = tokenizer ? NULL : path_join(o.dir, "tokenizer.model");
+		if (tokenizer)
+			rc = llm_ckpt_set_tokenizer(c, tokenizer);
+		else if (!spm)
+			rc = llm_err(LLM_ENOMEM, "out of memory");
+		else if (file_exists(spm))
+			rc = llm_ckpt_set_tokenizer(c, spm);
+		free(spm);
 	}
 	hf_open_clear(&o);
 	return rc;

@@ -120,6 +120,55 @@ else
 	skip tokenize_invalid_utf8 "../shared/vocab is absent"
 fi
 
+# ---- a SentencePiece tokenizer.model (tests/mk_spm.py writes them) ----
+if ! have_vocab || ! have_numpy; then
+	skip spm_model "../shared/vocab or python3 with numpy is absent"
+else
+	S="$VOCAB/ggml-vocab-llama-spm.gguf"
+	"$PYTHON" tests/mk_spm.py "$S" "$TMP/spm.model"
+	# llama.cpp's vectors with the vocabulary from the .model instead of
+	# the GGUF's (the GGUF stays the MODEL: --tokenizer replaces its keys)
+	"$PYTHON" - "$S" "$TMP/spm.model" >"$TMP/vec.txt" 2>&1 <<'EOF2'
+import subprocess, sys
+path, model = sys.argv[1], sys.argv[2]
+inp = open(path + ".inp", encoding="utf-8").read().split("\n__ggml_vocab_test__\n")[:-1]
+out = open(path + ".out", encoding="utf-8").read().split("\n")
+bad = 0
+for i, (text, want) in enumerate(zip(inp, out)):
+    got = subprocess.run(["llm-run", "--tokenize", "--no-bos", "--tokenizer", model, "-p", text, path],
+                         capture_output=True, text=True)
+    if got.returncode != 0 or got.stdout.split() != want.split():
+        bad += 1
+        print("entry %d %r: got %r (%s), want %r" % (i, text, got.stdout.strip(), got.stderr.strip(), want.strip()))
+print("bad", bad, "of", len(inp))
+EOF2
+	if grep -q "^bad 0 of [1-9]" "$TMP/vec.txt"; then ok spm_model_vectors; else fail spm_model_vectors "$(head -c 400 "$TMP/vec.txt")"; fi
+	# add_dummy_prefix false: "Hello" is no longer "▁Hello"; " Hello" is
+	"$PYTHON" tests/mk_spm.py "$S" "$TMP/nopre.model" prefix=0
+	expect spm_no_dummy_prefix "$(llm-run --tokenize --tokenizer "$TMP/nopre.model" -p ' Hello' "$S")" \
+		"$(llm-run --tokenize -p Hello "$S")"
+	expect spm_no_dummy_prefix_differs "$(llm-run --tokenize --no-bos --tokenizer "$TMP/nopre.model" -p Hello "$S")" "10994"
+	# bos_id -1: no BOS to add
+	"$PYTHON" tests/mk_spm.py "$S" "$TMP/nobos.model" bos=-1
+	expect spm_no_bos "$(llm-run --tokenize --tokenizer "$TMP/nobos.model" -p Hello "$S")" "15043"
+	# damaged and unsupported files: one line naming the file
+	"$PYTHON" tests/mk_spm.py "$S" "$TMP/cut.model" truncate=200000
+	one_line spm_truncated 1 "cut.model" llm-run --tokenize --tokenizer "$TMP/cut.model" -p hi "$S"
+	"$PYTHON" tests/mk_spm.py "$S" "$TMP/uni.model" model_type=1
+	one_line spm_unigram 1 "uni.model: a SentencePiece unigram model" llm-run --tokenize --tokenizer "$TMP/uni.model" -p hi "$S"
+	"$PYTHON" tests/mk_spm.py "$S" "$TMP/bigbos.model" bos=32000
+	one_line spm_bos_out_of_range 1 "bos_id 32000" llm-run --tokenize --tokenizer "$TMP/bigbos.model" -p hi "$S"
+	"$PYTHON" tests/mk_spm.py "$S" "$TMP/type.model" type=7:9
+	one_line spm_bad_type 1 "piece 7: type 9" llm-run --tokenize --tokenizer "$TMP/type.model" -p hi "$S"
+	printf 'not a model at all\n' >"$TMP/junk.model"
+	one_line spm_junk 1 "junk.model: not a SentencePiece model" llm-run --tokenize --tokenizer "$TMP/junk.model" -p hi "$S"
+	# a .model with too many pieces for the model's embedding
+	if have_models; then
+		one_line spm_too_many_tokens 1 "a vocabulary of 32000 tokens for a model of 512" \
+			llm-run -p hi --tokenizer "$TMP/spm.model" "$MODELS/stories260K.gguf"
+	fi
+fi
+
 if ! have_models; then
 	skip stories260K "../shared/models is absent: generation, logprobs, score, perplexity and kv-out untested"
 	exit 0
@@ -158,6 +207,31 @@ llm-run -q --temp 0 -n 48 -p "Once upon a time" --tokenizer "$TB" "$B" >"$TMP/b.
 llm-run -q --temp 0 -n 48 -p "Once upon a time" --tokenizer "$G" "$HF" >"$TMP/h.txt"
 if cmp -s "$TMP/g.txt" "$TMP/b.txt" && cmp -s "$TMP/g.txt" "$TMP/h.txt"; then ok greedy_three_forms; else
 	fail greedy_three_forms "$(head -c 80 "$TMP/g.txt") | $(head -c 80 "$TMP/b.txt") | $(head -c 80 "$TMP/h.txt")"; fi
+# a Hugging Face directory with its own tokenizer.model (tok512.bin as
+# SentencePiece, written by tests/mk_spm.py): found without --tokenizer;
+# the same file through --tokenizer for the llama2.c checkpoint
+if have_numpy; then
+	mkdir "$TMP/hfspm"
+	ln -s "$HF/config.json" "$HF/model.safetensors" "$TMP/hfspm/"
+	"$PYTHON" tests/mk_spm.py "$TB" "$TMP/hfspm/tokenizer.model"
+	llm-run -q --temp 0 -n 48 -p "Once upon a time" "$TMP/hfspm" >"$TMP/hs.txt" 2>&1
+	expect greedy_hf_own_tokenizer_model "$(cat "$TMP/hs.txt")" "$(cat "$TMP/g.txt")"
+	llm-run -q --temp 0 -n 48 -p "Once upon a time" --tokenizer "$TMP/hfspm/tokenizer.model" "$B" >"$TMP/bs.txt" 2>&1
+	expect greedy_bin_tokenizer_model "$(cat "$TMP/bs.txt")" "$(cat "$TMP/g.txt")"
+	# --tokenizer replaces the directory's, which is then not read
+	printf 'junk' >"$TMP/hfjunk.model"
+	mkdir "$TMP/hfjunk"
+	ln -s "$HF/config.json" "$HF/model.safetensors" "$TMP/hfjunk/"
+	cp "$TMP/hfjunk.model" "$TMP/hfjunk/tokenizer.model"
+	expect hf_tokenizer_option_wins "$(llm-run --tokenize -p "Once upon a time" --tokenizer "$G" "$TMP/hfjunk")" "$t_gguf"
+	one_line hf_damaged_tokenizer_model 1 "hfjunk/tokenizer.model: not a SentencePiece model" \
+		llm-run --tokenize -p hi "$TMP/hfjunk"
+	# converted, the directory's vocabulary goes into the GGUF
+	llm-quant -q -t f32 -o "$TMP/hfspm.gguf" "$TMP/hfspm" 2>"$TMP/q.err"
+	expect hf_tokenizer_model_converted "$(llm-run --tokenize -p "Once upon a time" "$TMP/hfspm.gguf" 2>&1)" "$t_gguf"
+else
+	skip greedy_hf_own_tokenizer_model "no python3 with numpy"
+fi
 if grep -q "Once" "$TMP/g.txt"; then fail greedy_no_echo "prompt in the output"; else ok greedy_no_echo; fi
 case "$(cat "$TMP/g.txt")" in
 ", there was a little girl named Lily."*) ok greedy_fluent ;;
