@@ -530,6 +530,8 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 	int rc;
 	struct llm_map map;
 
+	int64_t e = llm_ckpt_find(c, "token_embd.weight");
+	int64_t rows = e >= 0 && c->t[e].n_dims == 2 ? c->t[e].ne[1] : -1;
 	if ((rc = llm_map_open(&map, path)))
 		return rc;
 	llm_meta_init(&spm);
@@ -537,7 +539,7 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 		if (!(rc = llm_gguf_open_mem(&g, map.data, map.size, path)))
 			m = llm_gguf_meta(g);
 	} else if (ends_with(path, ".model") || llm_spm_sniff(map.data, map.size)) {
-		if (!(rc = llm_spm_tokenizer(&spm, path, map.data, map.size)))
+		if (!(rc = llm_spm_tokenizer(&spm, path, map.data, map.size, rows)))
 			m = &spm;
 	} else {
 		llm_map_close(&map);
@@ -558,10 +560,9 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 	/* another model's vocabulary: more tokens than embedding rows (fewer
 	 * is padding, as models round their vocabularies up) */
 	const struct llm_kv *tk = rc ? NULL : llm_meta_get(&c->meta, "tokenizer.ggml.tokens");
-	int64_t e = llm_ckpt_find(c, "token_embd.weight");
-	if (tk && e >= 0 && c->t[e].n_dims == 2 && (int64_t)tk->n > c->t[e].ne[1])
+	if (tk && rows >= 0 && (int64_t)tk->n > rows)
 		rc = llm_err(LLM_EINVAL, "%s: a vocabulary of %lld tokens for a model of %lld", path,
-			     (long long)tk->n, (long long)c->t[e].ne[1]);
+			     (long long)tk->n, (long long)rows);
 	return rc;
 }
 

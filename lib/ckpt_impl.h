@@ -46,8 +46,11 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path);
 /* llama2.c tokenizer.bin -> tokenizer.ggml.* keys in m (llama2c.c). */
 int llm_llama2c_tokenizer(llm_meta *m, const char *path);
 /* SentencePiece tokenizer.model (size bytes at d) -> tokenizer.ggml.* keys
- * in m (spm.c); path names it in errors.  Sniff: 1 when d looks like one. */
-int llm_spm_tokenizer(llm_meta *m, const char *path, const uint8_t *d, uint64_t size);
+ * in m (spm.c), padded to n_vocab tokens when that is more than its pieces
+ * (n_vocab <= 0: not); path names it in errors.  Sniff: 1 when d looks
+ * like one. */
+int llm_spm_tokenizer(llm_meta *m, const char *path, const uint8_t *d, uint64_t size,
+		      int64_t n_vocab);
 int llm_spm_sniff(const uint8_t *d, uint64_t size);
 
 /* Sniffing helpers. */

@@ -20,8 +20,12 @@
  * scores, token_type, the unknown, bos, eos and padding ids (those not -1),
  * add_space_prefix from add_dummy_prefix, add_bos_token true (false when
  * bos_id is -1) and add_eos_token false (SentencePiece's and llama.cpp's
- * defaults for these models). */
+ * defaults for these models).  A model with more embedding rows than
+ * pieces gets tokens "[PADid]" (score -10000, unused) up to its size, as
+ * llama.cpp's converter writes them, so that llama.cpp loads what
+ * llm-quant makes of it. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,7 +209,7 @@ static int read_pieces(struct llm_str *tok, float *score, int32_t *type, const c
 	return 0;
 }
 
-int llm_spm_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64_t size)
+int llm_spm_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64_t size, int64_t n_vocab)
 {
 	struct spec sp;
 	struct pb b = { d, d + size };
@@ -231,16 +235,25 @@ int llm_spm_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64_t
 		if (ids[i] < -1 || ids[i] >= (int64_t)n)
 			return llm_err(LLM_EFORMAT, "%s: %s %lld, but the model has %llu pieces", path, id_names[i],
 				       (long long)ids[i], (unsigned long long)n);
-	struct llm_str *tok = calloc(n, sizeof *tok);
-	float *score = malloc(n * sizeof *score);
-	int32_t *type = malloc(n * sizeof *type);
-	if (!tok || !score || !type)
-		rc = llm_err(LLM_ENOMEM, "%s: out of memory for %llu pieces", path, (unsigned long long)n);
+	/* rows past the pieces: "[PADid]", unused, as llama.cpp's converter
+	 * fills them, so that the vocabulary matches the embedding */
+	uint64_t nt = n_vocab > 0 && (uint64_t)n_vocab > n ? (uint64_t)n_vocab : n;
+	struct llm_str *tok = calloc(nt, sizeof *tok);
+	float *score = malloc(nt * sizeof *score);
+	int32_t *type = malloc(nt * sizeof *type);
+	char *pads = nt > n ? malloc((nt - n) * 24) : NULL;
+	if (!tok || !score || !type || (nt > n && !pads))
+		rc = llm_err(LLM_ENOMEM, "%s: out of memory for %llu tokens", path, (unsigned long long)nt);
 	if (!rc) rc = read_pieces(tok, score, type, path, d, size);
+	for (uint64_t i = n; !rc && i < nt; i++) {
+		tok[i].s = pads + (i - n) * 24;
+		tok[i].len = (uint64_t)snprintf(tok[i].s, 24, "[PAD%llu]", (unsigned long long)i);
+		score[i] = -10000.0f, type[i] = 5;
+	}
 	if (!rc) rc = llm_meta_set_str(tm, "tokenizer.ggml.model", "llama");
-	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.tokens", tok, n);
-	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.scores", LLM_V_F32, score, n);
-	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.token_type", LLM_V_I32, type, n);
+	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.tokens", tok, nt);
+	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.scores", LLM_V_F32, score, nt);
+	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.token_type", LLM_V_I32, type, nt);
 	/* an id of -1 (none) is left out */
 	static const char *const id_keys[] = { "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.bos_token_id",
 					       "tokenizer.ggml.eos_token_id", "tokenizer.ggml.padding_token_id" };
@@ -253,5 +266,6 @@ int llm_spm_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64_t
 	free(tok);
 	free(score);
 	free(type);
+	free(pads);
 	return rc;
 }

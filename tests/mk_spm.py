@@ -12,6 +12,7 @@ from lib/spm.c:
       prefix=0|1     NormalizerSpec.add_dummy_prefix (default: left out,
                      which means true)
       type=I:T       piece I gets type T
+      keep=N         only the first N pieces
       truncate=N     keep only the first N bytes of the file
 
 The pieces come first (field 1), then the trainer spec (2) and the
@@ -99,6 +100,9 @@ def main():
     for k in ("unk", "bos", "eos", "pad"):
         if k in opts:
             ids[k] = int(opts[k])
+    if "keep" in opts:
+        k = int(opts["keep"])
+        toks, scores, types = toks[:k], scores[:k], types[:k]
     if "type" in opts:
         i, t = opts["type"].split(":")
         types[int(i)] = int(t)

@@ -162,10 +162,19 @@ EOF2
 	one_line spm_bad_type 1 "piece 7: type 9" llm-run --tokenize --tokenizer "$TMP/type.model" -p hi "$S"
 	printf 'not a model at all\n' >"$TMP/junk.model"
 	one_line spm_junk 1 "junk.model: not a SentencePiece model" llm-run --tokenize --tokenizer "$TMP/junk.model" -p hi "$S"
-	# a .model with too many pieces for the model's embedding
+	# a .model with too many pieces for the model's embedding; one with
+	# fewer is padded with unused "[PADid]" tokens (score -10000), as
+	# llama.cpp's converter pads it, so that llama.cpp loads the result
 	if have_models; then
 		one_line spm_too_many_tokens 1 "a vocabulary of 32000 tokens for a model of 512" \
 			llm-run -p hi --tokenizer "$TMP/spm.model" "$MODELS/stories260K.gguf"
+		"$PYTHON" tests/mk_spm.py "$MODELS/tok512.bin" "$TMP/t500.model" keep=500
+		llm-quant -q -t f32 --tokenizer "$TMP/t500.model" -o "$TMP/t500.gguf" "$MODELS/stories260K.gguf"
+		expect spm_padded "$("$PYTHON" -c 'import sys; sys.path.insert(0, "tests"); import gguf_ref
+md = gguf_ref.read(sys.argv[1])["metadata"]
+t, s, y = md["tokenizer.ggml.tokens"], md["tokenizer.ggml.scores"], md["tokenizer.ggml.token_type"]
+print(len(t), t[499] != "[PAD499]", t[500], t[511], s[511], y[499], y[500])' "$TMP/t500.gguf")" \
+			"512 True [PAD500] [PAD511] -10000.0 1 5"
 	fi
 fi
 
