@@ -16,7 +16,7 @@ enum { OPT_JSON = 256, OPT_ARRAYS };
 
 static const struct cli_opt opts[] = {
 	{ "json", 'j', NULL, "print JSON (complete arrays) instead of text", OPT_JSON },
-	{ "tokenizer", 0, "FILE", "vocabulary for a checkpoint without one (tokenizer.bin, tokenizer.model or a GGUF)", 'T' },
+	{ "tokenizer", 0, "FILE", "vocabulary for a checkpoint without one (tokenizer.bin, .model, .json or a GGUF)", 'T' },
 	{ "full", 'a', NULL, "print arrays in full in text form", OPT_ARRAYS },
 	{ "provenance", 'p', NULL, "print only the provenance chain (what made FILE, from what)", 'p' },
 	{ 0 },

@@ -18,7 +18,7 @@ static const struct cli_opt opts[] = {
 	{ "type", 't', "TYPE", "type of the output's 2-D weights (default: each tensor keeps its own)", 't' },
 	{ "output", 'o', "FILE", "output GGUF (default: stdout, - as well)", 'o' },
 	{ "report", 0, "FILE", "per-tensor TSV: name, rank, scale, ||dW||/||W||, kind, adapter (- for stdout)", OPT_REPORT },
-	{ "tokenizer", 0, "FILE", "vocabulary (tokenizer.bin, tokenizer.model or a GGUF) for a base without one", OPT_TOK },
+	{ "tokenizer", 0, "FILE", "vocabulary (tokenizer.bin, .model, .json or a GGUF) for a base without one", OPT_TOK },
 	{ "threads", 'j', "N", "quantization threads (default: online CPUs)", 'j' },
 	{ "no-provenance", 0, NULL, "do not record provenance.* metadata", OPT_NOPROV },
 	{ "progress", 0, NULL, "show a progress bar even when stderr is not a terminal", OPT_PROGRESS },

@@ -20,7 +20,7 @@ static const struct cli_opt opts[] = {
 	{ "pure", 0, NULL, "no special types for output.weight / token_embd.weight", OPT_PURE },
 	{ "output-tensor-type", 0, "TYPE", "type of output.weight", OPT_OUTTYPE },
 	{ "token-embedding-type", 0, "TYPE", "type of token_embd.weight", OPT_EMBDTYPE },
-	{ "tokenizer", 0, "FILE", "vocabulary (tokenizer.bin, tokenizer.model or a GGUF) to embed", OPT_TOK },
+	{ "tokenizer", 0, "FILE", "vocabulary (tokenizer.bin, .model, .json or a GGUF) to embed", OPT_TOK },
 	{ "report", 0, "FILE", "write a per-tensor error report (TSV) to FILE (- for stdout)", OPT_REPORT },
 	{ "output", 'o', "FILE", "output GGUF (default: stdout, - as well)", 'o' },
 	{ "threads", 'j', "N", "quantization threads (default: online CPUs)", 'j' },

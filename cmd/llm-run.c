@@ -61,7 +61,7 @@ static const struct cli_opt opts[] = {
 	{ "ignore-eos", 0, NULL, "do not stop at the end-of-generation token", OPT_IGNEOS },
 	{ "no-bos", 0, NULL, "do not prepend BOS", OPT_NOBOS },
 	{ "parse-special", 0, NULL, "read special-token text (<s>, <|im_start|>) in the input as those tokens", OPT_SPECIAL },
-	{ "tokenizer", 0, "FILE", "vocabulary: llama2.c tokenizer.bin, SentencePiece tokenizer.model or a GGUF", OPT_TOK },
+	{ "tokenizer", 0, "FILE", "vocabulary: tokenizer.bin, tokenizer.model, tokenizer.json or a GGUF", OPT_TOK },
 	{ "lora", 0, "ADAPTER[:SCALE]", "apply a LoRA adapter at run time (repeatable)", OPT_LORA },
 	{ "tokenize", 0, NULL, "print the prompt's token ids and exit (no model needed)", OPT_TOKENIZE },
 	{ "logprobs", 0, NULL, "print TSV of generated tokens with log-probabilities", OPT_LOGPROBS },
@@ -555,7 +555,7 @@ int main(int argc, char **argv)
 		cli_die_lib();
 	int trc = llm_tokenizer_open(&r.tk, llm_ckpt_meta(r.ck));
 	if (trc == LLM_ENOTFOUND && !ko.tokenizer) /* a llama2.c .bin, a HF directory */
-		cli_die("%s: no vocabulary (%s): give --tokenizer FILE (tokenizer.bin, tokenizer.model or a GGUF)", r.path,
+		cli_die("%s: no vocabulary (%s): give --tokenizer FILE (tokenizer.bin, tokenizer.model, tokenizer.json or a GGUF)", r.path,
 			llm_errmsg());
 	if (trc) {
 		llm_err_prefix(LLM_EFORMAT, r.path);

@@ -519,9 +519,10 @@ int llm_ckpt_read_f32(llm_ckpt *c, int64_t i, float *dst)
 }
 
 /* Take the vocabulary of path into c's metadata: the tokenizer.* keys of a
- * GGUF, a SentencePiece tokenizer.model (spm.c) or a llama2.c
- * tokenizer.bin (llama2c.c), recognised by content (a file named *.model
- * is read as SentencePiece, so that a damaged one says so). */
+ * GGUF, a SentencePiece tokenizer.model (spm.c), a Hugging Face
+ * tokenizer.json (hftok.c) or a llama2.c tokenizer.bin (llama2c.c),
+ * recognised by content (a file named *.model or *.json is read as such,
+ * so that a damaged one says what it was taken for). */
 int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 {
 	llm_gguf *g = NULL;
@@ -540,6 +541,9 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 			m = llm_gguf_meta(g);
 	} else if (ends_with(path, ".model") || llm_spm_sniff(map.data, map.size)) {
 		if (!(rc = llm_spm_tokenizer(&spm, path, map.data, map.size, rows)))
+			m = &spm;
+	} else if (ends_with(path, ".json") || llm_hftok_sniff(map.data, map.size)) {
+		if (!(rc = llm_hftok_tokenizer(&spm, path, map.data, map.size, rows)))
 			m = &spm;
 	} else {
 		llm_map_close(&map);

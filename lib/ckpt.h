@@ -7,7 +7,7 @@
  *     (split.* keys dropped; shards may mix plain and compressed files)
  *   Hugging Face directory: config.json + model.safetensors, or a sharded
  *     model.safetensors.index.json (also accepted: the path of either file);
- *     its vocabulary from the directory's SentencePiece tokenizer.model
+ *     its vocabulary from the directory's tokenizer.model or tokenizer.json
  *   llama2.c checkpoint (.bin; legacy header of 7 int32), with
  *     opts.tokenizer naming a llama2.c tokenizer.bin
  *
@@ -34,9 +34,9 @@ enum llm_ckpt_format {
 
 struct llm_ckpt_opts {
 	/* Vocabulary to use, or NULL: a llama2.c tokenizer.bin, a
-	 * SentencePiece tokenizer.model, or any GGUF whose tokenizer.* keys
-	 * are copied (so HF directories without a tokenizer.model can borrow
-	 * one).  It replaces the checkpoint's own. */
+	 * SentencePiece tokenizer.model, a Hugging Face tokenizer.json, or any
+	 * GGUF whose tokenizer.* keys are copied (so HF directories with
+	 * neither file can borrow one).  It replaces the checkpoint's own. */
 	const char *tokenizer;
 	/* Open one shard of a split set alone, whichever it is, keeping its
 	 * split.* keys (so a converted shard stays a member of its set): for

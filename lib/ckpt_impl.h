@@ -35,13 +35,13 @@ struct llm_ckpt {
 int llm_ckpt_open_gguf(llm_ckpt *c, const char *path);
 /* tokenizer: the vocabulary to take (llm_ckpt_set_tokenizer), or NULL: a
  * llama2.c checkpoint then has none, a Hugging Face directory its
- * tokenizer.model when there is one. */
+ * tokenizer.model, or else its tokenizer.json, when there is one. */
 int llm_ckpt_open_hf(llm_ckpt *c, const char *path, const char *tokenizer);
 int llm_ckpt_open_llama2c(llm_ckpt *c, const char *path, const char *tokenizer);
 
 /* Merge a tokenizer's tokenizer.* keys into c->meta: a GGUF (its
- * tokenizer.* keys are copied), a SentencePiece tokenizer.model or a
- * llama2.c tokenizer.bin. */
+ * tokenizer.* keys are copied), a SentencePiece tokenizer.model, a Hugging
+ * Face tokenizer.json or a llama2.c tokenizer.bin. */
 int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path);
 /* llama2.c tokenizer.bin -> tokenizer.ggml.* keys in m (llama2c.c). */
 int llm_llama2c_tokenizer(llm_meta *m, const char *path);
@@ -52,6 +52,12 @@ int llm_llama2c_tokenizer(llm_meta *m, const char *path);
 int llm_spm_tokenizer(llm_meta *m, const char *path, const uint8_t *d, uint64_t size,
 		      int64_t n_vocab);
 int llm_spm_sniff(const uint8_t *d, uint64_t size);
+/* Hugging Face tokenizer.json of a byte-level BPE model (hftok.c), the
+ * same way; tokenizer_config.json and config.json beside path are read
+ * too when present. */
+int llm_hftok_tokenizer(llm_meta *m, const char *path, const uint8_t *d, uint64_t size,
+			int64_t n_vocab);
+int llm_hftok_sniff(const uint8_t *d, uint64_t size);
 
 /* Sniffing helpers. */
 int llm_path_is_dir(const char *path);

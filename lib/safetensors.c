@@ -10,9 +10,9 @@
  * rope_scaling types are ignored.  Tensor types are kept (F32, F16, BF16;
  * the converter would make norms F32).  The vocabulary is the directory's
  * SentencePiece tokenizer.model when it has one (spm.c: LLaMA, Llama 2,
- * Mistral); tokenizer.json is not read, so byte-level BPE models (Llama 3)
- * borrow theirs with llm_ckpt_opts.tokenizer (a GGUF, a tokenizer.model
- * or a llama2.c tokenizer.bin), which also replaces the directory's. */
+ * Mistral), else its tokenizer.json (hftok.c: byte-level BPE models such
+ * as Llama 3 and Qwen2); llm_ckpt_opts.tokenizer (a GGUF, either file, or
+ * a llama2.c tokenizer.bin) replaces it. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -1045,15 +1045,20 @@ out:
 		c->ops = &hf_ops;
 		c->impl = o.im;
 		/* the vocabulary asked for, or the directory's SentencePiece
-		 * model (c is complete: on error llm_ckpt_open frees it) */
+		 * model, or else its tokenizer.json (c is complete: on error
+		 * llm_ckpt_open frees it) */
 		char *spm = tokenizer ? NULL : path_join(o.dir, "tokenizer.model");
+		char *tj = tokenizer ? NULL : path_join(o.dir, "tokenizer.json");
 		if (tokenizer)
 			rc = llm_ckpt_set_tokenizer(c, tokenizer);
-		else if (!spm)
+		else if (!spm || !tj)
 			rc = llm_err(LLM_ENOMEM, "out of memory");
 		else if (file_exists(spm))
 			rc = llm_ckpt_set_tokenizer(c, spm);
+		else if (file_exists(tj))
+			rc = llm_ckpt_set_tokenizer(c, tj);
 		free(spm);
+		free(tj);
 	}
 	hf_open_clear(&o);
 	return rc;

@@ -7,9 +7,9 @@
  *       byte-to-unicode map, pre-tokenizer regex chosen by
  *       tokenizer.ggml.pre (default, gpt2, llama3, deepseek-llm,
  *       deepseek-coder, falcon, starcoder, qwen2, ...), run with PCRE2.
- * A llama2.c tokenizer.bin and a SentencePiece tokenizer.model reach here
- * through the checkpoint layer, which turns them into tokenizer.ggml.*
- * metadata.
+ * A llama2.c tokenizer.bin, a SentencePiece tokenizer.model and a Hugging
+ * Face tokenizer.json reach here through the checkpoint layer, which turns
+ * them into tokenizer.ggml.* metadata.
  */
 #ifndef LLM_TOKENIZER_H
 #define LLM_TOKENIZER_H

@@ -178,6 +178,65 @@ print(len(t), t[499] != "[PAD499]", t[500], t[511], s[511], y[499], y[500])' "$T
 	fi
 fi
 
+# ---- a Hugging Face tokenizer.json (tests/tokdiff/hf_json.py writes them
+# from the vocabularies, with their models' pre-tokenizers) ----
+if ! have_vocab || ! have_numpy; then
+	skip hf_tokenizer_json "../shared/vocab or python3 with numpy is absent"
+else
+	for name in gpt-2 starcoder falcon deepseek-coder; do
+		S="$VOCAB/ggml-vocab-$name.gguf"
+		"$PYTHON" tests/tokdiff/hf_json.py "$S" "$name" >"$TMP/$name.json"
+		"$PYTHON" - "$S" "$TMP/$name.json" >"$TMP/vec.txt" 2>&1 <<'EOF2'
+import subprocess, sys
+path, tj = sys.argv[1], sys.argv[2]
+inp = open(path + ".inp", encoding="utf-8").read().split("\n__ggml_vocab_test__\n")[:-1]
+out = open(path + ".out", encoding="utf-8").read().split("\n")
+bad = 0
+for i, (text, want) in enumerate(zip(inp, out)):
+    got = subprocess.run(["llm-run", "--tokenize", "--no-bos", "--tokenizer", tj, "-p", text, path],
+                         capture_output=True, text=True)
+    if got.returncode != 0 or got.stdout.split() != want.split():
+        bad += 1
+        print("entry %d %r: got %r (%s), want %r" % (i, text, got.stdout.strip(), got.stderr.strip(), want.strip()))
+print("bad", bad, "of", len(inp))
+EOF2
+		if grep -q "^bad 0 of [1-9]" "$TMP/vec.txt"; then ok "hf_json_vectors_$name"; else fail "hf_json_vectors_$name" "$(head -c 400 "$TMP/vec.txt")"; fi
+	done
+	# the pre-tokenizer is recognised from its description
+	G2="$VOCAB/ggml-vocab-gpt-2.gguf"
+	for pre in llama3 qwen2; do
+		"$PYTHON" tests/tokdiff/hf_json.py "$G2" $pre >"$TMP/$pre.json"
+		expect "hf_json_pre_$pre" "$(llm-info --tokenizer "$TMP/$pre.json" "$G2" | awk '$1 == "tokenizer.ggml.pre" { print $4 }')" "\"$pre\""
+	done
+	# what is refused, with one line naming the file
+	"$PYTHON" - "$TMP/gpt-2.json" "$TMP" <<'EOF2'
+import json, sys
+j = json.load(open(sys.argv[1]))
+def w(name, edit):
+    k = json.loads(json.dumps(j))
+    edit(k)
+    json.dump(k, open(sys.argv[2] + "/" + name + ".json", "w"))
+w("ws", lambda k: k.__setitem__("pre_tokenizer", {"type": "Whitespace"}))
+w("fallback", lambda k: k["model"].__setitem__("byte_fallback", True))
+w("wordpiece", lambda k: k["model"].__setitem__("type", "WordPiece"))
+w("clash", lambda k: k["added_tokens"].append({"id": 5, "content": "zzz", "special": True}) or k["model"]["vocab"].__setitem__("zzz", 6))
+w("badmerge", lambda k: k["model"]["merges"].__setitem__(3, "nospace"))
+w("bigid", lambda k: k["added_tokens"].append({"id": 2147483000, "content": "big", "special": True}))
+EOF2
+	one_line hf_json_unknown_pre 1 "ws.json: a pre-tokenizer llama.cpp does not name" llm-run --tokenize --tokenizer "$TMP/ws.json" -p hi "$G2"
+	one_line hf_json_byte_fallback 1 "fallback.json: a SentencePiece vocabulary" llm-run --tokenize --tokenizer "$TMP/fallback.json" -p hi "$G2"
+	one_line hf_json_wordpiece 1 "wordpiece.json: model type WordPiece" llm-run --tokenize --tokenizer "$TMP/wordpiece.json" -p hi "$G2"
+	one_line hf_json_badmerge 1 "badmerge.json: model.merges\[3\] is not a pair" llm-run --tokenize --tokenizer "$TMP/badmerge.json" -p hi "$G2"
+	printf '{"model": {"type": "BPE", ' >"$TMP/cut.json"
+	one_line hf_json_big_id 1 "bigid.json: token ids up to 2147483000" llm-run --tokenize --tokenizer "$TMP/bigid.json" -p hi "$G2"
+	one_line hf_json_clash 1 "clash.json: id 6 is both" llm-run --tokenize --tokenizer "$TMP/clash.json" -p hi "$G2"
+	one_line hf_json_cut 1 "cut.json: bad JSON at line 1" llm-run --tokenize --tokenizer "$TMP/cut.json" -p hi "$G2"
+	# merges as [a, b] pairs (newer tokenizers) tokenize as "a b" strings do
+	"$PYTHON" -c 'import json, sys; j = json.load(open(sys.argv[1])); j["model"]["merges"] = [m.split(" ", 1) for m in j["model"]["merges"]]; json.dump(j, open(sys.argv[2], "w"))' "$TMP/gpt-2.json" "$TMP/pairs.json"
+	expect hf_json_merge_pairs "$(llm-run --tokenize --tokenizer "$TMP/pairs.json" -p 'Hello world, ünïcode' "$G2")" \
+		"$(llm-run --tokenize -p 'Hello world, ünïcode' "$G2")"
+fi
+
 if ! have_models; then
 	skip stories260K "../shared/models is absent: generation, logprobs, score, perplexity and kv-out untested"
 	exit 0
@@ -240,6 +299,37 @@ if have_numpy; then
 	expect hf_tokenizer_model_converted "$(llm-run --tokenize -p "Once upon a time" "$TMP/hfspm.gguf" 2>&1)" "$t_gguf"
 else
 	skip greedy_hf_own_tokenizer_model "no python3 with numpy"
+fi
+# a Hugging Face directory with only a tokenizer.json (a byte-level BPE of
+# 256 bytes, "ab" and "Ġab", <s> and </s> added) and a tokenizer_config.json
+# naming <s> and </s> and asking for BOS: "ab ab" is <s> ab Ġab
+if have_numpy; then
+	mkdir "$TMP/hfjson"
+	ln -s "$HF/config.json" "$HF/model.safetensors" "$TMP/hfjson/"
+	"$PYTHON" - "$TMP/hfjson" <<'EOF2'
+import json, sys
+bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+cs, n = bs[:], 0
+for b in range(256):
+    if b not in bs:
+        bs.append(b), cs.append(256 + n)
+        n += 1
+enc = {b: chr(c) for b, c in zip(bs, cs)}
+vocab = {enc[b]: b for b in range(256)}
+vocab["ab"], vocab["\u0120ab"] = 256, 257
+added = [{"id": 258, "content": "<s>", "special": True}, {"id": 259, "content": "</s>", "special": True}]
+tj = {"version": "1.0", "added_tokens": added, "normalizer": None,
+      "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True},
+      "model": {"type": "BPE", "vocab": vocab, "merges": ["a b", "\u0120 ab"]}}
+json.dump(tj, open(sys.argv[1] + "/tokenizer.json", "w"))
+json.dump({"bos_token": "<s>", "eos_token": {"content": "</s>"}, "add_bos_token": True},
+          open(sys.argv[1] + "/tokenizer_config.json", "w"))
+EOF2
+	expect hf_dir_tokenizer_json "$(llm-run --tokenize -p 'ab ab' "$TMP/hfjson" 2>&1)" "258 256 257"
+	expect hf_dir_tokenizer_json_keys "$(llm-info "$TMP/hfjson" | awk '$1 == "tokenizer.ggml.eos_token_id" || $1 == "tokenizer.ggml.pre" { printf "%s ", $4 } $1 == "tokenizer.ggml.tokens" { printf "%s ", $4 }')" '"gpt-2" 512] 259 '
+	check hf_dir_tokenizer_json_runs llm-run -q -n 4 -p 'ab ab' "$TMP/hfjson"
+else
+	skip hf_dir_tokenizer_json "no python3 with numpy"
 fi
 if grep -q "Once" "$TMP/g.txt"; then fail greedy_no_echo "prompt in the output"; else ok greedy_no_echo; fi
 case "$(cat "$TMP/g.txt")" in

@@ -4,8 +4,9 @@
 
 The vocabulary, merges and added tokens come from the GGUF (read with
 tests/gguf_ref.py); the pre-tokenizer is the one the model's own
-tokenizer.json on the Hugging Face Hub declares (starcoder, falcon,
-deepseek-coder), written here from that file's description.  tokdiff.sh
+tokenizer.json on the Hugging Face Hub declares (gpt-2, starcoder, falcon,
+deepseek-coder), written here from that file's description.  Also used by
+t_run.sh to check llm-run's reading of tokenizer.json.  tokdiff.sh
 checks these against ../shared/vocab's vectors before using them.
 """
 import json
@@ -23,7 +24,13 @@ def split(regex):
     return {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False}
 
 
+LLAMA3 = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}|"
+          " ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+
 PRE = {
+    "gpt-2": [byte_level(True)],
+    "llama3": [split(LLAMA3), byte_level(False)],
+    "qwen2": [split(LLAMA3.replace("\\p{N}{1,3}", "\\p{N}")), byte_level(False)],
     "starcoder": [{"type": "Digits", "individual_digits": True}, byte_level(True)],
     "falcon": [{"type": "Punctuation", "behavior": "Contiguous"}, byte_level(True),
                {"type": "Digits", "individual_digits": False}, split("[0-9][0-9][0-9]")],

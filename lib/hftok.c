@@ -1,0 +1,396 @@
+/* hftok.c - a Hugging Face tokenizer.json of a byte-level BPE model as
+ * tokenizer.ggml.* keys (ckpt_impl.h), as llama.cpp's converter takes it.
+ *
+ * What is read:
+ *   model          type "BPE", its vocab (text -> id) and merges ("a b"
+ *                  strings or [a, b] pairs); byte_fallback (SentencePiece
+ *                  models written as BPE, which keep their scores only in
+ *                  tokenizer.model) is refused
+ *   added_tokens   ids past (or inside) the vocab: special ones become
+ *                  control tokens, the others user-defined
+ *   pre_tokenizer  (and normalizer) matched whole against the ones llama.cpp
+ *                  knows by name (tokenizer.ggml.pre): GPT-2, Llama 3,
+ *                  Qwen2, StarCoder, Falcon, DeepSeek Coder.  llama.cpp
+ *                  tells them apart by hashing a sample's tokens; here the
+ *                  description itself is compared, and any other one is
+ *                  refused rather than cut differently.
+ * Beside it, when present: tokenizer_config.json's bos/eos/unk/pad tokens
+ * (a string or {"content": ...}) and add_bos_token / add_eos_token, then
+ * config.json's bos_token_id / eos_token_id for ids still unknown.
+ * Ids without a token (gaps, and embedding rows past the last) get unused
+ * "[PADid]" tokens, as the converter writes them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt_impl.h"
+#include "error.h"
+#include "json.h"
+#include "meta.h"
+
+/* a growing string */
+struct buf {
+	char *s;
+	size_t n, cap;
+	int oom;
+};
+
+static void put(struct buf *b, const char *s)
+{
+	size_t k = strlen(s);
+	if (b->oom)
+		return;
+	if (b->n + k + 1 > b->cap) {
+		size_t c = (b->n + k + 1) * 2;
+		char *p = realloc(b->s, c);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->s = p, b->cap = c;
+	}
+	memcpy(b->s + b->n, s, k + 1);
+	b->n += k;
+}
+
+static int jbool(const llm_json *j, int dflt)
+{
+	int v;
+	return llm_json_bool(j, &v) == 0 ? v : dflt;
+}
+
+/* One pre-tokenizer (sequences flattened) as a line of the signature. */
+static void sig_pre(struct buf *b, const llm_json *p)
+{
+	const char *type = llm_json_str(llm_json_get(p, "type"));
+	char line[96];
+	if (!type) {
+		put(b, "?\n");
+	} else if (strcmp(type, "Sequence") == 0) {
+		const llm_json *a = llm_json_get(p, "pretokenizers");
+		for (size_t i = 0; i < llm_json_len(a); i++)
+			sig_pre(b, llm_json_at(a, i));
+	} else if (strcmp(type, "ByteLevel") == 0) {
+		snprintf(line, sizeof line, "ByteLevel prefix=%d regex=%d\n",
+			 jbool(llm_json_get(p, "add_prefix_space"), 1), jbool(llm_json_get(p, "use_regex"), 1));
+		put(b, line);
+	} else if (strcmp(type, "Digits") == 0) {
+		snprintf(line, sizeof line, "Digits %d\n", jbool(llm_json_get(p, "individual_digits"), 0));
+		put(b, line);
+	} else if (strcmp(type, "Punctuation") == 0) {
+		const char *bh = llm_json_str(llm_json_get(p, "behavior"));
+		put(b, "Punctuation "), put(b, bh ? bh : "Isolated"), put(b, "\n");
+	} else if (strcmp(type, "Split") == 0) {
+		const llm_json *pat = llm_json_get(p, "pattern");
+		const char *re = llm_json_str(llm_json_get(pat, "Regex"));
+		const char *bh = llm_json_str(llm_json_get(p, "behavior"));
+		put(b, "Split "), put(b, bh ? bh : "?");
+		put(b, jbool(llm_json_get(p, "invert"), 0) ? " invert " : " ");
+		put(b, re ? re : "?"), put(b, "\n");
+	} else {
+		put(b, type), put(b, " ?\n");
+	}
+}
+
+#define RE_LLAMA3_HF "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define RE_QWEN2_HF "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+
+/* The pre-tokenizers (after the normalizer's line) of the models whose
+ * tokenizer.json llama.cpp's converter names. */
+static const struct {
+	const char *sig, *pre;
+} known[] = {
+	{ "ByteLevel prefix=0 regex=1\n", "gpt-2" },
+	{ "Split Isolated " RE_LLAMA3_HF "\nByteLevel prefix=0 regex=0\n", "llama3" },
+	{ "Split Isolated " RE_QWEN2_HF "\nByteLevel prefix=0 regex=0\n", "qwen2" },
+	{ "Normalizer NFC\nSplit Isolated " RE_QWEN2_HF "\nByteLevel prefix=0 regex=0\n", "qwen2" },
+	{ "Digits 1\nByteLevel prefix=0 regex=1\n", "starcoder" },
+	{ "Punctuation Contiguous\nByteLevel prefix=0 regex=1\nDigits 0\nSplit Isolated [0-9][0-9][0-9]\n",
+	  "falcon" },
+	{ "Split Isolated [\r\n]\nSplit Isolated \\s?\\p{L}+\nSplit Isolated \\s?\\p{P}+\n"
+	  "Split Isolated [\xe4\xb8\x80-\xe9\xbe\xa5\xe0\xa0\x80-\xe4\xb8\x80\xea\xb0\x80-\xed\x9f\xbf]+\n"
+	  "Digits 1\nByteLevel prefix=0 regex=0\n",
+	  "deepseek-coder" },
+};
+
+/* tokenizer.ggml.pre for the JSON's normalizer and pre-tokenizer, or NULL. */
+static const char *match_pre(const llm_json *root, int *oom)
+{
+	struct buf b = { 0 };
+	const llm_json *norm = llm_json_get(root, "normalizer");
+	const char *nt = llm_json_str(llm_json_get(norm, "type"));
+	if (llm_json_kind(norm) != LLM_JSON_NONE && llm_json_kind(norm) != LLM_JSON_NULL)
+		put(&b, "Normalizer "), put(&b, nt ? nt : "?"), put(&b, "\n");
+	sig_pre(&b, llm_json_get(root, "pre_tokenizer"));
+	const char *pre = NULL;
+	for (size_t i = 0; !b.oom && b.s && i < sizeof known / sizeof known[0]; i++)
+		if (strcmp(b.s, known[i].sig) == 0)
+			pre = known[i].pre;
+	*oom = b.oom;
+	free(b.s);
+	return pre;
+}
+
+/* Content of a tokenizer_config.json token entry: "text" or {"content": "text"}. */
+static const char *token_text(const llm_json *v)
+{
+	return llm_json_kind(v) == LLM_JSON_OBJ ? llm_json_str(llm_json_get(v, "content")) : llm_json_str(v);
+}
+
+static int64_t find_token(struct llm_str *tok, int64_t n, const char *s)
+{
+	for (int64_t i = 0; s && i < n; i++)
+		if (tok[i].s && strcmp(tok[i].s, s) == 0)
+			return i;
+	return -1;
+}
+
+/* dir/name beside path (malloc'ed) */
+static char *beside(const char *path, const char *name)
+{
+	const char *slash = strrchr(path, '/');
+	size_t d = slash ? (size_t)(slash - path) + 1 : 0;
+	char *p = malloc(d + strlen(name) + 1);
+	if (p) {
+		memcpy(p, path, d);
+		strcpy(p + d, name);
+	}
+	return p;
+}
+
+/* An optional JSON file beside path: 0 with *out NULL when absent. */
+static int load_beside(llm_json **out, const char *path, const char *name)
+{
+	char *p = beside(path, name);
+	if (!p)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	int rc = llm_json_load(out, p);
+	free(p);
+	if (rc == LLM_ENOTFOUND) {
+		*out = NULL;
+		return 0;
+	}
+	return rc;
+}
+
+struct vocab {
+	struct llm_str *tok;
+	int32_t *type;
+	int64_t n;
+};
+
+/* Put text at id (type ty); the first writer of an id wins unless over. */
+static int set_token(struct vocab *v, const char *path, int64_t id, const char *text, int32_t ty, int over)
+{
+	if (v->tok[id].s && !over) {
+		if (strcmp(v->tok[id].s, text) == 0)
+			return 0;
+		return llm_err(LLM_EFORMAT, "%s: id %lld is both \"%s\" and \"%s\"", path, (long long)id,
+			       v->tok[id].s, text);
+	}
+	v->tok[id].s = (char *)text; /* borrowed from the JSON tree */
+	v->tok[id].len = strlen(text);
+	v->type[id] = ty;
+	return 0;
+}
+
+static int read_vocab(struct vocab *v, char **pads, const char *path, const llm_json *model,
+		      const llm_json *added, int64_t n_vocab)
+{
+	const llm_json *vj = llm_json_get(model, "vocab"), *val;
+	const char *k;
+	void *it = NULL;
+	int64_t id, max = -1;
+	if (llm_json_kind(vj) != LLM_JSON_OBJ)
+		return llm_err(LLM_EFORMAT, "%s: model.vocab is not an object", path);
+	while ((k = llm_json_next(vj, &it, &val)))
+		if (llm_json_int(val, &id) || id < 0 || id >= INT32_MAX)
+			return llm_err(LLM_EFORMAT, "%s: model.vocab[\"%s\"] is not an id", path, k);
+		else if (id > max)
+			max = id;
+	for (size_t i = 0; i < llm_json_len(added); i++) {
+		const llm_json *a = llm_json_at(added, i);
+		if (llm_json_int(llm_json_get(a, "id"), &id) || id < 0 || id >= INT32_MAX ||
+		    !llm_json_str(llm_json_get(a, "content")))
+			return llm_err(LLM_EFORMAT, "%s: added_tokens[%zu] has no id or content", path, i);
+		max = id > max ? id : max;
+	}
+	if (max < 0)
+		return llm_err(LLM_EFORMAT, "%s: an empty vocabulary", path);
+	/* gaps are padded: bound them before allocating for the largest id */
+	int64_t entries = (int64_t)llm_json_len(vj) + (int64_t)llm_json_len(added);
+	if (n_vocab > 0 && max >= n_vocab)
+		return llm_err(LLM_EINVAL, "%s: token id %lld for a model of %lld", path, (long long)max,
+			       (long long)n_vocab);
+	if (max >= entries + (1 << 20))
+		return llm_err(LLM_EFORMAT, "%s: token ids up to %lld for %lld tokens", path, (long long)max,
+			       (long long)entries);
+	v->n = max + 1 > n_vocab ? max + 1 : n_vocab;
+	v->tok = calloc((size_t)v->n, sizeof *v->tok);
+	v->type = calloc((size_t)v->n, sizeof *v->type);
+	if (!v->tok || !v->type)
+		return llm_err(LLM_ENOMEM, "%s: out of memory for %lld tokens", path, (long long)v->n);
+	it = NULL;
+	int rc = 0;
+	while (!rc && (k = llm_json_next(vj, &it, &val))) {
+		llm_json_int(val, &id);
+		rc = set_token(v, path, id, k, 1, 0);
+	}
+	/* added tokens take their ids, inside the vocab too (as the converter) */
+	for (size_t i = 0; !rc && i < llm_json_len(added); i++) {
+		const llm_json *a = llm_json_at(added, i);
+		llm_json_int(llm_json_get(a, "id"), &id);
+		rc = set_token(v, path, id, llm_json_str(llm_json_get(a, "content")),
+			       jbool(llm_json_get(a, "special"), 0) ? 3 : 4, 1);
+	}
+	int64_t gaps = 0;
+	for (id = 0; id < v->n; id++)
+		gaps += !v->tok[id].s;
+	if (!rc && gaps && !(*pads = malloc((size_t)gaps * 24)))
+		rc = llm_err(LLM_ENOMEM, "out of memory");
+	for (id = 0, gaps = 0; !rc && id < v->n; id++)
+		if (!v->tok[id].s) {
+			char *s = *pads + 24 * gaps++;
+			v->tok[id].len = (uint64_t)snprintf(s, 24, "[PAD%lld]", (long long)id);
+			v->tok[id].s = s;
+			v->type[id] = 5; /* unused */
+		}
+	return rc;
+}
+
+/* model.merges as "a b" strings (the pair form joined) */
+static int read_merges(struct llm_str **out, uint64_t *n_out, char **store, const char *path,
+		       const llm_json *model)
+{
+	const llm_json *mj = llm_json_get(model, "merges");
+	size_t n = llm_json_len(mj), bytes = 0;
+	*out = NULL, *n_out = 0, *store = NULL;
+	if (llm_json_kind(mj) != LLM_JSON_ARR)
+		return llm_err(LLM_EFORMAT, "%s: model.merges is not an array", path);
+	for (size_t i = 0; i < n; i++) {
+		const llm_json *e = llm_json_at(mj, i);
+		const char *a = llm_json_str(e), *b = NULL;
+		if (!a && llm_json_len(e) == 2)
+			a = llm_json_str(llm_json_at(e, 0)), b = llm_json_str(llm_json_at(e, 1));
+		if (!a || (!b && !strchr(a, ' ')) || (b && (!*a || !*b)))
+			return llm_err(LLM_EFORMAT, "%s: model.merges[%zu] is not a pair", path, i);
+		bytes += strlen(a) + (b ? strlen(b) + 1 : 0) + 1;
+	}
+	struct llm_str *m = calloc(n ? n : 1, sizeof *m);
+	char *s = malloc(bytes ? bytes : 1);
+	if (!m || !s) {
+		free(m), free(s);
+		return llm_err(LLM_ENOMEM, "%s: out of memory for %zu merges", path, n);
+	}
+	char *p = s;
+	for (size_t i = 0; i < n; i++) {
+		const llm_json *e = llm_json_at(mj, i);
+		const char *a = llm_json_str(e);
+		m[i].s = p;
+		if (a) {
+			strcpy(p, a);
+		} else {
+			strcpy(p, llm_json_str(llm_json_at(e, 0)));
+			strcat(p, " ");
+			strcat(p, llm_json_str(llm_json_at(e, 1)));
+		}
+		m[i].len = strlen(p);
+		p += m[i].len + 1;
+	}
+	*out = m, *n_out = n, *store = s;
+	return 0;
+}
+
+/* special ids and add_bos/add_eos from tokenizer_config.json, then ids
+ * from config.json */
+static int read_specials(llm_meta *tm, const char *path, struct vocab *v)
+{
+	static const char *const names[] = { "bos_token", "eos_token", "unk_token", "pad_token" };
+	static const char *const keys[] = { "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+					    "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id" };
+	llm_json *tc = NULL, *cf = NULL;
+	int64_t ids[4] = { -1, -1, -1, -1 };
+	int rc = load_beside(&tc, path, "tokenizer_config.json");
+	if (!rc)
+		rc = load_beside(&cf, path, "config.json");
+	for (int i = 0; !rc && i < 4; i++) {
+		ids[i] = find_token(v->tok, v->n, token_text(llm_json_get(tc, names[i])));
+		/* an id, or a list of them (Llama 3.1's eos): the first */
+		const llm_json *cj = llm_json_get(cf, i ? "eos_token_id" : "bos_token_id");
+		int64_t id;
+		if (llm_json_kind(cj) == LLM_JSON_ARR)
+			cj = llm_json_at(cj, 0);
+		if (ids[i] < 0 && i < 2 && !llm_json_int(cj, &id) && id >= 0 && id < v->n)
+			ids[i] = id;
+		if (ids[i] >= 0)
+			rc = llm_meta_set_u32(tm, keys[i], (uint32_t)ids[i]);
+	}
+	int b;
+	if (!rc && !llm_json_bool(llm_json_get(tc, "add_bos_token"), &b))
+		rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_bos_token", b);
+	if (!rc && !llm_json_bool(llm_json_get(tc, "add_eos_token"), &b))
+		rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_eos_token", b);
+	llm_json_free(tc);
+	llm_json_free(cf);
+	return rc;
+}
+
+static uint64_t skip_ws(const uint8_t *d, uint64_t size, uint64_t i)
+{
+	while (i < size && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r'))
+		i++;
+	return i;
+}
+
+int llm_hftok_sniff(const uint8_t *d, uint64_t size)
+{
+	/* an object whose first key begins: '{' then '"' (a llama2.c
+	 * tokenizer.bin of max_token_length 123 starts with '{' and a 0) */
+	uint64_t i = skip_ws(d, size, 0);
+	if (i >= size || d[i] != '{')
+		return 0;
+	i = skip_ws(d, size, i + 1);
+	return i < size && d[i] == '"';
+}
+
+int llm_hftok_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64_t size, int64_t n_vocab)
+{
+	llm_json *root = NULL;
+	struct vocab v = { 0 };
+	struct llm_str *merges = NULL;
+	uint64_t n_merges = 0;
+	char *pads = NULL, *mstore = NULL;
+	int oom = 0;
+	int rc = llm_json_parse(&root, d, (size_t)size, path);
+	if (rc)
+		return rc;
+	const llm_json *model = llm_json_get(root, "model");
+	const char *type = llm_json_str(llm_json_get(model, "type"));
+	const char *pre = NULL;
+	if (!type || strcmp(type, "BPE") != 0)
+		rc = llm_err(LLM_EUNSUPPORTED, "%s: model type %s: only byte-level BPE tokenizer.json is read", path,
+			     type ? type : "(none)");
+	else if (jbool(llm_json_get(model, "byte_fallback"), 0))
+		rc = llm_err(LLM_EUNSUPPORTED, "%s: a SentencePiece vocabulary (byte_fallback): give its tokenizer.model",
+			     path);
+	else if (!(pre = match_pre(root, &oom)))
+		rc = oom ? llm_err(LLM_ENOMEM, "out of memory")
+			 : llm_err(LLM_EUNSUPPORTED, "%s: a pre-tokenizer llama.cpp does not name (GPT-2, Llama 3, Qwen2, "
+				   "StarCoder, Falcon and DeepSeek Coder are read): convert the model with llama.cpp and "
+				   "give the GGUF with --tokenizer", path);
+	if (!rc) rc = read_vocab(&v, &pads, path, model, llm_json_get(root, "added_tokens"), n_vocab);
+	if (!rc) rc = read_merges(&merges, &n_merges, &mstore, path, model);
+	if (!rc) rc = llm_meta_set_str(tm, "tokenizer.ggml.model", "gpt2");
+	if (!rc) rc = llm_meta_set_str(tm, "tokenizer.ggml.pre", pre);
+	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.tokens", v.tok, (uint64_t)v.n);
+	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.token_type", LLM_V_I32, v.type, (uint64_t)v.n);
+	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.merges", merges, n_merges);
+	if (!rc) rc = read_specials(tm, path, &v);
+	free(v.tok);
+	free(v.type);
+	free(pads);
+	free(merges);
+	free(mstore);
+	llm_json_free(root);
+	return rc;
+}
