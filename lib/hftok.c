@@ -8,15 +8,21 @@
  *                  tokenizer.model) is refused
  *   added_tokens   ids past (or inside) the vocab: special ones become
  *                  control tokens, the others user-defined
- *   pre_tokenizer  (and normalizer) matched whole against the ones llama.cpp
- *                  knows by name (tokenizer.ggml.pre): GPT-2, Llama 3,
- *                  Qwen2, StarCoder, Falcon, DeepSeek Coder.  llama.cpp
- *                  tells them apart by hashing a sample's tokens; here the
- *                  description itself is compared, and any other one is
- *                  refused rather than cut differently.
- * Beside it, when present: tokenizer_config.json's bos/eos/unk/pad tokens
- * (a string or {"content": ...}) and add_bos_token / add_eos_token, then
- * config.json's bos_token_id / eos_token_id for ids still unknown.
+ *   pre_tokenizer  (with the normalizer and model.ignore_merges) matched
+ *                  whole against the ones llama.cpp knows by name
+ *                  (tokenizer.ggml.pre): GPT-2, GPT-4's cl100k, Llama 3,
+ *                  Qwen2, StarCoder, Falcon, DeepSeek Coder and V3.
+ *                  llama.cpp tells them apart by hashing a sample's tokens;
+ *                  here the description itself is compared, and any other
+ *                  one is refused rather than cut differently.  Like
+ *                  llama.cpp, Qwen2's NFC normalizer is not applied: text
+ *                  not in NFC can tokenize differently from Hugging Face.
+ * Special tokens as gguf-py's SpecialVocab finds them: the post-processor's
+ * template (a special token before the text: BOS, added; after it: EOS,
+ * added), then beside the file, when present, tokenizer_config.json's
+ * bos/eos/unk/pad tokens (a string or {"content": ...}) and add_bos_token /
+ * add_eos_token, which win, and config.json's bos_token_id / eos_token_id
+ * for ids still unknown.
  * Ids without a token (gaps, and embedding rows past the last) get unused
  * "[PADid]" tokens, as the converter writes them. */
 #include <stdio.h>
@@ -93,15 +99,23 @@ static void sig_pre(struct buf *b, const llm_json *p)
 }
 
 #define RE_LLAMA3_HF "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define RE_DS3_HF "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"
 #define RE_QWEN2_HF "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
-/* The pre-tokenizers (after the normalizer's line) of the models whose
- * tokenizer.json llama.cpp's converter names. */
+/* The normalizers, pre-tokenizers and ignore_merges of the models whose
+ * tokenizer.json llama.cpp's converter names (by the hash of a sample's
+ * tokens; GPT-4's cl100k, which DBRX uses, is its "dbrx"). */
 static const struct {
 	const char *sig, *pre;
 } known[] = {
 	{ "ByteLevel prefix=0 regex=1\n", "gpt-2" },
-	{ "Split Isolated " RE_LLAMA3_HF "\nByteLevel prefix=0 regex=0\n", "llama3" },
+	{ "Split Isolated " RE_LLAMA3_HF "\nByteLevel prefix=0 regex=0\nIgnoreMerges\n", "llama3" },
+	{ "Split Isolated " RE_LLAMA3_HF "\nByteLevel prefix=0 regex=0\n", "dbrx" },
+	{ "Split Removed invert " RE_LLAMA3_HF "\nByteLevel prefix=0 regex=0\n", "dbrx" },
+	{ "Split Isolated \\p{N}{1,3}\n"
+	  "Split Isolated [\xe4\xb8\x80-\xe9\xbe\xa5\xe3\x81\x80-\xe3\x82\x9f\xe3\x82\xa0-\xe3\x83\xbf]+\n"
+	  "Split Isolated " RE_DS3_HF "\nByteLevel prefix=0 regex=0\n",
+	  "deepseek-v3" },
 	{ "Split Isolated " RE_QWEN2_HF "\nByteLevel prefix=0 regex=0\n", "qwen2" },
 	{ "Normalizer NFC\nSplit Isolated " RE_QWEN2_HF "\nByteLevel prefix=0 regex=0\n", "qwen2" },
 	{ "Digits 1\nByteLevel prefix=0 regex=1\n", "starcoder" },
@@ -113,15 +127,30 @@ static const struct {
 	  "deepseek-coder" },
 };
 
-/* tokenizer.ggml.pre for the JSON's normalizer and pre-tokenizer, or NULL. */
+/* A normalizer (sequences flattened: an empty one is none) as lines. */
+static void sig_norm(struct buf *b, const llm_json *n)
+{
+	const char *type = llm_json_str(llm_json_get(n, "type"));
+	if (llm_json_kind(n) == LLM_JSON_NONE || llm_json_kind(n) == LLM_JSON_NULL)
+		return;
+	if (type && strcmp(type, "Sequence") == 0) {
+		const llm_json *a = llm_json_get(n, "normalizers");
+		for (size_t i = 0; i < llm_json_len(a); i++)
+			sig_norm(b, llm_json_at(a, i));
+		return;
+	}
+	put(b, "Normalizer "), put(b, type ? type : "?"), put(b, "\n");
+}
+
+/* tokenizer.ggml.pre for the JSON's normalizer, pre-tokenizer and the
+ * model's ignore_merges, or NULL. */
 static const char *match_pre(const llm_json *root, int *oom)
 {
 	struct buf b = { 0 };
-	const llm_json *norm = llm_json_get(root, "normalizer");
-	const char *nt = llm_json_str(llm_json_get(norm, "type"));
-	if (llm_json_kind(norm) != LLM_JSON_NONE && llm_json_kind(norm) != LLM_JSON_NULL)
-		put(&b, "Normalizer "), put(&b, nt ? nt : "?"), put(&b, "\n");
+	sig_norm(&b, llm_json_get(root, "normalizer"));
 	sig_pre(&b, llm_json_get(root, "pre_tokenizer"));
+	if (jbool(llm_json_get(llm_json_get(root, "model"), "ignore_merges"), 0))
+		put(&b, "IgnoreMerges\n");
 	const char *pre = NULL;
 	for (size_t i = 0; !b.oom && b.s && i < sizeof known / sizeof known[0]; i++)
 		if (strcmp(b.s, known[i].sig) == 0)
@@ -301,20 +330,50 @@ static int read_merges(struct llm_str **out, uint64_t *n_out, char **store, cons
 	return 0;
 }
 
-/* special ids and add_bos/add_eos from tokenizer_config.json, then ids
- * from config.json */
-static int read_specials(llm_meta *tm, const char *path, struct vocab *v)
+/* The post-processor's TemplateProcessing (alone or in a sequence), or NULL. */
+static const llm_json *template_of(const llm_json *pp)
+{
+	const char *t = llm_json_str(llm_json_get(pp, "type"));
+	if (t && strcmp(t, "TemplateProcessing") == 0)
+		return pp;
+	const llm_json *a = t && strcmp(t, "Sequence") == 0 ? llm_json_get(pp, "processors") : NULL;
+	for (size_t i = 0; i < llm_json_len(a); i++) {
+		const llm_json *r = template_of(llm_json_at(a, i));
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+/* The special token at item i of a template's "single" list, or NULL. */
+static const char *template_special(const llm_json *single, size_t i)
+{
+	return llm_json_str(llm_json_get(llm_json_get(llm_json_at(single, i), "SpecialToken"), "id"));
+}
+
+/* Special ids and add_bos/add_eos: the post-processor's template first (a
+ * special token before the text is BOS, one after it EOS), then
+ * tokenizer_config.json, whose add_bos_token/add_eos_token win; ids still
+ * missing from config.json.  As gguf-py's SpecialVocab. */
+static int read_specials(llm_meta *tm, const char *path, struct vocab *v, const llm_json *root)
 {
 	static const char *const names[] = { "bos_token", "eos_token", "unk_token", "pad_token" };
 	static const char *const keys[] = { "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
 					    "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id" };
 	llm_json *tc = NULL, *cf = NULL;
 	int64_t ids[4] = { -1, -1, -1, -1 };
+	const llm_json *single = llm_json_get(template_of(llm_json_get(root, "post_processor")), "single");
+	size_t ns = llm_json_len(single);
+	const char *tb = ns > 1 ? template_special(single, 0) : NULL;
+	const char *te = ns > 1 ? template_special(single, ns - 1) : NULL;
+	int add_bos = ns ? tb != NULL : -1, add_eos = ns ? te != NULL : -1;
 	int rc = load_beside(&tc, path, "tokenizer_config.json");
 	if (!rc)
 		rc = load_beside(&cf, path, "config.json");
 	for (int i = 0; !rc && i < 4; i++) {
 		ids[i] = find_token(v->tok, v->n, token_text(llm_json_get(tc, names[i])));
+		if (ids[i] < 0 && i < 2)
+			ids[i] = find_token(v->tok, v->n, i ? te : tb);
 		/* an id, or a list of them (Llama 3.1's eos): the first */
 		const llm_json *cj = llm_json_get(cf, i ? "eos_token_id" : "bos_token_id");
 		int64_t id;
@@ -325,11 +384,12 @@ static int read_specials(llm_meta *tm, const char *path, struct vocab *v)
 		if (ids[i] >= 0)
 			rc = llm_meta_set_u32(tm, keys[i], (uint32_t)ids[i]);
 	}
-	int b;
-	if (!rc && !llm_json_bool(llm_json_get(tc, "add_bos_token"), &b))
-		rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_bos_token", b);
-	if (!rc && !llm_json_bool(llm_json_get(tc, "add_eos_token"), &b))
-		rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_eos_token", b);
+	llm_json_bool(llm_json_get(tc, "add_bos_token"), &add_bos);
+	llm_json_bool(llm_json_get(tc, "add_eos_token"), &add_eos);
+	if (!rc && add_bos >= 0)
+		rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_bos_token", add_bos);
+	if (!rc && add_eos >= 0)
+		rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_eos_token", add_eos);
 	llm_json_free(tc);
 	llm_json_free(cf);
 	return rc;
@@ -375,8 +435,8 @@ int llm_hftok_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64
 			     path);
 	else if (!(pre = match_pre(root, &oom)))
 		rc = oom ? llm_err(LLM_ENOMEM, "out of memory")
-			 : llm_err(LLM_EUNSUPPORTED, "%s: a pre-tokenizer llama.cpp does not name (GPT-2, Llama 3, Qwen2, "
-				   "StarCoder, Falcon and DeepSeek Coder are read): convert the model with llama.cpp and "
+			 : llm_err(LLM_EUNSUPPORTED, "%s: a pre-tokenizer llama.cpp does not name (GPT-2, GPT-4, Llama 3, "
+				   "Qwen2, StarCoder, Falcon, DeepSeek Coder and V3 are read): convert the model with llama.cpp and "
 				   "give the GGUF with --tokenizer", path);
 	if (!rc) rc = read_vocab(&v, &pads, path, model, llm_json_get(root, "added_tokens"), n_vocab);
 	if (!rc) rc = read_merges(&merges, &n_merges, &mstore, path, model);
@@ -385,7 +445,7 @@ int llm_hftok_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64
 	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.tokens", v.tok, (uint64_t)v.n);
 	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.token_type", LLM_V_I32, v.type, (uint64_t)v.n);
 	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.merges", merges, n_merges);
-	if (!rc) rc = read_specials(tm, path, &v);
+	if (!rc) rc = read_specials(tm, path, &v, root);
 	free(v.tok);
 	free(v.type);
 	free(pads);

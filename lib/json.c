@@ -1,6 +1,7 @@
 /* json.c - jansson behind llm_json (see json.h).  An llm_json * is a
  * json_t * in disguise; the casts stay in this file. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,31 @@
 #define J(x) ((json_t *)(x))
 #define CJ(x) ((const json_t *)(x))
 
+/* After a parse with every number as a real: the integral ones that a
+ * double holds exactly back to integers. */
+static void ints_back(json_t *j)
+{
+	if (json_is_object(j)) {
+		for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
+			json_t *v = json_object_iter_value(it);
+			double d = json_is_real(v) ? json_real_value(v) : 0.5;
+			if (d == floor(d) && fabs(d) <= 9007199254740992.0)
+				json_object_iter_set_new(j, it, json_integer((json_int_t)d));
+			else
+				ints_back(v);
+		}
+	} else if (json_is_array(j)) {
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			json_t *v = json_array_get(j, i);
+			double d = json_is_real(v) ? json_real_value(v) : 0.5;
+			if (d == floor(d) && fabs(d) <= 9007199254740992.0)
+				json_array_set_new(j, i, json_integer((json_int_t)d));
+			else
+				ints_back(v);
+		}
+	}
+}
+
 int llm_json_parse(llm_json **out, const void *buf, size_t len, const char *name)
 {
 	json_error_t e;
@@ -20,6 +46,15 @@ int llm_json_parse(llm_json **out, const void *buf, size_t len, const char *name
 
 	*out = NULL;
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
+	/* Integers past 64 bits (Hugging Face writes model_max_length as
+	 * 1000000000000000019884624838656) are taken as reals: parsed again
+	 * with every number a real, then those a double holds exactly turned
+	 * back into integers. */
+	if (!j && strstr(e.text, "too big integer")) {
+		j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &e);
+		if (j)
+			ints_back(j);
+	}
 	if (!j)
 		return llm_err(LLM_EFORMAT, "%s: bad JSON at line %d column %d: %s", name, e.line,
 			       e.column, e.text);

@@ -1,9 +1,10 @@
 /* json.h - a thin read-only view of parsed JSON (jansson behind it).
  *
  * The one place the library talks to the JSON parser: safetensors headers,
- * config.json, model.safetensors.index.json, adapter_config.json.  Errors
- * become LLM_EFORMAT with "NAME: line L column C: what" so callers never
- * see jansson's types.
+ * config.json, model.safetensors.index.json, adapter_config.json,
+ * tokenizer.json and tokenizer_config.json.  Errors become LLM_EFORMAT with
+ * "NAME: line L column C: what" so callers never see jansson's types.
+ * Integers past 64 bits (Hugging Face's model_max_length) read as reals.
  *
  * Ownership: llm_json_parse/llm_json_load give the caller a tree to free
  * with llm_json_free (NULL is a no-op).  Every other pointer returned here

@@ -204,10 +204,23 @@ EOF2
 	done
 	# the pre-tokenizer is recognised from its description
 	G2="$VOCAB/ggml-vocab-gpt-2.gguf"
-	for pre in llama3 qwen2; do
+	for pre in llama3 dbrx qwen2 deepseek-v3; do
 		"$PYTHON" tests/tokdiff/hf_json.py "$G2" $pre >"$TMP/$pre.json"
 		expect "hf_json_pre_$pre" "$(llm-info --tokenizer "$TMP/$pre.json" "$G2" | awk '$1 == "tokenizer.ggml.pre" { print $4 }')" "\"$pre\""
 	done
+	# a post-processor template with a special token before the text adds
+	# it as BOS (GPT-2 itself adds none)
+	"$PYTHON" -c 'import json, sys; j = json.load(open(sys.argv[1]))
+j["post_processor"] = {"type": "Sequence", "processors": [{"type": "ByteLevel"}, {"type": "TemplateProcessing",
+    "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]}]}
+json.dump(j, open(sys.argv[2], "w"))' "$TMP/gpt-2.json" "$TMP/tmpl.json"
+	expect hf_json_template_bos "$(llm-run --tokenize --tokenizer "$TMP/tmpl.json" -p hi "$G2") / $(llm-run --tokenize --tokenizer "$TMP/gpt-2.json" -p hi "$G2")" "50256 5303 / 5303"
+	# a model_max_length past 64 bits, as Hugging Face writes it, in a
+	# tokenizer_config.json that asks for no BOS
+	mkdir "$TMP/cfg"
+	cp "$TMP/tmpl.json" "$TMP/cfg/tokenizer.json"
+	printf '{"model_max_length": 1000000000000000019884624838656, "add_bos_token": false}\n' >"$TMP/cfg/tokenizer_config.json"
+	expect hf_json_config_big_integer "$(llm-run --tokenize --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1)" "5303"
 	# what is refused, with one line naming the file
 	"$PYTHON" - "$TMP/gpt-2.json" "$TMP" <<'EOF2'
 import json, sys

@@ -30,14 +30,23 @@ LLAMA3 = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3
 PRE = {
     "gpt-2": [byte_level(True)],
     "llama3": [split(LLAMA3), byte_level(False)],
+    "dbrx": [split(LLAMA3), byte_level(False)],  # GPT-4's cl100k: llama3's without ignore_merges
     "qwen2": [split(LLAMA3.replace("\\p{N}{1,3}", "\\p{N}")), byte_level(False)],
     "starcoder": [{"type": "Digits", "individual_digits": True}, byte_level(True)],
     "falcon": [{"type": "Punctuation", "behavior": "Contiguous"}, byte_level(True),
                {"type": "Digits", "individual_digits": False}, split("[0-9][0-9][0-9]")],
+    "deepseek-v3": [split("\\p{N}{1,3}"), split("[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"),
+                    split("[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?"
+                          "[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"),
+                    byte_level(False)],
     "deepseek-coder": [split("[\r\n]"), split("\\s?\\p{L}+"), split("\\s?\\p{P}+"),
                        split("[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+"),
                        {"type": "Digits", "individual_digits": True}, byte_level(False)],
 }
+
+
+# Llama 3's BPE takes a piece that is a whole token as it is
+IGNORE_MERGES = {"llama3"}
 
 
 def main():
@@ -54,6 +63,7 @@ def main():
         "post_processor": None, "decoder": byte_level(True),
         "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
                   "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                  "ignore_merges": name in IGNORE_MERGES,
                   "vocab": {t: i for i, t in enumerate(toks)},
                   "merges": md["tokenizer.ggml.merges"]},
     }, sys.stdout, ensure_ascii=False)
