@@ -31,7 +31,6 @@
 
 #include "ckpt_impl.h"
 #include "error.h"
-#include "io.h"
 #include "meta.h"
 
 struct pb {

@@ -44,6 +44,29 @@ one_line() {
 	fi
 }
 
+# vectors NAME GGUF N [TOKENIZER]: llm-run --tokenize --no-bos on the first N
+# (0: all) strings of GGUF's llama.cpp vector files (GGUF.inp, GGUF.out),
+# with the vocabulary of TOKENIZER when given
+vectors() {
+	"$PYTHON" - "$2" "$3" "${4:-}" >"$TMP/vec.txt" 2>&1 <<'EOF'
+import subprocess, sys
+path, n, tok = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+inp = open(path + ".inp", encoding="utf-8").read().split("\n__ggml_vocab_test__\n")[:-1]
+out = open(path + ".out", encoding="utf-8").read().split("\n")
+pairs = list(zip(inp, out))[:n or None]
+extra = ["--tokenizer", tok] if tok else []
+bad = 0
+for i, (text, want) in enumerate(pairs):
+    got = subprocess.run(["llm-run", "--tokenize", "--no-bos"] + extra + ["-p", text, path],
+                         capture_output=True, text=True)
+    if got.returncode != 0 or got.stdout.split() != want.split():
+        bad += 1
+        print("entry %d %r: got %r (%s), want %r" % (i, text, got.stdout.strip(), got.stderr.strip(), want.strip()))
+print("bad", bad, "of", len(pairs))
+EOF
+	if grep -q "^bad 0 of [1-9]" "$TMP/vec.txt"; then ok "$1"; else fail "$1" "$(head -c 400 "$TMP/vec.txt")"; fi
+}
+
 # ---- usage errors need nothing ----
 one_line usage_unknown_option 2 "unknown option" llm-run --frobnicate model.gguf
 one_line usage_n_below_minus_one 2 "n-predict" llm-run -n -5 model.gguf
@@ -68,22 +91,7 @@ elif ! have_numpy; then
 	skip tokenize_vocab_vectors "no python3 with numpy (used to split the vector files)"
 else
 	for v in llama-spm:46 gpt-2:12; do
-		name=${v%%:*} n=${v##*:}
-		"$PYTHON" - "$VOCAB/ggml-vocab-$name.gguf" "$n" >"$TMP/vec.txt" 2>&1 <<'EOF'
-import subprocess, sys
-path, n = sys.argv[1], int(sys.argv[2])
-inp = open(path + ".inp", encoding="utf-8").read().split("\n__ggml_vocab_test__\n")[:-1]
-out = open(path + ".out", encoding="utf-8").read().split("\n")
-bad = 0
-for i, (text, want) in enumerate(list(zip(inp, out))[:n]):
-    got = subprocess.run(["llm-run", "--tokenize", "--no-bos", "-p", text, path],
-                         capture_output=True, text=True)
-    if got.returncode != 0 or got.stdout.split() != want.split():
-        bad += 1
-        print("entry %d %r: got %r (%s), want %r" % (i, text, got.stdout.strip(), got.stderr.strip(), want.strip()))
-print("bad", bad)
-EOF
-		if grep -qx "bad 0" "$TMP/vec.txt"; then ok "tokenize_vectors_$name"; else fail "tokenize_vectors_$name" "$(head -c 400 "$TMP/vec.txt")"; fi
+		vectors "tokenize_vectors_${v%%:*}" "$VOCAB/ggml-vocab-${v%%:*}.gguf" "${v##*:}"
 	done
 fi
 if have_vocab; then
@@ -128,21 +136,7 @@ else
 	"$PYTHON" tests/mk_spm.py "$S" "$TMP/spm.model"
 	# llama.cpp's vectors with the vocabulary from the .model instead of
 	# the GGUF's (the GGUF stays the MODEL: --tokenizer replaces its keys)
-	"$PYTHON" - "$S" "$TMP/spm.model" >"$TMP/vec.txt" 2>&1 <<'EOF2'
-import subprocess, sys
-path, model = sys.argv[1], sys.argv[2]
-inp = open(path + ".inp", encoding="utf-8").read().split("\n__ggml_vocab_test__\n")[:-1]
-out = open(path + ".out", encoding="utf-8").read().split("\n")
-bad = 0
-for i, (text, want) in enumerate(zip(inp, out)):
-    got = subprocess.run(["llm-run", "--tokenize", "--no-bos", "--tokenizer", model, "-p", text, path],
-                         capture_output=True, text=True)
-    if got.returncode != 0 or got.stdout.split() != want.split():
-        bad += 1
-        print("entry %d %r: got %r (%s), want %r" % (i, text, got.stdout.strip(), got.stderr.strip(), want.strip()))
-print("bad", bad, "of", len(inp))
-EOF2
-	if grep -q "^bad 0 of [1-9]" "$TMP/vec.txt"; then ok spm_model_vectors; else fail spm_model_vectors "$(head -c 400 "$TMP/vec.txt")"; fi
+	vectors spm_model_vectors "$S" 0 "$TMP/spm.model"
 	# add_dummy_prefix false: "Hello" is no longer "▁Hello"; " Hello" is
 	"$PYTHON" tests/mk_spm.py "$S" "$TMP/nopre.model" prefix=0
 	expect spm_no_dummy_prefix "$(llm-run --tokenize --tokenizer "$TMP/nopre.model" -p ' Hello' "$S")" \
@@ -186,21 +180,7 @@ else
 	for name in gpt-2 starcoder falcon deepseek-coder; do
 		S="$VOCAB/ggml-vocab-$name.gguf"
 		"$PYTHON" tests/tokdiff/hf_json.py "$S" "$name" >"$TMP/$name.json"
-		"$PYTHON" - "$S" "$TMP/$name.json" >"$TMP/vec.txt" 2>&1 <<'EOF2'
-import subprocess, sys
-path, tj = sys.argv[1], sys.argv[2]
-inp = open(path + ".inp", encoding="utf-8").read().split("\n__ggml_vocab_test__\n")[:-1]
-out = open(path + ".out", encoding="utf-8").read().split("\n")
-bad = 0
-for i, (text, want) in enumerate(zip(inp, out)):
-    got = subprocess.run(["llm-run", "--tokenize", "--no-bos", "--tokenizer", tj, "-p", text, path],
-                         capture_output=True, text=True)
-    if got.returncode != 0 or got.stdout.split() != want.split():
-        bad += 1
-        print("entry %d %r: got %r (%s), want %r" % (i, text, got.stdout.strip(), got.stderr.strip(), want.strip()))
-print("bad", bad, "of", len(inp))
-EOF2
-		if grep -q "^bad 0 of [1-9]" "$TMP/vec.txt"; then ok "hf_json_vectors_$name"; else fail "hf_json_vectors_$name" "$(head -c 400 "$TMP/vec.txt")"; fi
+		vectors "hf_json_vectors_$name" "$S" 0 "$TMP/$name.json"
 	done
 	# the pre-tokenizer is recognised from its description
 	G2="$VOCAB/ggml-vocab-gpt-2.gguf"
