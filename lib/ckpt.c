@@ -518,6 +518,23 @@ int llm_ckpt_read_f32(llm_ckpt *c, int64_t i, float *dst)
 	return 0;
 }
 
+int llm_vocab_pad(struct llm_str *tok, int32_t *type, uint64_t n, char **store)
+{
+	uint64_t gaps = 0;
+	*store = NULL;
+	for (uint64_t i = 0; i < n; i++)
+		gaps += !tok[i].s;
+	if (gaps && !(*store = malloc((size_t)gaps * 24)))
+		return llm_err(LLM_ENOMEM, "out of memory for %llu padding tokens", (unsigned long long)gaps);
+	for (uint64_t i = 0, k = 0; gaps && i < n; i++)
+		if (!tok[i].s) {
+			tok[i].s = *store + 24 * k++;
+			tok[i].len = (uint64_t)snprintf(tok[i].s, 24, "[PAD%llu]", (unsigned long long)i);
+			type[i] = 5; /* unused */
+		}
+	return 0;
+}
+
 /* Take the vocabulary of path into c's metadata: the tokenizer.* keys of a
  * GGUF, a SentencePiece tokenizer.model (spm.c), a Hugging Face
  * tokenizer.json (hftok.c) or a llama2.c tokenizer.bin (llama2c.c),

@@ -52,6 +52,12 @@ int llm_llama2c_tokenizer(llm_meta *m, const char *path);
 int llm_spm_tokenizer(llm_meta *m, const char *path, const uint8_t *d, uint64_t size,
 		      int64_t n_vocab);
 int llm_spm_sniff(const uint8_t *d, uint64_t size);
+/* Tokens tok[0..n) without text (s NULL: ids no piece or vocabulary entry
+ * names) become "[PADid]" of type unused (5), as llama.cpp's converter
+ * pads a vocabulary to the embedding's rows; their text is in *store
+ * (malloc'ed, NULL when none was needed), freed by the caller once the
+ * keys are set.  0 or LLM_ENOMEM. */
+int llm_vocab_pad(struct llm_str *tok, int32_t *type, uint64_t n, char **store);
 /* Hugging Face tokenizer.json of a byte-level BPE model (hftok.c), the
  * same way; tokenizer_config.json and config.json beside path are read
  * too when present. */

@@ -272,19 +272,7 @@ static int read_vocab(struct vocab *v, char **pads, const char *path, const llm_
 		rc = set_token(v, path, id, llm_json_str(llm_json_get(a, "content")),
 			       jbool(llm_json_get(a, "special"), 0) ? 3 : 4, 1);
 	}
-	int64_t gaps = 0;
-	for (id = 0; id < v->n; id++)
-		gaps += !v->tok[id].s;
-	if (!rc && gaps && !(*pads = malloc((size_t)gaps * 24)))
-		rc = llm_err(LLM_ENOMEM, "out of memory");
-	for (id = 0, gaps = 0; !rc && id < v->n; id++)
-		if (!v->tok[id].s) {
-			char *s = *pads + 24 * gaps++;
-			v->tok[id].len = (uint64_t)snprintf(s, 24, "[PAD%lld]", (long long)id);
-			v->tok[id].s = s;
-			v->type[id] = 5; /* unused */
-		}
-	return rc;
+	return rc ? rc : llm_vocab_pad(v->tok, v->type, (uint64_t)v->n, pads);
 }
 
 /* model.merges as "a b" strings (the pair form joined) */

@@ -25,7 +25,6 @@
  * llama.cpp's converter writes them, so that llama.cpp loads what
  * llm-quant makes of it. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,15 +239,13 @@ int llm_spm_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64_t
 	struct llm_str *tok = calloc(nt, sizeof *tok);
 	float *score = malloc(nt * sizeof *score);
 	int32_t *type = malloc(nt * sizeof *type);
-	char *pads = nt > n ? malloc((nt - n) * 24) : NULL;
-	if (!tok || !score || !type || (nt > n && !pads))
+	char *pads = NULL;
+	if (!tok || !score || !type)
 		rc = llm_err(LLM_ENOMEM, "%s: out of memory for %llu tokens", path, (unsigned long long)nt);
 	if (!rc) rc = read_pieces(tok, score, type, path, d, size);
-	for (uint64_t i = n; !rc && i < nt; i++) {
-		tok[i].s = pads + (i - n) * 24;
-		tok[i].len = (uint64_t)snprintf(tok[i].s, 24, "[PAD%llu]", (unsigned long long)i);
-		score[i] = -10000.0f, type[i] = 5;
-	}
+	if (!rc) rc = llm_vocab_pad(tok, type, nt, &pads);
+	for (uint64_t i = n; !rc && i < nt; i++)
+		score[i] = -10000.0f;
 	if (!rc) rc = llm_meta_set_str(tm, "tokenizer.ggml.model", "llama");
 	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.tokens", tok, nt);
 	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.scores", LLM_V_F32, score, nt);
