@@ -14,28 +14,32 @@
 #define J(x) ((json_t *)(x))
 #define CJ(x) ((const json_t *)(x))
 
+static void ints_back(json_t *j);
+
+/* v as an integer when it is a real that a double holds exactly as one
+ * (NULL otherwise, after turning its own members back: ints_back) */
+static json_t *int_back(json_t *v)
+{
+	double d = json_is_real(v) ? json_real_value(v) : 0.5;
+	if (d == floor(d) && fabs(d) <= 9007199254740992.0)
+		return json_integer((json_int_t)d);
+	ints_back(v);
+	return NULL;
+}
+
 /* After a parse with every number as a real: the integral ones that a
  * double holds exactly back to integers. */
 static void ints_back(json_t *j)
 {
+	json_t *n;
 	if (json_is_object(j)) {
-		for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
-			json_t *v = json_object_iter_value(it);
-			double d = json_is_real(v) ? json_real_value(v) : 0.5;
-			if (d == floor(d) && fabs(d) <= 9007199254740992.0)
-				json_object_iter_set_new(j, it, json_integer((json_int_t)d));
-			else
-				ints_back(v);
-		}
+		for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it))
+			if ((n = int_back(json_object_iter_value(it))))
+				json_object_iter_set_new(j, it, n);
 	} else if (json_is_array(j)) {
-		for (size_t i = 0; i < json_array_size(j); i++) {
-			json_t *v = json_array_get(j, i);
-			double d = json_is_real(v) ? json_real_value(v) : 0.5;
-			if (d == floor(d) && fabs(d) <= 9007199254740992.0)
-				json_array_set_new(j, i, json_integer((json_int_t)d));
-			else
-				ints_back(v);
-		}
+		for (size_t i = 0; i < json_array_size(j); i++)
+			if ((n = int_back(json_array_get(j, i))))
+				json_array_set_new(j, i, n);
 	}
 }
 
