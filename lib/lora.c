@@ -96,6 +96,10 @@ static void transpose(float *dst, const float *src, int64_t rows, int64_t cols)
 			dst[j * rows + i] = src[i * cols + j];
 }
 
+/* 1 when v is finite and stays finite as a float (1e40 does not; NaN
+ * fails the comparison) */
+static int fits_float(double v) { return fabs(v) <= FLT_MAX; }
+
 static int grow(void **p, int64_t *cap, int64_t need, size_t size)
 {
 	if (need <= *cap)
@@ -150,7 +154,7 @@ static int open_gguf(llm_lora *a, const char *path)
 		rc = llm_err(LLM_EFORMAT, "%s: adapter.lora.alpha is not a number", path);
 		goto out;
 	}
-	if (!isfinite(alpha) || fabs(alpha) > FLT_MAX) {
+	if (!fits_float(alpha)) {
 		rc = llm_err(LLM_EFORMAT, "%s: adapter.lora.alpha is not a finite float", path);
 		goto out;
 	}
@@ -471,7 +475,7 @@ static int cfg_load(struct peft_cfg *c, const llm_json *j, const char *cfgpath)
 		return llm_err(LLM_EFORMAT, "%s: missing field \"lora_alpha\"", cfgpath);
 	if (llm_json_num(v, &c->alpha) || !isfinite(c->alpha))
 		return llm_err(LLM_EFORMAT, "%s: \"lora_alpha\" is not a number", cfgpath);
-	if (fabs(c->alpha) > FLT_MAX)
+	if (!fits_float(c->alpha))
 		return llm_err(LLM_EFORMAT, "%s: \"lora_alpha\" %g does not fit a float", cfgpath, c->alpha);
 	if (!(c->target = llm_json_get(j, "target_modules")))
 		return llm_err(LLM_EFORMAT, "%s: missing field \"target_modules\"", cfgpath);
@@ -572,7 +576,7 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 		return llm_err(LLM_EFORMAT, "%s: rank_pattern value for %s is not a positive integer", cfgpath, pm->module);
 	if (cfg->alpha_pattern && (rc = pattern_lookup(cfg->alpha_pattern, pm->module, cfgpath, &v)))
 		return rc;
-	if (cfg->alpha_pattern && v && (llm_json_num(v, &alpha) || !isfinite(alpha) || fabs(alpha) > FLT_MAX))
+	if (cfg->alpha_pattern && v && (llm_json_num(v, &alpha) || !fits_float(alpha)))
 		return llm_err(LLM_EFORMAT, "%s: alpha_pattern value for %s is not a number that fits a float", cfgpath,
 			       pm->module);
 	if (tA->shape[0] != r_cfg)
@@ -1392,9 +1396,9 @@ int llm_lora_parse_spec(const char *spec, char **path, float *scale)
 		errno = 0;
 		double v = strtod(colon + 1, &end);
 		if (*end == 0 && (errno == 0 || errno == ERANGE)) {
-			/* the float it becomes must be finite too (1e40 is not);
-			 * an underflow is a scale of (nearly) 0 */
-			if (!(fabs(v) <= FLT_MAX))
+			/* the float it becomes must be finite too; an
+			 * underflow is a scale of (nearly) 0 */
+			if (!fits_float(v))
 				return llm_err(LLM_EINVAL, "%s: scale %s is not a finite float", spec, colon + 1);
 			*scale = (float)v;
 			*path = xstrndup(spec, (size_t)(colon - spec));
