@@ -16,7 +16,8 @@
  * Only BPE models are taken (LLaMA's kind, which tokenizer.c's "llama"
  * model merges by score); a unigram model needs another algorithm and is
  * refused rather than tokenized differently.  A file without a
- * trainer_spec is taken as BPE.  The keys written: model "llama", tokens,
+ * trainer_spec, which SentencePiece always writes after the pieces, is
+ * refused as cut short.  The keys written: model "llama", tokens,
  * scores, token_type, the unknown, bos, eos and padding ids (those not -1),
  * add_space_prefix from add_dummy_prefix, add_bos_token true (false when
  * bos_id is -1) and add_eos_token false (SentencePiece's and llama.cpp's
@@ -157,8 +158,11 @@ static int read_specs(struct spec *sp, const char *path, const uint8_t *d, uint6
 	if (r < 0)
 		return llm_err(LLM_EFORMAT, "%s: not a SentencePiece model (damaged or cut short at byte %llu)", path,
 			       AT(b));
+	/* SentencePiece always writes its trainer spec after the pieces: a
+	 * file without one was cut short between two pieces */
 	if (!sp->has_trainer)
-		sp->model_type = 2;
+		return llm_err(LLM_EFORMAT, "%s: not a SentencePiece model (no trainer spec after the pieces: cut short?)",
+			       path);
 	if (sp->model_type != 2) {
 		static const char *const names[] = { "unknown", "unigram", "BPE", "word", "char" };
 		return llm_err(LLM_EUNSUPPORTED, "%s: a SentencePiece %s model: only BPE models (LLaMA's) are read",

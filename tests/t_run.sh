@@ -148,6 +148,11 @@ else
 	# damaged and unsupported files: one line naming the file
 	"$PYTHON" tests/mk_spm.py "$S" "$TMP/cut.model" truncate=200000
 	one_line spm_truncated 1 "cut.model" llm-run --tokenize --tokenizer "$TMP/cut.model" -p hi "$S"
+	# cut between two pieces it is still protobuf: the missing trainer
+	# spec gives it away (model_type=none writes pieces without one)
+	"$PYTHON" tests/mk_spm.py "$S" "$TMP/cut2.model" model_type=none
+	one_line spm_no_trainer_spec 1 "cut2.model: not a SentencePiece model (no trainer spec" \
+		llm-run --tokenize --tokenizer "$TMP/cut2.model" -p hi "$S"
 	"$PYTHON" tests/mk_spm.py "$S" "$TMP/uni.model" model_type=1
 	one_line spm_unigram 1 "uni.model: a SentencePiece unigram model" llm-run --tokenize --tokenizer "$TMP/uni.model" -p hi "$S"
 	"$PYTHON" tests/mk_spm.py "$S" "$TMP/bigbos.model" bos=32000
