@@ -582,9 +582,16 @@ int main(int argc, char **argv)
 		if (r.escape)
 			len = unescape(text, len, 1);
 	}
+	/* add_eos_token: --tokenize appends EOS where llama-tokenize does (BOS
+	 * wanted and not --no-bos); running a model never does, as a prompt
+	 * that ends the text makes no sense to continue (llama-cli and
+	 * llama-perplexity refuse such vocabularies outright) */
+	int add_eos = !no_bos && llm_tokenizer_add_bos(r.tk) && llm_tokenizer_add_eos(r.tk) && llm_tokenizer_eos(r.tk) >= 0;
 	if (do_tok) {
 		int32_t *t;
 		size_t n;
+		if (add_eos)
+			r.tok_flags |= LLM_TOKENIZE_EOS;
 		tokenize(&r, text, len, &t, &n);
 		for (size_t i = 0; i < n; i++)
 			printf("%s%d", i ? " " : "", t[i]);
@@ -595,6 +602,9 @@ int main(int argc, char **argv)
 	}
 
 	/* the model */
+	if (add_eos)
+		cli_warn("%s: the vocabulary asks for EOS after the text (add_eos_token); it is not added to what the model reads",
+			 r.path);
 	if (llm_ckpt_n_tensors(r.ck) == 0)
 		cli_die("%s: no tensors (a vocabulary-only file): cannot run a model", r.path);
 	if (llm_model_load(&r.m, r.ck, &mo))

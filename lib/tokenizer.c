@@ -46,8 +46,8 @@
  *     "<|user|>\nHi" is <|user|> then " Hi"; jina-v2 vocabularies
  *     (tokenizer.ggml.pre) and modern-bert models drop the whitespace
  *     before "<mask>" / "[MASK]".
- * Not done: add_eos_token (llm_tokenize has no EOS flag), the
- * pre-tokenizers llama.cpp implements by hand (kimi-k2, afmoe, superbpe),
+ * add_eos_token is the caller's to honour (LLM_TOKENIZE_EOS appends EOS).
+ * Not done: the pre-tokenizers llama.cpp implements by hand (kimi-k2, afmoe, superbpe),
  * and tokenizer models other than "llama" and "gpt2" (bert, t5, rwkv).
  */
 #include <stdio.h>
@@ -99,7 +99,7 @@ struct llm_tokenizer {
 	uint8_t *strip;
 
 	int32_t bos, eos, unk, eot, eom;
-	int add_bos, add_space_prefix;
+	int add_bos, add_eos, add_space_prefix;
 
 	/* SPM: text may be merged word by word (see spm_tokenize) */
 	int spm_word_split;
@@ -786,6 +786,8 @@ int llm_tokenizer_open(llm_tokenizer **out, const llm_meta *m)
 	int b;
 	if (llm_meta_get_bool(m, "tokenizer.ggml.add_bos_token", &b) == 0)
 		tk->add_bos = b;
+	if (llm_meta_get_bool(m, "tokenizer.ggml.add_eos_token", &b) == 0)
+		tk->add_eos = b;
 	if (llm_meta_get_bool(m, "tokenizer.ggml.add_space_prefix", &b) == 0)
 		tk->add_space_prefix = b;
 	setup_eog(tk);
@@ -804,6 +806,7 @@ int32_t llm_tokenizer_n_vocab(const llm_tokenizer *tk) { return tk->n_vocab; }
 int32_t llm_tokenizer_bos(const llm_tokenizer *tk) { return tk->bos; }
 int32_t llm_tokenizer_eos(const llm_tokenizer *tk) { return tk->eos; }
 int llm_tokenizer_add_bos(const llm_tokenizer *tk) { return tk->add_bos; }
+int llm_tokenizer_add_eos(const llm_tokenizer *tk) { return tk->add_eos; }
 
 int llm_tokenizer_is_eog(const llm_tokenizer *tk, int32_t id)
 {
@@ -1318,6 +1321,8 @@ int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, unsigned
 	free(w.sym);
 	free(w.heap.v);
 	free(w.buf);
+	if (rc == 0 && (flags & LLM_TOKENIZE_EOS) && tk->eos >= 0)
+		rc = ids_push(&o, tk->eos);
 	if (rc) {
 		free(o.v);
 		return rc;

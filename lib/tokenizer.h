@@ -31,16 +31,21 @@ int32_t llm_tokenizer_eos(const llm_tokenizer *tk); /* -1 if none */
 /* Whether the vocabulary asks for BOS at the start (tokenizer.ggml.add_bos_token,
  * default true for "llama", false for "gpt2"). */
 int llm_tokenizer_add_bos(const llm_tokenizer *tk);
+/* Whether it asks for EOS at the end (tokenizer.ggml.add_eos_token, default
+ * false). */
+int llm_tokenizer_add_eos(const llm_tokenizer *tk);
 /* True for end-of-generation tokens (eos, eot, <|im_end|>, ...). */
 int llm_tokenizer_is_eog(const llm_tokenizer *tk, int32_t id);
 
 /* Tokenize len bytes of text (UTF-8; user-defined tokens are matched in it
- * as written).  flags: LLM_TOKENIZE_BOS prepends BOS; LLM_TOKENIZE_SPECIAL
+ * as written).  flags: LLM_TOKENIZE_BOS prepends BOS, LLM_TOKENIZE_EOS
+ * appends EOS (each only when the vocabulary has one); LLM_TOKENIZE_SPECIAL
  * matches the control tokens' text too ("<s>", "<|im_start|>"), as
  * llama.cpp's parse_special; without it such text is plain text.  *out is
  * malloc'ed (caller frees), *n_out its length. */
 #define LLM_TOKENIZE_BOS 1u
 #define LLM_TOKENIZE_SPECIAL 2u
+#define LLM_TOKENIZE_EOS 4u
 int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, unsigned flags,
 		 int32_t **out, size_t *n_out);
 

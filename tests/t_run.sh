@@ -206,6 +206,12 @@ json.dump(j, open(sys.argv[2], "w"))' "$TMP/gpt-2.json" "$TMP/tmpl.json"
 	cp "$TMP/tmpl.json" "$TMP/cfg/tokenizer.json"
 	printf '{"model_max_length": 1000000000000000019884624838656, "add_bos_token": false}\n' >"$TMP/cfg/tokenizer_config.json"
 	expect hf_json_config_big_integer "$(llm-run --tokenize --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1)" "5303"
+	# add_eos_token: --tokenize appends EOS where llama-tokenize does, only
+	# when BOS is added as well
+	printf '{"eos_token": "<|endoftext|>", "add_bos_token": true, "add_eos_token": true}\n' >"$TMP/cfg/tokenizer_config.json"
+	expect hf_json_add_eos "$(llm-run --tokenize --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1) / $(llm-run --tokenize --no-bos --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1)" "50256 5303 50256 / 5303"
+	printf '{"add_bos_token": false, "add_eos_token": true}\n' >"$TMP/cfg/tokenizer_config.json"
+	expect hf_json_add_eos_without_bos "$(llm-run --tokenize --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1)" "5303"
 	# what is refused, with one line naming the file
 	"$PYTHON" - "$TMP/gpt-2.json" "$TMP" <<'EOF2'
 import json, sys
@@ -326,6 +332,15 @@ EOF2
 	expect hf_dir_tokenizer_json "$(llm-run --tokenize -p 'ab ab' "$TMP/hfjson" 2>&1)" "258 256 257"
 	expect hf_dir_tokenizer_json_keys "$(llm-info "$TMP/hfjson" | awk '$1 == "tokenizer.ggml.eos_token_id" || $1 == "tokenizer.ggml.pre" { printf "%s ", $4 } $1 == "tokenizer.ggml.tokens" { printf "%s ", $4 }')" '"gpt-2" 512] 259 '
 	check hf_dir_tokenizer_json_runs llm-run -q -n 4 -p 'ab ab' "$TMP/hfjson"
+	# a vocabulary that asks for EOS: --tokenize shows it, a run warns once
+	# and reads the prompt without it (greedy text as without the key)
+	mkdir "$TMP/hfeos"
+	ln -s "$HF/config.json" "$HF/model.safetensors" "$TMP/hfjson/tokenizer.json" "$TMP/hfeos/"
+	printf '{"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true, "add_eos_token": true}\n' >"$TMP/hfeos/tokenizer_config.json"
+	expect hf_dir_add_eos_tokenize "$(llm-run --tokenize -p 'ab ab' "$TMP/hfeos" 2>&1)" "258 256 257 259"
+	llm-run --temp 0 -n 8 -p 'ab ab' "$TMP/hfeos" >"$TMP/eos.out" 2>"$TMP/eos.err"
+	expect hf_dir_add_eos_run "$(cat "$TMP/eos.out") | $(grep -c 'asks for EOS after the text' "$TMP/eos.err")" \
+		"$(llm-run -q --temp 0 -n 8 -p 'ab ab' "$TMP/hfjson") | 1"
 else
 	skip hf_dir_tokenizer_json "no python3 with numpy"
 fi

@@ -372,6 +372,9 @@ static void test_spm_small(void)
 	CHECK(ids_are(tk, "\xc3\xa9", 0, (int32_t[]){SP, 3 + 0xC3, 3 + 0xA9}, 3), "spm byte fallback", "see above");
 	CHECK(ids_are(tk, "a", 1, (int32_t[]){1, SPA}, 2), "spm add_bos and space prefix", "see above");
 	CHECK(ids_are(tk, "", 0, NULL, 0) && ids_are(tk, "", 1, (int32_t[]){1}, 1), "spm empty text", "see above");
+	CHECK(ids_are(tk, "a", LLM_TOKENIZE_BOS | LLM_TOKENIZE_EOS, (int32_t[]){1, SPA, 2}, 3) &&
+	      ids_are(tk, "", LLM_TOKENIZE_EOS, (int32_t[]){2}, 1) && !llm_tokenizer_add_eos(tk),
+	      "spm EOS flag (add_eos_token false by default)", "see above");
 	/* a user-defined piece is cut out first; the text after it gets its own prefix */
 	CHECK(ids_are(tk, "a<x>a", 0, (int32_t[]){SPA, X, SPA}, 3), "spm user-defined token", "see above");
 	/* control and unknown text: plain text, or (parse special) the tokens,
