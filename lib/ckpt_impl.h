@@ -64,6 +64,19 @@ int llm_vocab_pad(struct llm_str *tok, int32_t *type, uint64_t n, char **store);
 int llm_hftok_tokenizer(llm_meta *m, const char *path, const uint8_t *d, uint64_t size,
 			int64_t n_vocab);
 int llm_hftok_sniff(const uint8_t *d, uint64_t size);
+/* For a tokenizer.model, what llama.cpp's converter takes from the Hugging
+ * Face files beside path (hftok.c).  llm_hf_added_tokens: added_tokens.json
+ * (user-defined tokens), then tokenizer_config.json's added_tokens_decoder
+ * (control tokens when special or looking special, user-defined ones with
+ * U+2581 as spaces) over tok/score/type[0..n), score -1000; ids from n up
+ * are ignored, as the converter ignores them.  Their text is in *store
+ * (malloc'ed or NULL), freed by the caller once the keys are set.
+ * llm_hf_specials: the special ids and add_bos/add_eos that
+ * tokenizer_config.json and config.json give, into m (replacing what is
+ * there). */
+int llm_hf_added_tokens(const char *path, struct llm_str *tok, float *score, int32_t *type, int64_t n,
+			char **store);
+int llm_hf_specials(llm_meta *m, const char *path, const struct llm_str *tok, int64_t n);
 
 /* Sniffing helpers. */
 int llm_path_is_dir(const char *path);

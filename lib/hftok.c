@@ -6,8 +6,10 @@
  *                  strings or [a, b] pairs); byte_fallback (SentencePiece
  *                  models written as BPE, which keep their scores only in
  *                  tokenizer.model) is refused
- *   added_tokens   ids past (or inside) the vocab: special ones become
- *                  control tokens, the others user-defined
+ *   added_tokens   ids past (or inside) the vocab: special ones, and
+ *                  those that look special (looks_special), become
+ *                  control tokens, the others user-defined with U+2581
+ *                  as spaces, as llama.cpp's converter writes them
  *   pre_tokenizer  (with the normalizer and model.ignore_merges) matched
  *                  whole against the ones llama.cpp knows by name
  *                  (tokenizer.ggml.pre): GPT-2, GPT-4's cl100k, Llama 3,
@@ -21,8 +23,11 @@
  * template (a special token before the text: BOS, added; after it: EOS,
  * added), then beside the file, when present, tokenizer_config.json's
  * bos/eos/unk/pad tokens (a string or {"content": ...}) and add_bos_token /
- * add_eos_token, which win, and config.json's bos_token_id / eos_token_id
+ * add_eos_token, which win, and config.json's bos/eos/unk/pad_token_id
  * for ids still unknown.
+ * For a tokenizer.model (spm.c), the same files beside it and
+ * added_tokens.json give its added tokens and special ids
+ * (llm_hf_added_tokens, llm_hf_specials).
  * Ids without a token (gaps, and embedding rows past the last) get unused
  * "[PADid]" tokens, as the converter writes them. */
 #include <stdio.h>
@@ -166,12 +171,56 @@ static const char *token_text(const llm_json *v)
 	return llm_json_kind(v) == LLM_JSON_OBJ ? llm_json_str(llm_json_get(v, "content")) : llm_json_str(v);
 }
 
-static int64_t find_token(struct llm_str *tok, int64_t n, const char *s)
+static int64_t find_token(const struct llm_str *tok, int64_t n, const char *s)
 {
 	for (int64_t i = 0; s && i < n; i++)
 		if (tok[i].s && strcmp(tok[i].s, s) == 0)
 			return i;
 	return -1;
+}
+
+/* Whether an added token not marked special is still a control token, as
+ * llama.cpp's converter decides (does_token_look_special): "<pad>",
+ * "<mask>", "<2mass>", "[@BOS@]", and "<|...|>", "<｜...｜>" (U+FF5C),
+ * "<unused...>". */
+static int looks_special(const char *s)
+{
+	static const char *const names[] = { "<pad>", "<mask>", "<2mass>", "[@BOS@]" };
+	static const char *const ends[][2] = { { "<|", "|>" }, { "<\xef\xbd\x9c", "\xef\xbd\x9c>" }, { "<unused", ">" } };
+	size_t n = strlen(s);
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (strcmp(s, names[i]) == 0)
+			return 1;
+	for (size_t i = 0; i < sizeof ends / sizeof *ends; i++) {
+		size_t a = strlen(ends[i][0]), b = strlen(ends[i][1]);
+		if (n >= a && n >= b && memcmp(s, ends[i][0], a) == 0 && memcmp(s + n - b, ends[i][1], b) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* An added token's type as the converter writes it: control (3) when
+ * marked special or looking special, else user-defined (4), whose text
+ * then has U+2581 as spaces (user_text). */
+static int32_t added_type(const char *content, int special)
+{
+	return special || looks_special(content) ? 3 : 4;
+}
+
+/* s with U+2581 as spaces into out (room for strlen(s) + 1), or only its
+ * length when out is NULL. */
+static size_t user_text(const char *s, char *out)
+{
+	size_t k = 0;
+	for (; *s; s++, k++) {
+		int sp = strncmp(s, "\xe2\x96\x81", 3) == 0;
+		if (out)
+			out[k] = sp ? ' ' : *s;
+		s += sp ? 2 : 0;
+	}
+	if (out)
+		out[k] = 0;
+	return k;
 }
 
 /* dir/name beside path (malloc'ed) */
@@ -206,6 +255,7 @@ struct vocab {
 	struct llm_str *tok;
 	int32_t *type;
 	int64_t n;
+	char *user; /* the user-defined added tokens' text (user_text) */
 };
 
 /* Put text at id (type ty); the first writer of an id wins unless over. */
@@ -217,7 +267,7 @@ static int set_token(struct vocab *v, const char *path, int64_t id, const char *
 		return llm_err(LLM_EFORMAT, "%s: id %lld is both \"%s\" and \"%s\"", path, (long long)id,
 			       v->tok[id].s, text);
 	}
-	v->tok[id].s = (char *)text; /* borrowed from the JSON tree */
+	v->tok[id].s = (char *)text; /* borrowed from the JSON tree or v->user */
 	v->tok[id].len = strlen(text);
 	v->type[id] = ty;
 	return 0;
@@ -237,12 +287,15 @@ static int read_vocab(struct vocab *v, char **pads, const char *path, const llm_
 			return llm_err(LLM_EFORMAT, "%s: model.vocab[\"%s\"] is not an id", path, k);
 		else if (id > max)
 			max = id;
+	size_t user = 0;
 	for (size_t i = 0; i < llm_json_len(added); i++) {
 		const llm_json *a = llm_json_at(added, i);
-		if (llm_json_int(llm_json_get(a, "id"), &id) || id < 0 || id >= INT32_MAX ||
-		    !llm_json_str(llm_json_get(a, "content")))
+		const char *c = llm_json_str(llm_json_get(a, "content"));
+		if (llm_json_int(llm_json_get(a, "id"), &id) || id < 0 || id >= INT32_MAX || !c)
 			return llm_err(LLM_EFORMAT, "%s: added_tokens[%zu] has no id or content", path, i);
 		max = id > max ? id : max;
+		if (added_type(c, jbool(llm_json_get(a, "special"), 0)) == 4)
+			user += user_text(c, NULL) + 1;
 	}
 	if (max < 0)
 		return llm_err(LLM_EFORMAT, "%s: an empty vocabulary", path);
@@ -257,7 +310,8 @@ static int read_vocab(struct vocab *v, char **pads, const char *path, const llm_
 	v->n = max + 1 > n_vocab ? max + 1 : n_vocab;
 	v->tok = calloc((size_t)v->n, sizeof *v->tok);
 	v->type = calloc((size_t)v->n, sizeof *v->type);
-	if (!v->tok || !v->type)
+	v->user = malloc(user ? user : 1);
+	if (!v->tok || !v->type || !v->user)
 		return llm_err(LLM_ENOMEM, "%s: out of memory for %lld tokens", path, (long long)v->n);
 	it = NULL;
 	int rc = 0;
@@ -266,11 +320,17 @@ static int read_vocab(struct vocab *v, char **pads, const char *path, const llm_
 		rc = set_token(v, path, id, k, 1, 0);
 	}
 	/* added tokens take their ids, inside the vocab too (as the converter) */
+	char *u = v->user;
 	for (size_t i = 0; !rc && i < llm_json_len(added); i++) {
 		const llm_json *a = llm_json_at(added, i);
+		const char *c = llm_json_str(llm_json_get(a, "content"));
+		int32_t ty = added_type(c, jbool(llm_json_get(a, "special"), 0));
 		llm_json_int(llm_json_get(a, "id"), &id);
-		rc = set_token(v, path, id, llm_json_str(llm_json_get(a, "content")),
-			       jbool(llm_json_get(a, "special"), 0) ? 3 : 4, 1);
+		if (ty == 4) {
+			size_t k = user_text(c, u);
+			c = u, u += k + 1;
+		}
+		rc = set_token(v, path, id, c, ty, 1);
 	}
 	return rc ? rc : llm_vocab_pad(v->tok, v->type, (uint64_t)v->n, pads);
 }
@@ -340,12 +400,15 @@ static const char *template_special(const llm_json *single, size_t i)
 }
 
 /* Special ids and add_bos/add_eos: the post-processor's template first (a
- * special token before the text is BOS, one after it EOS), then
- * tokenizer_config.json, whose add_bos_token/add_eos_token win; ids still
- * missing from config.json.  As gguf-py's SpecialVocab. */
-static int read_specials(llm_meta *tm, const char *path, struct vocab *v, const llm_json *root)
+ * special token before the text is BOS, one after it EOS; root NULL: no
+ * template), then tokenizer_config.json, whose add_bos_token/add_eos_token
+ * win; ids still missing from config.json's *_token_id.  As gguf-py's
+ * SpecialVocab. */
+static int read_specials(llm_meta *tm, const char *path, const struct llm_str *tok, int64_t n,
+			 const llm_json *root)
 {
 	static const char *const names[] = { "bos_token", "eos_token", "unk_token", "pad_token" };
+	static const char *const ids_cf[] = { "bos_token_id", "eos_token_id", "unk_token_id", "pad_token_id" };
 	static const char *const keys[] = { "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
 					    "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id" };
 	llm_json *tc = NULL, *cf = NULL;
@@ -359,15 +422,15 @@ static int read_specials(llm_meta *tm, const char *path, struct vocab *v, const 
 	if (!rc)
 		rc = load_beside(&cf, path, "config.json");
 	for (int i = 0; !rc && i < 4; i++) {
-		ids[i] = find_token(v->tok, v->n, token_text(llm_json_get(tc, names[i])));
+		ids[i] = find_token(tok, n, token_text(llm_json_get(tc, names[i])));
 		if (ids[i] < 0 && i < 2)
-			ids[i] = find_token(v->tok, v->n, i ? te : tb);
+			ids[i] = find_token(tok, n, i ? te : tb);
 		/* an id, or a list of them (Llama 3.1's eos): the first */
-		const llm_json *cj = llm_json_get(cf, i ? "eos_token_id" : "bos_token_id");
+		const llm_json *cj = llm_json_get(cf, ids_cf[i]);
 		int64_t id;
 		if (llm_json_kind(cj) == LLM_JSON_ARR)
 			cj = llm_json_at(cj, 0);
-		if (ids[i] < 0 && i < 2 && !llm_json_int(cj, &id) && id >= 0 && id < v->n)
+		if (ids[i] < 0 && !llm_json_int(cj, &id) && id >= 0 && id < n)
 			ids[i] = id;
 		if (ids[i] >= 0)
 			rc = llm_meta_set_u32(tm, keys[i], (uint32_t)ids[i]);
@@ -380,6 +443,105 @@ static int read_specials(llm_meta *tm, const char *path, struct vocab *v, const 
 		rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_eos_token", add_eos);
 	llm_json_free(tc);
 	llm_json_free(cf);
+	return rc;
+}
+
+int llm_hf_specials(llm_meta *m, const char *path, const struct llm_str *tok, int64_t n)
+{
+	return read_specials(m, path, tok, n, NULL);
+}
+
+/* An id as a tokenizer_config.json added_tokens_decoder key: decimal
+ * digits, at most INT32_MAX - 1. */
+static int64_t key_id(const char *k)
+{
+	int64_t id = 0;
+	if (!*k)
+		return -1;
+	for (; *k; k++) {
+		if (*k < '0' || *k > '9' || id > INT32_MAX / 10)
+			return -1;
+		id = id * 10 + (*k - '0');
+	}
+	return id < INT32_MAX ? id : -1;
+}
+
+/* One pass over the added tokens beside a tokenizer.model (see
+ * llm_hf_added_tokens): with u NULL, check them and count the bytes of
+ * their text (*bytes); otherwise put those with ids below n into
+ * tok/score/type, their text copied to u. */
+static int added_pass(const char *dir_at, const llm_json *at, const char *dir_tc, const llm_json *dec,
+		      struct llm_str *tok, float *score, int32_t *type, int64_t n, char *u, size_t *bytes)
+{
+	const llm_json *val;
+	const char *k;
+	void *it = NULL;
+	int64_t id;
+	if (at && llm_json_kind(at) != LLM_JSON_OBJ)
+		return llm_err(LLM_EFORMAT, "%s: not an object of token -> id", dir_at);
+	while ((k = llm_json_next(at, &it, &val))) {
+		if (llm_json_int(val, &id) || id < 0 || id >= INT32_MAX)
+			return llm_err(LLM_EFORMAT, "%s: \"%s\" has no id", dir_at, k);
+		if (!*k)
+			return llm_err(LLM_EFORMAT, "%s: an empty token (id %lld)", dir_at, (long long)id);
+		if (id >= n) /* as the converter: past the embedding, ignored */
+			continue;
+		if (!u) {
+			*bytes += strlen(k) + 1;
+			continue;
+		}
+		strcpy(u, k);
+		tok[id] = (struct llm_str){ strlen(u), u };
+		u += tok[id].len + 1;
+		score[id] = -1000.0f, type[id] = 4;
+	}
+	if (dec && llm_json_kind(dec) != LLM_JSON_OBJ)
+		return llm_err(LLM_EFORMAT, "%s: added_tokens_decoder is not an object", dir_tc);
+	it = NULL;
+	while ((k = llm_json_next(dec, &it, &val))) {
+		const char *c = llm_json_str(llm_json_get(val, "content"));
+		if ((id = key_id(k)) < 0 || !c || !*c)
+			return llm_err(LLM_EFORMAT, "%s: added_tokens_decoder[\"%s\"] has no id or content", dir_tc, k);
+		if (id >= n)
+			continue;
+		int32_t ty = added_type(c, jbool(llm_json_get(val, "special"), 0));
+		size_t len = ty == 4 ? user_text(c, u) : strlen(c);
+		if (!u) {
+			*bytes += len + 1;
+			continue;
+		}
+		if (ty == 3)
+			strcpy(u, c);
+		tok[id] = (struct llm_str){ len, u };
+		u += len + 1;
+		score[id] = -1000.0f, type[id] = ty;
+	}
+	return 0;
+}
+
+int llm_hf_added_tokens(const char *path, struct llm_str *tok, float *score, int32_t *type, int64_t n,
+			char **store)
+{
+	llm_json *at = NULL, *tc = NULL;
+	char *p_at = beside(path, "added_tokens.json"), *p_tc = beside(path, "tokenizer_config.json");
+	size_t bytes = 0;
+	*store = NULL;
+	int rc = p_at && p_tc ? 0 : llm_err(LLM_ENOMEM, "out of memory");
+	if (!rc)
+		rc = load_beside(&at, path, "added_tokens.json");
+	if (!rc)
+		rc = load_beside(&tc, path, "tokenizer_config.json");
+	const llm_json *dec = llm_json_get(tc, "added_tokens_decoder");
+	if (!rc)
+		rc = added_pass(p_at, at, p_tc, dec, tok, score, type, n, NULL, &bytes);
+	if (!rc && bytes && !(*store = malloc(bytes)))
+		rc = llm_err(LLM_ENOMEM, "%s: out of memory for the added tokens", path);
+	if (!rc && bytes)
+		rc = added_pass(p_at, at, p_tc, dec, tok, score, type, n, *store, &bytes);
+	llm_json_free(at);
+	llm_json_free(tc);
+	free(p_at);
+	free(p_tc);
 	return rc;
 }
 
@@ -433,9 +595,10 @@ int llm_hftok_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64
 	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.tokens", v.tok, (uint64_t)v.n);
 	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.token_type", LLM_V_I32, v.type, (uint64_t)v.n);
 	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.merges", merges, n_merges);
-	if (!rc) rc = read_specials(tm, path, &v, root);
+	if (!rc) rc = read_specials(tm, path, v.tok, v.n, root);
 	free(v.tok);
 	free(v.type);
+	free(v.user);
 	free(pads);
 	free(merges);
 	free(mstore);

@@ -8,7 +8,9 @@
  *                   3 normalizer_spec; other fields are skipped
  *   SentencePiece   1 piece (string), 2 score (float), 3 type (NORMAL 1,
  *                   UNKNOWN 2, CONTROL 3, USER_DEFINED 4, UNUSED 5, BYTE 6:
- *                   GGUF's token types, number for number; default NORMAL)
+ *                   GGUF's token types, number for number; default NORMAL;
+ *                   USER_DEFINED is written NORMAL, as the converter
+ *                   writes it)
  *   TrainerSpec     3 model_type (UNIGRAM 1, the default, BPE 2, WORD 3,
  *                   CHAR 4), 40 unk_id (default 0), 41 bos_id (1),
  *                   42 eos_id (2), 43 pad_id (-1); -1 is "none"
@@ -17,14 +19,20 @@
  * model merges by score); a unigram model needs another algorithm and is
  * refused rather than tokenized differently.  A file without a
  * trainer_spec, which SentencePiece always writes after the pieces, is
- * refused as cut short.  The keys written: model "llama", tokens,
- * scores, token_type, the unknown, bos, eos and padding ids (those not -1),
- * add_space_prefix from add_dummy_prefix, add_bos_token true (false when
- * bos_id is -1) and add_eos_token false (SentencePiece's and llama.cpp's
- * defaults for these models).  A model with more embedding rows than
- * pieces gets tokens "[PADid]" (score -10000, unused) up to its size, as
- * llama.cpp's converter writes them, so that llama.cpp loads what
- * llm-quant makes of it. */
+ * refused as cut short.  The keys written: model "llama", pre "default",
+ * tokens, scores, token_type, the unknown, bos, eos and padding ids (those
+ * not -1), add_space_prefix from add_dummy_prefix, add_bos_token true
+ * (false when bos_id is -1) and add_eos_token false (SentencePiece's and
+ * llama.cpp's defaults for these models).  A model with more embedding
+ * rows than pieces gets tokens "[PADid]" (score -10000, unused) up to its
+ * size, as llama.cpp's converter writes them, so that llama.cpp loads what
+ * llm-quant makes of it.
+ * Then, as the converter, the Hugging Face files beside the model when
+ * present (hftok.c): added_tokens.json and tokenizer_config.json's
+ * added_tokens_decoder put their tokens at their ids (chat fine-tunes'
+ * "<|im_start|>" and the like, score -1000), and tokenizer_config.json's
+ * bos/eos/unk/pad tokens, add_bos_token and add_eos_token, then
+ * config.json's *_token_id, replace the trainer spec's. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,7 +204,9 @@ static int read_pieces(struct llm_str *tok, float *score, int32_t *type, const c
 				if (g.v < 1 || g.v > 6)
 					return llm_err(LLM_EFORMAT, "%s: piece %llu: type %llu (1..6 are known)", path,
 						       (unsigned long long)n, (unsigned long long)g.v);
-				type[n] = (int32_t)g.v;
+				/* the converter asks IsUnknown, IsControl, IsUnused
+				 * and IsByte: a user-defined piece is normal */
+				type[n] = g.v == 4 ? 1 : (int32_t)g.v;
 			}
 		}
 		if (r < 0)
@@ -243,14 +253,16 @@ int llm_spm_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64_t
 	struct llm_str *tok = calloc(nt, sizeof *tok);
 	float *score = malloc(nt * sizeof *score);
 	int32_t *type = malloc(nt * sizeof *type);
-	char *pads = NULL;
+	char *pads = NULL, *added = NULL;
 	if (!tok || !score || !type)
 		rc = llm_err(LLM_ENOMEM, "%s: out of memory for %llu tokens", path, (unsigned long long)nt);
 	if (!rc) rc = read_pieces(tok, score, type, path, d, size);
 	if (!rc) rc = llm_vocab_pad(tok, type, nt, &pads);
 	for (uint64_t i = n; !rc && i < nt; i++)
 		score[i] = -10000.0f;
+	if (!rc) rc = llm_hf_added_tokens(path, tok, score, type, (int64_t)nt, &added);
 	if (!rc) rc = llm_meta_set_str(tm, "tokenizer.ggml.model", "llama");
+	if (!rc) rc = llm_meta_set_str(tm, "tokenizer.ggml.pre", "default");
 	if (!rc) rc = llm_meta_set_arr_str(tm, "tokenizer.ggml.tokens", tok, nt);
 	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.scores", LLM_V_F32, score, nt);
 	if (!rc) rc = llm_meta_set_arr(tm, "tokenizer.ggml.token_type", LLM_V_I32, type, nt);
@@ -263,9 +275,11 @@ int llm_spm_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64_t
 	if (!rc) rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_space_prefix", sp.add_prefix);
 	if (!rc) rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_bos_token", ids[BOS] >= 0);
 	if (!rc) rc = llm_meta_set_bool(tm, "tokenizer.ggml.add_eos_token", 0);
+	if (!rc) rc = llm_hf_specials(tm, path, tok, (int64_t)nt);
 	free(tok);
 	free(score);
 	free(type);
 	free(pads);
+	free(added);
 	return rc;
 }

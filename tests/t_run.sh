@@ -226,7 +226,16 @@ w("wordpiece", lambda k: k["model"].__setitem__("type", "WordPiece"))
 w("clash", lambda k: k["added_tokens"].append({"id": 5, "content": "zzz", "special": True}) or k["model"]["vocab"].__setitem__("zzz", 6))
 w("badmerge", lambda k: k["model"]["merges"].__setitem__(3, "nospace"))
 w("bigid", lambda k: k["added_tokens"].append({"id": 2147483000, "content": "big", "special": True}))
+w("looks", lambda k: k["added_tokens"].extend([{"id": 50257, "content": "<|fim|>", "special": False},
+    {"id": 50258, "content": "\u2581x\u2581", "special": False}, {"id": 50259, "content": "<\uff5cend\uff5c>"}]))
 EOF2
+	# added tokens not marked special that look it (the converter's
+	# does_token_look_special) are control tokens; user-defined ones have
+	# U+2581 as spaces
+	expect hf_json_added_types "$(llm-info -j --tokenizer "$TMP/looks.json" "$G2" | "$PYTHON" -c 'import json, sys
+m = json.load(sys.stdin)["metadata"]
+print(*["%s/%d" % (m["tokenizer.ggml.tokens"][i], m["tokenizer.ggml.token_type"][i]) for i in (50256, 50257, 50258, 50259)])')" \
+		"<|endoftext|>/3 <|fim|>/3  x /4 <｜end｜>/3"
 	one_line hf_json_unknown_pre 1 "ws.json: a pre-tokenizer llama.cpp does not name" llm-run --tokenize --tokenizer "$TMP/ws.json" -p hi "$G2"
 	one_line hf_json_byte_fallback 1 "fallback.json: a SentencePiece vocabulary" llm-run --tokenize --tokenizer "$TMP/fallback.json" -p hi "$G2"
 	one_line hf_json_wordpiece 1 "wordpiece.json: model type WordPiece" llm-run --tokenize --tokenizer "$TMP/wordpiece.json" -p hi "$G2"
@@ -301,6 +310,33 @@ if have_numpy; then
 	# converted, the directory's vocabulary goes into the GGUF
 	llm-quant -q -t f32 -o "$TMP/hfspm.gguf" "$TMP/hfspm" 2>"$TMP/q.err"
 	expect hf_tokenizer_model_converted "$(llm-run --tokenize -p "Once upon a time" "$TMP/hfspm.gguf" 2>&1)" "$t_gguf"
+	# the Hugging Face files beside a tokenizer.model, as llama.cpp's
+	# converter takes them: added_tokens.json (user-defined, even when
+	# looking special; ids past the embedding ignored), then
+	# tokenizer_config.json's added_tokens_decoder (special or looking
+	# special: control; else user-defined, U+2581 as a space), all at
+	# score -1000; its eos_token names the EOS; config.json gives the BOS
+	mkdir "$TMP/hfadd"
+	ln -s "$HF/config.json" "$HF/model.safetensors" "$TMP/hfadd/"
+	"$PYTHON" tests/mk_spm.py "$TB" "$TMP/hfadd/tokenizer.model" keep=500
+	printf '{"<tool>": 500, "<|x|>": 501, "<far>": 9999}\n' >"$TMP/hfadd/added_tokens.json"
+	printf '{"added_tokens_decoder": {"502": {"content": "<|im_end|>", "special": false}, "503": {"content": "\342\226\201hi\342\226\201there"}, "504": {"content": "<ctl>", "special": true}, "1": {"content": "<s>", "special": true}}, "eos_token": {"content": "<|im_end|>"}}\n' >"$TMP/hfadd/tokenizer_config.json"
+	expect hf_spm_added_tokens "$(llm-info -j "$TMP/hfadd" | "$PYTHON" -c 'import json, sys
+m = json.load(sys.stdin)["metadata"]
+t, s, y = m["tokenizer.ggml.tokens"], m["tokenizer.ggml.scores"], m["tokenizer.ggml.token_type"]
+print(len(t), *["%s/%d/%g" % (t[i], y[i], s[i]) for i in (1, 499, 500, 501, 502, 503, 504, 505)],
+      m["tokenizer.ggml.bos_token_id"], m["tokenizer.ggml.eos_token_id"], m["tokenizer.ggml.pre"])')" \
+		"512 <s>/3/-1000 $(llm-info -j "$TMP/hfspm" | "$PYTHON" -c 'import json, sys
+m = json.load(sys.stdin)["metadata"]; print("%s/%d/%g" % (m["tokenizer.ggml.tokens"][499], m["tokenizer.ggml.token_type"][499], m["tokenizer.ggml.scores"][499]))') <tool>/4/-1000 <|x|>/4/-1000 <|im_end|>/3/-1000  hi there/4/-1000 <ctl>/3/-1000 [PAD505]/5/-10000 1 502 default"
+	# user-defined tokens are cut out of the text; control ones only with
+	# --parse-special
+	expect hf_spm_added_cut "$(llm-run --tokenize --no-bos -p 'a<tool>b<|im_end|>' "$TMP/hfadd") / $(llm-run --tokenize --no-bos --parse-special -p '<|im_end|>' "$TMP/hfadd")" \
+		"$(llm-run --tokenize --no-bos -p a "$TMP/hfadd") 500 $(llm-run --tokenize --no-bos -p 'b<|im_end|>' "$TMP/hfadd") / 502"
+	printf '{"<tool>": "500"}\n' >"$TMP/hfadd/added_tokens.json"
+	one_line hf_spm_added_bad_id 1 "hfadd/added_tokens.json: \"<tool>\" has no id" llm-run --tokenize -p hi "$TMP/hfadd"
+	printf '{}\n' >"$TMP/hfadd/added_tokens.json"
+	printf '{"added_tokens_decoder": {"5x": {"content": "<a>"}}}\n' >"$TMP/hfadd/tokenizer_config.json"
+	one_line hf_spm_added_bad_key 1 "hfadd/tokenizer_config.json: added_tokens_decoder\[\"5x\"\] has no id" llm-run --tokenize -p hi "$TMP/hfadd"
 else
 	skip greedy_hf_own_tokenizer_model "no python3 with numpy"
 fi
