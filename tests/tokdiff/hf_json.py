@@ -27,11 +27,16 @@ def split(regex):
 LLAMA3 = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}|"
           " ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
 
+TEKKEN = ("[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
+          "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|"
+          "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+
 PRE = {
     "gpt-2": [byte_level(True)],
     "llama3": [split(LLAMA3), byte_level(False)],
     "dbrx": [split(LLAMA3), byte_level(False)],  # GPT-4's cl100k: llama3's without ignore_merges
     "qwen2": [split(LLAMA3.replace("\\p{N}{1,3}", "\\p{N}")), byte_level(False)],
+    "tekken": [split(TEKKEN), byte_level(False)],  # Mistral Nemo's
     "starcoder": [{"type": "Digits", "individual_digits": True}, byte_level(True)],
     "falcon": [{"type": "Punctuation", "behavior": "Contiguous"}, byte_level(True),
                {"type": "Digits", "individual_digits": False}, split("[0-9][0-9][0-9]")],
@@ -45,8 +50,8 @@ PRE = {
 }
 
 
-# Llama 3's BPE takes a piece that is a whole token as it is
-IGNORE_MERGES = {"llama3"}
+# Llama 3's and tekken's BPE take a piece that is a whole token as it is
+IGNORE_MERGES = {"llama3", "tekken"}
 
 
 def main():
