@@ -26,6 +26,8 @@
  * bos/eos/unk/pad tokens (a string or {"content": ...}) and add_bos_token /
  * add_eos_token, which win, and config.json's bos/eos/unk/pad_token_id
  * for ids still unknown.
+ * tokenizer_config.json's chat_template (else chat_template.jinja or
+ * chat_template.json beside it) becomes tokenizer.chat_template.
  * For a tokenizer.model (spm.c), the same files beside it and
  * added_tokens.json give its added tokens and special ids
  * (llm_hf_added_tokens, llm_hf_specials).
@@ -37,6 +39,7 @@
 
 #include "ckpt_impl.h"
 #include "error.h"
+#include "io.h"
 #include "json.h"
 #include "meta.h"
 
@@ -402,6 +405,89 @@ static const char *template_special(const llm_json *single, size_t i)
 	return llm_json_str(llm_json_get(llm_json_get(llm_json_at(single, i), "SpecialToken"), "id"));
 }
 
+/* tokenizer.chat_template as gguf-py writes it: a string, or a list of
+ * {name, template} whose "default" is tokenizer.chat_template and whose
+ * others are tokenizer.chat_template.NAME (the name's characters outside
+ * [A-Za-z0-9] as '_'), listed in tokenizer.chat_templates. */
+static int set_chat_template(llm_meta *tm, const llm_json *ct)
+{
+	static const char prefix[] = "tokenizer.chat_template.";
+	const size_t pl = sizeof prefix - 1;
+	if (llm_json_str(ct))
+		return llm_meta_set_str(tm, "tokenizer.chat_template", llm_json_str(ct));
+	size_t n = llm_json_len(ct), k = 0;
+	if (llm_json_kind(ct) != LLM_JSON_ARR || !n)
+		return 0;
+	char **keys = calloc(n, sizeof *keys); /* the named ones' keys, each name once */
+	struct llm_str *names = calloc(n, sizeof *names);
+	int rc = keys && names ? 0 : llm_err(LLM_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < n; i++) {
+		const char *name = llm_json_str(llm_json_get(llm_json_at(ct, i), "name"));
+		const char *t = llm_json_str(llm_json_get(llm_json_at(ct, i), "template"));
+		if (!name || !*name || !t)
+			continue;
+		if (strcmp(name, "default") == 0) {
+			rc = llm_meta_set_str(tm, "tokenizer.chat_template", t);
+			continue;
+		}
+		size_t len = strlen(name), j = 0;
+		if (!(keys[k] = malloc(pl + len + 1))) {
+			rc = llm_err(LLM_ENOMEM, "out of memory");
+			break;
+		}
+		memcpy(keys[k], prefix, pl);
+		for (size_t c = 0; c <= len; c++) {
+			char ch = name[c];
+			keys[k][pl + c] = !ch || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+						  (ch >= '0' && ch <= '9') ? ch : '_';
+		}
+		rc = llm_meta_set_str(tm, keys[k], t);
+		while (j < k && strcmp(keys[j], keys[k]) != 0)
+			j++;
+		if (j < k) { /* a name again: its template replaced the first's */
+			free(keys[k]);
+			keys[k] = NULL;
+			continue;
+		}
+		names[k] = (struct llm_str){ len, keys[k] + pl };
+		k++;
+	}
+	if (!rc && k)
+		rc = llm_meta_set_arr_str(tm, "tokenizer.chat_templates", names, k);
+	for (size_t j = 0; keys && j < k; j++)
+		free(keys[j]);
+	free(keys);
+	free(names);
+	return rc;
+}
+
+/* The chat template when there is a tokenizer_config.json (tc), as
+ * gguf-py's SpecialVocab finds it: tc's chat_template (null: none), else
+ * chat_template.jinja beside path, else chat_template.json's
+ * chat_template. */
+static int read_chat_template(llm_meta *tm, const char *path, const llm_json *tc)
+{
+	const llm_json *ct = llm_json_get(tc, "chat_template");
+	if (!tc || llm_json_kind(ct) != LLM_JSON_NONE)
+		return set_chat_template(tm, ct);
+	char *p = beside(path, "chat_template.jinja");
+	struct llm_map m;
+	int rc = p ? llm_map_open(&m, p) : llm_err(LLM_ENOMEM, "out of memory");
+	free(p);
+	if (!rc) {
+		rc = llm_meta_set_strn(tm, "tokenizer.chat_template", (const char *)m.data, (size_t)m.size);
+		llm_map_close(&m);
+		return rc;
+	}
+	if (rc != LLM_ENOTFOUND)
+		return rc;
+	llm_json *cj = NULL;
+	if ((rc = load_beside(&cj, path, "chat_template.json")) == 0)
+		rc = set_chat_template(tm, llm_json_get(cj, "chat_template"));
+	llm_json_free(cj);
+	return rc;
+}
+
 /* Special ids and add_bos/add_eos: the post-processor's template first (a
  * special token before the text is BOS, one after it EOS; root NULL: no
  * template), then tokenizer_config.json, whose add_bos_token/add_eos_token
@@ -438,6 +524,8 @@ static int read_specials(llm_meta *tm, const char *path, const struct llm_str *t
 		if (ids[i] >= 0)
 			rc = llm_meta_set_u32(tm, keys[i], (uint32_t)ids[i]);
 	}
+	if (!rc)
+		rc = read_chat_template(tm, path, tc);
 	llm_json_bool(llm_json_get(tc, "add_bos_token"), &add_bos);
 	llm_json_bool(llm_json_get(tc, "add_eos_token"), &add_eos);
 	if (!rc && add_bos >= 0)

@@ -212,6 +212,22 @@ json.dump(j, open(sys.argv[2], "w"))' "$TMP/gpt-2.json" "$TMP/tmpl.json"
 	expect hf_json_add_eos "$(llm-run --tokenize --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1) / $(llm-run --tokenize --no-bos --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1)" "50256 5303 50256 / 5303"
 	printf '{"add_bos_token": false, "add_eos_token": true}\n' >"$TMP/cfg/tokenizer_config.json"
 	expect hf_json_add_eos_without_bos "$(llm-run --tokenize --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1)" "5303"
+	# the chat template as the converter takes it: tokenizer_config.json's
+	# (a string, or a list whose "default" is the template and whose others
+	# are tokenizer.chat_template.NAME), else chat_template.jinja's text
+	ct() { llm-info -j --tokenizer "$TMP/cfg/tokenizer.json" "$G2" | "$PYTHON" -c 'import json, sys
+m = json.load(sys.stdin)["metadata"]
+print(json.dumps({k: v for k, v in m.items() if k.startswith("tokenizer.chat_template")}, sort_keys=True))'; }
+	printf '{"chat_template": "{{ bos_token }}{%% for m in messages %%}{{ m.content }}{%% endfor %%}"}\n' >"$TMP/cfg/tokenizer_config.json"
+	expect hf_chat_template "$(ct)" '{"tokenizer.chat_template": "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}"}'
+	printf '{"chat_template": [{"name": "default", "template": "D"}, {"name": "tool use", "template": "T"}, {"name": "rag", "template": "R"}]}\n' >"$TMP/cfg/tokenizer_config.json"
+	expect hf_chat_template_list "$(ct)" '{"tokenizer.chat_template": "D", "tokenizer.chat_template.rag": "R", "tokenizer.chat_template.tool_use": "T", "tokenizer.chat_templates": ["tool_use", "rag"]}'
+	printf '{}\n' >"$TMP/cfg/tokenizer_config.json"
+	printf '{{ messages }}\n' >"$TMP/cfg/chat_template.jinja"
+	expect hf_chat_template_jinja "$(ct)" '{"tokenizer.chat_template": "{{ messages }}\n"}'
+	printf '{"chat_template": null}\n' >"$TMP/cfg/tokenizer_config.json"
+	expect hf_chat_template_null "$(ct)" '{}'
+	rm "$TMP/cfg/chat_template.jinja"
 	# what is refused, with one line naming the file
 	"$PYTHON" - "$TMP/gpt-2.json" "$TMP" <<'EOF2'
 import json, sys
@@ -362,12 +378,17 @@ tj = {"version": "1.0", "added_tokens": added, "normalizer": None,
       "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True},
       "model": {"type": "BPE", "vocab": vocab, "merges": ["a b", "\u0120 ab"]}}
 json.dump(tj, open(sys.argv[1] + "/tokenizer.json", "w"))
-json.dump({"bos_token": "<s>", "eos_token": {"content": "</s>"}, "add_bos_token": True},
+json.dump({"bos_token": "<s>", "eos_token": {"content": "</s>"}, "add_bos_token": True,
+           "chat_template": "{% for m in messages %}<s>{{ m.content }}</s>{% endfor %}"},
           open(sys.argv[1] + "/tokenizer_config.json", "w"))
 EOF2
 	expect hf_dir_tokenizer_json "$(llm-run --tokenize -p 'ab ab' "$TMP/hfjson" 2>&1)" "258 256 257"
 	expect hf_dir_tokenizer_json_keys "$(llm-info "$TMP/hfjson" | awk '$1 == "tokenizer.ggml.eos_token_id" || $1 == "tokenizer.ggml.pre" { printf "%s ", $4 } $1 == "tokenizer.ggml.tokens" { printf "%s ", $4 }')" '"gpt-2" 512] 259 '
 	check hf_dir_tokenizer_json_runs llm-run -q -n 4 -p 'ab ab' "$TMP/hfjson"
+	# converted, the GGUF carries the chat template, as the converter's does
+	llm-quant -q -t f32 -o "$TMP/hfjson.gguf" "$TMP/hfjson"
+	expect hf_dir_chat_template_converted "$(llm-info "$TMP/hfjson.gguf" | awk '$1 == "tokenizer.chat_template" { $1 = $2 = $3 = ""; print substr($0, 4) }')" \
+		'"{% for m in messages %}<s>{{ m.content }}</s>{% endfor %}"'
 	# a vocabulary that asks for EOS: --tokenize shows it, a run warns once
 	# and reads the prompt without it (greedy text as without the key)
 	mkdir "$TMP/hfeos"
