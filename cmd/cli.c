@@ -407,13 +407,19 @@ void cli_refuse_input(const char *opt, const char *path, const char *const *inpu
 			cli_usage("%s %s names the input %s: it would replace it", opt, path, inputs[i]);
 }
 
-void cli_report_write(struct llm_out *o, char *text, size_t len)
+int cli_report_put(struct llm_out *o, char *text, size_t len)
 {
-	if (!text)
-		cli_die("out of memory");
-	if (llm_out_write(o, text, len) || llm_out_commit(o))
-		cli_die_lib();
+	int rc = text ? llm_out_write(o, text, len) : llm_err(LLM_ENOMEM, "out of memory");
+	if (!rc)
+		rc = llm_out_sync(o);
 	free(text);
+	return rc;
+}
+
+void cli_report_commit(struct llm_out *o)
+{
+	if (llm_out_commit(o))
+		cli_die_lib();
 }
 
 /* Room for n more bytes and a NUL; 0 when there is none. */

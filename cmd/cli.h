@@ -73,10 +73,16 @@ void cli_progress_cb(void *ud, const char *name, uint64_t done, uint64_t total);
 void cli_notice_cb(void *ud, const char *msg);
 
 /* A report (--report FILE, "-": stdout): opened before the work, so that
- * a path that cannot be written fails before any output exists; then its
- * malloc'ed text (NULL: out of memory) written atomically and freed.  Exit
- * 1 on failure (cli_die removes the unfinished temporary). */
+ * a path that cannot be written fails before any output exists
+ * (cli_report_open, exit 1 on failure); its malloc'ed text (NULL: out of
+ * memory) written and synced, and freed, from the library's finish
+ * callback, before the output is put in place (cli_report_put: 0, or the
+ * error for the library, which then gives its output up); once the output
+ * is in place, the report too (cli_report_commit, exit 1 on failure;
+ * cli_die removes unfinished temporaries). */
 void cli_report_open(struct llm_out *o, const char *path);
+int cli_report_put(struct llm_out *o, char *text, size_t len);
+void cli_report_commit(struct llm_out *o);
 /* Do paths a and b name one file: the same inode when both exist, else
  * the same name in the same directory (symbolic links and ".." resolved)?
  * "-" and NULL name none.  For outputs that must not replace an input or
@@ -89,7 +95,6 @@ void cli_check_report(const char *out, const char *report);
  * inputs: a report or a KV dump must never replace a model.  (-o may:
  * the output replaces its input atomically, as sort -o does.) */
 void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n);
-void cli_report_write(struct llm_out *o, char *text, size_t len);
 
 /* A report's text, grown as it is written (s NULL after an allocation
  * failure, and later appends do nothing). */
@@ -101,7 +106,7 @@ struct cli_text {
 void cli_text_printf(struct cli_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s as a TSV field: control bytes (a tab, a newline) as \xNN (cli_put_safe) */
 void cli_text_field(struct cli_text *t, const char *s);
-/* The text for cli_report_write (NULL after an allocation failure). */
+/* The text for cli_report_put (NULL after an allocation failure). */
 char *cli_text_take(struct cli_text *t, size_t *len);
 
 /* Flush stdout; exit 1 ("write error on stdout: ...") if anything written

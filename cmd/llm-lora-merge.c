@@ -50,6 +50,22 @@ static char *report_tsv(const struct llm_lora_merge_report *r, int64_t n, char *
 	return cli_text_take(&t, len);
 }
 
+/* --report, written before the merged GGUF is put in place
+ * (llm_lora_merge_opts' finish): a report that cannot be written leaves no
+ * GGUF behind */
+struct report_out {
+	struct llm_out out;
+	char **paths;
+};
+
+static int put_report(void *ud, const struct llm_lora_merge_report *r, int64_t n)
+{
+	struct report_out *ro = ud;
+	size_t len = 0;
+	char *tsv = report_tsv(r, n, ro->paths, &len);
+	return cli_report_put(&ro->out, tsv, len);
+}
+
 int main(int argc, char **argv)
 {
 	struct llm_lora_merge_opts mo = LLM_LORA_MERGE_OPTS_INIT;
@@ -130,19 +146,19 @@ int main(int argc, char **argv)
 	mo.extra = &prov;
 	mo.progress = cli_progress_cb;
 	mo.notice = cli_notice_cb;
-	struct llm_out ro;
-	if (report)
-		cli_report_open(&ro, report);
+	struct report_out ro = { .paths = paths };
+	if (report) {
+		cli_report_open(&ro.out, report);
+		mo.ud = &ro;
+		mo.finish = put_report;
+	}
 	if (llm_lora_merge(base, ads, scales, n, out, &mo, report ? &rep : NULL, &n_rep)) {
 		cli_progress_end();
 		cli_die_lib();
 	}
 	cli_progress_end();
-	if (report) {
-		size_t len = 0;
-		char *tsv = report_tsv(rep, n_rep, paths, &len);
-		cli_report_write(&ro, tsv, len);
-	}
+	if (report)
+		cli_report_commit(&ro.out);
 	llm_lora_merge_report_free(rep, n_rep);
 	llm_meta_clear(&prov);
 	for (int i = 0; i < n; i++) {

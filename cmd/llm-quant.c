@@ -77,6 +77,15 @@ static char *report_tsv(const struct llm_convert_report *r, int64_t n, size_t *l
 	return cli_text_take(&t, len);
 }
 
+/* --report, written before the GGUF is put in place (llm_convert_opts'
+ * finish): a report that cannot be written leaves no GGUF behind */
+static int put_report(void *ud, const struct llm_convert_report *r, int64_t n)
+{
+	size_t len = 0;
+	char *tsv = report_tsv(r, n, &len);
+	return cli_report_put(ud, tsv, len);
+}
+
 int main(int argc, char **argv)
 {
 	struct llm_convert_opts co = LLM_CONVERT_OPTS_INIT;
@@ -152,8 +161,11 @@ int main(int argc, char **argv)
 	co.progress = cli_progress_cb;
 	co.notice = cli_notice_cb;
 	struct llm_out ro;
-	if (report)
+	if (report) {
 		cli_report_open(&ro, report);
+		co.ud = &ro;
+		co.finish = put_report;
+	}
 	if (merge)
 		rc = llm_split_copy(ck, out, &prov, &wo, cli_progress_cb, NULL);
 	else
@@ -165,11 +177,8 @@ int main(int argc, char **argv)
 		cli_die_lib();
 	}
 	cli_progress_end();
-	if (report) {
-		size_t len = 0;
-		char *tsv = report_tsv(rep, n_rep, &len);
-		cli_report_write(&ro, tsv, len);
-	}
+	if (report)
+		cli_report_commit(&ro);
 	llm_convert_report_free(rep, n_rep);
 	llm_ckpt_free(ck);
 	return 0;

@@ -63,6 +63,16 @@ static void usage_regex(const char *opt, const char *pattern)
 		llm_regex_free(re);
 }
 
+/* --report, written before the adapter is put in place
+ * (llm_svd_delta_opts' finish): a report that cannot be written leaves no
+ * adapter behind */
+static int put_report(void *ud, const struct llm_svd_delta_report *r, int64_t n)
+{
+	size_t len = 0;
+	char *tsv = report_tsv(r, n, &len);
+	return cli_report_put(ud, tsv, len);
+}
+
 int main(int argc, char **argv)
 {
 	struct llm_svd_delta_opts so = LLM_SVD_DELTA_OPTS_INIT;
@@ -122,18 +132,18 @@ int main(int argc, char **argv)
 	so.progress = cli_progress_cb;
 	so.notice = cli_notice_cb;
 	struct llm_out ro;
-	if (report)
+	if (report) {
 		cli_report_open(&ro, report);
+		so.ud = &ro;
+		so.finish = put_report;
+	}
 	if (llm_svd_delta(base, tuned, &so, out, report ? &rep : NULL, &n_rep)) {
 		cli_progress_end();
 		cli_die_lib();
 	}
 	cli_progress_end();
-	if (report) {
-		size_t len = 0;
-		char *tsv = report_tsv(rep, n_rep, &len);
-		cli_report_write(&ro, tsv, len);
-	}
+	if (report)
+		cli_report_commit(&ro);
 	llm_svd_delta_report_free(rep, n_rep);
 	llm_meta_clear(&prov);
 	llm_ckpt_free(base);

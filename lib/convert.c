@@ -331,6 +331,8 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 	}
 	if (o->progress && !rc)
 		o->progress(o->ud, "", total, total);
+	if (!rc && o->finish)
+		rc = o->finish(o->ud, rep, rep ? nv : 0);
 	if (rc)
 		llm_gguf_writer_abort(w);
 	else

@@ -23,6 +23,8 @@
 #include "ckpt.h"
 #include "types.h"
 
+struct llm_convert_report;
+
 struct llm_convert_opts {
 	int type;          /* target for 2-D weights (enum llm_type) */
 	int pure;          /* no special rule for output/token_embd */
@@ -38,8 +40,14 @@ struct llm_convert_opts {
 	const llm_meta *extra;
 	/* How to write (zstd container, shards: gguf.h), or NULL: by name. */
 	const struct llm_gguf_write_opts *write;
+	/* Optional: called once every tensor is written, before the output is
+	 * put in place, with the report (NULL, 0 when none was asked for);
+	 * nonzero (an error it set with llm_err) gives the output up.  A
+	 * command writes its --report here, so that a report that cannot be
+	 * written leaves no output behind. */
+	int (*finish)(void *ud, const struct llm_convert_report *rep, int64_t n);
 };
-#define LLM_CONVERT_OPTS_INIT { LLM_TYPE_F16, 0, -1, -1, 1, NULL, NULL, NULL, NULL, NULL }
+#define LLM_CONVERT_OPTS_INIT { LLM_TYPE_F16, 0, -1, -1, 1, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /* Per-tensor record of what was done and the error it cost. */
 struct llm_convert_report {

@@ -345,6 +345,14 @@ static void out_free(struct llm_out *o)
 	o->fd = -1;
 }
 
+int llm_out_sync(struct llm_out *o)
+{
+	int rc = flush(o);
+	if (!rc && !o->is_stdout && !o->direct && fsync(o->fd) < 0)
+		rc = llm_err(LLM_EIO, "%s: fsync: %s", o->path, strerror(errno));
+	return rc;
+}
+
 int llm_out_commit(struct llm_out *o)
 {
 	int rc = flush(o);

@@ -47,6 +47,11 @@ int llm_out_open(struct llm_out *o, const char *path);
 int llm_out_write(struct llm_out *o, const void *data, size_t n);
 /* Flush, fsync and rename into place; frees o's resources. */
 int llm_out_commit(struct llm_out *o);
+/* Flush and fsync what was written without putting it in place, so that a
+ * write error (a full disk, /dev/full) shows while other outputs can still
+ * be given up; llm_out_commit then only renames.  On error o stays open
+ * for llm_out_abort. */
+int llm_out_sync(struct llm_out *o);
 /* Remove the temporary file; frees o's resources. Safe on a zeroed o. */
 void llm_out_abort(struct llm_out *o);
 void llm_out_cleanup_signal(void);

@@ -1127,6 +1127,8 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 	}
 	if (o->progress && !rc)
 		o->progress(o->ud, "", total, total);
+	if (!rc && o->finish)
+		rc = o->finish(o->ud, rep, rep ? nrep : 0);
 	if (rc)
 		llm_gguf_writer_abort(w);
 	else
@@ -1150,7 +1152,8 @@ out:
 /* ================================================================== */
 /* writing                                                             */
 
-int llm_lora_write(const llm_lora *a, const char *arch, const char *out_path, const llm_meta *extra)
+int llm_lora_write(const llm_lora *a, const char *arch, const char *out_path, const llm_meta *extra,
+		   int (*before_commit)(void *ud), void *ud)
 {
 	llm_gguf_writer *w = NULL;
 	llm_meta *wm;
@@ -1220,6 +1223,8 @@ int llm_lora_write(const llm_lora *a, const char *arch, const char *out_path, co
 				rc = llm_gguf_writer_write(w, t->b, nb);
 		}
 	}
+	if (!rc && before_commit)
+		rc = before_commit(ud);
 	if (rc) {
 		llm_gguf_writer_abort(w);
 		return rc;

@@ -118,6 +118,8 @@ void llm_lora_apply_delta(const struct llm_lora_tensor *t, float s, float *w);
 
 /* ---- merging ---- */
 
+struct llm_lora_merge_report;
+
 struct llm_lora_merge_opts {
 	int type;          /* -1: each tensor keeps its type; else 2-D weights
 	                      get this type by llm-quant's rules */
@@ -126,8 +128,10 @@ struct llm_lora_merge_opts {
 	void *ud;
 	const llm_meta *extra; /* metadata merged over the base's (provenance), or NULL */
 	void (*notice)(void *ud, const char *msg); /* what is worth knowing, or NULL */
+	/* Optional: as llm_convert_opts' finish, with the merge report */
+	int (*finish)(void *ud, const struct llm_lora_merge_report *rep, int64_t n);
 };
-#define LLM_LORA_MERGE_OPTS_INIT { -1, 1, NULL, NULL, NULL, NULL }
+#define LLM_LORA_MERGE_OPTS_INIT { -1, 1, NULL, NULL, NULL, NULL, NULL }
 
 /* One row of the merge report per (adapter, tensor) touched. */
 struct llm_lora_merge_report {
@@ -155,9 +159,11 @@ void llm_lora_merge_report_free(struct llm_lora_merge_report *r, int64_t n);
  * flipped) with general.architecture = arch.  Only plain LoRA whose
  * per-tensor scales all equal alpha / r for one alpha (or alpha 0 and
  * scale 1) can be written as is; otherwise LLM_EUNSUPPORTED.  extra
- * (may be NULL) is merged into the metadata. */
-int llm_lora_write(const llm_lora *a, const char *arch, const char *out_path,
-		   const llm_meta *extra);
+ * (may be NULL) is merged into the metadata.  before_commit (may be NULL)
+ * is called once every tensor is written, before the file is put in place;
+ * nonzero (an error it set) gives the file up. */
+int llm_lora_write(const llm_lora *a, const char *arch, const char *out_path, const llm_meta *extra,
+		   int (*before_commit)(void *ud), void *ud);
 
 /* ---- run time (llm-run --lora) ----
  *

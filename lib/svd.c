@@ -324,6 +324,19 @@ static int pick_svd(const float *dw, int64_t m, int64_t n, double total, const s
 	}
 }
 
+/* o->finish with the report, for llm_lora_write's before_commit */
+struct finish_call {
+	const struct llm_svd_delta_opts *o;
+	const struct llm_svd_delta_report *rep;
+	int64_t n;
+};
+
+static int call_finish(void *ud)
+{
+	const struct finish_call *f = ud;
+	return f->o->finish(f->o->ud, f->rep, f->n);
+}
+
 int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_opts *o,
 		  const char *out_path, struct llm_svd_delta_report **rep_out, int64_t *n_rep)
 {
@@ -521,7 +534,8 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 			     o->include || o->exclude ? " among those --include and --exclude keep" : "");
 		goto out;
 	}
-	rc = llm_lora_write(&lo, arch, out_path, o->extra);
+	struct finish_call fc = { o, rep_out ? rep : NULL, rep_out ? nrep : 0 };
+	rc = llm_lora_write(&lo, arch, out_path, o->extra, o->finish ? call_finish : NULL, &fc);
 out:
 	for (int64_t i = 0; i < lo.nt; i++) {
 		free(lo.t[i].name);

@@ -42,6 +42,8 @@ void llm_svd_set_threads(int n);
 
 /* ---- adapter extraction (llm-svd-delta) ---- */
 
+struct llm_svd_delta_report;
+
 struct llm_svd_delta_opts {
 	int64_t rank;       /* fixed rank, or 0 with energy */
 	double energy;      /* fraction of ||dW||_F^2 to keep (0 < e <= 1), when rank is 0 */
@@ -53,8 +55,12 @@ struct llm_svd_delta_opts {
 	void (*notice)(void *ud, const char *msg);
 	void *ud;
 	const llm_meta *extra; /* metadata for the adapter (provenance), or NULL */
+	/* Optional: called once the adapter is written, before it is put in
+	 * place, with the report (NULL, 0 when none was asked for); nonzero
+	 * (an error it set) gives the adapter up (see llm_convert_opts) */
+	int (*finish)(void *ud, const struct llm_svd_delta_report *rep, int64_t n);
 };
-#define LLM_SVD_DELTA_OPTS_INIT { 0, 0, 0, LLM_SVD_OPTS_INIT, NULL, NULL, NULL, NULL, NULL, NULL }
+#define LLM_SVD_DELTA_OPTS_INIT { 0, 0, 0, LLM_SVD_OPTS_INIT, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 struct llm_svd_delta_report {
 	char *name;

@@ -250,6 +250,11 @@ bad bad_missing 1 llm-lora-merge "$B" "$TMP/nothere.gguf" -o "$O"
 bad bad_scale_overflow 1 llm-lora-merge "$B" "$TMP/plain.gguf:1e40" -o "$O"
 bad bad_scale_nan 1 llm-lora-merge "$B" "$TMP/plain.gguf:nan" -o "$O"
 bad bad_report_path 1 llm-lora-merge "$B" "$TMP/plain.gguf" --report "$TMP/nodir/r.tsv" -o "$O"
+if [ -c /dev/full ]; then # a report that cannot be written after the work: no output either
+	bad bad_report_full_disk 1 llm-lora-merge "$B" "$TMP/plain.gguf" --report /dev/full -o "$O"
+	said bad_report_full_disk_says "/dev/full: write error"
+	bad bad_svd_report_full_disk 1 llm-svd-delta -q -r 4 "$B" "$TMP/tuned.gguf" --report /dev/full -o "$O"
+fi
 bad bad_run_scale_inf 1 llm-run -q -n 2 -p hi --lora "$TMP/plain.gguf:inf" "$B"
 bad bad_usage 2 llm-lora-merge "$B"
 bad bad_svd_rank 1 llm-svd-delta -r 100 "$B" "$TMP/tuned.gguf" -o "$O"

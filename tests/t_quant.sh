@@ -249,6 +249,14 @@ rm -f "$TMP/$long"
 # a report that cannot be written fails before the output exists
 check_status 1 quant_report_cannot_create llm-quant -q -t q8_0 --report "$TMP/nodir/r.tsv" -o "$TMP/rep.gguf" "$TMP/m.gguf"
 if [ ! -e "$TMP/rep.gguf" ] && ! ls -A "$TMP" | grep -q '^\.rep\.gguf\.'; then ok quant_report_failure_no_output; else fail quant_report_failure_no_output "$(ls -A "$TMP")"; fi
+# a report that cannot be written after the work (a full disk): the GGUF
+# is given up too, one line, exit 1
+if [ -c /dev/full ]; then
+	llm-quant -q -t q8_0 --report /dev/full -o "$TMP/full.gguf" "$TMP/m.gguf" 2>"$TMP/full.err"
+	got="$? $(wc -l <"$TMP/full.err") $([ -e "$TMP/full.gguf" ] && echo written) $(ls -A "$TMP" | grep -c '^\.full\.gguf\.')"
+	if [ "$got" = "1 1  0" ]; then ok quant_report_full_disk; else fail quant_report_full_disk "status, lines, output, temporaries: $got"; fi
+	if grep -q "/dev/full: write error" "$TMP/full.err"; then ok quant_report_full_disk_says; else fail quant_report_full_disk_says "$(cat "$TMP/full.err")"; fi
+fi
 mkdir "$TMP/adir"
 check_status 1 quant_output_directory llm-quant -q -t q8_0 -o "$TMP/adir" "$TMP/m.gguf"
 check_status 1 quant_output_empty_name llm-quant -q -t q8_0 -o '' "$TMP/m.gguf"
