@@ -47,8 +47,9 @@
  *     (tokenizer.ggml.pre) and modern-bert models drop the whitespace
  *     before "<mask>" / "[MASK]".
  * add_eos_token is the caller's to honour (LLM_TOKENIZE_EOS appends EOS).
- * Not done: the pre-tokenizers llama.cpp implements by hand (kimi-k2, afmoe, superbpe),
- * and tokenizer models other than "llama" and "gpt2" (bert, t5, rwkv).
+ * Not done: the pre-tokenizers llama.cpp implements by hand (kimi-k2,
+ * afmoe, superbpe), and tokenizer models other than "llama" and "gpt2"
+ * (bert, t5, rwkv).
  */
 #include <stdio.h>
 #include <stdlib.h>
