@@ -179,18 +179,10 @@ int cli_put_safe(FILE *f, const char *s)
  * quotes (cli_put_safe) */
 static void vmsg_tail(const char *fmt, va_list ap, const char *tail)
 {
-	char buf[1024], *p = buf;
-	va_list aq;
-	va_copy(aq, ap);
-	int n = vsnprintf(buf, sizeof buf, fmt, aq);
-	va_end(aq);
-	if (n >= (int)sizeof buf && (p = malloc((size_t)n + 1)))
-		vsnprintf(p, (size_t)n + 1, fmt, ap);
-	else if (!p)
-		p = buf; /* no memory for the rest: the message cut short */
+	char buf[1024], *p = llm_vformat(buf, sizeof buf, fmt, ap);
 	fflush(stdout);
 	fprintf(stderr, "%s: ", cli_name());
-	cli_put_safe(stderr, n < 0 ? fmt : p);
+	cli_put_safe(stderr, p ? p : fmt);
 	fprintf(stderr, "%s\n", tail);
 	if (p != buf)
 		free(p);

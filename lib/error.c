@@ -54,22 +54,31 @@ static void store(const char *s)
 	free(e);
 }
 
+char *llm_vformat(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+	va_list aq;
+	va_copy(aq, ap);
+	int n = vsnprintf(buf, cap, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return NULL;
+	char *p = (size_t)n < cap ? NULL : malloc((size_t)n + 1);
+	if (!p)
+		return buf; /* fits, or no memory: cut at the end */
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	return p;
+}
+
 int llm_err(int code, const char *fmt, ...)
 {
-	char small[sizeof errbuf], *buf = small;
-	va_list ap, aq;
+	char small[sizeof errbuf];
+	va_list ap;
 	va_start(ap, fmt);
-	va_copy(aq, ap);
-	int n = vsnprintf(small, sizeof small, fmt, ap);
+	char *s = llm_vformat(small, sizeof small, fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof small && (buf = malloc((size_t)n + 1)))
-		vsnprintf(buf, (size_t)n + 1, fmt, aq);
-	else
-		buf = small; /* fits, or no memory: cut at the end */
-	va_end(aq);
-	store(n < 0 ? fmt : buf);
-	if (buf != small)
-		free(buf);
+	store(s ? s : fmt);
+	if (s != small)
+		free(s);
 	return code;
 }
 

@@ -8,6 +8,7 @@
 #ifndef LLM_ERROR_H
 #define LLM_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 enum {
@@ -37,5 +38,10 @@ int llm_err_prefix(int code, const char *prefix);
  * Returns the length of the whole, as snprintf does.  Every message
  * llm_err and llm_err_prefix record is escaped so. */
 size_t llm_escape_controls(char *dst, size_t cap, const char *src);
+
+/* fmt expanded with ap: into buf (cap bytes) when it fits, else into
+ * malloc'ed memory (the caller frees what is not buf), or cut short in buf
+ * when there is no memory; NULL when fmt cannot be expanded. */
+char *llm_vformat(char *buf, size_t cap, const char *fmt, va_list ap);
 
 #endif
