@@ -229,23 +229,10 @@ static size_t user_text(const char *s, char *out)
 	return k;
 }
 
-/* dir/name beside path (malloc'ed) */
-static char *beside(const char *path, const char *name)
-{
-	const char *slash = strrchr(path, '/');
-	size_t d = slash ? (size_t)(slash - path) + 1 : 0;
-	char *p = malloc(d + strlen(name) + 1);
-	if (p) {
-		memcpy(p, path, d);
-		strcpy(p + d, name);
-	}
-	return p;
-}
-
 /* An optional JSON file beside path: 0 with *out NULL when absent. */
 static int load_beside(llm_json **out, const char *path, const char *name)
 {
-	char *p = beside(path, name);
+	char *p = llm_path_beside(path, name);
 	if (!p)
 		return llm_err(LLM_ENOMEM, "out of memory");
 	int rc = llm_json_load(out, p);
@@ -470,7 +457,7 @@ static int read_chat_template(llm_meta *tm, const char *path, const llm_json *tc
 	const llm_json *ct = llm_json_get(tc, "chat_template");
 	if (!tc || llm_json_kind(ct) != LLM_JSON_NONE)
 		return set_chat_template(tm, ct);
-	char *p = beside(path, "chat_template.jinja");
+	char *p = llm_path_beside(path, "chat_template.jinja");
 	struct llm_map m;
 	int rc = p ? llm_map_open(&m, p) : llm_err(LLM_ENOMEM, "out of memory");
 	free(p);
@@ -614,7 +601,8 @@ int llm_hf_added_tokens(const char *path, struct llm_str *tok, float *score, int
 			char **store)
 {
 	llm_json *at = NULL, *tc = NULL;
-	char *p_at = beside(path, "added_tokens.json"), *p_tc = beside(path, "tokenizer_config.json");
+	char *p_at = llm_path_beside(path, "added_tokens.json");
+	char *p_tc = llm_path_beside(path, "tokenizer_config.json");
 	size_t bytes = 0;
 	*store = NULL;
 	int rc = p_at && p_tc ? 0 : llm_err(LLM_ENOMEM, "out of memory");

@@ -86,6 +86,27 @@ fail:
 	return -1;
 }
 
+static char *join_n(const char *dir, size_t d, const char *name)
+{
+	size_t b = strlen(name);
+	char *p = malloc(d + 1 + b + 1);
+	if (p) {
+		memcpy(p, dir, d);
+		if (d && dir[d - 1] != '/')
+			p[d++] = '/';
+		memcpy(p + d, name, b + 1);
+	}
+	return p;
+}
+
+char *llm_path_join(const char *dir, const char *name) { return join_n(dir, strlen(dir), name); }
+
+char *llm_path_beside(const char *path, const char *name)
+{
+	const char *slash = strrchr(path, '/');
+	return join_n(path, slash ? (size_t)(slash - path) + 1 : 0, name);
+}
+
 /* ask for huge pages on the 2 MiB pages inside [p, p + bytes) */
 static void advise_huge(void *p, size_t bytes)
 {

@@ -61,6 +61,12 @@ void llm_out_cleanup_signal(void);
 void llm_out_cleanup_also(const char *path);
 void llm_out_cleanup_forget(const char *path);
 
+/* "dir/name" (one slash between them however dir ends), and name in the
+ * directory of the file path ("name" when path has no directory part):
+ * malloc'ed, or NULL when out of memory. */
+char *llm_path_join(const char *dir, const char *name);
+char *llm_path_beside(const char *path, const char *name);
+
 /* Write a whole buffer to a file atomically (convenience for reports). */
 int llm_write_file(const char *path, const void *data, size_t n);
 

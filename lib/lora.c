@@ -13,6 +13,7 @@
 #include "convert.h"
 #include "error.h"
 #include "gguf.h"
+#include "io.h"
 #include "json.h"
 #include "kernels.h"
 #include "lora.h"
@@ -691,14 +692,6 @@ static int peft_replace(llm_lora *a, const struct llm_st_tensor *t, const char *
 	return 0;
 }
 
-static char *path_join(const char *dir, const char *name)
-{
-	char *p = malloc(strlen(dir) + strlen(name) + 2);
-	if (p)
-		sprintf(p, "%s/%s", dir, name);
-	return p;
-}
-
 static int open_peft(llm_lora *a, const char *dir, const llm_meta *base_meta)
 {
 	static const char pre[] = "base_model.model.";
@@ -714,8 +707,8 @@ static int open_peft(llm_lora *a, const char *dir, const llm_meta *base_meta)
 		{ ".lora_embedding_A.default", K_EA }, { ".lora_embedding_B.default", K_EB },
 		{ ".lora_magnitude_vector.default", K_MAG }, { ".lora_magnitude_vector.default.weight", K_MAG },
 	};
-	char *cfgpath = path_join(dir, "adapter_config.json");
-	char *stpath = path_join(dir, "adapter_model.safetensors");
+	char *cfgpath = llm_path_join(dir, "adapter_config.json");
+	char *stpath = llm_path_join(dir, "adapter_model.safetensors");
 	llm_json *j = NULL;
 	llm_safetensors *st = NULL;
 	struct peft_cfg cfg;

@@ -686,20 +686,6 @@ static const struct llm_ckpt_ops hf_ops = { hf_load, hf_direct, hf_free, NULL };
 
 /* ---- open ---- */
 
-/* "dir/name" (malloc'ed) or NULL. */
-static char *path_join(const char *dir, const char *name)
-{
-	size_t a = strlen(dir), b = strlen(name);
-	char *p = malloc(a + b + 2);
-
-	if (p) {
-		memcpy(p, dir, a);
-		p[a] = '/';
-		memcpy(p + a + 1, name, b + 1);
-	}
-	return p;
-}
-
 static int file_exists(const char *path)
 {
 	struct stat st;
@@ -751,7 +737,7 @@ static int hf_resolve(struct hf_open *o)
 			}
 		}
 	}
-	if (!o->dir || !(o->cfg_path = path_join(o->dir, "config.json")))
+	if (!o->dir || !(o->cfg_path = llm_path_join(o->dir, "config.json")))
 		return llm_err(LLM_ENOMEM, "out of memory");
 	if (!llm_path_is_dir(p)) {
 		if (!file_exists(p))
@@ -767,8 +753,8 @@ static int hf_resolve(struct hf_open *o)
 			return llm_err(LLM_ENOMEM, "out of memory");
 	}
 	if (!o->index_path && !o->single_path) {
-		char *ix = path_join(o->dir, "model.safetensors.index.json");
-		char *one = path_join(o->dir, "model.safetensors");
+		char *ix = llm_path_join(o->dir, "model.safetensors.index.json");
+		char *one = llm_path_join(o->dir, "model.safetensors");
 		if (!ix || !one) {
 			free(ix);
 			free(one);
@@ -847,7 +833,7 @@ static int hf_add_shard(struct hf_open *o, const char *file)
 	if (!sh)
 		return llm_err(LLM_ENOMEM, "out of memory");
 	o->im->sh = sh;
-	if (!(p = path_join(o->dir, file)))
+	if (!(p = llm_path_join(o->dir, file)))
 		return llm_err(LLM_ENOMEM, "out of memory");
 	rc = llm_safetensors_open(&sh[o->im->nsh], p);
 	free(p);
@@ -1047,8 +1033,8 @@ out:
 		/* the vocabulary asked for, or the directory's SentencePiece
 		 * model, or else its tokenizer.json (c is complete: on error
 		 * llm_ckpt_open frees it) */
-		char *spm = tokenizer ? NULL : path_join(o.dir, "tokenizer.model");
-		char *tj = tokenizer ? NULL : path_join(o.dir, "tokenizer.json");
+		char *spm = tokenizer ? NULL : llm_path_join(o.dir, "tokenizer.model");
+		char *tj = tokenizer ? NULL : llm_path_join(o.dir, "tokenizer.json");
 		if (tokenizer)
 			rc = llm_ckpt_set_tokenizer(c, tokenizer);
 		else if (!spm || !tj)

@@ -262,6 +262,30 @@ static void test_escape_controls(void)
 	free(name);
 }
 
+/* llm_path_join and llm_path_beside: one slash between the parts */
+static void test_paths(void)
+{
+	static const struct {
+		int beside;
+		const char *a, *b, *want;
+	} c[] = {
+		{ 0, "dir", "x.json", "dir/x.json" }, { 0, "dir/", "x.json", "dir/x.json" },
+		{ 0, "/", "x", "/x" },                 { 0, "", "x", "x" },
+		{ 1, "a/b/model.gguf", "t.json", "a/b/t.json" },
+		{ 1, "model.gguf", "t.json", "t.json" }, { 1, "/m", "t", "/t" },
+		{ 1, "a/", "t", "a/t" },
+	};
+	for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+		char *got = c[i].beside ? llm_path_beside(c[i].a, c[i].b) : llm_path_join(c[i].a, c[i].b);
+		char name[96];
+		snprintf(name, sizeof name, "path %s(\"%s\", \"%s\")", c[i].beside ? "beside" : "join", c[i].a,
+			 c[i].b);
+		CHECK(got && !strcmp(got, c[i].want), name, "got \"%s\", want \"%s\"", got ? got : "(null)",
+		      c[i].want);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -276,6 +300,7 @@ int main(void)
 	test_writer_errors();
 	test_meta_index();
 	test_escape_controls();
+	test_paths();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
