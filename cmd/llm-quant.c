@@ -13,7 +13,7 @@
 #include "split.h"
 
 enum { OPT_PURE = 256, OPT_OUTTYPE, OPT_EMBDTYPE, OPT_TOK, OPT_REPORT, OPT_PROGRESS, OPT_ZSTD, OPT_ZLEVEL,
-       OPT_NOPROV, OPT_SPLIT_SIZE, OPT_SPLIT_TENSORS, OPT_MERGE, OPT_SHARD };
+       OPT_NOPROV, OPT_SPLIT_SIZE, OPT_SPLIT_TENSORS, OPT_MERGE, OPT_SHARD, OPT_VOCAB };
 
 static const struct cli_opt opts[] = {
 	{ "type", 't', "TYPE", "target type of 2-D weights: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 (default f16)", 't' },
@@ -21,6 +21,7 @@ static const struct cli_opt opts[] = {
 	{ "output-tensor-type", 0, "TYPE", "type of output.weight", OPT_OUTTYPE },
 	{ "token-embedding-type", 0, "TYPE", "type of token_embd.weight", OPT_EMBDTYPE },
 	{ "tokenizer", 0, "FILE", "vocabulary (tokenizer.bin, .model, .json or a GGUF) to embed", OPT_TOK },
+	{ "vocab-only", 0, NULL, "write the metadata and vocabulary only, no tensors (for llm-run --tokenize)", OPT_VOCAB },
 	{ "report", 0, "FILE", "write a per-tensor error report (TSV) to FILE (- for stdout)", OPT_REPORT },
 	{ "output", 'o', "FILE", "output GGUF (default: stdout, - as well)", 'o' },
 	{ "threads", 'j', "N", "quantization threads (default: online CPUs)", 'j' },
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
 		case OPT_SPLIT_TENSORS: wo.split_max_tensors = cli_int("--split-max-tensors", arg, 1, 1 << 30); break;
 		case OPT_MERGE: merge = 1; break;
 		case OPT_SHARD: ko.one_shard = 1; break;
+		case OPT_VOCAB: co.vocab_only = 1; break;
 		case OPT_NOPROV: provenance = 0; break;
 		case OPT_PURE: co.pure = 1; break;
 		case OPT_OUTTYPE: co.output_type = parse_type("--output-tensor-type", arg); break;
@@ -134,6 +136,8 @@ int main(int argc, char **argv)
 		cli_usage("expected one INPUT");
 	if (merge && (type_set || report))
 		cli_usage("--merge copies tensors as they are: no --type or --report");
+	if (co.vocab_only && (merge || report || ko.one_shard || wo.split_max_size || wo.split_max_tensors))
+		cli_usage("--vocab-only writes no tensors: no --merge, --report, --shard or --split-*");
 	if ((wo.split_max_size || wo.split_max_tensors) && (!out || strcmp(out, "-") == 0))
 		cli_usage("--split-max-size/--split-max-tensors need -o PREFIX.gguf");
 	cli_check_report(out, report);

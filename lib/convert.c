@@ -242,7 +242,12 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 		rc = llm_err(LLM_EINVAL, "type %s cannot be written", llm_type_name(o->type));
 		goto out;
 	}
-	for (int64_t i = 0; i < nt; i++) {
+	if (o->vocab_only && !llm_meta_get(m, "tokenizer.ggml.model")) {
+		rc = llm_err(LLM_ENOTFOUND, "%s: no vocabulary to write (no tokenizer.ggml.model: a checkpoint without "
+			     "one needs a tokenizer file given)", llm_ckpt_path(c));
+		goto out;
+	}
+	for (int64_t i = 0; i < nt && !o->vocab_only; i++) {
 		src[nv] = i, name[nv++] = llm_ckpt_tensor(c, i)->name;
 		if (i == after)
 			src[nv] = emb, name[nv++] = "output.weight";

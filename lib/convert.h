@@ -46,8 +46,12 @@ struct llm_convert_opts {
 	 * command writes its --report here, so that a report that cannot be
 	 * written leaves no output behind. */
 	int (*finish)(void *ud, const struct llm_convert_report *rep, int64_t n);
+	/* The metadata only, no tensors: a vocabulary file such as llama.cpp's
+	 * ggml-vocab-*.gguf (convert_hf_to_gguf.py --vocab-only), for
+	 * tokenizing.  The input must hold a vocabulary (tokenizer.ggml.*). */
+	int vocab_only;
 };
-#define LLM_CONVERT_OPTS_INIT { LLM_TYPE_F16, 0, -1, -1, 1, NULL, NULL, NULL, NULL, NULL, NULL }
+#define LLM_CONVERT_OPTS_INIT { LLM_TYPE_F16, 0, -1, -1, 1, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
 
 /* Per-tensor record of what was done and the error it cost. */
 struct llm_convert_report {

@@ -319,3 +319,55 @@ PY
 else
 	skip quant_f32_three_forms_identical "../shared/models or numpy absent"
 fi
+
+# --vocab-only: the metadata and vocabulary, no tensors (llama.cpp's
+# ggml-vocab-*.gguf, convert_hf_to_gguf.py --vocab-only): every key of the
+# input kept, the same ids from llm-run --tokenize; a checkpoint without a
+# vocabulary refused with one line and no output; no options that write tensors
+if llm-quant -q --vocab-only -o "$TMP/voc.gguf" "$TMP/m.gguf" 2>"$TMP/err" &&
+	llm-info "$TMP/voc.gguf" >"$TMP/voc.info" 2>>"$TMP/err" &&
+	grep -q '^tensors:  0$' "$TMP/voc.info" &&
+	[ "$(llm-run --tokenize -p 'a b  c' "$TMP/voc.gguf")" = "$(llm-run --tokenize -p 'a b  c' "$TMP/m.gguf")" ]; then
+	ok quant_vocab_only
+else
+	fail quant_vocab_only "$(cat "$TMP/err") $(grep tensors "$TMP/voc.info")"
+fi
+if have_numpy; then
+	if "$PYTHON" - "$TMP/m.gguf" "$TMP/voc.gguf" <<'PY' >"$TMP/py" 2>&1
+import sys
+sys.path.insert(0, "tests")
+import gguf_ref
+a, b = gguf_ref.read(sys.argv[1]), gguf_ref.read(sys.argv[2])
+assert b["tensors"] == [], b["tensors"]
+lost = {k for k, v in a["metadata"].items() if not k.startswith("provenance.") and b["metadata"].get(k) != v}
+assert lost <= {"general.file_type"}, lost
+print("ok")
+PY
+	then ok quant_vocab_only_keys; else fail quant_vocab_only_keys "$(tail -3 "$TMP/py" | tr '\n' ' ')"; fi
+else
+	skip quant_vocab_only_keys "python3 with numpy is absent"
+fi
+if have_models; then
+	llm-quant --vocab-only -o "$TMP/voc2.gguf" "$MODELS/stories260K.bin" 2>"$TMP/err"
+	rc=$?
+	if [ $rc -eq 1 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q 'stories260K.bin: no vocabulary' "$TMP/err" &&
+		[ ! -e "$TMP/voc2.gguf" ]; then
+		ok quant_vocab_only_needs_vocabulary
+	else
+		fail quant_vocab_only_needs_vocabulary "exit $rc: $(cat "$TMP/err")"
+	fi
+	if llm-quant -q --vocab-only --tokenizer "$MODELS/tok512.bin" -o "$TMP/voc2.gguf" "$MODELS/stories260K.bin" &&
+		[ "$(llm-run --tokenize -p 'Once upon a time' "$TMP/voc2.gguf")" = \
+			"$(llm-run --tokenize -p 'Once upon a time' "$MODELS/stories260K.gguf")" ]; then
+		ok quant_vocab_only_from_llama2c
+	else
+		fail quant_vocab_only_from_llama2c "tokens differ"
+	fi
+else
+	skip quant_vocab_only_needs_vocabulary "../shared/models absent"
+	skip quant_vocab_only_from_llama2c "../shared/models absent"
+fi
+for o in --merge "--report $TMP/r.tsv" "--split-max-tensors 2" --shard; do
+	# shellcheck disable=SC2086 # o is an option and its argument
+	check_status 2 "quant_vocab_only_refuses_${o%% *}" llm-quant --vocab-only $o -o "$TMP/voc3.gguf" "$TMP/m.gguf"
+done
