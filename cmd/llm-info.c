@@ -25,8 +25,9 @@ static const struct cli_opt opts[] = {
 static const struct cli_cmd cmd = {
 	"llm-info", "[options] FILE",
 	"Show what a checkpoint (GGUF, .gguf.zst, shards given the first one,\n"
-	"Hugging Face directory, llama2.c .bin) holds: format, metadata, tensor\n"
-	"table (with stored sizes when compressed) and totals. FILE may be - for stdin.",
+	"Hugging Face directory, llama2.c .bin, a tokenizer file alone) holds:\n"
+	"format, metadata, tensor table (with stored sizes when compressed) and\n"
+	"totals. FILE may be - for stdin.",
 	opts,
 };
 

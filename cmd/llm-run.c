@@ -80,7 +80,9 @@ static const struct cli_opt opts[] = {
 static const struct cli_cmd cmd = {
 	"llm-run", "[options] MODEL",
 	"Generate text from a prompt with a llama-family MODEL (GGUF, Hugging Face\n"
-	"directory, llama2.c .bin), or tokenize, score completions, or measure perplexity.",
+	"directory, llama2.c .bin), or tokenize, score completions, or measure perplexity.\n"
+	"For --tokenize, MODEL may also be a tokenizer file alone (.model,\n"
+	"tokenizer.json, tokenizer.bin).",
 	opts,
 };
 

@@ -378,6 +378,14 @@ void llm_ckpt_free(llm_ckpt *c)
 	free(c);
 }
 
+/* A tokenizer file alone: its vocabulary, no tensors (rows unknown, so
+ * the vocabulary is not padded). */
+static int open_vocab(llm_ckpt *c, const char *path)
+{
+	c->fmt = LLM_CKPT_VOCAB;
+	return llm_ckpt_set_tokenizer(c, path);
+}
+
 int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *opts)
 {
 	llm_ckpt *c;
@@ -391,7 +399,10 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 		return llm_err(LLM_ENOMEM, "out of memory");
 	}
 	llm_meta_init(&c->meta);
-	if (llm_path_is_dir(path) || ends_with(path, ".json") || ends_with(path, ".safetensors")) {
+	if (!llm_path_is_dir(path) && ends_with(path, ".json") && !ends_with(path, "config.json") &&
+	    !ends_with(path, ".index.json")) {
+		rc = open_vocab(c, path);
+	} else if (llm_path_is_dir(path) || ends_with(path, ".json") || ends_with(path, ".safetensors")) {
 		rc = llm_ckpt_open_hf(c, path, tok);
 		tok = NULL; /* so does the Hugging Face backend */
 	} else {
@@ -406,6 +417,10 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 			} else if (strcmp(path, "-") == 0) {
 				llm_map_close(&map);
 				rc = llm_err(LLM_EFORMAT, "-: standard input is neither a GGUF nor a compressed GGUF");
+			} else if (ends_with(path, ".model") || llm_spm_sniff(map.data, map.size) ||
+				   llm_llama2c_tok_sniff(map.data, map.size)) {
+				llm_map_close(&map);
+				rc = open_vocab(c, path);
 			} else {
 				llm_map_close(&map);
 				rc = llm_ckpt_open_llama2c(c, path, tok);
@@ -433,6 +448,7 @@ const char *llm_ckpt_format_name(const llm_ckpt *c)
 	case LLM_CKPT_GGUF: return "gguf";
 	case LLM_CKPT_HF: return "safetensors";
 	case LLM_CKPT_LLAMA2C: return "llama2c";
+	case LLM_CKPT_VOCAB: return "vocabulary";
 	}
 	return "?";
 }

@@ -10,6 +10,11 @@
  *     its vocabulary from the directory's tokenizer.model or tokenizer.json
  *   llama2.c checkpoint (.bin; legacy header of 7 int32), with
  *     opts.tokenizer naming a llama2.c tokenizer.bin
+ *   a tokenizer file alone, as a vocabulary-only checkpoint (no tensors,
+ *     the tokenizer.ggml.* keys that opts.tokenizer would give): a
+ *     SentencePiece *.model, a Hugging Face tokenizer.json (a *.json other
+ *     than a config.json or an index), a llama2.c tokenizer.bin (its
+ *     entries running exactly to the end of the file)
  *
  * Every checkpoint shows GGUF's model: metadata (llama.*, tokenizer.ggml.*,
  * general.*) and tensors with GGUF names, ne order and types.  HF tensors
@@ -30,6 +35,7 @@ enum llm_ckpt_format {
 	LLM_CKPT_GGUF = 1,
 	LLM_CKPT_HF = 2,      /* safetensors directory */
 	LLM_CKPT_LLAMA2C = 3,
+	LLM_CKPT_VOCAB = 4,   /* a tokenizer file alone: no tensors */
 };
 
 struct llm_ckpt_opts {
@@ -53,7 +59,7 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 void llm_ckpt_free(llm_ckpt *c);
 
 enum llm_ckpt_format llm_ckpt_format(const llm_ckpt *c);
-const char *llm_ckpt_format_name(const llm_ckpt *c); /* "gguf", "safetensors", "llama2c" */
+const char *llm_ckpt_format_name(const llm_ckpt *c); /* "gguf", "safetensors", "llama2c", "vocabulary" */
 const char *llm_ckpt_path(const llm_ckpt *c);
 /* GGUF version for GGUF input (0 otherwise). */
 uint32_t llm_ckpt_version(const llm_ckpt *c);

@@ -93,7 +93,7 @@ static int l2c_check(const char *path, const struct l2c_hdr *h, uint64_t fsize)
 		why = "the head size is odd";
 	if (why)
 		return llm_err(LLM_EFORMAT,
-			       "%s: unrecognised format: no GGUF magic, and not a llama2.c checkpoint (%s: "
+			       "%s: unrecognised format: no GGUF magic, not a tokenizer file, and not a llama2.c checkpoint (%s: "
 			       "dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, vocab_size %d, seq_len %d)",
 			       path, why, h->dim, h->hidden_dim, h->n_layers, h->n_heads, h->n_kv_heads, h->vocab_size,
 			       h->seq_len);
@@ -380,6 +380,24 @@ static void drop_tokenizer_keys(llm_meta *m)
 	for (int64_t i = m->n - 1; i >= 0; i--)
 		if (strncmp(m->kv[i].key, "tokenizer.", 10) == 0)
 			llm_meta_remove(m, m->kv[i].key);
+}
+
+int llm_llama2c_tok_sniff(const uint8_t *d, uint64_t size)
+{
+	int32_t maxlen, len;
+	uint64_t off = 4, n = 0;
+	if (size < 4)
+		return 0;
+	memcpy(&maxlen, d, 4);
+	if (maxlen <= 0 || maxlen > 65536)
+		return 0;
+	while (size - off >= 8) {
+		memcpy(&len, d + off + 4, 4);
+		if (len < 0 || len > maxlen || (uint64_t)len > size - off - 8)
+			return 0;
+		off += 8 + (uint64_t)len, n++;
+	}
+	return off == size && n > 0;
 }
 
 int llm_llama2c_tokenizer(llm_meta *m, const char *path)

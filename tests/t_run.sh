@@ -44,20 +44,21 @@ one_line() {
 	fi
 }
 
-# vectors NAME GGUF N [TOKENIZER]: llm-run --tokenize --no-bos on the first N
-# (0: all) strings of GGUF's llama.cpp vector files (GGUF.inp, GGUF.out),
-# with the vocabulary of TOKENIZER when given
+# vectors NAME GGUF N [TOKENIZER [MODEL]]: llm-run --tokenize --no-bos on the
+# first N (0: all) strings of GGUF's llama.cpp vector files (GGUF.inp,
+# GGUF.out), with the vocabulary of TOKENIZER when given (not empty), run on
+# MODEL instead of GGUF when given
 vectors() {
-	"$PYTHON" - "$2" "$3" "${4:-}" >"$TMP/vec.txt" 2>&1 <<'EOF'
+	"$PYTHON" - "$2" "$3" "${4:-}" "${5:-$2}" >"$TMP/vec.txt" 2>&1 <<'EOF'
 import subprocess, sys
-path, n, tok = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+path, n, tok, model = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 inp = open(path + ".inp", encoding="utf-8").read().split("\n__ggml_vocab_test__\n")[:-1]
 out = open(path + ".out", encoding="utf-8").read().split("\n")
 pairs = list(zip(inp, out))[:n or None]
 extra = ["--tokenizer", tok] if tok else []
 bad = 0
 for i, (text, want) in enumerate(pairs):
-    got = subprocess.run(["llm-run", "--tokenize", "--no-bos"] + extra + ["-p", text, path],
+    got = subprocess.run(["llm-run", "--tokenize", "--no-bos"] + extra + ["-p", text, model],
                          capture_output=True, text=True)
     if got.returncode != 0 or got.stdout.split() != want.split():
         bad += 1
@@ -137,6 +138,8 @@ else
 	# llama.cpp's vectors with the vocabulary from the .model instead of
 	# the GGUF's (the GGUF stays the MODEL: --tokenizer replaces its keys)
 	vectors spm_model_vectors "$S" 0 "$TMP/spm.model"
+	# the .model alone as MODEL: a vocabulary-only checkpoint
+	vectors spm_model_alone_vectors "$S" 0 "" "$TMP/spm.model"
 	# add_dummy_prefix false: "Hello" is no longer "▁Hello"; " Hello" is
 	"$PYTHON" tests/mk_spm.py "$S" "$TMP/nopre.model" prefix=0
 	expect spm_no_dummy_prefix "$(llm-run --tokenize --tokenizer "$TMP/nopre.model" -p ' Hello' "$S")" \
@@ -186,6 +189,7 @@ else
 		S="$VOCAB/ggml-vocab-$name.gguf"
 		"$PYTHON" tests/tokdiff/hf_json.py "$S" "$name" >"$TMP/$name.json"
 		vectors "hf_json_vectors_$name" "$S" 0 "$TMP/$name.json"
+		vectors "hf_json_alone_vectors_$name" "$S" 0 "" "$TMP/$name.json"
 	done
 	# the pre-tokenizer is recognised from its description
 	G2="$VOCAB/ggml-vocab-gpt-2.gguf"
@@ -285,6 +289,30 @@ expect tokenize_stdin "$(echo "Once upon a time" | llm-run --tokenize "$G")" "$t
 printf 'Once upon a time\n' >"$TMP/p.txt"
 expect tokenize_file "$(llm-run --tokenize -f "$TMP/p.txt" "$G")" "$t_gguf"
 expect tokenize_no_bos "$(llm-run --tokenize --no-bos -p "Once upon a time" "$G")" "${t_gguf#* }"
+# a tokenizer file alone is a vocabulary-only checkpoint: tokenize with it,
+# read it with llm-info, write its GGUF; running it is refused in one line
+expect tokenize_tokenizer_bin_alone "$(llm-run --tokenize -p "Once upon a time" "$TB")" "$t_gguf"
+llm-info "$TB" >"$TMP/tb.info" 2>&1
+if grep -q '^format:   vocabulary$' "$TMP/tb.info" && grep -q '^tensors:  0$' "$TMP/tb.info" &&
+	grep -q 'tokenizer.ggml.tokens  *\[str x 512\]' "$TMP/tb.info"; then
+	ok info_tokenizer_bin_alone
+else
+	fail info_tokenizer_bin_alone "$(head -c 300 "$TMP/tb.info")"
+fi
+if llm-quant -q --vocab-only -o "$TMP/tb.gguf" "$TB" &&
+	[ "$(llm-run --tokenize -p "Once upon a time" "$TMP/tb.gguf")" = "$t_gguf" ]; then
+	ok quant_vocab_only_tokenizer_bin
+else
+	fail quant_vocab_only_tokenizer_bin "ids differ"
+fi
+one_line run_tokenizer_alone 1 "tok512.bin: no tensors" llm-run -p hi -n 4 "$TB"
+head -c 1000 "$TB" >"$TMP/cut_tok.bin"
+one_line tokenizer_bin_cut_alone 1 "cut_tok.bin: unrecognised format: no GGUF magic, not a tokenizer file" \
+	llm-run --tokenize -p hi "$TMP/cut_tok.bin"
+printf 'not a model at all\n' >"$TMP/junk2.model"
+one_line spm_junk_alone 1 "junk2.model: not a SentencePiece model" llm-run --tokenize -p hi "$TMP/junk2.model"
+printf '{"model": {"type": "BPE", ' >"$TMP/cut_tok.json"
+one_line hf_json_cut_alone 1 "cut_tok.json: bad JSON" llm-run --tokenize -p hi "$TMP/cut_tok.json"
 if have_numpy; then
 	# the ids spell the text in the GGUF's own vocabulary, after its BOS id
 	spelled=$("$PYTHON" -c '
