@@ -272,6 +272,8 @@ cfgvar bad_rank_regex pattern 'c["rank_pattern"] = {"q_proj[": 2}'
 bad bad_peft_rank_pattern_regex 1 llm-lora-merge "$HFB" "$TMP/peft_bad_rank_regex" -o "$O"
 if have_vocab; then # no tensor in common: one line, not a notice per tensor
 	bad bad_svd_no_common_tensor 1 llm-svd-delta -r 4 "$B" "$VOCAB/ggml-vocab-llama-spm.gguf" -o "$O"
+	bad bad_svd_vocabulary_base 1 llm-svd-delta -r 4 "$VOCAB/ggml-vocab-llama-spm.gguf" "$B" -o "$O"
+	said bad_svd_vocabulary_base_says "ggml-vocab-llama-spm.gguf: no tensors (a vocabulary-only file)"
 fi
 "$PYTHON" - "$B" "$TMP/bigger.gguf" <<'PY'
 # TUNED with one tensor of another shape: rewrite blk.0.attn_q.weight's ne as [32, 128]
