@@ -604,13 +604,11 @@ int main(int argc, char **argv)
 	}
 
 	/* the model */
-	if (llm_ckpt_n_tensors(r.ck) == 0)
-		cli_die("%s: no tensors (a vocabulary-only file): cannot run a model", r.path);
-	if (add_eos)
-		cli_warn("%s: the vocabulary asks for EOS after the text (add_eos_token); it is not added to what the model reads",
-			 r.path);
 	if (llm_model_load(&r.m, r.ck, &mo))
 		cli_die_lib();
+	if (add_eos) /* after the load, whose error stays the one line */
+		cli_warn("%s: the vocabulary asks for EOS after the text (add_eos_token); it is not added to what the model reads",
+			 r.path);
 	if (n_lora) {
 		if (llm_lora_set_new(&lset))
 			cli_die_lib();

@@ -577,6 +577,9 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 int llm_model_load(llm_model **out, llm_ckpt *c, const struct llm_model_opts *o)
 {
 	*out = NULL;
+	if (llm_ckpt_n_tensors(c) == 0)
+		return llm_err(LLM_EINVAL, "%s: no tensors (a vocabulary-only file): cannot run a model",
+			       llm_ckpt_path(c));
 	llm_model *m = calloc(1, sizeof *m);
 	if (!m)
 		return llm_err(LLM_ENOMEM, "model: out of memory");

@@ -214,6 +214,8 @@ json.dump(j, open(sys.argv[2], "w"))' "$TMP/gpt-2.json" "$TMP/tmpl.json"
 	# when BOS is added as well
 	printf '{"eos_token": "<|endoftext|>", "add_bos_token": true, "add_eos_token": true}\n' >"$TMP/cfg/tokenizer_config.json"
 	expect hf_json_add_eos "$(llm-run --tokenize --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1) / $(llm-run --tokenize --no-bos --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1)" "50256 5303 50256 / 5303"
+	# run alone (no tensors): the error is the one line, without the EOS notice
+	one_line hf_json_add_eos_alone_run 1 "tokenizer.json: no tensors" llm-run -p hi "$TMP/cfg/tokenizer.json"
 	printf '{"add_bos_token": false, "add_eos_token": true}\n' >"$TMP/cfg/tokenizer_config.json"
 	expect hf_json_add_eos_without_bos "$(llm-run --tokenize --tokenizer "$TMP/cfg/tokenizer.json" -p hi "$G2" 2>&1)" "5303"
 	# the chat template as the converter takes it: tokenizer_config.json's
