@@ -93,8 +93,9 @@ static int l2c_check(const char *path, const struct l2c_hdr *h, uint64_t fsize)
 		why = "the head size is odd";
 	if (why)
 		return llm_err(LLM_EFORMAT,
-			       "%s: unrecognised format: no GGUF magic, not a tokenizer file, and not a llama2.c checkpoint (%s: "
-			       "dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, vocab_size %d, seq_len %d)",
+			       "%s: unrecognised format: no GGUF magic, not a tokenizer file, and not a llama2.c "
+			       "checkpoint (%s: dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, "
+			       "vocab_size %d, seq_len %d)",
 			       path, why, h->dim, h->hidden_dim, h->n_layers, h->n_heads, h->n_kv_heads, h->vocab_size,
 			       h->seq_len);
 	dim = (uint64_t)h->dim, hid = (uint64_t)h->hidden_dim, L = (uint64_t)h->n_layers;
