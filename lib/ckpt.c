@@ -399,12 +399,12 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 		return llm_err(LLM_ENOMEM, "out of memory");
 	}
 	llm_meta_init(&c->meta);
-	if (!llm_path_is_dir(path) && ends_with(path, ".json") && !ends_with(path, "config.json") &&
-	    !ends_with(path, ".index.json")) {
-		rc = open_vocab(c, path);
-	} else if (llm_path_is_dir(path) || ends_with(path, ".json") || ends_with(path, ".safetensors")) {
+	if (llm_path_is_dir(path) || ends_with(path, ".safetensors") || ends_with(path, "config.json") ||
+	    ends_with(path, ".index.json")) {
 		rc = llm_ckpt_open_hf(c, path, tok);
 		tok = NULL; /* so does the Hugging Face backend */
+	} else if (ends_with(path, ".json")) { /* any other: a tokenizer.json */
+		rc = open_vocab(c, path);
 	} else {
 		struct llm_map map;
 		rc = llm_map_open(&map, path);
