@@ -277,6 +277,7 @@ static void add_provenance(json_t *row)
 	json_object_set_new(row, "argv", args);
 	json_object_set_new(row, "cpu_model", json_string(cpu.model));
 	json_object_set_new(row, "cpu_simd", json_string(cpu.simd));
+	json_object_set_new(row, "isa", json_string(llm_isa_name(llm_isa_best()))); /* after LLM_ISA */
 	json_object_set_new(row, "n_cpus", json_integer(cpu.n_cpus));
 	json_object_set_new(row, "blas_core", json_string(llm_blas_core())); /* OpenBLAS's kernel set */
 	json_object_set_new(row, "git_commit", commit[0] ? json_string(commit) : json_null());

@@ -7,6 +7,7 @@
 #include "fpack.h"
 #include "gemm.h"
 #include "io.h"
+#include "kernels.h"
 #include "parts.h"
 #include "types.h"
 
@@ -35,10 +36,7 @@ int llm_fpack_available(int type)
 #ifdef FP_X86
 	if (type != LLM_TYPE_F16 && type != LLM_TYPE_BF16)
 		return 0;
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c") &&
-	       __builtin_cpu_supports("fma");
+	return llm_isa_best() == LLM_ISA_AVX512;
 #else
 	(void)type;
 	return 0;

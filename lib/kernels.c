@@ -22,6 +22,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "error.h"
 #include "gemm.h"
@@ -612,7 +613,8 @@ AVX512 static void axpy_avx512(float *y, float a, const float *x, int64_t n)
 
 /* ============================================================= dispatch */
 
-int llm_isa_best(void)
+/* What the CPU runs, before LLM_ISA. */
+static int isa_cpu(void)
 {
 #ifdef HAVE_X86
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -624,6 +626,23 @@ int llm_isa_best(void)
 		return LLM_ISA_AVX2;
 #endif
 	return LLM_ISA_SCALAR;
+}
+
+int llm_isa_best(void)
+{
+	/* read once; every thread computes the same value, so a race only
+	 * repeats the work */
+	static _Atomic int best = -1;
+	int b = best;
+	if (b < 0) {
+		const char *e = getenv("LLM_ISA");
+		b = isa_cpu();
+		for (int i = 0; e && i < b; i++) /* a cap: never above what the CPU runs */
+			if (strcasecmp(e, llm_isa_name(i)) == 0)
+				b = i;
+		best = b;
+	}
+	return b;
 }
 
 const char *llm_isa_name(int isa)

@@ -37,7 +37,12 @@ enum llm_isa {
 	LLM_ISA_AVX512 = 2, /* AVX-512 F + BW + VL (+ AVX2 set) */
 	LLM_ISA_COUNT = 3,
 };
-/* The best set this CPU runs (checked once with __builtin_cpu_supports). */
+/* The best set this CPU runs (__builtin_cpu_supports), at most the one
+ * the environment variable LLM_ISA names ("scalar", "avx2" or "avx512",
+ * any case; another value is ignored): what every SIMD path of the library
+ * (these kernels, gemm.h, qpack.h, fpack.h, the quantizers of types.h)
+ * asks before choosing, so that a machine with AVX-512 runs, and tests,
+ * what one without it would. */
 int llm_isa_best(void);
 const char *llm_isa_name(int isa); /* "scalar", "avx2", "avx512" */
 

@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "io.h"
+#include "kernels.h"
 #include "parts.h"
 #include "qpack.h"
 #include "types.h"
@@ -122,8 +123,7 @@ int llm_qpack_available(int type)
 	    type != LLM_TYPE_Q5_1 && type != LLM_TYPE_Q3_K && type != LLM_TYPE_Q2_K)
 		return 0;
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+	return llm_isa_best() == LLM_ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
 #else
 	(void)type;
 	return 0;

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kernels.h"
 #include "types.h"
 #include "types_impl.h"
 
@@ -581,15 +582,7 @@ int llm_type_random_blocks(int type, void *dst, int64_t n, uint64_t *seed)
 
 int llm_types_simd(void)
 {
-#if defined(__x86_64__) && defined(__clang__)
-	/* clang's builtin may not know "f16c"; every AVX2 CPU has F16C */
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#elif defined(__x86_64__) && defined(__GNUC__)
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	       __builtin_cpu_supports("f16c");
-#else
-	return 0;
-#endif
+	return llm_isa_best() >= LLM_ISA_AVX2;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -1,5 +1,6 @@
 # tests/lib.sh - helpers for shell tests (sourced; run from the repo root).
 #   ok NAME | fail NAME WHY | skip NAME WHY
+#   expect NAME GOT WANTED       passes when the two strings are equal
 #   check NAME CMD...            passes when CMD exits 0
 #   check_status N NAME CMD...   passes when CMD exits with status N
 #   need_models / need_vocab / need_numpy   skip-and-return helpers
@@ -13,6 +14,9 @@ export PATH="$BIN:$PATH"
 ok() { echo "ok $1"; }
 fail() { echo "not ok $1: $2"; }
 skip() { echo "skip $1: $2"; }
+expect() {
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "got '$2', wanted '$3'"; fi
+}
 check() {
 	_n=$1; shift
 	if "$@" >"$TMP/.out" 2>"$TMP/.err"; then ok "$_n"; else fail "$_n" "exit $? from: $* ($(head -c 300 "$TMP/.err" | tr '\n' ' '))"; fi

@@ -204,7 +204,7 @@ for k in ("bandwidth", "sgemm", "quantize", "dequantize"):
 for r in rows:
     for f in ("kernel", "param", "n_threads", "metric", "value", "unit", "mean", "stddev",
               "samples", "tool_version", "build_commit", "cpu_model", "cpu_simd",
-              "git_commit", "git_dirty"):
+              "isa", "git_commit", "git_dirty"):
         assert f in r, f"{r['kernel']}: no {f}"
     assert isinstance(r["value"], (int, float)) and r["value"] > 0, r
 bw = [r["param"].split()[0] for r in rows if r["kernel"] == "bandwidth"]
@@ -252,6 +252,17 @@ if "$PY" -c '
 import json, sys
 n = sum(1 for l in open(sys.argv[1]) if json.loads(l)["bench"] == "kernel")
 assert n == 2 * 2 + 14, n  # sgemm: blas and own at 2 sizes; quant: 7 types x 2' "$TMP/k.jsonl" 2>"$TMP/py.out"; then ok kernel_jsonl; else fail kernel_jsonl "$(tail -n 1 "$TMP/py.out")"; fi
+# LLM_ISA caps the instruction set the rows say they used (each row's isa)
+isa_of() { LLM_ISA=$1 llm-bench --only quant --mem-size 64K -r 1 -t 1 -o jsonl 2>/dev/null |
+	"$PY" -c 'import json, sys; print(" ".join(sorted({json.loads(l)["isa"] for l in sys.stdin})))'; }
+best=$(isa_of "")
+expect isa_scalar "$(isa_of scalar)" scalar
+expect isa_unknown_is_ignored "$(isa_of sse9)" "$best"
+expect isa_any_case "$(isa_of SCALAR)" scalar
+case $best in
+avx512) expect isa_avx2 "$(isa_of avx2)" avx2 ;;
+*) skip isa_avx2 "this CPU's best is $best" ;;
+esac
 llm-bench --only bandwidth $K >"$TMP/k.md" 2>"$TMP/err"
 [ "$(head -n 1 "$TMP/k.md")" = "| kernel | param | threads | metric | value | unit |" ] && ok kernel_md_header || fail kernel_md_header "$(head -n 1 "$TMP/k.md")"
 

@@ -9,10 +9,6 @@ col() {
 	awk -F '\t' -v v="$2" -v c="$3" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
 		$1 == v { print $h[c] }' "$1"
 }
-# expect NAME GOT WANT
-expect() {
-	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "got '$2', wanted '$3'"; fi
-}
 
 # ---- the acceptance figures ----
 llm-kvstat --preset llama2-70b --ctx 131072 --kv-type f16 >"$TMP/70b.tsv"

@@ -6,10 +6,6 @@
 # input (exit status and one-line messages).
 . tests/lib.sh
 
-# expect NAME GOT WANT
-expect() {
-	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "got '$2', wanted '$3'"; fi
-}
 # close NAME A B TOL: |A - B| <= TOL
 close() {
 	if awk -v a="$2" -v b="$3" -v t="$4" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= t) }'; then

@@ -97,7 +97,7 @@ out:
 int main(void)
 {
 	if (!llm_fpack_available(LLM_TYPE_F16)) {
-		SKIP("fpack", "this CPU lacks AVX-512: F16/BF16 weights are read as stored");
+		SKIP("fpack", "this CPU (or LLM_ISA) lacks AVX-512: F16/BF16 weights are read as stored");
 		return 0;
 	}
 	CHECK(!llm_fpack_available(LLM_TYPE_F32) && !llm_fpack_available(LLM_TYPE_Q8_0),

@@ -288,7 +288,7 @@ int main(void)
 		if (isa > llm_isa_best()) {
 			char name[64];
 			snprintf(name, sizeof name, "gemm_%s", llm_isa_name(isa));
-			SKIP(name, "this CPU lacks the instruction set");
+			SKIP(name, "this CPU (or LLM_ISA) lacks the instruction set");
 			continue;
 		}
 		for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)

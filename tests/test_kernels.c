@@ -109,7 +109,7 @@ static void test_dots(void)
 		}
 		for (int isa = llm_isa_best() + 1; isa < LLM_ISA_COUNT; isa++) {
 			snprintf(name, sizeof name, "dot_%s_%s", llm_type_name(t), llm_isa_name(isa));
-			SKIP(name, "this CPU lacks the instruction set");
+			SKIP(name, "this CPU (or LLM_ISA) lacks the instruction set");
 		}
 	}
 }

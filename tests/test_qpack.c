@@ -134,7 +134,7 @@ out:
 int main(void)
 {
 	if (!llm_qpack_available(LLM_TYPE_Q8_0)) {
-		SKIP("qpack", "this CPU lacks AVX-512 VNNI: the float kernels are used");
+		SKIP("qpack", "this CPU (or LLM_ISA) lacks AVX-512 VNNI: the float kernels are used");
 		return 0;
 	}
 	CHECK(!llm_qpack_available(LLM_TYPE_F16) && !llm_qpack_available(LLM_TYPE_BF16) &&
