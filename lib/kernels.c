@@ -847,13 +847,17 @@ static void matmul_rows(void *arg, int64_t r0, int64_t r1, int tid)
 			    j->n, j->m, r1 - r0, j->n);
 		return;
 	}
-	if (j->type == LLM_TYPE_F32) {
-		matmul_f32(j, (const float *)j->w + r0 * j->n, r0, r1 - r0);
-		return;
-	}
-	float *panel = j->scratch + (size_t)tid * LLM_MATMUL_PANEL * (size_t)j->n;
+	/* Panels of LLM_MATMUL_PANEL rows from a multiple of it (matmul_run
+	 * starts the chunks there), so that each output comes from the same
+	 * call whatever the number of threads: OpenBLAS's sums depend on the
+	 * call's shape (chunks as sgemm calls changed the logits with -t). */
+	float *panel = j->scratch ? j->scratch + (size_t)tid * LLM_MATMUL_PANEL * (size_t)j->n : NULL;
 	for (int64_t r = r0; r < r1; r += LLM_MATMUL_PANEL) {
 		int64_t nr = r1 - r < LLM_MATMUL_PANEL ? r1 - r : LLM_MATMUL_PANEL;
+		if (j->type == LLM_TYPE_F32) {
+			matmul_f32(j, (const float *)j->w + r * j->n, r, nr);
+			continue;
+		}
 		for (int64_t i = 0; i < nr; i++)
 			j->to_float(j->w + (size_t)(r + i) * j->row_bytes, panel + i * j->n, j->n);
 		matmul_f32(j, panel, r, nr);
@@ -895,10 +899,13 @@ static int matmul_run(float *y, const void *w, int type, const float *x, int64_t
 		if (bt != 1)
 			llm_blas_set_threads(1);
 	}
-	/* at least 48 rows a worker; boundaries at multiples of 16 split
-	 * d = 2048 evenly (48 would give 1056 + 992), at the cost of one
-	 * partial tile of 6 rows per worker */
-	llm_threadpool_run(tp, d, 48, 16, rowwise ? matmul_rowwise_rows : matmul_rows, &j);
+	/* gemm.c on rows in place: at least 48 rows a worker; boundaries at
+	 * multiples of 16 split d = 2048 evenly (48 would give 1056 + 992), at
+	 * the cost of one partial tile of 6 rows per worker.  Panels: chunks
+	 * of whole panels (matmul_rows). */
+	int panels = !rowwise && !(j.own && gemm_type(type));
+	llm_threadpool_run(tp, d, panels ? LLM_MATMUL_PANEL : 48, panels ? LLM_MATMUL_PANEL : 16,
+			   rowwise ? matmul_rowwise_rows : matmul_rows, &j);
 	if (!rowwise && !j.own && bt != 1)
 		llm_blas_set_threads(bt);
 	free(j.scratch);

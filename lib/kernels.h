@@ -86,7 +86,8 @@ void llm_matvec_ref(float *y, const void *w, int type, const float *x, int64_t n
  * rows, 8 for block types, are m mat-vecs).  F32/F16/BF16 weights go to
  * llm_gemm_nt (gemm.h) in place; other types are decoded LLM_MATMUL_PANEL
  * rows at a time per worker and multiplied the same way (OpenBLAS sgemm
- * instead where llm_gemm_preferred() is 0).
+ * instead where llm_gemm_preferred() is 0, F32 panels too, so that the
+ * results do not depend on the number of threads).
  * Returns 0 or LLM_ENOMEM (scratch: one panel per worker). */
 #define LLM_MATMUL_PANEL 64
 int llm_matmul(float *y, const void *w, int type, const float *x, int64_t n, int64_t d,

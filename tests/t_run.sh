@@ -632,17 +632,21 @@ fi
 # ---- thread counts: a model large enough for the pool to split its
 # mat-vecs (output jobs, which a waiting caller may take over from a
 # worker) gives byte-identical --logprobs on 1, 2 and 6 threads (6: more
-# threads than this machine's CPUs, workers preempted mid-job) ----
+# threads than this machine's CPUs, workers preempted mid-job); also with
+# the plain C kernels and OpenBLAS's sgemm for the prompt (LLM_ISA=scalar,
+# a CPU without AVX2) ----
 if "${TESTDIR:-build/tests}/tool_mkmodel" "$TMP/mid.gguf" 512 4 8 2 1408 2048 256 5 >/dev/null 2>&1; then
-	for q in q4_0 f16; do
-		llm-quant -q -t "$q" -o "$TMP/mid_$q.gguf" "$TMP/mid.gguf"
+	for q in q4_0 f16 q4_0:scalar f32:scalar; do
+		isa=${q#*:} q=${q%:*}
+		[ "$isa" = "$q" ] && isa=
+		[ -f "$TMP/mid_$q.gguf" ] || llm-quant -q -t "$q" -o "$TMP/mid_$q.gguf" "$TMP/mid.gguf"
 		for t in 1 2 6; do
-			llm-run -q --temp 0 -n 32 --logprobs -t "$t" -p "Once upon a time" "$TMP/mid_$q.gguf" >"$TMP/mid_$t.tsv"
+			LLM_ISA=$isa llm-run -q --temp 0 -n 32 --logprobs -t "$t" -p "Once upon a time" "$TMP/mid_$q.gguf" >"$TMP/mid_$t.tsv"
 		done
 		if [ -s "$TMP/mid_1.tsv" ] && cmp -s "$TMP/mid_1.tsv" "$TMP/mid_2.tsv" && cmp -s "$TMP/mid_1.tsv" "$TMP/mid_6.tsv"; then
-			ok "threads_same_logprobs_$q"
+			ok "threads_same_logprobs_$q${isa:+_$isa}"
 		else
-			fail "threads_same_logprobs_$q" "$(diff "$TMP/mid_1.tsv" "$TMP/mid_6.tsv" | head -3)"
+			fail "threads_same_logprobs_$q${isa:+_$isa}" "$(diff "$TMP/mid_1.tsv" "$TMP/mid_6.tsv" | head -3)"
 		fi
 	done
 	rm -f "$TMP"/mid*.gguf
