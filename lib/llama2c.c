@@ -286,6 +286,23 @@ static char *spm_escape(const char *s, uint32_t len, uint64_t *outlen)
 	return o;
 }
 
+/* The llama2.c tokenizer entry at *off (an F32 score, an int32 length,
+ * that many bytes): 0 with *off moved past it; 1 when fewer than 8 bytes
+ * are left; 2 when its length is negative or runs past the end (*len set). */
+static int l2c_entry(const uint8_t *d, uint64_t size, uint64_t *off, float *score,
+		     const char **text, int32_t *len)
+{
+	if (size - *off < 8)
+		return 1;
+	memcpy(score, d + *off, 4);
+	memcpy(len, d + *off + 4, 4);
+	if (*len < 0 || (uint64_t)*len > size - *off - 8)
+		return 2;
+	*text = (const char *)d + *off + 8;
+	*off += 8 + (uint64_t)*len;
+	return 0;
+}
+
 static int l2c_tok_parse(llm_meta *tm, const char *path, const uint8_t *d, uint64_t size)
 {
 	struct llm_str *tok = NULL;
@@ -305,15 +322,13 @@ static int l2c_tok_parse(llm_meta *tm, const char *path, const uint8_t *d, uint6
 		const char *text;
 		uint32_t tlen;
 
-		if (size - off < 8) {
+		int e = l2c_entry(d, size, &off, &sc, &text, &len);
+		if (e == 1) {
 			rc = llm_err(LLM_EFORMAT, "%s: truncated at token %llu (byte %llu)", path,
 				     (unsigned long long)n, (unsigned long long)off);
 			break;
 		}
-		memcpy(&sc, d + off, 4);
-		memcpy(&len, d + off + 4, 4);
-		off += 8;
-		if (len < 0 || (uint64_t)len > size - off) {
+		if (e == 2) {
 			rc = llm_err(LLM_EFORMAT, "%s: token %llu: length %d runs past the end of the file", path,
 				     (unsigned long long)n, len);
 			break;
@@ -332,9 +347,7 @@ static int l2c_tok_parse(llm_meta *tm, const char *path, const uint8_t *d, uint6
 			}
 			cap = nc;
 		}
-		text = (const char *)d + off;
 		tlen = (uint32_t)len;
-		off += (uint64_t)len;
 		/* As llama.cpp's convert-llama2c-to-ggml: ids 0, 1, 2 are
 		 * <unk>, <s>, </s> whatever the file says. */
 		type[n] = 1; /* normal */
@@ -387,18 +400,17 @@ int llm_llama2c_tok_sniff(const uint8_t *d, uint64_t size)
 {
 	int32_t maxlen, len;
 	uint64_t off = 4, n = 0;
+	float sc;
+	const char *text;
 	if (size < 4)
 		return 0;
 	memcpy(&maxlen, d, 4);
 	if (maxlen <= 0 || maxlen > 65536)
 		return 0;
-	while (size - off >= 8) {
-		memcpy(&len, d + off + 4, 4);
-		if (len < 0 || len > maxlen || (uint64_t)len > size - off - 8)
+	for (; off < size; n++)
+		if (l2c_entry(d, size, &off, &sc, &text, &len) || len > maxlen)
 			return 0;
-		off += 8 + (uint64_t)len, n++;
-	}
-	return off == size && n > 0;
+	return n > 0;
 }
 
 int llm_llama2c_tokenizer(llm_meta *m, const char *path)

@@ -474,7 +474,7 @@ static void fill_adversarial(float *x, int64_t n)
 static void test_fast_vs_ref(void)
 {
 	if (!llm_types_simd()) {
-		SKIP("simd_vs_scalar", "no AVX2/FMA/F16C on this CPU: only the scalar path runs");
+		SKIP("simd_vs_scalar", "no AVX2/FMA/F16C on this CPU (or LLM_ISA): only the scalar path runs");
 		return;
 	}
 	static const int types[] = { LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_0 };
