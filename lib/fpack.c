@@ -76,7 +76,7 @@ static void pack_panels(void *arg, int64_t p0, int64_t p1, int tid)
 int llm_fpack_new(llm_fpack **out, const void *const *w, const int64_t *rows, int n_parts,
 		  int type, int64_t n, llm_threadpool *tp)
 {
-	struct pack_job j = { NULL };
+	struct pack_job j = { 0 };
 	*out = NULL;
 	int rc = llm_parts_init(&j.src, w, rows, n_parts, (size_t)(n > 0 ? n : 0) * 2, "fpack");
 	if (rc)

@@ -347,13 +347,6 @@ AVX2 static float dot_q5_1_avx2(const void *row, const float *x, int64_t n)
 
 /* ---- AVX-512: 16 lanes, masked tails, same block expansion ---- */
 
-AVX512 static inline __m512 dot32_avx512(__m256i q, const float *x)
-{
-	__m512 a = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
-	__m512 b = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
-	return _mm512_fmadd_ps(b, _mm512_loadu_ps(x + 16), _mm512_mul_ps(a, _mm512_loadu_ps(x)));
-}
-
 AVX512 static inline __m512 sum32_avx512(const float *x)
 {
 	return _mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16));
@@ -617,12 +610,16 @@ AVX512 static void axpy_avx512(float *y, float a, const float *x, int64_t n)
 static int isa_cpu(void)
 {
 #ifdef HAVE_X86
+#ifdef __clang__
+	const int f16c = 1; /* clang's builtin may not know "f16c"; every AVX2 CPU has F16C */
+#else
+	const int f16c = __builtin_cpu_supports("f16c");
+#endif
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
-	    __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+	    __builtin_cpu_supports("fma") && f16c)
 		return LLM_ISA_AVX512;
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	    __builtin_cpu_supports("f16c"))
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c)
 		return LLM_ISA_AVX2;
 #endif
 	return LLM_ISA_SCALAR;

@@ -78,7 +78,7 @@ struct tspec {
  * as the Python writer does; an odd count misaligns the data). */
 static int write_st(const char *path, const struct tspec *ts, int n, int hdr_extra)
 {
-	size_t cap = 4096 + (size_t)n * 256, len = 0, off = 0, total = 0;
+	size_t cap = 4096 + (size_t)n * 256, len = 0, off = 0;
 	char *h = malloc(cap);
 	uint64_t hl;
 	FILE *f;
@@ -109,10 +109,8 @@ static int write_st(const char *path, const struct tspec *ts, int n, int hdr_ext
 	}
 	rc |= fwrite(&hl, 8, 1, f) != 1;
 	rc |= fwrite(h, 1, len, f) != len;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++)
 		rc |= ts[i].size && fwrite(ts[i].data, 1, ts[i].size, f) != ts[i].size;
-		total += ts[i].size;
-	}
 	rc |= fclose(f) != 0;
 	free(h);
 	return rc ? -1 : 0;

@@ -164,9 +164,9 @@ fail:
 static void test_presets(void)
 {
 	struct llm_kv_config c;
-	struct llm_kv_size *r;
+	struct llm_kv_size *r = NULL;
 	const struct llm_kv_size *x;
-	int n;
+	int n = 0;
 
 	CHECK(llm_kv_preset(&c, "llama2-70b") == 0 &&
 	      llm_kv_sizes(&r, &n, &c, LLM_TYPE_F16, 131072, 1) == 0, "sizes_llama2_70b", "%s", llm_errmsg());
@@ -341,8 +341,8 @@ static void test_stories(void)
 	char path[512];
 	llm_ckpt *ck;
 	struct llm_kv_config c;
-	struct llm_kv_size *r;
-	int n;
+	struct llm_kv_size *r = NULL;
+	int n = 0;
 
 	snprintf(path, sizeof path, "%s/models/stories260K.gguf", test_shared());
 	if (access(path, R_OK)) {
@@ -352,7 +352,7 @@ static void test_stories(void)
 	CHECK(llm_ckpt_open(&ck, path, NULL) == 0, "stories_open", "%s", llm_errmsg());
 	CHECK(llm_kv_config_from_meta(&c, llm_ckpt_meta(ck)) == 0 &&
 	      llm_kv_sizes(&r, &n, &c, LLM_TYPE_F16, 512, 1) == 0, "stories_config", "%s", llm_errmsg());
-	CHECK(r[0].elems_per_token == 320 && r[0].n_layer == 5 && r[0].n_kv_head == 4 && r[0].head_dim == 8,
+	CHECK(n > 0 && r[0].elems_per_token == 320 && r[0].n_layer == 5 && r[0].n_kv_head == 4 && r[0].head_dim == 8,
 	      "stories260K_model_320", "%lld", (long long)r[0].elems_per_token);
 	CHECK(!llm_kv_is_dump(llm_ckpt_meta(ck)), "model_is_not_dump", "?");
 	free(r);
@@ -366,7 +366,7 @@ static void test_kivi_zstd(void)
 	float x[4] = { 0, 1, 2, 3 }, y[4];
 	float a[3] = { 0, 0.4f, 1 }, b[3];
 	float z[1024] = { 0 }, g[1024];
-	double rz, rg, s2[3];
+	double rz = 0, rg = 0, s2[3];
 
 	llm_kv_kivi(y, x, 1, 4, 2, 32, 0); /* 2 bits: levels 0..3 hit exactly */
 	CHECK(!memcmp(x, y, sizeof x), "kivi_exact_levels", "%g %g %g %g", y[0], y[1], y[2], y[3]);

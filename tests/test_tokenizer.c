@@ -346,7 +346,7 @@ static void test_spm_small(void)
 		snprintf(bytes[b], sizeof bytes[b], "<0x%02X>", b);
 		tok[n] = bytes[b], type[n] = 6, score[n++] = 0;
 	}
-	const char *pieces[] = {"\xe2\x96\x81", "a", "b", "c", "\xe2\x96\x81" "a", "ab", "bc", "abc", "aa", "<x>"};
+	const char *pieces[] = {"\xe2\x96\x81", "a", "b", "c", "\xe2\x96\x81\141" /* ▁a */, "ab", "bc", "abc", "aa", "<x>"};
 	const float sc[] = {-1, -5, -5, -5, -3, -1, -2, -0.5f, -1, 0};
 	int32_t base = (int32_t)n; /* 259 */
 	for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++)
@@ -495,7 +495,7 @@ static llm_tokenizer *small_bpe(const char *pre)
 		gpt2_char(b, chars[b]);
 		tok[n] = chars[b], type[n++] = 1;
 	}
-	const char *extra[] = {"bc", "ab", "\xc4\xa0" "b", "a\xc4\xa0", "<x>", "<|endoftext|>", "abc"};
+	const char *extra[] = {"bc", "ab", "\xc4\xa0\142" /* Ġb */, "a\xc4\xa0", "<x>", "<|endoftext|>", "abc"};
 	for (size_t i = 0; i < 7; i++)
 		tok[n] = extra[i], type[n++] = i == 4 ? 4 : i == 5 ? 3 : 1;
 	const char *merges[] = {"b c", "a b", "\xc4\xa0 b", "a \xc4\xa0", "ab c"};
