@@ -1300,10 +1300,11 @@ int llm_lora_set_add(llm_lora_set *s, llm_lora *a, float scale, const llm_ckpt *
 		if (!h) {
 			if ((rc = grow((void **)&s->hooks, &s->cap, s->nhooks + 1, sizeof *s->hooks)))
 				return rc;
-			h = &s->hooks[s->nhooks++];
+			h = &s->hooks[s->nhooks];
 			memset(h, 0, sizeof *h);
 			if (!(h->name = strdup(t->name)))
 				return llm_err(LLM_ENOMEM, "out of memory");
+			s->nhooks++; /* counted once named: llm_lora_set_hook compares names */
 		}
 		const struct llm_lora_tensor **nt = realloc(h->t, (size_t)(h->n + 1) * sizeof *nt);
 		if (nt)
