@@ -1293,30 +1293,52 @@ int llm_lora_set_add(llm_lora_set *s, llm_lora *a, float scale, const llm_ckpt *
 		goto fail;
 	}
 	s->ads = na;
-	s->ads[s->nad++] = a;
-	for (int64_t i = 0; i < a->nt; i++) {
+	int64_t nh0 = s->nhooks; /* for undoing an add that fails part way */
+	for (int64_t i = 0; i < a->nt && !rc; i++) {
 		const struct llm_lora_tensor *t = &a->t[i];
 		struct llm_lora_hook *h = (struct llm_lora_hook *)llm_lora_set_hook(s, t->name);
 		if (!h) {
 			if ((rc = grow((void **)&s->hooks, &s->cap, s->nhooks + 1, sizeof *s->hooks)))
-				return rc;
+				break;
 			h = &s->hooks[s->nhooks];
 			memset(h, 0, sizeof *h);
-			if (!(h->name = strdup(t->name)))
-				return llm_err(LLM_ENOMEM, "out of memory");
+			if (!(h->name = strdup(t->name))) {
+				rc = llm_err(LLM_ENOMEM, "out of memory");
+				break;
+			}
 			s->nhooks++; /* counted once named: llm_lora_set_hook compares names */
 		}
 		const struct llm_lora_tensor **nt = realloc(h->t, (size_t)(h->n + 1) * sizeof *nt);
 		if (nt)
 			h->t = nt;
 		float *ns = nt ? realloc(h->s, (size_t)(h->n + 1) * sizeof *ns) : NULL;
-		if (!ns)
-			return llm_err(LLM_ENOMEM, "out of memory");
+		if (!ns) {
+			rc = llm_err(LLM_ENOMEM, "out of memory");
+			break;
+		}
 		h->s = ns;
 		h->t[h->n] = t;
 		h->s[h->n++] = scale * t->scale;
 	}
-	return 0;
+	if (!rc) {
+		s->ads[s->nad++] = a;
+		return 0;
+	}
+	/* Out of memory part way: a's terms come off the ends of the hooks
+	 * they were appended to, and the hooks made for a go, so that the set
+	 * is as it was. */
+	uintptr_t lo = (uintptr_t)a->t, hi = (uintptr_t)(a->t + a->nt);
+	for (int64_t i = s->nhooks - 1; i >= 0; i--) {
+		struct llm_lora_hook *h = &s->hooks[i];
+		while (h->n > 0 && (uintptr_t)h->t[h->n - 1] >= lo && (uintptr_t)h->t[h->n - 1] < hi)
+			h->n--;
+		if (i >= nh0) {
+			free(h->name);
+			free(h->t);
+			free(h->s);
+		}
+	}
+	s->nhooks = nh0;
 fail:
 	llm_lora_free(a);
 	return rc;

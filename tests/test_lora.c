@@ -1,8 +1,10 @@
 /* test_lora.c - adapters in the library: run-time hooks against merged
  * weights (scalar double reference), the GGUF write/read round trip with
- * token_embd's flipped layout, ADAPTER[:SCALE] parsing, and the real PEFT
- * adapter in ../shared/models/peft-gptneo125m (GPT-Neo: parsed, refused
- * for a llama base). */
+ * token_embd's flipped layout, ADAPTER[:SCALE] parsing, adding to a set
+ * when memory runs out at each allocation in turn (linked with
+ * --wrap=realloc,--wrap=strdup: the set must be left as it was), and the
+ * real PEFT adapter in ../shared/models/peft-gptneo125m (GPT-Neo: parsed,
+ * refused for a llama base). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,15 @@
 #include "safetensors.h"
 #include "testutil.h"
 #include "types.h"
+
+/* Allocation failure on demand: the fail_in-th realloc or strdup from now
+ * (0: the next) returns NULL; -1 never. */
+static long fail_in = -1;
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+static int fail_now(void) { return fail_in >= 0 && fail_in-- == 0; }
+void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
+char *__wrap_strdup(const char *s) { return fail_now() ? NULL : __real_strdup(s); }
 
 static uint64_t rs = 12345;
 static float frand(void)
@@ -176,12 +187,52 @@ static void test_hooks(void)
 		free(x);
 		free(y);
 	}
+	/* out of memory at each allocation of an add in turn, into an empty set
+	 * (new hooks) and into this one (its hooks grow): LLM_ENOMEM, and the
+	 * set as before, count, hooks and their sums; then the add that
+	 * succeeds */
+	if (set && hq) {
+		const struct llm_lora_tensor *t = &a->t[0];
+		float *x = rnd(t->n_in), *y0 = calloc((size_t)t->n_out, sizeof *y0),
+		      *y1 = calloc((size_t)t->n_out, sizeof *y1);
+		llm_lora_hook_apply(hq, x, y0, 1);
+		llm_lora_set *empty = NULL;
+		CHECK(llm_lora_set_new(&empty) == 0, "lora_oom_set_new", "%s", llm_errmsg());
+		for (int into = 0; empty && into < 2; into++) {
+			llm_lora_set *to = into ? set : empty;
+			int k, rc = -1, kept = 1;
+			for (k = 0; k < 64 && rc; k++) {
+				llm_lora *d = NULL;
+				if (llm_lora_open(&d, ad_path, NULL))
+					break;
+				fail_in = k;
+				rc = llm_lora_set_add(to, d, s, base);
+				fail_in = -1;
+				if (!rc)
+					break;
+				memset(y1, 0, (size_t)t->n_out * sizeof *y1);
+				const llm_lora_hook *h = llm_lora_set_hook(to, names[0]);
+				if (into && h)
+					llm_lora_hook_apply(h, x, y1, 1);
+				kept &= rc == LLM_ENOMEM && llm_lora_set_count(to) == into &&
+					(into ? h == hq && !memcmp(y0, y1, (size_t)t->n_out * sizeof *y1)
+					      : !h && !llm_lora_set_hook(to, names[1]));
+			}
+			CHECK(kept && !rc && k > 1 && llm_lora_set_count(to) == into + 1,
+			      into ? "lora_set_add_oom_keeps_set" : "lora_set_add_oom_keeps_empty_set",
+			      "rc %d after %d failures, kept %d", rc, k, kept);
+		}
+		llm_lora_set_free(empty);
+		free(x);
+		free(y0);
+		free(y1);
+	}
 	/* DoRA cannot be applied at run time: refused, and the set keeps working */
 	if (set) {
 		llm_lora *d = NULL;
 		if (llm_lora_open(&d, ad_path, NULL) == 0) {
 			d->t[0].magnitude = calloc((size_t)d->t[0].n_out, sizeof(float));
-			CHECK(llm_lora_set_add(set, d, 1.0f, base) == LLM_EUNSUPPORTED && llm_lora_set_count(set) == 1,
+			CHECK(llm_lora_set_add(set, d, 1.0f, base) == LLM_EUNSUPPORTED && llm_lora_set_count(set) == 2,
 			      "lora_set_refuses_dora", "%s", llm_errmsg());
 		}
 	}
