@@ -79,6 +79,8 @@ $(B)/tests/%: tests/%.c tests/testutil.h $(LIBA) | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(TEST_LDFLAGS) $(LIBA) $(LDLIBS)
 # test_lora fails allocations on demand (its __wrap_realloc, __wrap_strdup)
 $(B)/tests/test_lora: TEST_LDFLAGS = -Wl,--wrap=realloc,--wrap=strdup
+# test_oom fails every allocation in turn
+$(B)/tests/test_oom: TEST_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=aligned_alloc
 
 check: all $(TEST_BINS) $(TOOLS)
 	@sh tests/run.sh
@@ -89,9 +91,10 @@ check-asan:
 		build/asan/bin/llm-quant build/asan/tests/test_gguf build/asan/tests/test_ckpt_formats \
 		build/asan/tests/test_types build/asan/tests/test_tokenizer build/asan/tests/tool_mkmodel \
 		build/asan/tests/test_eval build/asan/tests/test_qpack build/asan/tests/test_fpack \
-		build/asan/tests/test_gemm build/asan/tests/test_kernels build/asan/tests/test_lora
+		build/asan/tests/test_gemm build/asan/tests/test_kernels build/asan/tests/test_lora \
+		build/asan/tests/test_oom
 	@ASAN_OPTIONS=detect_leaks=1 BIN=$(CURDIR)/build/asan/bin TESTDIR=build/asan/tests \
-		TESTS="test_gguf test_ckpt_formats test_types test_tokenizer test_eval test_qpack test_fpack test_gemm test_kernels test_lora t_damaged" sh tests/run.sh
+		TESTS="test_gguf test_ckpt_formats test_types test_tokenizer test_eval test_qpack test_fpack test_gemm test_kernels test_lora test_oom t_damaged" sh tests/run.sh
 
 demo: all $(TOOLS)
 	@sh tests/demo.sh
