@@ -1,20 +1,28 @@
-/* test_oom.c - running out of memory anywhere in the common path: open
- * ../shared/models/stories260K.gguf, read its vocabulary, tokenize a
- * prompt, load the model and evaluate the prompt, with the k-th
- * allocation the library makes (malloc, calloc, realloc, strdup,
- * aligned_alloc: linked with --wrap) failing, for every k until one run
- * makes no more allocations than k.  Each step must then return
- * LLM_ENOMEM, or succeed with the clean run's logits bit for bit (where
- * the library has a way round, as gemm.c reading A in place without its
- * aligned copy); never crash; and everything opened must free cleanly
- * (check-asan runs this under LeakSanitizer). */
+/* test_oom.c - running out of memory anywhere on the common paths, with
+ * the k-th allocation the library makes (malloc, calloc, realloc, strdup,
+ * aligned_alloc: linked with --wrap) failing, for every k until a run
+ * makes no more allocations than k:
+ *   gguf     open ../shared/models/stories260K.gguf, read its vocabulary,
+ *            tokenize a prompt, load the model, evaluate the prompt;
+ *   llama2c  the same from stories260K.bin with tok512.bin;
+ *   hf       the same from stories260K-hf (vocabulary from the GGUF);
+ *   quant    llm_convert of the GGUF to Q8_0 with a report.
+ * Each run must give LLM_ENOMEM, or succeed with the clean run's logits
+ * (or output file) bit for bit where the library has a way round (gemm.c
+ * reads A in place without its aligned copy); never crash; leave no
+ * output file behind a failure; and free everything it opened (check-asan
+ * runs this under LeakSanitizer). */
+#include <dirent.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ckpt.h"
+#include "convert.h"
 #include "error.h"
 #include "model.h"
 #include "testutil.h"
 #include "tokenizer.h"
+#include "types.h"
 
 static long fail_in = -1, calls;
 static int failed;
@@ -36,73 +44,142 @@ void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_real
 char *__wrap_strdup(const char *s) { return fail_now() ? NULL : __real_strdup(s); }
 void *__wrap_aligned_alloc(size_t a, size_t n) { return fail_now() ? NULL : __real_aligned_alloc(a, n); }
 
-/* One run with the k-th allocation failing (k < 0: none); the first error
- * code, 0 for a clean run. */
-static float logits[512], clean[512];
+enum { GGUF, LLAMA2C, HF, QUANT, N_SCEN };
+static const char *const scen_name[N_SCEN] = { "gguf", "llama2c", "hf", "quant" };
+static char paths[N_SCEN][512], tok[2][512], outdir[] = "/tmp/test_oom.XXXXXX", out[600];
 
-static int run(const char *path, long k)
+/* The result of a run: the prompt's last logits, or the output file. */
+static unsigned char result[1 << 20], clean[1 << 20];
+static size_t result_len, clean_len;
+
+static int slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	result_len = fread(result, 1, sizeof result, f);
+	int big = fgetc(f) != EOF;
+	fclose(f);
+	return big ? -1 : 0;
+}
+
+/* Files in outdir (a failed write must leave none: no output, no temp). */
+static int files_left(void)
+{
+	DIR *d = opendir(outdir);
+	int n = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* One run of scenario s with the k-th allocation failing (k < 0: none);
+ * its error code, 0 for success. */
+static int run(int s, long k)
 {
 	llm_ckpt *c = NULL;
 	llm_tokenizer *tk = NULL;
 	llm_model *m = NULL;
 	int32_t *ids = NULL;
 	size_t n = 0;
-	struct llm_model_opts o = LLM_MODEL_OPTS_INIT;
-	o.n_threads = 1;
+	struct llm_ckpt_opts co = LLM_CKPT_OPTS_INIT;
+	struct llm_model_opts mo = LLM_MODEL_OPTS_INIT;
+	struct llm_convert_opts cv = LLM_CONVERT_OPTS_INIT;
+	struct llm_convert_report *rep = NULL;
+	int64_t n_rep = 0;
+	mo.n_threads = 1;
+	cv.type = LLM_TYPE_Q8_0;
+	co.tokenizer = s == LLAMA2C ? tok[0] : s == HF ? tok[1] : NULL;
+	result_len = 0;
 	fail_in = k, failed = 0;
-	int rc = llm_ckpt_open(&c, path, NULL);
-	if (!rc)
-		rc = llm_tokenizer_open(&tk, llm_ckpt_meta(c));
-	if (!rc)
-		rc = llm_tokenize(tk, "Once upon a time", 16, LLM_TOKENIZE_BOS, &ids, &n);
-	if (!rc)
-		rc = llm_model_load(&m, c, &o);
-	if (!rc && llm_model_hparams(m)->n_vocab > 512)
-		rc = LLM_EINVAL; /* not stories260K */
-	if (!rc)
-		rc = llm_model_eval(m, ids, (int)n, 0, logits, 0);
+	int rc = llm_ckpt_open(&c, paths[s], &co);
+	if (s == QUANT) {
+		if (!rc)
+			rc = llm_convert(c, out, &cv, &rep, &n_rep);
+	} else {
+		if (!rc)
+			rc = llm_tokenizer_open(&tk, llm_ckpt_meta(c));
+		if (!rc)
+			rc = llm_tokenize(tk, "Once upon a time", 16, LLM_TOKENIZE_BOS, &ids, &n);
+		if (!rc)
+			rc = llm_model_load(&m, c, &mo);
+		if (!rc && llm_model_hparams(m)->n_vocab * sizeof(float) > sizeof result)
+			rc = LLM_EINVAL; /* not stories260K */
+		if (!rc) {
+			rc = llm_model_eval(m, ids, (int)n, 0, (float *)result, 0);
+			result_len = (size_t)llm_model_hparams(m)->n_vocab * sizeof(float);
+		}
+	}
 	fail_in = -1;
+	llm_convert_report_free(rep, n_rep);
 	free(ids);
 	llm_model_free(m);
 	llm_tokenizer_free(tk);
 	llm_ckpt_free(c);
+	if (s == QUANT && !rc && slurp(out))
+		rc = LLM_EIO;
+	if (s == QUANT)
+		unlink(out);
 	return rc;
 }
 
 int main(void)
 {
-	char path[512];
-	snprintf(path, sizeof path, "%s/models/stories260K.gguf", test_shared());
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		SKIP("oom_every_allocation", "../shared/models/stories260K.gguf absent");
+	const char *sh = test_shared();
+	snprintf(paths[GGUF], sizeof paths[GGUF], "%s/models/stories260K.gguf", sh);
+	snprintf(paths[LLAMA2C], sizeof paths[LLAMA2C], "%s/models/stories260K.bin", sh);
+	snprintf(paths[HF], sizeof paths[HF], "%s/models/stories260K-hf", sh);
+	snprintf(paths[QUANT], sizeof paths[QUANT], "%s/models/stories260K.gguf", sh);
+	snprintf(tok[0], sizeof tok[0], "%s/models/tok512.bin", sh);
+	snprintf(tok[1], sizeof tok[1], "%s/models/stories260K.gguf", sh);
+	if (access(paths[GGUF], R_OK) || access(paths[LLAMA2C], R_OK) || access(paths[HF], R_OK) ||
+	    access(tok[0], R_OK)) {
+		SKIP("oom", "../shared/models (stories260K.gguf, .bin, -hf, tok512.bin) absent");
 		return test_done();
 	}
-	fclose(f);
-	calls = 0;
-	int rc = run(path, -1);
-	long total = calls;
-	memcpy(clean, logits, sizeof clean);
-	CHECK(rc == 0 && total > 0, "oom_clean_run", "rc %d (%s), %ld allocations", rc, llm_errmsg(), total);
-	long bad = 0, first = -1, silent = 0, around = 0;
-	int first_rc = 0;
-	for (long k = 0; k < total; k++) {
-		memset(logits, 0, sizeof logits);
-		rc = run(path, k);
-		if (failed && rc == 0 && memcmp(logits, clean, sizeof clean))
-			silent++; /* an allocation failed, nobody said so, and the result is wrong */
-		else if (failed && rc == 0)
-			around++;
-		else if (failed && rc != LLM_ENOMEM) {
-			if (first < 0)
-				first = k, first_rc = rc;
-			bad++;
-		}
+	if (!mkdtemp(outdir)) {
+		SKIP("oom", "cannot make a directory in /tmp");
+		return test_done();
 	}
-	CHECK(bad == 0, "oom_every_allocation_enomem", "%ld of %ld failures gave another code (first: allocation %ld, rc %d: %s)",
-	      bad, total, first, first_rc, llm_errmsg());
-	CHECK(silent == 0, "oom_never_wrong", "%ld of %ld failed allocations ended in success with other logits",
-	      silent, total);
-	printf("# %ld allocations; %ld failures gone round with the same logits\n", total, around);
+	snprintf(out, sizeof out, "%s/q8.gguf", outdir);
+	for (int s = 0; s < N_SCEN; s++) {
+		char name[64];
+		calls = 0;
+		int rc = run(s, -1);
+		long total = calls;
+		memcpy(clean, result, result_len);
+		clean_len = result_len;
+		snprintf(name, sizeof name, "oom_%s_clean_run", scen_name[s]);
+		CHECK(rc == 0 && total > 0 && clean_len > 0, name, "rc %d (%s), %ld allocations", rc, llm_errmsg(),
+		      total);
+		long bad = 0, first = -1, wrong = 0, around = 0, left = 0;
+		int first_rc = 0;
+		char first_msg[256] = "";
+		for (long k = 0; !rc && k < total; k++) {
+			int r = run(s, k);
+			left += files_left() > 0;
+			if (failed && r == 0 && (result_len != clean_len || memcmp(result, clean, clean_len)))
+				wrong++; /* an allocation failed, nobody said so, and the result differs */
+			else if (failed && r == 0)
+				around++;
+			else if (failed && r != LLM_ENOMEM && bad++ == 0) {
+				first = k, first_rc = r;
+				snprintf(first_msg, sizeof first_msg, "%s", llm_errmsg());
+			}
+		}
+		snprintf(name, sizeof name, "oom_%s_enomem", scen_name[s]);
+		CHECK(bad == 0, name, "%ld of %ld failures gave another code (first: allocation %ld, rc %d: %s)",
+		      bad, total, first, first_rc, first_msg);
+		snprintf(name, sizeof name, "oom_%s_never_wrong", scen_name[s]);
+		CHECK(wrong == 0, name, "%ld of %ld failed allocations ended in success with another result",
+		      wrong, total);
+		snprintf(name, sizeof name, "oom_%s_leaves_no_file", scen_name[s]);
+		CHECK(left == 0, name, "%ld runs left a file in %s", left, outdir);
+		printf("# %s: %ld allocations; %ld failures gone round with the same result\n", scen_name[s], total,
+		       around);
+	}
+	rmdir(outdir);
 	return test_done();
 }
