@@ -67,6 +67,14 @@ void llm_lora_free(llm_lora *a)
 }
 
 /* Decode n values of type t (any alignment) into a new F32 buffer. */
+/* 1 when decode_f32 can decode n values of type (a NULL from it is then
+ * out of memory). */
+static int decodable(int type, int64_t n)
+{
+	const struct llm_type_traits *tr = llm_type_traits(type);
+	return tr && tr->to_float && (!n || llm_type_row_size(type, n));
+}
+
 static float *decode_f32(int type, const void *src, int64_t n)
 {
 	const struct llm_type_traits *tr = llm_type_traits(type);
@@ -74,7 +82,7 @@ static float *decode_f32(int type, const void *src, int64_t n)
 	float *dst;
 	void *tmp;
 
-	if (!tr || !tr->to_float || (n && !bytes))
+	if (!decodable(type, n))
 		return NULL;
 	dst = malloc((size_t)(n ? n : 1) * sizeof *dst);
 	tmp = malloc(bytes ? bytes : 1);
@@ -247,8 +255,11 @@ static int open_gguf(llm_lora *a, const char *path)
 			if (!fa || !fb) {
 				free(fa);
 				free(fb);
-				rc = llm_err(LLM_EUNSUPPORTED, "%s: %s: cannot decode lora_a (%s) / lora_b (%s)", path, base,
-					     llm_type_name(ta->type), llm_type_name(tb->type));
+				if (decodable(ta->type, llm_tensor_nelem(ta)) && decodable(tb->type, llm_tensor_nelem(tb)))
+					rc = llm_err(LLM_ENOMEM, "out of memory");
+				else
+					rc = llm_err(LLM_EUNSUPPORTED, "%s: %s: cannot decode lora_a (%s) / lora_b (%s)", path,
+						     base, llm_type_name(ta->type), llm_type_name(tb->type));
 				goto out;
 			}
 			if (!llm_all_finite(fa, llm_tensor_nelem(ta)) || !llm_all_finite(fb, llm_tensor_nelem(tb))) {
@@ -365,9 +376,10 @@ static int target_match(const llm_json *tm, const char *module, int emb, const c
 	return 0;
 }
 
-/* llama module (HF, without base_model.model.) -> GGUF name; *perm: 1 for
- * q (n_head), 2 for k (n_head_kv), 0 otherwise.  NULL when unknown. */
-static char *peft_gguf_name(const char *module, int *perm)
+/* llama module (HF, without base_model.model.) -> GGUF name (a constant
+ * or buf); *perm: 1 for q (n_head), 2 for k (n_head_kv), 0 otherwise.
+ * NULL when unknown. */
+static const char *peft_gguf_name(const char *module, int *perm, char buf[static 256])
 {
 	static const struct {
 		const char *hf, *gguf;
@@ -383,16 +395,16 @@ static char *peft_gguf_name(const char *module, int *perm)
 		{ "input_layernorm", "attn_norm.weight", 0 },
 		{ "post_attention_layernorm", "ffn_norm.weight", 0 },
 	};
-	char buf[256], *end;
+	char *end;
 	long l;
 
 	*perm = 0;
 	if (strcmp(module, "model.embed_tokens") == 0)
-		return strdup("token_embd.weight");
+		return "token_embd.weight";
 	if (strcmp(module, "lm_head") == 0)
-		return strdup("output.weight");
+		return "output.weight";
 	if (strcmp(module, "model.norm") == 0)
-		return strdup("output_norm.weight");
+		return "output_norm.weight";
 	if (strncmp(module, "model.layers.", 13) != 0 || module[13] < '0' || module[13] > '9')
 		return NULL;
 	l = strtol(module + 13, &end, 10);
@@ -401,8 +413,8 @@ static char *peft_gguf_name(const char *module, int *perm)
 	for (size_t j = 0; j < sizeof layer / sizeof layer[0]; j++)
 		if (strcmp(end + 1, layer[j].hf) == 0) {
 			*perm = layer[j].perm;
-			snprintf(buf, sizeof buf, "blk.%ld.%s", l, layer[j].gguf);
-			return strdup(buf);
+			snprintf(buf, 256, "blk.%ld.%s", l, layer[j].gguf);
+			return buf;
 		}
 	return NULL;
 }
@@ -442,11 +454,15 @@ static const struct llm_st_tensor *st_t(const llm_safetensors *st, int64_t i)
 	return i >= 0 ? llm_safetensors_tensor(st, i) : NULL;
 }
 
-static float *st_f32(const struct llm_st_tensor *t)
+/* A safetensors tensor as F32: 0, LLM_ENOMEM, or LLM_EUNSUPPORTED for a
+ * dtype it cannot decode (no message: the caller names the tensor). */
+static int st_f32(float **out, const struct llm_st_tensor *t)
 {
-	if (t->type < 0)
-		return NULL;
-	return decode_f32(t->type, t->data, t->nelem);
+	if (t->type < 0 || !decodable(t->type, t->nelem))
+		return *out = NULL, LLM_EUNSUPPORTED;
+	if (!(*out = decode_f32(t->type, t->data, t->nelem)))
+		return llm_err(LLM_ENOMEM, "out of memory");
+	return 0;
 }
 
 struct peft_cfg {
@@ -589,17 +605,20 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 	memset(t, 0, sizeof *t);
 	if (!(t->src = strdup(pm->module)))
 		return llm_err(LLM_ENOMEM, "out of memory");
-	t->name = peft_gguf_name(pm->module, &perm);
+	char gbuf[256];
+	const char *gname = peft_gguf_name(pm->module, &perm, gbuf);
+	if (gname && !(t->name = strdup(gname)))
+		return llm_err(LLM_ENOMEM, "out of memory");
 	t->r = r_cfg;
 	t->alpha = (float)alpha;
 	t->scale = (float)(cfg->rslora ? alpha / sqrt((double)r_cfg) : alpha / (double)r_cfg);
 	{
-		float *fa = st_f32(tA), *fb = st_f32(tB);
-		if (!fa || !fb) {
+		float *fa, *fb = NULL;
+		if ((rc = st_f32(&fa, tA)) || (rc = st_f32(&fb, tB))) {
 			free(fa);
 			free(fb);
-			return llm_err(LLM_EUNSUPPORTED, "%s: %s: cannot decode dtype %s / %s", path, pm->module, tA->dtype,
-				       tB->dtype);
+			return rc == LLM_ENOMEM ? rc : llm_err(rc, "%s: %s: cannot decode dtype %s / %s", path, pm->module,
+								  tA->dtype, tB->dtype);
 		}
 		if (!llm_all_finite(fa, tA->nelem) || !llm_all_finite(fb, tB->nelem)) {
 			free(fa);
@@ -637,8 +656,8 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 		if (tM->nelem != t->n_out)
 			return llm_err(LLM_EFORMAT, "%s: %s: lora_magnitude_vector has %lld values for %lld output rows",
 				       path, pm->module, (long long)tM->nelem, (long long)t->n_out);
-		if (!(t->magnitude = st_f32(tM)))
-			return llm_err(LLM_EUNSUPPORTED, "%s: %s: cannot decode dtype %s", path, pm->module, tM->dtype);
+		if ((rc = st_f32(&t->magnitude, tM)))
+			return rc == LLM_ENOMEM ? rc : llm_err(rc, "%s: %s: cannot decode dtype %s", path, pm->module, tM->dtype);
 	} else if (cfg->dora) {
 		return llm_err(LLM_EFORMAT, "%s: use_dora is set but %s has no lora_magnitude_vector", path, pm->module);
 	}
@@ -672,15 +691,18 @@ static int peft_replace(llm_lora *a, const struct llm_st_tensor *t, const char *
 	}
 	r = &a->rep[a->nrep++];
 	memset(r, 0, sizeof *r);
-	r->name = peft_gguf_name(module, &perm);
+	char gbuf[256];
+	const char *gname = peft_gguf_name(module, &perm, gbuf);
+	if (gname && !(r->name = strdup(gname)))
+		return llm_err(LLM_ENOMEM, "out of memory");
 	r->src = module;
 	if (t->n_dims < 1 || t->n_dims > 4)
 		return llm_err(LLM_EFORMAT, "%s: %s: %d dimensions", path, hfname, t->n_dims);
 	r->n_dims = t->n_dims;
 	for (int d = 0; d < 4; d++)
 		r->ne[d] = d < t->n_dims ? t->shape[t->n_dims - 1 - d] : 1;
-	if (!(r->data = st_f32(t)))
-		return llm_err(LLM_EUNSUPPORTED, "%s: %s: cannot decode dtype %s", path, hfname, t->dtype);
+	if ((rc = st_f32(&r->data, t)))
+		return rc == LLM_ENOMEM ? rc : llm_err(rc, "%s: %s: cannot decode dtype %s", path, hfname, t->dtype);
 	if (perm && base_meta && t->n_dims == 2) {
 		int64_t nh = head_count(base_meta, "attention.head_count", 0);
 		int64_t nkv = head_count(base_meta, "attention.head_count_kv", nh);

@@ -6,7 +6,10 @@
  *            tokenize a prompt, load the model, evaluate the prompt;
  *   llama2c  the same from stories260K.bin with tok512.bin;
  *   hf       the same from stories260K-hf (vocabulary from the GGUF);
- *   quant    llm_convert of the GGUF to Q8_0 with a report.
+ *   quant    llm_convert of the GGUF to Q8_0 with a report;
+ *   peft     llm_lora_open of ../shared/models/peft-gptneo125m (safetensors
+ *            and JSON; the result: a hash of every tensor's name and values);
+ *   svd      llm_svd_delta of that Q8_0 file against the GGUF, rank 4.
  * Each run must give LLM_ENOMEM, or succeed with the clean run's logits
  * (or output file) bit for bit where the library has a way round (gemm.c
  * reads A in place without its aligned copy); never crash; leave no
@@ -19,7 +22,9 @@
 #include "ckpt.h"
 #include "convert.h"
 #include "error.h"
+#include "lora.h"
 #include "model.h"
+#include "svd.h"
 #include "testutil.h"
 #include "tokenizer.h"
 #include "types.h"
@@ -44,9 +49,9 @@ void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_real
 char *__wrap_strdup(const char *s) { return fail_now() ? NULL : __real_strdup(s); }
 void *__wrap_aligned_alloc(size_t a, size_t n) { return fail_now() ? NULL : __real_aligned_alloc(a, n); }
 
-enum { GGUF, LLAMA2C, HF, QUANT, N_SCEN };
-static const char *const scen_name[N_SCEN] = { "gguf", "llama2c", "hf", "quant" };
-static char paths[N_SCEN][512], tok[2][512], outdir[] = "/tmp/test_oom.XXXXXX", out[600];
+enum { GGUF, LLAMA2C, HF, QUANT, PEFT, SVD, N_SCEN };
+static const char *const scen_name[N_SCEN] = { "gguf", "llama2c", "hf", "quant", "peft", "svd" };
+static char paths[N_SCEN][512], tok[2][512], outdir[] = "/tmp/test_oom.XXXXXX", out[600], tuned[600];
 
 /* The result of a run: the prompt's last logits, or the output file. */
 static unsigned char result[1 << 20], clean[1 << 20];
@@ -63,13 +68,24 @@ static int slurp(const char *path)
 	return big ? -1 : 0;
 }
 
-/* Files in outdir (a failed write must leave none: no output, no temp). */
+/* FNV-1a over n bytes into result's first 8. */
+static void hash_into(const void *p, size_t n)
+{
+	uint64_t h;
+	memcpy(&h, result, 8);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
+	memcpy(result, &h, 8);
+}
+
+/* Files in outdir but the tuned model (a failed write must leave none:
+ * no output, no temp). */
 static int files_left(void)
 {
 	DIR *d = opendir(outdir);
 	int n = 0;
 	for (struct dirent *e; d && (e = readdir(d));)
-		n += e->d_name[0] != '.';
+		n += e->d_name[0] != '.' && strcmp(e->d_name, "tuned.gguf");
 	if (d)
 		closedir(d);
 	return n;
@@ -88,16 +104,35 @@ static int run(int s, long k)
 	struct llm_model_opts mo = LLM_MODEL_OPTS_INIT;
 	struct llm_convert_opts cv = LLM_CONVERT_OPTS_INIT;
 	struct llm_convert_report *rep = NULL;
+	struct llm_svd_delta_opts so = LLM_SVD_DELTA_OPTS_INIT;
+	struct llm_svd_delta_report *srep = NULL;
+	llm_ckpt *t = NULL;
+	llm_lora *a = NULL;
 	int64_t n_rep = 0;
 	mo.n_threads = 1;
 	cv.type = LLM_TYPE_Q8_0;
 	co.tokenizer = s == LLAMA2C ? tok[0] : s == HF ? tok[1] : NULL;
 	result_len = 0;
 	fail_in = k, failed = 0;
-	int rc = llm_ckpt_open(&c, paths[s], &co);
+	so.rank = 4;
+	int rc = s == PEFT ? llm_lora_open(&a, paths[s], NULL) : llm_ckpt_open(&c, paths[s], &co);
 	if (s == QUANT) {
 		if (!rc)
 			rc = llm_convert(c, out, &cv, &rep, &n_rep);
+	} else if (s == PEFT) {
+		memset(result, 0, 8);
+		for (int64_t i = 0; !rc && i < a->nt; i++) {
+			const struct llm_lora_tensor *x = &a->t[i];
+			hash_into(x->src, strlen(x->src));
+			hash_into(x->a, (size_t)(x->r * x->n_in) * sizeof(float));
+			hash_into(x->b, (size_t)(x->n_out * x->r) * sizeof(float));
+		}
+		result_len = 8;
+	} else if (s == SVD) {
+		if (!rc)
+			rc = llm_ckpt_open(&t, tuned, NULL);
+		if (!rc)
+			rc = llm_svd_delta(c, t, &so, out, &srep, &n_rep);
 	} else {
 		if (!rc)
 			rc = llm_tokenizer_open(&tk, llm_ckpt_meta(c));
@@ -113,38 +148,51 @@ static int run(int s, long k)
 		}
 	}
 	fail_in = -1;
-	llm_convert_report_free(rep, n_rep);
+	llm_svd_delta_report_free(srep, s == SVD ? n_rep : 0);
+	llm_lora_free(a);
+	llm_ckpt_free(t);
+	llm_convert_report_free(rep, s == QUANT ? n_rep : 0);
 	free(ids);
 	llm_model_free(m);
 	llm_tokenizer_free(tk);
 	llm_ckpt_free(c);
-	if (s == QUANT && !rc && slurp(out))
+	if ((s == QUANT || s == SVD) && !rc && slurp(out))
 		rc = LLM_EIO;
-	if (s == QUANT)
-		unlink(out);
+	unlink(out);
 	return rc;
 }
 
 int main(void)
 {
 	const char *sh = test_shared();
+	FILE *f;
 	snprintf(paths[GGUF], sizeof paths[GGUF], "%s/models/stories260K.gguf", sh);
 	snprintf(paths[LLAMA2C], sizeof paths[LLAMA2C], "%s/models/stories260K.bin", sh);
 	snprintf(paths[HF], sizeof paths[HF], "%s/models/stories260K-hf", sh);
 	snprintf(paths[QUANT], sizeof paths[QUANT], "%s/models/stories260K.gguf", sh);
+	snprintf(paths[PEFT], sizeof paths[PEFT], "%s/models/peft-gptneo125m", sh);
+	snprintf(paths[SVD], sizeof paths[SVD], "%s/models/stories260K.gguf", sh);
 	snprintf(tok[0], sizeof tok[0], "%s/models/tok512.bin", sh);
 	snprintf(tok[1], sizeof tok[1], "%s/models/stories260K.gguf", sh);
 	if (access(paths[GGUF], R_OK) || access(paths[LLAMA2C], R_OK) || access(paths[HF], R_OK) ||
-	    access(tok[0], R_OK)) {
-		SKIP("oom", "../shared/models (stories260K.gguf, .bin, -hf, tok512.bin) absent");
+	    access(tok[0], R_OK) || access(paths[PEFT], R_OK)) {
+		SKIP("oom", "../shared/models (stories260K.gguf, .bin, -hf, tok512.bin, peft-gptneo125m) absent");
 		return test_done();
 	}
 	if (!mkdtemp(outdir)) {
 		SKIP("oom", "cannot make a directory in /tmp");
 		return test_done();
 	}
-	snprintf(out, sizeof out, "%s/q8.gguf", outdir);
+	snprintf(out, sizeof out, "%s/out.gguf", outdir);
+	snprintf(tuned, sizeof tuned, "%s/tuned.gguf", outdir);
 	for (int s = 0; s < N_SCEN; s++) {
+		if (s == SVD) { /* the Q8_0 file as the fine-tune */
+			if (run(QUANT, -1) || !(f = fopen(tuned, "wb")) ||
+			    fwrite(result, 1, result_len, f) != result_len || fclose(f)) {
+				CHECK(0, "oom_svd_tuned_written", "%s", llm_errmsg());
+				break;
+			}
+		}
 		char name[64];
 		calls = 0;
 		int rc = run(s, -1);
@@ -180,6 +228,7 @@ int main(void)
 		printf("# %s: %ld allocations; %ld failures gone round with the same result\n", scen_name[s], total,
 		       around);
 	}
+	unlink(tuned);
 	rmdir(outdir);
 	return test_done();
 }
