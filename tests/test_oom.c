@@ -9,7 +9,11 @@
  *   quant    llm_convert of the GGUF to Q8_0 with a report;
  *   peft     llm_lora_open of ../shared/models/peft-gptneo125m (safetensors
  *            and JSON; the result: a hash of every tensor's name and values);
- *   svd      llm_svd_delta of that Q8_0 file against the GGUF, rank 4.
+ *   svd      llm_svd_delta of that Q8_0 file against the GGUF, rank 4;
+ *   vocab-*  each ../shared/vocab/ggml-vocab-*.gguf: the tokenizer built
+ *            from it and a text with accents, CJK, digits and whitespace
+ *            runs tokenized (the file itself is opened once, outside the
+ *            failures: its strings are 64k-260k allocations).
  * Each run must give LLM_ENOMEM, or succeed with the clean run's logits
  * (or output file) bit for bit where the library has a way round (gemm.c
  * reads A in place without its aligned copy); never crash; leave no
@@ -49,8 +53,11 @@ void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_real
 char *__wrap_strdup(const char *s) { return fail_now() ? NULL : __real_strdup(s); }
 void *__wrap_aligned_alloc(size_t a, size_t n) { return fail_now() ? NULL : __real_aligned_alloc(a, n); }
 
-enum { GGUF, LLAMA2C, HF, QUANT, PEFT, SVD, N_SCEN };
-static const char *const scen_name[N_SCEN] = { "gguf", "llama2c", "hf", "quant", "peft", "svd" };
+enum { GGUF, LLAMA2C, HF, QUANT, PEFT, SVD, VOCAB, N_SCEN = VOCAB + 6 };
+static const char *const scen_name[N_SCEN] = { "gguf", "llama2c", "hf", "quant", "peft", "svd",
+					       "vocab-llama-spm", "vocab-phi-3", "vocab-gpt-2",
+					       "vocab-starcoder", "vocab-falcon", "vocab-deepseek-coder" };
+static llm_ckpt *vocab; /* the open vocabulary of a vocab-* run */
 static char paths[N_SCEN][512], tok[2][512], outdir[] = "/tmp/test_oom.XXXXXX", out[600], tuned[600];
 
 /* The result of a run: the prompt's last logits, or the output file. */
@@ -115,10 +122,22 @@ static int run(int s, long k)
 	result_len = 0;
 	fail_in = k, failed = 0;
 	so.rank = 4;
-	int rc = s == PEFT ? llm_lora_open(&a, paths[s], NULL) : llm_ckpt_open(&c, paths[s], &co);
+	int rc = 0;
+	if (s >= VOCAB) {
+		const char *text = "Hello world! 12345 \xc3\xbc" "n" "\xc3\xaf" "c" "\xc3\xb6" "d" "\xc3\xa9 "
+				   "\xe4\xbd\xa0\xe5\xa5\xbd\n\t  x"; /* ünïcödé 你好 */
+		rc = llm_tokenizer_open(&tk, llm_ckpt_meta(vocab));
+		if (!rc)
+			rc = llm_tokenize(tk, text, strlen(text), LLM_TOKENIZE_BOS, &ids, &n);
+		if (!rc && n * sizeof *ids <= sizeof result)
+			memcpy(result, ids, n * sizeof *ids), result_len = n * sizeof *ids;
+	} else
+		rc = s == PEFT ? llm_lora_open(&a, paths[s], NULL) : llm_ckpt_open(&c, paths[s], &co);
 	if (s == QUANT) {
 		if (!rc)
 			rc = llm_convert(c, out, &cv, &rep, &n_rep);
+	} else if (s >= VOCAB) {
+		/* done above */
 	} else if (s == PEFT) {
 		memset(result, 0, 8);
 		for (int64_t i = 0; !rc && i < a->nt; i++) {
@@ -186,6 +205,16 @@ int main(void)
 	snprintf(out, sizeof out, "%s/out.gguf", outdir);
 	snprintf(tuned, sizeof tuned, "%s/tuned.gguf", outdir);
 	for (int s = 0; s < N_SCEN; s++) {
+		if (s >= VOCAB) {
+			char vp[600];
+			snprintf(vp, sizeof vp, "%s/vocab/ggml-%s.gguf", sh, scen_name[s]);
+			llm_ckpt_free(vocab);
+			vocab = NULL;
+			if (llm_ckpt_open(&vocab, vp, NULL)) {
+				printf("skip oom_%s: %s\n", scen_name[s], llm_errmsg());
+				continue;
+			}
+		}
 		if (s == SVD) { /* the Q8_0 file as the fine-tune */
 			if (run(QUANT, -1) || !(f = fopen(tuned, "wb")) ||
 			    fwrite(result, 1, result_len, f) != result_len || fclose(f)) {
@@ -228,6 +257,7 @@ int main(void)
 		printf("# %s: %ld allocations; %ld failures gone round with the same result\n", scen_name[s], total,
 		       around);
 	}
+	llm_ckpt_free(vocab);
 	unlink(tuned);
 	rmdir(outdir);
 	return test_done();
