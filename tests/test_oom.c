@@ -10,6 +10,9 @@
  *   peft     llm_lora_open of ../shared/models/peft-gptneo125m (safetensors
  *            and JSON; the result: a hash of every tensor's name and values);
  *   svd      llm_svd_delta of that Q8_0 file against the GGUF, rank 4;
+ *   gen      greedy generation of 8 tokens after the prompt (llm_eval_gen_*)
+ *            and the KV cache written (llm_eval_gen_write_kv);
+ *   kvstat   llm_kv_dump_stats of that dump, per head;
  *   vocab-*  each ../shared/vocab/ggml-vocab-*.gguf: the tokenizer built
  *            from it and a text with accents, CJK, digits and whitespace
  *            runs tokenized (the file itself is opened once, outside the
@@ -26,6 +29,8 @@
 #include "ckpt.h"
 #include "convert.h"
 #include "error.h"
+#include "eval.h"
+#include "kv.h"
 #include "lora.h"
 #include "model.h"
 #include "svd.h"
@@ -53,16 +58,17 @@ void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_real
 char *__wrap_strdup(const char *s) { return fail_now() ? NULL : __real_strdup(s); }
 void *__wrap_aligned_alloc(size_t a, size_t n) { return fail_now() ? NULL : __real_aligned_alloc(a, n); }
 
-enum { GGUF, LLAMA2C, HF, QUANT, PEFT, SVD, VOCAB, N_SCEN = VOCAB + 6 };
-static const char *const scen_name[N_SCEN] = { "gguf", "llama2c", "hf", "quant", "peft", "svd",
+enum { GGUF, LLAMA2C, HF, QUANT, PEFT, SVD, GEN, KVSTAT, VOCAB, N_SCEN = VOCAB + 6 };
+static const char *const scen_name[N_SCEN] = { "gguf", "llama2c", "hf", "quant", "peft", "svd", "gen", "kvstat",
 					       "vocab-llama-spm", "vocab-phi-3", "vocab-gpt-2",
 					       "vocab-starcoder", "vocab-falcon", "vocab-deepseek-coder" };
 static llm_ckpt *vocab; /* the open vocabulary of a vocab-* run */
-static char paths[N_SCEN][512], tok[2][512], outdir[] = "/tmp/test_oom.XXXXXX", out[600], tuned[600];
+static char paths[N_SCEN][600], tok[2][600], outdir[] = "/tmp/test_oom.XXXXXX", out[600], tuned[600], dump[600];
 
 /* The result of a run: the prompt's last logits, or the output file. */
 static unsigned char result[1 << 20], clean[1 << 20];
 static size_t result_len, clean_len;
+static int32_t gen_toks[64], n_gen; /* gen: the tokens (the dump is the result) */
 
 static int slurp(const char *path)
 {
@@ -85,14 +91,14 @@ static void hash_into(const void *p, size_t n)
 	memcpy(result, &h, 8);
 }
 
-/* Files in outdir but the tuned model (a failed write must leave none:
+/* Files in outdir but the tuned model and the dump (a failed write must leave none:
  * no output, no temp). */
 static int files_left(void)
 {
 	DIR *d = opendir(outdir);
 	int n = 0;
 	for (struct dirent *e; d && (e = readdir(d));)
-		n += e->d_name[0] != '.' && strcmp(e->d_name, "tuned.gguf");
+		n += e->d_name[0] != '.' && strcmp(e->d_name, "tuned.gguf") && strcmp(e->d_name, "kv.gguf");
 	if (d)
 		closedir(d);
 	return n;
@@ -115,6 +121,11 @@ static int run(int s, long k)
 	struct llm_svd_delta_report *srep = NULL;
 	llm_ckpt *t = NULL;
 	llm_lora *a = NULL;
+	llm_eval *e = NULL;
+	struct llm_kv_stat *kst = NULL;
+	struct llm_kv_dump_info kinfo;
+	struct llm_kv_stat_opts ko = LLM_KV_STAT_OPTS_INIT;
+	struct llm_gen_params gp = LLM_GEN_PARAMS_INIT;
 	int64_t n_rep = 0;
 	mo.n_threads = 1;
 	cv.type = LLM_TYPE_Q8_0;
@@ -138,6 +149,20 @@ static int run(int s, long k)
 			rc = llm_convert(c, out, &cv, &rep, &n_rep);
 	} else if (s >= VOCAB) {
 		/* done above */
+	} else if (s == KVSTAT) {
+		ko.per_head = 1;
+		if (!rc)
+			rc = llm_kv_dump_stats(&kst, &n_rep, &kinfo, c, &ko);
+		memset(result, 0, 8);
+		for (int64_t i = 0; !rc && i < n_rep; i++) { /* field by field: not the padding */
+			const struct llm_kv_stat *r = &kst[i];
+			const int64_t iv[] = { r->layer, r->kind, r->head, r->n_pos, r->width, r->rank90, r->rank99 };
+			const double dv[] = { r->rms, r->norm_mean, r->norm_max, r->outlier_frac, r->rmse_q8_0,
+					      r->rmse_q4_0, r->rmse_kivi4, r->rmse_kivi2, r->zstd_raw, r->zstd_grouped };
+			hash_into(iv, sizeof iv);
+			hash_into(dv, sizeof dv);
+		}
+		result_len = 8;
 	} else if (s == PEFT) {
 		memset(result, 0, 8);
 		for (int64_t i = 0; !rc && i < a->nt; i++) {
@@ -161,12 +186,30 @@ static int run(int s, long k)
 			rc = llm_model_load(&m, c, &mo);
 		if (!rc && llm_model_hparams(m)->n_vocab * sizeof(float) > sizeof result)
 			rc = LLM_EINVAL; /* not stories260K */
-		if (!rc) {
+		if (!rc && s == GEN) {
+			int32_t id, nt = 0;
+			gp.sp.temp = 0;
+			gp.n_predict = 8;
+			rc = llm_eval_new(&e, m);
+			if (!rc)
+				rc = llm_eval_gen_start(e, tk, &gp, ids, n, NULL, NULL);
+			while (!rc && (rc = llm_eval_gen_next(&id, e)) == 1)
+				rc = 0;
+			if (!rc)
+				rc = llm_eval_gen_sync(e);
+			if (!rc)
+				rc = llm_eval_gen_write_kv(e, out, llm_ckpt_meta(c), NULL);
+			const int32_t *all = rc ? NULL : llm_eval_gen_tokens(e, &nt);
+			if (all) /* every token, kept after the dump's bytes (below) */
+				memcpy(gen_toks, all, (size_t)(n_gen = nt < 64 ? nt : 64) * sizeof *all);
+		} else if (!rc) {
 			rc = llm_model_eval(m, ids, (int)n, 0, (float *)result, 0);
 			result_len = (size_t)llm_model_hparams(m)->n_vocab * sizeof(float);
 		}
 	}
 	fail_in = -1;
+	free(kst);
+	llm_eval_free(e);
 	llm_svd_delta_report_free(srep, s == SVD ? n_rep : 0);
 	llm_lora_free(a);
 	llm_ckpt_free(t);
@@ -175,8 +218,18 @@ static int run(int s, long k)
 	llm_model_free(m);
 	llm_tokenizer_free(tk);
 	llm_ckpt_free(c);
-	if ((s == QUANT || s == SVD) && !rc && slurp(out))
+	if ((s == QUANT || s == SVD || s == GEN) && !rc && slurp(out))
 		rc = LLM_EIO;
+	if (s == GEN && !rc && result_len + sizeof gen_toks <= sizeof result) {
+		memcpy(result + result_len, gen_toks, (size_t)n_gen * sizeof *gen_toks);
+		result_len += (size_t)n_gen * sizeof *gen_toks;
+	}
+	if (s == GEN && !rc && k < 0) { /* the clean dump, for kvstat */
+		FILE *f = fopen(dump, "wb");
+		if (!f || fwrite(result, 1, result_len - (size_t)n_gen * sizeof *gen_toks, f) !=
+			      result_len - (size_t)n_gen * sizeof *gen_toks || fclose(f))
+			rc = LLM_EIO;
+	}
 	unlink(out);
 	return rc;
 }
@@ -191,6 +244,7 @@ int main(void)
 	snprintf(paths[QUANT], sizeof paths[QUANT], "%s/models/stories260K.gguf", sh);
 	snprintf(paths[PEFT], sizeof paths[PEFT], "%s/models/peft-gptneo125m", sh);
 	snprintf(paths[SVD], sizeof paths[SVD], "%s/models/stories260K.gguf", sh);
+	snprintf(paths[GEN], sizeof paths[GEN], "%s/models/stories260K.gguf", sh);
 	snprintf(tok[0], sizeof tok[0], "%s/models/tok512.bin", sh);
 	snprintf(tok[1], sizeof tok[1], "%s/models/stories260K.gguf", sh);
 	if (access(paths[GGUF], R_OK) || access(paths[LLAMA2C], R_OK) || access(paths[HF], R_OK) ||
@@ -204,6 +258,8 @@ int main(void)
 	}
 	snprintf(out, sizeof out, "%s/out.gguf", outdir);
 	snprintf(tuned, sizeof tuned, "%s/tuned.gguf", outdir);
+	snprintf(dump, sizeof dump, "%s/kv.gguf", outdir);
+	snprintf(paths[KVSTAT], sizeof paths[KVSTAT], "%s", dump);
 	for (int s = 0; s < N_SCEN; s++) {
 		if (s >= VOCAB) {
 			char vp[600];
@@ -258,6 +314,7 @@ int main(void)
 		       around);
 	}
 	llm_ckpt_free(vocab);
+	unlink(dump);
 	unlink(tuned);
 	rmdir(outdir);
 	return test_done();
