@@ -10,6 +10,8 @@
  *   peft     llm_lora_open of ../shared/models/peft-gptneo125m (safetensors
  *            and JSON; the result: a hash of every tensor's name and values);
  *   svd      llm_svd_delta of that Q8_0 file against the GGUF, rank 4;
+ *   merge    llm_lora_merge of that adapter (opened by llm_lora_open) into
+ *            the GGUF, written as Q8_0, with a report;
  *   gen      greedy generation of 8 tokens after the prompt (llm_eval_gen_*)
  *            and the KV cache written (llm_eval_gen_write_kv);
  *   kvstat   llm_kv_dump_stats of that dump, per head;
@@ -58,12 +60,12 @@ void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_real
 char *__wrap_strdup(const char *s) { return fail_now() ? NULL : __real_strdup(s); }
 void *__wrap_aligned_alloc(size_t a, size_t n) { return fail_now() ? NULL : __real_aligned_alloc(a, n); }
 
-enum { GGUF, LLAMA2C, HF, QUANT, PEFT, SVD, GEN, KVSTAT, VOCAB, N_SCEN = VOCAB + 6 };
-static const char *const scen_name[N_SCEN] = { "gguf", "llama2c", "hf", "quant", "peft", "svd", "gen", "kvstat",
+enum { GGUF, LLAMA2C, HF, QUANT, PEFT, SVD, MERGE, GEN, KVSTAT, VOCAB, N_SCEN = VOCAB + 6 };
+static const char *const scen_name[N_SCEN] = { "gguf", "llama2c", "hf", "quant", "peft", "svd", "merge", "gen", "kvstat",
 					       "vocab-llama-spm", "vocab-phi-3", "vocab-gpt-2",
 					       "vocab-starcoder", "vocab-falcon", "vocab-deepseek-coder" };
 static llm_ckpt *vocab; /* the open vocabulary of a vocab-* run */
-static char paths[N_SCEN][600], tok[2][600], outdir[] = "/tmp/test_oom.XXXXXX", out[600], tuned[600], dump[600];
+static char paths[N_SCEN][600], tok[2][600], outdir[] = "/tmp/test_oom.XXXXXX", out[600], tuned[600], dump[600], adapter[600];
 
 /* The result of a run: the prompt's last logits, or the output file. */
 static unsigned char result[1 << 20], clean[1 << 20];
@@ -91,14 +93,15 @@ static void hash_into(const void *p, size_t n)
 	memcpy(result, &h, 8);
 }
 
-/* Files in outdir but the tuned model and the dump (a failed write must leave none:
+/* Files in outdir but the inputs made along the way (a failed write must leave none:
  * no output, no temp). */
 static int files_left(void)
 {
 	DIR *d = opendir(outdir);
 	int n = 0;
 	for (struct dirent *e; d && (e = readdir(d));)
-		n += e->d_name[0] != '.' && strcmp(e->d_name, "tuned.gguf") && strcmp(e->d_name, "kv.gguf");
+		n += e->d_name[0] != '.' && strcmp(e->d_name, "tuned.gguf") && strcmp(e->d_name, "kv.gguf") &&
+		     strcmp(e->d_name, "adapter.gguf");
 	if (d)
 		closedir(d);
 	return n;
@@ -123,6 +126,8 @@ static int run(int s, long k)
 	llm_lora *a = NULL;
 	llm_eval *e = NULL;
 	struct llm_kv_stat *kst = NULL;
+	struct llm_lora_merge_opts mgo = LLM_LORA_MERGE_OPTS_INIT;
+	struct llm_lora_merge_report *mrep = NULL;
 	struct llm_kv_dump_info kinfo;
 	struct llm_kv_stat_opts ko = LLM_KV_STAT_OPTS_INIT;
 	struct llm_gen_params gp = LLM_GEN_PARAMS_INIT;
@@ -172,6 +177,13 @@ static int run(int s, long k)
 			hash_into(x->b, (size_t)(x->n_out * x->r) * sizeof(float));
 		}
 		result_len = 8;
+	} else if (s == MERGE) {
+		const float one = 1.0f;
+		mgo.type = LLM_TYPE_Q8_0;
+		if (!rc)
+			rc = llm_lora_open(&a, adapter, llm_ckpt_meta(c));
+		if (!rc)
+			rc = llm_lora_merge(c, &a, &one, 1, out, &mgo, &mrep, &n_rep);
 	} else if (s == SVD) {
 		if (!rc)
 			rc = llm_ckpt_open(&t, tuned, NULL);
@@ -209,6 +221,7 @@ static int run(int s, long k)
 	}
 	fail_in = -1;
 	free(kst);
+	llm_lora_merge_report_free(mrep, s == MERGE ? n_rep : 0);
 	llm_eval_free(e);
 	llm_svd_delta_report_free(srep, s == SVD ? n_rep : 0);
 	llm_lora_free(a);
@@ -218,8 +231,13 @@ static int run(int s, long k)
 	llm_model_free(m);
 	llm_tokenizer_free(tk);
 	llm_ckpt_free(c);
-	if ((s == QUANT || s == SVD || s == GEN) && !rc && slurp(out))
+	if ((s == QUANT || s == SVD || s == MERGE || s == GEN) && !rc && slurp(out))
 		rc = LLM_EIO;
+	if (s == SVD && !rc && k < 0) { /* the clean adapter, for merge */
+		FILE *f = fopen(adapter, "wb");
+		if (!f || fwrite(result, 1, result_len, f) != result_len || fclose(f))
+			rc = LLM_EIO;
+	}
 	if (s == GEN && !rc && result_len + sizeof gen_toks <= sizeof result) {
 		memcpy(result + result_len, gen_toks, (size_t)n_gen * sizeof *gen_toks);
 		result_len += (size_t)n_gen * sizeof *gen_toks;
@@ -245,6 +263,7 @@ int main(void)
 	snprintf(paths[PEFT], sizeof paths[PEFT], "%s/models/peft-gptneo125m", sh);
 	snprintf(paths[SVD], sizeof paths[SVD], "%s/models/stories260K.gguf", sh);
 	snprintf(paths[GEN], sizeof paths[GEN], "%s/models/stories260K.gguf", sh);
+	snprintf(paths[MERGE], sizeof paths[MERGE], "%s/models/stories260K.gguf", sh);
 	snprintf(tok[0], sizeof tok[0], "%s/models/tok512.bin", sh);
 	snprintf(tok[1], sizeof tok[1], "%s/models/stories260K.gguf", sh);
 	if (access(paths[GGUF], R_OK) || access(paths[LLAMA2C], R_OK) || access(paths[HF], R_OK) ||
@@ -259,6 +278,7 @@ int main(void)
 	snprintf(out, sizeof out, "%s/out.gguf", outdir);
 	snprintf(tuned, sizeof tuned, "%s/tuned.gguf", outdir);
 	snprintf(dump, sizeof dump, "%s/kv.gguf", outdir);
+	snprintf(adapter, sizeof adapter, "%s/adapter.gguf", outdir);
 	snprintf(paths[KVSTAT], sizeof paths[KVSTAT], "%s", dump);
 	for (int s = 0; s < N_SCEN; s++) {
 		if (s >= VOCAB) {
@@ -315,6 +335,7 @@ int main(void)
 	}
 	llm_ckpt_free(vocab);
 	unlink(dump);
+	unlink(adapter);
 	unlink(tuned);
 	rmdir(outdir);
 	return test_done();
