@@ -66,7 +66,6 @@ void llm_lora_free(llm_lora *a)
 	free(a);
 }
 
-/* Decode n values of type t (any alignment) into a new F32 buffer. */
 /* 1 when decode_f32 can decode n values of type (a NULL from it is then
  * out of memory). */
 static int decodable(int type, int64_t n)
@@ -75,6 +74,7 @@ static int decodable(int type, int64_t n)
 	return tr && tr->to_float && (!n || llm_type_row_size(type, n));
 }
 
+/* Decode n values of type t (any alignment) into a new F32 buffer. */
 static float *decode_f32(int type, const void *src, int64_t n)
 {
 	const struct llm_type_traits *tr = llm_type_traits(type);

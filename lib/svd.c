@@ -363,9 +363,9 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		goto out;
 	llm_meta_get_str(llm_ckpt_meta(base), "general.architecture", &arch, NULL);
 	/* a BASE without tensors, or a TUNED that shares no tensor with BASE
-	 * (another model, a vocabulary), is one error, not a notice per tensor; pair[i] is TUNED's index of
-	 * BASE's tensor i for now, the planning below keeps it for the 2-D
-	 * weights it takes */
+	 * (another model, a vocabulary), is one error, not a notice per
+	 * tensor; pair[i] is TUNED's index of BASE's tensor i for now, the
+	 * planning below keeps it for the 2-D weights it takes */
 	int64_t shared = 0;
 	for (int64_t i = 0; i < nb; i++)
 		shared += (pair[i] = llm_ckpt_find(tuned, llm_ckpt_tensor(base, i)->name)) >= 0;

@@ -83,6 +83,16 @@ static int slurp(const char *path)
 	return big ? -1 : 0;
 }
 
+/* Write the result's first len bytes to path: 0, or LLM_EIO. */
+static int spill(const char *path, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	int ok = f && fwrite(result, 1, len, f) == len;
+	if (f && fclose(f))
+		ok = 0;
+	return ok ? 0 : LLM_EIO;
+}
+
 /* FNV-1a over n bytes into result's first 8. */
 static void hash_into(const void *p, size_t n)
 {
@@ -233,20 +243,13 @@ static int run(int s, long k)
 	llm_ckpt_free(c);
 	if ((s == QUANT || s == SVD || s == MERGE || s == GEN) && !rc && slurp(out))
 		rc = LLM_EIO;
-	if (s == SVD && !rc && k < 0) { /* the clean adapter, for merge */
-		FILE *f = fopen(adapter, "wb");
-		if (!f || fwrite(result, 1, result_len, f) != result_len || fclose(f))
-			rc = LLM_EIO;
-	}
+	if (s == SVD && !rc && k < 0) /* the clean adapter, for merge */
+		rc = spill(adapter, result_len);
+	if (s == GEN && !rc && k < 0) /* the clean dump, for kvstat */
+		rc = spill(dump, result_len);
 	if (s == GEN && !rc && result_len + sizeof gen_toks <= sizeof result) {
 		memcpy(result + result_len, gen_toks, (size_t)n_gen * sizeof *gen_toks);
 		result_len += (size_t)n_gen * sizeof *gen_toks;
-	}
-	if (s == GEN && !rc && k < 0) { /* the clean dump, for kvstat */
-		FILE *f = fopen(dump, "wb");
-		if (!f || fwrite(result, 1, result_len - (size_t)n_gen * sizeof *gen_toks, f) !=
-			      result_len - (size_t)n_gen * sizeof *gen_toks || fclose(f))
-			rc = LLM_EIO;
 	}
 	unlink(out);
 	return rc;
@@ -255,7 +258,6 @@ static int run(int s, long k)
 int main(void)
 {
 	const char *sh = test_shared();
-	FILE *f;
 	snprintf(paths[GGUF], sizeof paths[GGUF], "%s/models/stories260K.gguf", sh);
 	snprintf(paths[LLAMA2C], sizeof paths[LLAMA2C], "%s/models/stories260K.bin", sh);
 	snprintf(paths[HF], sizeof paths[HF], "%s/models/stories260K-hf", sh);
@@ -292,8 +294,7 @@ int main(void)
 			}
 		}
 		if (s == SVD) { /* the Q8_0 file as the fine-tune */
-			if (run(QUANT, -1) || !(f = fopen(tuned, "wb")) ||
-			    fwrite(result, 1, result_len, f) != result_len || fclose(f)) {
+			if (run(QUANT, -1) || spill(tuned, result_len)) {
 				CHECK(0, "oom_svd_tuned_written", "%s", llm_errmsg());
 				break;
 			}
