@@ -414,9 +414,12 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 				rc = llm_err(LLM_EFORMAT, "%s: empty input", path);
 			} else if ((map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) || llm_zst_sniff(map.data, map.size)) {
 				rc = open_gguf_map(c, &map, opts ? opts->one_shard : 0);
-			} else if (strcmp(path, "-") == 0) {
+			} else if (map.spooled) { /* the other formats open the path again */
 				llm_map_close(&map);
-				rc = llm_err(LLM_EFORMAT, "-: standard input is neither a GGUF nor a compressed GGUF");
+				rc = strcmp(path, "-") == 0
+					     ? llm_err(LLM_EFORMAT, "-: standard input is neither a GGUF nor a compressed GGUF")
+					     : llm_err(LLM_EFORMAT, "%s: a pipe or device holding neither a GGUF nor a "
+							"compressed GGUF (other formats must be files)", path);
 			} else if (ends_with(path, ".model") || llm_spm_sniff(map.data, map.size) ||
 				   llm_llama2c_tok_sniff(map.data, map.size)) {
 				llm_map_close(&map);
@@ -579,8 +582,9 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 		if (!(rc = llm_hftok_tokenizer(&spm, path, map.data, map.size, rows)))
 			m = &spm;
 	} else {
+		rc = llm_llama2c_tokenizer(&c->meta, path, map.data, map.size);
 		llm_map_close(&map);
-		return llm_llama2c_tokenizer(&c->meta, path);
+		return rc;
 	}
 	if (!rc) {
 		/* the borrowed vocabulary replaces the whole tokenizer.* set */

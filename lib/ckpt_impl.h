@@ -43,11 +43,12 @@ int llm_ckpt_open_llama2c(llm_ckpt *c, const char *path, const char *tokenizer);
  * tokenizer.* keys are copied), a SentencePiece tokenizer.model, a Hugging
  * Face tokenizer.json or a llama2.c tokenizer.bin. */
 int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path);
-/* llama2.c tokenizer.bin -> tokenizer.ggml.* keys in m (llama2c.c).
+/* llama2.c tokenizer.bin (size bytes at data, read from path) ->
+ * tokenizer.ggml.* keys in m (llama2c.c).
  * Sniff: 1 when the size bytes at d are one: a max_token_length, then
  * entries (score, length up to max_token_length, text) that end exactly
  * at the end. */
-int llm_llama2c_tokenizer(llm_meta *m, const char *path);
+int llm_llama2c_tokenizer(llm_meta *m, const char *path, const uint8_t *data, uint64_t size);
 int llm_llama2c_tok_sniff(const uint8_t *d, uint64_t size);
 /* SentencePiece tokenizer.model (size bytes at d) -> tokenizer.ggml.* keys
  * in m (spm.c), padded to n_vocab tokens when that is more than its pieces

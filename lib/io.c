@@ -37,8 +37,9 @@ static int map_fd(struct llm_map *m, int fd, const char *path)
 	return 0;
 }
 
-/* Copy stdin into an unlinked temporary file; return its fd or -1. */
-static int spool_stdin(void)
+/* Copy what fd `in` holds (stdin, a pipe, a device) into an unlinked
+ * temporary file; return its fd or -1.  name is the input's, for messages. */
+static int spool(int in, const char *name)
 {
 	const char *dir = getenv("TMPDIR");
 	char tmpl[4096];
@@ -49,7 +50,7 @@ static int spool_stdin(void)
 	snprintf(tmpl, sizeof tmpl, "%s/llm-stdin.XXXXXX", dir && *dir ? dir : "/tmp");
 	fd = mkstemp(tmpl);
 	if (fd < 0)
-		return llm_err(LLM_EIO, "-: cannot create a temporary file in %s: %s",
+		return llm_err(LLM_EIO, "%s: cannot create a temporary file in %s: %s", name,
 			       dir && *dir ? dir : "/tmp", strerror(errno)), -1;
 	unlink(tmpl);
 	buf = malloc(1 << 20);
@@ -58,13 +59,13 @@ static int spool_stdin(void)
 		return llm_err(LLM_ENOMEM, "out of memory"), -1;
 	}
 	for (;;) {
-		n = read(STDIN_FILENO, buf, 1 << 20);
+		n = read(in, buf, 1 << 20);
 		if (n == 0)
 			break;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			llm_err(LLM_EIO, "-: read error: %s", strerror(errno));
+			llm_err(LLM_EIO, "%s: read error: %s", name, strerror(errno));
 			goto fail;
 		}
 		for (ssize_t off = 0; off < n;) {
@@ -72,7 +73,7 @@ static int spool_stdin(void)
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k <= 0) {
-				llm_err(LLM_EIO, "-: cannot spool stdin to %s: %s", tmpl, strerror(errno));
+				llm_err(LLM_EIO, "%s: cannot spool the input to %s: %s", name, tmpl, strerror(errno));
 				goto fail;
 			}
 			off += k;
@@ -148,13 +149,24 @@ int llm_map_open(struct llm_map *m, const char *path)
 	if (strcmp(path, "-") == 0) {
 		if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && lseek(STDIN_FILENO, 0, SEEK_CUR) == 0)
 			return map_fd(m, STDIN_FILENO, path);
-		fd = spool_stdin();
+		fd = spool(STDIN_FILENO, path);
 		if (fd < 0)
 			return LLM_EIO;
+		m->spooled = 1;
 	} else {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return llm_err(errno == ENOENT ? LLM_ENOTFOUND : LLM_EIO, "%s: %s", path, strerror(errno));
+		/* a named pipe (bash's <(...)) or a device: read once, as
+		 * stdin is (mmap would see no bytes) */
+		if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+			int sp = spool(fd, path);
+			close(fd);
+			if (sp < 0)
+				return LLM_EIO;
+			fd = sp;
+			m->spooled = 1;
+		}
 	}
 	rc = map_fd(m, fd, path);
 	close(fd);

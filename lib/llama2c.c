@@ -413,18 +413,14 @@ int llm_llama2c_tok_sniff(const uint8_t *d, uint64_t size)
 	return n > 0;
 }
 
-int llm_llama2c_tokenizer(llm_meta *m, const char *path)
+int llm_llama2c_tokenizer(llm_meta *m, const char *path, const uint8_t *data, uint64_t size)
 {
-	struct llm_map map;
 	llm_meta tm;
 	int64_t nv;
 	int rc;
 
-	if ((rc = llm_map_open(&map, path)))
-		return rc;
 	llm_meta_init(&tm);
-	rc = l2c_tok_parse(&tm, path, map.data, map.size);
-	llm_map_close(&map);
+	rc = l2c_tok_parse(&tm, path, data, size);
 	nv = llm_meta_int(m, "llama.vocab_size", -1);
 	if (!rc && nv >= 0 && (uint64_t)nv != tm.kv[llm_meta_find(&tm, "tokenizer.ggml.tokens")].n)
 		rc = llm_err(LLM_EFORMAT, "%s: %llu tokens, but the model's vocabulary has %lld", path,

@@ -14,7 +14,9 @@
  *                         by libgit2: one sequential read, no memory), for a directory the git tree id of its
  *                         regular files (not recursive: what `git write-tree`
  *                         gives for a directory holding just those files,
- *                         modes 100644/100755), "" for standard input
+ *                         modes 100644/100755), "" for standard input,
+ *                         a named pipe or a device (read once, by the
+ *                         reader)
  *   git.commit    str     HEAD of the repository holding the working
  *                         directory (absent outside a repository or before
  *                         the first commit)

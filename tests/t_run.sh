@@ -435,6 +435,32 @@ esac
 llm-run -q --temp 0 -n 48 --echo -p "Once upon a time" "$G" >"$TMP/e.txt"
 expect echo_prompt_first "$(cat "$TMP/e.txt")" "Once upon a time$(cat "$TMP/g.txt")"
 expect greedy_threads "$(llm-run -q --temp 0 -n 48 -t 1 -p "Once upon a time" "$G")" "$(cat "$TMP/g.txt")"
+# named pipes (bash's <(...)): a GGUF and a tokenizer file are read once,
+# as stdin is; a llama2.c checkpoint, which is opened again after its
+# format is told, must be a file; the pipe has no content id
+if command -v bash >/dev/null; then
+	expect greedy_named_pipe "$(bash -c 'llm-run -q --temp 0 -n 48 -p "Once upon a time" <(cat "$1")' sh "$G")" \
+		"$(cat "$TMP/g.txt")"
+	expect greedy_named_pipe_tokenizer_bin "$(bash -c 'llm-run -q --temp 0 -n 48 -p "Once upon a time" \
+		--tokenizer <(cat "$1") "$2"' sh "$TB" "$B")" "$(cat "$TMP/g.txt")"
+	one_line named_pipe_llama2c 1 "/dev/fd/[0-9]*: a pipe or device holding neither a GGUF nor a compressed GGUF" \
+		bash -c 'llm-run -q -n 1 -p a --tokenizer "$2" <(cat "$1")' sh "$B" "$TB"
+	if [ -z "$PYTHON" ]; then
+		skip quant_named_pipe "no python3 with numpy"
+	elif bash -c 'llm-quant -q -t q8_0 -o "$2" <(cat "$1")' sh "$G" "$TMP/fifo_q8.gguf" 2>"$TMP/err" &&
+		llm-quant -q -t q8_0 -o "$TMP/file_q8.gguf" "$G" 2>>"$TMP/err"; then
+		# the same tensors and metadata but for provenance, whose input id is ""
+		pview() { llm-info --json "$1" | "$PYTHON" -c 'import hashlib, json, sys
+d = json.load(sys.stdin); m = d["metadata"]
+rest = json.dumps([{k: v for k, v in m.items() if not k.startswith("provenance.")}, d["tensors"]])
+print(m["provenance.inputs.id"], hashlib.sha1(rest.encode()).hexdigest())'; }
+		expect quant_named_pipe "$(pview "$TMP/fifo_q8.gguf")" "[''] $(pview "$TMP/file_q8.gguf" | cut -d' ' -f2-)"
+	else
+		fail quant_named_pipe "$(cat "$TMP/err")"
+	fi
+else
+	skip greedy_named_pipe "no bash"
+fi
 
 # ---- seeds ----
 a=$(llm-run -q -s 42 -n 40 -p "Once upon a time" "$G")
