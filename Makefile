@@ -17,7 +17,7 @@ MANDIR   := $(PREFIX)/share/man
 PKGCONFIGDIR := $(LIBDIR)/pkgconfig
 
 CC       ?= cc
-PKGS     := libzstd libgit2 jansson libpcre2-8 openblas
+PKGS     := libzstd libgit2 libcrypto jansson libpcre2-8 openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Without the packages every object would be compiled without their flags
@@ -109,7 +109,7 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		build-essential pkg-config git ca-certificates \
-		libopenblas-dev libzstd-dev zstd libgit2-dev libjansson-dev libpcre2-dev \
+		libopenblas-dev libzstd-dev zstd libgit2-dev libssl-dev libjansson-dev libpcre2-dev \
 		python3 python3-numpy man-db bash-completion
 
 install: all

@@ -1,15 +1,21 @@
-/* provenance.c - provenance.* metadata (see provenance.h); libgit2 lives here. */
+/* provenance.c - provenance.* metadata (see provenance.h); libgit2 and
+ * OpenSSL live here. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "provenance.h"
+
+#define HASH_BLOCK (1 << 20) /* bytes read at a time */
 
 #ifndef LLM_VERSION
 #define LLM_VERSION "unknown"
@@ -24,19 +30,67 @@ static int git_fail(const char *what)
 	return llm_err(LLM_EGIT, "%s: %s", what, e && e->message ? e->message : "libgit2 error");
 }
 
-/* git_odb_hashfile reads the file in small blocks (no filters applied, as
- * `git hash-object --no-filters`; the same id for files without
- * .gitattributes conversions): the hash costs one sequential read and no
- * resident memory, where hashing a mapped file would count the whole input
- * towards this process's peak RSS. */
+/* The git blob id of path: SHA-1 of "blob <size>\0" + content, as `git
+ * hash-object --no-filters` gives it (the same id for files without
+ * .gitattributes conversions).  The file is read in 1 MiB blocks, one
+ * sequential read and no resident memory (hashing a mapped file would count
+ * the whole input towards this process's peak RSS), through OpenSSL's SHA-1,
+ * which uses the CPU's SHA instructions: libgit2's git_odb_hashfile, whose
+ * SHA-1 detects collisions, took 11 s of llm-quant's 14 on a 4.4 GB F32
+ * checkpoint (the conversion itself 3.4 s); OpenSSL takes 2.6 s. */
 static int blob_id(git_oid *oid, const char *path)
 {
 	struct stat st;
-	if (stat(path, &st) < 0)
-		return llm_err(LLM_ENOTFOUND, "%s: cannot hash: %s", path, strerror(errno));
-	if (git_odb_hashfile(oid, path, GIT_OBJECT_BLOB) < 0)
-		return git_fail(path);
-	return 0;
+	EVP_MD_CTX *ctx = NULL;
+	uint8_t *buf = NULL;
+	uint64_t seen = 0;
+	unsigned len = 0;
+	char head[32];
+	int fd, rc = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		rc = llm_err(LLM_ENOTFOUND, "%s: cannot hash: %s", path, strerror(errno));
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (!(buf = malloc(HASH_BLOCK)) || !(ctx = EVP_MD_CTX_new())) {
+		rc = llm_err(LLM_ENOMEM, "out of memory");
+		goto out;
+	}
+	int hn = snprintf(head, sizeof head, "blob %llu", (unsigned long long)st.st_size) + 1; /* NUL too */
+	if (!EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) || !EVP_DigestUpdate(ctx, head, (size_t)hn)) {
+		rc = llm_err(LLM_EIO, "%s: cannot hash: OpenSSL's SHA-1 failed", path);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, HASH_BLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = llm_err(LLM_EIO, "%s: cannot hash: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		seen += (uint64_t)n;
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n)) {
+			rc = llm_err(LLM_EIO, "%s: cannot hash: OpenSSL's SHA-1 failed", path);
+			goto out;
+		}
+	}
+	if (seen != (uint64_t)st.st_size) {
+		rc = llm_err(LLM_EIO, "%s: cannot hash: changed while read (%llu bytes, then %llu)", path,
+			     (unsigned long long)st.st_size, (unsigned long long)seen);
+		goto out;
+	}
+	if (!EVP_DigestFinal_ex(ctx, oid->id, &len) || len != 20)
+		rc = llm_err(LLM_EIO, "%s: cannot hash: OpenSSL's SHA-1 failed", path);
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 static int cmp_name(const void *a, const void *b)

@@ -1,4 +1,5 @@
-/* provenance.h - what produced a file: provenance.* metadata (libgit2).
+/* provenance.h - what produced a file: provenance.* metadata (libgit2,
+ * OpenSSL's SHA-1 for the content ids).
  *
  * Keys written by llm_provenance_fill (all under "provenance."):
  *   tool          str     command name ("llm-quant")
@@ -10,8 +11,9 @@
  *   inputs.path   [str]   each input as named on the command line
  *   inputs.id     [str]   its content id: the git blob id of the file
  *                         (what `git hash-object FILE` prints: SHA-1 of
- *                         "blob <size>\0" + content, read in small blocks
- *                         by libgit2: one sequential read, no memory), for a directory the git tree id of its
+ *                         "blob <size>\0" + content, read in 1 MiB
+ *                         blocks: one sequential read, no memory; OpenSSL's
+ *                         SHA-1), for a directory the git tree id of its
  *                         regular files (not recursive: what `git write-tree`
  *                         gives for a directory holding just those files,
  *                         modes 100644/100755), "" for standard input,
@@ -29,7 +31,8 @@
  *                         tool that made the second input of the first input.
  *                         N is the input's index (inputs without
  *                         provenance leave a gap).
- * All libgit2 calls live in provenance.c; its errors become LLM_EGIT.
+ * All libgit2 and OpenSSL calls live in provenance.c; libgit2's errors
+ * become LLM_EGIT.
  */
 #ifndef LLM_PROVENANCE_H
 #define LLM_PROVENANCE_H

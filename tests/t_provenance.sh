@@ -2,8 +2,9 @@
 # Provenance: inside a fresh git repository with one commit, llm-quant's
 # output records HEAD (= git rev-parse HEAD), the branch, and the dirty flag
 # (false when clean or with untracked files, true after a tracked file
-# changes or is staged); the input's content id equals git hash-object;
-# chains keep the parents' records; --no-provenance writes none.
+# changes or is staged); the input's content id equals git hash-object
+# (also at the edges of the 1 MiB read blocks) and a directory's git
+# write-tree; chains keep the parents' records; --no-provenance writes none.
 . tests/lib.sh
 MK=$PWD/${TESTDIR:-build/tests}/tool_mkmodel
 command -v git >/dev/null || { skip provenance "no git command"; exit 0; }
@@ -116,4 +117,28 @@ then
 	else
 		fail provenance_deep_chain_bounded "exit $?: $(tail -c 200 "$TMP/deep.err")"
 	fi
+fi
+
+# content ids are read in 1 MiB blocks: sizes below, at and past a
+# multiple of the block (a GGUF may carry trailing bytes) equal git
+# hash-object's; a directory's id equals git write-tree of its files
+"$MK" "$TMP/big.gguf" 256 4 8 4 688 512 256 1 >/dev/null 2>&1
+for n in 1048575 1048576 2097152 2097153; do
+	cp "$R/model.gguf" "$TMP/pad$n.gguf" && truncate -s "$n" "$TMP/pad$n.gguf"
+done
+good=0 all=0
+for f in "$TMP/big.gguf" "$TMP"/pad*.gguf; do
+	all=$((all + 1))
+	llm-quant -q -t q8_0 "$f" -o "$TMP/id.gguf" && llm-info --json "$TMP/id.gguf" >"$TMP/id.json" &&
+		[ "$(key "$TMP/id.json" provenance.inputs.id)" = "[\"$(git hash-object "$f")\"]" ] && good=$((good + 1))
+done
+expect input_id_block_edges "$good of $all" "$all of $all"
+if [ -d "$MODELS/stories260K-hf" ]; then
+	git init -q --bare "$TMP/tree.git"
+	want=$(GIT_INDEX_FILE=$TMP/tree.idx git --git-dir="$TMP/tree.git" --work-tree="$MODELS/stories260K-hf" add -A . &&
+		GIT_INDEX_FILE=$TMP/tree.idx git --git-dir="$TMP/tree.git" write-tree)
+	llm-quant -q -t q8_0 "$MODELS/stories260K-hf" -o "$TMP/hf.gguf" && llm-info --json "$TMP/hf.gguf" >"$TMP/hf.json"
+	expect input_id_directory_tree "$(key "$TMP/hf.json" provenance.inputs.id)" "[\"$want\"]"
+else
+	skip input_id_directory_tree "no ../shared/models/stories260K-hf"
 fi
