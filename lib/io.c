@@ -47,7 +47,7 @@ static int spool(int in, const char *name)
 	int fd;
 	ssize_t n;
 
-	snprintf(tmpl, sizeof tmpl, "%s/llm-stdin.XXXXXX", dir && *dir ? dir : "/tmp");
+	snprintf(tmpl, sizeof tmpl, "%s/llm-spool.XXXXXX", dir && *dir ? dir : "/tmp");
 	fd = mkstemp(tmpl);
 	if (fd < 0)
 		return llm_err(LLM_EIO, "%s: cannot create a temporary file in %s: %s", name,
