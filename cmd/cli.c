@@ -188,6 +188,14 @@ static void vmsg_tail(const char *fmt, va_list ap, const char *tail)
 		free(p);
 }
 static void vmsg(const char *fmt, va_list ap) { vmsg_tail(fmt, ap, ""); }
+static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
 
 void cli_usage(const char *fmt, ...)
 {
@@ -214,6 +222,12 @@ void cli_die(const char *fmt, ...)
 }
 
 void cli_die_lib(void) { cli_die("%s", llm_errmsg()); }
+
+void cli_error_lib(void)
+{
+	cli_progress_end();
+	msg("%s", llm_errmsg());
+}
 
 void cli_warn(const char *fmt, ...)
 {

@@ -50,6 +50,9 @@ int cli_put_safe(FILE *f, const char *s);
 _Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "llm-x: <llm_errmsg()>" and exit 1. */
 _Noreturn void cli_die_lib(void);
+/* The same line without exiting, for a command that goes on with its next
+ * input (and exits 1 at the end). */
+void cli_error_lib(void);
 /* Warning on stderr ("llm-x: ..."), unless quiet. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int cli_quiet;

@@ -23,11 +23,13 @@ static const struct cli_opt opts[] = {
 };
 
 static const struct cli_cmd cmd = {
-	"llm-info", "[options] FILE",
+	"llm-info", "[options] FILE...",
 	"Show what a checkpoint (GGUF, .gguf.zst, shards given the first one,\n"
 	"Hugging Face directory, llama2.c .bin, a tokenizer file alone) holds:\n"
 	"format, metadata, tensor table (with stored sizes when compressed) and\n"
-	"totals. FILE may be - for stdin.",
+	"totals. FILE may be - for stdin. Several FILEs are shown in turn (JSON:\n"
+	"one document each); a FILE that cannot be read is reported and skipped,\n"
+	"and the exit status is then 1.",
 	opts,
 };
 
@@ -231,31 +233,24 @@ static void print_prov(const llm_meta *m, const char *prefix, int depth)
 #undef K
 }
 
-int main(int argc, char **argv)
+/* Print what path holds; 0, or 1 after printing the error.  *shown: a
+ * file was printed before (text: a blank line goes between two). */
+static int show(const char *path, const struct llm_ckpt_opts *co, int as_json, int full, int prov, int several,
+		int *shown)
 {
-	struct llm_ckpt_opts co = LLM_CKPT_OPTS_INIT;
-	const char *arg, *path;
-	int as_json = 0, full = 0, prov = 0, c;
 	llm_ckpt *ck;
 	const llm_meta *m;
 	int64_t nt, n_params = 0;
 	uint64_t n_bytes = 0, n_stored = 0;
 	int zc;
 
-	cli_init(&cmd, argc, argv);
-	while ((c = cli_next(&arg)) != -1) {
-		switch (c) {
-		case OPT_JSON: as_json = 1; break;
-		case OPT_ARRAYS: full = 1; break;
-		case 'p': prov = 1; break;
-		case 'T': co.tokenizer = arg; break;
-		}
+	if (llm_ckpt_open(&ck, path, co)) {
+		cli_error_lib();
+		return 1;
 	}
-	if (argc - cli_optind() != 1)
-		cli_usage("expected one FILE");
-	path = argv[cli_optind()];
-	if (llm_ckpt_open(&ck, path, &co))
-		cli_die_lib();
+	if (*shown && !as_json)
+		putchar('\n');
+	*shown = 1;
 	m = llm_ckpt_meta(ck);
 	nt = llm_ckpt_n_tensors(ck);
 	for (int64_t i = 0; i < nt; i++) {
@@ -273,6 +268,10 @@ int main(int argc, char **argv)
 		int any = 0;
 		for (int64_t i = 0; i < m->n && !any; i++)
 			any = strncmp(m->kv[i].key, "provenance.", 11) == 0;
+		if (any && several) {
+			cli_put_safe(stdout, path);
+			puts(":");
+		}
 		if (any)
 			print_prov(m, "provenance.", 0);
 		else
@@ -363,7 +362,35 @@ int main(int argc, char **argv)
 		if (ftn)
 			printf("ftype:    %s (general.file_type %u)\n", ftn, ft);
 	}
-	cli_flush_stdout();
 	llm_ckpt_free(ck);
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct llm_ckpt_opts co = LLM_CKPT_OPTS_INIT;
+	const char *arg;
+	int as_json = 0, full = 0, prov = 0, c, bad = 0;
+
+	cli_init(&cmd, argc, argv);
+	while ((c = cli_next(&arg)) != -1) {
+		switch (c) {
+		case OPT_JSON: as_json = 1; break;
+		case OPT_ARRAYS: full = 1; break;
+		case 'p': prov = 1; break;
+		case 'T': co.tokenizer = arg; break;
+		}
+	}
+	int n = argc - cli_optind();
+	if (n < 1)
+		cli_usage("expected a FILE");
+	if (n > 1 && co.tokenizer && strcmp(co.tokenizer, "-") == 0)
+		cli_usage("--tokenizer -: stdin can be read for one FILE only");
+	cli_stdin_claim(co.tokenizer, NULL);
+	for (int i = 0; i < n; i++)
+		cli_stdin_claim(argv[cli_optind() + i], NULL);
+	for (int i = 0, shown = 0; i < n; i++)
+		bad |= show(argv[cli_optind() + i], &co, as_json, full, prov, n > 1, &shown);
+	cli_flush_stdout();
+	return bad;
 }

@@ -149,3 +149,34 @@ check_status 2 info_usage llm-info
 check_status 2 info_bad_option llm-info --bogus x
 check_status 0 info_help llm-info --help
 check_status 0 info_version llm-info --version
+
+# several files, as ls or head take them: in turn (text: a blank line
+# between; JSON: one document each), a bad one reported and skipped, exit 1
+MK=${TESTDIR:-build/tests}/tool_mkmodel
+"$MK" "$TMP/m1.gguf" 64 1 4 2 128 512 32 1 >/dev/null 2>&1
+"$MK" "$TMP/m2.gguf" 64 2 4 2 128 512 32 2 >/dev/null 2>&1
+llm-info "$TMP/m1.gguf" >"$TMP/one1.txt"
+llm-info "$TMP/m2.gguf" >"$TMP/one2.txt"
+{ cat "$TMP/one1.txt"; echo; cat "$TMP/one2.txt"; } >"$TMP/two.want"
+llm-info "$TMP/m1.gguf" "$TMP/m2.gguf" >"$TMP/two.txt" 2>"$TMP/err"
+if [ $? -eq 0 ] && cmp -s "$TMP/two.txt" "$TMP/two.want"; then ok info_several_files; else
+	fail info_several_files "$(diff "$TMP/two.want" "$TMP/two.txt" | head -5) $(cat "$TMP/err")"; fi
+llm-info "$TMP/m1.gguf" "$TMP/trunc.gguf" "$TMP/m2.gguf" >"$TMP/three.txt" 2>"$TMP/err"
+rc=$?
+if [ $rc -eq 1 ] && cmp -s "$TMP/three.txt" "$TMP/two.want" && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
+	grep -q "trunc.gguf" "$TMP/err"; then
+	ok info_several_one_bad
+else
+	fail info_several_one_bad "exit $rc: $(cat "$TMP/err")"
+fi
+if [ -n "$PYTHON" ]; then
+	expect info_several_json "$(llm-info -j "$TMP/m1.gguf" "$TMP/m2.gguf" | "$PYTHON" -c 'import json, sys
+t = sys.stdin.read(); d = json.JSONDecoder(); i = 0; out = []
+while t[i:].strip():
+    o, i = d.raw_decode(t, len(t) - len(t[i:].lstrip()))
+    out.append("%s:%d" % (o["file"].rsplit("/", 1)[1], o["metadata"]["llama.block_count"]))
+print(" ".join(out))')" "m1.gguf:1 m2.gguf:2"
+else
+	skip info_several_json "no python3"
+fi
+check_status 2 info_stdin_twice llm-info - -
