@@ -302,6 +302,18 @@ void cli_refuse_tty(const char *path)
 		cli_die("refusing to write binary output to a terminal (use -o FILE or a pipe)");
 }
 
+void cli_probe_output(const char *path)
+{
+	struct stat st;
+	struct llm_out probe;
+	/* a pipe or device would see the probe's open and close: left alone */
+	if (!path || strcmp(path, "-") == 0 || (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+		return;
+	if (llm_out_open(&probe, path))
+		cli_die_lib();
+	llm_out_abort(&probe);
+}
+
 static int progress_shown;
 
 void cli_progress(const char *label, uint64_t done, uint64_t total)

@@ -129,6 +129,12 @@ int cli_nproc(void);
 /* Exit 1 with a message when binary output would go to a terminal
  * (path NULL or "-" meaning stdout). */
 void cli_refuse_tty(const char *path);
+/* Exit 1 now, with the writer's message, when an output file could not be
+ * written at the end (a missing or read-only directory, a directory named
+ * as the file): the writer's temporary file is made beside path and
+ * removed.  NULL, "-" and paths of pipes or devices are not probed.  Call
+ * after cli_cleanup_on_signals, before the long work. */
+void cli_probe_output(const char *path);
 /* path (NULL: none) is read: when it is "-" and stdin has been claimed
  * already, a usage error "stdin (-) can be read only once" (: hint). */
 void cli_stdin_claim(const char *path, const char *hint);

@@ -144,6 +144,7 @@ int main(int argc, char **argv)
 	cli_refuse_input("--report", report, (const char *const *)argv + cli_optind(), 1);
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();
+	cli_probe_output(out); /* before hashing and reading the inputs */
 
 	if (llm_ckpt_open(&ck, argv[cli_optind()], &ko))
 		cli_die_lib();

@@ -545,12 +545,7 @@ int main(int argc, char **argv)
 		cli_stdin_claim(pfile ? pfile : "-", pfile ? NULL : "the prompt comes from stdin unless -p or -f gives it");
 	r.prompt_from = prompt ? "-p" : pfile && strcmp(pfile, "-") != 0 ? pfile : "stdin";
 	cli_cleanup_on_signals();
-	if (g.kv_out && strcmp(g.kv_out, "-") != 0) { /* a path that cannot be written fails now, not after the run */
-		struct llm_out probe;
-		if (llm_out_open(&probe, g.kv_out))
-			cli_die_lib();
-		llm_out_abort(&probe);
-	}
+	cli_probe_output(g.kv_out); /* a path that cannot be written fails now, not after the run */
 
 	/* the vocabulary */
 	if (llm_ckpt_open(&r.ck, r.path, &ko))

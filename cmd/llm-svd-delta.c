@@ -117,6 +117,7 @@ int main(int argc, char **argv)
 	cli_stdin_claim(argv[cli_optind() + 1], NULL);
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();
+	cli_probe_output(out); /* before hashing and reading the inputs */
 	llm_svd_set_threads(threads);
 
 	if (llm_ckpt_open(&base, argv[cli_optind()], NULL) || llm_ckpt_open(&tuned, argv[cli_optind() + 1], NULL))
