@@ -142,3 +142,10 @@ if [ -d "$MODELS/stories260K-hf" ]; then
 else
 	skip input_id_directory_tree "no ../shared/models/stories260K-hf"
 fi
+# two inputs, hashed side by side: each id in its place
+if llm-svd-delta -q -r 2 "$R/model.gguf" "$TMP/a.gguf" -o "$TMP/sd.gguf" 2>"$TMP/err" && llm-info --json "$TMP/sd.gguf" >"$TMP/sd.json"; then
+	expect input_ids_two_inputs "$(key "$TMP/sd.json" provenance.inputs.id)" \
+		"[\"$(git hash-object "$R/model.gguf")\", \"$(git hash-object "$TMP/a.gguf")\"]"
+else
+	fail input_ids_two_inputs "$(cat "$TMP/err")"
+fi
