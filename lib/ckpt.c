@@ -418,7 +418,7 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 				llm_map_close(&map);
 				rc = strcmp(path, "-") == 0
 					     ? llm_err(LLM_EFORMAT, "-: standard input is neither a GGUF nor a compressed GGUF")
-					     : llm_err(LLM_EFORMAT, "%s: a pipe or device holding neither a GGUF nor a "
+					     : llm_err(LLM_EFORMAT, "%s: a pipe holding neither a GGUF nor a "
 							"compressed GGUF (other formats must be files)", path);
 			} else if (ends_with(path, ".model") || llm_spm_sniff(map.data, map.size) ||
 				   llm_llama2c_tok_sniff(map.data, map.size)) {

@@ -37,7 +37,7 @@ static int map_fd(struct llm_map *m, int fd, const char *path)
 	return 0;
 }
 
-/* Copy what fd `in` holds (stdin, a pipe, a device) into an unlinked
+/* Copy what fd `in` holds (stdin, a named pipe) into an unlinked
  * temporary file; return its fd or -1.  name is the input's, for messages. */
 static int spool(int in, const char *name)
 {
@@ -157,9 +157,10 @@ int llm_map_open(struct llm_map *m, const char *path)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return llm_err(errno == ENOENT ? LLM_ENOTFOUND : LLM_EIO, "%s: %s", path, strerror(errno));
-		/* a named pipe (bash's <(...)) or a device: read once, as
-		 * stdin is (mmap would see no bytes) */
-		if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		/* a named pipe (bash's <(...)) or a socket: read once, as stdin
+		 * is (mmap would see no bytes).  Devices are not read: /dev/zero
+		 * would fill $TMPDIR; they map as empty. */
+		if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
 			int sp = spool(fd, path);
 			close(fd);
 			if (sp < 0)

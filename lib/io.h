@@ -4,8 +4,8 @@
  *   "-" reads stdin, mapped directly when it is a regular file, otherwise
  *   spooled to an unlinked temporary file in $TMPDIR (default /tmp) and
  *   mapped, so pipes can be read out of order without holding them in RAM;
- *   a path that is a named pipe (bash's <(...)) or a device is
- *   spooled the same way.  Either can be read only once (spooled set).
+ *   a path that is a named pipe (bash's <(...)) is spooled the same way.
+ *   Either can be read only once (spooled set).
  * llm_out: an output that appears whole or not at all: a temporary file
  *   beside the target ("DIR/.NAME.XXXXXX"), renamed into place on commit and
  *   removed on abort; an existing file keeps its permission bits, and a
@@ -28,7 +28,7 @@ struct llm_map {
 	uint64_t size;
 	void *addr;          /* mmap'ed address (NULL when size is 0) */
 	size_t len;
-	int spooled;         /* read from a pipe or device: opening the path again finds it empty */
+	int spooled;         /* read from a pipe: opening the path again finds it empty */
 };
 
 int llm_map_open(struct llm_map *m, const char *path);

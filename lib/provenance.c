@@ -172,7 +172,7 @@ int llm_provenance_content_id(char out[41], const char *path)
 	int rc;
 
 	out[0] = 0;
-	/* stdin, a named pipe, a device: read once, by the reader; no id */
+	/* stdin and named pipes (read once, by the reader), devices: no id */
 	if (strcmp(path, "-") == 0 || (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
 		return 0;
 	git_libgit2_init();

@@ -16,9 +16,9 @@
  *                         SHA-1), for a directory the git tree id of its
  *                         regular files (not recursive: what `git write-tree`
  *                         gives for a directory holding just those files,
- *                         modes 100644/100755), "" for standard input,
- *                         a named pipe or a device (read once, by the
- *                         reader)
+ *                         modes 100644/100755), "" for standard input
+ *                         and named pipes (read once, by the reader) and
+ *                         devices
  *   git.commit    str     HEAD of the repository holding the working
  *                         directory (absent outside a repository or before
  *                         the first commit)

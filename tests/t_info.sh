@@ -180,3 +180,9 @@ else
 	skip info_several_json "no python3"
 fi
 check_status 2 info_stdin_twice llm-info - -
+# a device is not read (a named pipe is, once): /dev/zero would fill $TMPDIR
+if [ -c /dev/zero ]; then
+	timeout 20 llm-info /dev/zero >/dev/null 2>"$TMP/zero.err"
+	got="$? $(cat "$TMP/zero.err")"
+	expect info_device_not_read "$got" "1 llm-info: /dev/zero: empty input"
+fi

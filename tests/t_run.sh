@@ -443,7 +443,7 @@ if command -v bash >/dev/null; then
 		"$(cat "$TMP/g.txt")"
 	expect greedy_named_pipe_tokenizer_bin "$(bash -c 'llm-run -q --temp 0 -n 48 -p "Once upon a time" \
 		--tokenizer <(cat "$1") "$2"' sh "$TB" "$B")" "$(cat "$TMP/g.txt")"
-	one_line named_pipe_llama2c 1 "/dev/fd/[0-9]*: a pipe or device holding neither a GGUF nor a compressed GGUF" \
+	one_line named_pipe_llama2c 1 "/dev/fd/[0-9]*: a pipe holding neither a GGUF nor a compressed GGUF" \
 		bash -c 'llm-run -q -n 1 -p a --tokenizer "$2" <(cat "$1")' sh "$B" "$TB"
 	if [ -z "$PYTHON" ]; then
 		skip quant_named_pipe "no python3 with numpy"
