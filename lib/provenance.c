@@ -172,11 +172,15 @@ int llm_provenance_content_id(char out[41], const char *path)
 	int rc;
 
 	out[0] = 0;
-	/* stdin and named pipes (read once, by the reader), devices: no id */
-	if (strcmp(path, "-") == 0 || (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+	if (strcmp(path, "-") == 0)
+		return 0;
+	/* (a path stat cannot see: blob_id reports it) */
+	int seen = stat(path, &st) == 0;
+	/* named pipes (read once, by the reader) and devices: no id, as stdin */
+	if (seen && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return 0;
 	git_libgit2_init();
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+	if (seen && S_ISDIR(st.st_mode))
 		rc = tree_id(&oid, path);
 	else
 		rc = blob_id(&oid, path);
