@@ -35,9 +35,14 @@
  *     at every place in what is still raw text, ties by id.  Hugging
  *     Face's leftmost-longest gives the same unless two overlap.
  *   - tokenizer.ggml.pre "default" (or no key) is llama.cpp's default list of
- *     four regexes; a name we do not know gets the plain GPT-2 regex.
- *   - invalid UTF-8 is accepted: PCRE2 leaves such bytes between matches,
- *     SPM spells them as <0xNN>.
+ *     four regexes; a name we do not know is refused, as llama.cpp refuses
+ *     it ("unknown pre-tokenizer type"): cutting the text with some other
+ *     regex would give other tokens without a word.  So is a BPE
+ *     vocabulary without tokenizer.ggml.merges.
+ *   - invalid UTF-8 is read as llama.cpp reads it: BPE decodes the text
+ *     leniently, U+FFFD for what cannot be decoded (llm_utf8_as_llama);
+ *     SPM cuts characters by the lead byte's announced length whatever
+ *     follows, and a piece that is no token is spelt as <0xNN> tokens.
  *   - whitespace next to a cut-out token is dropped where llama.cpp sets
  *     its lstrip/rstrip attributes, which it does by name, not from the
  *     file: a model whose general.name holds "phi-3" or "phi3" drops the
@@ -330,7 +335,7 @@ static int name_in(const char *names, const char *name)
 }
 
 /* The definition for tokenizer.ggml.pre: "default" (and an absent key) is
- * llama.cpp's default list; a name we do not know gets plain GPT-2. */
+ * llama.cpp's default list; NULL for a name we do not know. */
 static const struct pre_def *pre_find(const char *name)
 {
 	if (!name)
@@ -338,7 +343,7 @@ static const struct pre_def *pre_find(const char *name)
 	for (size_t i = 0; i < sizeof pre_defs / sizeof pre_defs[0]; i++)
 		if (name_in(pre_defs[i].names, name))
 			return &pre_defs[i];
-	return &pre_defs[0];
+	return NULL;
 }
 
 /* Rewrite \s and \S to explicit White_Space classes (see WS_CLASS). */
@@ -432,10 +437,10 @@ static int load_merges(llm_tokenizer *tk, const llm_meta *m)
 	const void *data;
 	int rc = llm_meta_get_arr(m, "tokenizer.ggml.merges", &at, &n, &data);
 	if (rc == LLM_ENOTFOUND)
-		n = 0;
-	else if (rc)
+		return llm_err(LLM_EFORMAT, "tokenizer.ggml.merges: missing (a \"gpt2\" vocabulary needs its merges)");
+	if (rc)
 		return rc;
-	else if (at != LLM_V_STR)
+	if (at != LLM_V_STR)
 		return llm_err(LLM_EFORMAT, "tokenizer.ggml.merges: not an array of strings");
 	if (n > INT32_MAX / 4)
 		return llm_err(LLM_EFORMAT, "tokenizer.ggml.merges: %llu merges", (unsigned long long)n);
@@ -494,6 +499,10 @@ static int setup_bpe(llm_tokenizer *tk, const llm_meta *m)
 	if (llm_meta_get_str(m, "tokenizer.ggml.pre", &pre, NULL) != 0)
 		pre = NULL;
 	const struct pre_def *d = pre_find(pre);
+	if (!d)
+		return llm_err(LLM_EUNSUPPORTED,
+			       "tokenizer.ggml.pre \"%s\": an unknown pre-tokenizer (llm-run(1) lists those it knows)",
+			       pre);
 	for (int i = 0; i < MAX_REGEX && d->re[i]; i++) {
 		char *pat = rewrite_ws(d->re[i]);
 		if (!pat)
@@ -976,7 +985,9 @@ static int spm_emit(const llm_tokenizer *tk, const char *text, const struct sym 
 /* Merge the symbols of t[0..n) (escaped text) and emit their tokens. */
 static int spm_merge(const llm_tokenizer *tk, struct work *w, const char *t, size_t n, struct ids *out)
 {
-	/* one symbol per UTF-8 character */
+	/* one symbol per UTF-8 character, as long as its lead byte says
+	 * whatever follows (llama.cpp's cut: a broken sequence takes the next
+	 * bytes with it, and is spelt in byte tokens) */
 	if (work_syms(w, n))
 		return LLM_ENOMEM;
 	int32_t ns = 0;
@@ -984,11 +995,6 @@ static int spm_merge(const llm_tokenizer *tk, struct work *w, const char *t, siz
 		size_t k = llm_utf8_lead_len((unsigned char)t[o]);
 		if (k > n - o)
 			k = n - o;
-		/* a broken sequence is split into single bytes (llama.cpp would
-		 * swallow the next character, U+2581 included) */
-		for (size_t j = 1; j < k; j++)
-			if (((unsigned char)t[o + j] & 0xC0) != 0x80)
-				k = 1;
 		w->sym[ns] = (struct sym){.prev = ns - 1, .next = o + k == n ? -1 : ns + 1,
 					  .start = (uint32_t)o, .n = (uint32_t)k};
 		o += k;
@@ -1023,6 +1029,21 @@ static int is_mark(const char *t, size_t n, size_t o)
 	return o + 3 <= n && memcmp(t + o, SPACE_MARK, 3) == 0;
 }
 
+/* Whether cutting t[0..n) by lead bytes (spm_merge) starts a character
+ * at every U+2581: so unless a sequence swallows a byte that is not a
+ * continuation byte (a broken sequence in the text). */
+static int lead_cut_keeps_marks(const char *t, size_t n)
+{
+	for (size_t o = 0; o < n;) {
+		size_t k = llm_utf8_lead_len((unsigned char)t[o]);
+		for (size_t j = 1; j < k && o + j < n; j++)
+			if (((unsigned char)t[o + j] & 0xC0) != 0x80)
+				return 0;
+		o += k;
+	}
+	return 1;
+}
+
 static int spm_tokenize(const llm_tokenizer *tk, struct work *w, const char *in, size_t len, int prefix,
 			struct ids *out)
 {
@@ -1047,7 +1068,7 @@ static int spm_tokenize(const llm_tokenizer *tk, struct work *w, const char *in,
 			t[n++] = in[i];
 		}
 	}
-	if (!tk->spm_word_split)
+	if (!tk->spm_word_split || !lead_cut_keeps_marks(t, n))
 		return spm_merge(tk, w, t, n, out);
 	/* No token has U+2581 after another character, so no merge crosses
 	 * the start of a U+2581 run: merge word by word (same result, small
@@ -1148,10 +1169,43 @@ static int bpe_word(const llm_tokenizer *tk, struct work *w, const char *word, s
 	return 0;
 }
 
+/* Whether t[0..n) is well-formed UTF-8. */
+static int utf8_valid(const char *t, size_t n)
+{
+	uint32_t cp;
+	for (size_t i = 0, k; i < n; i += k)
+		if ((unsigned char)t[i] < 0x80)
+			k = 1;
+		else if (!(k = llm_utf8_decode(t + i, n - i, &cp)))
+			return 0;
+	return 1;
+}
+
+static int bpe_split(const llm_tokenizer *tk, struct work *w, const char *text, size_t len, struct ids *out);
+
+/* Text that is not well-formed UTF-8 is first read as llama.cpp reads it
+ * (llm_utf8_as_llama: U+FFFD for what cannot be decoded), so a stray 0xFF
+ * gives the tokens of U+FFFD, not those of a byte-level "ÿ". */
 static int bpe_tokenize(const llm_tokenizer *tk, struct work *w, const char *text, size_t len, struct ids *out)
 {
 	if (len == 0)
 		return 0;
+	if (utf8_valid(text, len))
+		return bpe_split(tk, w, text, len, out);
+	if (len > SIZE_MAX / 3)
+		return llm_err(LLM_EINVAL, "tokenize: text of %zu bytes is too long", len);
+	char *t = malloc(3 * len);
+	if (!t)
+		return llm_err(LLM_ENOMEM, "tokenizer: out of memory");
+	int rc = bpe_split(tk, w, t, llm_utf8_as_llama(t, text, len), out);
+	free(t);
+	return rc;
+}
+
+/* text (llama.cpp's reading of it) cut by the pre-tokenizer, each piece
+ * merged */
+static int bpe_split(const llm_tokenizer *tk, struct work *w, const char *text, size_t len, struct ids *out)
+{
 	size_t *lens = malloc(sizeof *lens), n = 1;
 	if (!lens)
 		return llm_err(LLM_ENOMEM, "tokenizer: out of memory");

@@ -69,6 +69,40 @@ size_t llm_utf8_decode(const char *str, size_t n, uint32_t *cp)
 	return (size_t)k;
 }
 
+/* llama.cpp's unicode_cpt_from_utf8: the code point at s (n > 0) by the
+ * lead byte's announced length, continuation bytes checked but not the
+ * range; its length, or 0 (invalid). */
+static size_t lenient(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t k = s[0] < 0x80 ? 1 : !(s[0] & 0x40) ? 0 : !(s[0] & 0x20) ? 2 : !(s[0] & 0x10) ? 3
+		 : !(s[0] & 0x08) ? 4 : 0;
+	if (k == 0 || k > n)
+		return 0;
+	uint32_t c = k == 1 ? s[0] : s[0] & (0x7Fu >> k);
+	for (size_t i = 1; i < k; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3F);
+	}
+	*cp = c;
+	return k;
+}
+
+size_t llm_utf8_as_llama(char *out, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t m = 0;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t k = lenient(s + i, n - i, &cp);
+		if (k == 0 || cp > 0x10FFFF)
+			cp = 0xFFFD, k = k ? k : 1;
+		m += llm_utf8_encode(out + m, cp);
+		i += k;
+	}
+	return m;
+}
+
 /* Bytes GPT-2 keeps as their own character. */
 static int gpt2_printable(int b)
 {

@@ -32,6 +32,16 @@ size_t llm_utf8_encode(char *out, uint32_t cp);
  * returns its length, or 0 when s does not start a well-formed character. */
 size_t llm_utf8_decode(const char *s, size_t n, uint32_t *cp);
 
+/* Text as llama.cpp's byte-level BPE sees it (unicode_cpts_from_utf8,
+ * then back to UTF-8): a byte that starts no sequence, or a sequence cut
+ * short or broken by a byte that is no continuation byte, becomes U+FFFD
+ * (that one byte consumed); an overlong form is read for the code point it
+ * spells (C0 AF is '/') and written in its shortest form; surrogates are
+ * written as they came.  A code point past U+10FFFF (F4 90.. to F7 BF..),
+ * on which llama.cpp throws, becomes U+FFFD too.  out needs 3 n bytes;
+ * returns the length written.  Well-formed text comes out unchanged. */
+size_t llm_utf8_as_llama(char *out, const char *s, size_t n);
+
 /* GPT-2's bytes_to_unicode: the code point byte b is written as in
  * byte-level BPE vocabularies (printable Latin-1 bytes stand for
  * themselves; the other 68 take U+0100.. in byte order, so ' ' is U+0120

@@ -93,13 +93,16 @@ else
 fi
 if have_vocab; then
 	one_line vocab_only_generation 1 "ggml-vocab-llama-spm.gguf" llm-run -p hi -n 4 "$VOCAB/ggml-vocab-llama-spm.gguf"
-	# invalid UTF-8 in a prompt (llm-run(1)): a stray 0xFF and a cut-off
-	# 3-byte character become byte tokens.  SPM: <0xNN> is id 3 + NN.
-	# GPT-2: bytes_to_unicode puts 0xFF at 187, 0xE2 at 158, 0x82 at 224,
-	# space at 220.
+	# invalid UTF-8 in a prompt (llm-run(1)), read as llama.cpp reads it.
+	# SPM (<0xNN> is id 3 + NN): "\377" announces 4 bytes and takes "b"
+	# and the first two bytes of the space's U+2581 (E2 96) along: 258
+	# 101 229 153, then the lone 0x81 132, then the cut-off E2 82, 229 133.
+	# GPT-2: each byte that cannot be decoded is U+FFFD, so the tokens are
+	# those of "a\uFFFDb \uFFFD\uFFFD": 4210 U+FFFD, 220 space, 6353 two
+	# U+FFFD.
 	printf 'a\377b \342\202' >"$TMP/bad_utf8.txt"
-	expect tokenize_invalid_utf8_spm "$(llm-run --tokenize --no-bos -f "$TMP/bad_utf8.txt" "$VOCAB/ggml-vocab-llama-spm.gguf")" "263 258 29890 29871 229 133"
-	expect tokenize_invalid_utf8_bpe "$(llm-run --tokenize -f "$TMP/bad_utf8.txt" "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 187 65 220 158 224"
+	expect tokenize_invalid_utf8_spm "$(llm-run --tokenize --no-bos -f "$TMP/bad_utf8.txt" "$VOCAB/ggml-vocab-llama-spm.gguf")" "263 258 101 229 153 132 229 133"
+	expect tokenize_invalid_utf8_bpe "$(llm-run --tokenize -f "$TMP/bad_utf8.txt" "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 4210 65 220 6353"
 	# --parse-special: phi-3's chat markers <|user|> 32010, <|end|> 32007,
 	# <|assistant|> 32001 as tokens; the newline after each is dropped, as
 	# llama.cpp does for a model named Phi3, and the text after one gets
