@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -418,11 +419,74 @@ void cli_check_report(const char *out, const char *report)
 		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
 }
 
+static int ends_with(const char *s, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+	return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+/* Whether the directories of paths a and b (a itself when dir_a) are one. */
+static int same_dir(const char *a, int dir_a, const char *b)
+{
+	char *da = strdup(a), *db = strdup(b);
+	struct stat sa, sb;
+	int same = da && db && stat(dir_a ? da : dirname(da), &sa) == 0 && stat(dirname(db), &sb) == 0 &&
+		   sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	free(da);
+	free(db);
+	return same;
+}
+
+/* The length of name's part before "-NNNNN-of-MMMMM", or 0 when name is
+ * no shard's; *tail: "-of-MMMMM..." */
+static size_t shard_prefix(const char *name, const char **tail)
+{
+	const char *t = strstr(name, "-of-");
+	while (t && strstr(t + 1, "-of-"))
+		t = strstr(t + 1, "-of-");
+	if (!t || t - name < 6 || t[-6] != '-' || strspn(t - 5, "0123456789") != 5 ||
+	    strspn(t + 4, "0123456789") != 5)
+		return 0;
+	*tail = t;
+	return (size_t)(t - 6 - name);
+}
+
+/* Whether the existing regular file path is one that input reads besides
+ * input itself: another shard of its split GGUF set, or a .json,
+ * .safetensors, .model or .bin file of the directory a Hugging Face or
+ * PEFT input (the directory, or one of its .json, .safetensors or .model
+ * files) or a tokenizer.json or tokenizer.model reads from. */
+static int reads_beside(const char *input, const char *path)
+{
+	struct stat si, sp;
+	if (!input || !strcmp(input, "-") || stat(path, &sp) != 0 || !S_ISREG(sp.st_mode) ||
+	    stat(input, &si) != 0)
+		return 0;
+	const char *bi = strrchr(input, '/'), *bp = strrchr(path, '/'), *ti, *tp;
+	bi = bi ? bi + 1 : input, bp = bp ? bp + 1 : path;
+	size_t ki = shard_prefix(bi, &ti), kp = shard_prefix(bp, &tp);
+	if (ki && kp == ki && !strncmp(bi, bp, ki) && !strcmp(ti, tp))
+		return same_dir(input, 0, path);
+	int dir = S_ISDIR(si.st_mode);
+	if (!dir && !ends_with(input, ".json") && !ends_with(input, ".safetensors") && !ends_with(input, ".model"))
+		return 0;
+	return (ends_with(bp, ".json") || ends_with(bp, ".safetensors") || ends_with(bp, ".model") ||
+		ends_with(bp, ".bin")) && same_dir(input, dir, path);
+}
+
 void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n)
 {
 	for (int i = 0; path && i < n; i++)
-		if (cli_same_file(path, inputs[i]))
-			cli_usage("%s %s names the input %s: it would replace it", opt, path, inputs[i]);
+		if (cli_same_file(path, inputs[i]) || reads_beside(inputs[i], path))
+			cli_usage("%s %s names %s%s: it would replace it", opt, path,
+				  cli_same_file(path, inputs[i]) ? "the input " : "a file read with ", inputs[i]);
+}
+
+void cli_refuse_output(const char *out, const char *self, const char *const *others, int n)
+{
+	if (out && reads_beside(self, out))
+		cli_usage("-o %s names a file read with %s: it would replace it", out, self);
+	cli_refuse_input("-o", out, others, n);
 }
 
 int cli_report_put(struct llm_out *o, char *text, size_t len)

@@ -95,9 +95,15 @@ int cli_same_file(const char *a, const char *b);
  * errors): two files, and the report not on stdout when the GGUF is. */
 void cli_check_report(const char *out, const char *report);
 /* Usage error when path (the value of option opt) names one of the n
- * inputs: a report or a KV dump must never replace a model.  (-o may:
- * the output replaces its input atomically, as sort -o does.) */
+ * inputs (NULL entries skipped), or a file one of them reads besides
+ * itself (a shard of its split set, a file of its Hugging Face or PEFT
+ * directory): a report or a KV dump must never replace a model. */
 void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n);
+/* The same for -o OUT, which may replace self, the input it is a new
+ * version of (llm-quant's INPUT, llm-lora-merge's BASE), atomically as
+ * sort -o does, but no file self reads besides itself, nor any of the n
+ * others (adapters, tokenizers, the models llm-svd-delta compares). */
+void cli_refuse_output(const char *out, const char *self, const char *const *others, int n);
 
 /* A report's text, grown as it is written (s NULL after an allocation
  * failure, and later appends do nothing). */

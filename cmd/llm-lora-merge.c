@@ -105,7 +105,8 @@ int main(int argc, char **argv)
 	if (n < 1)
 		cli_usage("expected BASE and at least one ADAPTER");
 	cli_check_report(out, report);
-	cli_refuse_input("--report", report, (const char *const *)argv + cli_optind(), 1);
+	cli_refuse_input("--report", report, (const char *const[]){ argv[cli_optind()], ko.tokenizer }, 2);
+	cli_refuse_output(out, argv[cli_optind()], (const char *const[]){ ko.tokenizer }, 1);
 	cli_stdin_claim(argv[cli_optind()], NULL);
 	ads = calloc((size_t)n, sizeof *ads);
 	paths = calloc((size_t)n, sizeof *paths);
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
 		cli_stdin_claim(paths[i], NULL);
 	}
 	cli_refuse_input("--report", report, (const char *const *)paths, n);
+	cli_refuse_input("-o", out, (const char *const *)paths, n);
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();
 	cli_probe_output(out); /* before hashing and reading the inputs */

@@ -530,7 +530,7 @@ int main(int argc, char **argv)
 	/* stdin is one stream: the model, the prompt (by default), --score's
 	 * lines, --perplexity's FILE or an adapter may read it, one of them */
 	cli_stdin_claim(r.path, NULL);
-	cli_refuse_input("--kv-out", g.kv_out, (const char *const[]){ r.path, ko.tokenizer, pfile }, 3);
+	cli_refuse_input("--kv-out", g.kv_out, (const char *const[]){ r.path, ko.tokenizer, pfile, ppl_file }, 4);
 	for (int i = 0; i < n_lora; i++) {
 		char *lp;
 		float sc;

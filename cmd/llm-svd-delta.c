@@ -113,6 +113,7 @@ int main(int argc, char **argv)
 		so.rank = 16;
 	cli_check_report(out, report);
 	cli_refuse_input("--report", report, (const char *const *)argv + cli_optind(), 2);
+	cli_refuse_input("-o", out, (const char *const *)argv + cli_optind(), 2);
 	cli_stdin_claim(argv[cli_optind()], NULL);
 	cli_stdin_claim(argv[cli_optind() + 1], NULL);
 	cli_refuse_tty(out);

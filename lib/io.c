@@ -291,6 +291,28 @@ static int open_tmp(struct llm_out *o, const char *path, int mode)
 	return 0;
 }
 
+/* Whether the existing regular file dest (st its stat) may be replaced
+ * as cp or the shell's > would write it: it must be writable (effective
+ * ids), and in a sticky directory (/tmp) the file or the directory must be
+ * ours; renaming over it would otherwise replace a read-only file
+ * quietly, or fail only once the output is complete. */
+static int replaceable(const char *path, const char *dest, const struct stat *st)
+{
+	if (faccessat(AT_FDCWD, dest, W_OK, AT_EACCESS) != 0)
+		return llm_err(LLM_EIO, "%s: %s: a read-only file is not replaced", path, strerror(errno));
+	char *d = strdup(dest);
+	if (!d)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	struct stat ds;
+	uid_t me = geteuid();
+	int sticky = stat(dirname(d), &ds) == 0 && (ds.st_mode & S_ISVTX) && me != 0 && st->st_uid != me &&
+		     ds.st_uid != me;
+	free(d);
+	if (sticky)
+		return llm_err(LLM_EIO, "%s: %s: another user's file in a sticky directory", path, strerror(EPERM));
+	return 0;
+}
+
 int llm_out_open(struct llm_out *o, const char *path)
 {
 	struct stat st, lst;
@@ -313,7 +335,7 @@ int llm_out_open(struct llm_out *o, const char *path)
 			rc = open_direct(o, path);
 		else if (!(o->dest = realpath(path, NULL))) /* through symbolic links */
 			rc = llm_err(LLM_EIO, "%s: %s", path, strerror(errno));
-		else
+		else if (!(rc = replaceable(path, o->dest, &st)))
 			rc = open_tmp(o, path, (int)(st.st_mode & 07777));
 	} else if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
 		rc = link_target(o, path); /* a dangling link: create its target */

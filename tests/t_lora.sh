@@ -32,6 +32,26 @@ ref() { # NAME OUT ADAPTER... : compare OUT with the numpy reference
 	fi
 }
 
+# ---- outputs that would replace what an input reads: usage errors, the
+# inputs untouched (a report once replaced adapter_config.json, -o the
+# adapter's weights); -o BASE itself is a merge in place
+cp -r "$TMP/peft_plain" "$TMP/pa" && cp -r "$HFB" "$TMP/hf" && chmod -R u+w "$TMP/pa" "$TMP/hf"
+cp -r "$TMP/pa" "$TMP/pa_keep" && cp -r "$TMP/hf" "$TMP/hf_keep" && cp "$B" "$TMP/base_inplace.gguf"
+check_status 2 lora_report_adapter_config llm-lora-merge -q --report "$TMP/pa/adapter_config.json" -o "$TMP/x.gguf" "$B" "$TMP/pa"
+check_status 2 lora_output_adapter_weights llm-lora-merge -q -o "$TMP/pa/adapter_model.safetensors" "$B" "$TMP/pa"
+check_status 2 lora_output_adapter_file llm-lora-merge -q -o "$TMP/plain.gguf" "$B" "$TMP/plain.gguf"
+check_status 2 lora_report_hf_config llm-lora-merge -q --report "$TMP/hf/config.json" -o "$TMP/x.gguf" "$TMP/hf" "$TMP/pa"
+check_status 2 lora_output_hf_weights llm-lora-merge -q -o "$TMP/hf/model.safetensors" "$TMP/hf" "$TMP/pa"
+check_status 2 svd_output_base llm-svd-delta -q -r 2 -o "$TMP/hf/config.json" "$TMP/hf" "$B"
+check_status 2 quant_report_tokenizer llm-quant -q --tokenizer "$MODELS/tok512.bin" --report "$MODELS/tok512.bin" -o "$TMP/x.gguf" "$MODELS/stories260K.bin"
+if diff -r "$TMP/pa" "$TMP/pa_keep" >/dev/null && diff -r "$TMP/hf" "$TMP/hf_keep" >/dev/null && [ ! -e "$TMP/x.gguf" ]; then
+	ok lora_inputs_untouched
+else
+	fail lora_inputs_untouched "an input changed or an output was written"
+fi
+check lora_output_base_in_place llm-lora-merge -q -o "$TMP/base_inplace.gguf" "$TMP/base_inplace.gguf" "$TMP/plain.gguf"
+check quant_output_into_hf_dir_twice sh -c "llm-quant -q -o '$TMP/hf/q.gguf' '$TMP/hf' && llm-quant -q -o '$TMP/hf/q.gguf' '$TMP/hf'"
+
 # ---- PEFT adapters into the Hugging Face base; GGUF equivalents into the GGUF base
 for a in plain fifo rslora pattern dora mts embed; do
 	if llm-lora-merge -q "$HFB" "$TMP/peft_$a" -o "$TMP/hf_$a.gguf" 2>"$TMP/err"; then

@@ -242,6 +242,40 @@ cp "$TMP/m.gguf" "$TMP/keep.gguf"
 check_status 2 quant_report_is_output_other_spelling llm-quant -q -t q8_0 --report "$TMP/./rr.gguf" -o "$TMP/rr.gguf" "$TMP/m.gguf"
 check_status 2 quant_report_is_input llm-quant -q -t q8_0 --report "$TMP/../$(basename "$TMP")/m.gguf" -o "$TMP/rr.gguf" "$TMP/m.gguf"
 if cmp -s "$TMP/m.gguf" "$TMP/keep.gguf" && [ ! -e "$TMP/rr.gguf" ]; then ok quant_report_input_untouched; else fail quant_report_input_untouched "input changed or output written"; fi
+# -o may replace the input itself (sort -o), not another shard of its set;
+# --report names no shard either
+cp "$TMP/m.gguf" "$TMP/inplace.gguf"
+llm-quant -q -t q8_0 -o "$TMP/inplace.gguf" "$TMP/inplace.gguf" &&
+	[ "$(llm-info --json "$TMP/inplace.gguf" | grep -c '"q8_0"')" -gt 0 ] &&
+	ok quant_output_replaces_input || fail quant_output_replaces_input "not replaced by the q8_0 file"
+mkdir "$TMP/sp" && llm-quant -q --split-max-tensors 4 -o "$TMP/sp/s.gguf" "$TMP/m.gguf"
+first=$(ls "$TMP/sp" | head -n 1) second=$(ls "$TMP/sp" | sed -n 2p)
+cp -r "$TMP/sp" "$TMP/sp_keep"
+check_status 2 quant_output_other_shard llm-quant -q -o "$TMP/sp/$second" "$TMP/sp/$first"
+check_status 2 quant_output_shard_itself llm-quant -q -o "$TMP/sp/$first" "$TMP/sp/$first"
+check_status 2 quant_report_other_shard llm-quant -q --report "$TMP/sp/$second" -o "$TMP/sp.gguf" "$TMP/sp/$first"
+diff -r "$TMP/sp" "$TMP/sp_keep" >/dev/null && ok quant_shards_untouched || fail quant_shards_untouched "a shard changed"
+# a read-only file is not replaced (as cp and > refuse it); run as nobody
+# where the tests run as root, who may write any file
+mkdir "$TMP/ro" && chmod 1777 "$TMP/ro" "$TMP" 2>/dev/null
+cp "$TMP/m.gguf" "$TMP/ro/in.gguf" && chmod 644 "$TMP/ro/in.gguf"
+echo old >"$TMP/ro/locked.gguf" && chmod 444 "$TMP/ro/locked.gguf"
+if [ "$(id -u)" != 0 ]; then
+	check_status 1 quant_readonly_output llm-quant -q -o "$TMP/ro/locked.gguf" "$TMP/ro/in.gguf"
+elif command -v setpriv >/dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+	check_status 1 quant_readonly_output setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$(command -v llm-quant)" -q -o "$TMP/ro/locked.gguf" "$TMP/ro/in.gguf"
+	grep -q 'a read-only file is not replaced' "$TMP/.err" && ok quant_readonly_output_says_why ||
+		fail quant_readonly_output_says_why "$(cat "$TMP/.err")"
+	chmod 666 "$TMP/ro/locked.gguf"
+	check_status 1 quant_sticky_dir_other_users_file setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$(command -v llm-quant)" -q -o "$TMP/ro/locked.gguf" "$TMP/ro/in.gguf"
+	grep -q 'sticky directory' "$TMP/.err" && ok quant_sticky_dir_says_why || fail quant_sticky_dir_says_why "$(cat "$TMP/.err")"
+else
+	skip quant_readonly_output "root, and no setpriv to run as another user"
+fi
+[ "$(cat "$TMP/ro/locked.gguf")" = old ] && ok quant_readonly_output_untouched || fail quant_readonly_output_untouched "replaced"
+chmod 700 "$TMP" 2>/dev/null
 # an output name of 250 bytes (the temporary beside it adds 8: cut there)
 long=$(printf '%0250d' 0)
 check quant_output_name_250_bytes llm-quant -q -t q8_0 -o "$TMP/$long" "$TMP/m.gguf"
