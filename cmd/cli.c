@@ -356,6 +356,9 @@ void cli_cleanup_on_signals(void)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
+	/* a reader of --report - that goes away ends the command as quietly
+	 * (status 141), but not before the temporary output is removed */
+	signal(SIGPIPE, on_signal);
 }
 
 void cli_progress_cb(void *ud, const char *name, uint64_t done, uint64_t total)

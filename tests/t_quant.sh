@@ -276,6 +276,25 @@ else
 fi
 [ "$(cat "$TMP/ro/locked.gguf")" = old ] && ok quant_readonly_output_untouched || fail quant_readonly_output_untouched "replaced"
 chmod 700 "$TMP" 2>/dev/null
+# a report reader that has gone (a pipe whose read end is closed): exit
+# 141 as a pipeline expects, and no temporary output left behind
+mkdir "$TMP/pipe"
+if command -v python3 >/dev/null; then
+	python3 - "$(command -v llm-quant)" "$TMP/pipe/q.gguf" "$TMP/m.gguf" >"$TMP/.out" 2>&1 <<'PY'
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+p = subprocess.run([sys.argv[1], "-q", "--report", "-", "-o", sys.argv[2], sys.argv[3]], stdout=w)
+print(p.returncode)
+PY
+	if [ "$(cat "$TMP/.out")" = -13 ] && [ -z "$(ls -A "$TMP/pipe")" ]; then
+		ok quant_report_reader_gone_no_partial_output
+	else
+		fail quant_report_reader_gone_no_partial_output "status $(cat "$TMP/.out"), left: $(ls -A "$TMP/pipe")"
+	fi
+else
+	skip quant_report_reader_gone_no_partial_output "no python3"
+fi
 # an output name of 250 bytes (the temporary beside it adds 8: cut there)
 long=$(printf '%0250d' 0)
 check quant_output_name_250_bytes llm-quant -q -t q8_0 -o "$TMP/$long" "$TMP/m.gguf"
