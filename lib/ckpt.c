@@ -21,6 +21,13 @@ int llm_path_is_dir(const char *path)
 	return strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* What a checkpoint read from a stream may start with: a GGUF, the
+ * compressed container, or a plain zstd frame (inflated first). */
+static int gguf_like(const uint8_t *p, size_t n)
+{
+	return (n >= 4 && memcmp(p, "GGUF", 4) == 0) || llm_zst_sniff(p, n) || llm_zst_frame_sniff(p, n);
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
@@ -407,7 +414,16 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 		rc = open_vocab(c, path);
 	} else {
 		struct llm_map map;
-		rc = llm_map_open(&map, path);
+		rc = llm_map_open_checked(&map, path, gguf_like,
+					  strcmp(path, "-") == 0
+						  ? "standard input is neither a GGUF nor a compressed GGUF"
+						  : "a pipe holding neither a GGUF nor a compressed GGUF (other formats "
+						    "must be files)");
+		if (rc == 0 && llm_zst_frame_sniff(map.data, map.size)) {
+			rc = llm_zst_inflate_frames(&map, path);
+			if (rc)
+				llm_map_close(&map);
+		}
 		if (rc == 0) {
 			if (map.size == 0) {
 				llm_map_close(&map);
@@ -416,10 +432,8 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 				rc = open_gguf_map(c, &map, opts ? opts->one_shard : 0);
 			} else if (map.spooled) { /* the other formats open the path again */
 				llm_map_close(&map);
-				rc = strcmp(path, "-") == 0
-					     ? llm_err(LLM_EFORMAT, "-: standard input is neither a GGUF nor a compressed GGUF")
-					     : llm_err(LLM_EFORMAT, "%s: a pipe holding neither a GGUF nor a "
-							"compressed GGUF (other formats must be files)", path);
+				rc = llm_err(LLM_EFORMAT, "%s: a zstd stream holding neither a GGUF nor a "
+					     "compressed GGUF (decompress other formats first)", path);
 			} else if (ends_with(path, ".model") || llm_spm_sniff(map.data, map.size) ||
 				   llm_llama2c_tok_sniff(map.data, map.size)) {
 				llm_map_close(&map);

@@ -37,53 +37,78 @@ static int map_fd(struct llm_map *m, int fd, const char *path)
 	return 0;
 }
 
-/* Copy what fd `in` holds (stdin, a named pipe) into an unlinked
- * temporary file; return its fd or -1.  name is the input's, for messages. */
-static int spool(int in, const char *name)
+int llm_tmpfd(const char *name)
 {
 	const char *dir = getenv("TMPDIR");
 	char tmpl[4096];
-	char *buf;
-	int fd;
-	ssize_t n;
-
 	snprintf(tmpl, sizeof tmpl, "%s/llm-spool.XXXXXX", dir && *dir ? dir : "/tmp");
-	fd = mkstemp(tmpl);
+	int fd = mkstemp(tmpl);
 	if (fd < 0)
 		return llm_err(LLM_EIO, "%s: cannot create a temporary file in %s: %s", name,
 			       dir && *dir ? dir : "/tmp", strerror(errno)), -1;
 	unlink(tmpl);
-	buf = malloc(1 << 20);
-	if (!buf) {
-		close(fd);
-		return llm_err(LLM_ENOMEM, "out of memory"), -1;
+	return fd;
+}
+
+int llm_write_all(int fd, const void *data, size_t n, const char *name)
+{
+	const char *p = data;
+	for (size_t off = 0; off < n;) {
+		ssize_t k = write(fd, p + off, n - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return llm_err(LLM_EIO, "%s: cannot spool the input to $TMPDIR: %s", name,
+				       k < 0 ? strerror(errno) : "short write");
+		off += (size_t)k;
 	}
+	return 0;
+}
+
+/* Copy what fd `in` holds (stdin, a named pipe) into an unlinked
+ * temporary file; return its fd or -1.  name is the input's, for messages;
+ * accept (may be NULL) judges the first bytes (at least 8 unless the
+ * stream ends sooner) before the rest is read: refusal, then, is the
+ * error (a stream of what is no model is not copied whole). */
+static int spool(int in, const char *name, llm_map_accept accept, const char *refusal)
+{
+	size_t cap = 1 << 20, have = 0;
+	char *buf = malloc(cap);
+	int fd = -1, judged = !accept;
+	if (!buf)
+		return llm_err(LLM_ENOMEM, "out of memory"), -1;
+	if ((fd = llm_tmpfd(name)) < 0)
+		goto fail;
 	for (;;) {
-		n = read(in, buf, 1 << 20);
-		if (n == 0)
-			break;
+		ssize_t n = read(in, buf + have, cap - have);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			llm_err(LLM_EIO, "%s: read error: %s", name, strerror(errno));
 			goto fail;
 		}
-		for (ssize_t off = 0; off < n;) {
-			ssize_t k = write(fd, buf + off, (size_t)(n - off));
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0) {
-				llm_err(LLM_EIO, "%s: cannot spool the input to %s: %s", name, tmpl, strerror(errno));
+		have += (size_t)n;
+		if (!judged && (have >= 8 || n == 0)) {
+			judged = 1;
+			if (have && !accept((const uint8_t *)buf, have)) {
+				llm_err(LLM_EFORMAT, "%s: %s", name, refusal);
 				goto fail;
 			}
-			off += k;
 		}
+		if (judged && (have == cap || (n == 0 && have))) {
+			if (llm_write_all(fd, buf, have, name))
+				goto fail;
+			have = 0;
+		}
+		if (n == 0)
+			break;
 	}
 	free(buf);
 	return fd;
 fail:
 	free(buf);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return -1;
 }
 
@@ -140,7 +165,15 @@ void *llm_alloc_stream(size_t bytes)
 	return p;
 }
 
-int llm_map_open(struct llm_map *m, const char *path)
+int llm_map_fd(struct llm_map *m, int fd, const char *name)
+{
+	memset(m, 0, sizeof *m);
+	return map_fd(m, fd, name);
+}
+
+int llm_map_open(struct llm_map *m, const char *path) { return llm_map_open_checked(m, path, NULL, NULL); }
+
+int llm_map_open_checked(struct llm_map *m, const char *path, llm_map_accept accept, const char *refusal)
 {
 	int fd, rc;
 	struct stat st;
@@ -149,7 +182,7 @@ int llm_map_open(struct llm_map *m, const char *path)
 	if (strcmp(path, "-") == 0) {
 		if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && lseek(STDIN_FILENO, 0, SEEK_CUR) == 0)
 			return map_fd(m, STDIN_FILENO, path);
-		fd = spool(STDIN_FILENO, path);
+		fd = spool(STDIN_FILENO, path, accept, refusal);
 		if (fd < 0)
 			return LLM_EIO;
 		m->spooled = 1;
@@ -161,7 +194,7 @@ int llm_map_open(struct llm_map *m, const char *path)
 		 * is (mmap would see no bytes).  Devices are not read: /dev/zero
 		 * would fill $TMPDIR; they map as empty. */
 		if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
-			int sp = spool(fd, path);
+			int sp = spool(fd, path, accept, refusal);
 			close(fd);
 			if (sp < 0)
 				return LLM_EIO;

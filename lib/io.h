@@ -28,11 +28,27 @@ struct llm_map {
 	uint64_t size;
 	void *addr;          /* mmap'ed address (NULL when size is 0) */
 	size_t len;
-	int spooled;         /* read from a pipe: opening the path again finds it empty */
+	int spooled;         /* not the path's bytes as they lie (a pipe read once,
+			      * a plain zstd stream inflated): opening the path
+			      * again does not give them */
 };
 
 int llm_map_open(struct llm_map *m, const char *path);
+/* Judges the first n bytes of a stream (n >= 8 unless it is shorter). */
+typedef int (*llm_map_accept)(const uint8_t *head, size_t n);
+/* llm_map_open, but a stream that must be spooled (stdin, a pipe) is
+ * judged by accept on its first bytes before the rest is copied; when it
+ * refuses them the error is "PATH: refusal" (LLM_EFORMAT), so that a
+ * stream of something else never fills $TMPDIR. */
+int llm_map_open_checked(struct llm_map *m, const char *path, llm_map_accept accept, const char *refusal);
+/* Map what fd holds (a regular file; fd stays the caller's). */
+int llm_map_fd(struct llm_map *m, int fd, const char *name);
 void llm_map_close(struct llm_map *m);
+/* An unlinked temporary file in $TMPDIR (default /tmp), or -1 with the
+ * error set; name is the input it is for, for messages. */
+int llm_tmpfd(const char *name);
+/* Write all n bytes to fd (a spool file), or fail naming the input name. */
+int llm_write_all(int fd, const void *data, size_t n, const char *name);
 
 struct llm_out {
 	int fd;

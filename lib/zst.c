@@ -77,6 +77,57 @@ int llm_zst_sniff(const void *p, size_t n)
 	return n >= 4 && memcmp(p, LLM_ZST_MAGIC, 4) == 0;
 }
 
+int llm_zst_frame_sniff(const void *p, size_t n)
+{
+	return n >= 4 && memcmp(p, "\x28\xb5\x2f\xfd", 4) == 0;
+}
+
+int llm_zst_inflate_frames(struct llm_map *m, const char *path)
+{
+	ZSTD_DStream *ds = ZSTD_createDStream();
+	size_t cap = ZSTD_DStreamOutSize();
+	void *buf = malloc(cap);
+	int fd = -1, rc = 0;
+	if (!ds || !buf) {
+		rc = llm_err(LLM_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((fd = llm_tmpfd(path)) < 0) {
+		rc = LLM_EIO;
+		goto done;
+	}
+	ZSTD_inBuffer in = { m->data, m->size, 0 };
+	size_t left; /* 0 when the last frame has ended */
+	for (;;) {
+		ZSTD_outBuffer out = { buf, cap, 0 };
+		left = ZSTD_decompressStream(ds, &out, &in);
+		if (ZSTD_isError(left)) {
+			rc = llm_err(LLM_EFORMAT, "%s: zstd stream: %s", path, ZSTD_getErrorName(left));
+			goto done;
+		}
+		if (out.pos && (rc = llm_write_all(fd, buf, out.pos, path)))
+			goto done;
+		if (in.pos == in.size && out.pos < cap) /* all read, nothing held back */
+			break;
+	}
+	if (left != 0) {
+		rc = llm_err(LLM_EFORMAT, "%s: zstd stream: truncated (the last frame does not end)", path);
+		goto done;
+	}
+	struct llm_map inflated;
+	if ((rc = llm_map_fd(&inflated, fd, path)))
+		goto done;
+	llm_map_close(m);
+	*m = inflated;
+	m->spooled = 1;
+done:
+	if (fd >= 0)
+		close(fd);
+	ZSTD_freeDStream(ds);
+	free(buf);
+	return rc;
+}
+
 int llm_zst_elem_for_type(int type)
 {
 	return type == LLM_TYPE_F32 ? 4 : type == LLM_TYPE_F16 || type == LLM_TYPE_BF16 ? 2 : 0;

@@ -122,6 +122,14 @@ uint64_t llm_zst_stored_size(const llm_zst *z, uint64_t off, uint64_t n);
  * *was_container (may be NULL) says which.  Close with llm_map_close. */
 int llm_zst_map_open(struct llm_map *m, const char *path, int *was_container);
 
+/* Whether p starts a plain zstd frame (what "zstd model.gguf" writes,
+ * not the container). */
+int llm_zst_frame_sniff(const void *p, size_t n);
+/* m holds plain zstd frames: replace it with what they decompress to, in an
+ * unlinked temporary file in $TMPDIR (streamed: memory stays small), marked
+ * spooled.  path names the input for messages. */
+int llm_zst_inflate_frames(struct llm_map *m, const char *path);
+
 /* ---- writing ---- */
 
 typedef struct llm_zst_enc llm_zst_enc;

@@ -104,3 +104,33 @@ check_status 1 corrupted_exit llm-quant --merge "$TMP/flip.gguf.zst" -o "$TMP/ou
 [ "$(wc -l <"$TMP/.err")" -eq 1 ] && grep -q "flip.gguf.zst: compressed checkpoint: " "$TMP/.err" && ok corrupted_message || fail corrupted_message "$(cat "$TMP/.err")"
 printf 'GGZ1\001\000\000\000' >"$TMP/tiny.gguf.zst"
 check_status 1 tiny_exit llm-info "$TMP/tiny.gguf.zst"
+
+# a GGUF compressed by the zstd CLI (plain frames): read as the GGUF, from
+# a file and from a pipe; the same tensors and greedy text; a cut-off stream
+# and a zstd stream of something else are one-line errors
+if command -v zstd >/dev/null; then
+	zstd -q -f "$TMP/q8_0.gguf" -o "$TMP/plain.zst"
+	llm-quant -q --merge --no-provenance "$TMP/plain.zst" -o "$TMP/plain.back.gguf" &&
+		cmp -s "$TMP/plain.back.gguf" "$TMP/q8_0.gguf" && ok plain_zstd_file || fail plain_zstd_file "not the GGUF's bytes"
+	llm-quant -q --merge --no-provenance - -o "$TMP/plain.pipe.gguf" <"$TMP/plain.zst" &&
+		cmp -s "$TMP/plain.pipe.gguf" "$TMP/q8_0.gguf" && ok plain_zstd_regular_stdin || fail plain_zstd_regular_stdin "differs"
+	cat "$TMP/plain.zst" | llm-quant -q --merge --no-provenance - -o "$TMP/plain.pipe2.gguf" &&
+		cmp -s "$TMP/plain.pipe2.gguf" "$TMP/q8_0.gguf" && ok plain_zstd_pipe || fail plain_zstd_pipe "differs"
+	head -c $(($(wc -c <"$TMP/plain.zst") / 2)) "$TMP/plain.zst" >"$TMP/plain.cut.zst"
+	check_status 1 plain_zstd_truncated llm-info "$TMP/plain.cut.zst"
+	[ "$(wc -l <"$TMP/.err")" -eq 1 ] && grep -q "plain.cut.zst: zstd stream: truncated" "$TMP/.err" &&
+		ok plain_zstd_truncated_message || fail plain_zstd_truncated_message "$(cat "$TMP/.err")"
+	printf 'not a model\n' | zstd -q >"$TMP/text.zst"
+	check_status 1 plain_zstd_of_text llm-info "$TMP/text.zst"
+	grep -q "text.zst: a zstd stream holding neither a GGUF" "$TMP/.err" && ok plain_zstd_of_text_message ||
+		fail plain_zstd_of_text_message "$(cat "$TMP/.err")"
+else
+	skip plain_zstd "no zstd command"
+fi
+# a stream that is no GGUF is refused on its first bytes, not copied whole
+# into $TMPDIR first (this one never ends)
+mkdir "$TMP/spool"
+{ printf 'NOTG'; cat /dev/zero; } | TMPDIR="$TMP/spool" timeout 20 llm-info - >/dev/null 2>"$TMP/err"
+[ $? -eq 1 ] && grep -q "^llm-info: -: standard input is neither a GGUF" "$TMP/err" && ok endless_stream_refused_at_once ||
+	fail endless_stream_refused_at_once "$(cat "$TMP/err")"
+[ -z "$(ls -A "$TMP/spool")" ] && ok endless_stream_no_spool_left || fail endless_stream_no_spool_left "$(ls -A "$TMP/spool")"
