@@ -642,6 +642,18 @@ static const struct llm_type_traits traits[LLM_TYPE_COUNT] = {
 	T(LLM_TYPE_I64, "i64", 1, 8, 0, NULL, NULL),
 	T(LLM_TYPE_F64, "f64", 1, 8, 1, NULL, NULL),
 	T(LLM_TYPE_BF16, "bf16", 1, 2, 1, bf16_to_f32, f32_to_bf16),
+	/* ggml's other types, by their blocks' sizes, so that a file holding
+	 * them is listed and measured; nothing decodes them */
+	T(LLM_TYPE_IQ2_XXS, "iq2_xxs", 256, 66, 0, NULL, NULL),
+	T(LLM_TYPE_IQ2_XS, "iq2_xs", 256, 74, 0, NULL, NULL),
+	T(LLM_TYPE_IQ3_XXS, "iq3_xxs", 256, 98, 0, NULL, NULL),
+	T(LLM_TYPE_IQ1_S, "iq1_s", 256, 50, 0, NULL, NULL),
+	T(LLM_TYPE_IQ3_S, "iq3_s", 256, 110, 0, NULL, NULL),
+	T(LLM_TYPE_IQ2_S, "iq2_s", 256, 82, 0, NULL, NULL),
+	T(LLM_TYPE_IQ1_M, "iq1_m", 256, 56, 0, NULL, NULL),
+	T(LLM_TYPE_TQ1_0, "tq1_0", 256, 54, 0, NULL, NULL),
+	T(LLM_TYPE_TQ2_0, "tq2_0", 256, 66, 0, NULL, NULL),
+	T(LLM_TYPE_MXFP4, "mxfp4", 32, 17, 0, NULL, NULL),
 };
 
 const struct llm_type_traits *llm_type_traits(int t)

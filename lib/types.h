@@ -43,14 +43,24 @@ enum llm_type {
 	LLM_TYPE_Q5_K = 13,
 	LLM_TYPE_Q6_K = 14,
 	LLM_TYPE_Q8_K = 15,
+	LLM_TYPE_IQ2_XXS = 16, /* these: sizes known (llm-info shows them), not decoded */
+	LLM_TYPE_IQ2_XS = 17,
+	LLM_TYPE_IQ3_XXS = 18,
+	LLM_TYPE_IQ1_S = 19,
 	LLM_TYPE_IQ4_NL = 20,
+	LLM_TYPE_IQ3_S = 21,
+	LLM_TYPE_IQ2_S = 22,
 	LLM_TYPE_IQ4_XS = 23,
 	LLM_TYPE_I8 = 24,
 	LLM_TYPE_I16 = 25,
 	LLM_TYPE_I32 = 26,
 	LLM_TYPE_I64 = 27,
 	LLM_TYPE_F64 = 28,
+	LLM_TYPE_IQ1_M = 29,
 	LLM_TYPE_BF16 = 30,
+	LLM_TYPE_TQ1_0 = 34,
+	LLM_TYPE_TQ2_0 = 35,
+	LLM_TYPE_MXFP4 = 39,
 	LLM_TYPE_COUNT = 40, /* ids below this may be looked up */
 };
 
