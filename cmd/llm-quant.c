@@ -68,7 +68,7 @@ static char *report_tsv(const struct llm_convert_report *r, int64_t n, size_t *l
 		double snr = llm_qstats_snr_db(&r[i].st);
 		char snrs[32];
 		if (isinf(snr))
-			snprintf(snrs, sizeof snrs, "inf");
+			snprintf(snrs, sizeof snrs, snr > 0 ? "inf" : "-inf");
 		else
 			snprintf(snrs, sizeof snrs, "%.2f", snr);
 		cli_text_printf(&t, "\t%s\t%s\t%.6g\t%.6g\t%s\t%lld\t%lld\n", llm_type_name(r[i].type_in),

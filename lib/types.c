@@ -732,7 +732,10 @@ llm_from_float_fn llm_type_ref_from_float(int t)
 void llm_qstats_add(struct llm_qstats *s, const float *x, const float *y, int64_t n)
 {
 	for (int64_t i = 0; i < n; i++) {
-		const double e = (double)x[i] - (double)y[i], a = fabs((double)x[i]);
+		double e = (double)x[i] - (double)y[i];
+		const double a = fabs((double)x[i]);
+		if (isfinite(x[i]) && !isfinite(y[i])) /* an overflowed scale decodes as inf or NaN */
+			e = INFINITY;
 		s->sum_sq_err += e * e;
 		s->sum_sq += (double)x[i] * x[i];
 		if (fabs(e) > s->max_abs_err)

@@ -295,6 +295,28 @@ PY
 else
 	skip quant_report_reader_gone_no_partial_output "no python3"
 fi
+# a value beyond f16's range (and a q8_0 block scale that overflows): the
+# report says inf / -inf, not "inf" as for an exact tensor
+if command -v python3 >/dev/null; then
+	python3 - "$TMP/ovf.gguf" <<'PY'
+import struct, sys
+def s(x):
+    b = x.encode()
+    return struct.pack('<Q', len(b)) + b
+v = [((i * 37) % 19 - 9) / 7.0 for i in range(256)]
+v[67] = 1e7
+h = b'GGUF' + struct.pack('<IQQ', 3, 1, 1) + s('general.architecture') + struct.pack('<I', 8) + s('llama')
+h += s('w.weight') + struct.pack('<I', 2) + struct.pack('<QQ', 64, 4) + struct.pack('<IQ', 0, 0)
+h += b'\0' * (-len(h) % 32)
+open(sys.argv[1], 'wb').write(h + struct.pack('<256f', *v))
+PY
+	for t in f16 q8_0; do
+		expect "quant_report_overflow_$t" "$(llm-quant -q -t $t --report - -o "$TMP/ovf_$t.gguf" "$TMP/ovf.gguf" | cut -f 4-8 | tail -n 1)" \
+			"$(printf '%s\tinf\tinf\t-inf\t1' $t)"
+	done
+else
+	skip quant_report_overflow "no python3"
+fi
 # an output name of 250 bytes (the temporary beside it adds 8: cut there)
 long=$(printf '%0250d' 0)
 check quant_output_name_250_bytes llm-quant -q -t q8_0 -o "$TMP/$long" "$TMP/m.gguf"
