@@ -162,17 +162,18 @@ static int hexval(char c)
 	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* Undo \\ \t \n \r in place, and with prompt set (-e, as llama.cpp's
- * escape processing) \' \" and \xNN too; other backslashes stay. */
+/* Undo \\ \t \n \r \xNN in place (what put_escaped writes), and with
+ * prompt set (-e, as llama.cpp's escape processing) \' \" too; other
+ * backslashes stay, one before a NUL byte included. */
 static size_t unescape(char *s, size_t n, int prompt)
 {
 	size_t i, k = 0;
 	for (i = 0; i < n; i++) {
 		char c = s[i];
-		if (c == '\\' && i + 1 < n && strchr(prompt ? "\\tnr'\"" : "\\tnr", s[i + 1])) {
+		if (c == '\\' && i + 1 < n && s[i + 1] && strchr(prompt ? "\\tnr'\"" : "\\tnr", s[i + 1])) {
 			c = s[++i];
 			c = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
-		} else if (c == '\\' && prompt && i + 3 < n && s[i + 1] == 'x' && hexval(s[i + 2]) >= 0 &&
+		} else if (c == '\\' && i + 3 < n && s[i + 1] == 'x' && hexval(s[i + 2]) >= 0 &&
 			   hexval(s[i + 3]) >= 0) {
 			c = (char)(hexval(s[i + 2]) * 16 + hexval(s[i + 3]));
 			i += 3;

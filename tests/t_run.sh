@@ -119,6 +119,9 @@ if have_vocab; then
 		"$(llm-run --tokenize -p "$(printf 'a\nbA\\x4\\q')" "$VOCAB/ggml-vocab-gpt-2.gguf")"
 	expect tokenize_escape_ids "$(llm-run --tokenize -e -p 'a\nb\x41' "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 198 65 32"
 	expect tokenize_no_escape "$(llm-run --tokenize -p 'a\n' "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 59 77"
+	# a backslash before a NUL byte stays (llama.cpp keeps it too): a, \, NUL, b
+	printf 'a\\\0b' >"$TMP/bs_nul.txt"
+	expect tokenize_escape_backslash_nul "$(llm-run --tokenize -e -f "$TMP/bs_nul.txt" "$VOCAB/ggml-vocab-gpt-2.gguf")" "64 59 188 65"
 	llm-run --tokenize --parse-special -p '<s>Hi' "$VOCAB/ggml-vocab-llama-spm.gguf" >"$TMP/bos2.out" 2>"$TMP/bos2.err"
 	if [ "$(cat "$TMP/bos2.out")" = "1 1 6324" ] && grep -q "two BOS" "$TMP/bos2.err"; then ok parse_special_double_bos_warned
 	else fail parse_special_double_bos_warned "$(cat "$TMP/bos2.out" "$TMP/bos2.err")"; fi
@@ -550,6 +553,9 @@ fresh=$(printf 'Once upon a time\t, there was\n' | llm-run -q --score "$G")
 expect score_cache_reuse "$(awk -F '\t' 'NR == 1 { print $3 "\t" $4 }' "$TMP/sc2.tsv")" "$fresh"
 expect score_cache_reuse_next_line "$(sed -n 2p "$TMP/sc2.tsv")" "$fresh"
 expect score_empty_completion "$(sed -n 3p "$TMP/sc2.tsv")" "$(printf '0.000000\t0')"
+# \xNN as the token column writes it (control bytes): undone as well
+expect score_hex_escape "$(printf 'Once upon a\\x20time\t, there\\x0awas\n' | llm-run -q --score "$G")" \
+	"$(printf 'Once upon a time\t, there\\nwas\n' | llm-run -q --score "$G")"
 # a merged boundary ("tim" + "e" -> " time") counts the merged token as the completion's
 m1=$(printf 'Once upon a tim\te\n' | llm-run -q --score "$G")
 expect score_boundary_merge_count "$(echo "$m1" | cut -f 2)" 1
