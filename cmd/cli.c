@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "error.h"
 #include "io.h"
+#include "lora.h"
 #include "unicode.h"
 
 int cli_quiet;
@@ -223,6 +224,15 @@ void cli_die(const char *fmt, ...)
 }
 
 void cli_die_lib(void) { cli_die("%s", llm_errmsg()); }
+
+void cli_lora_spec(const char *spec, char **path, float *scale)
+{
+	int rc = llm_lora_parse_spec(spec, path, scale);
+	if (rc == LLM_EINVAL) /* a scale that is no finite float: the user's spelling */
+		cli_usage("%s", llm_errmsg());
+	if (rc)
+		cli_die_lib();
+}
 
 void cli_error_lib(void)
 {

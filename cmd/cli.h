@@ -42,6 +42,8 @@ int cli_optind(void);
 
 void cli_help(FILE *f);
 _Noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* llm_lora_parse_spec of "PATH[:SCALE]": a bad scale is a usage error. */
+void cli_lora_spec(const char *spec, char **path, float *scale);
 /* Write s to f with control bytes (below 0x20, and 0x7f) as \xNN, so that
  * text read from a file (a key, a tensor name, a path) can neither split a
  * line nor send the terminal an escape sequence; returns the bytes written.

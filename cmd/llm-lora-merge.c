@@ -114,8 +114,7 @@ int main(int argc, char **argv)
 	if (!ads || !paths || !scales)
 		cli_die("out of memory");
 	for (int i = 0; i < n; i++) {
-		if (llm_lora_parse_spec(argv[cli_optind() + 1 + i], &paths[i], &scales[i]))
-			cli_die_lib();
+		cli_lora_spec(argv[cli_optind() + 1 + i], &paths[i], &scales[i]);
 		cli_stdin_claim(paths[i], NULL);
 	}
 	cli_refuse_input("--report", report, (const char *const *)paths, n);

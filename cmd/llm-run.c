@@ -535,8 +535,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n_lora; i++) {
 		char *lp;
 		float sc;
-		if (llm_lora_parse_spec(loras[i], &lp, &sc))
-			cli_die_lib();
+		cli_lora_spec(loras[i], &lp, &sc);
 		cli_stdin_claim(lp, NULL);
 		cli_refuse_input("--kv-out", g.kv_out, (const char *const *)&lp, 1);
 		free(lp);

@@ -76,6 +76,8 @@ one_line usage_stdin_twice 2 "only once" llm-run -f - -
 one_line usage_stdin_prompt_and_model 2 "unless -p or -f" llm-run -n 1 -
 one_line usage_stdin_score_and_adapter 2 "only once" llm-run --score --lora - model.gguf
 one_line usage_score_escape 2 "no -e" llm-run --score -e model.gguf
+one_line usage_lora_scale_inf 2 "a.gguf:inf: scale inf is not a finite float" llm-run -p hi --lora a.gguf:inf model.gguf
+one_line usage_lora_merge_scale_nan 2 "a.gguf:nan: scale nan is not a finite float" llm-lora-merge -o "$TMP/x.gguf" model.gguf a.gguf:nan
 one_line usage_perplexity_ctx_2 2 "c 3" llm-run -c 2 --perplexity /dev/null model.gguf
 one_line missing_model 1 "$TMP/none.gguf" llm-run -p hi "$TMP/none.gguf"
 printf 'not a model at all\n' >"$TMP/junk.bin"
