@@ -519,6 +519,13 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 		return llm_err(LLM_EFORMAT, "tensor token_embd.weight has %d dimensions, expected [%d, n_vocab]",
 			       t->n_dims, hp->n_embd);
 	hp->n_vocab = (int32_t)t->ne[1];
+	/* the tokenizer's ids must have rows (fewer tokens than rows is
+	 * padding, as models round their vocabularies up): llama.cpp refuses
+	 * the shape; here a token past the table would fail only when met */
+	const struct llm_kv *toks = llm_meta_get(llm_ckpt_meta(m->c), "tokenizer.ggml.tokens");
+	if (toks && (int64_t)toks->n > t->ne[1])
+		return llm_err(LLM_EFORMAT, "a vocabulary of %lld tokens but token_embd.weight has %lld rows",
+			       (long long)toks->n, (long long)t->ne[1]);
 	int64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;
 	int64_t QD = (int64_t)hp->n_head * hp->head_dim, KD = (int64_t)hp->n_head_kv * hp->head_dim;
 	if ((rc = load_weight(m, "token_embd.weight", E, V, 0, &m->tok)) ||
@@ -533,6 +540,14 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 	snprintf(name, sizeof name, "blk.%d.attn_norm.weight", hp->n_layer - 1);
 	if (llm_ckpt_find(m->c, name) < 0)
 		return llm_err(LLM_ENOTFOUND, "missing tensor %s (block_count is %d)", name, hp->n_layer);
+	/* and no layer past it: llama.cpp refuses tensors it does not use */
+	for (int64_t i = 0; i < llm_ckpt_n_tensors(m->c); i++) {
+		const char *tn = llm_ckpt_tensor(m->c, i)->name;
+		long l;
+		char *end;
+		if (strncmp(tn, "blk.", 4) == 0 && (l = strtol(tn + 4, &end, 10)) >= hp->n_layer && *end == '.')
+			return llm_err(LLM_EFORMAT, "tensor %s: a layer past block_count %d", tn, hp->n_layer);
+	}
 	if (!(m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers)))
 		return llm_err(LLM_ENOMEM, "model: out of memory");
 	for (int l = 0; l < hp->n_layer; l++) {

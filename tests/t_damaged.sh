@@ -95,6 +95,31 @@ PY
 	check_status 1 layers_gguf_block_count llm-run -n 1 -p x "$TMP/layers.gguf"
 	grep -q 'layers.gguf: missing tensor blk.2147483646.attn_norm.weight' "$TMP/.err" && [ "$(wc -l <"$TMP/.err")" -eq 1 ] &&
 		ok layers_gguf_error_names_tensor || fail layers_gguf_error_names_tensor "$(head -c 300 "$TMP/.err")"
+	# a block_count of 4 while blk.4.* is there, and a vocabulary of more
+	# tokens than token_embd has rows: refused at load (as llama.cpp
+	# refuses both), not a silently smaller model / a failure when a token
+	# past the table is met
+	${PYTHON:-python3} - "$MODELS/stories260K.gguf" "$TMP/blocks4.gguf" "$TMP/rows511.gguf" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+k = b"llama.block_count"
+o = d.find(k) + len(k)
+struct.pack_into("<I", d, o + 4, 4)
+open(sys.argv[2], "wb").write(d)
+# token_embd and output of 511 rows for the 512 tokens
+d = bytearray(open(sys.argv[1], "rb").read())
+for name in (b"token_embd.weight", b"output.weight"):
+    o = d.find(struct.pack("<Q", len(name)) + name) + 8 + len(name)
+    assert struct.unpack_from("<IQQ", d, o) == (2, 64, 512)
+    struct.pack_into("<Q", d, o + 12, 511)
+open(sys.argv[3], "wb").write(d)
+PY
+	check_status 1 layers_past_block_count llm-run -n 1 -p x "$TMP/blocks4.gguf"
+	grep -q 'blocks4.gguf: tensor blk.4.[a-z_]*.weight: a layer past block_count 4' "$TMP/.err" &&
+		ok layers_past_block_count_message || fail layers_past_block_count_message "$(head -c 300 "$TMP/.err")"
+	check_status 1 vocab_over_rows llm-run -n 1 -p x "$TMP/rows511.gguf"
+	grep -q 'rows511.gguf: a vocabulary of 512 tokens but token_embd.weight has 511 rows' "$TMP/.err" &&
+		ok vocab_over_rows_message || fail vocab_over_rows_message "$(head -c 300 "$TMP/.err")"
 	mkdir -p "$TMP/hf"
 	cp "$MODELS/stories260K-hf/"* "$TMP/hf/"
 	sed 's/"num_hidden_layers": *[0-9]*/"num_hidden_layers": 2147483647/' "$MODELS/stories260K-hf/config.json" >"$TMP/hf/config.json"
