@@ -36,8 +36,9 @@ static int tensor_type(const struct llm_tensor_info *t, const char *name, int ha
 	if (is_out || (is_embd && !has_output)) {
 		if (is_out && o->output_type >= 0)
 			want = o->output_type;
-		else if (!o->pure && want == LLM_TYPE_Q4_0)
-			want = LLM_TYPE_Q8_0;
+		else if (!o->pure && (want == LLM_TYPE_Q4_0 || want == LLM_TYPE_Q4_1 || want == LLM_TYPE_Q5_0 ||
+				      want == LLM_TYPE_Q5_1))
+			want = LLM_TYPE_Q8_0; /* llama-quantize: q6_K, not written here */
 	}
 	if (is_embd && o->embd_type >= 0)
 		want = o->embd_type;

@@ -108,6 +108,12 @@ fi
 llm-quant -q -t q4_0 -o "$TMP/odd.q4.gguf" "$TMP/odd.gguf"
 if llm-info "$TMP/odd.q4.gguf" | grep -q 'token_embd.weight *q8_0' &&
 	llm-info "$TMP/odd.q4.gguf" | grep -q 'blk.0.attn_q.weight *q4_0'; then ok quant_rules_tied_output; else fail quant_rules_tied_output "types"; fi
+# and so does the output of the other 4- and 5-bit types (llama-quantize: q6_K)
+for t in q4_1 q5_0 q5_1; do
+	llm-quant -q -t $t -o "$TMP/out.$t.gguf" "$TMP/m.gguf"
+	if llm-info "$TMP/out.$t.gguf" | grep -q 'output.weight *q8_0' &&
+		llm-info "$TMP/out.$t.gguf" | grep -q "blk.0.attn_q.weight *$t"; then ok "quant_rules_output_$t"; else fail "quant_rules_output_$t" "types"; fi
+done
 llm-quant -q -t q4_0 --output-tensor-type f16 --token-embedding-type q8_0 -o "$TMP/m.mix.gguf" "$TMP/m.gguf"
 if llm-info "$TMP/m.mix.gguf" | grep -q 'output.weight *f16' && llm-info "$TMP/m.mix.gguf" | grep -q 'token_embd.weight *q8_0'; then
 	ok quant_type_overrides
