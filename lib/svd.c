@@ -303,7 +303,18 @@ static int pick_svd(const float *dw, int64_t m, int64_t n, double total, const s
 			so.exact = 1; /* the sketch would not save anything */
 		if ((rc = llm_svd(dw, m, n, so.exact ? mn : k, &so, U, S, V, &got)))
 			return rc;
+		/* exact: against the singular values' own sum, not the F32
+		 * difference's norm in double, which differs from it by the SVD's
+		 * rounding (about 1e-7): --energy 1 on an exact rank-4 delta
+		 * then never met its goal before the last, noise-level value and
+		 * took the full rank */
 		double cum = 0, want = o->energy * total;
+		if (so.exact) {
+			double all = 0;
+			for (int64_t i = 0; i < got; i++)
+				all += (double)(*S)[i] * (*S)[i];
+			want = o->energy * all;
+		}
 		int64_t lim = so.exact ? cap : k;
 		for (int64_t i = 0; i < lim && i < got; i++) {
 			cum += (double)(*S)[i] * (*S)[i];
@@ -408,12 +419,6 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 				     llm_type_name(t->type), llm_type_name(u->type));
 			goto out;
 		}
-		if (o->rank > (t->ne[0] < t->ne[1] ? t->ne[0] : t->ne[1]) &&
-		    !(o->max_rank > 0 && o->max_rank <= (t->ne[0] < t->ne[1] ? t->ne[0] : t->ne[1]))) {
-			rc = llm_err(LLM_EINVAL, "rank %lld is larger than %s (%lldx%lld)", (long long)o->rank, t->name,
-				     (long long)t->ne[0], (long long)t->ne[1]);
-			goto out;
-		}
 		pair[i] = j;
 		total += t->size;
 	}
@@ -479,6 +484,11 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		}
 		float *U, *S, *V;
 		int64_t r;
+		if (o->rank > (m < n ? m : n) && !(o->max_rank > 0 && o->max_rank <= (m < n ? m : n))) {
+			char rk[64];
+			snprintf(rk, sizeof rk, "%lld capped at %lld", (long long)o->rank, (long long)(m < n ? m : n));
+			notice(o, "%s: rank %s, the weight's smaller side (the difference exactly)", t->name, rk);
+		}
 		if ((rc = pick_svd(wt, m, n, tot, o, &U, &S, &V, &r))) {
 			llm_err_prefix(rc, t->name);
 			goto out;

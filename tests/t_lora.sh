@@ -151,6 +151,12 @@ svdref() { # NAME TUNED REFARGS -- SVDARGS
 }
 svdref svd_energy_exact "$TMP/dense.gguf" "--energy 0.9 --exact" --energy 0.9 --exact
 svdref svd_energy_rand "$TMP/dense.gguf" "--energy 0.95" --energy 0.95
+# --energy 1 on the merge of rank-limited adapters: the adapters' ranks,
+# not the full rank float rounding of the norm once asked for
+for x in --exact ""; do
+	llm-svd-delta -q $x --energy 1 --report "$TMP/e1.tsv" "$B" "$TMP/tuned.gguf" -o "$TMP/e1.gguf" &&
+		expect "svd_energy_one_low_rank${x:+_exact}" "$(awk -F '\t' 'NR > 1 && $3 > 0 { if ($3 > m) m = $3 } END { print (m > 0 && m <= 8) ? "low" : "rank " m }' "$TMP/e1.tsv")" low
+done
 svdref svd_rank_rand "$TMP/dense.gguf" "--rank 3" -r 3
 svdref svd_rank_exact "$TMP/dense.gguf" "--rank 3 --exact" -r 3 --exact
 for mode in rand exact; do
@@ -267,17 +273,22 @@ bad bad_run_peft_nan_values 1 llm-run -q -n 2 -p hi --lora "$TMP/peft_nan" "$HFB
 bad bad_not_adapter 1 llm-lora-merge "$B" "$B" -o "$O"
 bad bad_dora_unmerge 1 llm-lora-merge "$B" "$TMP/peft_dora:-1" -o "$O"
 bad bad_missing 1 llm-lora-merge "$B" "$TMP/nothere.gguf" -o "$O"
-bad bad_scale_overflow 1 llm-lora-merge "$B" "$TMP/plain.gguf:1e40" -o "$O"
-bad bad_scale_nan 1 llm-lora-merge "$B" "$TMP/plain.gguf:nan" -o "$O"
+bad bad_scale_overflow 2 llm-lora-merge "$B" "$TMP/plain.gguf:1e40" -o "$O"
+bad bad_scale_nan 2 llm-lora-merge "$B" "$TMP/plain.gguf:nan" -o "$O"
 bad bad_report_path 1 llm-lora-merge "$B" "$TMP/plain.gguf" --report "$TMP/nodir/r.tsv" -o "$O"
 if [ -c /dev/full ]; then # a report that cannot be written after the work: no output either
 	bad bad_report_full_disk 1 llm-lora-merge "$B" "$TMP/plain.gguf" --report /dev/full -o "$O"
 	said bad_report_full_disk_says "/dev/full: write error"
 	bad bad_svd_report_full_disk 1 llm-svd-delta -q -r 4 "$B" "$TMP/tuned.gguf" --report /dev/full -o "$O"
 fi
-bad bad_run_scale_inf 1 llm-run -q -n 2 -p hi --lora "$TMP/plain.gguf:inf" "$B"
+bad bad_run_scale_inf 2 llm-run -q -n 2 -p hi --lora "$TMP/plain.gguf:inf" "$B"
 bad bad_usage 2 llm-lora-merge "$B"
-bad bad_svd_rank 1 llm-svd-delta -r 100 "$B" "$TMP/tuned.gguf" -o "$O"
+# a rank past a weight's smaller side (64): capped there, said, and the
+# difference carried exactly
+check svd_rank_capped llm-svd-delta -r 100 --report "$TMP/cap.tsv" "$B" "$TMP/tuned.gguf" -o "$TMP/cap.gguf"
+grep -q 'blk.0.attn_q.weight: rank 100 capped at 64' "$TMP/.err" && ok svd_rank_capped_said || fail svd_rank_capped_said "$(head -c 300 "$TMP/.err")"
+awk -F '\t' 'NR > 1 && $0 ~ /attn_q/ && $3 > 64 { bad = 1 } END { exit bad }' "$TMP/cap.tsv" &&
+	ok svd_rank_capped_ranks || fail svd_rank_capped_ranks "$(head -3 "$TMP/cap.tsv")"
 # a pattern PCRE2 cannot compile: a usage error (as grep's), or in a PEFT
 # config a bad file, the pattern named as written
 bad bad_svd_include_regex 2 llm-svd-delta -r 4 --include '(' "$B" "$TMP/tuned.gguf" -o "$O"
