@@ -1,4 +1,5 @@
 /* cli.c - see cli.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -258,7 +259,7 @@ long long cli_int(const char *opt, const char *s, long long min, long long max)
 
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	if (errno || end == s || *end || isspace((unsigned char)*s) || v < min || v > max)
 		cli_usage("%s: '%s' is not an integer in [%lld, %lld]", opt, s, min, max);
 	return v;
 }
@@ -270,7 +271,7 @@ double cli_double(const char *opt, const char *s, double min, double max)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= min && v <= max))
+	if (errno || end == s || *end || isspace((unsigned char)*s) || !(v >= min && v <= max))
 		cli_usage("%s: '%s' is not a number in [%g, %g]", opt, s, min, max);
 	return v;
 }
@@ -282,7 +283,7 @@ uint64_t cli_size(const char *opt, const char *s)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || !(v >= 0))
+	if (errno || end == s || isspace((unsigned char)*s) || !(v >= 0))
 		cli_usage("%s: '%s' is not a size", opt, s);
 	if (*end) {
 		const char *u = "KMGT", *p = strchr(u, end[0] & ~0x20);
@@ -298,6 +299,8 @@ uint64_t cli_size(const char *opt, const char *s)
 	}
 	if (v * mul >= 1.8e19)
 		cli_usage("%s: '%s' is too large", opt, s);
+	if (v * mul < 1)
+		cli_usage("%s: '%s' is not a size of a byte or more", opt, s);
 	return (uint64_t)(v * mul);
 }
 
@@ -317,6 +320,8 @@ void cli_probe_output(const char *path)
 {
 	struct stat st;
 	struct llm_out probe;
+	if (path && !*path)
+		cli_usage("an empty output file name");
 	/* a pipe or device would see the probe's open and close: left alone */
 	if (!path || strcmp(path, "-") == 0 || (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
 		return;

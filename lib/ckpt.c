@@ -600,6 +600,8 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 		llm_map_close(&map);
 		return rc;
 	}
+	if (!rc && !llm_meta_get(m, "tokenizer.ggml.tokens"))
+		rc = llm_err(LLM_EFORMAT, "%s: holds no vocabulary (no tokenizer.ggml.tokens)", path);
 	if (!rc) {
 		/* the borrowed vocabulary replaces the whole tokenizer.* set */
 		for (int64_t i = c->meta.n - 1; i >= 0; i--)

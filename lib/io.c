@@ -359,6 +359,8 @@ int llm_out_open(struct llm_out *o, const char *path)
 		o->path = strdup("-");
 	} else if (!*path) {
 		return llm_err(LLM_EINVAL, "output file name is empty");
+	} else if (path[strlen(path) - 1] == '/') {
+		return llm_err(LLM_EIO, "%s: names a directory (ends with /), not a file", path);
 	} else if (!(o->path = strdup(path))) {
 		rc = llm_err(LLM_ENOMEM, "out of memory");
 	} else if (stat(path, &st) == 0) {

@@ -1132,8 +1132,8 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 		if (rc)
 			break;
 		if (touch[i] && !llm_all_finite(f32, ne)) {
-			rc = llm_err(LLM_EINVAL, "tensor %s: the merged weights hold inf or NaN (the scale or the adapter's values are too large)",
-				     t->name);
+			rc = llm_err(LLM_EINVAL, "%s: tensor %s: the merged weights hold inf or NaN (the scale or the adapter's values are too large)",
+				     llm_ckpt_path(base), t->name);
 			break;
 		}
 		llm_quantize_rows(types[i], f32, qbuf, rows, t->ne[0], o->n_threads);

@@ -47,6 +47,7 @@ corpus["empty"] = b""
 corpus["bad_magic"] = b"GGUX" + valid[4:]
 corpus["version_1"] = gguf(KV, TI, DATA, version=1)
 corpus["version_4"] = gguf(KV, TI, DATA, version=4)
+corpus["big_endian"] = b"GGUF" + struct.pack(">I", 3) + valid[8:]
 corpus["trunc_header"] = valid[:12]
 kv0 = 24 + len(KV[0])
 corpus["trunc_kv_key"] = valid[:24 + 10]

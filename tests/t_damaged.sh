@@ -36,6 +36,8 @@ for name in $(cat "$TMP/names"); do
 	done
 done
 [ $n -ge 20 ] && ok "damaged_corpus_has_$n" || fail damaged_corpus_size "only $n files"
+llm-info "$TMP/c/big_endian.gguf" 2>&1 | grep -q 'big_endian.gguf: a big-endian GGUF (version 3 byte-swapped)' &&
+	ok damaged_big_endian_says_so || fail damaged_big_endian_says_so "$(llm-info "$TMP/c/big_endian.gguf" 2>&1)"
 
 # general.alignment 1 (ggml reads it): F16 values at an odd address, 33 of
 # them so that the SIMD rows have a tail; read and converted like any file

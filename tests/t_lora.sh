@@ -283,6 +283,9 @@ if [ -c /dev/full ]; then # a report that cannot be written after the work: no o
 fi
 bad bad_run_scale_inf 2 llm-run -q -n 2 -p hi --lora "$TMP/plain.gguf:inf" "$B"
 bad bad_usage 2 llm-lora-merge "$B"
+# an adapter given as the vocabulary: named, not the model's missing keys
+bad bad_tokenizer_is_adapter 1 llm-run -q -n 1 -p hi --tokenizer "$TMP/plain.gguf" "$B"
+said bad_tokenizer_is_adapter_says "plain.gguf: holds no vocabulary"
 # a rank past a weight's smaller side (64): capped there, said, and the
 # difference carried exactly
 check svd_rank_capped llm-svd-delta -r 100 --report "$TMP/cap.tsv" "$B" "$TMP/tuned.gguf" -o "$TMP/cap.gguf"

@@ -340,7 +340,11 @@ if [ -c /dev/full ]; then
 fi
 mkdir "$TMP/adir"
 check_status 1 quant_output_directory llm-quant -q -t q8_0 -o "$TMP/adir" "$TMP/m.gguf"
-check_status 1 quant_output_empty_name llm-quant -q -t q8_0 -o '' "$TMP/m.gguf"
+check_status 2 quant_output_empty_name llm-quant -q -t q8_0 -o '' "$TMP/m.gguf"
+check_status 1 quant_output_trailing_slash llm-quant -q -t q8_0 -o "$TMP/newdir/" "$TMP/m.gguf"
+grep -q 'newdir/: names a directory' "$TMP/.err" && ok quant_output_trailing_slash_says || fail quant_output_trailing_slash_says "$(cat "$TMP/.err")"
+check_status 2 quant_split_size_zero llm-quant -q --split-max-size 0 -o "$TMP/z.gguf" "$TMP/m.gguf"
+check_status 2 quant_threads_leading_space llm-quant -q -j ' 2' -o "$TMP/z.gguf" "$TMP/m.gguf"
 # an output that cannot be written fails before any input is read (or
 # hashed, which took 21 s on a 4.4 GB input): with a damaged input too, the
 # one line is about the output; so for llm-svd-delta and llm-lora-merge
