@@ -469,6 +469,18 @@ static size_t shard_prefix(const char *name, const char **tail)
 	return (size_t)(t - 6 - name);
 }
 
+int cli_shard_tag(const char *path, char tag[16])
+{
+	const char *b = strrchr(path, '/'), *t;
+	b = b ? b + 1 : path;
+	size_t k = shard_prefix(b, &t);
+	if (!k)
+		return 0;
+	memcpy(tag, b + k, 15); /* "-NNNNN-of-MMMMM" */
+	tag[15] = 0;
+	return 1;
+}
+
 /* Whether the existing regular file path is one that input reads besides
  * input itself: another shard of its split GGUF set, or a .json,
  * .safetensors, .model or .bin file of the directory a Hugging Face or

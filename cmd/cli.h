@@ -106,6 +106,9 @@ void cli_refuse_input(const char *opt, const char *path, const char *const *inpu
  * sort -o does, but no file self reads besides itself, nor any of the n
  * others (adapters, tokenizers, the models llm-svd-delta compares). */
 void cli_refuse_output(const char *out, const char *self, const char *const *others, int n);
+/* Whether path's name is a shard's (PREFIX-NNNNN-of-MMMMM.gguf...);
+ * tag gets "-NNNNN-of-MMMMM". */
+int cli_shard_tag(const char *path, char tag[16]);
 
 /* A report's text, grown as it is written (s NULL after an allocation
  * failure, and later appends do nothing). */

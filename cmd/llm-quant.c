@@ -138,6 +138,17 @@ int main(int argc, char **argv)
 		cli_usage("--merge copies tensors as they are: no --type or --report");
 	if (co.vocab_only && (merge || report || ko.one_shard || wo.split_max_size || wo.split_max_tensors))
 		cli_usage("--vocab-only writes no tensors: no --merge, --report, --shard or --split-*");
+	if (ko.one_shard) { /* the output must stay a member of the set */
+		char ti[16], to[16];
+		if (wo.split_max_size || wo.split_max_tensors)
+			cli_usage("--shard keeps the shard's split.* keys: no --split-*");
+		int named = cli_shard_tag(argv[cli_optind()], ti);
+		if (!named && strcmp(argv[cli_optind()], "-") != 0)
+			cli_usage("--shard: %s is not named as a shard (PREFIX-00001-of-00003.gguf)", argv[cli_optind()]);
+		if (named && out && strcmp(out, "-") != 0 && (!cli_shard_tag(out, to) || strcmp(ti, to) != 0))
+			cli_usage("--shard: -o %s must be named as the shard is (...%s.gguf), or the set will not load",
+				  out, ti);
+	}
 	if ((wo.split_max_size || wo.split_max_tensors) && (!out || strcmp(out, "-") == 0))
 		cli_usage("--split-max-size/--split-max-tensors need -o PREFIX.gguf");
 	cli_check_report(out, report);

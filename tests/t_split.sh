@@ -87,6 +87,12 @@ check_status 1 foreign_shard llm-info "$TMP/a-00001-of-00003.gguf"
 grep -q "a-00003-of-00003.gguf: says it is shard 2 of $n" "$TMP/.err" && ok foreign_shard_message || fail foreign_shard_message "$(cat "$TMP/.err")"
 mv "$TMP/gone" "$TMP/a-00003-of-00003.gguf"
 check_status 2 split_needs_name llm-quant --merge --split-max-tensors 2 "$TMP/m.gguf"
+# --shard: its output must stay a member of the set (named as the shard, no
+# re-splitting), or the converted set would not load
+check_status 2 shard_with_split llm-quant -q --shard --split-max-tensors 2 -o "$TMP/y.gguf" "$TMP/a-00002-of-00003.gguf"
+check_status 2 shard_output_misnamed llm-quant -q --shard -o "$TMP/y.gguf" "$TMP/a-00001-of-00003.gguf"
+check_status 2 shard_input_not_a_shard llm-quant -q --shard -o "$TMP/y-00001-of-00003.gguf" "$TMP/m.gguf"
+[ ! -e "$TMP/y.gguf" ] && ok shard_usage_no_output || fail shard_usage_no_output "output written"
 cat "$TMP/a-00001-of-00003.gguf" | llm-info - >/dev/null 2>"$TMP/err"
 [ $? -eq 1 ] && grep -q "shards on standard input" "$TMP/err" && ok set_on_stdin_refused || fail set_on_stdin_refused "$(cat "$TMP/err")"
 
