@@ -199,6 +199,25 @@ static void test_writer_errors(void)
 	char tmpl[300];
 	snprintf(tmpl, sizeof tmpl, "ls -A %s | grep -q '^\\.err' ", dir);
 	CHECK(system(tmpl) != 0, "no_temporary_left", "temporary file left in %s", dir);
+
+	/* duplicate names, found among many (the set grows as they come):
+	 * the first 5000 are new, then every one of them again is refused */
+	snprintf(path, sizeof path, "%s/dup.gguf", dir);
+	llm_gguf_writer_open(&w, path);
+	int64_t one[1] = { 8 };
+	int fresh = 0, dups = 0;
+	char name[32];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof name, "t%d.weight", i);
+		fresh += llm_gguf_writer_add_tensor(w, name, LLM_TYPE_F32, 1, one) == 0;
+	}
+	for (int i = 0; i < 5000; i += 7) {
+		snprintf(name, sizeof name, "t%d.weight", i);
+		dups += llm_gguf_writer_add_tensor(w, name, LLM_TYPE_F32, 1, one) == LLM_EINVAL &&
+			strstr(llm_errmsg(), "duplicate tensor name") != NULL;
+	}
+	CHECK(fresh == 5000 && dups == 715, "writer_duplicate_names", "%d new, %d refused", fresh, dups);
+	llm_gguf_writer_abort(w);
 }
 
 /* llm_meta's key index (from 32 entries) against what a scan would find:
