@@ -12,13 +12,14 @@
 #include "error.h"
 #include "types.h"
 
-enum { OPT_JSON = 256, OPT_ARRAYS };
+enum { OPT_JSON = 256, OPT_ARRAYS, OPT_SHARD };
 
 static const struct cli_opt opts[] = {
 	{ "json", 'j', NULL, "print JSON (complete arrays) instead of text", OPT_JSON },
 	{ "tokenizer", 0, "FILE", "vocabulary for a checkpoint without one (tokenizer.bin, .model, .json or a GGUF)", 'T' },
 	{ "full", 'a', NULL, "print arrays in full in text form", OPT_ARRAYS },
 	{ "provenance", 'p', NULL, "print only the provenance chain (what made FILE, from what)", 'p' },
+	{ "shard", 0, NULL, "show each FILE that is a shard of a split set alone, not the whole set", OPT_SHARD },
 	{ 0 },
 };
 
@@ -379,6 +380,7 @@ int main(int argc, char **argv)
 		case OPT_ARRAYS: full = 1; break;
 		case 'p': prov = 1; break;
 		case 'T': co.tokenizer = arg; break;
+		case OPT_SHARD: co.one_shard = 1; break;
 		}
 	}
 	int n = argc - cli_optind();

@@ -223,7 +223,7 @@ static int open_shards(llm_ckpt *c, struct gguf_impl *im, int one_shard)
 	llm_meta_get_int(m0, "split.tensors.count", &ntens);
 	if (no != 0)
 		return llm_err(LLM_EINVAL, "%s: shard %lld of %lld: name the first shard (-00001-of-%05lld), "
-			       "or process it alone (llm-quant --shard)", c->path, (long long)no + 1, (long long)count,
+			       "or take it alone (--shard)", c->path, (long long)no + 1, (long long)count,
 			       (long long)count);
 	if (strcmp(c->path, "-") == 0)
 		return llm_err(LLM_EUNSUPPORTED, "-: first of %lld shards on standard input: the others cannot be found",

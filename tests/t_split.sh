@@ -78,6 +78,9 @@ fi
 # errors: not the first shard, a missing shard, a shard from another set, stdout
 check_status 1 second_shard_refused llm-info "$TMP/a-00002-of-00003.gguf"
 grep -q "name the first shard" "$TMP/.err" && ok second_shard_message || fail second_shard_message "$(cat "$TMP/.err")"
+llm-info --shard "$TMP/a-00002-of-00003.gguf" >"$TMP/s2.txt" &&
+	grep -q 'split.no  *u16  = 1' "$TMP/s2.txt" && ! grep -q 'general.architecture' "$TMP/s2.txt" &&
+	ok second_shard_alone || fail second_shard_alone "$(head -5 "$TMP/s2.txt")"
 mv "$TMP/a-00003-of-00003.gguf" "$TMP/gone"
 check_status 1 missing_shard llm-quant --merge "$TMP/a-00001-of-00003.gguf" -o "$TMP/x.gguf"
 [ "$(wc -l <"$TMP/.err")" -eq 1 ] && grep -q "missing shard 3 of 3: .*a-00003-of-00003.gguf" "$TMP/.err" && ok missing_shard_message || fail missing_shard_message "$(cat "$TMP/.err")"
