@@ -258,8 +258,8 @@ static int show(const char *path, const struct llm_ckpt_opts *co, int as_json, i
 		const struct llm_tensor_info *t = llm_ckpt_tensor(ck, i);
 		n_params += llm_tensor_nelem(t);
 		n_bytes += t->size;
-		n_stored += llm_ckpt_stored_size(ck, i);
 	}
+	n_stored = llm_ckpt_stored_total(ck);
 	zc = llm_ckpt_compressed(ck);
 	/* llama.cpp's name of general.file_type, as its loader prints it */
 	uint32_t ft;

@@ -347,6 +347,24 @@ uint64_t llm_ckpt_stored_size(const llm_ckpt *c, int64_t i)
 	return c->ops == &gguf_ops ? gguf_stored_size((llm_ckpt *)c, i) : c->t[i].size;
 }
 
+uint64_t llm_ckpt_stored_total(const llm_ckpt *c)
+{
+	uint64_t s = 0;
+	if (c->ops != &gguf_ops) {
+		for (int64_t i = 0; i < c->nt; i++)
+			s += c->t[i].size;
+		return s;
+	}
+	const struct gguf_impl *im = c->impl;
+	for (int64_t i = 0; i < c->nt; i++)
+		if (!im->p[im->tp[i]].z)
+			s += c->t[i].size;
+	for (int k = 0; k < im->np; k++) /* the units past the header */
+		if (im->p[k].z)
+			s += llm_zst_payload_bytes(im->p[k].z, llm_gguf_data_offset(im->p[k].g), UINT64_MAX / 2);
+	return s;
+}
+
 int llm_ckpt_n_files(const llm_ckpt *c)
 {
 	return c->ops == &gguf_ops ? ((const struct gguf_impl *)c->impl)->np : 1;

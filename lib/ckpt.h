@@ -86,6 +86,10 @@ int llm_ckpt_read_f32(llm_ckpt *c, int64_t i, float *dst);
 uint64_t llm_ckpt_stored_size(const llm_ckpt *c, int64_t i);
 int llm_ckpt_n_files(const llm_ckpt *c);
 int llm_ckpt_compressed(const llm_ckpt *c);
+/* What all the tensors take in the files: their bytes, or for compressed
+ * files the payloads of the units holding them, a shared payload counted
+ * once (a sum of llm_ckpt_stored_size counts it for every tensor). */
+uint64_t llm_ckpt_stored_total(const llm_ckpt *c);
 
 /* The metadata, writable (borrowed): edits change what converters copy,
  * e.g. removing an input's provenance.* keys before recording it as a parent. */

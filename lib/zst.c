@@ -850,6 +850,30 @@ uint64_t llm_zst_stored_size(const llm_zst *z, uint64_t off, uint64_t n)
 	return s;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+uint64_t llm_zst_payload_bytes(const llm_zst *z, uint64_t off, uint64_t n)
+{
+	int64_t i0 = first_unit(z, off), i1 = i0;
+	while (i1 < z->nu && z->u[i1].raw_off < off + n)
+		i1++;
+	uint64_t s = 0, (*pc)[2] = malloc((size_t)(i1 > i0 ? i1 - i0 : 1) * sizeof *pc);
+	if (!pc) /* no room to sort: every unit on its own */
+		return llm_zst_stored_size(z, off, n);
+	for (int64_t i = i0; i < i1; i++)
+		pc[i - i0][0] = z->u[i].off, pc[i - i0][1] = z->u[i].csize;
+	qsort(pc, (size_t)(i1 - i0), sizeof *pc, cmp_u64); /* by payload offset */
+	for (int64_t i = 0; i < i1 - i0; i++)
+		if (i == 0 || pc[i][0] != pc[i - 1][0])
+			s += pc[i][1];
+	free(pc);
+	return s;
+}
+
 int llm_zst_read(llm_zst *z, void *dst, uint64_t off, uint64_t n, int n_threads)
 {
 	uint8_t *d = dst;

@@ -113,6 +113,9 @@ int llm_zst_read(llm_zst *z, void *dst, uint64_t off, uint64_t n, int n_threads)
 int llm_zst_header(llm_zst *z, void **out, uint64_t *size);
 /* Stored (compressed) bytes of the units lying in [off, off+n). */
 uint64_t llm_zst_stored_size(const llm_zst *z, uint64_t off, uint64_t n);
+/* llm_zst_stored_size of [off, off+n), but a payload that several units
+ * share (equal bytes, as a tied embedding's copy) counted once. */
+uint64_t llm_zst_payload_bytes(const llm_zst *z, uint64_t off, uint64_t n);
 
 /* llm_map_open for readers that want the plain GGUF bytes whatever the
  * file holds: a container (sniffed by content; "-" spooled as usual) is

@@ -78,6 +78,11 @@ if have_models && command -v zstd >/dev/null; then
 	zstd -q -f -3 "$TMP/s0.gguf" -o "$TMP/s.ref.zst"
 	if within "$TMP/s.gguf.zst" "$TMP/s.ref.zst" 1; then ok stories_ratio; else fail stories_ratio "$(wc -c <"$TMP/s.gguf.zst") vs $(wc -c <"$TMP/s.ref.zst")"; fi
 	echo "# stories260K f32: gguf $(wc -c <"$TMP/s0.gguf") ours $(wc -c <"$TMP/s.gguf.zst") zstd -3 $(wc -c <"$TMP/s.ref.zst")"
+	# output.weight is a copy of token_embd: one payload, counted once in
+	# the stored total (it was counted twice, above the file's size)
+	st=$(llm-info --json "$TMP/s.gguf.zst" | sed -n 's/.*"n_stored": *\([0-9]*\).*/\1/p' | tail -n 1)
+	[ -n "$st" ] && [ "$st" -le "$(wc -c <"$TMP/s.gguf.zst")" ] && ok stories_stored_total_shared_once ||
+		fail stories_stored_total_shared_once "n_stored $st, file $(wc -c <"$TMP/s.gguf.zst")"
 	for t in bf16 q8_0; do
 		llm-quant -q --no-provenance -t $t "$S" -o "$TMP/s_$t.gguf"
 		llm-quant --merge --no-provenance "$TMP/s_$t.gguf" -o "$TMP/s_$t.gguf.zst"
