@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -523,6 +524,13 @@ int main(int argc, char **argv)
 		cli_usage("--score lines have escapes of their own (\\\\ \\t \\n \\r): no -e");
 	if (ppl_file && mo.n_ctx > 0 && mo.n_ctx < 3) /* (-c 0 and a model context below 3: llm_eval_perplexity refuses) */
 		cli_usage("--perplexity needs -c 3 or more (a chunk of N tokens scores its tokens N/2+1 .. N-1)");
+	{ /* --kv-out /dev/stdout (or the file stdout goes to) is stdout: the
+	   * dump alone goes there, not the text before it */
+		struct stat so, sk;
+		if (g.kv_out && strcmp(g.kv_out, "-") != 0 && fstat(STDOUT_FILENO, &so) == 0 &&
+		    stat(g.kv_out, &sk) == 0 && so.st_dev == sk.st_dev && so.st_ino == sk.st_ino)
+			g.kv_out = "-";
+	}
 	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && g.logprobs)
 		cli_usage("--kv-out - and --logprobs would both write to stdout");
 	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && isatty(STDOUT_FILENO))

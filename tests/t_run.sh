@@ -637,6 +637,9 @@ else
 fi
 llm-run -q --temp 0 -n 4 -p "Once upon a time" --kv-out - "$G" >"$TMP/kvpipe.gguf"
 expect kv_out_stdout_is_gguf "$(head -c 4 "$TMP/kvpipe.gguf")" GGUF
+# /dev/stdout is stdout: the dump alone, no text before it
+llm-run -q --temp 0 -n 4 -p "Once upon a time" --kv-out /dev/stdout "$G" | cat >"$TMP/kvdev.gguf"
+expect kv_out_dev_stdout_is_gguf "$(head -c 4 "$TMP/kvdev.gguf")" GGUF
 # the dump records the run (provenance.*) unless --no-provenance
 expect kv_out_provenance "$(llm-info "$TMP/kv.gguf" | awk '$1 == "provenance.tool" { print $4 }')" '"llm-run"'
 llm-run -q -n 0 -p "Once" --no-provenance --kv-out "$TMP/kvnp.gguf" "$G"
