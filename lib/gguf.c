@@ -189,9 +189,11 @@ static int parse(llm_gguf *g)
 	c.off = 4;
 	if ((rc = rd(&c, &g->version, 4, "header")))
 		return rc;
-	if (g->version != 2 && g->version != 3 && (__builtin_bswap32(g->version) == 2 || __builtin_bswap32(g->version) == 3))
-		return llm_err(LLM_EUNSUPPORTED, "%s: a big-endian GGUF (version %u byte-swapped): only little-endian files are read",
-			       g->path, __builtin_bswap32(g->version));
+	uint32_t swapped = __builtin_bswap32(g->version);
+	if (g->version != 2 && g->version != 3 && (swapped == 2 || swapped == 3))
+		return llm_err(LLM_EUNSUPPORTED,
+			       "%s: a big-endian GGUF (version %u byte-swapped): only little-endian files are read",
+			       g->path, swapped);
 	if (g->version != 2 && g->version != 3)
 		return llm_err(LLM_EUNSUPPORTED, "%s: GGUF version %u is not supported (2 and 3 are)",
 			       g->path, g->version);
