@@ -243,7 +243,10 @@ static int load_hparams(llm_model *m)
 		return llm_err(LLM_EFORMAT, "%s.rope.dimension_count %d: must be even and <= head size %d",
 			       arch, hp->rope_dim, hp->head_dim);
 	hp->rope_base = (float)get_float(mt, arch, "rope.freq_base", 10000.0);
-	hp->rms_eps = (float)get_float(mt, arch, "attention.layer_norm_rms_epsilon", 1e-5);
+	/* required, as llama.cpp requires it: a default would run another model */
+	hp->rms_eps = (float)get_float(mt, arch, "attention.layer_norm_rms_epsilon", NAN);
+	if (isnan(hp->rms_eps))
+		return llm_err(LLM_ENOTFOUND, "missing metadata key %s.attention.layer_norm_rms_epsilon", arch);
 	if (!(hp->rope_base > 0) || !(hp->rms_eps >= 0))
 		return llm_err(LLM_EFORMAT, "bad rope.freq_base %g or layer_norm_rms_epsilon %g",
 			       hp->rope_base, hp->rms_eps);

@@ -119,6 +119,18 @@ PY
 	check_status 1 layers_past_block_count llm-run -n 1 -p x "$TMP/blocks4.gguf"
 	grep -q 'blocks4.gguf: tensor blk.4.[a-z_]*.weight: a layer past block_count 4' "$TMP/.err" &&
 		ok layers_past_block_count_message || fail layers_past_block_count_message "$(head -c 300 "$TMP/.err")"
+	# no layer_norm_rms_epsilon: refused as llama.cpp refuses it (a default
+	# would run another model)
+	${PYTHON:-python3} - "$MODELS/stories260K.gguf" "$TMP/noeps.gguf" <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+k = b"llama.attention.layer_norm_rms_epsilon"
+assert d.count(k) == 1
+open(sys.argv[2], "wb").write(d.replace(k, k[:-1] + b"X"))
+PY
+	check_status 1 missing_rms_eps llm-run -n 1 -p x "$TMP/noeps.gguf"
+	grep -q 'noeps.gguf: missing metadata key llama.attention.layer_norm_rms_epsilon' "$TMP/.err" &&
+		ok missing_rms_eps_message || fail missing_rms_eps_message "$(head -c 300 "$TMP/.err")"
 	check_status 1 vocab_over_rows llm-run -n 1 -p x "$TMP/rows511.gguf"
 	grep -q 'rows511.gguf: a vocabulary of 512 tokens but token_embd.weight has 511 rows' "$TMP/.err" &&
 		ok vocab_over_rows_message || fail vocab_over_rows_message "$(head -c 300 "$TMP/.err")"
