@@ -192,13 +192,22 @@ static void print_prov(const llm_meta *m, const char *prefix, int depth)
 			putchar(' '), put_field(is[i].s, 0);
 		putchar('\n');
 	}
-	if (llm_meta_get_str(m, K("git.commit"), &s, NULL) == 0) {
+	int has_commit = llm_meta_get_str(m, K("git.commit"), &s, NULL) == 0;
+	if (has_commit || llm_meta_get(m, K("git.branch")) || llm_meta_get(m, K("git.dirty"))) {
 		printf("%*s  git: ", ind, "");
-		put_field(s, 0);
+		if (has_commit)
+			put_field(s, 0);
+		else
+			fputs("(no commits)", stdout);
 		if (llm_meta_get_str(m, K("git.branch"), &s, NULL) == 0)
 			fputs(" on ", stdout), put_field(s, 0);
 		if (llm_meta_get_int(m, K("git.dirty"), &dirty) == 0)
 			printf("%s", dirty ? " (dirty)" : " (clean)");
+		putchar('\n');
+	}
+	if (llm_meta_get_str(m, K("git.error"), &s, NULL) == 0) {
+		printf("%*s  git: ", ind, "");
+		put_field(s, 0);
 		putchar('\n');
 	}
 	/* parent N is input N; inputs without provenance leave gaps */

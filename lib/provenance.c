@@ -202,9 +202,17 @@ int llm_provenance_git(char commit[41], char *branch, size_t branch_size, int *d
 		branch[0] = 0;
 	*dirty = -1;
 	git_libgit2_init();
-	e = git_repository_open_ext(&repo, ".", 0, NULL);
+	/* the repository git itself would use: GIT_DIR, GIT_WORK_TREE, ... */
+	e = git_repository_open_ext(&repo, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL);
 	if (e == GIT_ENOTFOUND) {
-		rc = LLM_ENOTFOUND;
+		/* libgit2 says "not found" of a repository it will not open (one
+		 * owned by another user, git's safe.directory): that is said */
+		const git_error *ge = git_error_last();
+		if (ge && ge->message && strstr(ge->message, "safe.directory"))
+			rc = llm_err(LLM_EGIT, "git repository: not opened (owned by another user: git's "
+				     "safe.directory)");
+		else
+			rc = LLM_ENOTFOUND;
 		goto out;
 	}
 	if (e < 0) {
@@ -218,7 +226,13 @@ int llm_provenance_git(char commit[41], char *branch, size_t branch_size, int *d
 			git_oid_tostr(commit, 41, &oid);
 		snprintf(branch, branch_size, "%s",
 			 git_repository_head_detached(repo) == 1 ? "HEAD" : git_reference_shorthand(head));
-	} else if (e != GIT_EUNBORNBRANCH && e != GIT_ENOTFOUND) {
+	} else if (e == GIT_EUNBORNBRANCH) { /* no commits yet: the branch HEAD names */
+		git_reference *sym = NULL;
+		const char *t;
+		if (git_reference_lookup(&sym, repo, "HEAD") == 0 && (t = git_reference_symbolic_target(sym)))
+			snprintf(branch, branch_size, "%s", strncmp(t, "refs/heads/", 11) == 0 ? t + 11 : t);
+		git_reference_free(sym);
+	} else if (e != GIT_ENOTFOUND) {
 		rc = git_fail("git HEAD");
 		goto out;
 	}
@@ -318,8 +332,8 @@ int llm_provenance_fill(llm_meta *m, const char *tool, int argc, char *const *ar
 				rc = llm_meta_set_str(m, "provenance.git.branch", branch);
 			if (!rc && dirty >= 0)
 				rc = llm_meta_set_bool(m, "provenance.git.dirty", dirty);
-		} else if (g != LLM_ENOTFOUND) {
-			rc = g;
+		} else if (g != LLM_ENOTFOUND) { /* recorded, not fatal: the work is done */
+			rc = llm_meta_set_str(m, "provenance.git.error", llm_errmsg());
 		}
 	}
 	for (int i = 0; i < n_in && !rc; i++)

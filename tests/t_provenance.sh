@@ -55,6 +55,19 @@ llm-quant -q -t q8_0 ../model.gguf -o "$TMP/e.gguf" && llm-info --json "$TMP/e.g
 [ "$(key "$TMP/e.json" provenance.git.commit)" = "$(git rev-parse HEAD)" ] && ok subdir_commit || fail subdir_commit "$(key "$TMP/e.json" provenance.git.commit)"
 [ "$(key "$TMP/e.json" provenance.git.dirty)" = false ] && ok committed_clean || fail committed_clean "$(key "$TMP/e.json" provenance.git.dirty)"
 cd "$R"
+# GIT_DIR names the repository, from a directory outside it (libgit2 once
+# looked only at the current directory)
+mkdir -p "$TMP/elsewhere" && cd "$TMP/elsewhere"
+GIT_DIR="$R/.git" llm-quant -q -t q8_0 "$R/model.gguf" -o "$TMP/gd.gguf" && llm-info --json "$TMP/gd.gguf" >"$TMP/gd.json"
+[ "$(key "$TMP/gd.json" provenance.git.commit)" = "$(git -C "$R" rev-parse HEAD)" ] && ok git_dir_env || fail git_dir_env "$(key "$TMP/gd.json" provenance.git.commit)"
+# a repository without commits: its branch, no commit, and llm-info says so
+mkdir -p "$TMP/fresh" && cd "$TMP/fresh" && { git init -q -b trunk . 2>/dev/null || { git init -q . && git symbolic-ref HEAD refs/heads/trunk; }; }
+cp "$R/model.gguf" . && git add model.gguf
+llm-quant -q -t q8_0 model.gguf -o "$TMP/nc.gguf" && llm-info --json "$TMP/nc.gguf" >"$TMP/nc.json"
+[ "$(key "$TMP/nc.json" provenance.git.branch)" = trunk ] && [ "$(key "$TMP/nc.json" provenance.git.commit)" = null ] &&
+	ok git_no_commits_branch || fail git_no_commits_branch "$(key "$TMP/nc.json" provenance.git.branch) $(key "$TMP/nc.json" provenance.git.commit)"
+llm-info -p "$TMP/nc.gguf" | grep -q 'git: (no commits) on trunk (dirty)' && ok git_no_commits_shown || fail git_no_commits_shown "$(llm-info -p "$TMP/nc.gguf")"
+cd "$R"
 
 # a chain: the second step keeps the first as parent 0 (and the first's own
 # records do not leak into the second's top level)
