@@ -637,9 +637,17 @@ int main(int argc, char **argv)
 	if (g.kv_out && provenance) {
 		/* the dump records the run that produced it: model and adapters as inputs */
 		struct llm_prov_input in[65] = { { r.path, llm_ckpt_meta(r.ck) } };
+		char *lpath[64] = { 0 };
+		for (int i = 0; i < n_lora; i++) { /* the adapter's path (not PATH:SCALE) and its own records */
+			const llm_lora *a = llm_lora_set_adapter(lset, i);
+			float sc;
+			cli_lora_spec(loras[i], &lpath[i], &sc);
+			in[1 + i].path = lpath[i], in[1 + i].meta = a && a->prov.n ? &a->prov : NULL;
+		}
+		int prc = llm_provenance_fill(&prov, cli_name(), argc, cli_args(), in, 1 + n_lora);
 		for (int i = 0; i < n_lora; i++)
-			in[1 + i].path = loras[i], in[1 + i].meta = NULL;
-		if (llm_provenance_fill(&prov, cli_name(), argc, cli_args(), in, 1 + n_lora))
+			free(lpath[i]);
+		if (prc)
 			cli_die_lib();
 		g.prov = &prov;
 	}

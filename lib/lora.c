@@ -1288,6 +1288,11 @@ void llm_lora_set_free(llm_lora_set *s)
 
 int llm_lora_set_count(const llm_lora_set *s) { return s ? s->nad : 0; }
 
+const llm_lora *llm_lora_set_adapter(const llm_lora_set *s, int i)
+{
+	return s && i >= 0 && i < s->nad ? s->ads[i] : NULL;
+}
+
 const llm_lora_hook *llm_lora_set_hook(const llm_lora_set *s, const char *name)
 {
 	for (int64_t i = 0; s && i < s->nhooks; i++)

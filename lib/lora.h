@@ -198,6 +198,8 @@ int llm_lora_set_open(llm_lora_set *s, const char *spec, const llm_ckpt *base);
 int llm_lora_set_add(llm_lora_set *s, llm_lora *a, float scale, const llm_ckpt *base);
 void llm_lora_set_free(llm_lora_set *s);
 int llm_lora_set_count(const llm_lora_set *s);
+/* The i-th adapter added (borrowed), or NULL. */
+const llm_lora *llm_lora_set_adapter(const llm_lora_set *s, int i);
 
 /* Hook for a base tensor, or NULL when no adapter of the set touches it.
  * Borrowed from the set; valid until the next llm_lora_set_add/open. */

@@ -174,6 +174,13 @@ sys.exit(0 if worst <= 1e-5 else 1)
 PY
 	if [ $? -eq 0 ]; then ok "svd_round_trip_$mode ($(cat "$TMP/cmp.out"))"; else fail "svd_round_trip_$mode" "$(cat "$TMP/cmp.out") $(cat "$TMP/err")"; fi
 done
+# a KV dump of a run with that adapter keeps the adapter's own record as
+# parent 1, under the adapter's path (not PATH:SCALE)
+llm-run -q --temp 0 -n 2 -p hi --lora "$TMP/rt_exact.gguf:0.5" --kv-out "$TMP/kvl.gguf" "$B" >/dev/null &&
+	llm-info -p "$TMP/kvl.gguf" >"$TMP/kvl.txt"
+grep -q "input 1: $TMP/rt_exact.gguf [0-9a-f]\{40\}" "$TMP/kvl.txt" && grep -q "from input 1, made by:" "$TMP/kvl.txt" &&
+	grep -q "^    llm-svd-delta " "$TMP/kvl.txt" && ok kv_out_keeps_adapter_provenance ||
+	fail kv_out_keeps_adapter_provenance "$(head -c 600 "$TMP/kvl.txt")"
 if llm-svd-delta -q "$B" "$TMP/tuned.gguf" -r 16 | llm-lora-merge -q "$B" - -o "$TMP/piped.gguf" 2>"$TMP/err"; then
 	REFTOL=1e-5 ref svd_pipe_merge "$TMP/piped.gguf" "$TMP/plain.gguf" "$TMP/embed.gguf"
 else
