@@ -151,8 +151,8 @@ static void md_kernel_row(const json_t *r)
 	       json_string_value(json_object_get(r, "unit")));
 }
 
-/* One field as csv/tsv text: arrays space-separated, null empty. */
-static void put_field(const json_t *v, int csv)
+/* One field as csv/tsv text to f: arrays space-separated, null empty. */
+static void put_field(FILE *f, const json_t *v, int csv)
 {
 	char buf[64];
 	const char *s = buf;
@@ -166,30 +166,44 @@ static void put_field(const json_t *v, int csv)
 	case JSON_TRUE: s = "true"; break;
 	case JSON_FALSE: s = "false"; break;
 	case JSON_ARRAY:
-		if (csv)
-			putchar('"');
+		if (csv) { /* one quoted field: the elements as tsv gives them, '"' doubled */
+			char *t = NULL;
+			size_t tn = 0;
+			FILE *m = open_memstream(&t, &tn);
+			if (m) {
+				put_field(m, v, 0);
+				fclose(m);
+			}
+			fputc('"', f);
+			for (size_t k = 0; t && k < tn; k++) {
+				if (t[k] == '"')
+					fputc('"', f);
+				fputc(t[k], f);
+			}
+			fputc('"', f);
+			free(t);
+			return;
+		}
 		json_array_foreach(v, i, x) {
 			if (i)
-				putchar(' ');
-			put_field(x, 0);
+				fputc(' ', f);
+			put_field(f, x, 0);
 		}
-		if (csv)
-			putchar('"');
 		return;
 	default: s = ""; break;
 	}
 	if (csv && strpbrk(s, ",\"\r\n")) { /* RFC 4180 */
-		putchar('"');
+		fputc('"', f);
 		for (; *s; s++) {
 			if (*s == '"')
-				putchar('"');
-			putchar(*s);
+				fputc('"', f);
+			fputc(*s, f);
 		}
-		putchar('"');
+		fputc('"', f);
 	} else if (!csv) {
-		cli_put_safe(stdout, s); /* a tab or newline in a path: \xNN, as the other reports */
+		cli_put_safe(f, s); /* a tab or newline in a path: \xNN, as the other reports */
 	} else {
-		fputs(s, stdout);
+		fputs(s, f);
 	}
 }
 
@@ -238,7 +252,7 @@ static void emit(json_t *row, const char *kind)
 		json_object_foreach(row, key, v) {
 			if (!first)
 				putchar(csv ? ',' : '\t');
-			put_field(v, csv);
+			put_field(stdout, v, csv);
 			first = 0;
 		}
 		putchar('\n');

@@ -159,19 +159,21 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 assert len(rows) == 2 and [r["test"] for r in rows] == ["pp8", "pp16"]
 assert all(len(r["samples_ts"].split()) == 2 for r in rows)
 float(rows[0]["stddev_ts"])' "$TMP/m.csv" 2>"$TMP/py.out"; then ok csv_rows; else fail csv_rows "$(tail -n 2 "$TMP/py.out")"; fi
-# a model path holding CR: quoted in csv (one row), \x0d in tsv (one row,
+# a model path holding CR and quotes: quoted in csv, the argv array too (one
+# row), \x0d in tsv (one row,
 # all columns); an --only list longer than 255 bytes is read whole
-cr=$(printf 'cr\rname.gguf')
+cr=$(printf 'cr\r"q"name.gguf')
 cp "$M" "$TMP/$cr"
 llm-bench -q -m "$TMP/$cr" -p 1 -n 0 -r 1 -t 1 -o csv >"$TMP/cr.csv" 2>"$TMP/err"
 llm-bench -q -m "$TMP/$cr" -p 1 -n 0 -r 1 -t 1 -o tsv >"$TMP/cr.tsv" 2>>"$TMP/err"
 if "$PY" -c '
 import csv, sys
-rows = list(csv.reader(open(sys.argv[1], newline="")))
+rows = list(csv.reader(open(sys.argv[1], newline=""), strict=True))
 assert len(rows) == 2 and len(rows[0]) == len(rows[1]), [len(r) for r in rows]
-assert rows[1][rows[0].index("model_filename")].endswith("cr\rname.gguf")
+assert rows[1][rows[0].index("model_filename")].endswith("cr\r\"q\"name.gguf")
+assert "cr\\x0d\"q\"name.gguf" in rows[1][rows[0].index("argv")], rows[1]  # the argv array: one field
 t = open(sys.argv[2], newline="").read().split("\n")
-assert len(t) == 3 and t[1].count("\t") == t[0].count("\t") and "cr\\x0dname.gguf" in t[1], t
+assert len(t) == 3 and t[1].count("\t") == t[0].count("\t") and "cr\\x0d\"q\"name.gguf" in t[1], t
 ' "$TMP/cr.csv" "$TMP/cr.tsv" 2>"$TMP/py.out"; then ok csv_tsv_path_with_cr; else fail csv_tsv_path_with_cr "$(tail -n 2 "$TMP/py.out") $(cat "$TMP/err")"; fi
 long_only=$(for i in $(seq 50); do printf 'quant,'; done)bandwidth
 check only_long_list llm-bench -q --kernels --only "$long_only" --mem-size 1M -r 1 -t 1 -o tsv
