@@ -160,8 +160,8 @@ assert len(rows) == 2 and [r["test"] for r in rows] == ["pp8", "pp16"]
 assert all(len(r["samples_ts"].split()) == 2 for r in rows)
 float(rows[0]["stddev_ts"])' "$TMP/m.csv" 2>"$TMP/py.out"; then ok csv_rows; else fail csv_rows "$(tail -n 2 "$TMP/py.out")"; fi
 # a model path holding CR and quotes: quoted in csv, the argv array too (one
-# row), \x0d in tsv (one row,
-# all columns); an --only list longer than 255 bytes is read whole
+# row), \x0d in tsv (one row, all columns); an --only list longer than 255
+# bytes is read whole
 cr=$(printf 'cr\r"q"name.gguf')
 cp "$M" "$TMP/$cr"
 llm-bench -q -m "$TMP/$cr" -p 1 -n 0 -r 1 -t 1 -o csv >"$TMP/cr.csv" 2>"$TMP/err"
