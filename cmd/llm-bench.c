@@ -83,6 +83,19 @@ static int fmt = FMT_MD;
 static json_t *all_rows;     /* FMT_JSON: printed as one array at the end */
 static const char *last_kind; /* md/csv/tsv: a header whenever the kind of row changes */
 
+/* -o json: the rows gathered, as one array (once; at exit too, so that an
+ * error after some rows does not lose them) */
+static void print_json_rows(void)
+{
+	if (!all_rows)
+		return;
+	json_dumpf(all_rows, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	putchar('\n');
+	fflush(stdout);
+	json_decref(all_rows);
+	all_rows = NULL;
+}
+
 /* Columns of the markdown tables. */
 static const char *const md_model_cols[] = { "model", "size", "params", "threads", "test", "t/s", NULL };
 static const char *const md_model_bw_cols[] = { "model", "size", "params", "threads", "test", "t/s",
@@ -310,6 +323,8 @@ static void parse_list(struct list *l, const char *opt, const char *s, long long
 		cli_usage("%s: list too long", opt);
 	strcpy(buf, s);
 	l->n = 0;
+	if (!*s || *s == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,")) /* strtok would skip it */
+		cli_usage("%s: '%s' has an empty entry", opt, s);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (l->n == MAX_LIST)
 			cli_usage("%s: more than %d values", opt, MAX_LIST);
@@ -888,19 +903,17 @@ int main(int argc, char **argv)
 	}
 	if (o.mem_size < 4096)
 		cli_usage("--mem-size: at least 4 KiB");
-	if (fmt == FMT_JSON)
+	if (fmt == FMT_JSON) {
 		all_rows = json_array();
+		atexit(print_json_rows); /* an error after some rows: those still come out */
+	}
 	prog_total = count_runs();
 	if (o.models)
 		run_models();
 	if (o.kernels)
 		run_kernels();
 	cli_progress_end();
-	if (fmt == FMT_JSON) {
-		json_dumpf(all_rows, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-		putchar('\n');
-		json_decref(all_rows);
-	}
+	print_json_rows();
 	cli_flush_stdout();
 	return 0;
 }

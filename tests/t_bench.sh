@@ -175,6 +175,17 @@ assert "cr\\x0d\"q\"name.gguf" in rows[1][rows[0].index("argv")], rows[1]  # the
 t = open(sys.argv[2], newline="").read().split("\n")
 assert len(t) == 3 and t[1].count("\t") == t[0].count("\t") and "cr\\x0d\"q\"name.gguf" in t[1], t
 ' "$TMP/cr.csv" "$TMP/cr.tsv" 2>"$TMP/py.out"; then ok csv_tsv_path_with_cr; else fail csv_tsv_path_with_cr "$(tail -n 2 "$TMP/py.out") $(cat "$TMP/err")"; fi
+# an empty list entry is a usage error, not skipped
+check_status 2 list_empty_entry llm-bench -q -m "$M" -t 1,,2 -p 1 -n 0
+check_status 2 list_trailing_comma llm-bench -q -m "$M" -p 4, -n 0
+# -o json: an error after some rows still prints those rows
+llm-bench -q -m "$M,$TMP/none.gguf" -p 2 -n 0 -r 1 -t 1 -o json >"$TMP/part.json" 2>"$TMP/err"
+rc=$?
+if [ $rc -eq 1 ] && "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert len(d) == 1 and d[0]["test"] == "pp2"' "$TMP/part.json" 2>/dev/null; then
+	ok json_rows_before_error
+else
+	fail json_rows_before_error "exit $rc: $(head -c 200 "$TMP/part.json") $(cat "$TMP/err")"
+fi
 long_only=$(for i in $(seq 50); do printf 'quant,'; done)bandwidth
 check only_long_list llm-bench -q --kernels --only "$long_only" --mem-size 1M -r 1 -t 1 -o tsv
 
