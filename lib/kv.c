@@ -110,8 +110,24 @@ static int meta_int(const llm_meta *m, const char *arch, const char *suffix, int
 	rc = llm_meta_get_int(m, key, out);
 	if (rc == LLM_ENOTFOUND)
 		return llm_err(rc, "no %s in the metadata", key);
+	const struct llm_kv *kv = llm_meta_get(m, key);
+	if (rc && kv && kv->type == LLM_V_ARR && kv->n > 0 && kv->atype != LLM_V_STR && kv->atype != LLM_V_F32 &&
+	    kv->atype != LLM_V_F64 && kv->atype != LLM_V_BOOL) {
+		/* a per-layer array (llama.cpp writes head_count_kv so for some
+		 * models): the same value for every layer is that value */
+		double lo = llm_kv_arr_num(kv, 0), hi = lo;
+		for (uint64_t i = 1; i < kv->n; i++) {
+			double v = llm_kv_arr_num(kv, i);
+			lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+		}
+		if (lo != hi)
+			return llm_err(LLM_EUNSUPPORTED, "%s varies by layer (%.0f to %.0f): per-layer values are not "
+				       "supported", key, lo, hi);
+		*out = (int64_t)lo;
+		rc = 0;
+	}
 	if (rc)
-		return llm_err(rc, "%s is not a single integer (per-layer arrays are not supported)", key);
+		return llm_err(rc, "%s is not a single integer", key);
 	if (*out <= 0 || *out > MAXDIM)
 		return llm_err(LLM_EFORMAT, "%s = %lld is out of range", key, (long long)*out);
 	return 0;
@@ -136,10 +152,11 @@ static int meta_int_opt(const llm_meta *m, const char *arch, const char *suffix,
 static int config_mla(struct llm_kv_config *c, const llm_meta *m, const char *arch,
 		      int64_t n_embd)
 {
-	int64_t vmla, kmla, vlen, rope;
+	int64_t vmla, kmla, vlen, klen, rope;
 	int rc;
 
 	if ((rc = meta_int(m, arch, "attention.kv_lora_rank", &c->mla_rank)) ||
+	    (rc = meta_int_opt(m, arch, "attention.key_length", &klen, 0)) ||
 	    (rc = meta_int_opt(m, arch, "rope.dimension_count", &rope, 64)) ||
 	    (rc = meta_int_opt(m, arch, "attention.value_length_mla", &vmla, 0)) ||
 	    (rc = meta_int_opt(m, arch, "attention.key_length_mla", &kmla, 0)) ||
@@ -153,6 +170,8 @@ static int config_mla(struct llm_kv_config *c, const llm_meta *m, const char *ar
 		c->head_dim = kmla - rope;
 	else if (vlen && vlen != c->mla_rank)
 		c->head_dim = vlen;
+	else if (klen > rope && klen - rope != c->mla_rank) /* older files: d_nope + d_R */
+		c->head_dim = klen - rope;
 	else
 		c->head_dim = n_embd / c->n_head;
 	c->head_dim_v = c->head_dim;
@@ -179,6 +198,10 @@ int llm_kv_config_from_meta(struct llm_kv_config *out, const llm_meta *m)
 		if ((rc = config_mla(&c, m, arch, n_embd)))
 			return rc;
 	} else {
+		snprintf(key, sizeof key, "%s.attention.key_length", arch);
+		if (!llm_meta_get(m, key) && n_embd % c.n_head)
+			return llm_err(LLM_EFORMAT, "%s.embedding_length %lld is not a multiple of the %lld heads "
+				       "(and no %s gives the head size)", arch, (long long)n_embd, (long long)c.n_head, key);
 		if ((rc = meta_int_opt(m, arch, "attention.head_count_kv", &c.n_head_kv, c.n_head)) ||
 		    (rc = meta_int_opt(m, arch, "attention.key_length", &c.head_dim, n_embd / c.n_head)) ||
 		    (rc = meta_int_opt(m, arch, "attention.value_length", &c.head_dim_v, c.head_dim)))

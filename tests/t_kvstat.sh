@@ -177,3 +177,42 @@ else
 		skip ref_stories "no python3 with numpy"
 	fi
 fi
+
+# metadata as some converters write it: head_count_kv as a per-layer array
+# (one value for every layer: that value; values that vary: refused by
+# name), DeepSeek's older per-head key_length = d_nope + d_R without
+# value_length (head size key_length - d_R), and no head size at all when
+# the heads do not divide the embedding
+if command -v python3 >/dev/null; then
+	python3 - "$TMP" <<'PY'
+import struct, sys
+def s(x):
+    b = x.encode()
+    return struct.pack('<Q', len(b)) + b
+def u32(k, v): return s(k) + struct.pack('<II', 4, v)
+def arr(k, vs): return s(k) + struct.pack('<IIQ', 9, 4, len(vs)) + struct.pack('<%dI' % len(vs), *vs)
+def gguf(path, arch, kvs):
+    kvs = [s('general.architecture') + struct.pack('<I', 8) + s(arch)] + kvs
+    open(path, 'wb').write(b'GGUF' + struct.pack('<IQQ', 3, 0, len(kvs)) + b''.join(kvs))
+base = [u32('llama.block_count', 4), u32('llama.attention.head_count', 8), u32('llama.embedding_length', 256)]
+gguf(sys.argv[1] + '/kvarr_same.gguf', 'llama', base + [arr('llama.attention.head_count_kv', [2, 2, 2, 2])])
+gguf(sys.argv[1] + '/kvscalar.gguf', 'llama', base + [u32('llama.attention.head_count_kv', 2)])
+gguf(sys.argv[1] + '/kvarr_vary.gguf', 'llama', base + [arr('llama.attention.head_count_kv', [2, 2, 4, 4])])
+gguf(sys.argv[1] + '/ndiv.gguf', 'llama', [u32('llama.block_count', 4), u32('llama.attention.head_count', 8),
+                                           u32('llama.embedding_length', 100)])
+gguf(sys.argv[1] + '/ds_old.gguf', 'deepseek2', [u32('deepseek2.block_count', 2), u32('deepseek2.attention.head_count', 4),
+     u32('deepseek2.embedding_length', 512), u32('deepseek2.attention.key_length', 48),
+     u32('deepseek2.rope.dimension_count', 16), u32('deepseek2.attention.kv_lora_rank', 64)])
+PY
+	llm-kvstat -c 100 "$TMP/kvarr_same.gguf" >"$TMP/kva.tsv" && llm-kvstat -c 100 "$TMP/kvscalar.gguf" >"$TMP/kvs.tsv" &&
+		cmp -s "$TMP/kva.tsv" "$TMP/kvs.tsv" && ok kv_heads_uniform_array || fail kv_heads_uniform_array "$(head -3 "$TMP/kva.tsv")"
+	one_line meta_kv_heads_varying_array 1 llm-kvstat -c 100 "$TMP/kvarr_vary.gguf"
+	grep -q 'head_count_kv varies by layer (2 to 4)' "$TMP/e" && ok meta_kv_heads_varying_says || fail meta_kv_heads_varying_says "$(cat "$TMP/e")"
+	one_line meta_heads_not_dividing 1 llm-kvstat -c 100 "$TMP/ndiv.gguf"
+	grep -q 'embedding_length 100 is not a multiple of the 8 heads' "$TMP/e" && ok meta_heads_not_dividing_says ||
+		fail meta_heads_not_dividing_says "$(cat "$TMP/e")"
+	llm-kvstat -c 100 "$TMP/ds_old.gguf" >"$TMP/dso.tsv"
+	expect mla_old_key_length_head_dim "$(col "$TMP/dso.tsv" mha head_dim)" 32
+else
+	skip kv_heads_uniform_array "no python3"
+fi
