@@ -30,3 +30,17 @@ done
 if command -v bash >/dev/null; then
 	bash -n completions/bash/llm && ok bash_completion_syntax || fail bash_completion_syntax "bash -n failed"
 fi
+# bash completion at work: options from --list-options, what follows an
+# option from its --help placeholder (FILE: file names; a number: nothing),
+# typed values from the lists
+if command -v bash >/dev/null; then
+	mkdir -p "$TMP/cw" && : >"$TMP/cw/model.gguf"
+	top=$PWD
+	got=$(cd "$TMP/cw" && TOP=$top B=$BIN bash -c '
+		export PATH="$B:$PATH"
+		. "$TOP/completions/bash/llm"
+		t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _llm_complete; printf "%s;" "${COMPREPLY[*]}"; }
+		t llm-info --pro; t llm-run -c ""; t llm-run --tokenizer mo; t llm-kvstat --ctx ""
+		t llm-bench --only bandwidth,ma; t llm-quant -t q8; t llm-run --echo mo' 2>&1)
+	expect bash_completion_values "$got" "--provenance;;model.gguf;;bandwidth,matvec;q8_0;model.gguf;"
+fi

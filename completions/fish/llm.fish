@@ -13,3 +13,4 @@ complete -c llm-lora-merge -s t -l type -x -a 'f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 
 complete -c llm-kvstat -l kv-type -x -a 'f32 f16 bf16 q8_0 q4_0'
 complete -c llm-kvstat -l preset -x -a 'llama2-7b llama2-13b llama2-70b llama3-8b llama3-70b mistral-7b qwen2.5-7b deepseek-v2 deepseek-v3'
 complete -c llm-bench -s o -l output -x -a 'md csv tsv json jsonl'
+complete -c llm-bench -l only -x -a 'bandwidth sgemm matvec attention quant'
