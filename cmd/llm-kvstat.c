@@ -56,7 +56,7 @@ static const char *human(char *buf, size_t n, double b)
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 	int u = 0;
 
-	while (b >= 1024 && u < 6) {
+	while (b >= 1023.5 && u < 6) { /* (what %.4g would print as 1024 goes up a unit) */
 		b /= 1024;
 		u++;
 	}
