@@ -80,6 +80,7 @@ struct layer {
 struct llm_model {
 	struct llm_hparams hp;
 	llm_ckpt *c;
+	unsigned char *used;     /* [n_tensors]: found by the load (the rest is refused) */
 	struct weight tok, out;
 	float *out_norm;         /* [n_embd] */
 	struct layer *layers;    /* [n_layer] */
@@ -149,6 +150,7 @@ static int find_tensor(llm_model *m, const char *name, int64_t n, int64_t d, int
 	*idx = i;
 	if (i < 0)
 		return optional ? 0 : llm_err(LLM_ENOTFOUND, "missing tensor %s", name);
+	m->used[i] = 1;
 	const struct llm_tensor_info *t = llm_ckpt_tensor(m->c, i);
 	int64_t rows = 1;
 	for (int k = 1; k < t->n_dims; k++)
@@ -510,6 +512,8 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 	char name[96];
 	if ((rc = load_hparams(m)) || (rc = llm_threadpool_new(&m->tp, o ? o->n_threads : 0)))
 		return rc;
+	if (!(m->used = calloc((size_t)llm_ckpt_n_tensors(m->c) + 1, 1)))
+		return llm_err(LLM_ENOMEM, "model: out of memory");
 	/* The mat-vecs' inputs (weights, activation buffers) are the model's,
 	 * freed only after the pool: a worker stopped by the OS or a hypervisor
 	 * in the middle of one may have its share taken over (threadpool.h). */
@@ -570,7 +574,17 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 		L->qkv = (struct stack){ .w = { &L->wq, &L->wk, &L->wv }, .n = 3 };
 		L->gu = (struct stack){ .w = { &L->w1, &L->w3 }, .n = 2 };
 	}
-	if ((rc = load_rope(m)) || (!(o && o->f32_act) && (rc = pack_all(m))) ||
+	if ((rc = load_rope(m)))
+		return rc;
+	/* every tensor of the file has its place: one the forward pass has no
+	 * use for (a bias, an expert) would otherwise be left out of the
+	 * model without a word (llama.cpp, too, refuses tensors it does not
+	 * load) */
+	for (int64_t i = 0; i < llm_ckpt_n_tensors(m->c); i++)
+		if (!m->used[i])
+			return llm_err(LLM_EUNSUPPORTED, "tensor %s has no place in the llama forward pass here "
+				       "(biases and experts are not run)", llm_ckpt_tensor(m->c, i)->name);
+	if ((!(o && o->f32_act) && (rc = pack_all(m))) ||
 	    (!(o && o->in_place) && (rc = copy_all(m))) || (rc = alloc_ys(m)))
 		return rc;
 	int32_t n_ctx = o ? o->n_ctx : 0;
@@ -637,6 +651,7 @@ void llm_model_free(llm_model *m)
 	free(m->xq1);
 	free(m->ys);
 	free(m->layers);
+	free(m->used);
 	free(m->out_norm);
 	free(m->inv_freq);
 	free(m->kc);

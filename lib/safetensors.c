@@ -791,8 +791,22 @@ static int hf_take(struct hf_open *o, int k, int64_t idx)
 	if (bad_layer)
 		return llm_err(LLM_EFORMAT, "%s: tensor %s: layer beyond num_hidden_layers %lld in config.json",
 			       llm_safetensors_path(st), t->name, (long long)o->hp.n_layer);
-	if (slot < 0 || (slot == S_OUT && o->hp.tied))
-		return 0; /* rotary_emb.inv_freq and other names we do not use */
+	if (slot == S_OUT && o->hp.tied)
+		return 0; /* lm_head beside tied embeddings: HF ignores it too */
+	if (slot < 0) {
+		/* buffers a checkpoint may carry (rotary_emb.inv_freq, integer or
+		 * bool masks) are skipped, as convert_hf_to_gguf skips them; any
+		 * other tensor would be dropped from the model, so it stops the
+		 * conversion, as convert_hf_to_gguf stops ("cannot map") */
+		if (ends_with(t->name, "rotary_emb.inv_freq") ||
+		    (t->type != LLM_TYPE_F32 && t->type != LLM_TYPE_F16 && t->type != LLM_TYPE_BF16))
+			return 0;
+		if (ends_with(t->name, ".bias"))
+			return llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: a bias (attention_bias / mlp_bias); llama "
+				       "models without biases are read", llm_safetensors_path(st), t->name);
+		return llm_err(LLM_EUNSUPPORTED, "%s: tensor %s is no tensor of a llama model (it would be "
+			       "dropped)", llm_safetensors_path(st), t->name);
+	}
 	if (t->type != LLM_TYPE_F32 && t->type != LLM_TYPE_F16 && t->type != LLM_TYPE_BF16)
 		return llm_err(LLM_EFORMAT, "%s: tensor %s: dtype %s is not read (F32, F16 and BF16 are)",
 			       llm_safetensors_path(st), t->name, t->dtype);

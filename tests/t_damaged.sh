@@ -131,6 +131,27 @@ PY
 	check_status 1 missing_rms_eps llm-run -n 1 -p x "$TMP/noeps.gguf"
 	grep -q 'noeps.gguf: missing metadata key llama.attention.layer_norm_rms_epsilon' "$TMP/.err" &&
 		ok missing_rms_eps_message || fail missing_rms_eps_message "$(head -c 300 "$TMP/.err")"
+	# a tensor the forward pass has no place for (here: output.weight named
+	# as a bias) is refused, not left out; so is a bias in a Hugging Face
+	# checkpoint (model.norm.weight renamed model.n.norm.bias)
+	${PYTHON:-python3} - "$MODELS/stories260K.gguf" "$TMP/extra.gguf" "$MODELS/stories260K-hf/model.safetensors" "$TMP/hfb" <<'PY'
+import os, shutil, struct, sys
+d = open(sys.argv[1], "rb").read()
+name = struct.pack("<Q", 13) + b"output.weight"  # the tensor info's name, not attn_output's
+assert d.count(name) == 1
+open(sys.argv[2], "wb").write(d.replace(name, struct.pack("<Q", 13) + b"output_x.bias"))
+os.makedirs(sys.argv[4], exist_ok=True)
+shutil.copy(os.path.join(os.path.dirname(sys.argv[3]), "config.json"), sys.argv[4])
+d = open(sys.argv[3], "rb").read()
+assert d.count(b'"model.norm.weight"') == 1
+open(os.path.join(sys.argv[4], "model.safetensors"), "wb").write(d.replace(b'"model.norm.weight"', b'"model.n.norm.bias"'))
+PY
+	check_status 1 unused_tensor_refused llm-run -n 1 -p x "$TMP/extra.gguf"
+	grep -q 'extra.gguf: tensor output_x.bias has no place in the llama forward pass' "$TMP/.err" &&
+		ok unused_tensor_message || fail unused_tensor_message "$(head -c 300 "$TMP/.err")"
+	check_status 1 hf_bias_refused llm-quant -q -o "$TMP/hfb.gguf" "$TMP/hfb"
+	grep -q 'tensor model.n.norm.bias: a bias' "$TMP/.err" && [ ! -e "$TMP/hfb.gguf" ] &&
+		ok hf_bias_message || fail hf_bias_message "$(head -c 300 "$TMP/.err")"
 	check_status 1 vocab_over_rows llm-run -n 1 -p x "$TMP/rows511.gguf"
 	grep -q 'rows511.gguf: a vocabulary of 512 tokens but token_embd.weight has 511 rows' "$TMP/.err" &&
 		ok vocab_over_rows_message || fail vocab_over_rows_message "$(head -c 300 "$TMP/.err")"
