@@ -119,7 +119,7 @@ static const struct {
 	const char *sig, *pre;
 } known[] = {
 	{ "ByteLevel prefix=0 regex=1\n", "gpt-2" },
-	{ "Split Isolated " RE_LLAMA3_HF "\nByteLevel prefix=0 regex=0\nIgnoreMerges\n", "llama3" },
+	{ "Split Isolated " RE_LLAMA3_HF "\nByteLevel prefix=0 regex=0\nIgnoreMerges\n", "llama-bpe" },
 	{ "Split Isolated " RE_LLAMA3_HF "\nByteLevel prefix=0 regex=0\n", "dbrx" },
 	{ "Split Removed invert " RE_LLAMA3_HF "\nByteLevel prefix=0 regex=0\n", "dbrx" },
 	{ "Split Isolated \\p{N}{1,3}\n"

@@ -514,6 +514,8 @@ static int hf_config(const llm_json *cfg, const char *path, struct hf_hp *hp)
 		arch = strcmp(mt, "llama") == 0 ? "LlamaForCausalLM"
 		       : strcmp(mt, "mistral") == 0 ? "MistralForCausalLM" : mt;
 	}
+	if (strcmp(arch, "LLaMAForCausalLM") == 0) /* an early spelling convert_hf_to_gguf takes too */
+		arch = "LlamaForCausalLM";
 	if (strcmp(arch, "LlamaForCausalLM") != 0 && strcmp(arch, "MistralForCausalLM") != 0)
 		return llm_err(LLM_EUNSUPPORTED,
 			       "%s: architecture %.64s is not supported (LlamaForCausalLM and MistralForCausalLM are)",
@@ -535,6 +537,10 @@ static int hf_config(const llm_json *cfg, const char *path, struct hf_hp *hp)
 	if (!rc) rc = cfg_num(cfg, path, "rope_theta", 10000.0, &hp->theta);
 	if (rc)
 		return rc;
+	/* what llm-run would refuse in the GGUF is refused before it is written */
+	if (!(hp->eps >= 0) || !(hp->theta > 0))
+		return llm_err(LLM_EFORMAT, "%s: rms_norm_eps %g must be 0 or more and rope_theta %g positive",
+			       path, hp->eps, hp->theta);
 	hp->has_head_dim = llm_json_get(cfg, "head_dim") &&
 			   llm_json_kind(llm_json_get(cfg, "head_dim")) != LLM_JSON_NULL;
 	if (hp->has_head_dim) {

@@ -161,6 +161,12 @@ PY
 	check_status 1 layers_hf_num_hidden_layers llm-info "$TMP/hf"
 	grep -q 'config.json: "num_hidden_layers" is 2147483647' "$TMP/.err" && [ "$(wc -l <"$TMP/.err")" -eq 1 ] &&
 		ok layers_hf_error_names_key || fail layers_hf_error_names_key "$(head -c 300 "$TMP/.err")"
+	mkdir -p "$TMP/hfeps" && cp "$MODELS/stories260K-hf/"* "$TMP/hfeps/"
+	sed 's/"rms_norm_eps": *[0-9.e-]*/"rms_norm_eps": -1/' "$MODELS/stories260K-hf/config.json" >"$TMP/hfeps/config.json"
+	check_status 1 hf_negative_eps llm-quant -q -o "$TMP/hfeps.gguf" "$TMP/hfeps"
+	grep -q 'config.json: rms_norm_eps -1 must be 0 or more' "$TMP/.err" && ok hf_negative_eps_message || fail hf_negative_eps_message "$(cat "$TMP/.err")"
+	sed 's/"LlamaForCausalLM"/"LLaMAForCausalLM"/' "$MODELS/stories260K-hf/config.json" >"$TMP/hfeps/config.json"
+	check hf_llama_early_spelling llm-info "$TMP/hfeps"
 else
 	skip layers_block_count "no $MODELS/stories260K.gguf"
 fi

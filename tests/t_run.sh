@@ -197,9 +197,11 @@ else
 	done
 	# the pre-tokenizer is recognised from its description
 	G2="$VOCAB/ggml-vocab-gpt-2.gguf"
+	# (Llama 3's as convert_hf_to_gguf names it: llama-bpe)
 	for pre in llama3 dbrx qwen2 deepseek-v3 tekken; do
 		"$PYTHON" tests/tokdiff/hf_json.py "$G2" $pre >"$TMP/$pre.json"
-		expect "hf_json_pre_$pre" "$(llm-info --tokenizer "$TMP/$pre.json" "$G2" | awk '$1 == "tokenizer.ggml.pre" { print $4 }')" "\"$pre\""
+		want=$pre; [ $pre = llama3 ] && want=llama-bpe
+		expect "hf_json_pre_$pre" "$(llm-info --tokenizer "$TMP/$pre.json" "$G2" | awk '$1 == "tokenizer.ggml.pre" { print $4 }')" "\"$want\""
 	done
 	# a post-processor template with a special token before the text adds
 	# it as BOS (GPT-2 itself adds none)
