@@ -98,6 +98,7 @@ int llm_zst_inflate_frames(struct llm_map *m, const char *path)
 	}
 	ZSTD_inBuffer in = { m->data, m->size, 0 };
 	size_t left; /* 0 when the last frame has ended */
+	int judged = 0;
 	for (;;) {
 		ZSTD_outBuffer out = { buf, cap, 0 };
 		left = ZSTD_decompressStream(ds, &out, &in);
@@ -105,9 +106,20 @@ int llm_zst_inflate_frames(struct llm_map *m, const char *path)
 			rc = llm_err(LLM_EFORMAT, "%s: zstd stream: %s", path, ZSTD_getErrorName(left));
 			goto done;
 		}
+		if (!judged && out.pos) { /* a GGUF inside, or nothing is written */
+			judged = 1;
+			if (out.pos < 4 || (memcmp(buf, "GGUF", 4) != 0 && !llm_zst_sniff(buf, out.pos))) {
+				rc = llm_err(LLM_EFORMAT, "%s: a zstd stream holding neither a GGUF nor a compressed "
+					     "GGUF (decompress other formats first)", path);
+				goto done;
+			}
+		}
 		if (out.pos && (rc = llm_write_all(fd, buf, out.pos, path)))
 			goto done;
-		if (in.pos == in.size && out.pos < cap) /* all read, nothing held back */
+		/* all read and nothing held back; a frame that ended exactly as
+		 * the buffer filled needs no further call (one would start a
+		 * frame that is not there) */
+		if (in.pos == in.size && (left == 0 || out.pos < cap))
 			break;
 	}
 	if (left != 0) {
@@ -950,6 +962,12 @@ int llm_zst_map_open(struct llm_map *m, const char *path, int *was_container)
 		*was_container = 0;
 	if ((rc = llm_map_open(&in, path)))
 		return rc;
+	if (llm_zst_frame_sniff(in.data, in.size)) { /* plain zstd of a GGUF (or of the container) */
+		if ((rc = llm_zst_inflate_frames(&in, path))) {
+			llm_map_close(&in);
+			return rc;
+		}
+	}
 	if (!llm_zst_sniff(in.data, in.size)) {
 		*m = in;
 		return 0;

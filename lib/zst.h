@@ -118,7 +118,8 @@ uint64_t llm_zst_stored_size(const llm_zst *z, uint64_t off, uint64_t n);
 uint64_t llm_zst_payload_bytes(const llm_zst *z, uint64_t off, uint64_t n);
 
 /* llm_map_open for readers that want the plain GGUF bytes whatever the
- * file holds: a container (sniffed by content; "-" spooled as usual) is
+ * file holds: plain zstd frames are inflated first (llm_zst_inflate_frames);
+ * a container (sniffed by content; "-" spooled as usual) is
  * decoded whole into an anonymous read-only mapping (memory: the decoded
  * size; meant for small files such as adapters; checkpoints go through
  * ckpt, which decodes tensor by tensor); anything else is mapped as is.
@@ -130,7 +131,8 @@ int llm_zst_map_open(struct llm_map *m, const char *path, int *was_container);
 int llm_zst_frame_sniff(const void *p, size_t n);
 /* m holds plain zstd frames: replace it with what they decompress to, in an
  * unlinked temporary file in $TMPDIR (streamed: memory stays small), marked
- * spooled.  path names the input for messages. */
+ * spooled; what does not start as a GGUF or the container is refused on its
+ * first bytes.  path names the input for messages. */
 int llm_zst_inflate_frames(struct llm_map *m, const char *path);
 
 /* ---- writing ---- */

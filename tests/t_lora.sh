@@ -174,6 +174,12 @@ sys.exit(0 if worst <= 1e-5 else 1)
 PY
 	if [ $? -eq 0 ]; then ok "svd_round_trip_$mode ($(cat "$TMP/cmp.out"))"; else fail "svd_round_trip_$mode" "$(cat "$TMP/cmp.out") $(cat "$TMP/err")"; fi
 done
+# an adapter compressed by the zstd CLI runs as the adapter itself
+if command -v zstd >/dev/null; then
+	zstd -q -f "$TMP/plain.gguf" -o "$TMP/plain.gguf.zst"
+	expect lora_plain_zstd_adapter "$(llm-run -q --temp 0 -n 8 -p hi --lora "$TMP/plain.gguf.zst" "$B")" \
+		"$(llm-run -q --temp 0 -n 8 -p hi --lora "$TMP/plain.gguf" "$B")"
+fi
 # a KV dump of a run with that adapter keeps the adapter's own record as
 # parent 1, under the adapter's path (not PATH:SCALE)
 llm-run -q --temp 0 -n 2 -p hi --lora "$TMP/rt_exact.gguf:0.5" --kv-out "$TMP/kvl.gguf" "$B" >/dev/null &&
