@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "gguf.h"
 #include "io.h"
 #include "lora.h"
 #include "unicode.h"
@@ -455,28 +456,12 @@ static int same_dir(const char *a, int dir_a, const char *b)
 	return same;
 }
 
-/* The length of name's part before "-NNNNN-of-MMMMM", or 0 when name is
- * no shard's; *tail: "-of-MMMMM..." */
-static size_t shard_prefix(const char *name, const char **tail)
-{
-	const char *t = strstr(name, "-of-");
-	while (t && strstr(t + 1, "-of-"))
-		t = strstr(t + 1, "-of-");
-	if (!t || t - name < 6 || t[-6] != '-' || strspn(t - 5, "0123456789") != 5 ||
-	    strspn(t + 4, "0123456789") != 5)
-		return 0;
-	*tail = t;
-	return (size_t)(t - 6 - name);
-}
-
 int cli_shard_tag(const char *path, char tag[16])
 {
-	const char *b = strrchr(path, '/'), *t;
-	b = b ? b + 1 : path;
-	size_t k = shard_prefix(b, &t);
+	size_t k = llm_shard_name_parse(path, NULL, NULL, NULL);
 	if (!k)
 		return 0;
-	memcpy(tag, b + k, 15); /* "-NNNNN-of-MMMMM" */
+	memcpy(tag, path + k, 15); /* "-NNNNN-of-MMMMM" */
 	tag[15] = 0;
 	return 1;
 }
@@ -486,16 +471,17 @@ int cli_shard_tag(const char *path, char tag[16])
  * .safetensors, .model or .bin file of the directory a Hugging Face or
  * PEFT input (the directory, or one of its .json, .safetensors or .model
  * files) or a tokenizer.json or tokenizer.model reads from. */
-static int reads_beside(const char *input, const char *path)
+static int reads_beside(const char *input, const char *path, int one_shard)
 {
 	struct stat si, sp;
 	if (!input || !strcmp(input, "-") || stat(path, &sp) != 0 || !S_ISREG(sp.st_mode) ||
 	    stat(input, &si) != 0)
 		return 0;
-	const char *bi = strrchr(input, '/'), *bp = strrchr(path, '/'), *ti, *tp;
+	const char *bi = strrchr(input, '/'), *bp = strrchr(path, '/');
 	bi = bi ? bi + 1 : input, bp = bp ? bp + 1 : path;
-	size_t ki = shard_prefix(bi, &ti), kp = shard_prefix(bp, &tp);
-	if (ki && kp == ki && !strncmp(bi, bp, ki) && !strcmp(ti, tp))
+	int ci, cp, zi, zp;
+	size_t ki = llm_shard_name_parse(bi, NULL, &ci, &zi), kp = llm_shard_name_parse(bp, NULL, &cp, &zp);
+	if (ki && !one_shard && kp == ki && !strncmp(bi, bp, ki) && ci == cp && zi == zp) /* the same set */
 		return same_dir(input, 0, path);
 	int dir = S_ISDIR(si.st_mode);
 	if (!dir && !ends_with(input, ".json") && !ends_with(input, ".safetensors") && !ends_with(input, ".model"))
@@ -507,14 +493,14 @@ static int reads_beside(const char *input, const char *path)
 void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n)
 {
 	for (int i = 0; path && i < n; i++)
-		if (cli_same_file(path, inputs[i]) || reads_beside(inputs[i], path))
+		if (cli_same_file(path, inputs[i]) || reads_beside(inputs[i], path, 0))
 			cli_usage("%s %s names %s%s: it would replace it", opt, path,
 				  cli_same_file(path, inputs[i]) ? "the input " : "a file read with ", inputs[i]);
 }
 
-void cli_refuse_output(const char *out, const char *self, const char *const *others, int n)
+void cli_refuse_output(const char *out, const char *self, int one_shard, const char *const *others, int n)
 {
-	if (out && reads_beside(self, out))
+	if (out && reads_beside(self, out, one_shard))
 		cli_usage("-o %s names a file read with %s: it would replace it", out, self);
 	cli_refuse_input("-o", out, others, n);
 }

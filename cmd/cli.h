@@ -103,11 +103,12 @@ void cli_check_report(const char *out, const char *report);
 void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n);
 /* The same for -o OUT, which may replace self, the input it is a new
  * version of (llm-quant's INPUT, llm-lora-merge's BASE), atomically as
- * sort -o does, but no file self reads besides itself, nor any of the n
- * others (adapters, tokenizers, the models llm-svd-delta compares). */
-void cli_refuse_output(const char *out, const char *self, const char *const *others, int n);
-/* Whether path's name is a shard's (PREFIX-NNNNN-of-MMMMM.gguf...);
- * tag gets "-NNNNN-of-MMMMM". */
+ * sort -o does, but no file self reads besides itself (with one_shard,
+ * llm-quant --shard, self is read alone), nor any of the n others
+ * (adapters, tokenizers, the models llm-svd-delta compares). */
+void cli_refuse_output(const char *out, const char *self, int one_shard, const char *const *others, int n);
+/* Whether path's name is a shard's (PREFIX-NNNNN-of-MMMMM.gguf[.zst], as
+ * llm_shard_name_parse reads it); tag gets "-NNNNN-of-MMMMM". */
 int cli_shard_tag(const char *path, char tag[16]);
 
 /* A report's text, grown as it is written (s NULL after an allocation

@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 		cli_usage("expected BASE and at least one ADAPTER");
 	cli_check_report(out, report);
 	cli_refuse_input("--report", report, (const char *const[]){ argv[cli_optind()], ko.tokenizer }, 2);
-	cli_refuse_output(out, argv[cli_optind()], (const char *const[]){ ko.tokenizer }, 1);
+	cli_refuse_output(out, argv[cli_optind()], 0, (const char *const[]){ ko.tokenizer }, 1);
 	cli_stdin_claim(argv[cli_optind()], NULL);
 	ads = calloc((size_t)n, sizeof *ads);
 	paths = calloc((size_t)n, sizeof *paths);

@@ -146,14 +146,14 @@ int main(int argc, char **argv)
 		if (!named && strcmp(argv[cli_optind()], "-") != 0)
 			cli_usage("--shard: %s is not named as a shard (PREFIX-00001-of-00003.gguf)", argv[cli_optind()]);
 		if (named && out && strcmp(out, "-") != 0 && (!cli_shard_tag(out, to) || strcmp(ti, to) != 0))
-			cli_usage("--shard: -o %s must be named as the shard is (...%s.gguf), or the set will not load",
-				  out, ti);
+			cli_usage("--shard: -o %s must be named as the shard is (PREFIX%s.gguf or .gguf.zst), or the "
+				  "set will not load", out, ti);
 	}
 	if ((wo.split_max_size || wo.split_max_tensors) && (!out || strcmp(out, "-") == 0))
 		cli_usage("--split-max-size/--split-max-tensors need -o PREFIX.gguf");
 	cli_check_report(out, report);
 	cli_refuse_input("--report", report, (const char *const[]){ argv[cli_optind()], ko.tokenizer }, 2);
-	cli_refuse_output(out, argv[cli_optind()], (const char *const[]){ ko.tokenizer }, 1);
+	cli_refuse_output(out, argv[cli_optind()], ko.one_shard, (const char *const[]){ ko.tokenizer }, 1);
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();
 	cli_probe_output(out); /* before hashing and reading the inputs */

@@ -196,13 +196,10 @@ static int open_part(struct gpart *p, struct llm_map *map, const char *name)
 /* Shard k's name from the first shard's: "...-00001-of-00003.gguf[.zst]". */
 static char *sibling(const char *first, int k, int count, int zst)
 {
-	const char *s = strstr(first, "-00001-of-");
-	const char *last = s;
-	while (s && (s = strstr(s + 1, "-00001-of-")))
-		last = s;
-	if (!last)
+	int no;
+	size_t pre = llm_shard_name_parse(first, &no, NULL, NULL);
+	if (!pre || no != 0)
 		return NULL;
-	size_t pre = (size_t)(last - first);
 	char *out = malloc(pre + 48);
 	if (!out)
 		return NULL;
@@ -223,7 +220,7 @@ static int open_shards(llm_ckpt *c, struct gguf_impl *im, int one_shard)
 	llm_meta_get_int(m0, "split.tensors.count", &ntens);
 	if (no != 0)
 		return llm_err(LLM_EINVAL, "%s: shard %lld of %lld: name the first shard (-00001-of-%05lld), "
-			       "or take it alone (--shard)", c->path, (long long)no + 1, (long long)count,
+			       "or take it alone (llm-info, llm-quant --shard)", c->path, (long long)no + 1, (long long)count,
 			       (long long)count);
 	if (strcmp(c->path, "-") == 0)
 		return llm_err(LLM_EUNSUPPORTED, "-: first of %lld shards on standard input: the others cannot be found",

@@ -687,6 +687,26 @@ static int part_pad(llm_gguf_writer *w, struct part *p, uint64_t n)
 	return rc;
 }
 
+size_t llm_shard_name_parse(const char *path, int *no, int *count, int *zst)
+{
+	size_t n = strlen(path), tail;
+	int z = ends_with(path, ".gguf.zst");
+	if (!z && !ends_with(path, ".gguf"))
+		return 0;
+	tail = (z ? 9 : 5) + 15; /* "-NNNNN-of-MMMMM" + ".gguf[.zst]" */
+	const char *t = path + n - tail;
+	if (n < tail + 1 || t[0] != '-' || strspn(t + 1, "0123456789") != 5 || memcmp(t + 6, "-of-", 4) ||
+	    strspn(t + 10, "0123456789") != 5)
+		return 0;
+	if (no)
+		*no = atoi(t + 1) - 1;
+	if (count)
+		*count = atoi(t + 10);
+	if (zst)
+		*zst = z;
+	return (size_t)(t - path);
+}
+
 /* Shard name: PREFIX-00001-of-00003.gguf[.zst] from PREFIX[.gguf][.zst]. */
 static char *shard_name(const char *path, int no, int count)
 {

@@ -113,4 +113,10 @@ int llm_gguf_writer_commit(llm_gguf_writer *w);
 /* Give up: remove the temporary file. Frees w. NULL is a no-op. */
 void llm_gguf_writer_abort(llm_gguf_writer *w);
 
+/* Whether path names a shard of a split set, PREFIX-NNNNN-of-MMMMM.gguf or
+ * .gguf.zst (the names the writer gives and the readers rebuild): the
+ * length of PREFIX (from the start of path; 0 when not a shard's name),
+ * with *no (from 0), *count and *zst when not NULL. */
+size_t llm_shard_name_parse(const char *path, int *no, int *count, int *zst);
+
 #endif

@@ -96,6 +96,11 @@ check_status 2 shard_with_split llm-quant -q --shard --split-max-tensors 2 -o "$
 check_status 2 shard_output_misnamed llm-quant -q --shard -o "$TMP/y.gguf" "$TMP/a-00001-of-00003.gguf"
 check_status 2 shard_input_not_a_shard llm-quant -q --shard -o "$TMP/y-00001-of-00003.gguf" "$TMP/m.gguf"
 [ ! -e "$TMP/y.gguf" ] && ok shard_usage_no_output || fail shard_usage_no_output "output written"
+# a name the set's reader would not rebuild (after the tag: .gguf or
+# .gguf.zst only), and a shard converted in place with --shard (read alone)
+check_status 2 shard_output_suffix llm-quant -q --shard -o "$TMP/a-00002-of-00003.q8.gguf" "$TMP/a-00002-of-00003.gguf"
+cp "$TMP/a-00002-of-00003.gguf" "$TMP/inplace-00002-of-00003.gguf"
+check shard_in_place llm-quant -q --shard -t q8_0 -o "$TMP/inplace-00002-of-00003.gguf" "$TMP/inplace-00002-of-00003.gguf"
 cat "$TMP/a-00001-of-00003.gguf" | llm-info - >/dev/null 2>"$TMP/err"
 [ $? -eq 1 ] && grep -q "shards on standard input" "$TMP/err" && ok set_on_stdin_refused || fail set_on_stdin_refused "$(cat "$TMP/err")"
 
