@@ -41,6 +41,6 @@ if command -v bash >/dev/null; then
 		. "$TOP/completions/bash/llm"
 		t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _llm_complete; printf "%s;" "${COMPREPLY[*]}"; }
 		t llm-info --pro; t llm-run -c ""; t llm-run --tokenizer mo; t llm-kvstat --ctx ""
-		t llm-bench --only bandwidth,ma; t llm-quant -t q8; t llm-run --echo mo' 2>&1)
-	expect bash_completion_values "$got" "--provenance;;model.gguf;;bandwidth,matvec;q8_0;model.gguf;"
+		t llm-bench --only bandwidth,ma; t llm-quant -t q8; t llm-run --echo mo; t llm-quant --shard mo' 2>&1)
+	expect bash_completion_values "$got" "--provenance;;model.gguf;;bandwidth,matvec;q8_0;model.gguf;model.gguf;"
 fi
