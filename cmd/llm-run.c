@@ -539,7 +539,13 @@ int main(int argc, char **argv)
 	/* stdin is one stream: the model, the prompt (by default), --score's
 	 * lines, --perplexity's FILE or an adapter may read it, one of them */
 	cli_stdin_claim(r.path, NULL);
-	cli_refuse_input("--kv-out", g.kv_out, (const char *const[]){ r.path, ko.tokenizer, pfile, ppl_file }, 4);
+	cli_refuse_input("--kv-out", g.kv_out, (const char *const[]){ r.path, ko.tokenizer }, 2);
+	/* the prompt and --perplexity text are read alone, whatever their names */
+	for (int i = 0; i < 2; i++) {
+		const char *t = i ? ppl_file : pfile;
+		if (g.kv_out && cli_same_file(g.kv_out, t))
+			cli_usage("--kv-out %s names the input %s: it would replace it", g.kv_out, t);
+	}
 	for (int i = 0; i < n_lora; i++) {
 		char *lp;
 		float sc;

@@ -70,13 +70,14 @@ int llm_write_all(int fd, const void *data, size_t n, const char *name)
  * accept (may be NULL) judges the first bytes (at least 8 unless the
  * stream ends sooner) before the rest is read: refusal, then, is the
  * error (a stream of what is no model is not copied whole). */
-static int spool(int in, const char *name, llm_map_accept accept, const char *refusal)
+static int spool(int in, const char *name, llm_map_accept accept, const char *refusal, int *err)
 {
 	size_t cap = 1 << 20, have = 0;
 	char *buf = malloc(cap);
 	int fd = -1, judged = !accept;
+	*err = LLM_EIO;
 	if (!buf)
-		return llm_err(LLM_ENOMEM, "out of memory"), -1;
+		return *err = llm_err(LLM_ENOMEM, "out of memory"), -1;
 	if ((fd = llm_tmpfd(name)) < 0)
 		goto fail;
 	for (;;) {
@@ -91,7 +92,7 @@ static int spool(int in, const char *name, llm_map_accept accept, const char *re
 		if (!judged && (have >= 8 || n == 0)) {
 			judged = 1;
 			if (have && !accept((const uint8_t *)buf, have)) {
-				llm_err(LLM_EFORMAT, "%s: %s", name, refusal);
+				*err = llm_err(LLM_EFORMAT, "%s: %s", name, refusal);
 				goto fail;
 			}
 		}
@@ -182,9 +183,10 @@ int llm_map_open_checked(struct llm_map *m, const char *path, llm_map_accept acc
 	if (strcmp(path, "-") == 0) {
 		if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && lseek(STDIN_FILENO, 0, SEEK_CUR) == 0)
 			return map_fd(m, STDIN_FILENO, path);
-		fd = spool(STDIN_FILENO, path, accept, refusal);
+		int err;
+		fd = spool(STDIN_FILENO, path, accept, refusal, &err);
 		if (fd < 0)
-			return LLM_EIO;
+			return err;
 		m->spooled = 1;
 	} else {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -194,10 +196,10 @@ int llm_map_open_checked(struct llm_map *m, const char *path, llm_map_accept acc
 		 * is (mmap would see no bytes).  Devices are not read: /dev/zero
 		 * would fill $TMPDIR; they map as empty. */
 		if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
-			int sp = spool(fd, path, accept, refusal);
+			int err, sp = spool(fd, path, accept, refusal, &err);
 			close(fd);
 			if (sp < 0)
-				return LLM_EIO;
+				return err;
 			fd = sp;
 			m->spooled = 1;
 		}

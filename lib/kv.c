@@ -123,6 +123,8 @@ static int meta_int(const llm_meta *m, const char *arch, const char *suffix, int
 		if (lo != hi)
 			return llm_err(LLM_EUNSUPPORTED, "%s varies by layer (%.0f to %.0f): per-layer values are not "
 				       "supported", key, lo, hi);
+		if (!(lo >= 1 && lo <= MAXDIM)) /* before the conversion, which past int64 is undefined */
+			return llm_err(LLM_EFORMAT, "%s = %.0f is out of range", key, lo);
 		*out = (int64_t)lo;
 		rc = 0;
 	}

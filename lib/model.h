@@ -28,7 +28,7 @@ struct llm_hparams {
 	int32_t n_ctx_train; /* llama.context_length */
 	int32_t rope_dim;    /* rope.dimension_count (default head_dim) */
 	float rope_base;     /* rope.freq_base (default 10000) */
-	float rms_eps;       /* attention.layer_norm_rms_epsilon (default 1e-5) */
+	float rms_eps;       /* attention.layer_norm_rms_epsilon (required) */
 	int tied_output;     /* no output.weight: logits use token_embd */
 };
 

@@ -501,7 +501,7 @@ static int setup_bpe(llm_tokenizer *tk, const llm_meta *m)
 	const struct pre_def *d = pre_find(pre);
 	if (!d)
 		return llm_err(LLM_EUNSUPPORTED,
-			       "tokenizer.ggml.pre \"%s\": an unknown pre-tokenizer (llm-run(1) lists those it knows)",
+			       "tokenizer.ggml.pre \"%s\": a pre-tokenizer llm does not know (see llm-run(1))",
 			       pre);
 	for (int i = 0; i < MAX_REGEX && d->re[i]; i++) {
 		char *pat = rewrite_ws(d->re[i]);
