@@ -225,9 +225,10 @@ static int open_gguf(llm_lora *a, const char *path)
 		if (is_token_embd(base)) {
 			/* lora_a ne = [r, n_vocab] (our B), lora_b ne = [r, n_embd] (our A^T) */
 			if (ta->ne[0] != tb->ne[0]) {
-				rc = llm_err(LLM_EFORMAT, "%s: %s: lora_a is %lldx%lld and lora_b %lldx%lld: ranks differ", path,
-					     base, (long long)ta->ne[0], (long long)ta->ne[1], (long long)tb->ne[0],
-					     (long long)tb->ne[1]);
+				rc = llm_err(LLM_EFORMAT, "%s: %s: lora_a is %lldx%lld and lora_b %lldx%lld: ranks differ "
+					     "(llama.cpp stores token_embd's pair transposed: lora_a [r, n_vocab], lora_b "
+					     "[r, n_embd])", path, base, (long long)ta->ne[0], (long long)ta->ne[1],
+					     (long long)tb->ne[0], (long long)tb->ne[1]);
 				goto out;
 			}
 			t->r = ta->ne[0];
