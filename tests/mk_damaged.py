@@ -5,33 +5,12 @@ truncation in every section, bad magic, versions, absurd counts, overflowing
 dimensions, unknown types, offsets out of range or misaligned, duplicates,
 strings longer than the file.  Usage: mk_damaged.py DIR; prints the names.
 """
+import os
 import struct
 import sys
 
-
-def s(x):
-    b = x.encode() if isinstance(x, str) else x
-    return struct.pack("<Q", len(b)) + b
-
-
-def kv_str(k, v):
-    return s(k) + struct.pack("<I", 8) + s(v)
-
-
-def kv_u32(k, v):
-    return s(k) + struct.pack("<II", 4, v)
-
-
-def tinfo(name, ne, typ, off):
-    return s(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<q", d) for d in ne) + struct.pack("<IQ", typ, off)
-
-
-def gguf(kvs, tis, data, version=3, n_kv=None, n_t=None, align=32, magic=b"GGUF"):
-    h = magic + struct.pack("<Iqq", version, len(tis) if n_t is None else n_t, len(kvs) if n_kv is None else n_kv)
-    h += b"".join(kvs) + b"".join(tis)
-    h += b"\0" * ((-len(h)) % align)
-    return h + data
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gguf_write import gguf, kv_str, kv_u32, s, tinfo  # noqa: E402
 
 KV = [kv_str("general.architecture", "llama"), kv_u32("test.n", 7)]
 A = [1.0] * 64

@@ -190,21 +190,18 @@ fi
 # their sizes, as gguf-dump lists them; converting them is refused
 if command -v python3 >/dev/null; then
 	python3 - "$TMP/iq.gguf" <<'PY'
-import struct, sys
-def s(x):
-    b = x.encode()
-    return struct.pack('<Q', len(b)) + b
+import sys
+sys.path.insert(0, "tests")
+from gguf_write import gguf, kv_str, tinfo
 # (name, ggml type id, shape, bytes): iq2_xxs 66 B / 256, iq1_m 56 / 256,
 # tq2_0 66 / 256, mxfp4 17 / 32
 tensors = [('a.weight', 16, [256, 2], 132), ('b.weight', 29, [512, 1], 112),
            ('c.weight', 35, [256, 1], 66), ('d.weight', 39, [64, 2], 68)]
-h = b'GGUF' + struct.pack('<IQQ', 3, len(tensors), 1) + s('general.architecture') + struct.pack('<I', 8) + s('llama')
-off = 0
+tis, off = [], 0
 for n, t, sh, sz in tensors:
-    h += s(n) + struct.pack('<I', len(sh)) + b''.join(struct.pack('<Q', d) for d in sh) + struct.pack('<IQ', t, off)
+    tis.append(tinfo(n, sh, t, off))
     off += (sz + 31) // 32 * 32
-h += b'\0' * (-len(h) % 32)
-open(sys.argv[1], 'wb').write(h + b'\1' * off)
+open(sys.argv[1], 'wb').write(gguf([kv_str('general.architecture', 'llama')], tis, b'\1' * off))
 PY
 	expect info_undecoded_types "$(llm-info "$TMP/iq.gguf" | awk '$1 ~ /weight$/ { printf "%s %s %s;", $1, $2, $NF }')" \
 		"a.weight iq2_xxs 132;b.weight iq1_m 112;c.weight tq2_0 66;d.weight mxfp4 68;"

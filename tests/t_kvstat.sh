@@ -185,15 +185,11 @@ fi
 # the heads do not divide the embedding
 if command -v python3 >/dev/null; then
 	python3 - "$TMP" <<'PY'
-import struct, sys
-def s(x):
-    b = x.encode()
-    return struct.pack('<Q', len(b)) + b
-def u32(k, v): return s(k) + struct.pack('<II', 4, v)
-def arr(k, vs): return s(k) + struct.pack('<IIQ', 9, 4, len(vs)) + struct.pack('<%dI' % len(vs), *vs)
-def gguf(path, arch, kvs):
-    kvs = [s('general.architecture') + struct.pack('<I', 8) + s(arch)] + kvs
-    open(path, 'wb').write(b'GGUF' + struct.pack('<IQQ', 3, 0, len(kvs)) + b''.join(kvs))
+import sys
+sys.path.insert(0, "tests")
+from gguf_write import gguf as build, kv_arr_u32 as arr, kv_str, kv_u32 as u32
+def gguf(path, arch, kvs):  # metadata only
+    open(path, 'wb').write(build([kv_str('general.architecture', arch)] + kvs, [], b''))
 base = [u32('llama.block_count', 4), u32('llama.attention.head_count', 8), u32('llama.embedding_length', 256)]
 gguf(sys.argv[1] + '/kvarr_same.gguf', 'llama', base + [arr('llama.attention.head_count_kv', [2, 2, 2, 2])])
 gguf(sys.argv[1] + '/kvscalar.gguf', 'llama', base + [u32('llama.attention.head_count_kv', 2)])

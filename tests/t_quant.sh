@@ -306,15 +306,12 @@ fi
 if command -v python3 >/dev/null; then
 	python3 - "$TMP/ovf.gguf" <<'PY'
 import struct, sys
-def s(x):
-    b = x.encode()
-    return struct.pack('<Q', len(b)) + b
+sys.path.insert(0, "tests")
+from gguf_write import gguf, kv_str, tinfo
 v = [((i * 37) % 19 - 9) / 7.0 for i in range(256)]
 v[67] = 1e7
-h = b'GGUF' + struct.pack('<IQQ', 3, 1, 1) + s('general.architecture') + struct.pack('<I', 8) + s('llama')
-h += s('w.weight') + struct.pack('<I', 2) + struct.pack('<QQ', 64, 4) + struct.pack('<IQ', 0, 0)
-h += b'\0' * (-len(h) % 32)
-open(sys.argv[1], 'wb').write(h + struct.pack('<256f', *v))
+open(sys.argv[1], 'wb').write(gguf([kv_str('general.architecture', 'llama')], [tinfo('w.weight', [64, 4], 0, 0)],
+                                   struct.pack('<256f', *v)))
 PY
 	for t in f16 q8_0; do
 		expect "quant_report_overflow_$t" "$(llm-quant -q -t $t --report - -o "$TMP/ovf_$t.gguf" "$TMP/ovf.gguf" | cut -f 4-8 | tail -n 1)" \

@@ -128,13 +128,10 @@ if command -v zstd >/dev/null; then
 	# a decoded size that is a multiple of zstd's 128 KiB output block
 	# (the frame ends as the buffer fills: once taken for a cut stream)
 	python3 - "$TMP/exact.gguf" <<'PY'
-import struct, sys
-def s(x):
-    b = x.encode()
-    return struct.pack('<Q', len(b)) + b
-h = b'GGUF' + struct.pack('<IQQ', 3, 1, 1) + s('general.architecture') + struct.pack('<I', 8) + s('llama')
-h += s('w.weight') + struct.pack('<I', 2) + struct.pack('<QQ', 64, 4) + struct.pack('<IQ', 0, 0)
-h += b'\0' * (-len(h) % 32)
+import sys
+sys.path.insert(0, "tests")
+from gguf_write import gguf, kv_str, tinfo
+h = gguf([kv_str('general.architecture', 'llama')], [tinfo('w.weight', [64, 4], 0, 0)], b'')
 open(sys.argv[1], 'wb').write(h + b'\0' * (262144 - len(h)))
 PY
 	zstd -q -f "$TMP/exact.gguf" -o "$TMP/exact.zst"
