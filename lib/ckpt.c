@@ -445,12 +445,12 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 				rc = llm_err(LLM_EFORMAT, "%s: empty input", path);
 			} else if ((map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) || llm_zst_sniff(map.data, map.size)) {
 				rc = open_gguf_map(c, &map, opts ? opts->one_shard : 0);
-			} else if (map.spooled) { /* the other formats open the path again */
-				llm_map_close(&map);
-				rc = llm_err(LLM_EFORMAT, "%s: a zstd stream holding neither a GGUF nor a "
-					     "compressed GGUF (decompress other formats first)", path);
 			} else if (ends_with(path, ".model") || llm_spm_sniff(map.data, map.size) ||
 				   llm_llama2c_tok_sniff(map.data, map.size)) {
+				/* here and below the map is a file as it lies (a stream, or what
+				 * a zstd stream held, is a GGUF or the container: gguf_like and
+				 * llm_zst_inflate_frames refused the rest), so the path may be
+				 * opened again */
 				llm_map_close(&map);
 				rc = open_vocab(c, path);
 			} else {
