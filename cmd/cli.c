@@ -438,12 +438,6 @@ void cli_check_report(const char *out, const char *report)
 		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-	size_t n = strlen(s), k = strlen(suf);
-	return n >= k && strcmp(s + n - k, suf) == 0;
-}
-
 /* Whether the directories of paths a and b (a itself when dir_a) are one. */
 static int same_dir(const char *a, int dir_a, const char *b)
 {
@@ -484,10 +478,10 @@ static int reads_beside(const char *input, const char *path, int one_shard)
 	if (ki && !one_shard && kp == ki && !strncmp(bi, bp, ki) && ci == cp && zi == zp) /* the same set */
 		return same_dir(input, 0, path);
 	int dir = S_ISDIR(si.st_mode);
-	if (!dir && !ends_with(input, ".json") && !ends_with(input, ".safetensors") && !ends_with(input, ".model"))
+	if (!dir && !llm_ends_with(input, ".json") && !llm_ends_with(input, ".safetensors") && !llm_ends_with(input, ".model"))
 		return 0;
-	return (ends_with(bp, ".json") || ends_with(bp, ".safetensors") || ends_with(bp, ".model") ||
-		ends_with(bp, ".bin")) && same_dir(input, dir, path);
+	return (llm_ends_with(bp, ".json") || llm_ends_with(bp, ".safetensors") || llm_ends_with(bp, ".model") ||
+		llm_ends_with(bp, ".bin")) && same_dir(input, dir, path);
 }
 
 void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n)

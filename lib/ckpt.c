@@ -28,12 +28,6 @@ static int gguf_like(const uint8_t *p, size_t n)
 	return (n >= 4 && memcmp(p, "GGUF", 4) == 0) || llm_zst_sniff(p, n) || llm_zst_frame_sniff(p, n);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* ---- GGUF backend: plain files, zstd containers (zst.h), split shards ---- */
 
 /* One file of the checkpoint: a GGUF or a container, maybe one shard of many. */
@@ -421,11 +415,11 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 		return llm_err(LLM_ENOMEM, "out of memory");
 	}
 	llm_meta_init(&c->meta);
-	if (llm_path_is_dir(path) || ends_with(path, ".safetensors") || ends_with(path, "config.json") ||
-	    ends_with(path, ".index.json")) {
+	if (llm_path_is_dir(path) || llm_ends_with(path, ".safetensors") || llm_ends_with(path, "config.json") ||
+	    llm_ends_with(path, ".index.json")) {
 		rc = llm_ckpt_open_hf(c, path, tok);
 		tok = NULL; /* so does the Hugging Face backend */
-	} else if (ends_with(path, ".json")) { /* any other: a tokenizer.json */
+	} else if (llm_ends_with(path, ".json")) { /* any other: a tokenizer.json */
 		rc = open_vocab(c, path);
 	} else {
 		struct llm_map map;
@@ -445,7 +439,7 @@ int llm_ckpt_open(llm_ckpt **out, const char *path, const struct llm_ckpt_opts *
 				rc = llm_err(LLM_EFORMAT, "%s: empty input", path);
 			} else if ((map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) || llm_zst_sniff(map.data, map.size)) {
 				rc = open_gguf_map(c, &map, opts ? opts->one_shard : 0);
-			} else if (ends_with(path, ".model") || llm_spm_sniff(map.data, map.size) ||
+			} else if (llm_ends_with(path, ".model") || llm_spm_sniff(map.data, map.size) ||
 				   llm_llama2c_tok_sniff(map.data, map.size)) {
 				/* here and below the map is a file as it lies (a stream, or what
 				 * a zstd stream held, is a GGUF or the container: gguf_like and
@@ -604,10 +598,10 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 	if (map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) {
 		if (!(rc = llm_gguf_open_mem(&g, map.data, map.size, path)))
 			m = llm_gguf_meta(g);
-	} else if (ends_with(path, ".model") || llm_spm_sniff(map.data, map.size)) {
+	} else if (llm_ends_with(path, ".model") || llm_spm_sniff(map.data, map.size)) {
 		if (!(rc = llm_spm_tokenizer(&spm, path, map.data, map.size, rows)))
 			m = &spm;
-	} else if (ends_with(path, ".json") || llm_hftok_sniff(map.data, map.size)) {
+	} else if (llm_ends_with(path, ".json") || llm_hftok_sniff(map.data, map.size)) {
 		if (!(rc = llm_hftok_tokenizer(&spm, path, map.data, map.size, rows)))
 			m = &spm;
 	} else {

@@ -7,12 +7,7 @@
 #include "convert.h"
 #include "error.h"
 #include "gguf.h"
-
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
+#include "io.h"
 
 /* Type rule for tensor t written under name; has_output: the output holds
  * its own output.weight (else token_embd is also the output). */
@@ -27,7 +22,7 @@ static int tensor_type(const struct llm_tensor_info *t, const char *name, int ha
 	for (int d = 0; d < t->n_dims; d++)
 		if (t->ne[d] > 1 || d == 0)
 			n_dims = d + 1; /* ggml_n_dims: trailing 1s do not count */
-	if (!ends_with(name, ".weight") || n_dims < 2) {
+	if (!llm_ends_with(name, ".weight") || n_dims < 2) {
 		/* norms and other 1-D data: F32 when we can decode them, else as is */
 		const struct llm_type_traits *tr = llm_type_traits(t->type);
 		return tr && tr->is_float && tr->to_float ? LLM_TYPE_F32 : t->type;

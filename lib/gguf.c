@@ -434,12 +434,6 @@ struct llm_gguf_writer {
 	int failed;
 };
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 int llm_gguf_writer_open(llm_gguf_writer **out, const char *path)
 {
 	return llm_gguf_writer_open_opts(out, path, NULL);
@@ -458,7 +452,7 @@ int llm_gguf_writer_open_opts(llm_gguf_writer **out, const char *path, const str
 		return llm_err(LLM_ENOMEM, "out of memory");
 	}
 	w->o = o ? *o : dflt;
-	w->zstd = w->o.zstd < 0 ? ends_with(path, ".zst") : w->o.zstd > 0;
+	w->zstd = w->o.zstd < 0 ? llm_ends_with(path, ".zst") : w->o.zstd > 0;
 	w->split = w->o.split_max_size > 0 || w->o.split_max_tensors > 0;
 	if (w->split && strcmp(path, "-") == 0) {
 		free(w->path);
@@ -690,8 +684,8 @@ static int part_pad(llm_gguf_writer *w, struct part *p, uint64_t n)
 size_t llm_shard_name_parse(const char *path, int *no, int *count, int *zst)
 {
 	size_t n = strlen(path), tail;
-	int z = ends_with(path, ".gguf.zst");
-	if (!z && !ends_with(path, ".gguf"))
+	int z = llm_ends_with(path, ".gguf.zst");
+	if (!z && !llm_ends_with(path, ".gguf"))
 		return 0;
 	tail = (z ? 9 : 5) + 15; /* "-NNNNN-of-MMMMM" + ".gguf[.zst]" */
 	const char *t = path + n - tail;
@@ -711,14 +705,14 @@ size_t llm_shard_name_parse(const char *path, int *no, int *count, int *zst)
 static char *shard_name(const char *path, int no, int count)
 {
 	size_t n = strlen(path);
-	int z = ends_with(path, ".zst");
+	int z = llm_ends_with(path, ".zst");
 	char *s = malloc(n + 48);
 	if (!s)
 		return NULL;
 	memcpy(s, path, n + 1);
 	if (z)
 		s[n -= 4] = 0;
-	if (ends_with(s, ".gguf"))
+	if (llm_ends_with(s, ".gguf"))
 		s[n -= 5] = 0;
 	snprintf(s + n, 48, "-%05d-of-%05d.gguf%s", no + 1, count, z ? ".zst" : "");
 	return s;

@@ -126,6 +126,12 @@ static char *join_n(const char *dir, size_t d, const char *name)
 	return p;
 }
 
+int llm_ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
 char *llm_path_join(const char *dir, const char *name) { return join_n(dir, strlen(dir), name); }
 
 char *llm_path_beside(const char *path, const char *name)

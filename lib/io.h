@@ -83,6 +83,8 @@ void llm_out_cleanup_forget(const char *path);
 /* "dir/name" (one slash between them however dir ends), and name in the
  * directory of the file path ("name" when path has no directory part):
  * malloc'ed, or NULL when out of memory. */
+/* Whether s ends with suffix (file names, tensor names). */
+int llm_ends_with(const char *s, const char *suffix);
 char *llm_path_join(const char *dir, const char *name);
 char *llm_path_beside(const char *path, const char *name);
 

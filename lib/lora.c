@@ -21,12 +21,6 @@
 #include "safetensors.h"
 #include "types.h"
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 static char *xstrndup(const char *s, size_t n)
 {
 	char *p = malloc(n + 1);
@@ -181,13 +175,13 @@ static int open_gguf(llm_lora *a, const char *path)
 		int64_t ia, ib;
 		size_t len = strlen(nm);
 
-		if (ends_with(nm, "_norm.weight")) {
+		if (llm_ends_with(nm, "_norm.weight")) {
 			a->n_ignored++;
 			continue;
 		}
-		if (ends_with(nm, ".lora_b"))
+		if (llm_ends_with(nm, ".lora_b"))
 			continue; /* found through its lora_a */
-		if (!ends_with(nm, ".lora_a")) {
+		if (!llm_ends_with(nm, ".lora_a")) {
 			rc = llm_err(LLM_EFORMAT, "%s: tensor %s: neither .lora_a nor .lora_b", path, nm);
 			goto out;
 		}
@@ -290,7 +284,7 @@ static int open_gguf(llm_lora *a, const char *path)
 	/* every lora_b needs its lora_a */
 	for (int64_t i = 0; i < nt; i++) {
 		const char *nm = llm_gguf_tensor(g, i)->name;
-		if (ends_with(nm, ".lora_b")) {
+		if (llm_ends_with(nm, ".lora_b")) {
 			size_t len = strlen(nm);
 			char an[len + 1];
 			snprintf(an, sizeof an, "%.*s.lora_a", (int)(len - 7), nm);
@@ -772,20 +766,20 @@ static int open_peft(llm_lora *a, const char *dir, const llm_meta *base_meta)
 		}
 		rest = nm + sizeof pre - 1;
 		for (size_t k = 0; k < sizeof suf / sizeof suf[0]; k++)
-			if (ends_with(rest, suf[k].suffix)) {
+			if (llm_ends_with(rest, suf[k].suffix)) {
 				kind = suf[k].kind;
 				mlen = strlen(rest) - strlen(suf[k].suffix);
 			}
 		if (kind < 0) {
-			if (ends_with(rest, ".weight")) {
+			if (llm_ends_with(rest, ".weight")) {
 				if ((rc = peft_replace(a, t, rest, base_meta, stpath, &capr)))
 					goto out;
 				continue;
 			}
 			rc = llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: not a LoRA weight%s", stpath, nm,
-				     strstr(rest, ".lora_B.") && ends_with(rest, ".bias")
+				     strstr(rest, ".lora_B.") && llm_ends_with(rest, ".bias")
 					     ? " (LoRA biases, lora_bias, are not supported)"
-				     : ends_with(rest, ".bias") ? " (biases are not supported: llama has none)" : "");
+				     : llm_ends_with(rest, ".bias") ? " (biases are not supported: llama has none)" : "");
 			goto out;
 		}
 		int64_t m;

@@ -698,12 +698,6 @@ static int file_exists(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* Everything open() gathers before it hands over to c. */
 struct hf_open {
 	const char *path;     /* as given (for messages about the whole checkpoint) */
@@ -748,14 +742,14 @@ static int hf_resolve(struct hf_open *o)
 	if (!llm_path_is_dir(p)) {
 		if (!file_exists(p))
 			return llm_err(LLM_ENOTFOUND, "%s: no such file", p);
-		if (ends_with(p, ".index.json"))
+		if (llm_ends_with(p, ".index.json"))
 			o->index_path = strdup(p);
-		else if (ends_with(p, ".safetensors"))
+		else if (llm_ends_with(p, ".safetensors"))
 			o->single_path = strdup(p);
-		else if (!ends_with(p, "config.json"))
+		else if (!llm_ends_with(p, "config.json"))
 			return llm_err(LLM_EFORMAT, "%s: not a config.json, .safetensors or .index.json file", p);
-		if ((ends_with(p, ".index.json") && !o->index_path) ||
-		    (ends_with(p, ".safetensors") && !o->single_path))
+		if ((llm_ends_with(p, ".index.json") && !o->index_path) ||
+		    (llm_ends_with(p, ".safetensors") && !o->single_path))
 			return llm_err(LLM_ENOMEM, "out of memory");
 	}
 	if (!o->index_path && !o->single_path) {
@@ -804,10 +798,10 @@ static int hf_take(struct hf_open *o, int k, int64_t idx)
 		 * bool masks) are skipped, as convert_hf_to_gguf skips them; any
 		 * other tensor would be dropped from the model, so it stops the
 		 * conversion, as convert_hf_to_gguf stops ("cannot map") */
-		if (ends_with(t->name, "rotary_emb.inv_freq") ||
+		if (llm_ends_with(t->name, "rotary_emb.inv_freq") ||
 		    (t->type != LLM_TYPE_F32 && t->type != LLM_TYPE_F16 && t->type != LLM_TYPE_BF16))
 			return 0;
-		if (ends_with(t->name, ".bias"))
+		if (llm_ends_with(t->name, ".bias"))
 			return llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: a bias (attention_bias / mlp_bias); llama "
 				       "models without biases are read", llm_safetensors_path(st), t->name);
 		return llm_err(LLM_EUNSUPPORTED, "%s: tensor %s is no tensor of a llama model (it would be "

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "io.h"
 #include "lora.h"
 #include "regex.h"
 #include "svd.h"
@@ -230,12 +231,6 @@ void llm_svd_delta_report_free(struct llm_svd_delta_report *r, int64_t n)
 	free(r);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 static int n_dims_eff(const struct llm_tensor_info *t)
 {
 	int n = 1;
@@ -409,7 +404,7 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 				     (long long)t->ne[1], bp, (long long)u->ne[0], (long long)u->ne[1], tp);
 			goto out;
 		}
-		if (!ends_with(t->name, ".weight") || n_dims_eff(t) != 2)
+		if (!llm_ends_with(t->name, ".weight") || n_dims_eff(t) != 2)
 			continue; /* 1-D differences are reported below */
 		if (!keep)
 			continue;
@@ -432,7 +427,7 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		int is2d = pair[i] >= 0;
 		double t0 = now(), tot = 0;
 
-		if (j < 0 || (!is2d && (n_dims_eff(t) == 2 && ends_with(t->name, ".weight"))))
+		if (j < 0 || (!is2d && (n_dims_eff(t) == 2 && llm_ends_with(t->name, ".weight"))))
 			continue; /* absent, or filtered out */
 		if (!is2d && (!llm_type_traits(t->type) || !llm_type_traits(t->type)->to_float))
 			continue;
