@@ -484,12 +484,19 @@ static int reads_beside(const char *input, const char *path, int one_shard)
 		llm_ends_with(bp, ".bin")) && same_dir(input, dir, path);
 }
 
-void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n)
+void cli_refuse_same(const char *opt, const char *path, const char *const *inputs, int n)
 {
 	for (int i = 0; path && i < n; i++)
-		if (cli_same_file(path, inputs[i]) || reads_beside(inputs[i], path, 0))
-			cli_usage("%s %s names %s%s: it would replace it", opt, path,
-				  cli_same_file(path, inputs[i]) ? "the input " : "a file read with ", inputs[i]);
+		if (cli_same_file(path, inputs[i]))
+			cli_usage("%s %s names the input %s: it would replace it", opt, path, inputs[i]);
+}
+
+void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n)
+{
+	cli_refuse_same(opt, path, inputs, n);
+	for (int i = 0; path && i < n; i++)
+		if (reads_beside(inputs[i], path, 0))
+			cli_usage("%s %s names a file read with %s: it would replace it", opt, path, inputs[i]);
 }
 
 void cli_refuse_output(const char *out, const char *self, int one_shard, const char *const *others, int n)

@@ -97,7 +97,9 @@ int cli_same_file(const char *a, const char *b);
  * errors): two files, and the report not on stdout when the GGUF is. */
 void cli_check_report(const char *out, const char *report);
 /* Usage error when path (the value of option opt) names one of the n
- * inputs (NULL entries skipped), or a file one of them reads besides
+ * inputs (NULL entries skipped): for inputs read alone, as a prompt. */
+void cli_refuse_same(const char *opt, const char *path, const char *const *inputs, int n);
+/* The same, and also when path names a file one of them reads besides
  * itself (a shard of its split set, a file of its Hugging Face or PEFT
  * directory): a report or a KV dump must never replace a model. */
 void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n);

@@ -460,6 +460,8 @@ int main(int argc, char **argv)
 	struct gen_opts g = { LLM_GEN_PARAMS_INIT, 0, 0, 5, 0, NULL, NULL };
 	struct run r = { 0 };
 	const char *arg, *prompt = NULL, *pfile = NULL, *ppl_file = NULL, *loras[64];
+	char *lpath[64] = { 0 }; /* --lora's PATH:SCALE, parsed once */
+	float lscale[64];
 	int n_lora = 0;
 	llm_lora_set *lset = NULL;
 	int c, no_bos = 0, special = 0, do_tok = 0, do_score = 0, repeat_last_n = 64;
@@ -541,19 +543,12 @@ int main(int argc, char **argv)
 	cli_stdin_claim(r.path, NULL);
 	cli_refuse_input("--kv-out", g.kv_out, (const char *const[]){ r.path, ko.tokenizer }, 2);
 	/* the prompt and --perplexity text are read alone, whatever their names */
-	for (int i = 0; i < 2; i++) {
-		const char *t = i ? ppl_file : pfile;
-		if (g.kv_out && cli_same_file(g.kv_out, t))
-			cli_usage("--kv-out %s names the input %s: it would replace it", g.kv_out, t);
-	}
+	cli_refuse_same("--kv-out", g.kv_out, (const char *const[]){ pfile, ppl_file }, 2);
 	for (int i = 0; i < n_lora; i++) {
-		char *lp;
-		float sc;
-		cli_lora_spec(loras[i], &lp, &sc);
-		cli_stdin_claim(lp, NULL);
-		cli_refuse_input("--kv-out", g.kv_out, (const char *const *)&lp, 1);
-		free(lp);
+		cli_lora_spec(loras[i], &lpath[i], &lscale[i]);
+		cli_stdin_claim(lpath[i], NULL);
 	}
+	cli_refuse_input("--kv-out", g.kv_out, (const char *const *)lpath, n_lora);
 	cli_stdin_claim(do_score ? "-" : ppl_file, NULL);
 	if (!do_score && !ppl_file && !prompt) /* last: the one a hint helps */
 		cli_stdin_claim(pfile ? pfile : "-", pfile ? NULL : "the prompt comes from stdin unless -p or -f gives it");
@@ -621,9 +616,11 @@ int main(int argc, char **argv)
 	if (n_lora) {
 		if (llm_lora_set_new(&lset))
 			cli_die_lib();
-		for (int i = 0; i < n_lora; i++)
-			if (llm_lora_set_open(lset, loras[i], r.ck))
+		for (int i = 0; i < n_lora; i++) {
+			llm_lora *a;
+			if (llm_lora_open(&a, lpath[i], llm_ckpt_meta(r.ck)) || llm_lora_set_add(lset, a, lscale[i], r.ck))
 				cli_die_lib();
+		}
 		llm_model_set_lora(r.m, lset);
 	}
 	r.n_vocab = llm_model_hparams(r.m)->n_vocab;
@@ -643,17 +640,11 @@ int main(int argc, char **argv)
 	if (g.kv_out && provenance) {
 		/* the dump records the run that produced it: model and adapters as inputs */
 		struct llm_prov_input in[65] = { { r.path, llm_ckpt_meta(r.ck) } };
-		char *lpath[64] = { 0 };
 		for (int i = 0; i < n_lora; i++) { /* the adapter's path (not PATH:SCALE) and its own records */
 			const llm_lora *a = llm_lora_set_adapter(lset, i);
-			float sc;
-			cli_lora_spec(loras[i], &lpath[i], &sc);
 			in[1 + i].path = lpath[i], in[1 + i].meta = a && a->prov.n ? &a->prov : NULL;
 		}
-		int prc = llm_provenance_fill(&prov, cli_name(), argc, cli_args(), in, 1 + n_lora);
-		for (int i = 0; i < n_lora; i++)
-			free(lpath[i]);
-		if (prc)
+		if (llm_provenance_fill(&prov, cli_name(), argc, cli_args(), in, 1 + n_lora))
 			cli_die_lib();
 		g.prov = &prov;
 	}
@@ -674,6 +665,8 @@ int main(int argc, char **argv)
 	else
 		generate(&r, text, len, &g);
 done:
+	for (int i = 0; i < n_lora; i++)
+		free(lpath[i]);
 	llm_meta_clear(&prov);
 	free(text);
 	llm_eval_free(r.ev);
