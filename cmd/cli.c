@@ -574,15 +574,9 @@ char *cli_text_take(struct cli_text *t, size_t *len)
 
 json_t *cli_json_str(const char *s, size_t len)
 {
-	size_t i = 0, o = 0;
+	size_t i, o = 0;
 	uint32_t cp;
-	while (i < len) { /* well-formed as it is: no copy */
-		size_t k = llm_utf8_decode(s + i, len - i, &cp);
-		if (!k)
-			break;
-		i += k;
-	}
-	if (i == len)
+	if (llm_utf8_valid_len(s, len) == len) /* well-formed as it is: no copy */
 		return json_stringn_nocheck(s, len);
 	char *t = malloc(3 * len + 1); /* a byte becomes at most 3 (U+FFFD) */
 	if (!t)

@@ -1169,18 +1169,6 @@ static int bpe_word(const llm_tokenizer *tk, struct work *w, const char *word, s
 	return 0;
 }
 
-/* Whether t[0..n) is well-formed UTF-8. */
-static int utf8_valid(const char *t, size_t n)
-{
-	uint32_t cp;
-	for (size_t i = 0, k; i < n; i += k)
-		if ((unsigned char)t[i] < 0x80)
-			k = 1;
-		else if (!(k = llm_utf8_decode(t + i, n - i, &cp)))
-			return 0;
-	return 1;
-}
-
 static int bpe_split(const llm_tokenizer *tk, struct work *w, const char *text, size_t len, struct ids *out);
 
 /* Text that is not well-formed UTF-8 is first read as llama.cpp reads it
@@ -1190,7 +1178,7 @@ static int bpe_tokenize(const llm_tokenizer *tk, struct work *w, const char *tex
 {
 	if (len == 0)
 		return 0;
-	if (utf8_valid(text, len))
+	if (llm_utf8_valid_len(text, len) == len)
 		return bpe_split(tk, w, text, len, out);
 	if (len > SIZE_MAX / 3)
 		return llm_err(LLM_EINVAL, "tokenize: text of %zu bytes is too long", len);

@@ -69,6 +69,15 @@ size_t llm_utf8_decode(const char *str, size_t n, uint32_t *cp)
 	return (size_t)k;
 }
 
+size_t llm_utf8_valid_len(const char *s, size_t n)
+{
+	size_t i = 0, k;
+	uint32_t cp;
+	while (i < n && (k = (unsigned char)s[i] < 0x80 ? 1 : llm_utf8_decode(s + i, n - i, &cp)))
+		i += k;
+	return i;
+}
+
 /* llama.cpp's unicode_cpt_from_utf8: the code point at s (n > 0) by the
  * lead byte's announced length, continuation bytes checked but not the
  * range; its length, or 0 (invalid). */

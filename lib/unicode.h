@@ -32,6 +32,9 @@ size_t llm_utf8_encode(char *out, uint32_t cp);
  * returns its length, or 0 when s does not start a well-formed character. */
 size_t llm_utf8_decode(const char *s, size_t n, uint32_t *cp);
 
+/* Bytes of s[0..n) that are well-formed UTF-8 from the start (n when all). */
+size_t llm_utf8_valid_len(const char *s, size_t n);
+
 /* Text as llama.cpp's byte-level BPE sees it (unicode_cpts_from_utf8,
  * then back to UTF-8): a byte that starts no sequence, or a sequence cut
  * short or broken by a byte that is no continuation byte, becomes U+FFFD
