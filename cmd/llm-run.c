@@ -59,7 +59,7 @@ static const struct cli_opt opts[] = {
 	{ "repeat-last-n", 0, "N", "tokens the penalty looks back at, -1 = context (default 64)", OPT_RLAST },
 	{ "seed", 's', "N", "random seed, -1 = random (default)", 's' },
 	{ "echo", 0, NULL, "print the prompt before the generated text", OPT_ECHO },
-	{ "ignore-eos", 0, NULL, "do not stop at the end-of-generation token", OPT_IGNEOS },
+	{ "ignore-eos", 0, NULL, "never sample an end-of-generation token (llama.cpp's meaning)", OPT_IGNEOS },
 	{ "no-bos", 0, NULL, "do not prepend BOS", OPT_NOBOS },
 	{ "parse-special", 0, NULL, "read special-token text (<s>, <|im_start|>) in the input as those tokens", OPT_SPECIAL },
 	{ "tokenizer", 0, "FILE", "vocabulary: tokenizer.bin, tokenizer.model, tokenizer.json or a GGUF", OPT_TOK },
@@ -214,7 +214,10 @@ static void put_escaped(FILE *f, const char *s, size_t n)
 	}
 }
 
-/* The bytes of token id after prev (malloc'ed buffer grown as needed). */
+/* The bytes of token id after prev, the last token that is no control
+ * token (-1 at the start of the text, where SentencePiece drops the
+ * leading space; a BOS inside the text keeps the space of the word after
+ * it, as llama.cpp prints it).  In a malloc'ed buffer grown as needed. */
 static size_t piece(const struct run *r, int32_t prev, int32_t id, char **buf, size_t *cap)
 {
 	size_t n = llm_token_piece(r->tk, prev, id, *buf, *cap);
@@ -243,17 +246,26 @@ struct lp_out {
 	const struct run *r;
 	const int32_t *toks; /* the prompt, for --echo rows */
 	int n_prompt, top;
+	int32_t text_prev;   /* the last token that is no control token, -1 before any */
 	struct llm_logprob *alt; /* (top) */
 	char *buf;
 	size_t cap;
 };
 
-/* One --logprobs row: token id at position pos after prev, logits that
- * predicted it. */
-static void logprob_row(struct lp_out *o, int pos, int32_t prev, int32_t id, const float *logits)
+/* Token id's text (in o->buf) after the text so far; its length. */
+static size_t next_piece(struct lp_out *o, int32_t id)
+{
+	size_t n = piece(o->r, o->text_prev, id, &o->buf, &o->cap);
+	if (!llm_token_is_control(o->r->tk, id))
+		o->text_prev = id;
+	return n;
+}
+
+/* One --logprobs row: token id at position pos, logits that predicted it. */
+static void logprob_row(struct lp_out *o, int pos, int32_t id, const float *logits)
 {
 	double lp;
-	size_t n = piece(o->r, prev, id, &o->buf, &o->cap);
+	size_t n = next_piece(o, id);
 
 	if (llm_eval_logprob(&lp, logits, o->r->n_vocab, id))
 		cli_die_lib();
@@ -271,16 +283,16 @@ static void echo_row(void *ud, int i, const float *row)
 {
 	struct lp_out *o = ud;
 	if (i + 1 < o->n_prompt)
-		logprob_row(o, i + 1, o->toks[i], o->toks[i + 1], row);
+		logprob_row(o, i + 1, o->toks[i + 1], row);
 }
 
 static void generate(struct run *r, const char *text, size_t len, const struct gen_opts *g)
 {
 	struct llm_utf8_stream us = { { 0 }, 0 };
-	struct lp_out o = { r, NULL, 0, g->top_logprobs, NULL, malloc(256), 256 };
+	struct lp_out o = { r, NULL, 0, g->top_logprobs, -1, NULL, malloc(256), 256 };
 	char out[512 + 8];
 	int text_out = !g->logprobs && !(g->kv_out && strcmp(g->kv_out, "-") == 0);
-	int32_t *toks, id, prev;
+	int32_t *toks, id;
 	size_t n_prompt;
 	int P, n_gen = 0, rc;
 
@@ -295,13 +307,16 @@ static void generate(struct run *r, const char *text, size_t len, const struct g
 			r->ctx_from);
 	o.toks = toks;
 	o.n_prompt = P = (int)n_prompt;
-	prev = toks[P - 1];
+	/* the text so far: the first prompt token's for --echo's rows, which
+	 * start at the second; the whole prompt's otherwise */
+	for (int i = 0; i < (g->echo && g->logprobs ? 1 : P); i++)
+		next_piece(&o, toks[i]);
 
 	if (g->logprobs)
 		printf("pos\tid\ttoken\tlogprob\ttop\n");
 	if (g->echo && text_out) {
 		fwrite(text, 1, len, stdout);
-		fflush(stdout);
+		cli_flush_stdout();
 	}
 	double t0 = now();
 	if (llm_eval_gen_start(r->ev, r->tk, &g->gp, toks, n_prompt,
@@ -309,17 +324,19 @@ static void generate(struct run *r, const char *text, size_t len, const struct g
 		cli_die_lib();
 	double t1 = now();
 
-	for (; (rc = llm_eval_gen_next(&id, r->ev)) > 0; prev = id, n_gen++) {
+	/* each token is flushed as it comes, and a failed write (a full disk)
+	 * ends the run there, not after the whole generation */
+	for (; (rc = llm_eval_gen_next(&id, r->ev)) > 0; n_gen++) {
 		if (g->logprobs) {
-			logprob_row(&o, P + n_gen, prev, id, llm_eval_gen_logits(r->ev));
-			fflush(stdout);
+			logprob_row(&o, P + n_gen, id, llm_eval_gen_logits(r->ev));
+			cli_flush_stdout();
 		} else if (text_out) {
-			size_t n = piece(r, prev, id, &o.buf, &o.cap);
+			size_t n = next_piece(&o, id);
 			for (size_t at = 0; at < n; at += 512) {
 				size_t k = n - at < 512 ? n - at : 512;
 				fwrite(out, 1, llm_utf8_stream_feed(&us, o.buf + at, k, out), stdout);
 			}
-			fflush(stdout);
+			cli_flush_stdout();
 		}
 	}
 	if (rc < 0)
@@ -359,6 +376,11 @@ static void score(struct run *r, int quiet)
 			line[--len] = 0;
 		if (len && line[len - 1] == '\r') /* CRLF lines: a literal CR is written \r */
 			line[--len] = 0;
+		if (len == 0) { /* a blank line (one ending a file, say): a blank line out */
+			putchar('\n');
+			cli_flush_stdout();
+			continue;
+		}
 		char *tab = memchr(line, '\t', (size_t)len);
 		if (!tab)
 			cli_die("stdin:%ld: no tab between prompt and completion", lineno);
@@ -377,12 +399,12 @@ static void score(struct run *r, int quiet)
 			size_t clen = unescape(full + plen, flen, 0);
 			tokenize(r, full, plen + clen, &F, &nF);
 			if (nF > (size_t)r->n_ctx)
-				cli_die("%s: stdin:%ld: %zu tokens do not fit the context of %d (%s)", r->path, lineno,
-					nF, r->n_ctx, r->ctx_from);
+				cli_die("stdin:%ld: %zu tokens do not fit the context of %d (%s)", lineno, nF,
+					r->n_ctx, r->ctx_from);
 			double lp;
 			int64_t nt;
 			if (llm_eval_score(&lp, &nt, r->ev, P, nP, F, nF))
-				cli_die_lib();
+				cli_die("stdin:%ld: %s", lineno, llm_errmsg());
 			printf("%s%.6f\t%lld", col ? "\t" : "", lp, (long long)nt);
 			n_scored += nt;
 			free(F);
@@ -409,7 +431,7 @@ static void ppl_progress(void *ud, const struct llm_ppl *p)
 {
 	(void)ud;
 	printf("[%zu]%.4f,", p->n_chunk, p->ppl);
-	fflush(stdout);
+	cli_flush_stdout();
 }
 
 static void perplexity(struct run *r, const char *path, int quiet)
@@ -583,7 +605,8 @@ int main(int argc, char **argv)
 				cli_die("out of memory");
 		} else {
 			text = read_all(pfile ? pfile : "-", &len);
-			drop_newline(text, &len);
+			if (!do_tok) /* --tokenize counts the file whole, as llama-tokenize -f */
+				drop_newline(text, &len);
 		}
 		if (r.escape)
 			len = unescape(text, len, 1);

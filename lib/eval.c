@@ -17,7 +17,7 @@ struct llm_eval {
 	int32_t n_vocab, n_ctx;
 	int batch;           /* rows of logits */
 	float *logits;       /* (batch, n_vocab) */
-	int32_t *cached;     /* (n_ctx) tokens llm_eval_score left in the cache */
+	int32_t *cached;     /* (n_ctx) the context llm_eval_score evaluated alone, still in the cache */
 	size_t n_cached;
 	/* generation */
 	llm_sampler *s;
@@ -208,20 +208,32 @@ int llm_eval_score(double *logprob, int64_t *n_tokens, llm_eval *e, const int32_
 			return llm_err(LLM_EINVAL, "token %d is outside the vocabulary of %d",
 				       (int)f[i], (int)e->n_vocab);
 	size_t start = common_prefix(p, n_p, f, n_f); /* first token of the completion */
+	if (start == 0 && n_p > 0)
+		return llm_err(LLM_EINVAL, "the completion joins the prompt's first token, which nothing "
+					   "predicts without BOS");
 	if (start == 0)
 		start = 1; /* no BOS, empty prompt: the first token has no context */
 	if (n_f <= start)
 		return 0;
-	/* evaluate from the first position the cache does not hold, but at
-	 * least the row predicting f[start] */
-	size_t same = common_prefix(e->cached, e->n_cached, f, n_f);
-	struct score_ctx c = { e, f, (int)(same < start - 1 ? same : start - 1), 0 };
-	e->n_cached = 0;
-	int rc = eval_rows(e, f + c.s, (int)n_f - 1 - c.s, c.s, (int)start - 1 - c.s, score_row, &c);
-	if (rc)
+	/* Two evaluations, always the same ones for the same tokens: the
+	 * context f[0 .. start-1) alone, then the rows from start-1 on.  The
+	 * cache is reused only when it holds exactly this context, computed
+	 * so: a line's score is then the same whatever lines came before
+	 * (batches of other sizes would round otherwise). */
+	size_t pre = start - 1;
+	int rc = 0;
+	if (!(e->n_cached == pre && common_prefix(e->cached, pre, f, pre) == pre)) {
+		e->n_cached = 0;
+		if (pre && (rc = eval_rows(e, f, (int)pre, 0, (int)pre, NULL, NULL)))
+			return rc;
+		memcpy(e->cached, f, pre * sizeof *f);
+		e->n_cached = pre;
+	}
+	struct score_ctx c = { e, f, (int)pre, 0 };
+	if ((rc = eval_rows(e, f + pre, (int)(n_f - 1 - pre), (int)pre, 0, score_row, &c))) {
+		e->n_cached = 0;
 		return rc;
-	memcpy(e->cached, f, (n_f - 1) * sizeof *f);
-	e->n_cached = n_f - 1;
+	}
 	*logprob = c.lp;
 	*n_tokens = (int64_t)(n_f - start);
 	return 0;
@@ -317,6 +329,13 @@ int llm_eval_gen_start(llm_eval *e, const llm_tokenizer *tk, const struct llm_ge
 				       (int)prompt[i], (int)e->n_vocab);
 	if ((rc = llm_sampler_new(&e->s, e->n_vocab, &p->sp)))
 		return rc;
+	/* --ignore-eos as llama.cpp's: end-of-generation tokens are never drawn */
+	for (int32_t id = 0; p->ignore_eos && tk && id < e->n_vocab; id++)
+		if (llm_tokenizer_is_eog(tk, id) && (rc = llm_sampler_ban(e->s, id))) {
+			llm_sampler_free(e->s);
+			e->s = NULL;
+			return rc;
+		}
 	memcpy(e->toks, prompt, n * sizeof *prompt);
 	for (size_t i = 0; i < n; i++)
 		llm_sampler_accept(e->s, prompt[i]);

@@ -22,15 +22,17 @@
  * wanted), the completion's tokens are F after the longest common prefix
  * of P and F (when the boundary merges, "a" + "b" -> "ab", the merged
  * token counts as the completion's); when that prefix is empty (no BOS,
- * empty prompt) the first token has no context and is not scored.  The
- * score is the sum of their log-probabilities, each given every token
- * before it.
+ * empty prompt) the first token has no context and is not scored (and
+ * when the prompt is not empty, its first token merging with the
+ * completion's is an error: nothing would predict it).  The score is the
+ * sum of their log-probabilities, each given every token before it.
  *
  * The evaluator (llm_eval) owns a logits buffer of 1 .. 512 rows (as many
  * as fit in 16 MiB) and evaluates long sequences in batches of that many
  * tokens.  It borrows the model and assumes it is the model's only user
  * between llm_eval_new and llm_eval_free: consecutive llm_eval_score calls
- * reuse the KV cache for the tokens they share, which a direct
+ * with the same context (the tokens before the first scored one) reuse
+ * its KV cache, which a direct
  * llm_model_eval in between would silently invalidate (call
  * llm_eval_reset first).
  *
@@ -97,9 +99,11 @@ int llm_eval_rows(llm_eval *e, const int32_t *toks, int n, int pos, int from,
 
 /* *logprob: the summed log-probability of the completion of prompt p in
  * f (see the top), *n_tokens: how many tokens that is (0 and 0 for an
- * empty completion).  The evaluation starts after the longest prefix of f
- * that the previous llm_eval_score call left in the cache.  LLM_EINVAL
- * when n_f exceeds the context. */
+ * empty completion).  The context (f before the row predicting the first
+ * scored token) is evaluated alone, unless the previous call left exactly
+ * it in the cache, then the scored rows: the result does not depend on
+ * earlier calls.  LLM_EINVAL when n_f exceeds the context, or when the
+ * completion merges into the first token of a prompt without BOS. */
 int llm_eval_score(double *logprob, int64_t *n_tokens, llm_eval *e, const int32_t *p,
 		   size_t n_p, const int32_t *f, size_t n_f);
 
@@ -130,7 +134,7 @@ int llm_eval_perplexity(struct llm_ppl *out, llm_eval *e, const int32_t *toks, s
 struct llm_gen_params {
 	struct llm_sampler_params sp;
 	int32_t n_predict; /* tokens at most; -1: until end of generation or a full context */
-	int ignore_eos;    /* end-of-generation tokens are sampled like any other */
+	int ignore_eos;    /* end-of-generation tokens are never drawn (llama.cpp's --ignore-eos) */
 };
 #define LLM_GEN_PARAMS_INIT { LLM_SAMPLER_PARAMS_INIT, -1, 0 }
 

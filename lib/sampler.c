@@ -172,8 +172,31 @@ size_t llm_cand_min_p(struct llm_cand *c, size_t n, float p, size_t min_keep)
 
 void llm_cand_temp(struct llm_cand *c, size_t n, float temp)
 {
+	/* around the largest logit, which becomes 0: a tiny temperature
+	 * sends the others to -inf (p 0), never a logit to +inf (NaN) */
+	float max = -INFINITY;
 	for (size_t i = 0; i < n; i++)
-		c[i].logit /= temp;
+		if (c[i].logit > max)
+			max = c[i].logit;
+	if (max == -INFINITY)
+		return;
+	for (size_t i = 0; i < n; i++)
+		c[i].logit = (c[i].logit - max) / temp;
+}
+
+static int cmp_id(const void *pa, const void *pb)
+{
+	const struct llm_cand *a = pa, *b = pb;
+	return (a->id > b->id) - (a->id < b->id);
+}
+
+void llm_cand_sort_id(struct llm_cand *c, size_t n)
+{
+	size_t i = 1;
+	while (i < n && c[i - 1].id < c[i].id)
+		i++;
+	if (i < n)
+		qsort(c, n, sizeof *c, cmp_id);
 }
 
 int32_t llm_cand_draw(struct llm_cand *c, size_t n, double u)
@@ -215,6 +238,8 @@ struct llm_sampler {
 	int32_t *hist;         /* ring of repeat_last_n tokens */
 	size_t n_hist, head;   /* tokens held, next slot */
 	int32_t *lin;          /* the ring in order, oldest first */
+	int32_t *ban;          /* ids never drawn (llm_sampler_ban) */
+	size_t n_ban, cap_ban;
 };
 
 int llm_sampler_new(llm_sampler **out, int32_t n_vocab, const struct llm_sampler_params *p)
@@ -255,7 +280,24 @@ void llm_sampler_free(llm_sampler *s)
 	free(s->cand);
 	free(s->hist);
 	free(s->lin);
+	free(s->ban);
 	free(s);
+}
+
+int llm_sampler_ban(llm_sampler *s, int32_t id)
+{
+	if (id < 0 || id >= s->n_vocab)
+		return llm_err(LLM_EINVAL, "sampler: token %d is outside the vocabulary of %d", (int)id,
+			       (int)s->n_vocab);
+	if (s->n_ban == s->cap_ban) {
+		size_t cap = s->cap_ban ? 2 * s->cap_ban : 8;
+		int32_t *b = realloc(s->ban, cap * sizeof *b);
+		if (!b)
+			return llm_err(LLM_ENOMEM, "sampler: out of memory");
+		s->ban = b, s->cap_ban = cap;
+	}
+	s->ban[s->n_ban++] = id;
+	return 0;
 }
 
 void llm_sampler_accept(llm_sampler *s, int32_t id)
@@ -282,6 +324,8 @@ int32_t llm_sampler_sample(llm_sampler *s, const float *logits)
 	struct llm_cand *c = s->cand;
 
 	llm_cand_init(c, logits, s->n_vocab);
+	for (size_t i = 0; i < s->n_ban; i++)
+		c[s->ban[i]].logit = -INFINITY;
 	if (s->n_hist) {
 		size_t first = (s->head + cap - s->n_hist) % cap;
 		for (size_t i = 0; i < s->n_hist; i++)
@@ -299,5 +343,9 @@ int32_t llm_sampler_sample(llm_sampler *s, const float *logits)
 	n = llm_cand_top_p(c, n, s->p.top_p, 1);
 	n = llm_cand_min_p(c, n, s->p.min_p, 1);
 	llm_cand_temp(c, n, s->p.temp);
+	/* the draw walks the candidates in id order, whichever filters sorted
+	 * them: options that remove nothing (top-k of the whole vocabulary,
+	 * top-p 1) leave a seeded run as it is */
+	llm_cand_sort_id(c, n);
 	return llm_cand_draw(c, n, llm_rng_uniform(&s->rng));
 }

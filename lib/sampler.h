@@ -15,12 +15,17 @@
  *                          whose probabilities sum to >= top_p.  Off: >= 1.
  *   4. min-p               keep tokens with p >= min_p * p_max (same
  *                          temperature-1 probabilities).  Off: <= 0.
- *   5. temperature         divide the remaining logits by temp.
+ *   5. temperature         divide the remaining logits by temp (after
+ *                          subtracting the largest, which changes no
+ *                          probability and keeps a tiny temp finite).
  *   6. draw                softmax, one uniform draw u in [0, 1) from the
  *                          PRNG, the first token whose cumulative
- *                          probability passes u (candidates in descending
- *                          order when any of steps 2-4 is on, else by id).
- * At least one token always survives steps 2-4.  temp <= 0 is greedy: the
+ *                          probability passes u, the candidates taken in
+ *                          id order (so a filter that removes nothing
+ *                          changes no seeded result).
+ * Banned tokens (llm_sampler_ban: end-of-generation ones under
+ * --ignore-eos, as llama.cpp bans them) have their logits set to -inf
+ * before step 1.  At least one token always survives steps 2-4.  temp <= 0 is greedy: the
  * arg-max after the penalty (the lowest id among equal maxima), no draw.
  * Ties among equal logits are ordered by ascending id, so results do not
  * depend on the sort routine.
@@ -74,8 +79,10 @@ void llm_cand_penalty(struct llm_cand *c, size_t n, const int32_t *hist, size_t 
 size_t llm_cand_top_k(struct llm_cand *c, size_t n, int32_t k, size_t min_keep);
 size_t llm_cand_top_p(struct llm_cand *c, size_t n, float p, size_t min_keep);
 size_t llm_cand_min_p(struct llm_cand *c, size_t n, float p, size_t min_keep);
-/* Step 5: logit /= temp (temp > 0). */
+/* Step 5: logit = (logit - max logit) / temp (temp > 0). */
 void llm_cand_temp(struct llm_cand *c, size_t n, float temp);
+/* Candidates by ascending id (the order of step 6's draw). */
+void llm_cand_sort_id(struct llm_cand *c, size_t n);
 /* Step 6: softmax and a draw with u in [0, 1); returns the chosen id. */
 int32_t llm_cand_draw(struct llm_cand *c, size_t n, double u);
 
@@ -106,6 +113,10 @@ typedef struct llm_sampler llm_sampler;
 int llm_sampler_new(llm_sampler **out, int32_t n_vocab, const struct llm_sampler_params *p);
 void llm_sampler_free(llm_sampler *s);
 
+/* Never draw token id (its logit counts as -inf; greedy skips it too
+ * unless every token is banned).  LLM_EINVAL outside the vocabulary,
+ * LLM_ENOMEM. */
+int llm_sampler_ban(llm_sampler *s, int32_t id);
 /* Append a token to the penalty history (prompt tokens and every chosen
  * token; llm_sampler_sample does not do it by itself). */
 void llm_sampler_accept(llm_sampler *s, int32_t id);

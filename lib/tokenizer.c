@@ -1404,13 +1404,19 @@ static int byte_token_value(const char *s, size_t n)
 	return v;
 }
 
-size_t llm_token_piece(const llm_tokenizer *tk, int32_t prev, int32_t id, char *buf, size_t cap)
+int llm_token_is_control(const llm_tokenizer *tk, int32_t id)
 {
 	if (id < 0 || id >= tk->n_vocab)
+		return 1;
+	int type = tk->type[id];
+	return type == TT_CONTROL || type == TT_UNKNOWN || type == TT_UNUSED || id == tk->bos || id == tk->eos;
+}
+
+size_t llm_token_piece(const llm_tokenizer *tk, int32_t prev, int32_t id, char *buf, size_t cap)
+{
+	if (llm_token_is_control(tk, id))
 		return 0;
 	int type = tk->type[id];
-	if (type == TT_CONTROL || type == TT_UNKNOWN || type == TT_UNUSED || id == tk->bos || id == tk->eos)
-		return 0;
 	const char *s = tk_str(tk, id);
 	size_t n = tk->len[id], at = 0;
 	if (type == TT_USER) /* kept as written, in both kinds */
@@ -1423,7 +1429,7 @@ size_t llm_token_piece(const llm_tokenizer *tk, int32_t prev, int32_t id, char *
 		}
 	}
 	if (tk->kind == TK_SPM) {
-		int drop = tk->add_space_prefix && (prev < 0 || prev == tk->bos);
+		int drop = tk->add_space_prefix && prev < 0;
 		for (size_t i = 0; i < n;) {
 			if (n - i >= 3 && memcmp(s + i, "\xe2\x96\x81", 3) == 0) {
 				if (!(drop && i == 0))

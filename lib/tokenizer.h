@@ -52,10 +52,15 @@ int llm_tokenize(const llm_tokenizer *tk, const char *text, size_t len, unsigned
 /* The raw vocabulary string of id (borrowed), or NULL when out of range. */
 const char *llm_token_str(const llm_tokenizer *tk, int32_t id);
 
+/* Whether id prints nothing by nature: BOS, EOS, a control, unknown or
+ * unused token (or an id outside the vocabulary). */
+int llm_token_is_control(const llm_tokenizer *tk, int32_t id);
 /* The bytes id stands for in output text ("▁" -> ' ', <0x0A> -> '\n', GPT-2
- * byte map undone; control tokens such as BOS/EOS give nothing).  prev is
- * the previous token or -1 (SentencePiece drops the leading space of the
- * first piece after BOS).  Writes at most cap bytes, returns the number of
+ * byte map undone; control tokens give nothing).  prev is the last token
+ * before id that is not a control token, or -1 at the start of the text,
+ * where SentencePiece drops the leading space, as llama.cpp's detokenizer
+ * does (after a BOS inside the text the space stays: pass the token before
+ * the BOS, not the BOS).  Writes at most cap bytes, returns the number of
  * bytes the piece has (may exceed cap: call again with more room). */
 size_t llm_token_piece(const llm_tokenizer *tk, int32_t prev, int32_t id, char *buf, size_t cap);
 

@@ -293,9 +293,15 @@ t_bin=$(llm-run --tokenize -p "Once upon a time" --tokenizer "$TB" "$B")
 t_hf=$(llm-run --tokenize -p "Once upon a time" --tokenizer "$G" "$HF")
 expect tokenize_bin_equals_gguf "$t_bin" "$t_gguf"
 expect tokenize_hf_equals_gguf "$t_hf" "$t_gguf"
-expect tokenize_stdin "$(echo "Once upon a time" | llm-run --tokenize "$G")" "$t_gguf"
-printf 'Once upon a time\n' >"$TMP/p.txt"
+expect tokenize_stdin "$(printf 'Once upon a time' | llm-run --tokenize "$G")" "$t_gguf"
+printf 'Once upon a time' >"$TMP/p.txt"
 expect tokenize_file "$(llm-run --tokenize -f "$TMP/p.txt" "$G")" "$t_gguf"
+# the file whole, as llama-tokenize -f reads it: its final newline is a
+# token (13, <0x0A>), where running the model drops it as llama-cli's -f
+printf 'Once upon a time\n' >"$TMP/pn.txt"
+expect tokenize_file_newline "$(llm-run --tokenize -f "$TMP/pn.txt" "$G")" "$t_gguf 13"
+expect tokenize_stdin_newline "$(llm-run --tokenize "$G" <"$TMP/pn.txt")" "$t_gguf 13"
+expect run_file_drops_newline "$(llm-run -q -n 4 --temp 0 -f "$TMP/pn.txt" "$G")" "$(llm-run -q -n 4 --temp 0 -f "$TMP/p.txt" "$G")"
 expect tokenize_no_bos "$(llm-run --tokenize --no-bos -p "Once upon a time" "$G")" "${t_gguf#* }"
 # a tokenizer file alone is a vocabulary-only checkpoint: tokenize with it,
 # read it with llm-info, write its GGUF; running it is refused in one line
@@ -483,6 +489,24 @@ if [ "$a" != "$d" ]; then ok sampling_options_matter; else fail sampling_options
 rp=$(llm-run -q --temp 0 -n 48 --repeat-penalty 1.5 -p "Once upon a time" "$G")
 if [ "$rp" != "$(cat "$TMP/g.txt")" ]; then ok repeat_penalty_matters; else fail repeat_penalty_matters "same text"; fi
 expect repeat_penalty_off_window "$(llm-run -q --temp 0 -n 48 --repeat-penalty 1.5 --repeat-last-n 0 -p "Once upon a time" "$G")" "$(cat "$TMP/g.txt")"
+# a filter that removes nothing (top-k of the whole 512-token vocabulary,
+# top-p 1) leaves a seeded run as it is: the draw walks ids in order
+expect seed_topk_all_is_off "$(llm-run -q -s 3 --temp 1 --top-k 512 --top-p 1 --min-p 0 -n 30 -p "Once upon a time" "$G")" \
+	"$(llm-run -q -s 3 --temp 1 --top-k 0 --top-p 1 --min-p 0 -n 30 -p "Once upon a time" "$G")"
+# a temperature so small that logit/temp overflows a float: still the arg-max
+expect tiny_temp_is_greedy "$(llm-run -q -s 1 --temp 1e-40 --top-k 0 --top-p 1 --min-p 0 -n 48 -p "Once upon a time" "$G")" \
+	"$(cat "$TMP/g.txt")"
+# --ignore-eos as llama.cpp's: EOS (id 2) is never drawn; the same run
+# without it draws EOS (and stops) within 300 tokens
+expect ignore_eos_never_draws_eos "$(llm-run -q -s 12 --temp 5 --top-k 0 --top-p 1 --min-p 0 --ignore-eos -n 300 --logprobs -p Once "$G" |
+	awk -F '\t' 'NR > 1 && $2 == 2' | wc -l | tr -d ' ')" 0
+n_eos=$(llm-run -q -s 12 --temp 5 --top-k 0 --top-p 1 --min-p 0 -n 300 --logprobs -p Once "$G" | wc -l)
+if [ "$n_eos" -lt 300 ]; then ok ignore_eos_control_stops; else fail ignore_eos_control_stops "$n_eos rows"; fi
+# a BOS inside the text is no text: the word after it keeps its space
+# (llama.cpp's detokenizer); only the text's first piece loses it
+expect bos_inside_text_keeps_space "$(llm-run -q --parse-special -p 'The end.<s>' -n 4 --temp 0 "$G" | head -c 5)" " Once"
+first=$(llm-run -q -p '' -n 1 --temp 0 "$G" | head -c 1)
+if [ -n "$first" ] && [ "$first" != " " ]; then ok bos_start_drops_space; else fail bos_start_drops_space "'$first'"; fi
 
 # ---- statistics line, -q, -n 0, empty prompt ----
 llm-run --temp 0 -n 8 -p "Once upon a time" "$G" >/dev/null 2>"$TMP/st.err"
@@ -524,7 +548,7 @@ fi
 # a prompt longer than the context: the error says where the context came from
 one_line prompt_too_long_c 1 "does not fit the context of 8 (-c)" llm-run -c 8 -n 4 -p "Once upon a time there was a little girl named Lily" "$G"
 printf 'Once upon a time there was a little girl\tnamed Lily\n' >"$TMP/long.tsv"
-one_line score_too_long_c 1 "stories260K.gguf: stdin:1: .* do not fit the context of 8 (-c)" sh -c 'llm-run --score -c 8 "$1" <"$2"' sh "$G" "$TMP/long.tsv"
+one_line score_too_long_c 1 "^llm-run: stdin:1: .* do not fit the context of 8 (-c)" sh -c 'llm-run --score -c 8 "$1" <"$2"' sh "$G" "$TMP/long.tsv"
 
 # ---- --logprobs: numpy forward; --score: the same numbers summed ----
 llm-run -q --temp 0 -n 24 --logprobs -p "Once upon a time" "$G" >"$TMP/lp.tsv"
@@ -567,6 +591,22 @@ expect score_boundary_merge_count "$(echo "$m1" | cut -f 2)" 1
 llm-run -q -n 0 --echo --logprobs -p "Once upon a time" "$G" >"$TMP/echo.tsv"
 expect echo_logprobs_rows "$(tail -n +2 "$TMP/echo.tsv" | cut -f 1,3 | tr '\t\n' ':,')" "1:Once,2: upon,3: a,4: time,"
 close score_boundary_merge "$(echo "$m1" | cut -f 1)" "$(awk -F '\t' '$1 == 4 { print $4 }' "$TMP/echo.tsv")" 1e-6
+# a line's score does not depend on the lines before it (the cache is
+# reused only for the same context, evaluated the same way)
+printf 'Once upon a time\t, there was a girl\t there lived a dog\nOnce upon a time, there\t was a girl\t lived\nOnce upon\t a time\nThe cat\t sat on the mat\nOnce upon a time\t, there was a girl\n\tHello\na\\tb\\\\c\\x41\t d\\ne\n' >"$TMP/order.tsv"
+llm-run -q --score "$G" <"$TMP/order.tsv" >"$TMP/order.fwd"
+tac "$TMP/order.tsv" | llm-run -q --score "$G" | tac >"$TMP/order.rev"
+: >"$TMP/order.one"
+while IFS= read -r l; do printf '%s\n' "$l" | llm-run -q --score "$G" >>"$TMP/order.one"; done <"$TMP/order.tsv"
+expect score_order_free "$(cat "$TMP/order.rev")" "$(cat "$TMP/order.fwd")"
+expect score_alone_same "$(cat "$TMP/order.one")" "$(cat "$TMP/order.fwd")"
+# a blank line (a file's last, say) gives a blank line: outputs stay
+# line for line beside their inputs
+expect score_blank_line "$(printf 'Once upon a time\t there\n\nOnce upon a time\t there\n' | llm-run -q --score "$G" | cut -f 2 | tr '\n' ,)" "1,,1,"
+# without BOS, a completion merging into the prompt's first token has no
+# prediction: an error naming the line, not a silent 0
+one_line score_merge_first_no_bos 1 "stdin:1: the completion joins the prompt's first token" \
+	sh -c 'printf "On\tce there\n" | llm-run --no-bos --score "$1"' sh "$G"
 # CRLF lines score as LF ones
 expect score_crlf "$(printf 'Once upon a time\t there\r\n' | llm-run -q --score "$G")" \
 	"$(printf 'Once upon a time\t there\n' | llm-run -q --score "$G")"
@@ -595,7 +635,8 @@ if [ -c /dev/full ]; then
 fi
 
 # ---- --perplexity: llama-perplexity's rule against numpy ----
-llm-run -q -s 1 -n 300 --ignore-eos -p "Once upon a time" "$G" >"$TMP/story.txt"
+# no final newline (which --perplexity drops and --tokenize keeps)
+printf '%s' "$(llm-run -q -s 1 -n 300 --ignore-eos -p "Once upon a time" "$G")" >"$TMP/story.txt"
 llm-run -q --perplexity "$TMP/story.txt" -c 64 "$G" >"$TMP/ppl.txt"
 line=$(tail -n 1 "$TMP/ppl.txt")
 case "$line" in

@@ -217,14 +217,16 @@ static void bigram_ref(void)
 	}
 }
 
-static int bigram_argmax(int t)
+/* the most likely successor of t, token skip (-1: none) left out */
+static int bigram_argmax_but(int t, int skip)
 {
-	int b = 0;
-	for (int j = 1; j < BV; j++)
-		if (blp[t][j] > blp[t][b])
+	int b = skip == 0 ? 1 : 0;
+	for (int j = b + 1; j < BV; j++)
+		if (j != skip && blp[t][j] > blp[t][b])
 			b = j;
 	return b;
 }
+static int bigram_argmax(int t) { return bigram_argmax_but(t, -1); }
 
 /* the reference score: tokens f[start..n) each given the one before */
 static double ref_sum(const int32_t *f, size_t start, size_t n)
@@ -303,7 +305,8 @@ static void test_bigram_eog(llm_eval *e)
 			gp.n_predict = 12;
 			gp.ignore_eos = ign;
 			while (nw < 12) {
-				int32_t nx = bigram_argmax(last);
+				/* --ignore-eos: EOS (2) is never drawn */
+				int32_t nx = bigram_argmax_but(last, ign ? 2 : -1);
 				if (!ign && nx == 2) {
 					stop = LLM_GEN_EOG;
 					break;

@@ -86,8 +86,23 @@ static void step_tests(void)
 	/* temperature */
 	llm_cand_init(c, lg, 6);
 	llm_cand_temp(c, 6, 0.5f);
-	CHECK(c[1].logit == 6.0f && c[4].logit == -2.0f, "temp_divides", "%g %g", (double)c[1].logit,
-	      (double)c[4].logit);
+	CHECK(c[1].logit == 0.0f && c[4].logit == -8.0f && c[0].logit == -4.0f, "temp_divides",
+	      "%g %g %g (want the logits less the largest, over T)", (double)c[1].logit, (double)c[4].logit,
+	      (double)c[0].logit);
+	/* a temperature so small that logit / T overflows: the maximum keeps p 1 */
+	llm_cand_init(c, lg, 6);
+	llm_cand_temp(c, 6, 1e-40f);
+	llm_cand_softmax(c, 6);
+	CHECK(c[1].p == 0.5 && c[3].p == 0.5 && c[0].p == 0 && !isnan(c[2].p), "temp_tiny_finite",
+	      "p %g %g %g", c[1].p, c[3].p, c[0].p);
+	/* the draw's order: by id, whatever order the filters left */
+	llm_cand_init(c, lg, 6);
+	llm_cand_sort(c, 6);
+	llm_cand_sort_id(c, 6);
+	int by_id = 1;
+	for (int i = 0; i < 6; i++)
+		by_id &= c[i].id == i;
+	CHECK(by_id, "sort_id", "not in id order");
 
 	/* softmax */
 	llm_cand_init(c, lp, 4);
@@ -131,6 +146,21 @@ static void sampler_tests(void)
 	CHECK(g0 == 1 && g1 == 4 && g2 == 2 && g3 == 1, "greedy_and_penalty_window",
 	      "got %d %d %d %d, want 1 4 2 1", g0, g1, g2, g3);
 	llm_sampler_free(s);
+
+	/* a banned token (--ignore-eos) is never the pick, greedy or drawn */
+	p.repeat_penalty = 1;
+	llm_sampler_new(&s, 5, &p);
+	int ban_ok = llm_sampler_ban(s, 1) == 0 && llm_sampler_ban(s, 4) == 0 && llm_sampler_ban(s, 5) < 0 &&
+		     llm_sampler_sample(s, lg) == 2;
+	llm_sampler_free(s);
+	p.temp = 1, p.top_k = 0, p.top_p = 1, p.min_p = 0;
+	llm_sampler_new(&s, 5, &p);
+	llm_sampler_ban(s, 1);
+	for (int i = 0; i < 2000; i++)
+		ban_ok &= llm_sampler_sample(s, lg) != 1;
+	llm_sampler_free(s);
+	CHECK(ban_ok, "ban", "a banned token was picked, or an id outside the vocabulary accepted");
+	p = (struct llm_sampler_params)LLM_SAMPLER_PARAMS_INIT;
 
 	p.repeat_penalty = 0;
 	CHECK(llm_sampler_new(&s, 5, &p) < 0 && !s, "bad_penalty_refused", "penalty 0 accepted");
