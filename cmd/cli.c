@@ -1,6 +1,7 @@
 /* cli.c - see cli.h. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -40,6 +41,14 @@ void cli_init(const struct cli_cmd *c, int argc, char **argv)
 	const struct cli_opt *o;
 
 	cmd = c;
+	/* A closed stdin, stdout or stderr would be the next file opened (an
+	 * output's temporary, which --report - would then write into): each
+	 * becomes /dev/null opened the wrong way, so that using it fails with
+	 * EBADF, as gnulib's stdopen does. */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) != fd)
+			exit(1);
 	g_argc = argc;
 	g_argv = argv;
 	if (!(g_args = malloc(((size_t)argc + 1) * sizeof *g_args)))
@@ -114,8 +123,12 @@ int cli_next(const char **arg)
 	int c;
 
 	for (;;) {
-		int li = -1;
+		int li = -1, before = optind;
 		c = getopt_long(g_argc, g_argv, shortopts, longopts, &li);
+		/* the argument at fault: inside a cluster of short options
+		 * (-qZx) optind stays on it until its last letter */
+		const char *a = optind == before && optind < g_argc ? g_argv[optind] : g_argv[optind - 1];
+		int is_long = strncmp(a, "--", 2) == 0;
 		if (c == -1)
 			return -1;
 		*arg = optarg;
@@ -131,21 +144,22 @@ int cli_next(const char **arg)
 			const struct cli_opt *o;
 			for (o = cmd->opts; o && o->lng; o++)
 				printf("--%s\n", o->lng);
-			printf("--help\n--version\n");
+			printf("--help\n--version\n--list-options\n");
 			exit_written();
 		}
 		case ':':
-			cli_usage("option '%s' needs an argument", g_argv[optind - 1]);
+			if (!is_long)
+				cli_usage("option '-%c' needs an argument", optopt);
+			cli_usage("option '%s' needs an argument", a);
 		case '?': {
-			const char *a = g_argv[optind - 1];
-			if (strncmp(a, "--", 2) != 0) /* -x: getopt puts the letter in optopt */
+			if (!is_long) /* -x: getopt puts the letter in optopt */
 				cli_usage("unknown option '-%c'", optopt);
 			size_t n = strcspn(a + 2, "=");
 			if (optopt) /* a known long option given "=ARG" it does not take */
 				cli_usage("option '--%.*s' does not take an argument", (int)n, a + 2);
-			int hits = 0;
-			for (const struct cli_opt *o = cmd->opts; o && o->lng; o++)
-				hits += strncmp(o->lng, a + 2, n) == 0;
+			int hits = 0; /* --help, --version and --list-options too */
+			for (const struct option *o = longopts; o->name; o++)
+				hits += strncmp(o->name, a + 2, n) == 0;
 			if (hits > 1)
 				cli_usage("option '--%.*s' is ambiguous (%d options start so)", (int)n, a + 2, hits);
 			cli_usage("unknown option '%s'", a);
@@ -272,7 +286,8 @@ double cli_double(const char *opt, const char *s, double min, double max)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || isspace((unsigned char)*s) || !(v >= min && v <= max))
+	/* decimal only: strtod would also take 0x1p-1 */
+	if (errno || end == s || *end || isspace((unsigned char)*s) || strpbrk(s, "xX") || !(v >= min && v <= max))
 		cli_usage("%s: '%s' is not a number in [%g, %g]", opt, s, min, max);
 	return v;
 }
@@ -284,12 +299,14 @@ uint64_t cli_size(const char *opt, const char *s)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || isspace((unsigned char)*s) || !(v >= 0))
+	if (errno || end == s || isspace((unsigned char)*s) || strpbrk(s, "xX") || !(v >= 0))
 		cli_usage("%s: '%s' is not a size", opt, s);
 	if (*end) {
-		const char *u = "KMGT", *p = strchr(u, end[0] & ~0x20);
+		/* a unit letter right after the number: no blank, no NUL (which
+		 * strchr would find in "KMGT") */
+		const char *u = "KMGT", *p = isalpha((unsigned char)end[0]) ? strchr(u, end[0] & ~0x20) : NULL;
 		int k;
-		if (!p || !end[0])
+		if (!p)
 			cli_usage("%s: '%s' is not a size (units K, M, G, T)", opt, s);
 		for (k = 0; k <= p - u; k++)
 			mul *= (end[1] == 'B' || end[1] == 'b') ? 1000 : 1024;
@@ -313,7 +330,17 @@ int cli_nproc(void)
 
 void cli_refuse_tty(const char *path)
 {
-	if ((!path || strcmp(path, "-") == 0) && isatty(STDOUT_FILENO))
+	struct stat st;
+	int tty = 0;
+	if (!path || strcmp(path, "-") == 0) {
+		tty = isatty(STDOUT_FILENO);
+	} else if (stat(path, &st) == 0 && S_ISCHR(st.st_mode)) { /* /dev/tty, /dev/pts/N */
+		int fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		tty = fd >= 0 && isatty(fd);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (tty)
 		cli_die("refusing to write binary output to a terminal (use -o FILE or a pipe)");
 }
 
@@ -416,13 +443,28 @@ static char *canonical(const char *p)
 	return out;
 }
 
-int cli_same_file(const char *a, const char *b)
+/* stat of path, or of descriptor fd when path is "-" */
+static int stat_or_fd(const char *path, int fd, struct stat *st)
+{
+	return strcmp(path, "-") == 0 ? fstat(fd, st) : stat(path, st);
+}
+
+/* Whether a and b name one file, "-" being descriptor fa for a and fb
+ * for b: the same inode (a descriptor only when it is a regular file:
+ * a terminal is both stdin and stdout), else for two names that do not
+ * both exist, the same name in the same directory. */
+static int same_named(const char *a, int fa, const char *b, int fb)
 {
 	struct stat sa, sb;
-	if (!a || !b || !strcmp(a, "-") || !strcmp(b, "-"))
+	if (!a || !b)
 		return 0;
-	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	int da = strcmp(a, "-") == 0, db = strcmp(b, "-") == 0;
+	if (da && db)
+		return fa == fb;
+	if (stat_or_fd(a, fa, &sa) == 0 && stat_or_fd(b, fb, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && (!(da || db) || S_ISREG(sa.st_mode));
+	if (da || db)
+		return 0;
 	char *ca = canonical(a), *cb = canonical(b);
 	int same = ca && cb ? strcmp(ca, cb) == 0 : strcmp(a, b) == 0;
 	free(ca);
@@ -430,12 +472,23 @@ int cli_same_file(const char *a, const char *b)
 	return same;
 }
 
+int cli_same_file(const char *a, const char *b) { return same_named(a, -1, b, -1); }
+
+const char *cli_output_name(const char *path)
+{
+	struct stat so, sp;
+	if (path && strcmp(path, "-") != 0 && fstat(STDOUT_FILENO, &so) == 0 && stat(path, &sp) == 0 &&
+	    so.st_dev == sp.st_dev && so.st_ino == sp.st_ino)
+		return "-";
+	return path;
+}
+
 void cli_check_report(const char *out, const char *report)
 {
-	if (report && out && (strcmp(report, out) == 0 || cli_same_file(report, out)))
-		cli_usage("--report and --output name the same file");
 	if (report && strcmp(report, "-") == 0 && (!out || strcmp(out, "-") == 0))
 		cli_usage("--report - needs -o FILE: stdout carries the GGUF");
+	if (report && same_named(report, STDOUT_FILENO, out ? out : "-", STDOUT_FILENO))
+		cli_usage("--report and --output name the same file");
 }
 
 /* Whether the directories of paths a and b (a itself when dir_a) are one. */
@@ -487,8 +540,14 @@ static int reads_beside(const char *input, const char *path, int one_shard)
 void cli_refuse_same(const char *opt, const char *path, const char *const *inputs, int n)
 {
 	for (int i = 0; path && i < n; i++)
-		if (cli_same_file(path, inputs[i]))
-			cli_usage("%s %s names the input %s: it would replace it", opt, path, inputs[i]);
+		if (same_named(path, STDOUT_FILENO, inputs[i], STDIN_FILENO)) {
+			if (strcmp(path, "-") == 0)
+				cli_usage("standard output%s%s is the input %s: it would be changed as it is read",
+					  strcmp(opt, "-o") == 0 ? "" : " for ", strcmp(opt, "-o") == 0 ? "" : opt,
+					  strcmp(inputs[i], "-") == 0 ? "(stdin)" : inputs[i]);
+			cli_usage("%s %s names the input %s: it would replace it", opt, path,
+				  strcmp(inputs[i], "-") == 0 ? "(stdin)" : inputs[i]);
+		}
 }
 
 void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n)
@@ -501,7 +560,12 @@ void cli_refuse_input(const char *opt, const char *path, const char *const *inpu
 
 void cli_refuse_output(const char *out, const char *self, int one_shard, const char *const *others, int n)
 {
-	if (out && reads_beside(self, out, one_shard))
+	out = out ? out : "-";
+	/* replacing self is atomic (a new file renamed over it); writing
+	 * to the standard output that is self would change it as it is read */
+	if (strcmp(out, "-") == 0)
+		cli_refuse_same("-o", out, &self, 1);
+	if (reads_beside(self, out, one_shard))
 		cli_usage("-o %s names a file read with %s: it would replace it", out, self);
 	cli_refuse_input("-o", out, others, n);
 }

@@ -90,22 +90,28 @@ int cli_report_put(struct llm_out *o, char *text, size_t len);
 void cli_report_commit(struct llm_out *o);
 /* Do paths a and b name one file: the same inode when both exist, else
  * the same name in the same directory (symbolic links and ".." resolved)?
- * "-" and NULL name none.  For outputs that must not replace an input or
- * each other. */
+ * "-" and NULL name none. */
 int cli_same_file(const char *a, const char *b);
-/* The checks of -o OUT beside --report REPORT, before any work (usage
- * errors): two files, and the report not on stdout when the GGUF is. */
+/* "-" when output path names the file or pipe standard output is
+ * (/dev/stdout, /proc/self/fd/1, the file stdout is redirected to), so
+ * that the checks below and the writer see stdout; else path. */
+const char *cli_output_name(const char *path);
+/* The checks of -o OUT (NULL: stdout) beside --report REPORT, before any
+ * work (usage errors): two files, and the report not on stdout when the
+ * GGUF is. */
 void cli_check_report(const char *out, const char *report);
-/* Usage error when path (the value of option opt) names one of the n
- * inputs (NULL entries skipped): for inputs read alone, as a prompt. */
+/* Usage error when path (the value of option opt; "-" stdout) names one
+ * of the n inputs (NULL entries skipped; "-" stdin), as cat refuses
+ * `cat f >> f`: for inputs read alone, as a prompt. */
 void cli_refuse_same(const char *opt, const char *path, const char *const *inputs, int n);
 /* The same, and also when path names a file one of them reads besides
  * itself (a shard of its split set, a file of its Hugging Face or PEFT
  * directory): a report or a KV dump must never replace a model. */
 void cli_refuse_input(const char *opt, const char *path, const char *const *inputs, int n);
-/* The same for -o OUT, which may replace self, the input it is a new
- * version of (llm-quant's INPUT, llm-lora-merge's BASE), atomically as
- * sort -o does, but no file self reads besides itself (with one_shard,
+/* The same for -o OUT (NULL: stdout), which may replace self, the input
+ * it is a new version of (llm-quant's INPUT, llm-lora-merge's BASE),
+ * atomically as sort -o does (but not through stdout, which would change
+ * it as it is read), nor any file self reads besides itself (with one_shard,
  * llm-quant --shard, self is read alone), nor any of the n others
  * (adapters, tokenizers, the models llm-svd-delta compares). */
 void cli_refuse_output(const char *out, const char *self, int one_shard, const char *const *others, int n);
@@ -141,7 +147,7 @@ struct json_t *cli_json_str(const char *s, size_t len);
 int cli_nproc(void);
 
 /* Exit 1 with a message when binary output would go to a terminal
- * (path NULL or "-" meaning stdout). */
+ * (path NULL or "-" meaning stdout, or a terminal device by name). */
 void cli_refuse_tty(const char *path);
 /* Exit 1 now, with the writer's message, when an output file could not be
  * written at the end (a missing or read-only directory, a directory named

@@ -282,10 +282,12 @@ static int show(const char *path, const struct llm_ckpt_opts *co, int as_json, i
 			cli_put_safe(stdout, path);
 			puts(":");
 		}
-		if (any)
+		if (any) {
 			print_prov(m, "provenance.", 0);
-		else
-			printf("%s: no provenance\n", path);
+		} else {
+			cli_put_safe(stdout, path);
+			puts(": no provenance");
+		}
 	} else if (prov) {
 		json_t *root = json_object();
 		for (int64_t i = 0; i < m->n; i++)
@@ -328,7 +330,9 @@ static int show(const char *path, const struct llm_ckpt_opts *co, int as_json, i
 		putchar('\n');
 		json_decref(root);
 	} else {
-		printf("file:     %s\n", path);
+		fputs("file:     ", stdout);
+		cli_put_safe(stdout, path);
+		putchar('\n');
 		if (llm_ckpt_version(ck))
 			printf("format:   %s v%u", llm_ckpt_format_name(ck), llm_ckpt_version(ck));
 		else

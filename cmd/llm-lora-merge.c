@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 	n = argc - cli_optind() - 1;
 	if (n < 1)
 		cli_usage("expected BASE and at least one ADAPTER");
+	out = cli_output_name(out), report = cli_output_name(report);
 	cli_check_report(out, report);
 	cli_refuse_input("--report", report, (const char *const[]){ argv[cli_optind()], ko.tokenizer }, 2);
 	cli_refuse_output(out, argv[cli_optind()], 0, (const char *const[]){ ko.tokenizer }, 1);
@@ -122,6 +123,7 @@ int main(int argc, char **argv)
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();
 	cli_probe_output(out); /* before hashing and reading the inputs */
+	cli_probe_output(report);
 
 	if (llm_ckpt_open(&base, argv[cli_optind()], &ko))
 		cli_die_lib();

@@ -151,12 +151,14 @@ int main(int argc, char **argv)
 	}
 	if ((wo.split_max_size || wo.split_max_tensors) && (!out || strcmp(out, "-") == 0))
 		cli_usage("--split-max-size/--split-max-tensors need -o PREFIX.gguf");
+	out = cli_output_name(out), report = cli_output_name(report);
 	cli_check_report(out, report);
 	cli_refuse_input("--report", report, (const char *const[]){ argv[cli_optind()], ko.tokenizer }, 2);
 	cli_refuse_output(out, argv[cli_optind()], ko.one_shard, (const char *const[]){ ko.tokenizer }, 1);
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();
 	cli_probe_output(out); /* before hashing and reading the inputs */
+	cli_probe_output(report);
 
 	if (llm_ckpt_open(&ck, argv[cli_optind()], &ko))
 		cli_die_lib();

@@ -450,9 +450,11 @@ static void perplexity(struct run *r, const char *path, int quiet)
 	if (n < 2 * (size_t)N)
 		cli_die("%s: %zu tokens; perplexity with a context of %d needs at least %d (-c)", path, n,
 			N, 2 * N);
-	if (!quiet)
-		fprintf(stderr, "%s: %s: %zu tokens, %zu chunks of %d\n", cli_name(), path, n,
-			n / (size_t)N, N);
+	if (!quiet) {
+		fprintf(stderr, "%s: ", cli_name());
+		cli_put_safe(stderr, path);
+		fprintf(stderr, ": %zu tokens, %zu chunks of %d\n", n, n / (size_t)N, N);
+	}
 	double t0 = now();
 	int32_t bos = r->tok_flags & LLM_TOKENIZE_BOS ? llm_tokenizer_bos(r->tk) : -1;
 	if (llm_eval_perplexity(&p, r->ev, toks, n, N, bos, ppl_progress, NULL))
@@ -548,17 +550,13 @@ int main(int argc, char **argv)
 		cli_usage("--score lines have escapes of their own (\\\\ \\t \\n \\r): no -e");
 	if (ppl_file && mo.n_ctx > 0 && mo.n_ctx < 3) /* (-c 0 and a model context below 3: llm_eval_perplexity refuses) */
 		cli_usage("--perplexity needs -c 3 or more (a chunk of N tokens scores its tokens N/2+1 .. N-1)");
-	{ /* --kv-out /dev/stdout (or the file stdout goes to) is stdout: the
-	   * dump alone goes there, not the text before it */
-		struct stat so, sk;
-		if (g.kv_out && strcmp(g.kv_out, "-") != 0 && fstat(STDOUT_FILENO, &so) == 0 &&
-		    stat(g.kv_out, &sk) == 0 && so.st_dev == sk.st_dev && so.st_ino == sk.st_ino)
-			g.kv_out = "-";
-	}
+	/* --kv-out /dev/stdout (or the file stdout goes to) is stdout: the
+	 * dump alone goes there, not the text before it */
+	g.kv_out = cli_output_name(g.kv_out);
 	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && g.logprobs)
 		cli_usage("--kv-out - and --logprobs would both write to stdout");
-	if (g.kv_out && strcmp(g.kv_out, "-") == 0 && isatty(STDOUT_FILENO))
-		cli_die("--kv-out -: refusing to write binary output to a terminal (name a FILE or use a pipe)");
+	if (g.kv_out)
+		cli_refuse_tty(g.kv_out);
 	r.path = argv[cli_optind()];
 	/* stdin is one stream: the model, the prompt (by default), --score's
 	 * lines, --perplexity's FILE or an adapter may read it, one of them */

@@ -111,6 +111,7 @@ int main(int argc, char **argv)
 		cli_usage("--rank and --energy exclude each other");
 	if (!have_rank && so.energy <= 0)
 		so.rank = 16;
+	out = cli_output_name(out), report = cli_output_name(report);
 	cli_check_report(out, report);
 	cli_refuse_input("--report", report, (const char *const *)argv + cli_optind(), 2);
 	cli_refuse_input("-o", out, (const char *const *)argv + cli_optind(), 2);
@@ -119,6 +120,7 @@ int main(int argc, char **argv)
 	cli_refuse_tty(out);
 	cli_cleanup_on_signals();
 	cli_probe_output(out); /* before hashing and reading the inputs */
+	cli_probe_output(report);
 	llm_svd_set_threads(threads);
 
 	if (llm_ckpt_open(&base, argv[cli_optind()], NULL) || llm_ckpt_open(&tuned, argv[cli_optind() + 1], NULL))

@@ -303,18 +303,26 @@ static int open_tmp(struct llm_out *o, const char *path, int mode)
 	char *d = strdup(o->dest), *b = strdup(o->dest);
 	size_t n = strlen(o->dest) + 32;
 	o->tmp = d && b ? malloc(n) : NULL;
+	int too_long = 0;
 	if (o->tmp) {
 		/* ".NAME.XXXXXX" adds 8 bytes: a name near the file system's
-		 * limit (255 bytes) is cut in the temporary's name only */
+		 * limit (255 bytes) is cut in the temporary's name only; a name
+		 * past it fails now, not at the rename after all the work */
 		const char *dir = dirname(d), *base = basename(b);
 		long max = pathconf(dir, _PC_NAME_MAX);
-		int keep = (int)((max > 8 ? (size_t)max : 255) - 8);
-		snprintf(o->tmp, n, "%s/.%.*s.XXXXXX", dir, keep, base);
+		size_t lim = max > 8 ? (size_t)max : 255;
+		too_long = strlen(base) > lim;
+		snprintf(o->tmp, n, "%s/.%.*s.XXXXXX", dir, (int)(lim - 8), base);
 	}
 	free(d);
 	free(b);
 	if (!o->tmp)
 		return llm_err(LLM_ENOMEM, "out of memory");
+	if (too_long) {
+		free(o->tmp);
+		o->tmp = NULL;
+		return llm_err(LLM_EIO, "%s: cannot create: %s", path, strerror(ENAMETOOLONG));
+	}
 	o->fd = mkstemp(o->tmp);
 	if (o->fd < 0) {
 		int e = errno;
@@ -354,6 +362,13 @@ static int replaceable(const char *path, const char *dest, const struct stat *st
 	return 0;
 }
 
+/* Whether path names the file open as descriptor fd (stdout, stderr). */
+static int names_fd(const char *path, int fd)
+{
+	struct stat sp, sf;
+	return stat(path, &sp) == 0 && fstat(fd, &sf) == 0 && sp.st_dev == sf.st_dev && sp.st_ino == sf.st_ino;
+}
+
 int llm_out_open(struct llm_out *o, const char *path)
 {
 	struct stat st, lst;
@@ -361,10 +376,19 @@ int llm_out_open(struct llm_out *o, const char *path)
 
 	memset(o, 0, sizeof *o);
 	o->fd = -1;
-	if (!path || strcmp(path, "-") == 0) {
+	/* /dev/stdout, /dev/stderr, or the file either goes to: written
+	 * through the open descriptor, as tee writes /dev/stderr, never a
+	 * new file renamed over what the shell opened (a log appended to) */
+	if (!path || strcmp(path, "-") == 0 || (*path && names_fd(path, STDOUT_FILENO))) {
 		o->fd = STDOUT_FILENO;
 		o->is_stdout = o->direct = 1;
 		o->path = strdup("-");
+	} else if (*path && names_fd(path, STDERR_FILENO)) {
+		if ((o->fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) < 0)
+			rc = llm_err(LLM_EIO, "%s: %s", path, strerror(errno));
+		o->direct = 1;
+		if (!(o->path = strdup(path)) && !rc)
+			rc = llm_err(LLM_ENOMEM, "out of memory");
 	} else if (!*path) {
 		return llm_err(LLM_EINVAL, "output file name is empty");
 	} else if (path[strlen(path) - 1] == '/') {

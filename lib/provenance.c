@@ -286,6 +286,27 @@ static int has_provenance(const llm_meta *m)
 	return 0;
 }
 
+/* The time to record: SOURCE_DATE_EPOCH when set (reproducible-builds.org:
+ * decimal seconds since 1970, a malformed value an error, not 1970 or a
+ * garbage date), else now. */
+static int record_time(time_t *t)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	if (!sde || !*sde) {
+		*t = time(NULL);
+		return 0;
+	}
+	long long v = 0;
+	const char *p = sde;
+	for (; *p >= '0' && *p <= '9' && v <= 253402300799LL; p++) /* up to 9999-12-31T23:59:59Z */
+		v = v * 10 + (*p - '0');
+	if (*p || v > 253402300799LL || (time_t)v != v)
+		return llm_err(LLM_EINVAL, "SOURCE_DATE_EPOCH: '%s' is not a count of seconds since 1970 "
+					   "(0 .. 253402300799)", sde);
+	*t = (time_t)v;
+	return 0;
+}
+
 int llm_provenance_fill(llm_meta *m, const char *tool, int argc, char *const *argv,
 			const struct llm_prov_input *in, int n_in)
 {
@@ -293,8 +314,7 @@ int llm_provenance_fill(llm_meta *m, const char *tool, int argc, char *const *ar
 	struct llm_str *ids = calloc((size_t)n_in + 1, sizeof *ids);
 	char (*idbuf)[41] = calloc((size_t)n_in + 1, sizeof *idbuf);
 	char tbuf[32], commit[41], branch[256];
-	const char *sde = getenv("SOURCE_DATE_EPOCH"); /* reproducible outputs */
-	time_t now = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
+	time_t now;
 	struct tm tm;
 	int rc = 0, dirty;
 
@@ -302,6 +322,8 @@ int llm_provenance_fill(llm_meta *m, const char *tool, int argc, char *const *ar
 		rc = llm_err(LLM_ENOMEM, "out of memory");
 		goto out;
 	}
+	if ((rc = record_time(&now)))
+		goto out;
 	llm_provenance_strip(m);
 	gmtime_r(&now, &tm);
 	strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%SZ", &tm);

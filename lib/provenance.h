@@ -7,7 +7,8 @@
  *   argv          [str]   the argument vector, argv[0] included
  *   time          str     UTC, ISO 8601 ("2026-11-29T03:34:27Z"); the
  *                         environment's SOURCE_DATE_EPOCH when set
- *                         (reproducible outputs)
+ *                         (reproducible outputs; decimal seconds up to the
+ *                         end of 9999, else LLM_EINVAL)
  *   inputs.path   [str]   each input as named on the command line
  *   inputs.id     [str]   its content id: the git blob id of the file
  *                         (what `git hash-object FILE` prints: SHA-1 of
