@@ -1,7 +1,9 @@
 # fish completion for the llm toolbox. Options come from `llm-x --list-options`.
 function __llm_opts
     set -l cmd (commandline -opc)[1]
-    $cmd --list-options 2>/dev/null
+    set -l opts ($cmd --list-options 2>/dev/null)
+    contains -- --list-options $opts; or set -a opts --list-options
+    printf '%s\n' $opts
 end
 for c in llm-info llm-quant llm-run llm-lora-merge llm-svd-delta llm-kvstat llm-bench
     complete -c $c -n 'string match -q -- "-*" (commandline -ct)' -f -a '(__llm_opts)'
