@@ -12,6 +12,7 @@
 #include "ckpt_impl.h"
 #include "error.h"
 #include "io.h"
+#include "tokenizer.h"
 #include "types.h"
 #include "zst.h"
 
@@ -577,6 +578,24 @@ int llm_vocab_pad(struct llm_str *tok, int32_t *type, uint64_t n, char **store)
 	return 0;
 }
 
+/* The vocabulary path gave c: one the tokenizer reads (a damaged GGUF's
+ * keys would otherwise be copied into an output that nothing loads),
+ * with no more tokens than embedding rows (another model's; fewer is
+ * padding, as models round their vocabularies up).  Errors name path. */
+static int check_vocab(llm_ckpt *c, const char *path, int64_t rows)
+{
+	llm_tokenizer *tk;
+	int rc = llm_tokenizer_open(&tk, &c->meta);
+	if (rc)
+		return llm_err_prefix(rc == LLM_ENOTFOUND ? LLM_EFORMAT : rc, path);
+	int64_t n = llm_tokenizer_n_vocab(tk);
+	llm_tokenizer_free(tk);
+	if (rows >= 0 && n > rows)
+		return llm_err(LLM_EINVAL, "%s: a vocabulary of %lld tokens for a model of %lld", path,
+			       (long long)n, (long long)rows);
+	return 0;
+}
+
 /* Take the vocabulary of path into c's metadata: the tokenizer.* keys of a
  * GGUF, a SentencePiece tokenizer.model (spm.c), a Hugging Face
  * tokenizer.json (hftok.c) or a llama2.c tokenizer.bin (llama2c.c),
@@ -607,7 +626,7 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 	} else {
 		rc = llm_llama2c_tokenizer(&c->meta, path, map.data, map.size);
 		llm_map_close(&map);
-		return rc;
+		return rc ? rc : check_vocab(c, path, rows);
 	}
 	if (!rc && !llm_meta_get(m, "tokenizer.ggml.tokens"))
 		rc = llm_err(LLM_EFORMAT, "%s: holds no vocabulary (no tokenizer.ggml.tokens)", path);
@@ -623,12 +642,6 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 	llm_gguf_free(g);
 	llm_meta_clear(&spm);
 	llm_map_close(&map);
-	/* another model's vocabulary: more tokens than embedding rows (fewer
-	 * is padding, as models round their vocabularies up) */
-	const struct llm_kv *tk = rc ? NULL : llm_meta_get(&c->meta, "tokenizer.ggml.tokens");
-	if (tk && rows >= 0 && (int64_t)tk->n > rows)
-		rc = llm_err(LLM_EINVAL, "%s: a vocabulary of %lld tokens for a model of %lld", path,
-			     (long long)tk->n, (long long)rows);
-	return rc;
+	return rc ? rc : check_vocab(c, path, rows);
 }
 

@@ -664,7 +664,7 @@ int llm_hftok_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64
 			     path);
 	else if (!(pre = match_pre(root, &oom)))
 		rc = oom ? llm_err(LLM_ENOMEM, "out of memory")
-			 : llm_err(LLM_EUNSUPPORTED, "%s: a pre-tokenizer llama.cpp does not name (GPT-2, GPT-4, Llama 3, "
+			 : llm_err(LLM_EUNSUPPORTED, "%s: a pre-tokenizer (with its normalizer) llama.cpp does not name (GPT-2, GPT-4, Llama 3, "
 				   "Qwen2, tekken, StarCoder, Falcon, DeepSeek Coder and V3 are read): convert the model with llama.cpp and "
 				   "give the GGUF with --tokenizer", path);
 	if (!rc) rc = read_vocab(&v, &pads, path, model, llm_json_get(root, "added_tokens"), n_vocab);

@@ -526,11 +526,14 @@ static int load(llm_model *m, const struct llm_model_opts *o)
 		return llm_err(LLM_EFORMAT, "tensor token_embd.weight has %d dimensions, expected [%d, n_vocab]",
 			       t->n_dims, hp->n_embd);
 	hp->n_vocab = (int32_t)t->ne[1];
-	/* the tokenizer's ids must have rows (fewer tokens than rows is
-	 * padding, as models round their vocabularies up): llama.cpp refuses
-	 * the shape; here a token past the table would fail only when met */
+	/* one row per token, as llama.cpp requires: more tokens than rows
+	 * would fail only when such a token came up, fewer would let the
+	 * sampler pick ids that have no text (a vocabulary cut short).  The
+	 * readers of tokenizer.model, tokenizer.json and config.json pad a
+	 * vocabulary rounded up by the model with [PADn] tokens, as
+	 * convert_hf_to_gguf does, so real checkpoints meet this. */
 	const struct llm_kv *toks = llm_meta_get(llm_ckpt_meta(m->c), "tokenizer.ggml.tokens");
-	if (toks && (int64_t)toks->n > t->ne[1])
+	if (toks && (int64_t)toks->n != t->ne[1])
 		return llm_err(LLM_EFORMAT, "a vocabulary of %lld tokens but token_embd.weight has %lld rows",
 			       (long long)toks->n, (long long)t->ne[1]);
 	int64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;

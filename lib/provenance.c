@@ -360,7 +360,9 @@ int llm_provenance_fill(llm_meta *m, const char *tool, int argc, char *const *ar
 	}
 	for (int i = 0; i < n_in && !rc; i++)
 		if (has_provenance(in[i].meta))
-			rc = add_parent(m, in[i].meta, i);
+			if ((rc = add_parent(m, in[i].meta, i)) == LLM_EUNSUPPORTED)
+				llm_err(rc, "%s: its provenance nests too deep to keep (--no-provenance writes none)",
+					in[i].path);
 out:
 	free(sv);
 	free(ids);

@@ -408,10 +408,10 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 			continue; /* 1-D differences are reported below */
 		if (!keep)
 			continue;
-		if (!llm_type_traits(t->type) || !llm_type_traits(t->type)->to_float ||
-		    !llm_type_traits(u->type) || !llm_type_traits(u->type)->to_float) {
-			rc = llm_err(LLM_EUNSUPPORTED, "%s: type %s / %s cannot be decoded", t->name,
-				     llm_type_name(t->type), llm_type_name(u->type));
+		int tbad = !llm_type_traits(t->type) || !llm_type_traits(t->type)->to_float;
+		if (tbad || !llm_type_traits(u->type) || !llm_type_traits(u->type)->to_float) {
+			rc = llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: type %s cannot be decoded", tbad ? bp : tp,
+				     t->name, llm_type_name(tbad ? t->type : u->type));
 			goto out;
 		}
 		pair[i] = j;

@@ -767,8 +767,11 @@ int llm_tokenizer_open(llm_tokenizer **out, const llm_meta *m)
 {
 	*out = NULL;
 	const char *model = NULL;
-	if (llm_meta_get_str(m, "tokenizer.ggml.model", &model, NULL) != 0)
+	int grc = llm_meta_get_str(m, "tokenizer.ggml.model", &model, NULL);
+	if (grc == LLM_ENOTFOUND)
 		return llm_err(LLM_ENOTFOUND, "tokenizer.ggml.model: missing");
+	if (grc)
+		return grc; /* not a string: the getter's message */
 	int kind = strcmp(model, "llama") == 0 ? TK_SPM : strcmp(model, "gpt2") == 0 ? TK_BPE : 0;
 	if (!kind)
 		return llm_err(LLM_EUNSUPPORTED, "tokenizer.ggml.model \"%s\": only \"llama\" and \"gpt2\" are supported", model);

@@ -167,6 +167,46 @@ PY
 	grep -q 'config.json: rms_norm_eps -1 must be 0 or more' "$TMP/.err" && ok hf_negative_eps_message || fail hf_negative_eps_message "$(cat "$TMP/.err")"
 	sed 's/"LlamaForCausalLM"/"LLaMAForCausalLM"/' "$MODELS/stories260K-hf/config.json" >"$TMP/hfeps/config.json"
 	check hf_llama_early_spelling llm-info "$TMP/hfeps"
+	# a vocabulary (--tokenizer, or the model's own) is checked as the
+	# tokenizer reads it, and errors name the file that holds it
+	${PYTHON:-python3} - "$MODELS/stories260K.gguf" "$TMP" <<'PY' || fail vocab_edits "python failed"
+import sys
+sys.path.insert(0, "tests")
+import gguf_write as g
+src, d = sys.argv[1], sys.argv[2]
+tok = (b"tokenizer.ggml.tokens", b"tokenizer.ggml.scores", b"tokenizer.ggml.token_type")
+g.edit(src, d + "/v_nomodel.gguf", lambda kv: kv.__setitem__(slice(None), [e for e in kv if e[0] != b"tokenizer.ggml.model"]))
+g.edit(src, d + "/v_short_scores.gguf", lambda kv: [e[2][1].__delitem__(slice(100, None)) for e in kv if e[0] == tok[1]])
+g.edit(src, d + "/v_model_u32.gguf", lambda kv: [e.__setitem__(slice(1, 3), [4, 1]) for e in kv if e[0] == b"tokenizer.ggml.model"])
+g.edit(src, d + "/v_three.gguf", lambda kv: [e[2][1].__delitem__(slice(3, None)) for e in kv if e[0] in tok])
+PY
+	check_status 1 tokenizer_file_damaged_quant llm-quant -q --tokenizer "$TMP/v_short_scores.gguf" -o "$TMP/vq.gguf" "$MODELS/stories260K.bin"
+	grep -q '^llm-quant: .*v_short_scores.gguf: tokenizer.ggml.scores: 100 scores for 512 tokens$' "$TMP/.err" && [ ! -e "$TMP/vq.gguf" ] &&
+		ok tokenizer_file_damaged_message || fail tokenizer_file_damaged_message "$(cat "$TMP/.err")"
+	check_status 1 tokenizer_file_no_model llm-run -n 1 -p x --tokenizer "$TMP/v_nomodel.gguf" "$MODELS/stories260K.bin"
+	grep -q 'v_nomodel.gguf: tokenizer.ggml.model: missing' "$TMP/.err" &&
+		ok tokenizer_file_named || fail tokenizer_file_named "$(cat "$TMP/.err")"
+	check_status 1 tokenizer_model_not_string llm-run -n 1 -p x "$TMP/v_model_u32.gguf"
+	grep -q 'tokenizer.ggml.model: u32 is not a string' "$TMP/.err" &&
+		ok tokenizer_model_type_message || fail tokenizer_model_type_message "$(cat "$TMP/.err")"
+	# fewer tokens than embedding rows: llama.cpp refuses the shape, and
+	# the sampler would pick ids with no text
+	check_status 1 vocab_under_rows llm-run -n 1 -p x "$TMP/v_three.gguf"
+	grep -q 'v_three.gguf: a vocabulary of 3 tokens but token_embd.weight has 512 rows' "$TMP/.err" &&
+		ok vocab_under_rows_message || fail vocab_under_rows_message "$(cat "$TMP/.err")"
+	# a type llm-svd-delta cannot decode: the message names the file
+	${PYTHON:-python3} - "$MODELS/stories260K.gguf" "$TMP/i8.gguf" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = b"blk.2.attn_k.weight"
+o = b.find(n) + len(n)
+nd = struct.unpack_from("<I", b, o)[0]
+struct.pack_into("<I", b, o + 4 + 8 * nd, 24)  # GGML_TYPE_I8
+open(sys.argv[2], "wb").write(b)
+PY
+	check_status 1 svd_delta_undecodable llm-svd-delta -q -r 2 -o "$TMP/sv.gguf" "$MODELS/stories260K.gguf" "$TMP/i8.gguf"
+	grep -q 'i8.gguf: tensor blk.2.attn_k.weight: type i8 cannot be decoded' "$TMP/.err" &&
+		ok svd_delta_undecodable_message || fail svd_delta_undecodable_message "$(cat "$TMP/.err")"
 else
 	skip layers_block_count "no $MODELS/stories260K.gguf"
 fi

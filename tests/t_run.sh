@@ -264,7 +264,7 @@ EOF2
 m = json.load(sys.stdin)["metadata"]
 print(*["%s/%d" % (m["tokenizer.ggml.tokens"][i], m["tokenizer.ggml.token_type"][i]) for i in (50256, 50257, 50258, 50259)])')" \
 		"<|endoftext|>/3 <|fim|>/3  x /4 <｜end｜>/3"
-	one_line hf_json_unknown_pre 1 "ws.json: a pre-tokenizer llama.cpp does not name" llm-run --tokenize --tokenizer "$TMP/ws.json" -p hi "$G2"
+	one_line hf_json_unknown_pre 1 "ws.json: a pre-tokenizer (with its normalizer) llama.cpp does not name" llm-run --tokenize --tokenizer "$TMP/ws.json" -p hi "$G2"
 	one_line hf_json_byte_fallback 1 "fallback.json: a SentencePiece vocabulary" llm-run --tokenize --tokenizer "$TMP/fallback.json" -p hi "$G2"
 	one_line hf_json_wordpiece 1 "wordpiece.json: model type WordPiece" llm-run --tokenize --tokenizer "$TMP/wordpiece.json" -p hi "$G2"
 	one_line hf_json_badmerge 1 "badmerge.json: model.merges\[3\] is not a pair" llm-run --tokenize --tokenizer "$TMP/badmerge.json" -p hi "$G2"
