@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -358,7 +359,15 @@ void cli_probe_output(const char *path)
 	llm_out_abort(&probe);
 }
 
-static int progress_shown;
+static int progress_shown, progress_len;
+static double progress_t0 = -1;
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 void cli_progress(const char *label, uint64_t done, uint64_t total)
 {
@@ -368,14 +377,24 @@ void cli_progress(const char *label, uint64_t done, uint64_t total)
 		on = !cli_quiet && isatty(STDERR_FILENO);
 	if (!on || total == 0)
 		return;
+	/* on a terminal by default, only for work that lasts (as git waits
+	 * before its progress): a bar is not left behind by a 20 ms job */
+	if (progress_t0 < 0)
+		progress_t0 = mono_now();
+	if (cli_progress_enabled < 0 && !progress_shown && mono_now() - progress_t0 < 1.0)
+		return;
 	fill = (int)((double)done / (double)total * width);
 	if (fill > width)
 		fill = width;
-	fprintf(stderr, "\r%s: [%.*s%*s] %3d%% ", cli_name(), fill,
-		"##############################", width - fill, "",
-		(int)(100.0 * (double)done / (double)total));
-	cli_put_safe(stderr, label ? label : ""); /* often a tensor name */
-	fprintf(stderr, "\033[K");
+	int n = fprintf(stderr, "\r%s: [%.*s%*s] %3d%% ", cli_name(), fill,
+			"##############################", width - fill, "",
+			(int)(100.0 * (double)done / (double)total));
+	n += cli_put_safe(stderr, label ? label : ""); /* often a tensor name */
+	/* blanks over what a longer line left, not an escape sequence a
+	 * dumb terminal would print */
+	if (n < progress_len)
+		fprintf(stderr, "%*s", progress_len - n, "");
+	progress_len = n;
 	progress_shown = 1;
 }
 
@@ -384,6 +403,7 @@ void cli_progress_end(void)
 	if (progress_shown) {
 		fputc('\n', stderr);
 		progress_shown = 0;
+		progress_len = 0;
 	}
 }
 

@@ -160,7 +160,8 @@ void cli_probe_output(const char *path);
 void cli_stdin_claim(const char *path, const char *hint);
 
 /* Progress bar on stderr: shown when enabled (default: stderr is a tty and
- * not quiet; --progress forces it). */
+ * not quiet, once the work has lasted a second; --progress forces it from
+ * the start). */
 extern int cli_progress_enabled; /* -1 auto, 0 off, 1 on */
 void cli_progress(const char *label, uint64_t done, uint64_t total);
 void cli_progress_end(void);

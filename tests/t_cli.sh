@@ -82,6 +82,13 @@ if command -v script >/dev/null 2>&1; then
 			fail "binary_tty_refused_$o" "$(head -c 120 tty.out)"
 		fi
 	done
+	# a bar only for work that lasts a second, unless --progress asks;
+	# blanks, not an escape sequence, clear a longer line
+	script -qec "llm-quant -t f32 -o bar.gguf '$M'" /dev/null >tty.out 2>&1
+	if grep -q '\[#' tty.out; then fail progress_short_job_quiet "$(head -c 120 tty.out)"; else ok progress_short_job_quiet; fi
+	script -qec "llm-quant --progress -t f32 -o bar.gguf '$M'" /dev/null >tty.out 2>&1
+	if grep -q '\[#*  *\] *[0-9]*%' tty.out && ! grep -q "$(printf '\033')" tty.out; then ok progress_forced; else
+		fail progress_forced "$(head -c 120 tty.out | od -c | head -3)"; fi
 else
 	skip binary_tty_refused "no script(1) to make a terminal"
 fi
