@@ -283,13 +283,17 @@ int main(int argc, char **argv)
 			struct llm_kv_stat *rows;
 			struct llm_kv_dump_info info;
 			int64_t n;
-			if (sizing_opt)
-				cli_usage("%s is a KV dump: sizing options do not apply", path);
+			if (sizing_opt) /* (what the file holds decides: not a usage error) */
+				cli_die("%s is a KV dump: sizing options do not apply", path);
 			if (llm_kv_dump_stats(&rows, &n, &info, ck, &so))
 				cli_die_lib();
 			print_stats(rows, n, fmt, path, &info);
 			free(rows);
 			goto out;
+		}
+		if (stat_opt) { /* "FILE: not a KV dump (general.type '...')" */
+			llm_kv_dump_info(NULL, ck);
+			cli_die("%s; --per-head, --zstd-level and --sigma apply to KV dumps", llm_errmsg());
 		}
 	}
 	if (stat_opt)

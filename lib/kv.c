@@ -646,14 +646,38 @@ int llm_kv_is_dump(const llm_meta *m)
 	return llm_meta_get_str(m, "general.type", &s, NULL) == 0 && strcmp(s, "kv-dump") == 0;
 }
 
-/* Shape metadata of a dump, validated. */
+/* What general.type says, for "not a KV dump (...)": 'x', or why there is
+ * no string. */
+static void type_said(char *buf, size_t n, const llm_meta *m)
+{
+	const struct llm_kv *kv = llm_meta_get(m, "general.type");
+	const char *s;
+
+	if (!kv)
+		snprintf(buf, n, "no general.type");
+	else if (llm_meta_get_str(m, "general.type", &s, NULL))
+		snprintf(buf, n, "general.type is a %s, not a string", llm_vtype_name(kv->type));
+	else
+		snprintf(buf, n, "general.type '%s'", s);
+}
+
+/* Shape metadata of a dump, validated: the counts, and where present
+ * kv.n_head, kv.rope.* and kv.tokens as llm-run writes them (a dump written
+ * by llm_eval_gen_write_kv always holds them; test fixtures may not). */
 static int dump_info(struct llm_kv_dump_info *d, const llm_meta *m, const char *path)
 {
 	static const char *const keys[] = { "kv.n_layer", "kv.n_head_kv", "kv.head_dim", "kv.n_pos" };
 	int64_t *dst[] = { &d->n_layer, &d->n_head_kv, &d->head_dim, &d->n_pos };
+	const struct llm_kv *kv;
+	int64_t v;
+	double f;
+	int rc;
 
-	if (!llm_kv_is_dump(m))
-		return llm_err(LLM_EFORMAT, "%s: not a KV dump (general.type is not \"kv-dump\")", path);
+	if (!llm_kv_is_dump(m)) {
+		char said[256];
+		type_said(said, sizeof said, m);
+		return llm_err(LLM_EFORMAT, "%s: not a KV dump (%s)", path, said);
+	}
 	for (int i = 0; i < 4; i++) {
 		if (llm_meta_get_int(m, keys[i], dst[i]))
 			return llm_err(LLM_EFORMAT, "%s: KV dump without an integer %s", path, keys[i]);
@@ -661,11 +685,69 @@ static int dump_info(struct llm_kv_dump_info *d, const llm_meta *m, const char *
 			return llm_err(LLM_EFORMAT, "%s: %s = %lld is out of range", path, keys[i],
 				       (long long)*dst[i]);
 	}
-	d->n_head = llm_meta_int(m, "kv.n_head", d->n_head_kv);
 	if (d->n_head_kv * d->head_dim > MAXDIM || d->n_pos * d->n_head_kv * d->head_dim > (int64_t)1 << 34)
 		return llm_err(LLM_EFORMAT, "%s: KV dump too large (%lld x %lld x %lld)", path,
 			       (long long)d->n_pos, (long long)d->n_head_kv, (long long)d->head_dim);
+
+	/* query heads: n_head_kv groups of n_head / n_head_kv (the writer's
+	 * model refuses anything else) */
+	d->n_head = d->n_head_kv;
+	if ((rc = llm_meta_get_int(m, "kv.n_head", &v)) == LLM_EFORMAT)
+		return llm_err(LLM_EFORMAT, "%s: kv.n_head is not an integer", path);
+	if (!rc && (v <= 0 || v > MAXDIM || v % d->n_head_kv))
+		return llm_err(LLM_EFORMAT, "%s: kv.n_head = %lld is not a positive multiple of kv.n_head_kv = %lld",
+			       path, (long long)v, (long long)d->n_head_kv);
+	if (!rc)
+		d->n_head = v;
+
+	/* RoPE: the model's rope.dimension_count (even, at most the head size,
+	 * 0 when nothing rotates) and freq_base (> 0) */
+	if ((rc = llm_meta_get_int(m, "kv.rope.dimension_count", &v)) == LLM_EFORMAT)
+		return llm_err(LLM_EFORMAT, "%s: kv.rope.dimension_count is not an integer", path);
+	if (!rc && (v < 0 || v > d->head_dim || v % 2))
+		return llm_err(LLM_EFORMAT, "%s: kv.rope.dimension_count = %lld must be even and at most kv.head_dim = %lld",
+			       path, (long long)v, (long long)d->head_dim);
+	if ((rc = llm_meta_get_float(m, "kv.rope.freq_base", &f)) == LLM_EFORMAT)
+		return llm_err(LLM_EFORMAT, "%s: kv.rope.freq_base is not a number", path);
+	if (!rc && !(isfinite(f) && f > 0))
+		return llm_err(LLM_EFORMAT, "%s: kv.rope.freq_base = %g must be finite and > 0", path, f);
+
+	/* the token at each position: n_pos ids */
+	if ((kv = llm_meta_get(m, "kv.tokens"))) {
+		if (kv->type != LLM_V_ARR || kv->atype == LLM_V_STR || kv->atype == LLM_V_BOOL ||
+		    kv->atype == LLM_V_F32 || kv->atype == LLM_V_F64)
+			return llm_err(LLM_EFORMAT, "%s: kv.tokens is not an array of token ids", path);
+		if (kv->n != (uint64_t)d->n_pos)
+			return llm_err(LLM_EFORMAT, "%s: kv.tokens holds %llu ids for kv.n_pos = %lld positions", path,
+				       (unsigned long long)kv->n, (long long)d->n_pos);
+		for (uint64_t i = 0; i < kv->n; i++) {
+			double t = llm_kv_arr_num(kv, i);
+			if (!(t >= 0 && t <= INT32_MAX))
+				return llm_err(LLM_EFORMAT, "%s: kv.tokens[%llu] = %.0f is not a token id", path,
+					       (unsigned long long)i, t);
+		}
+	}
 	return 0;
+}
+
+/* The layer of a tensor named kv.L.k or kv.L.v (L in decimal as the writer
+ * prints it: no sign, no leading zero) and its kind; -1 for any other name. */
+static int64_t layer_of(const char *name, char *kind)
+{
+	const char *p = name + 3;
+	int64_t l = 0;
+
+	if (strncmp(name, "kv.", 3) || *p < '0' || *p > '9' || (*p == '0' && p[1] != '.'))
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		l = l * 10 + (*p - '0');
+		if (l > MAXDIM)
+			return -1;
+	}
+	if (p[0] != '.' || (p[1] != 'k' && p[1] != 'v') || p[2])
+		return -1;
+	*kind = p[1];
+	return l;
 }
 
 /* Index of tensor kv.L.{k,v}, checked against the dump's shape. */
@@ -677,7 +759,8 @@ static int dump_tensor(int64_t *idx, llm_ckpt *c, const struct llm_kv_dump_info 
 
 	snprintf(name, sizeof name, "kv.%lld.%c", (long long)l, kind);
 	if ((*idx = llm_ckpt_find(c, name)) < 0)
-		return llm_err(LLM_EFORMAT, "%s: KV dump has no tensor %s", llm_ckpt_path(c), name);
+		return llm_err(LLM_EFORMAT, "%s: KV dump has no tensor %s (kv.n_layer = %lld)", llm_ckpt_path(c),
+			       name, (long long)d->n_layer);
 	t = llm_ckpt_tensor(c, *idx);
 	if (t->ne[0] != d->head_dim || t->ne[1] != d->n_head_kv || t->ne[2] != d->n_pos || t->ne[3] != 1)
 		return llm_err(LLM_EFORMAT,
@@ -685,6 +768,37 @@ static int dump_tensor(int64_t *idx, llm_ckpt *c, const struct llm_kv_dump_info 
 			       llm_ckpt_path(c), name, (long long)t->ne[0], (long long)t->ne[1],
 			       (long long)t->ne[2], (long long)t->ne[3], (long long)d->head_dim,
 			       (long long)d->n_head_kv, (long long)d->n_pos);
+	return 0;
+}
+
+int llm_kv_dump_info(struct llm_kv_dump_info *info, llm_ckpt *c)
+{
+	struct llm_kv_dump_info d;
+	const char *path = llm_ckpt_path(c);
+	int rc;
+
+	if ((rc = dump_info(&d, llm_ckpt_meta(c), path)))
+		return rc;
+	/* the tensors are kv.L.k and kv.L.v for L = 0 .. n_layer-1, each once
+	 * (the reader refuses duplicate names), and nothing else */
+	for (int64_t i = 0; i < llm_ckpt_n_tensors(c); i++) {
+		const char *name = llm_ckpt_tensor(c, i)->name;
+		char kind;
+		int64_t l = layer_of(name, &kind);
+		if (l < 0)
+			return llm_err(LLM_EFORMAT, "%s: KV dump holds tensor %s, which is no layer's kv.L.k or kv.L.v",
+				       path, name);
+		if (l >= d.n_layer)
+			return llm_err(LLM_EFORMAT, "%s: tensor %s is past kv.n_layer = %lld (layers 0..%lld)", path,
+				       name, (long long)d.n_layer, (long long)d.n_layer - 1);
+	}
+	for (int64_t l = 0; l < d.n_layer; l++) {
+		int64_t i;
+		if ((rc = dump_tensor(&i, c, &d, l, 'k')) || (rc = dump_tensor(&i, c, &d, l, 'v')))
+			return rc;
+	}
+	if (info)
+		*info = d;
 	return 0;
 }
 
@@ -699,13 +813,8 @@ int llm_kv_dump_stats(struct llm_kv_stat **rows, int64_t *n_rows, struct llm_kv_
 
 	*rows = NULL;
 	*n_rows = 0;
-	if ((rc = dump_info(&d, llm_ckpt_meta(c), llm_ckpt_path(c))))
+	if ((rc = llm_kv_dump_info(&d, c)))
 		return rc;
-	for (int64_t l = 0; l < d.n_layer; l++) {
-		int64_t i;
-		if ((rc = dump_tensor(&i, c, &d, l, 'k')) || (rc = dump_tensor(&i, c, &d, l, 'v')))
-			return rc;
-	}
 	w = d.n_head_kv * d.head_dim;
 	per = llm_kv_stat_rows(d.n_head_kv, o);
 	r = calloc((size_t)(d.n_layer * 2 * per), sizeof *r);

@@ -26,8 +26,12 @@
  *
  * Statistics.  A KV dump (written by llm-run --kv-out) is a GGUF with
  * general.type = "kv-dump", kv.n_layer, kv.n_head_kv, kv.head_dim, kv.n_pos
- * (and kv.n_head) and per layer L tensors kv.L.k and kv.L.v of ne =
- * [head_dim, n_head_kv, n_pos] (any type llm_ckpt_read_f32 can decode).
+ * (and kv.n_head) and per layer L = 0 .. n_layer-1 tensors kv.L.k and kv.L.v
+ * of ne = [head_dim, n_head_kv, n_pos] (any type llm_ckpt_read_f32 can
+ * decode), and no other tensor.  Where present, kv.n_head must be a
+ * multiple of kv.n_head_kv, kv.rope.dimension_count even and at most
+ * head_dim (0 allowed), kv.rope.freq_base finite and > 0, and kv.tokens an
+ * array of n_pos integer ids >= 0, as llm-run writes them.
  * Each is read as a matrix X[n_pos][w], w = n_head_kv * head_dim (one row
  * per token), and measured (for the whole layer, and with per_head for
  * each KV head's columns):
@@ -158,9 +162,15 @@ int llm_kv_stats_matrix(struct llm_kv_stat *out, const float *x, int64_t n_pos,
 			int64_t n_head_kv, int64_t head_dim, char kind, int64_t layer,
 			const struct llm_kv_stat_opts *o);
 
-/* Read a dump's shape (validating metadata and every tensor's name, type
- * and shape) and measure every layer's K then V.  *rows is the caller's.
- * LLM_EFORMAT naming the file when it is not a (well-formed) KV dump. */
+/* A dump's shape, validated as above (metadata, and every tensor's name
+ * and shape; no values are read) into *info (may be NULL).  LLM_EFORMAT
+ * naming the file and what is wrong; for a file that is no KV dump at all
+ * "FILE: not a KV dump (general.type 'x')". */
+int llm_kv_dump_info(struct llm_kv_dump_info *info, llm_ckpt *c);
+
+/* Read a dump's shape (llm_kv_dump_info) and measure every layer's K then
+ * V.  *rows is the caller's.  LLM_EFORMAT naming the file when it is not a
+ * (well-formed) KV dump. */
 int llm_kv_dump_stats(struct llm_kv_stat **rows, int64_t *n_rows,
 		      struct llm_kv_dump_info *info, llm_ckpt *c,
 		      const struct llm_kv_stat_opts *o);

@@ -134,8 +134,95 @@ one_line dump_inf 1 llm-kvstat --json "$TMP/inf.gguf"
 if grep -q 'inf.gguf: kv.1.v holds inf or NaN' "$TMP/e"; then ok dump_inf_names_tensor; else fail dump_inf_names_tensor "$(cat "$TMP/e")"; fi
 one_line not_gguf 1 llm-kvstat "$TMP/text"
 one_line no_such_file 1 llm-kvstat "$TMP/absent.gguf"
-one_line sizing_option_on_dump 2 llm-kvstat --ctx 10 "$TMP/dump.gguf"
+# what the file holds decides these, so they are bad input (1), not usage (2):
+# sizing options on a dump, dump options on a file that is no dump
+one_line sizing_option_on_dump 1 llm-kvstat --ctx 10 "$TMP/dump.gguf"
 one_line dump_option_on_sizing 2 llm-kvstat --per-head --preset llama3-8b
+
+# ---- damaged dumps: refused naming the file (were read, exit 0) ----
+# edit.py IN OUT 'EXPR': EXPR edits kv (a list of [key, type, value]; put()
+# sets one) and ti (the tensor infos' bytes); everything else is kept
+if command -v python3 >/dev/null; then
+	cat >"$TMP/edit.py" <<'PY'
+import struct, sys
+F = {0: 'B', 1: 'b', 2: 'H', 3: 'h', 4: 'I', 5: 'i', 6: 'f', 7: '?', 10: 'Q', 11: 'q', 12: 'd'}
+b = open(sys.argv[1], 'rb').read(); o = 24; nt, nkv = struct.unpack_from('<QQ', b, 8)
+def rd(t):
+    global o
+    if t == 8:
+        n = struct.unpack_from('<Q', b, o)[0]; o += 8 + n; return b[o - n:o]
+    v = struct.unpack_from('<' + F[t], b, o)[0]; o += struct.calcsize(F[t]); return v
+def wr(t, v): return struct.pack('<Q', len(v)) + v if t == 8 else struct.pack('<' + F[t], v)
+kv = []
+for _ in range(nkv):
+    k = rd(8); t = rd(4)
+    if t == 9:
+        at, n = rd(4), rd(10); kv.append([k, 9, (at, [rd(at) for _ in range(n)])])
+    else:
+        kv.append([k, t, rd(t)])
+t0 = o
+for _ in range(nt):
+    rd(8); nd = rd(4); o += 8 * nd + 12
+ti = b[t0:o]; data = b[(o + 31) // 32 * 32:]
+def put(key, t, v):
+    global kv
+    kv = [e for e in kv if e[0] != key.encode()] + [[key.encode(), t, v]]
+exec(sys.argv[3])
+h = b[:8] + struct.pack('<QQ', nt, len(kv))
+for k, t, v in kv:
+    h += wr(8, k) + struct.pack('<I', t)
+    h += struct.pack('<IQ', v[0], len(v[1])) + b''.join(wr(v[0], x) for x in v[1]) if t == 9 else wr(t, v)
+h += ti
+open(sys.argv[2], 'wb').write(h + b'\0' * (-len(h) % 32) + data)
+PY
+	# the synthetic dump (3 layers, 8 heads in 4 KV groups of head size 16,
+	# 96 positions) with the keys llm-run also writes
+	python3 "$TMP/edit.py" "$TMP/dump.gguf" "$TMP/full.gguf" 'put("kv.rope.dimension_count", 4, 16)
+put("kv.rope.freq_base", 6, 10000.0); put("kv.tokens", 9, (5, list(range(1, 97))))'
+	dmg() { python3 "$TMP/edit.py" "$TMP/full.gguf" "$TMP/$1.gguf" "$2"; }
+	llm-kvstat "$TMP/full.gguf" >"$TMP/o" && llm-kvstat "$TMP/dump.gguf" | cmp -s - "$TMP/o" &&
+		ok dump_full_keys_read || fail dump_full_keys_read "$(head -c 200 "$TMP/o")"
+	dmg rope0 'put("kv.rope.dimension_count", 4, 0)' # no rotation: the model allows it
+	check dump_rope_dim_0_read llm-kvstat "$TMP/rope0.gguf"
+	# the layers' tensors are exactly kv.L.{k,v} for L = 0 .. n_layer-1
+	dmg layers_fewer 'put("kv.n_layer", 4, 2)'
+	one_line dump_layers_past_n_layer 1 llm-kvstat "$TMP/layers_fewer.gguf"
+	grep -q 'layers_fewer.gguf: tensor kv.2.k is past kv.n_layer = 2' "$TMP/e" && ok dump_layers_past_n_layer_says ||
+		fail dump_layers_past_n_layer_says "$(cat "$TMP/e")"
+	dmg layers_more 'put("kv.n_layer", 4, 4)'
+	one_line dump_layers_missing 1 llm-kvstat "$TMP/layers_more.gguf"
+	dmg stray 'ti = ti.replace(b"kv.2.v", b"kv.02v")'
+	one_line dump_stray_tensor 1 llm-kvstat "$TMP/stray.gguf"
+	# query heads: a positive multiple of the KV heads
+	dmg gqa 'put("kv.n_head", 4, 6)'
+	one_line dump_heads_not_groups 1 llm-kvstat "$TMP/gqa.gguf"
+	grep -q 'gqa.gguf: kv.n_head = 6 is not a positive multiple of kv.n_head_kv = 4' "$TMP/e" &&
+		ok dump_heads_not_groups_says || fail dump_heads_not_groups_says "$(cat "$TMP/e")"
+	dmg heads0 'put("kv.n_head", 4, 0)'
+	one_line dump_heads_zero 1 llm-kvstat "$TMP/heads0.gguf"
+	# one token id >= 0 per position
+	dmg tok_short 'put("kv.tokens", 9, (5, list(range(1, 96))))'
+	one_line dump_tokens_length 1 llm-kvstat "$TMP/tok_short.gguf"
+	dmg tok_neg 'put("kv.tokens", 9, (5, [1, -3] + list(range(3, 97))))'
+	one_line dump_tokens_negative 1 llm-kvstat "$TMP/tok_neg.gguf"
+	# RoPE: an even dimension count up to the head size, a finite base > 0
+	dmg rope_odd 'put("kv.rope.dimension_count", 4, 9)'
+	one_line dump_rope_dim_odd 1 llm-kvstat "$TMP/rope_odd.gguf"
+	dmg rope_wide 'put("kv.rope.dimension_count", 4, 18)'
+	one_line dump_rope_dim_past_head 1 llm-kvstat "$TMP/rope_wide.gguf"
+	dmg base_nan 'put("kv.rope.freq_base", 6, float("nan"))'
+	one_line dump_freq_base_nan 1 llm-kvstat "$TMP/base_nan.gguf"
+	dmg base_0 'put("kv.rope.freq_base", 6, 0.0)'
+	one_line dump_freq_base_zero 1 llm-kvstat "$TMP/base_0.gguf"
+	# a damaged general.type with a dump option: the file is at fault (was
+	# exit 2, "--per-head ... apply to a KV dump", naming no file)
+	dmg dumq 'put("general.type", 8, b"kv-dumq")'
+	one_line dump_option_on_damaged_type 1 llm-kvstat --per-head "$TMP/dumq.gguf"
+	grep -q "dumq.gguf: not a KV dump (general.type 'kv-dumq'); --per-head" "$TMP/e" &&
+		ok dump_option_on_damaged_type_says || fail dump_option_on_damaged_type_says "$(cat "$TMP/e")"
+else
+	skip damaged_dumps "no python3"
+fi
 
 # ---- statistics of the synthetic dump ----
 llm-kvstat "$TMP/dump.gguf" >"$TMP/d.tsv"
