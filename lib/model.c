@@ -249,7 +249,7 @@ static int load_hparams(llm_model *m)
 	hp->rms_eps = (float)get_float(mt, arch, "attention.layer_norm_rms_epsilon", NAN);
 	if (isnan(hp->rms_eps))
 		return llm_err(LLM_ENOTFOUND, "missing metadata key %s.attention.layer_norm_rms_epsilon", arch);
-	if (!(hp->rope_base > 0) || !(hp->rms_eps >= 0))
+	if (!(hp->rope_base > 0) || !isfinite(hp->rope_base) || !(hp->rms_eps >= 0) || !isfinite(hp->rms_eps))
 		return llm_err(LLM_EFORMAT, "bad rope.freq_base %g or layer_norm_rms_epsilon %g",
 			       hp->rope_base, hp->rms_eps);
 	return 0;
