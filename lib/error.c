@@ -85,6 +85,11 @@ int llm_err(int code, const char *fmt, ...)
 int llm_err_prefix(int code, const char *prefix)
 {
 	size_t pl = strlen(prefix), ml = strlen(errbuf);
+	/* a message that names prefix already ("f.gguf: unit 4: ..." under
+	 * a tensor's name) does not name it twice */
+	for (const char *p = errbuf; pl && (p = strstr(p, prefix)); p++)
+		if ((p == errbuf || p[-1] == ' ') && p[pl] == ':' && p[pl + 1] == ' ')
+			return code;
 	char *buf = malloc(pl + ml + 3);
 	if (!buf) /* no memory: the message as it is */
 		return code;

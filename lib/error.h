@@ -28,7 +28,8 @@ const char *llm_errmsg(void);
 /* Record a printf-style message and return code (for `return llm_err(...)`). */
 int llm_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Prefix the current message with "prefix: " (e.g. a file name). Returns code. */
+/* Prefix the current message with "prefix: " (e.g. a file name), unless it
+ * names prefix so already (at its start or after a blank). Returns code. */
 int llm_err_prefix(int code, const char *prefix);
 
 /* src with each control byte (below 0x20, and 0x7f) written \xNN, so that

@@ -268,6 +268,13 @@ static void test_escape_controls(void)
 	llm_err_prefix(LLM_EFORMAT, "f\tile");
 	CHECK(strcmp(llm_errmsg(), "f\\x09ile: tensor 'a\\x0ab' bad") == 0, "err_prefix_one_line", "%s",
 	      llm_errmsg());
+	/* a prefix the message names already is not added twice */
+	llm_err(LLM_EFORMAT, "m.gguf.zst: unit 4: checksum");
+	llm_err_prefix(LLM_EFORMAT, "blk.4.w");
+	llm_err_prefix(LLM_EFORMAT, "m.gguf.zst");
+	llm_err_prefix(LLM_EFORMAT, "gguf.zst");
+	CHECK(strcmp(llm_errmsg(), "gguf.zst: blk.4.w: m.gguf.zst: unit 4: checksum") == 0, "err_prefix_once", "%s",
+	      llm_errmsg());
 	/* a message longer than the buffer keeps its head and its tail */
 	char *name = malloc(3001);
 	memset(name, 'v', 3000), name[3000] = 0;
