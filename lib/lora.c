@@ -390,8 +390,7 @@ static const char *peft_gguf_name(const char *module, int *perm, char buf[static
 		{ "input_layernorm", "attn_norm.weight", 0 },
 		{ "post_attention_layernorm", "ffn_norm.weight", 0 },
 	};
-	char *end;
-	long l;
+	size_t nd;
 
 	*perm = 0;
 	if (strcmp(module, "model.embed_tokens") == 0)
@@ -400,18 +399,43 @@ static const char *peft_gguf_name(const char *module, int *perm, char buf[static
 		return "output.weight";
 	if (strcmp(module, "model.norm") == 0)
 		return "output_norm.weight";
-	if (strncmp(module, "model.layers.", 13) != 0 || module[13] < '0' || module[13] > '9')
+	if (strncmp(module, "model.layers.", 13) != 0)
 		return NULL;
-	l = strtol(module + 13, &end, 10);
-	if (*end != '.')
+	/* the layer number as PyTorch names a ModuleList entry, str(i): so one
+	 * layer has one name (peft_layer_bad refuses "00", "+1" first) */
+	nd = strspn(module + 13, "0123456789");
+	if (nd == 0 || module[13 + nd] != '.' || (module[13] == '0' && nd > 1))
 		return NULL;
 	for (size_t j = 0; j < sizeof layer / sizeof layer[0]; j++)
-		if (strcmp(end + 1, layer[j].hf) == 0) {
+		if (strcmp(module + 13 + nd + 1, layer[j].hf) == 0) {
 			*perm = layer[j].perm;
-			snprintf(buf, 256, "blk.%ld.%s", l, layer[j].gguf);
+			snprintf(buf, 256, "blk.%.*s.%s", (int)nd, module + 13, layer[j].gguf);
 			return buf;
 		}
 	return NULL;
+}
+
+/* A module "model.layers.N...." whose N reads as a number but is not
+ * written as PyTorch writes a ModuleList index (str(i): plain decimal, no
+ * sign, blank or leading zero): "00", "+1", " 1".  PEFT never saves such
+ * a name, and PEFT loading one would not find the module (it would drop
+ * the tensor); read as the number, "00" would alias layer 0.  Returns the
+ * error (naming path and module), or 0. */
+static int peft_layer_bad(const char *module, const char *path)
+{
+	const char *n = module + 13, *p = n;
+	size_t len;
+
+	if (strncmp(module, "model.layers.", 13) != 0)
+		return 0;
+	len = strcspn(n, ".");
+	p += strspn(p, " \t+-");
+	if (p >= n + len || strspn(p, "0123456789") != (size_t)(n + len - p))
+		return 0; /* not a number at all: a module llama has not */
+	if (p == n && (n[0] != '0' || len == 1))
+		return 0;
+	return llm_err(LLM_EFORMAT, "%s: module %s: layer number '%.*s' is not written as PEFT writes one (plain decimal)",
+		       path, module, (int)len, n);
 }
 
 /* Rows (h, j, t) <- (h, t, j) of a rows x cols matrix, as llama.cpp's
@@ -562,6 +586,8 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 	int64_t r_cfg = cfg->r;
 	double alpha = cfg->alpha;
 
+	if ((rc = peft_layer_bad(pm->module, path)))
+		return rc;
 	tA = st_t(st, emb ? pm->idx[K_EA] : pm->idx[K_A]);
 	tB = st_t(st, emb ? pm->idx[K_EB] : pm->idx[K_B]);
 	tM = st_t(st, pm->idx[K_MAG]);
@@ -653,6 +679,8 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 				       path, pm->module, (long long)tM->nelem, (long long)t->n_out);
 		if ((rc = st_f32(&t->magnitude, tM)))
 			return rc == LLM_ENOMEM ? rc : llm_err(rc, "%s: %s: cannot decode dtype %s", path, pm->module, tM->dtype);
+		if (!llm_all_finite(t->magnitude, tM->nelem))
+			return llm_err(LLM_EFORMAT, "%s: %s: lora_magnitude_vector holds inf or NaN", path, pm->module);
 	} else if (cfg->dora) {
 		return llm_err(LLM_EFORMAT, "%s: use_dora is set but %s has no lora_magnitude_vector", path, pm->module);
 	}
@@ -680,7 +708,8 @@ static int peft_replace(llm_lora *a, const struct llm_st_tensor *t, const char *
 
 	if (!module)
 		return llm_err(LLM_ENOMEM, "out of memory");
-	if ((rc = grow((void **)&a->rep, cap, a->nrep + 1, sizeof *a->rep))) {
+	if ((rc = peft_layer_bad(module, path)) ||
+	    (rc = grow((void **)&a->rep, cap, a->nrep + 1, sizeof *a->rep))) {
 		free(module);
 		return rc;
 	}
@@ -698,6 +727,8 @@ static int peft_replace(llm_lora *a, const struct llm_st_tensor *t, const char *
 		r->ne[d] = d < t->n_dims ? t->shape[t->n_dims - 1 - d] : 1;
 	if ((rc = st_f32(&r->data, t)))
 		return rc == LLM_ENOMEM ? rc : llm_err(rc, "%s: %s: cannot decode dtype %s", path, hfname, t->dtype);
+	if (!llm_all_finite(r->data, t->nelem))
+		return llm_err(LLM_EFORMAT, "%s: %s (modules_to_save) holds inf or NaN", path, hfname);
 	if (perm && base_meta && t->n_dims == 2) {
 		int64_t nh = head_count(base_meta, "attention.head_count", 0);
 		int64_t nkv = head_count(base_meta, "attention.head_count_kv", nh);
@@ -881,6 +912,41 @@ static int n_dims_eff(const struct llm_tensor_info *t)
 	return n;
 }
 
+struct named { const char *name, *src; int64_t i; };
+
+static int by_name(const void *x, const void *y)
+{
+	const struct named *p = x, *q = y;
+	int c = strcmp(p->name, q->name);
+	return c ? c : (p->i > q->i) - (p->i < q->i);
+}
+
+/* Two entries of a for one base tensor would leave all but one unmerged
+ * (llm_lora_find returns the first): LLM_EINVAL naming both sources.
+ * Names sorted, n log n (adapters hold thousands of tensors). */
+static int lora_dups(const llm_lora *a)
+{
+	int64_t n = a->nt > a->nrep ? a->nt : a->nrep;
+	struct named *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+	int rc = 0;
+
+	if (!v)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		int64_t m = pass ? a->nrep : a->nt;
+		for (int64_t i = 0; i < m; i++)
+			v[i] = pass ? (struct named){ a->rep[i].name, a->rep[i].src, i }
+				    : (struct named){ a->t[i].name, a->t[i].src, i };
+		qsort(v, (size_t)m, sizeof *v, by_name);
+		for (int64_t i = 1; i < m && !rc; i++)
+			if (strcmp(v[i - 1].name, v[i].name) == 0)
+				rc = llm_err(LLM_EINVAL, "%s: two %s for %s (%s and %s)", a->path,
+					     pass ? "saved tensors" : "pairs", v[i].name, v[i - 1].src, v[i].src);
+	}
+	free(v);
+	return rc;
+}
+
 int llm_lora_check(const llm_lora *a, const llm_ckpt *base)
 {
 	const llm_meta *m = llm_ckpt_meta(base);
@@ -929,7 +995,7 @@ int llm_lora_check(const llm_lora *a, const llm_ckpt *base)
 				       r->name, (long long)r->ne[0], (long long)r->ne[1], bp, (long long)bt->ne[0],
 				       (long long)bt->ne[1]);
 	}
-	return 0;
+	return lora_dups(a);
 }
 
 /* ================================================================== */
@@ -972,6 +1038,37 @@ static double rel_diff(const float *after, const float *before, int64_t n)
 	return b > 0 ? sqrt(d / b) : (d > 0 ? INFINITY : 0);
 }
 
+/* LLM_EINVAL when user scale x t's own factor (alpha / r) is beyond
+ * float: the merge and the run-time terms multiply by it in F32. */
+static int scale_fits(const llm_lora *a, const struct llm_lora_tensor *t, float scale)
+{
+	if (fits_float((double)scale * t->scale))
+		return 0;
+	return llm_err(LLM_EINVAL, "%s: %s: scale %g times the adapter's alpha / r (%g) is beyond float", a->path,
+		       t->name ? t->name : t->src, (double)scale, (double)t->scale);
+}
+
+/* "A", "A and B", "A, B and C": the adapters that touch tensor name, for
+ * messages (cut short with "..." past size) */
+static const char *touching(char *buf, size_t size, llm_lora *const *ads, int n, const char *name)
+{
+	int k = 0, last = -1;
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < n; i++)
+		if (llm_lora_find(ads[i], name) || llm_lora_find_replace(ads[i], name))
+			last = i;
+	for (int i = 0; i < n && len < size; i++)
+		if (llm_lora_find(ads[i], name) || llm_lora_find_replace(ads[i], name)) {
+			len += (size_t)snprintf(buf + len, size - len, "%s%s", k++ == 0 ? "" : i == last ? " and " : ", ",
+						ads[i]->path);
+		}
+	if (len >= size && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+	return buf;
+}
+
 static int touched(llm_lora *const *ads, int n, const char *name)
 {
 	for (int i = 0; i < n; i++)
@@ -1005,9 +1102,12 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 		if (scales[i] < 0 && ads[i]->nrep)
 			return llm_err(LLM_EINVAL, "%s: modules_to_save replace weights: a negative scale cannot unmerge them",
 				       ads[i]->path);
-		for (int64_t k = 0; k < ads[i]->nt; k++)
+		for (int64_t k = 0; k < ads[i]->nt; k++) {
 			if (scales[i] < 0 && ads[i]->t[k].magnitude)
 				return llm_err(LLM_EINVAL, "%s: DoRA cannot be unmerged (negative scale)", ads[i]->path);
+			if ((rc = scale_fits(ads[i], &ads[i]->t[k], scales[i])))
+				return rc;
+		}
 	}
 	types = calloc(nt ? (size_t)nt : 1, sizeof *types);
 	touch = calloc(nt ? (size_t)nt : 1, sizeof *touch);
@@ -1100,6 +1200,10 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 		if ((rc = llm_ckpt_read_f32(base, i, f32)))
 			break;
 		llm_ckpt_release(base, i);
+		/* inf or NaN: the base's own (unless replaced), or what an
+		 * adapter's step brought (its values are finite: checked when
+		 * opened), named as such */
+		int base_bad = touch[i] && !llm_all_finite(f32, ne);
 		for (int a = 0; a < n && touch[i]; a++) {
 			const struct llm_lora_replace *r = llm_lora_find_replace(ads[a], t->name);
 			const struct llm_lora_tensor *lt = llm_lora_find(ads[a], t->name);
@@ -1107,10 +1211,18 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 				continue;
 			if (before)
 				memcpy(before, f32, (size_t)ne * sizeof *f32);
-			if (r)
+			if (r) {
 				memcpy(f32, r->data, (size_t)ne * sizeof *f32);
+				base_bad = 0;
+			}
 			if (lt)
 				llm_lora_apply_delta(lt, scales[a] * lt->scale, f32);
+			if (lt && !base_bad && !llm_all_finite(f32, ne)) {
+				rc = llm_err(LLM_EINVAL, "%s: merged into %s at scale %g (%g x alpha / r), %s comes out inf or NaN "
+					     "(the scale or the adapter's values are too large)", ads[a]->path, llm_ckpt_path(base),
+					     (double)(scales[a] * lt->scale), (double)scales[a], t->name);
+				break;
+			}
 			if (rep_out) {
 				if ((rc = grow((void **)&rep, &caprep, nrep + 1, sizeof *rep)))
 					break;
@@ -1126,12 +1238,24 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 		}
 		if (rc)
 			break;
-		if (touch[i] && !llm_all_finite(f32, ne)) {
-			rc = llm_err(LLM_EINVAL, "%s: tensor %s: the merged weights hold inf or NaN (the scale or the adapter's values are too large)",
+		if (base_bad) {
+			rc = llm_err(LLM_EINVAL, "%s: tensor %s holds inf or NaN: no adapter can be merged into it",
 				     llm_ckpt_path(base), t->name);
 			break;
 		}
 		llm_quantize_rows(types[i], f32, qbuf, rows, t->ne[0], o->n_threads);
+		/* finite in F32 but beyond the output type (f16's 65504, a
+		 * q8_0 block's f16 factor): inf once written */
+		if (touch[i] && types[i] != LLM_TYPE_F32 && llm_type_traits(types[i])->to_float) {
+			llm_type_traits(types[i])->to_float(qbuf, f32, ne);
+			if (!llm_all_finite(f32, ne)) {
+				char who[512];
+				rc = llm_err(LLM_EINVAL, "%s: merged into %s, %s goes beyond what %s holds (inf or NaN once written)",
+					     touching(who, sizeof who, ads, n, t->name), llm_ckpt_path(base), t->name,
+					     llm_type_name(types[i]));
+				break;
+			}
+		}
 		rc = llm_gguf_writer_write(w, qbuf, out_size);
 		done += t->size;
 	}
@@ -1254,6 +1378,7 @@ struct llm_lora_hook {
 
 struct llm_lora_set {
 	llm_lora **ads;
+	float *scales; /* the user's, one per adapter */
 	int nad;
 	struct llm_lora_hook *hooks;
 	int64_t nhooks, cap;
@@ -1278,6 +1403,7 @@ void llm_lora_set_free(llm_lora_set *s)
 	}
 	free(s->hooks);
 	free(s->ads);
+	free(s->scales);
 	free(s);
 }
 
@@ -1286,6 +1412,11 @@ int llm_lora_set_count(const llm_lora_set *s) { return s ? s->nad : 0; }
 const llm_lora *llm_lora_set_adapter(const llm_lora_set *s, int i)
 {
 	return s && i >= 0 && i < s->nad ? s->ads[i] : NULL;
+}
+
+float llm_lora_set_scale(const llm_lora_set *s, int i)
+{
+	return s && i >= 0 && i < s->nad ? s->scales[i] : 0.0f;
 }
 
 const llm_lora_hook *llm_lora_set_hook(const llm_lora_set *s, const char *name)
@@ -1303,8 +1434,11 @@ int llm_lora_set_add(llm_lora_set *s, llm_lora *a, float scale, const llm_ckpt *
 
 	if ((rc = llm_lora_check(a, base)))
 		goto fail;
-	for (int64_t i = 0; i < a->nt; i++)
+	for (int64_t i = 0; i < a->nt; i++) {
 		a->dora |= a->t[i].magnitude != NULL;
+		if ((rc = scale_fits(a, &a->t[i], scale)))
+			goto fail;
+	}
 	if (a->nrep || a->dora) {
 		rc = llm_err(LLM_EUNSUPPORTED, "%s: DoRA / modules_to_save cannot be applied at run time: merge with llm-lora-merge",
 			     a->path);
@@ -1315,6 +1449,12 @@ int llm_lora_set_add(llm_lora_set *s, llm_lora *a, float scale, const llm_ckpt *
 		goto fail;
 	}
 	s->ads = na;
+	float *nsc = realloc(s->scales, (size_t)(s->nad + 1) * sizeof *nsc);
+	if (!nsc) {
+		rc = llm_err(LLM_ENOMEM, "out of memory");
+		goto fail;
+	}
+	s->scales = nsc;
 	int64_t nh0 = s->nhooks; /* for undoing an add that fails part way */
 	for (int64_t i = 0; i < a->nt && !rc; i++) {
 		const struct llm_lora_tensor *t = &a->t[i];
@@ -1343,6 +1483,7 @@ int llm_lora_set_add(llm_lora_set *s, llm_lora *a, float scale, const llm_ckpt *
 		h->s[h->n++] = scale * t->scale;
 	}
 	if (!rc) {
+		s->scales[s->nad] = scale;
 		s->ads[s->nad++] = a;
 		return 0;
 	}

@@ -31,7 +31,8 @@
  *     base_model.model.<module>.lora_magnitude_vector [out]      (DoRA)
  *     base_model.model.<module>.weight               (modules_to_save)
  *   Modules map to GGUF names as the Hugging Face backend maps llama's
- *   (model.layers.N.self_attn.q_proj -> blk.N.attn_q.weight, ...); lora_B
+ *   (model.layers.N.self_attn.q_proj -> blk.N.attn_q.weight, ...; N as
+ *   PyTorch writes it, plain decimal: "00" or "+1" is refused); lora_B
  *   rows (and DoRA magnitudes, and saved q/k weights) of q_proj / k_proj
  *   are permuted as llama.cpp's converter permutes the base's rows (heads
  *   from the base's llama.attention.head_count / head_count_kv).  scale =
@@ -46,6 +47,9 @@
  *   changes nothing here.  Regexes are PCRE2 (Python's re, near enough).
  *   DoRA (use_dora): W' = m * (W + s dW) / ||W + s dW||, the norm taken
  *   over each output row (PEFT's weight_norm, dim=1 of [out, in]).
+ *
+ * Values: inf or NaN in any tensor (lora_A/B, magnitudes, saved modules)
+ * is refused when opening, naming the file.
  *
  * Ownership: llm_lora_open gives the caller an adapter to free with
  * llm_lora_free (NULL is a no-op); everything inside it is owned by it.
@@ -108,7 +112,8 @@ const struct llm_lora_tensor *llm_lora_find(const llm_lora *a, const char *name)
 const struct llm_lora_replace *llm_lora_find_replace(const llm_lora *a, const char *name);
 
 /* Check a against base: architecture, every tensor present in base with
- * the right shape (one line naming both on failure: LLM_EINVAL). */
+ * the right shape, no two pairs (or saved tensors) for one base tensor
+ * (one line naming both on failure: LLM_EINVAL). */
 int llm_lora_check(const llm_lora *a, const llm_ckpt *base);
 
 /* w (n_out x n_in, F32) += s * B A for tensor t (s already includes the
@@ -147,7 +152,10 @@ struct llm_lora_merge_report {
  * applied in order, written to out_path ("-"/NULL: stdout) atomically.
  * Untouched tensors are copied byte for byte (or converted when
  * o->type asks).  Checks every adapter first (nothing is written on a
- * mismatch).  Memory: the largest tensor (F32) plus the adapters. */
+ * mismatch, or on a scale x alpha / r beyond float).  A merged tensor
+ * that holds inf or NaN, in F32 or once in its output type, stops the
+ * merge (LLM_EINVAL naming the adapter, or the base when its own values
+ * hold them).  Memory: the largest tensor (F32) plus the adapters. */
 int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, int n,
 		   const char *out_path, const struct llm_lora_merge_opts *o,
 		   struct llm_lora_merge_report **rep, int64_t *n_rep);
@@ -194,12 +202,15 @@ int llm_lora_set_new(llm_lora_set **out);
  * and add it. */
 int llm_lora_set_open(llm_lora_set *s, const char *spec, const llm_ckpt *base);
 /* Add an opened adapter (ownership passes to the set, also on failure)
- * after llm_lora_check against base. */
+ * after llm_lora_check against base; LLM_EINVAL when scale times a
+ * tensor's alpha / r is beyond float. */
 int llm_lora_set_add(llm_lora_set *s, llm_lora *a, float scale, const llm_ckpt *base);
 void llm_lora_set_free(llm_lora_set *s);
 int llm_lora_set_count(const llm_lora_set *s);
-/* The i-th adapter added (borrowed), or NULL. */
+/* The i-th adapter added (borrowed), or NULL; the scale it was added with
+ * (0 when there is none). */
 const llm_lora *llm_lora_set_adapter(const llm_lora_set *s, int i);
+float llm_lora_set_scale(const llm_lora_set *s, int i);
 
 /* Hook for a base tensor, or NULL when no adapter of the set touches it.
  * Borrowed from the set; valid until the next llm_lora_set_add/open. */

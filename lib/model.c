@@ -82,6 +82,7 @@ struct llm_model {
 	llm_ckpt *c;
 	unsigned char *used;     /* [n_tensors]: found by the load (the rest is refused) */
 	struct weight tok, out;
+	const struct llm_lora_set *lora; /* llm_model_set_lora's, or NULL */
 	float *out_norm;         /* [n_embd] */
 	struct layer *layers;    /* [n_layer] */
 	double *inv_freq;        /* [rope_dim / 2] */
@@ -103,6 +104,29 @@ struct llm_model {
 	float *ys;               /* [CHUNK][widest stack] outputs of a stacked pack */
 	int n_packed;
 };
+
+/* The error for logits that hold inf or NaN: with adapters applied at
+ * run time, they are named first (an adapter's scale or values are the
+ * likelier cause than a base that runs by itself). */
+static int logits_bad(const llm_model *m)
+{
+	int na = llm_lora_set_count(m->lora);
+	char who[640];
+	size_t len = 0;
+
+	if (!na)
+		return llm_err(LLM_EFORMAT, "%s: the logits hold inf or NaN (so do the weights, or their products overflow)",
+			       llm_ckpt_path(m->c));
+	who[0] = 0;
+	for (int i = 0; i < na && len < sizeof who; i++)
+		len += (size_t)snprintf(who + len, sizeof who - len, "%s%s (scale %g)",
+					i == 0 ? "" : i == na - 1 ? " and " : ", ", llm_lora_set_adapter(m->lora, i)->path,
+					(double)llm_lora_set_scale(m->lora, i));
+	if (len >= sizeof who)
+		memcpy(who + sizeof who - 4, "...", 4);
+	return llm_err(LLM_EFORMAT, "%s: applied to %s, the logits hold inf or NaN (%s scale or values are too "
+		       "large, or the weights hold inf or NaN)", who, llm_ckpt_path(m->c), na > 1 ? "an adapter's" : "its");
+}
 
 /* ============================================================ loading */
 
@@ -680,6 +704,7 @@ void llm_model_set_naive_attention(llm_model *m, int naive) { m->naive_attn = na
 int llm_model_set_lora(llm_model *m, const struct llm_lora_set *set)
 {
 #define HOOK(w) ((w).lora = set ? llm_lora_set_hook(set, (w).name) : NULL)
+	m->lora = set;
 	HOOK(m->tok);
 	HOOK(m->out); /* tied: m->out is token_embd, the same hook */
 	for (int l = 0; l < m->hp.n_layer; l++) {
@@ -911,7 +936,6 @@ int llm_model_eval(llm_model *m, const int32_t *tokens, int n, int pos, float *l
 			return rc;
 	}
 	if (logits && !llm_all_finite(logits, all_logits ? (int64_t)n * V : V))
-		return llm_err(LLM_EFORMAT, "%s: the logits hold inf or NaN (so do the weights or an adapter, "
-			       "or their products overflow)", llm_ckpt_path(m->c));
+		return logits_bad(m);
 	return 0;
 }

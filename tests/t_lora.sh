@@ -283,6 +283,69 @@ PY
 bad bad_peft_nan_values 1 llm-lora-merge "$HFB" "$TMP/peft_nan" -o "$O"
 said bad_peft_nan_values_says "lora_A or lora_B holds inf or NaN"
 bad bad_run_peft_nan_values 1 llm-run -q -n 2 -p hi --lora "$TMP/peft_nan" "$HFB"
+# inf or NaN in a saved module (modules_to_save) or a DoRA magnitude: refused
+# when the adapter is read, naming it (not "the merged weights" of the base)
+stedit() { # NAME FROM PYTHON-EDIT-OF-t : a copy of peft_FROM with its tensors edited (t: key -> F32 array)
+	rm -rf "$TMP/peft_$1" && cp -r "$TMP/peft_$2" "$TMP/peft_$1" && "$PYTHON" - "$TMP/peft_$1/adapter_model.safetensors" "$3" <<'PY'
+import json, struct, sys
+import numpy as np
+f = sys.argv[1]
+b = open(f, "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+h.pop("__metadata__", None)
+t = {k: np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], "<f4").reshape(v["shape"]).copy()
+     for k, v in h.items()}
+exec(sys.argv[2])
+h, blobs, off = {}, [], 0
+for k, a in t.items():
+    d = np.ascontiguousarray(a, "<f4").tobytes()
+    h[k] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(d)]}
+    off += len(d)
+    blobs.append(d)
+hb = json.dumps(h).encode()
+hb += b" " * (-len(hb) % 8)
+open(f, "wb").write(struct.pack("<Q", len(hb)) + hb + b"".join(blobs))
+PY
+}
+stedit mts_nan mts 't["base_model.model.model.norm.weight"][0] = np.nan'
+bad bad_peft_saved_nan 1 llm-lora-merge "$HFB" "$TMP/peft_mts_nan" -o "$O"
+said bad_peft_saved_nan_says "peft_mts_nan/adapter_model.safetensors: model.norm.weight (modules_to_save) holds inf or NaN"
+stedit dora_nan dora 't[sorted(k for k in t if k.endswith("lora_magnitude_vector"))[0]][0] = np.inf'
+bad bad_peft_dora_magnitude_inf 1 llm-lora-merge "$HFB" "$TMP/peft_dora_nan" -o "$O"
+said bad_peft_dora_magnitude_inf_says "peft_dora_nan/adapter_model.safetensors: model.layers.0.[a-z_.]*: lora_magnitude_vector holds inf or NaN"
+# a layer number PEFT never writes ("00", read as 0): refused, not merged
+# as a second pair for blk.0.attn_q.weight (of which one was dropped)
+stedit layer00 plain 'p = "base_model.model.model.layers.%s.self_attn.q_proj.lora_%s.weight"
+for x in "AB": t[p % ("00", x)] = 3 * t[p % ("0", x)]'
+bad bad_peft_layer_leading_zero 1 llm-lora-merge "$HFB" "$TMP/peft_layer00" -o "$O"
+said bad_peft_layer_leading_zero_says "peft_layer00/adapter_model.safetensors: module model.layers.00.self_attn.q_proj: layer number '00' is not"
+bad bad_run_peft_layer_leading_zero 1 llm-run -q -n 2 -p hi --lora "$TMP/peft_layer00" "$HFB"
+# a finite alpha (1e38) too large for the values: the adapter is named,
+# not the base -- where a merge step comes out inf or NaN, where the merged
+# weights go beyond the output type (f16), where SCALE x alpha / r is
+# beyond float, and where llm-run's logits overflow
+stedit big3 plain 't = {k: np.full_like(v, 3) for k, v in t.items() if ".layers.0.self_attn.q_proj." in k}'
+cfgvar alpha_1e38 big3 'c["lora_alpha"] = 1e38'
+bad bad_peft_alpha_merge_inf 1 llm-lora-merge "$HFB" "$TMP/peft_alpha_1e38" -o "$O"
+said bad_peft_alpha_merge_inf_says "peft_alpha_1e38: merged into .*stories260K-hf at scale 2.5e+37 (1 x alpha / r), blk.0.attn_q.weight comes out inf or NaN"
+"$PYTHON" - "$TMP/plain.gguf" "$TMP/huge.gguf" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+k = b"adapter.lora.alpha"
+i = b.index(struct.pack("<Q", len(k)) + k) + 8 + len(k)
+assert struct.unpack("<I", b[i:i + 4])[0] == 6  # f32
+b[i + 4:i + 8] = struct.pack("<f", 1e38)
+open(sys.argv[2], "wb").write(b)
+PY
+[ -f "$TMP/base_f16.gguf" ] || llm-quant -q --pure -t f16 "$B" -o "$TMP/base_f16.gguf"
+bad bad_gguf_alpha_beyond_f16 1 llm-lora-merge "$TMP/base_f16.gguf" "$TMP/huge.gguf" -o "$O"
+said bad_gguf_alpha_beyond_f16_says "huge.gguf: merged into .*base_f16.gguf, blk.0.[a-z_]*.weight goes beyond what f16 holds"
+bad bad_gguf_scale_beyond_float 1 llm-lora-merge "$B" "$TMP/huge.gguf:1e10" -o "$O"
+said bad_gguf_scale_beyond_float_says "huge.gguf: blk.0.[a-z_]*.weight: scale 1e+10 times the adapter's alpha / r (2.5e+37) is beyond float"
+bad bad_run_gguf_scale_beyond_float 1 llm-run -q -n 2 -p hi --lora "$TMP/huge.gguf:1e10" "$B"
+bad bad_run_gguf_alpha_huge 1 llm-run -q -n 2 -p hi --lora "$TMP/huge.gguf" "$B"
+said bad_run_gguf_alpha_huge_says "huge.gguf (scale 1): applied to .*stories260K.gguf, the logits hold inf or NaN"
 bad bad_not_adapter 1 llm-lora-merge "$B" "$B" -o "$O"
 bad bad_dora_unmerge 1 llm-lora-merge "$B" "$TMP/peft_dora:-1" -o "$O"
 bad bad_missing 1 llm-lora-merge "$B" "$TMP/nothere.gguf" -o "$O"

@@ -236,6 +236,39 @@ static void test_hooks(void)
 			      "lora_set_refuses_dora", "%s", llm_errmsg());
 		}
 	}
+	/* two pairs for one base tensor (once "00" and "0" of a PEFT name):
+	 * refused by the check, naming both, not the second one dropped */
+	if (set) {
+		llm_lora *d = NULL;
+		if (llm_lora_open(&d, ad_path, NULL) == 0) {
+			struct llm_lora_tensor *t0 = &d->t[0], *t1 = &d->t[1];
+			size_t na = (size_t)(t0->r * t0->n_in) * sizeof(float), nb = (size_t)(t0->r * t0->n_out) * sizeof(float);
+			free(t1->name), free(t1->src), free(t1->a), free(t1->b);
+			*t1 = *t0;
+			t1->name = strdup(t0->name);
+			t1->src = strdup("second");
+			t1->a = malloc(na), t1->b = malloc(nb);
+			memcpy(t1->a, t0->a, na), memcpy(t1->b, t0->b, nb);
+			int rc = llm_lora_check(d, base);
+			CHECK(rc == LLM_EINVAL && strstr(llm_errmsg(), "two pairs for blk.0.attn_q.weight (blk.0.attn_q.weight and second)"),
+			      "lora_check_refuses_two_pairs", "rc %d: %s", rc, llm_errmsg());
+			CHECK(llm_lora_set_add(set, d, 1.0f, base) == LLM_EINVAL && llm_lora_set_count(set) == 2,
+			      "lora_set_refuses_two_pairs", "%s", llm_errmsg());
+		}
+	}
+	/* a user scale times alpha / r beyond float: refused, the adapter named */
+	if (set) {
+		llm_lora *d = NULL;
+		if (llm_lora_open(&d, ad_path, NULL) == 0) {
+			d->t[0].scale = 1e30f;
+			int rc = llm_lora_set_add(set, d, 1e10f, base);
+			CHECK(rc == LLM_EINVAL && llm_lora_set_count(set) == 2 && strstr(llm_errmsg(), ad_path) &&
+			      strstr(llm_errmsg(), "beyond float"), "lora_set_refuses_scale_beyond_float", "rc %d: %s", rc,
+			      llm_errmsg());
+		}
+	}
+	CHECK(llm_lora_set_scale(set, 0) == s && llm_lora_set_scale(set, 2) == 0, "lora_set_scale", "%g %g",
+	      (double)llm_lora_set_scale(set, 0), (double)llm_lora_set_scale(set, 2));
 	llm_lora_set_free(set);
 	llm_lora_free(a);
 	llm_lora_free(back);
