@@ -1,4 +1,5 @@
 /* convert.c - stream a checkpoint into a GGUF with new types (see convert.h). */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +114,34 @@ struct cjob {
 	int64_t r0, r1, ne0;
 	struct llm_qstats *st; /* NULL: no statistics */
 	int rc;
+	float overflow;        /* > 0: a finite value that type_out turned into inf or NaN (its |x|) */
 };
+
+/* The largest |x| of a row (NaN ignored). */
+static float row_amax(const float *x, int64_t n)
+{
+	float m = 0;
+	for (int64_t i = 0; i < n; i++)
+		m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+	return m;
+}
+
+/* Whether encoded row dst of x can hold an inf or NaN that x has not:
+ * every type but F32 keeps values or scales in fp16 (up to 65504) or
+ * bf16; a row below that bound is fine without decoding it, one above is
+ * decoded again (into tmp) and compared. */
+static float row_overflow(const struct llm_type_traits *to, int type, const float *x, const uint8_t *dst,
+			  int64_t n, float *tmp)
+{
+	float amax = row_amax(x, n);
+	if (type == LLM_TYPE_F32 || amax <= (type == LLM_TYPE_BF16 ? 3.38e38f : 65504.0f))
+		return 0;
+	to->to_float(dst, tmp, n);
+	for (int64_t i = 0; i < n; i++)
+		if (isfinite(x[i]) && !isfinite(tmp[i]))
+			return amax;
+	return 0;
+}
 
 static void *cjob_run(void *p)
 {
@@ -122,9 +150,9 @@ static void *cjob_run(void *p)
 	size_t rin = llm_type_row_size(j->type_in, j->ne0), rout = llm_type_row_size(j->type_out, j->ne0);
 	int64_t chunk = j->ne0 >= (1 << 16) ? 1 : (1 << 16) / j->ne0; /* ~256 KiB of F32 */
 	float *f = j->src_f32 ? NULL : malloc((size_t)(chunk * j->ne0) * sizeof *f);
-	float *back = j->st ? malloc((size_t)(chunk * j->ne0) * sizeof *back) : NULL;
+	float *back = malloc((size_t)(j->st ? chunk * j->ne0 : j->ne0) * sizeof *back);
 
-	if ((!j->src_f32 && !f) || (j->st && !back)) {
+	if ((!j->src_f32 && !f) || !back) {
 		j->rc = LLM_ENOMEM;
 		goto out;
 	}
@@ -133,8 +161,13 @@ static void *cjob_run(void *p)
 		const float *x = j->src_f32 ? j->src_f32 + r * j->ne0 : f;
 		if (!j->src_f32)
 			ti->to_float(j->src + (size_t)r * rin, f, n);
-		for (int64_t k = 0; k < nr; k++)
-			to->from_float(x + k * j->ne0, j->dst + (size_t)(r + k) * rout, j->ne0);
+		for (int64_t k = 0; k < nr; k++) {
+			uint8_t *d = j->dst + (size_t)(r + k) * rout;
+			to->from_float(x + k * j->ne0, d, j->ne0);
+			float ov = j->overflow > 0 ? 0 : row_overflow(to, j->type_out, x + k * j->ne0, d, j->ne0, back);
+			if (ov > 0)
+				j->overflow = ov;
+		}
 		if (j->st) {
 			to->to_float(j->dst + (size_t)r * rout, back, n);
 			llm_qstats_add(j->st, x, back, n);
@@ -172,11 +205,14 @@ static int convert_rows(struct cjob proto, int64_t nrows, int n_threads, struct 
 			cjob_run(&jobs[k]); /* no thread: do it here */
 	}
 	cjob_run(&jobs[0]);
+	float overflow = 0;
 	for (int k = 0; k < nt; k++) {
 		if (k > 0 && started[k])
 			pthread_join(th[k], NULL);
 		if (jobs[k].rc)
 			rc = jobs[k].rc;
+		if (jobs[k].overflow > overflow)
+			overflow = jobs[k].overflow;
 		if (st) {
 			st->sum_sq_err += part[k].sum_sq_err;
 			st->sum_sq += part[k].sum_sq;
@@ -187,12 +223,17 @@ static int convert_rows(struct cjob proto, int64_t nrows, int n_threads, struct 
 			st->fp16_underflow += part[k].fp16_underflow;
 		}
 	}
-	return rc ? llm_err(rc, "out of memory") : 0;
+	if (rc)
+		return llm_err(rc, "out of memory");
+	if (overflow > 0)
+		return llm_err(LLM_EINVAL, "a value of magnitude %g becomes inf in %s (fp16 ends at 65504): "
+					   "write a wider type", (double)overflow, llm_type_name(proto.type_out));
+	return 0;
 }
 
 void llm_quantize_rows(int t, const float *src, void *dst, int64_t nrows, int64_t ne0, int n_threads)
 {
-	struct cjob j = { LLM_TYPE_F32, t, NULL, src, dst, 0, 0, ne0, NULL, 0 };
+	struct cjob j = { LLM_TYPE_F32, t, NULL, src, dst, 0, 0, ne0, NULL, 0, 0 };
 	convert_rows(j, nrows, n_threads, NULL);
 }
 
@@ -310,7 +351,7 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 			rc = llm_gguf_writer_write(w, data, t->size);
 		} else {
 			size_t out_size = llm_type_row_size(types[v], t->ne[0]) * (size_t)rows;
-			struct cjob j = { t->type, types[v], data, NULL, NULL, 0, 0, t->ne[0], NULL, 0 };
+			struct cjob j = { t->type, types[v], data, NULL, NULL, 0, 0, t->ne[0], NULL, 0, 0 };
 			if (out_size > q_cap) {
 				free(qbuf);
 				q_cap = out_size;
@@ -321,8 +362,12 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 				}
 			}
 			j.dst = qbuf;
-			if ((rc = convert_rows(j, rows, o->n_threads, rep ? &rep[v].st : NULL)))
+			if ((rc = convert_rows(j, rows, o->n_threads, rep ? &rep[v].st : NULL))) {
+				char where[4096];
+				snprintf(where, sizeof where, "%s: tensor %s", llm_ckpt_path(c), name[v]);
+				llm_err_prefix(rc, where);
 				break;
+			}
 			rc = llm_gguf_writer_write(w, qbuf, out_size);
 		}
 		if (rep && types[v] == t->type)
