@@ -126,20 +126,24 @@ static float row_amax(const float *x, int64_t n)
 	return m;
 }
 
-/* Whether encoded row dst of x can hold an inf or NaN that x has not:
- * every type but F32 keeps values or scales in fp16 (up to 65504) or
- * bf16; a row below that bound is fine without decoding it, one above is
- * decoded again (into tmp) and compared. */
-static float row_overflow(const struct llm_type_traits *to, int type, const float *x, const uint8_t *dst,
-			  int64_t n, float *tmp)
+/* Whether a row x encoded as type may hold an inf or NaN that x has
+ * not: every type but F32 keeps values or scales in fp16 (up to 65504)
+ * or bf16, so a row below that bound cannot; one above is decoded again
+ * and compared (row_overflow). */
+static int may_overflow(int type, const float *x, int64_t n)
 {
-	float amax = row_amax(x, n);
-	if (type == LLM_TYPE_F32 || amax <= (type == LLM_TYPE_BF16 ? 3.38e38f : 65504.0f))
-		return 0;
+	return type != LLM_TYPE_F32 && row_amax(x, n) > (type == LLM_TYPE_BF16 ? 3.38e38f : 65504.0f);
+}
+
+/* |x| of the largest value of x that came back from dst as inf or NaN
+ * (decoded into tmp), or 0. */
+static float row_overflow(const struct llm_type_traits *to, const float *x, const uint8_t *dst, int64_t n,
+			  float *tmp)
+{
 	to->to_float(dst, tmp, n);
 	for (int64_t i = 0; i < n; i++)
 		if (isfinite(x[i]) && !isfinite(tmp[i]))
-			return amax;
+			return row_amax(x, n);
 	return 0;
 }
 
@@ -150,9 +154,10 @@ static void *cjob_run(void *p)
 	size_t rin = llm_type_row_size(j->type_in, j->ne0), rout = llm_type_row_size(j->type_out, j->ne0);
 	int64_t chunk = j->ne0 >= (1 << 16) ? 1 : (1 << 16) / j->ne0; /* ~256 KiB of F32 */
 	float *f = j->src_f32 ? NULL : malloc((size_t)(chunk * j->ne0) * sizeof *f);
-	float *back = malloc((size_t)(j->st ? chunk * j->ne0 : j->ne0) * sizeof *back);
+	float *back = j->st ? malloc((size_t)(chunk * j->ne0) * sizeof *back) : NULL;
+	float *tmp = NULL; /* a row decoded again, allocated when one may overflow */
 
-	if ((!j->src_f32 && !f) || !back) {
+	if ((!j->src_f32 && !f) || (j->st && !back)) {
 		j->rc = LLM_ENOMEM;
 		goto out;
 	}
@@ -164,9 +169,13 @@ static void *cjob_run(void *p)
 		for (int64_t k = 0; k < nr; k++) {
 			uint8_t *d = j->dst + (size_t)(r + k) * rout;
 			to->from_float(x + k * j->ne0, d, j->ne0);
-			float ov = j->overflow > 0 ? 0 : row_overflow(to, j->type_out, x + k * j->ne0, d, j->ne0, back);
-			if (ov > 0)
-				j->overflow = ov;
+			if (j->overflow > 0 || !may_overflow(j->type_out, x + k * j->ne0, j->ne0))
+				continue;
+			if (!back && !tmp && !(tmp = malloc((size_t)j->ne0 * sizeof *tmp))) {
+				j->rc = LLM_ENOMEM;
+				goto out;
+			}
+			j->overflow = row_overflow(to, x + k * j->ne0, d, j->ne0, back ? back : tmp);
 		}
 		if (j->st) {
 			to->to_float(j->dst + (size_t)r * rout, back, n);
@@ -176,6 +185,7 @@ static void *cjob_run(void *p)
 out:
 	free(f);
 	free(back);
+	free(tmp);
 	return NULL;
 }
 
@@ -231,10 +241,10 @@ static int convert_rows(struct cjob proto, int64_t nrows, int n_threads, struct 
 	return 0;
 }
 
-void llm_quantize_rows(int t, const float *src, void *dst, int64_t nrows, int64_t ne0, int n_threads)
+int llm_quantize_rows(int t, const float *src, void *dst, int64_t nrows, int64_t ne0, int n_threads)
 {
 	struct cjob j = { LLM_TYPE_F32, t, NULL, src, dst, 0, 0, ne0, NULL, 0, 0 };
-	convert_rows(j, nrows, n_threads, NULL);
+	return convert_rows(j, nrows, n_threads, NULL);
 }
 
 /* ---- the stream ---- */

@@ -80,7 +80,9 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 		struct llm_convert_report **rep, int64_t *n_rep);
 void llm_convert_report_free(struct llm_convert_report *rep, int64_t n);
 
-/* Encode nrows rows of ne0 floats to type t using n_threads threads. */
-void llm_quantize_rows(int t, const float *src, void *dst, int64_t nrows, int64_t ne0, int n_threads);
+/* Encode nrows rows of ne0 floats to type t using n_threads threads.
+ * LLM_ENOMEM, or LLM_EINVAL when a finite value would come back inf or
+ * NaN (beyond fp16's range, directly or through a block's scale). */
+int llm_quantize_rows(int t, const float *src, void *dst, int64_t nrows, int64_t ne0, int n_threads);
 
 #endif

@@ -1243,18 +1243,16 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 				     llm_ckpt_path(base), t->name);
 			break;
 		}
-		llm_quantize_rows(types[i], f32, qbuf, rows, t->ne[0], o->n_threads);
 		/* finite in F32 but beyond the output type (f16's 65504, a
-		 * q8_0 block's f16 factor): inf once written */
-		if (touch[i] && types[i] != LLM_TYPE_F32 && llm_type_traits(types[i])->to_float) {
-			llm_type_traits(types[i])->to_float(qbuf, f32, ne);
-			if (!llm_all_finite(f32, ne)) {
-				char who[512];
-				rc = llm_err(LLM_EINVAL, "%s: merged into %s, %s goes beyond what %s holds (inf or NaN once written)",
-					     touching(who, sizeof who, ads, n, t->name), llm_ckpt_path(base), t->name,
-					     llm_type_name(types[i]));
-				break;
+		 * q8_0 block's f16 factor): inf once written, refused */
+		if ((rc = llm_quantize_rows(types[i], f32, qbuf, rows, t->ne[0], o->n_threads))) {
+			if (rc == LLM_EINVAL) {
+				char who[512], where[1024];
+				snprintf(where, sizeof where, "%s: merged into %s, tensor %s",
+					 touching(who, sizeof who, ads, n, t->name), llm_ckpt_path(base), t->name);
+				llm_err_prefix(rc, where);
 			}
+			break;
 		}
 		rc = llm_gguf_writer_write(w, qbuf, out_size);
 		done += t->size;

@@ -340,7 +340,7 @@ open(sys.argv[2], "wb").write(b)
 PY
 [ -f "$TMP/base_f16.gguf" ] || llm-quant -q --pure -t f16 "$B" -o "$TMP/base_f16.gguf"
 bad bad_gguf_alpha_beyond_f16 1 llm-lora-merge "$TMP/base_f16.gguf" "$TMP/huge.gguf" -o "$O"
-said bad_gguf_alpha_beyond_f16_says "huge.gguf: merged into .*base_f16.gguf, blk.0.[a-z_]*.weight goes beyond what f16 holds"
+said bad_gguf_alpha_beyond_f16_says "huge.gguf: merged into .*base_f16.gguf, tensor blk.0.[a-z_]*.weight: a value of magnitude .* becomes inf in f16"
 bad bad_gguf_scale_beyond_float 1 llm-lora-merge "$B" "$TMP/huge.gguf:1e10" -o "$O"
 said bad_gguf_scale_beyond_float_says "huge.gguf: blk.0.[a-z_]*.weight: scale 1e+10 times the adapter's alpha / r (2.5e+37) is beyond float"
 bad bad_run_gguf_scale_beyond_float 1 llm-run -q -n 2 -p hi --lora "$TMP/huge.gguf:1e10" "$B"
