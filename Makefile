@@ -88,7 +88,7 @@ check: all $(TEST_BINS) $(TOOLS)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check-asan:
 	$(MAKE) B=build/asan O=build/asan/bin CFLAGS="$(ASAN_FLAGS)" build/asan/bin/llm-info build/asan/bin/llm-run \
-		build/asan/bin/llm-quant build/asan/tests/test_gguf build/asan/tests/test_ckpt_formats \
+		build/asan/bin/llm-quant build/asan/bin/llm-svd-delta build/asan/tests/test_gguf build/asan/tests/test_ckpt_formats \
 		build/asan/tests/test_types build/asan/tests/test_tokenizer build/asan/tests/tool_mkmodel \
 		build/asan/tests/test_eval build/asan/tests/test_qpack build/asan/tests/test_fpack \
 		build/asan/tests/test_gemm build/asan/tests/test_kernels build/asan/tests/test_lora \
