@@ -479,8 +479,8 @@ static int same_named(const char *a, int fa, const char *b, int fb)
 	if (!a || !b)
 		return 0;
 	int da = strcmp(a, "-") == 0, db = strcmp(b, "-") == 0;
-	if (da && db)
-		return fa == fb;
+	if (da && db && fa == fb)
+		return 1;
 	if (stat_or_fd(a, fa, &sa) == 0 && stat_or_fd(b, fb, &sb) == 0)
 		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && (!(da || db) || S_ISREG(sa.st_mode));
 	if (da || db)
@@ -492,16 +492,8 @@ static int same_named(const char *a, int fa, const char *b, int fb)
 	return same;
 }
 
-int cli_same_file(const char *a, const char *b) { return same_named(a, -1, b, -1); }
 
-const char *cli_output_name(const char *path)
-{
-	struct stat so, sp;
-	if (path && strcmp(path, "-") != 0 && fstat(STDOUT_FILENO, &so) == 0 && stat(path, &sp) == 0 &&
-	    so.st_dev == sp.st_dev && so.st_ino == sp.st_ino)
-		return "-";
-	return path;
-}
+const char *cli_output_name(const char *path) { return llm_path_is_fd(path, STDOUT_FILENO) ? "-" : path; }
 
 void cli_check_report(const char *out, const char *report)
 {

@@ -88,13 +88,9 @@ void cli_notice_cb(void *ud, const char *msg);
 void cli_report_open(struct llm_out *o, const char *path);
 int cli_report_put(struct llm_out *o, char *text, size_t len);
 void cli_report_commit(struct llm_out *o);
-/* Do paths a and b name one file: the same inode when both exist, else
- * the same name in the same directory (symbolic links and ".." resolved)?
- * "-" and NULL name none. */
-int cli_same_file(const char *a, const char *b);
-/* "-" when output path names the file or pipe standard output is
- * (/dev/stdout, /proc/self/fd/1, the file stdout is redirected to), so
- * that the checks below and the writer see stdout; else path. */
+/* "-" when output path names the regular file or pipe standard output is
+ * (/dev/stdout, /proc/self/fd/1, the file stdout is redirected to:
+ * llm_path_is_fd), so that the checks below see stdout; else path. */
 const char *cli_output_name(const char *path);
 /* The checks of -o OUT (NULL: stdout) beside --report REPORT, before any
  * work (usage errors): two files, and the report not on stdout when the

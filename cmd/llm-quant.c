@@ -149,9 +149,9 @@ int main(int argc, char **argv)
 			cli_usage("--shard: -o %s must be named as the shard is (PREFIX%s.gguf or .gguf.zst), or the "
 				  "set will not load", out, ti);
 	}
+	out = cli_output_name(out), report = cli_output_name(report);
 	if ((wo.split_max_size || wo.split_max_tensors) && (!out || strcmp(out, "-") == 0))
 		cli_usage("--split-max-size/--split-max-tensors need -o PREFIX.gguf");
-	out = cli_output_name(out), report = cli_output_name(report);
 	cli_check_report(out, report);
 	cli_refuse_input("--report", report, (const char *const[]){ argv[cli_optind()], ko.tokenizer }, 2);
 	cli_refuse_output(out, argv[cli_optind()], ko.one_shard, (const char *const[]){ ko.tokenizer }, 1);

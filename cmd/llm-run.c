@@ -570,6 +570,8 @@ int main(int argc, char **argv)
 	}
 	cli_refuse_input("--kv-out", g.kv_out, (const char *const *)lpath, n_lora);
 	cli_stdin_claim(do_score ? "-" : ppl_file, NULL);
+	if (do_score) /* `llm-run --score M < f.tsv >> f.tsv` would never end */
+		cli_refuse_same("--score", "-", (const char *const[]){ "-" }, 1);
 	if (!do_score && !ppl_file && !prompt) /* last: the one a hint helps */
 		cli_stdin_claim(pfile ? pfile : "-", pfile ? NULL : "the prompt comes from stdin unless -p or -f gives it");
 	r.prompt_from = prompt ? "-p" : pfile && strcmp(pfile, "-") != 0 ? pfile : "stdin";

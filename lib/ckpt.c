@@ -578,20 +578,25 @@ int llm_vocab_pad(struct llm_str *tok, int32_t *type, uint64_t n, char **store)
 	return 0;
 }
 
-/* The vocabulary path gave c: one the tokenizer reads (a damaged GGUF's
- * keys would otherwise be copied into an output that nothing loads),
- * with no more tokens than embedding rows (another model's; fewer is
- * padding, as models round their vocabularies up).  Errors name path. */
+/* The vocabulary path gave c: not damaged (a GGUF's keys would otherwise
+ * be copied into an output that nothing loads; one of a kind the
+ * tokenizer does not run, a BERT or T5 vocabulary, is copied as it is),
+ * with one token per embedding row, as the model loader and llama.cpp
+ * require (the tokenizer.model and tokenizer.json readers pad a
+ * vocabulary the model rounded up; a GGUF's or a tokenizer.bin's is
+ * taken as it is).  Errors name path. */
 static int check_vocab(llm_ckpt *c, const char *path, int64_t rows)
 {
 	llm_tokenizer *tk;
 	int rc = llm_tokenizer_open(&tk, &c->meta);
-	if (rc)
+	if (rc && rc != LLM_EUNSUPPORTED)
 		return llm_err_prefix(rc == LLM_ENOTFOUND ? LLM_EFORMAT : rc, path);
-	int64_t n = llm_tokenizer_n_vocab(tk);
-	llm_tokenizer_free(tk);
-	if (rows >= 0 && n > rows)
-		return llm_err(LLM_EINVAL, "%s: a vocabulary of %lld tokens for a model of %lld", path,
+	if (!rc)
+		llm_tokenizer_free(tk);
+	const struct llm_kv *toks = llm_meta_get(&c->meta, "tokenizer.ggml.tokens");
+	int64_t n = toks ? (int64_t)toks->n : 0;
+	if (rows >= 0 && n != rows)
+		return llm_err(LLM_EINVAL, "%s: a vocabulary of %lld tokens for a model of %lld embedding rows", path,
 			       (long long)n, (long long)rows);
 	return 0;
 }

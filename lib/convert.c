@@ -117,12 +117,13 @@ struct cjob {
 	float overflow;        /* > 0: a finite value that type_out turned into inf or NaN (its |x|) */
 };
 
-/* The largest |x| of a row (NaN ignored). */
+/* The largest finite |x| of a row (inf and NaN, which no type makes
+ * worse, ignored). */
 static float row_amax(const float *x, int64_t n)
 {
 	float m = 0;
 	for (int64_t i = 0; i < n; i++)
-		m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+		m = fabsf(x[i]) > m && isfinite(x[i]) ? fabsf(x[i]) : m;
 	return m;
 }
 
@@ -236,8 +237,11 @@ static int convert_rows(struct cjob proto, int64_t nrows, int n_threads, struct 
 	if (rc)
 		return llm_err(rc, "out of memory");
 	if (overflow > 0)
-		return llm_err(LLM_EINVAL, "a value of magnitude %g becomes inf in %s (fp16 ends at 65504): "
-					   "write a wider type", (double)overflow, llm_type_name(proto.type_out));
+		return llm_err(LLM_EINVAL, "a value of magnitude %g becomes inf in %s (%s): write a wider type",
+			       (double)overflow, llm_type_name(proto.type_out),
+			       proto.type_out == LLM_TYPE_F16    ? "its range ends at 65504"
+			       : proto.type_out == LLM_TYPE_BF16 ? "its range ends near 3.39e38"
+								 : "its blocks' fp16 scale overflows");
 	return 0;
 }
 

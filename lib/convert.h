@@ -74,13 +74,18 @@ uint32_t llm_convert_ftype(int type);
 const char *llm_ftype_name(const llm_meta *m, uint32_t *ftype);
 
 /* Convert c into a GGUF at out_path ("-" or NULL: stdout), atomically.
- * When rep is non-NULL, *rep receives one record per tensor (free with
+ * A finite value the output type would turn into inf or NaN (beyond
+ * fp16's 65504, directly or through a block's fp16 scale) is LLM_EINVAL
+ * naming the file, the tensor and the type: nothing is written.  When rep
+ * is non-NULL, *rep receives one record per tensor (free with
  * llm_convert_report_free). */
 int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts *o,
 		struct llm_convert_report **rep, int64_t *n_rep);
 void llm_convert_report_free(struct llm_convert_report *rep, int64_t n);
 
-/* Encode nrows rows of ne0 floats to type t using n_threads threads.
+/* Encode nrows rows of ne0 floats to type t using n_threads threads (as
+ * llm_convert does: a finite value that would come back inf or NaN is an
+ * error, never written).
  * LLM_ENOMEM, or LLM_EINVAL when a finite value would come back inf or
  * NaN (beyond fp16's range, directly or through a block's scale). */
 int llm_quantize_rows(int t, const float *src, void *dst, int64_t nrows, int64_t ne0, int n_threads);

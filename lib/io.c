@@ -362,11 +362,11 @@ static int replaceable(const char *path, const char *dest, const struct stat *st
 	return 0;
 }
 
-/* Whether path names the file open as descriptor fd (stdout, stderr). */
-static int names_fd(const char *path, int fd)
+int llm_path_is_fd(const char *path, int fd)
 {
 	struct stat sp, sf;
-	return stat(path, &sp) == 0 && fstat(fd, &sf) == 0 && sp.st_dev == sf.st_dev && sp.st_ino == sf.st_ino;
+	return path && *path && strcmp(path, "-") != 0 && stat(path, &sp) == 0 && fstat(fd, &sf) == 0 &&
+	       (S_ISREG(sf.st_mode) || S_ISFIFO(sf.st_mode)) && sp.st_dev == sf.st_dev && sp.st_ino == sf.st_ino;
 }
 
 int llm_out_open(struct llm_out *o, const char *path)
@@ -379,11 +379,11 @@ int llm_out_open(struct llm_out *o, const char *path)
 	/* /dev/stdout, /dev/stderr, or the file either goes to: written
 	 * through the open descriptor, as tee writes /dev/stderr, never a
 	 * new file renamed over what the shell opened (a log appended to) */
-	if (!path || strcmp(path, "-") == 0 || (*path && names_fd(path, STDOUT_FILENO))) {
+	if (!path || strcmp(path, "-") == 0 || llm_path_is_fd(path, STDOUT_FILENO)) {
 		o->fd = STDOUT_FILENO;
 		o->is_stdout = o->direct = 1;
 		o->path = strdup("-");
-	} else if (*path && names_fd(path, STDERR_FILENO)) {
+	} else if (llm_path_is_fd(path, STDERR_FILENO)) {
 		if ((o->fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) < 0)
 			rc = llm_err(LLM_EIO, "%s: %s", path, strerror(errno));
 		o->direct = 1;

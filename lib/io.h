@@ -62,7 +62,18 @@ struct llm_out {
 	uint64_t written;
 };
 
+/* Open an output: NULL or "-" is stdout; a name of the regular file or
+ * pipe stdout or stderr is open on (/dev/stdout, /dev/stderr, the file
+ * either is redirected to) is written through that descriptor, as tee
+ * writes /dev/stderr; another existing path that is not a regular file
+ * (a FIFO, a device) is written straight; a regular file is written to a
+ * temporary beside it, renamed into place by llm_out_commit.  A name the
+ * file system cannot hold (NAME_MAX) fails here, not at the rename. */
 int llm_out_open(struct llm_out *o, const char *path);
+/* Whether path names the regular file or pipe open as descriptor fd
+ * (never a device such as a terminal or /dev/null, which many
+ * descriptors share). */
+int llm_path_is_fd(const char *path, int fd);
 int llm_out_write(struct llm_out *o, const void *data, size_t n);
 /* Flush, fsync and rename into place; frees o's resources. */
 int llm_out_commit(struct llm_out *o);

@@ -401,10 +401,11 @@ static const char *peft_gguf_name(const char *module, int *perm, char buf[static
 		return "output_norm.weight";
 	if (strncmp(module, "model.layers.", 13) != 0)
 		return NULL;
-	/* the layer number as PyTorch names a ModuleList entry, str(i): so one
-	 * layer has one name (peft_layer_bad refuses "00", "+1" first) */
+	/* the layer number as PyTorch names a ModuleList entry, str(i), so
+	 * that one layer has one name: peft_layer_bad has refused "00" and
+	 * "+1" before this is called */
 	nd = strspn(module + 13, "0123456789");
-	if (nd == 0 || module[13 + nd] != '.' || (module[13] == '0' && nd > 1))
+	if (nd == 0 || module[13 + nd] != '.')
 		return NULL;
 	for (size_t j = 0; j < sizeof layer / sizeof layer[0]; j++)
 		if (strcmp(module + 13 + nd + 1, layer[j].hf) == 0) {
@@ -1048,26 +1049,29 @@ static int scale_fits(const llm_lora *a, const struct llm_lora_tensor *t, float 
 		       t->name ? t->name : t->src, (double)scale, (double)t->scale);
 }
 
-/* "A", "A and B", "A, B and C": the adapters that touch tensor name, for
- * messages (cut short with "..." past size) */
-static const char *touching(char *buf, size_t size, llm_lora *const *ads, int n, const char *name)
+const char *llm_lora_names(char *buf, size_t size, llm_lora *const *ads, const float *scales, int n,
+			   const char *tensor)
 {
 	int k = 0, last = -1;
 	size_t len = 0;
-
+#define TOUCHES(i) (!tensor || llm_lora_find(ads[i], tensor) || llm_lora_find_replace(ads[i], tensor))
 	buf[0] = 0;
 	for (int i = 0; i < n; i++)
-		if (llm_lora_find(ads[i], name) || llm_lora_find_replace(ads[i], name))
+		if (TOUCHES(i))
 			last = i;
 	for (int i = 0; i < n && len < size; i++)
-		if (llm_lora_find(ads[i], name) || llm_lora_find_replace(ads[i], name)) {
+		if (TOUCHES(i)) {
 			len += (size_t)snprintf(buf + len, size - len, "%s%s", k++ == 0 ? "" : i == last ? " and " : ", ",
 						ads[i]->path);
+			if (scales && len < size)
+				len += (size_t)snprintf(buf + len, size - len, " (scale %g)", (double)scales[i]);
 		}
+#undef TOUCHES
 	if (len >= size && size > 4)
 		memcpy(buf + size - 4, "...", 4);
 	return buf;
 }
+
 
 static int touched(llm_lora *const *ads, int n, const char *name)
 {
@@ -1248,8 +1252,12 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 		if ((rc = llm_quantize_rows(types[i], f32, qbuf, rows, t->ne[0], o->n_threads))) {
 			if (rc == LLM_EINVAL) {
 				char who[512], where[1024];
-				snprintf(where, sizeof where, "%s: merged into %s, tensor %s",
-					 touching(who, sizeof who, ads, n, t->name), llm_ckpt_path(base), t->name);
+				if (touch[i])
+					snprintf(where, sizeof where, "%s: merged into %s, tensor %s",
+						 llm_lora_names(who, sizeof who, ads, NULL, n, t->name), llm_ckpt_path(base),
+						 t->name);
+				else /* a tensor no adapter touches, written in another type */
+					snprintf(where, sizeof where, "%s: tensor %s", llm_ckpt_path(base), t->name);
 				llm_err_prefix(rc, where);
 			}
 			break;
@@ -1415,6 +1423,16 @@ const llm_lora *llm_lora_set_adapter(const llm_lora_set *s, int i)
 float llm_lora_set_scale(const llm_lora_set *s, int i)
 {
 	return s && i >= 0 && i < s->nad ? s->scales[i] : 0.0f;
+}
+
+const char *llm_lora_set_names(char *buf, size_t size, const llm_lora_set *s)
+{
+	if (!s || !s->nad) {
+		if (size)
+			buf[0] = 0;
+		return buf;
+	}
+	return llm_lora_names(buf, size, s->ads, s->scales, s->nad, NULL);
 }
 
 const llm_lora_hook *llm_lora_set_hook(const llm_lora_set *s, const char *name)

@@ -211,6 +211,14 @@ int llm_lora_set_count(const llm_lora_set *s);
  * (0 when there is none). */
 const llm_lora *llm_lora_set_adapter(const llm_lora_set *s, int i);
 float llm_lora_set_scale(const llm_lora_set *s, int i);
+/* For messages: "A", "A and B", "A, B and C", the paths of the n
+ * adapters (only those that touch tensor, when not NULL), each followed
+ * by " (scale S)" when scales is not NULL; cut short with "..." past
+ * size.  Returns buf. */
+const char *llm_lora_names(char *buf, size_t size, llm_lora *const *ads, const float *scales, int n,
+			   const char *tensor);
+/* The same for the adapters of s, with their scales. */
+const char *llm_lora_set_names(char *buf, size_t size, const llm_lora_set *s);
 
 /* Hook for a base tensor, or NULL when no adapter of the set touches it.
  * Borrowed from the set; valid until the next llm_lora_set_add/open. */

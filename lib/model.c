@@ -112,18 +112,11 @@ static int logits_bad(const llm_model *m)
 {
 	int na = llm_lora_set_count(m->lora);
 	char who[640];
-	size_t len = 0;
 
 	if (!na)
 		return llm_err(LLM_EFORMAT, "%s: the logits hold inf or NaN (so do the weights, or their products overflow)",
 			       llm_ckpt_path(m->c));
-	who[0] = 0;
-	for (int i = 0; i < na && len < sizeof who; i++)
-		len += (size_t)snprintf(who + len, sizeof who - len, "%s%s (scale %g)",
-					i == 0 ? "" : i == na - 1 ? " and " : ", ", llm_lora_set_adapter(m->lora, i)->path,
-					(double)llm_lora_set_scale(m->lora, i));
-	if (len >= sizeof who)
-		memcpy(who + sizeof who - 4, "...", 4);
+	llm_lora_set_names(who, sizeof who, m->lora);
 	return llm_err(LLM_EFORMAT, "%s: applied to %s, the logits hold inf or NaN (%s scale or values are too "
 		       "large, or the weights hold inf or NaN)", who, llm_ckpt_path(m->c), na > 1 ? "an adapter's" : "its");
 }

@@ -58,6 +58,23 @@ rc=$?
 if [ "$rc" -eq 2 ] && cmp -s ad.gguf ad2.gguf; then ok output_dev_stdin_adapter; else
 	fail output_dev_stdin_adapter "exit $rc: $(cat err.txt)"; fi
 
+# stdin that is stdout's file: `llm-quant - < f >> f`, and --score,
+# whose lines would never end
+llm-quant -q -t q8_0 - <c.gguf >>c.gguf 2>err.txt
+rc=$?
+if [ "$rc" -eq 2 ] && cmp -s c.gguf "$M"; then ok stdout_appends_to_stdin_input; else
+	fail stdout_appends_to_stdin_input "exit $rc: $(cat err.txt)"; fi
+printf 'a\tb\n' >s.tsv
+timeout 20 llm-run -q --score "$M" <s.tsv >>s.tsv 2>err.txt
+rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <s.tsv)" -eq 1 ]; then ok score_stdout_is_stdin; else
+	fail score_stdout_is_stdin "exit $rc, $(wc -l <s.tsv) lines: $(cat err.txt)"; fi
+# /dev/null is no name of stdout, even when stdout is /dev/null
+llm-quant -q -t q8_0 -o /dev/null --report - "$M" >/dev/null 2>err.txt
+expect dev_null_output_and_stdout "$?:$(cat err.txt)" "0:"
+llm-quant -q -t q8_0 -o /dev/null "$M" >&- 2>err.txt
+expect dev_null_output_closed_stdout "$?:$(cat err.txt)" "0:"
+
 # ---- a name past the file system's limit fails before the work ----
 long=$(printf 'a%.0s' $(seq 300)).gguf
 llm-quant -q -o "$long" "$M" 2>err.txt
@@ -128,5 +145,27 @@ for v in abc 99999999999999999999 ' 12' 12x -5; do
 done
 SOURCE_DATE_EPOCH=1700000000 llm-quant -q -o sde.gguf "$M"
 expect sde_recorded "$(llm-info -p sde.gguf | head -n 1 | sed 's/.* at //')" 2023-11-14T22:13:20Z
+
+# a weight beyond f16's range in a tensor no adapter touches, merged
+# with -t f16: refused as llm-quant refuses it, naming the base
+"${PYTHON:-python3}" - "$M" big.gguf "$OLDPWD/tests" <<'PY' || fail big_model "python failed"
+import struct, sys
+sys.path.insert(0, sys.argv[3])
+import gguf_ref
+g = gguf_ref.read(sys.argv[1])
+t = [t for t in g["tensors"] if t["name"] == "blk.1.ffn_down.weight"][0]
+assert t["type_name"] == "f32"
+b = bytearray(open(sys.argv[1], "rb").read())
+struct.pack_into("<f", b, g["data_offset"] + t["offset"] + 40, 1e6)
+open(sys.argv[2], "wb").write(b)
+PY
+llm-svd-delta -q -r 2 --include 'attn_q' -o adq.gguf "$M" q.gguf 2>err.txt || fail svd_delta_q "$(cat err.txt)"
+llm-lora-merge -q -t f16 -o bm.gguf big.gguf adq.gguf 2>err.txt
+rc=$?
+if [ "$rc" -eq 1 ] && [ ! -e bm.gguf ] && grep -q "big.gguf: tensor blk.1.ffn_down.weight: a value of magnitude 1e+06 becomes inf in f16" err.txt; then
+	ok merge_untouched_overflow
+else
+	fail merge_untouched_overflow "exit $rc: $(cat err.txt)"
+fi
 
 expect inputs_untouched "$(cksum <"$M")" "$sum0"

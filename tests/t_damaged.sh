@@ -179,6 +179,8 @@ g.edit(src, d + "/v_nomodel.gguf", lambda kv: kv.__setitem__(slice(None), [e for
 g.edit(src, d + "/v_short_scores.gguf", lambda kv: [e[2][1].__delitem__(slice(100, None)) for e in kv if e[0] == tok[1]])
 g.edit(src, d + "/v_model_u32.gguf", lambda kv: [e.__setitem__(slice(1, 3), [4, 1]) for e in kv if e[0] == b"tokenizer.ggml.model"])
 g.edit(src, d + "/v_three.gguf", lambda kv: [e[2][1].__delitem__(slice(3, None)) for e in kv if e[0] in tok])
+g.edit(src, d + "/v_500.gguf", lambda kv: [e[2][1].__delitem__(slice(500, None)) for e in kv if e[0] in tok])
+g.edit(src, d + "/v_bert.gguf", lambda kv: [e.__setitem__(2, b"bert") for e in kv if e[0] == b"tokenizer.ggml.model"])
 PY
 	check_status 1 tokenizer_file_damaged_quant llm-quant -q --tokenizer "$TMP/v_short_scores.gguf" -o "$TMP/vq.gguf" "$MODELS/stories260K.bin"
 	grep -q '^llm-quant: .*v_short_scores.gguf: tokenizer.ggml.scores: 100 scores for 512 tokens$' "$TMP/.err" && [ ! -e "$TMP/vq.gguf" ] &&
@@ -194,6 +196,13 @@ PY
 	check_status 1 vocab_under_rows llm-run -n 1 -p x "$TMP/v_three.gguf"
 	grep -q 'v_three.gguf: a vocabulary of 3 tokens but token_embd.weight has 512 rows' "$TMP/.err" &&
 		ok vocab_under_rows_message || fail vocab_under_rows_message "$(cat "$TMP/.err")"
+	# a --tokenizer vocabulary with fewer tokens than rows: refused
+	# naming it (the loader would refuse the output); a valid one of a
+	# kind llm-run does not run (BERT) is copied as it is
+	check_status 1 tokenizer_file_under_rows llm-quant -q --tokenizer "$TMP/v_500.gguf" -o "$TMP/v5.gguf" "$MODELS/stories260K.bin"
+	grep -q 'v_500.gguf: a vocabulary of 500 tokens for a model of 512 embedding rows' "$TMP/.err" && [ ! -e "$TMP/v5.gguf" ] &&
+		ok tokenizer_file_under_rows_message || fail tokenizer_file_under_rows_message "$(cat "$TMP/.err")"
+	check tokenizer_file_other_kind_copied llm-quant -q --tokenizer "$TMP/v_bert.gguf" -o "$TMP/vb.gguf" "$MODELS/stories260K.bin"
 	# a type llm-svd-delta cannot decode: the message names the file
 	${PYTHON:-python3} - "$MODELS/stories260K.gguf" "$TMP/i8.gguf" <<'PY'
 import struct, sys
