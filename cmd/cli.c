@@ -492,7 +492,6 @@ static int same_named(const char *a, int fa, const char *b, int fb)
 	return same;
 }
 
-
 const char *cli_output_name(const char *path) { return llm_path_is_fd(path, STDOUT_FILENO) ? "-" : path; }
 
 void cli_check_report(const char *out, const char *report)
