@@ -343,6 +343,9 @@ void cli_refuse_tty(const char *path)
 	}
 	if (tty)
 		cli_die("refusing to write binary output to a terminal (use -o FILE or a pipe)");
+	/* a GGUF written through stderr would take the notices in with it */
+	if (path && llm_path_is_fd(path, STDERR_FILENO))
+		cli_usage("%s names standard error, where messages go: binary output would take them in", path);
 }
 
 void cli_probe_output(const char *path)

@@ -143,7 +143,8 @@ struct json_t *cli_json_str(const char *s, size_t len);
 int cli_nproc(void);
 
 /* Exit 1 with a message when binary output would go to a terminal
- * (path NULL or "-" meaning stdout, or a terminal device by name). */
+ * (path NULL or "-" meaning stdout, or a terminal device by name); a
+ * usage error when path names the file or pipe stderr is open on. */
 void cli_refuse_tty(const char *path);
 /* Exit 1 now, with the writer's message, when an output file could not be
  * written at the end (a missing or read-only directory, a directory named

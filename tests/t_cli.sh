@@ -25,6 +25,9 @@ fi
 llm-quant -q -t q8_0 --report /dev/stdout "$M" >o.gguf 2>err.txt
 rc=$?
 expect report_dev_stdout_with_gguf "$rc:$(wc -c <o.gguf | tr -d ' '):$(grep -c 'needs -o FILE' err.txt)" "2:0:1"
+# binary output through stderr would mix the notices into the GGUF
+llm-quant -t q8_0 -o /dev/stderr "$M" 2>bin.err >/dev/null
+expect binary_to_stderr_refused "$?:$(grep -c 'names standard error' bin.err)" "2:1"
 # -o naming the file stdout is redirected to: written through stdout
 llm-quant -q --no-provenance -t q8_0 -o same.gguf "$M" >same.gguf
 llm-quant -q --no-provenance -t q8_0 -o ref.gguf "$M"
