@@ -589,12 +589,33 @@ static int check_vocab(llm_ckpt *c, const char *path, int64_t rows)
 {
 	llm_tokenizer *tk;
 	int rc = llm_tokenizer_open(&tk, &c->meta);
-	if (rc && rc != LLM_EUNSUPPORTED)
-		return llm_err_prefix(rc == LLM_ENOTFOUND ? LLM_EFORMAT : rc, path);
-	if (!rc)
-		llm_tokenizer_free(tk);
 	const struct llm_kv *toks = llm_meta_get(&c->meta, "tokenizer.ggml.tokens");
 	int64_t n = toks ? (int64_t)toks->n : 0;
+	if (rc == LLM_EUNSUPPORTED) {
+		/* a kind llama.cpp names but llm-run does not run: its arrays
+		 * must still agree; any other name is damage (llama.cpp:
+		 * "unknown tokenizer") */
+		static const char *const kinds[] = { "no", "none", "bert", "t5", "rwkv", "ugm", "plamo2" };
+		const char *model = "";
+		int known = 0;
+		llm_meta_get_str(&c->meta, "tokenizer.ggml.model", &model, NULL);
+		for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+			known |= strcmp(model, kinds[i]) == 0;
+		if (!known)
+			return llm_err(LLM_EFORMAT, "%s: unknown tokenizer model '%s'", path, model);
+		const char *arrs[] = { "tokenizer.ggml.scores", "tokenizer.ggml.token_type" };
+		for (int i = 0; i < 2; i++) {
+			const struct llm_kv *a = llm_meta_get(&c->meta, arrs[i]);
+			if (a && (int64_t)a->n != n)
+				return llm_err(LLM_EFORMAT, "%s: %s: %llu entries for %lld tokens", path, arrs[i],
+					       (unsigned long long)a->n, (long long)n);
+		}
+		rc = 0;
+	} else if (rc) {
+		return llm_err_prefix(rc == LLM_ENOTFOUND ? LLM_EFORMAT : rc, path);
+	} else {
+		llm_tokenizer_free(tk);
+	}
 	if (rows >= 0 && n != rows)
 		return llm_err(LLM_EINVAL, "%s: a vocabulary of %lld tokens for a model of %lld embedding rows", path,
 			       (long long)n, (long long)rows);
@@ -609,6 +630,7 @@ static int check_vocab(llm_ckpt *c, const char *path, int64_t rows)
 int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 {
 	llm_gguf *g = NULL;
+	llm_ckpt *zc = NULL;
 	llm_meta spm;
 	const llm_meta *m = NULL;
 	int rc;
@@ -619,7 +641,12 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 	if ((rc = llm_map_open(&map, path)))
 		return rc;
 	llm_meta_init(&spm);
-	if (map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) {
+	if (llm_zst_sniff(map.data, map.size) || llm_zst_frame_sniff(map.data, map.size)) {
+		/* a compressed GGUF (the container, or a zstd stream of one):
+		 * opened as any checkpoint is, for its metadata */
+		if (!(rc = llm_ckpt_open(&zc, path, NULL)))
+			m = &zc->meta;
+	} else if (map.size >= 4 && memcmp(map.data, "GGUF", 4) == 0) {
 		if (!(rc = llm_gguf_open_mem(&g, map.data, map.size, path)))
 			m = llm_gguf_meta(g);
 	} else if (llm_ends_with(path, ".model") || llm_spm_sniff(map.data, map.size)) {
@@ -645,6 +672,7 @@ int llm_ckpt_set_tokenizer(llm_ckpt *c, const char *path)
 				rc = llm_meta_set_kv(&c->meta, &m->kv[i], NULL);
 	}
 	llm_gguf_free(g);
+	llm_ckpt_free(zc);
 	llm_meta_clear(&spm);
 	llm_map_close(&map);
 	return rc ? rc : check_vocab(c, path, rows);

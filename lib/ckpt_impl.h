@@ -81,6 +81,9 @@ int llm_hftok_sniff(const uint8_t *d, uint64_t size);
  * there). */
 int llm_hf_added_tokens(const char *path, struct llm_str *tok, float *score, int32_t *type, int64_t n,
 			char **store);
+/* config.json's vocab_size beside path, or -1 when there is none (a file
+ * that does not parse is the error). */
+int llm_hf_config_vocab(const char *path, int64_t *n_vocab);
 int llm_hf_specials(llm_meta *m, const char *path, const struct llm_str *tok, int64_t n);
 
 /* Sniffing helpers. */

@@ -597,6 +597,18 @@ static int added_pass(const char *dir_at, const llm_json *at, const char *dir_tc
 	return 0;
 }
 
+int llm_hf_config_vocab(const char *path, int64_t *n_vocab)
+{
+	llm_json *cfg = NULL;
+	int64_t v;
+	*n_vocab = -1;
+	int rc = load_beside(&cfg, path, "config.json");
+	if (!rc && llm_json_int(llm_json_get(cfg, "vocab_size"), &v) == 0 && v > 0 && v <= INT32_MAX)
+		*n_vocab = v;
+	llm_json_free(cfg);
+	return rc;
+}
+
 int llm_hf_added_tokens(const char *path, struct llm_str *tok, float *score, int32_t *type, int64_t n,
 			char **store)
 {

@@ -248,7 +248,12 @@ int llm_spm_tokenizer(llm_meta *tm, const char *path, const uint8_t *d, uint64_t
 			return llm_err(LLM_EFORMAT, "%s: %s %lld, but the model has %llu pieces", path, id_names[i],
 				       (long long)ids[i], (unsigned long long)n);
 	/* rows past the pieces: "[PADid]", unused, as llama.cpp's converter
-	 * fills them, so that the vocabulary matches the embedding */
+	 * fills them, so that the vocabulary matches the embedding; read
+	 * alone (no embedding), as many rows as config.json beside it gives,
+	 * as the converter takes vocab_size, so that added tokens past the
+	 * pieces (Phi-3's <|end|>) are kept as the directory keeps them */
+	if (n_vocab <= 0 && (rc = llm_hf_config_vocab(path, &n_vocab)))
+		return rc;
 	uint64_t nt = n_vocab > 0 && (uint64_t)n_vocab > n ? (uint64_t)n_vocab : n;
 	struct llm_str *tok = calloc(nt, sizeof *tok);
 	float *score = malloc(nt * sizeof *score);

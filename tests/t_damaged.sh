@@ -203,6 +203,33 @@ PY
 	grep -q 'v_500.gguf: a vocabulary of 500 tokens for a model of 512 embedding rows' "$TMP/.err" && [ ! -e "$TMP/v5.gguf" ] &&
 		ok tokenizer_file_under_rows_message || fail tokenizer_file_under_rows_message "$(cat "$TMP/.err")"
 	check tokenizer_file_other_kind_copied llm-quant -q --tokenizer "$TMP/v_bert.gguf" -o "$TMP/vb.gguf" "$MODELS/stories260K.bin"
+	# an unknown tokenizer model name, or a kind llm-run does not run
+	# with arrays that disagree: damage, refused; a compressed GGUF is a
+	# GGUF for --tokenizer too
+	${PYTHON:-python3} - "$TMP" <<'PY' || fail vocab_kinds "python failed"
+import sys
+sys.path.insert(0, "tests")
+import gguf_write as g
+d = sys.argv[1]
+def k(kv, n):
+    return next(e for e in kv if e[0] == n.encode())
+g.edit(d + "/v_bert.gguf", d + "/v_weird.gguf", lambda kv: k(kv, "tokenizer.ggml.model").__setitem__(2, b"frobnicate"))
+g.edit(d + "/v_bert.gguf", d + "/v_bert_short.gguf", lambda kv: k(kv, "tokenizer.ggml.scores")[2][1].pop())
+PY
+	check_status 1 tokenizer_unknown_kind llm-quant -q --tokenizer "$TMP/v_weird.gguf" -o "$TMP/vw.gguf" "$MODELS/stories260K.bin"
+	grep -q "v_weird.gguf: unknown tokenizer model 'frobnicate'" "$TMP/.err" && ok tokenizer_unknown_kind_message ||
+		fail tokenizer_unknown_kind_message "$(cat "$TMP/.err")"
+	check_status 1 tokenizer_other_kind_damaged llm-quant -q --tokenizer "$TMP/v_bert_short.gguf" -o "$TMP/vw.gguf" "$MODELS/stories260K.bin"
+	llm-quant -q --zstd -o "$TMP/vz.gguf.zst" "$MODELS/stories260K.gguf"
+	expect tokenizer_compressed_gguf "$(llm-run --tokenize -p Once --tokenizer "$TMP/vz.gguf.zst" "$MODELS/stories260K.bin" 2>&1)" "1 403"
+	# a tokenizer.model read alone takes config.json's vocab_size beside
+	# it, keeping an added token past its pieces as the directory does
+	mkdir -p "$TMP/r3"
+	${PYTHON:-python3} -c 'import json, sys; c = json.load(open(sys.argv[1])); c["vocab_size"] = 520; json.dump(c, open(sys.argv[2], "w"))' \
+		"$MODELS/stories260K-hf/config.json" "$TMP/r3/config.json"
+	${PYTHON:-python3} tests/mk_spm.py "$MODELS/stories260K.gguf" "$TMP/r3/tokenizer.model"
+	echo '{"<|im_end|>": 512}' >"$TMP/r3/added_tokens.json"
+	expect spm_alone_added_past_pieces "$(llm-run --tokenize --parse-special -p 'Hi<|im_end|>' "$TMP/r3/tokenizer.model" 2>&1)" "1 320 417 512"
 	# a type llm-svd-delta cannot decode: the message names the file
 	${PYTHON:-python3} - "$MODELS/stories260K.gguf" "$TMP/i8.gguf" <<'PY'
 import struct, sys
