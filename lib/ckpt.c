@@ -215,7 +215,7 @@ static int open_shards(llm_ckpt *c, struct gguf_impl *im, int one_shard)
 	llm_meta_get_int(m0, "split.tensors.count", &ntens);
 	if (no != 0)
 		return llm_err(LLM_EINVAL, "%s: shard %lld of %lld: name the first shard (-00001-of-%05lld), "
-			       "or take it alone (llm-info, llm-quant --shard)", c->path, (long long)no + 1, (long long)count,
+			       "or take it alone (llm-info --shard, llm-quant --shard)", c->path, (long long)no + 1, (long long)count,
 			       (long long)count);
 	if (strcmp(c->path, "-") == 0)
 		return llm_err(LLM_EUNSUPPORTED, "-: first of %lld shards on standard input: the others cannot be found",
@@ -294,8 +294,10 @@ static int open_gguf_map(llm_ckpt *c, struct llm_map *map, int one_shard)
 	c->version = llm_gguf_version(im->p[0].g);
 	m = llm_gguf_meta(im->p[0].g);
 	for (int64_t i = 0; i < m->n; i++) {
-		if (im->np > 1 && strncmp(m->kv[i].key, "split.", 6) == 0)
-			continue; /* the shards present one checkpoint */
+		/* the shards present one checkpoint, a set of one too (what
+		 * gguf-split --merge leaves); --shard shows a shard as it is */
+		if (!one_shard && strncmp(m->kv[i].key, "split.", 6) == 0)
+			continue;
 		if ((rc = llm_meta_set_kv(&c->meta, &m->kv[i], NULL)))
 			return rc;
 	}

@@ -701,8 +701,9 @@ size_t llm_shard_name_parse(const char *path, int *no, int *count, int *zst)
 	return (size_t)(t - path);
 }
 
-/* Shard name: PREFIX-00001-of-00003.gguf[.zst] from PREFIX[.gguf][.zst]. */
-static char *shard_name(const char *path, int no, int count)
+/* Shard name: PREFIX-00001-of-00003.gguf[.zst] from PREFIX[.gguf][.zst];
+ * compressed shards (zst) end in .zst whatever the output's name. */
+static char *shard_name(const char *path, int no, int count, int zst)
 {
 	size_t n = strlen(path);
 	int z = llm_ends_with(path, ".zst");
@@ -714,7 +715,7 @@ static char *shard_name(const char *path, int no, int count)
 		s[n -= 4] = 0;
 	if (llm_ends_with(s, ".gguf"))
 		s[n -= 5] = 0;
-	snprintf(s + n, 48, "-%05d-of-%05d.gguf%s", no + 1, count, z ? ".zst" : "");
+	snprintf(s + n, 48, "-%05d-of-%05d.gguf%s", no + 1, count, z || zst ? ".zst" : "");
 	return s;
 }
 
@@ -760,7 +761,7 @@ static int plan_parts(llm_gguf_writer *w)
 	}
 	w->parts[np].t1 = w->nt;
 	for (int k = 0; k < w->np; k++)
-		if (!(w->parts[k].path = shard_name(w->path, k, w->np)))
+		if (!(w->parts[k].path = shard_name(w->path, k, w->np, w->zstd)))
 			return llm_err(LLM_ENOMEM, "out of memory");
 	return 0;
 one:

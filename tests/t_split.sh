@@ -117,3 +117,15 @@ wait $pid 2>/dev/null
 left=$(ls -A "$TMP/sig" | tr '\n' ' ')
 if [ "$left" = "s-00003-of-00003.gguf " ]; then ok split_signal_removes_done_shards; else
 	fail split_signal_removes_done_shards "left: $left"; fi
+
+# a set of one shard (-00001-of-00001) is a set too: read and merged
+# without its split.* keys, as gguf-split --merge leaves a file
+mkdir -p "$TMP/one"
+llm-quant -q --no-provenance --merge --split-max-size 1T -o "$TMP/one/o.gguf" "$TMP/m.gguf"
+expect split_set_of_one_name "$(ls "$TMP/one")" "o-00001-of-00001.gguf"
+llm-quant -q --no-provenance --merge -o "$TMP/one.merged.gguf" "$TMP/one/o-00001-of-00001.gguf"
+expect split_set_of_one_merged "$(view "$TMP/one.merged.gguf")" "$(view "$TMP/ref.gguf")"
+# compressed shards end in .zst whatever -o is called
+mkdir -p "$TMP/zn"
+llm-quant -q --merge --zstd --split-max-tensors 20 -o "$TMP/zn/z.gguf" "$TMP/m.gguf"
+expect split_zstd_names_zst "$(ls "$TMP/zn" | sed 's/-0000[0-9]-of-/-N-of-/' | sort -u)" "z-N-of-0000$(ls "$TMP/zn" | wc -l | tr -d ' ').gguf.zst"
