@@ -841,6 +841,7 @@ int main(int argc, char **argv)
 	o.threads.v[0] = cli_nproc();
 	o.reps = 5;
 	o.only = K_BW | K_SGEMM | K_MATVEC | K_ATTN | K_QUANT;
+	const char *kernel_opt = NULL; /* --seq-lens or --gemm-sizes given */
 	while ((c = cli_next(&arg)) != -1) {
 		switch (c) {
 		case 'm': o.models = (char *)arg; break;
@@ -877,8 +878,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_MEM_SIZE: o.mem_size = cli_size("--mem-size", arg); break;
-		case OPT_SEQ_LENS: parse_list(&o.seq, "--seq-lens", arg, 1, 1 << 20); break;
-		case OPT_GEMM_SIZES: parse_list(&o.gemm, "--gemm-sizes", arg, 1, 1 << 15); break;
+		case OPT_SEQ_LENS: parse_list(&o.seq, "--seq-lens", arg, 1, 1 << 20), kernel_opt = "--seq-lens"; break;
+		case OPT_GEMM_SIZES: parse_list(&o.gemm, "--gemm-sizes", arg, 1, 1 << 15), kernel_opt = "--gemm-sizes"; break;
 		case 'q': cli_quiet = 1; cli_progress_enabled = 0; break;
 		case OPT_PROGRESS: cli_progress_enabled = 1; break;
 		case OPT_READ_BW: o.read_bw = 1; break;
@@ -894,6 +895,14 @@ int main(int argc, char **argv)
 		cli_usage("-m: no model named in '%s'", o.models);
 	if (o.models && !o.kernels && count_runs() == 0)
 		cli_usage("nothing to do: -p and -n are all 0");
+	/* options that would do nothing are refused, not ignored */
+	if (kernel_opt && !o.kernels)
+		cli_usage("%s applies to the kernel benchmarks (--kernels)", kernel_opt);
+	int any_tg = 0;
+	for (int i = 0; i < o.tg.n; i++)
+		any_tg |= o.tg.v[i] > 0;
+	if (o.read_bw && (!o.models || !any_tg))
+		cli_usage("--read-bw measures during model decoding: give -m MODEL and -n N > 0");
 	if (!o.mem_size) {
 		/* STREAM's rule: each array at least 4 x the last-level cache */
 		llm_bench_cpu(&cpu);

@@ -314,3 +314,8 @@ fi
 llm-bench --progress --only attention,sgemm,bandwidth --mem-size 64K --seq-lens 16,32 --gemm-sizes 32 -r 1 -t 1 -o jsonl 2>"$TMP/prog.err" >/dev/null
 top=$(tr '\r' '\n' <"$TMP/prog.err" | grep -o '[0-9]*%' | tr -d % | sort -n | tail -n 1)
 [ -n "$top" ] && [ "$top" -le 100 ] && ok progress_within_100 || fail progress_within_100 "reached ${top:-nothing}%"
+
+# options that would do nothing are usage errors, not ignored
+check_status 2 bench_read_bw_without_decode llm-bench -m "$M" -p 8 -n 0 -r 1 -t 1 --read-bw
+check_status 2 bench_read_bw_kernels_only llm-bench --read-bw --mem-size 1M --only bandwidth
+check_status 2 bench_seq_lens_without_kernels llm-bench -m "$M" -p 8 -n 8 -r 1 -t 1 --seq-lens 16
