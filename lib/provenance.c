@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "gguf.h"
 #include "provenance.h"
 
 #define HASH_BLOCK (1 << 20) /* bytes read at a time */
@@ -98,9 +99,19 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Whether file name b is a shard of the set whose shard name a is (one
+ * prefix and count; plain and compressed shards may mix). */
+static int same_set(const char *a, const char *b)
+{
+	int ca, cb;
+	size_t ka = llm_shard_name_parse(a, NULL, &ca, NULL), kb = llm_shard_name_parse(b, NULL, &cb, NULL);
+	return ka && ka == kb && ca == cb && strncmp(a, b, ka) == 0;
+}
+
 /* Tree id of the regular files of dir (git's tree object: "MODE NAME\0" +
- * 20-byte id per entry, sorted by name). */
-static int tree_id(git_oid *oid, const char *dir)
+ * 20-byte id per entry, sorted by name); with set (a shard's name), of the
+ * shards of that set only. */
+static int tree_id(git_oid *oid, const char *dir, const char *set)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -115,6 +126,8 @@ static int tree_id(git_oid *oid, const char *dir)
 		struct stat st;
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		if (de->d_name[0] == '.' && (!de->d_name[1] || strcmp(de->d_name, "..") == 0))
+			continue;
+		if (set && !same_set(set, de->d_name))
 			continue;
 		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
@@ -181,12 +194,37 @@ int llm_provenance_content_id(char out[41], const char *path)
 		return 0;
 	git_libgit2_init();
 	if (seen && S_ISDIR(st.st_mode))
-		rc = tree_id(&oid, path);
+		rc = tree_id(&oid, path, NULL);
 	else
 		rc = blob_id(&oid, path);
 	if (!rc)
 		git_oid_tostr(out, 41, &oid);
 	git_libgit2_shutdown();
+	return rc;
+}
+
+/* An input's content id: a split set read as one checkpoint (its first
+ * shard named, and no split.* keys left in what was read: llm-quant
+ * --shard keeps them) is every shard it read: the tree id of the set's
+ * shards in their directory, as a directory's id is its files'. */
+static int input_id(char out[41], const struct llm_prov_input *in)
+{
+	int no, count;
+	const char *base = strrchr(in->path, '/');
+	base = base ? base + 1 : in->path;
+	if (!llm_shard_name_parse(base, &no, &count, NULL) || no != 0 || count < 2 || !in->meta ||
+	    llm_meta_get(in->meta, "split.count"))
+		return llm_provenance_content_id(out, in->path);
+	char *dir = strndup(in->path, (size_t)(base - in->path));
+	git_oid oid;
+	if (!dir)
+		return llm_err(LLM_ENOMEM, "out of memory");
+	git_libgit2_init();
+	int rc = tree_id(&oid, *dir ? dir : ".", base);
+	if (!rc)
+		git_oid_tostr(out, 41, &oid);
+	git_libgit2_shutdown();
+	free(dir);
 	return rc;
 }
 
@@ -337,7 +375,7 @@ int llm_provenance_fill(llm_meta *m, const char *tool, int argc, char *const *ar
 	if (!rc)
 		rc = llm_meta_set_str(m, "provenance.time", tbuf);
 	for (int i = 0; i < n_in && !rc; i++) {
-		rc = llm_provenance_content_id(idbuf[i], in[i].path);
+		rc = input_id(idbuf[i], &in[i]);
 		sv[i] = (struct llm_str){ strlen(in[i].path), (char *)in[i].path };
 		ids[i] = (struct llm_str){ strlen(idbuf[i]), idbuf[i] };
 	}

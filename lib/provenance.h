@@ -17,7 +17,10 @@
  *                         SHA-1), for a directory the git tree id of its
  *                         regular files (not recursive: what `git write-tree`
  *                         gives for a directory holding just those files,
- *                         modes 100644/100755), "" for standard input
+ *                         modes 100644/100755), for a split set read as
+ *                         one (its first shard named, no split.* keys in
+ *                         the metadata read) the tree id of its shards,
+ *                         "" for standard input
  *                         and named pipes (read once, by the reader) and
  *                         devices
  *   git.commit    str     HEAD of the repository holding the working

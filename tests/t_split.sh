@@ -129,3 +129,15 @@ expect split_set_of_one_merged "$(view "$TMP/one.merged.gguf")" "$(view "$TMP/re
 mkdir -p "$TMP/zn"
 llm-quant -q --merge --zstd --split-max-tensors 20 -o "$TMP/zn/z.gguf" "$TMP/m.gguf"
 expect split_zstd_names_zst "$(ls "$TMP/zn" | sed 's/-0000[0-9]-of-/-N-of-/' | sort -u)" "z-N-of-0000$(ls "$TMP/zn" | wc -l | tr -d ' ').gguf.zst"
+# provenance of a set read as one: the tree id of its shards (what git
+# mktree gives for them), not the first shard's blob; --shard keeps the
+# shard's own blob id
+mkdir -p "$TMP/pv"
+llm-quant -q --merge --split-max-tensors 8 -o "$TMP/pv/p.gguf" "$TMP/m.gguf"
+llm-quant -q --merge -o "$TMP/pv.merged.gguf" "$TMP/pv/p-00001-of-00003.gguf"
+got=$(llm-info -p "$TMP/pv.merged.gguf" | awk '/^  input 0:/ { print $4; exit }')
+want=$(cd "$TMP/pv" && git init -q . && for f in p-0000*; do printf '100644 blob %s\t%s\n' "$(git hash-object -w "$f")" "$f"; done | git mktree; rm -rf .git)
+expect split_provenance_set_tree_id "$got" "$want"
+llm-quant -q --shard -o "$TMP/pv1-00001-of-00003.gguf" "$TMP/pv/p-00001-of-00003.gguf"
+expect split_provenance_shard_blob "$(llm-info --shard -p "$TMP/pv1-00001-of-00003.gguf" | awk '/^  input 0:/ { print $4; exit }')" \
+	"$(git hash-object "$TMP/pv/p-00001-of-00003.gguf")"
