@@ -491,6 +491,7 @@ struct peft_cfg {
 	int rslora, dora;
 	const llm_json *rank_pattern, *alpha_pattern, *target;
 	const llm_json *layers; /* layers_to_transform: an integer or a list, or NULL */
+	const llm_json *layers_pattern; /* a string or a list of strings, or NULL (any) */
 };
 
 static int cfg_load(struct peft_cfg *c, const llm_json *j, const char *cfgpath)
@@ -532,6 +533,15 @@ static int cfg_load(struct peft_cfg *c, const llm_json *j, const char *cfgpath)
 		return llm_err(LLM_EUNSUPPORTED, "%s: layer_replication is not supported", cfgpath);
 	if ((c->layers = llm_json_get(j, "layers_to_transform")) && llm_json_kind(c->layers) == LLM_JSON_NULL)
 		c->layers = NULL;
+	if ((v = llm_json_get(j, "layers_pattern")) && llm_json_kind(v) != LLM_JSON_NULL) {
+		int ok = llm_json_kind(v) == LLM_JSON_STR || llm_json_kind(v) == LLM_JSON_ARR;
+		for (size_t i = 0; ok && llm_json_kind(v) == LLM_JSON_ARR && i < llm_json_len(v); i++)
+			ok = llm_json_str(llm_json_at(v, i)) != NULL;
+		if (!ok)
+			return llm_err(LLM_EFORMAT, "%s: \"layers_pattern\" is neither a string nor a list of strings", cfgpath);
+		/* "" and [] mean any layer name, as PEFT reads them */
+		c->layers_pattern = llm_json_len(v) || (llm_json_str(v) && *llm_json_str(v)) ? v : NULL;
+	}
 	c->rank_pattern = llm_json_get(j, "rank_pattern");
 	c->alpha_pattern = llm_json_get(j, "alpha_pattern");
 	if (c->rank_pattern && llm_json_kind(c->rank_pattern) != LLM_JSON_OBJ && llm_json_kind(c->rank_pattern) != LLM_JSON_NULL)
@@ -541,27 +551,76 @@ static int cfg_load(struct peft_cfg *c, const llm_json *j, const char *cfgpath)
 	return 0;
 }
 
-/* layers_to_transform (PEFT applies it with a list of target modules, not
- * with a regex): 1 when module's layer ("...layers.N....") is listed or
- * there is no list, 0 when not, < 0 for a list that is not integers */
+/* The layer module is in, as PEFT's check_target_module_exists finds it:
+ * the number N of the last ".NAME.N." that has something before it
+ * (re.match(r".*\.[^.]*\.(\d+)\.")), NAME matching pat when given
+ * (re.match(rf".*\.{pat}\.(\d+)\.")).  1 with *n, 0 when there is none
+ * (model.embed_tokens, lm_head), < 0 on a bad pattern. */
+static int layer_of(const char *module, const char *pat, int64_t *n, const char *cfgpath)
+{
+	for (size_t de = strlen(module); de-- > 0;) { /* de: the dot after N */
+		size_t ds = de;
+		char *pre;
+		int m;
+		if (module[de] != '.')
+			continue;
+		while (ds > 0 && module[ds - 1] >= '0' && module[ds - 1] <= '9')
+			ds--;
+		if (ds == de || ds < 2 || module[ds - 1] != '.')
+			continue;
+		if (!(pre = xstrndup(module, ds - 1))) /* what comes before ".N." */
+			return llm_err(LLM_ENOMEM, "out of memory");
+		m = pat ? re_match(".*\\.", pat, pre, cfgpath) : strchr(pre, '.') != NULL;
+		free(pre);
+		if (m < 0)
+			return m;
+		if (m) {
+			*n = strtoll(module + ds, NULL, 10);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* layers_to_transform, as PEFT's check_target_module_exists applies it:
+ * not with a target_modules regex (PEFT refuses the pair), nor to a module
+ * the target_modules list names in full; an empty list leaves no layer
+ * out; a module in no layer (embedding, head) is left out.  1 when module
+ * is kept, 0 when left out, < 0 for a config of the wrong kind. */
 static int layer_match(const struct peft_cfg *c, const char *module, const char *cfgpath)
 {
-	const char *p = strstr(module, "layers.");
-	int64_t want, n;
-	if (!c->layers || (llm_json_str(c->target) && strcmp(llm_json_str(c->target), "all-linear") != 0) || !p)
+	const char *ts = llm_json_str(c->target);
+	const llm_json *lp = c->layers_pattern;
+	size_t nl = llm_json_len(c->layers), np = !lp ? 1 : llm_json_str(lp) ? 1 : llm_json_len(lp);
+	int64_t want, n = 0;
+	int is_int, rc = 0;
+
+	if (!c->layers)
 		return 1;
-	n = strtoll(p + 7, NULL, 10);
-	if (!llm_json_int(c->layers, &want))
-		return want == n;
-	if (llm_json_kind(c->layers) != LLM_JSON_ARR)
+	is_int = !llm_json_int(c->layers, &want);
+	if (!is_int && llm_json_kind(c->layers) != LLM_JSON_ARR)
 		return llm_err(LLM_EFORMAT, "%s: \"layers_to_transform\" is neither an integer nor a list", cfgpath);
-	for (size_t i = 0; i < llm_json_len(c->layers); i++) {
+	for (size_t i = 0; i < nl; i++)
 		if (llm_json_int(llm_json_at(c->layers, i), &want))
 			return llm_err(LLM_EFORMAT, "%s: \"layers_to_transform\" holds a value that is not an integer",
 				       cfgpath);
-		if (want == n)
+	if ((!is_int && nl == 0) || (ts && strcmp(ts, "all-linear") != 0))
+		return 1;
+	for (size_t i = 0; !ts && i < llm_json_len(c->target); i++) {
+		const char *t = llm_json_str(llm_json_at(c->target, i));
+		if (t && strcmp(t, module) == 0)
 			return 1;
 	}
+	for (size_t k = 0; k < np && rc == 0; k++)
+		rc = layer_of(module, !lp ? NULL : llm_json_str(lp) ? llm_json_str(lp) : llm_json_str(llm_json_at(lp, k)),
+			      &n, cfgpath);
+	if (rc <= 0)
+		return rc;
+	if (is_int)
+		return !llm_json_int(c->layers, &want) && want == n;
+	for (size_t i = 0; i < nl; i++)
+		if (!llm_json_int(llm_json_at(c->layers, i), &want) && want == n)
+			return 1;
 	return 0;
 }
 
@@ -607,7 +666,7 @@ static int peft_tensor(llm_lora *a, const llm_safetensors *st, const struct peft
 		return llm_err(LLM_EFORMAT, "%s: module %s has LoRA weights but target_modules does not name it", path,
 			       pm->module);
 	if ((rc = layer_match(cfg, pm->module, cfgpath)) <= 0)
-		return rc < 0 ? rc : llm_err(LLM_EFORMAT, "%s: module %s has LoRA weights but layers_to_transform leaves its layer out",
+		return rc < 0 ? rc : llm_err(LLM_EFORMAT, "%s: module %s has LoRA weights but layers_to_transform leaves it out",
 					     path, pm->module);
 	if (cfg->rank_pattern && (rc = pattern_lookup(cfg->rank_pattern, pm->module, cfgpath, &v)))
 		return rc;

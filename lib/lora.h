@@ -22,7 +22,8 @@
  *   does (counted in n_ignored); any other name is an error.
  * PEFT directories: adapter_config.json (peft_type LORA; r, lora_alpha,
  *   target_modules required; use_rslora, rank_pattern, alpha_pattern,
- *   fan_in_fan_out, use_dora, modules_to_save honoured) and
+ *   fan_in_fan_out, use_dora, modules_to_save, layers_to_transform and
+ *   layers_pattern honoured) and
  *   adapter_model.safetensors with keys
  *     base_model.model.<module>.lora_A.weight        [r, in]
  *     base_model.model.<module>.lora_B.weight        [out, r]

@@ -233,6 +233,27 @@ cfgvar() { # NAME FROM PYTHON-EDIT-OF-c : a copy of peft_FROM with its config ed
 }
 cfgvar layers_left_out plain 'c["layers_to_transform"] = [1]'
 bad bad_peft_layers_to_transform 1 llm-lora-merge "$HFB" "$TMP/peft_layers_left_out" -o "$O"
+# layers_to_transform as PEFT's check_target_module_exists applies it: []
+# leaves no layer out, a module target_modules names in full is kept
+# whatever its layer, layers_pattern names the layers, and a module in no
+# layer (the embedding) is left out
+cfgvar layers_empty plain 'c["layers_to_transform"] = []'
+cfgvar layers_full_name plain 'c["layers_to_transform"] = [1, 2, 3, 4]
+c["target_modules"] += ["model.layers.0.self_attn." + m for m in ("q_proj", "k_proj", "v_proj", "o_proj")]
+c["target_modules"] += ["model.layers.0.mlp." + m for m in ("gate_proj", "up_proj", "down_proj")]'
+cfgvar layers_pattern mts 'c["layers_to_transform"] = [0]; c["layers_pattern"] = ["blocks", "layers"]'
+for a in layers_empty layers_full_name layers_pattern; do
+	if llm-lora-merge -q "$HFB" "$TMP/peft_$a" -o "$TMP/hf_$a.gguf" 2>"$TMP/err"; then
+		ref "merge_peft_$a" "$TMP/hf_$a.gguf" "$TMP/peft_$a"
+	else
+		fail "merge_peft_$a" "$(cat "$TMP/err")"
+	fi
+done
+cfgvar layers_pattern_other mts 'c["layers_to_transform"] = [0]; c["layers_pattern"] = "h"'
+bad bad_peft_layers_pattern_other 1 llm-lora-merge "$HFB" "$TMP/peft_layers_pattern_other" -o "$O"
+cfgvar layers_embed embed 'c["layers_to_transform"] = [3]'
+bad bad_peft_layers_embedding 1 llm-lora-merge "$HFB" "$TMP/peft_layers_embed" -o "$O"
+said bad_peft_layers_embedding_says "module model.embed_tokens has LoRA weights but layers_to_transform leaves it out"
 cfgvar replication plain 'c["layer_replication"] = [[0, 2], [1, 3]]'
 bad bad_peft_layer_replication 1 llm-lora-merge "$HFB" "$TMP/peft_replication" -o "$O"
 cfgvar dora_unset dora 'c["use_dora"] = False'
