@@ -11,7 +11,8 @@
 #include "io.h"
 
 /* Type rule for tensor t written under name; has_output: the output holds
- * its own output.weight (else token_embd is also the output). */
+ * its own output.weight (else token_embd is also the output).  A fallback
+ * is told to o->notice. */
 static int tensor_type(const struct llm_tensor_info *t, const char *name, int has_output,
 		       const struct llm_convert_opts *o, int *fallback)
 {
@@ -43,6 +44,12 @@ static int tensor_type(const struct llm_tensor_info *t, const char *name, int ha
 	if (t->ne[0] % llm_type_traits(want)->blck) {
 		if (fallback)
 			*fallback = 1;
+		if (o->notice) {
+			char msg[512];
+			snprintf(msg, sizeof msg, "%s: rows of %lld values do not fit %s blocks; writing %s", name,
+				 (long long)t->ne[0], llm_type_name(want), llm_type_name(LLM_TYPE_F16));
+			o->notice(o->ud, msg);
+		}
 		want = LLM_TYPE_F16;
 	}
 	return want;
@@ -62,6 +69,14 @@ int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_conve
 {
 	const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
 	return tensor_type(t, t->name, llm_ckpt_find(c, "output.weight") >= 0, o, fallback);
+}
+
+int llm_convert_set_meta(llm_meta *dst, const llm_meta *src, int type)
+{
+	int rc = llm_meta_set_u32(dst, "general.quantization_version", 2);
+	if (!rc && llm_meta_get(src, "general.architecture"))
+		rc = llm_meta_set_u32(dst, "general.file_type", llm_convert_ftype(type));
+	return rc;
 }
 
 uint32_t llm_convert_ftype(int type)
@@ -311,18 +326,11 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 	for (int64_t v = 0; v < nv; v++) {
 		const struct llm_tensor_info *t = llm_ckpt_tensor(c, src[v]);
 		const struct llm_type_traits *tin = llm_type_traits(t->type);
-		int fb;
-		types[v] = tensor_type(t, name[v], has_output, o, &fb);
+		types[v] = tensor_type(t, name[v], has_output, o, NULL);
 		if (types[v] != t->type && (!tin || !tin->to_float)) {
 			rc = llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: cannot convert from %s", llm_ckpt_path(c),
 				     name[v], llm_type_name(t->type));
 			goto out;
-		}
-		if (fb && o->notice) {
-			char msg[256];
-			snprintf(msg, sizeof msg, "%s: rows of %lld values do not fit %s blocks; writing %s",
-				 name[v], (long long)t->ne[0], llm_type_name(o->type), llm_type_name(types[v]));
-			o->notice(o->ud, msg);
 		}
 		total += t->size;
 	}
@@ -332,9 +340,7 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 	for (int64_t i = 0; i < m->n && !rc; i++)
 		rc = llm_meta_set_kv(wm, &m->kv[i], NULL);
 	if (!rc)
-		rc = llm_meta_set_u32(wm, "general.quantization_version", 2);
-	if (!rc && llm_meta_get(m, "general.architecture"))
-		rc = llm_meta_set_u32(wm, "general.file_type", llm_convert_ftype(o->type));
+		rc = llm_convert_set_meta(wm, m, o->type);
 	for (int64_t i = 0; o->extra && i < o->extra->n && !rc; i++)
 		rc = llm_meta_set_kv(wm, &o->extra->kv[i], NULL);
 	for (int64_t v = 0; v < nv && !rc; v++) {

@@ -63,8 +63,13 @@ struct llm_convert_report {
 };
 
 /* Target type of one tensor of c under o (after fallback), and whether it
- * fell back (fallback may be NULL). */
+ * fell back (fallback may be NULL); a fallback is told to o->notice. */
 int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_convert_opts *o, int *fallback);
+
+/* The keys a conversion to type sets over the input's metadata src, in
+ * dst: general.quantization_version (2), and general.file_type when src
+ * is a model (has general.architecture).  0 or LLM_ENOMEM. */
+int llm_convert_set_meta(llm_meta *dst, const llm_meta *src, int type);
 
 /* llama.cpp's general.file_type for a target type (LLAMA_FTYPE_*). */
 uint32_t llm_convert_ftype(int type);

@@ -1180,6 +1180,8 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 	}
 	co.type = o->type >= 0 ? o->type : LLM_TYPE_F32;
 	co.n_threads = o->n_threads;
+	co.notice = o->notice; /* a -t type the rows do not fit, as llm-quant says it */
+	co.ud = o->ud;
 	for (int64_t i = 0; i < nt; i++) {
 		const struct llm_tensor_info *t = llm_ckpt_tensor(base, i);
 		const struct llm_type_traits *tin = llm_type_traits(t->type), *tout;
@@ -1214,8 +1216,8 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 		llm_meta *wm = llm_gguf_writer_meta(w);
 		for (int64_t i = 0; i < m->n && !rc; i++)
 			rc = llm_meta_set_kv(wm, &m->kv[i], NULL);
-		if (!rc && o->type >= 0 && llm_meta_get(m, "general.architecture"))
-			rc = llm_meta_set_u32(wm, "general.file_type", llm_convert_ftype(o->type));
+		if (!rc && o->type >= 0)
+			rc = llm_convert_set_meta(wm, m, o->type);
 		for (int64_t i = 0; o->extra && i < o->extra->n && !rc; i++)
 			rc = llm_meta_set_kv(wm, &o->extra->kv[i], NULL);
 	}

@@ -136,6 +136,19 @@ then
 else
 	fail merge_type_option "-t q8_0 differs from llm-quant -t q8_0 of the F32 merge $(cat "$TMP/err")"
 fi
+# ... and the whole file is llm-quant's, metadata included
+# (general.quantization_version), with its notice for rows that do not fit
+# the type's blocks (ffn_down's 172 values, written f16)
+if llm-lora-merge --no-provenance -t q4_0 "$B" "$TMP/plain.gguf" -o "$TMP/t_q4.gguf" 2>"$TMP/err" &&
+	llm-lora-merge -q --no-provenance "$B" "$TMP/plain.gguf" -o "$TMP/t_f32.gguf" &&
+	llm-quant -q --no-provenance -t q4_0 "$TMP/t_f32.gguf" -o "$TMP/t_q4_ref.gguf" &&
+	cmp -s "$TMP/t_q4.gguf" "$TMP/t_q4_ref.gguf" &&
+	grep -q '^llm-lora-merge: blk.0.ffn_down.weight: rows of 172 values do not fit q4_0 blocks; writing f16$' "$TMP/err"
+then
+	ok merge_type_option_as_llm_quant
+else
+	fail merge_type_option_as_llm_quant "not llm-quant's file, or no notice: $(head -2 "$TMP/err" | tr '\n' ' ')"
+fi
 
 # ---- llm-svd-delta against numpy; round trip; pipeline
 llm-lora-merge -q "$B" "$TMP/plain.gguf" "$TMP/embed.gguf" -o "$TMP/tuned.gguf"
