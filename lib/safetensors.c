@@ -908,6 +908,21 @@ static int hf_read_shards(struct hf_open *o)
 		if ((rc = hf_take(o, k, idx)))
 			return rc;
 	}
+	/* The index and the shards must agree, as convert_hf_to_gguf checks:
+	 * a tensor of a shard that the index leaves out (or puts in another
+	 * shard) would otherwise be dropped unseen, and a dropped lm_head
+	 * turns an untied model into a tied one. */
+	for (int k = 0; k < o->im->nsh; k++)
+		for (int64_t i = 0; i < llm_safetensors_n_tensors(o->im->sh[k]); i++) {
+			const char *name = llm_safetensors_tensor(o->im->sh[k], i)->name;
+			const char *file = llm_json_str(llm_json_get(wm, name));
+			if (!file)
+				return llm_err(LLM_EFORMAT, "%s: tensor %s of %s is not in the index's weight_map",
+					       o->index_path, name, o->shard_names[k]);
+			if (strcmp(file, o->shard_names[k]) != 0)
+				return llm_err(LLM_EFORMAT, "%s: tensor %s is in %s too, not only in %s, where the "
+					       "index puts it", o->index_path, name, o->shard_names[k], file);
+		}
 	return 0;
 }
 

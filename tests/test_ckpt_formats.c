@@ -591,6 +591,45 @@ static void test_hf_synthetic(void)
 		rc = llm_ckpt_open(&c, tpath("twolayers"), NULL);
 		check_err("hf_missing_tensor", rc, LLM_EFORMAT, "model.layers.1.");
 	}
+	/* an index that disagrees with its shards: a tensor of a shard it
+	 * does not list (lm_head: the model would turn tied), or one it puts
+	 * in another shard that holds it too */
+	{
+		static const char *const names[] = {
+			"model.embed_tokens.weight", "model.norm.weight",
+			"model.layers.0.input_layernorm.weight", "model.layers.0.post_attention_layernorm.weight",
+			"model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
+			"model.layers.0.self_attn.v_proj.weight", "model.layers.0.self_attn.o_proj.weight",
+			"model.layers.0.self_attn.rotary_emb.inv_freq", "model.layers.0.mlp.gate_proj.weight",
+			"model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.down_proj.weight",
+		};
+		struct tspec lm = { "lm_head.weight", "F32", 2, { 16, 8 }, fdata + 100, 16 * 8 * 4 };
+		char idx[2048], p[600];
+		size_t len = 0;
+		for (int pass = 0; pass < 2; pass++) {
+			const char *dir = tpath(pass ? "ixdup" : "ixmiss");
+			tiny_hf(dir, tiny_cfg, NULL); /* model.safetensors: every tensor, lm_head too */
+			len = (size_t)snprintf(idx, sizeof idx, "{\"weight_map\": {");
+			for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+				len += (size_t)snprintf(idx + len, sizeof idx - len, "%s\"%s\": \"model.safetensors\"",
+							i ? ", " : "", names[i]);
+			if (pass) /* else lm_head is left out */
+				len += (size_t)snprintf(idx + len, sizeof idx - len,
+							", \"lm_head.weight\": \"lm.safetensors\"");
+			len += (size_t)snprintf(idx + len, sizeof idx - len, "}}");
+			snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
+			write_file(p, idx, len);
+			snprintf(p, sizeof p, "%s/lm.safetensors", dir);
+			if (pass)
+				write_st(p, &lm, 1, 0);
+			snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
+			rc = llm_ckpt_open(&c, p, NULL);
+			if (!rc)
+				llm_ckpt_free(c);
+			check_err(pass ? "hf_index_tensor_in_two_shards" : "hf_index_omits_tensor", rc, LLM_EFORMAT,
+				  pass ? "lm_head.weight is in model.safetensors too" : "lm_head.weight of model.safetensors");
+		}
+	}
 	/* HF path that is not a directory we know */
 	rc = llm_ckpt_open(&c, tpath("nonexistent.safetensors"), NULL);
 	CHECK(rc == LLM_ENOTFOUND && strstr(llm_errmsg(), "nonexistent"), "hf_no_such_file", "rc %d %s", rc,
