@@ -6,8 +6,9 @@
  * Metadata follow convert_hf_to_gguf.py for LlamaForCausalLM /
  * MistralForCausalLM: general.*, llama.* (key_length/value_length only
  * when config.json gives head_dim), rope_scaling "linear" as
- * llama.rope.scaling.*, "llama3" as a rope_freqs.weight tensor; other
- * rope_scaling types are ignored.  Tensor types are kept (F32, F16, BF16;
+ * llama.rope.scaling.*, "llama3" as a rope_freqs.weight tensor,
+ * "dynamic" as none (it acts only past max_position_embeddings); other
+ * rope_scaling types are refused.  Tensor types are kept (F32, F16, BF16;
  * the converter would make norms F32).  The vocabulary is the directory's
  * SentencePiece tokenizer.model when it has one (spm.c: LLaMA, Llama 2,
  * Mistral), else its tokenizer.json (hftok.c: byte-level BPE models such
@@ -492,9 +493,16 @@ static int cfg_rope_scaling(const llm_json *cfg, const char *path, struct hf_hp 
 		if (!rc && (hp->rope_factor == 0 || hp->rs_high == hp->rs_low))
 			rc = llm_err(LLM_EFORMAT, "%s: rope_scaling: factor is 0 or high_freq_factor equals low_freq_factor",
 				     path);
+	} else if (strcmp(type, "default") != 0 && strcmp(type, "dynamic") != 0 && strcmp(type, "linear") != 0) {
+		/* llama.cpp's converter drops yarn, longrope and the rest for
+		 * llama without a word; but they move every position's angles
+		 * (yarn scales attention too), so the GGUF would hold another
+		 * model.  "dynamic" (NTK) leaves the angles alone up to
+		 * max_position_embeddings, the context written, and "linear"
+		 * without a factor is no scaling. */
+		rc = llm_err(LLM_EUNSUPPORTED, "%s: rope_scaling type \"%.32s\" is not supported (linear, llama3 and "
+			     "dynamic are): the model would run without it", path, type);
 	}
-	/* other types (dynamic, yarn, ...) are not described in GGUF for
-	 * llama by llama.cpp's converter either; ignored. */
 	return rc;
 }
 

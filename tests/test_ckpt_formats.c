@@ -567,6 +567,36 @@ static void test_hf_synthetic(void)
 	rc = llm_ckpt_open(&c, tpath("gpt2"), NULL);
 	check_err("hf_unsupported_arch", rc, LLM_EUNSUPPORTED, "GPT2LMHeadModel");
 
+	/* rope_scaling: yarn (and any type not read) would leave a model
+	 * with other angles, so it is refused; dynamic NTK acts only past
+	 * max_position_embeddings and reads as no scaling */
+	{
+		static const char *const types[] = { "yarn", "longrope", "dynamic", "default" };
+		char cfg[600];
+		for (int i = 0; i < 4; i++) {
+			snprintf(cfg, sizeof cfg,
+				 "%.*s, \"rope_scaling\": {\"rope_type\": \"%s\", \"factor\": 4.0,"
+				 " \"original_max_position_embeddings\": 16}}",
+				 (int)strlen(tiny_cfg) - 1, tiny_cfg, types[i]);
+			tiny_hf(tpath(types[i]), cfg, NULL);
+			rc = llm_ckpt_open(&c, tpath(types[i]), NULL);
+			if (i < 2) {
+				char want[64];
+				snprintf(want, sizeof want, "config.json: rope_scaling type \"%s\"", types[i]);
+				check_err(i ? "hf_rope_longrope_refused" : "hf_rope_yarn_refused", rc, LLM_EUNSUPPORTED,
+					  want);
+				if (!rc)
+					llm_ckpt_free(c);
+				continue;
+			}
+			CHECK(rc == 0 && !llm_meta_get(llm_ckpt_meta(c), "llama.rope.scaling.type") &&
+				      llm_ckpt_find(c, "rope_freqs.weight") < 0,
+			      i == 2 ? "hf_rope_dynamic_none" : "hf_rope_default_none", "rc %d %s", rc,
+			      rc ? llm_errmsg() : "scaling written");
+			if (!rc)
+				llm_ckpt_free(c);
+		}
+	}
 	/* a dtype we do not read */
 	{
 		struct tspec o = { "model.layers.0.self_attn.v_proj.weight", "I32", 2, { 4, 8 }, fdata, 32 * 4 };
