@@ -61,7 +61,7 @@ void llm_ckpt_free(llm_ckpt *c);
 enum llm_ckpt_format llm_ckpt_format(const llm_ckpt *c);
 const char *llm_ckpt_format_name(const llm_ckpt *c); /* "gguf", "safetensors", "llama2c", "vocabulary" */
 const char *llm_ckpt_path(const llm_ckpt *c);
-/* GGUF version for GGUF input (0 otherwise). */
+/* GGUF version for GGUF input, llama2.c export version (0, 1, 2) for a .bin, 0 otherwise. */
 uint32_t llm_ckpt_version(const llm_ckpt *c);
 const llm_meta *llm_ckpt_meta(const llm_ckpt *c);       /* borrowed */
 int64_t llm_ckpt_n_tensors(const llm_ckpt *c);

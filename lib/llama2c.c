@@ -19,6 +19,15 @@
  *     rms_final_weight      (dim)
  *     freq_cis_real, imag   (seq_len, head_size / 2) each: skipped
  *     wcls                  (vocab, dim)                        if unshared
+ * export.py's versions 1 and 2 (runq.c reads 2) start with a 256-byte
+ * header: u32 magic "ak42", int32 version, the same seven int32 (vocab_size
+ * positive), u8 shared_classifier, (2:) int32 group_size, zeros.  Then
+ *   1: float32 rms_att_weight, rms_ffn_weight, rms_final_weight,
+ *      token_embedding_table, wq, wk, wv, wo, w1, w2, w3, [wcls]
+ *   2: float32 rms_att_weight, rms_ffn_weight, rms_final_weight; then
+ *      token_embedding_table, per layer wq, ..., per layer w3, [wcls], each
+ *      as int8 q[numel] and float32 s[numel / group_size]: x = q * s[j / gs],
+ *      dequantized to F32 on load as runq.c dequantizes (no freq_cis).
  * The q/k rows are already in GGUF's adjacent-pair RoPE order (llama2.c
  * rotates pairs (2i, 2i+1) as ggml does): no permutation.  Checked against
  * llama.cpp's stories260K.gguf, which holds the same bytes.
@@ -49,41 +58,88 @@
 #include "types.h"
 
 #define L2C_HEADER 28
-#define L2C_MAGIC_V1 0x616b3432u /* "ak42": the newer export versions */
+#define L2C_HEADER_AK42 256
+#define L2C_MAGIC_V1 0x616b3432u /* "ak42": export versions 1 and 2 */
 
 struct l2c_hdr {
 	int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
 };
 
-struct l2c_impl {
-	struct llm_map map;
-	uint64_t *off; /* per tensor: file offset */
+/* What the header says beyond the seven sizes. */
+struct l2c_fmt {
+	int version;    /* 0 legacy, 1 fp32, 2 int8 groups */
+	int shared;     /* classifier shared with the embedding */
+	int gs;         /* version 2: values per scale */
+	uint64_t start; /* bytes before the first weight */
 };
 
-/* ---- overflow-checked arithmetic on uint64 ---- */
+struct l2c_impl {
+	struct llm_map map;
+	uint64_t *off;  /* per tensor: file offset (of the int8 values in version 2) */
+	uint64_t *soff; /* per tensor: file offset of its version 2 scales, or 0 (F32) */
+	int gs;
+};
 
-static int mul3(uint64_t a, uint64_t b, uint64_t c, uint64_t *out)
-{
-	return __builtin_mul_overflow(a, b, out) || __builtin_mul_overflow(*out, c, out);
-}
+/* ---- layout ---- */
 
-/* acc += a * b * c; returns nonzero on overflow. */
-static int acc3(uint64_t *acc, uint64_t a, uint64_t b, uint64_t c)
+/* The weight arrays; each holds per layer (or once) numel values. */
+enum { A_EMB, A_ATT, A_WQ, A_WK, A_WV, A_WO, A_FFN, A_W1, A_W2, A_W3, A_FIN, A_FREQ, A_WCLS, A_N };
+
+/* Their order in the file, per version (A_N ends a list); in version 2
+ * those from A_EMB on are int8 with a float scale per gs values. */
+static const int l2c_order[3][A_N + 1] = {
+	{ A_EMB, A_ATT, A_WQ, A_WK, A_WV, A_WO, A_FFN, A_W1, A_W2, A_W3, A_FIN, A_FREQ, A_WCLS, A_N },
+	{ A_ATT, A_FFN, A_FIN, A_EMB, A_WQ, A_WK, A_WV, A_WO, A_W1, A_W2, A_W3, A_WCLS, A_N },
+	{ A_ATT, A_FFN, A_FIN, A_EMB, A_WQ, A_WK, A_WV, A_WO, A_W1, A_W2, A_W3, A_WCLS, A_N },
+};
+
+struct l2c_arr {
+	uint64_t off;    /* file offset of layer 0 */
+	uint64_t numel;  /* values per layer */
+	uint64_t stride; /* bytes per layer */
+	int q8;          /* int8 values, then numel / gs float scales */
+};
+
+/* Offsets of every array from a header l2c_check has accepted; returns
+ * the file size they imply, 0 on overflow. */
+static uint64_t l2c_layout(const struct l2c_hdr *h, const struct l2c_fmt *f, struct l2c_arr a[A_N])
 {
-	uint64_t x;
-	return mul3(a, b, c, &x) || __builtin_add_overflow(*acc, x, acc);
+	uint64_t dim = (uint64_t)h->dim, hid = (uint64_t)h->hidden_dim, L = (uint64_t)h->n_layers;
+	uint64_t V = (uint64_t)(h->vocab_size < 0 ? -(int64_t)h->vocab_size : h->vocab_size);
+	uint64_t hs = dim / (uint64_t)h->n_heads, kv = hs * (uint64_t)h->n_kv_heads;
+	uint64_t numel[A_N] = { V * dim, dim, dim * dim, kv * dim, kv * dim, dim * dim, dim,
+				hid * dim, dim * hid, hid * dim, dim, (uint64_t)h->seq_len * hs, V * dim };
+	uint64_t layers[A_N] = { 1, L, L, L, L, L, L, L, L, L, 1, 1, 1 };
+	uint64_t o = f->start, bytes;
+	int bad = 0;
+
+	/* each factor is below 2^31, so no single product above overflows */
+	memset(a, 0, A_N * sizeof *a);
+	for (const int *k = l2c_order[f->version]; *k != A_N; k++) {
+		struct l2c_arr *x = &a[*k];
+		if (*k == A_WCLS && f->shared)
+			continue;
+		x->numel = numel[*k];
+		x->q8 = f->version == 2 && *k != A_ATT && *k != A_FFN && *k != A_FIN;
+		bad |= x->q8 ? __builtin_add_overflow(x->numel, x->numel / (uint64_t)f->gs * 4, &x->stride)
+			     : __builtin_mul_overflow(x->numel, 4, &x->stride);
+		x->off = o;
+		bad |= __builtin_mul_overflow(x->stride, layers[*k], &bytes) || __builtin_add_overflow(o, bytes, &o);
+	}
+	return bad ? 0 : o;
 }
 
 /* ---- header ---- */
 
-static int l2c_check(const char *path, const struct l2c_hdr *h, uint64_t fsize)
+static int l2c_check(const char *path, const struct l2c_hdr *h, const struct l2c_fmt *f, uint64_t fsize)
 {
 	const char *why = NULL;
-	uint64_t dim, hid, L, V, S, hs, kv, n = 0, want;
-	int bad = 0;
+	struct l2c_arr a[A_N];
+	uint64_t want;
 
 	if (h->dim <= 0 || h->hidden_dim <= 0 || h->n_layers <= 0 || h->n_heads <= 0 ||
-	    h->n_kv_heads <= 0 || h->seq_len <= 0 || h->vocab_size == 0 || h->vocab_size == INT32_MIN)
+	    h->n_kv_heads <= 0 || h->seq_len <= 0 || h->vocab_size == 0 || h->vocab_size == INT32_MIN ||
+	    (f->version && h->vocab_size < 0))
 		why = "a size is zero or negative";
 	else if (h->dim % h->n_heads)
 		why = "dim is not a multiple of n_heads";
@@ -91,42 +147,40 @@ static int l2c_check(const char *path, const struct l2c_hdr *h, uint64_t fsize)
 		why = "n_heads is not a multiple of n_kv_heads";
 	else if ((h->dim / h->n_heads) % 2)
 		why = "the head size is odd";
-	if (why)
+	if (why && !f->version)
 		return llm_err(LLM_EFORMAT,
 			       "%s: unrecognised format: no GGUF magic, not a tokenizer file, and not a llama2.c "
 			       "checkpoint (%s: dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, "
 			       "vocab_size %d, seq_len %d)",
 			       path, why, h->dim, h->hidden_dim, h->n_layers, h->n_heads, h->n_kv_heads, h->vocab_size,
 			       h->seq_len);
-	dim = (uint64_t)h->dim, hid = (uint64_t)h->hidden_dim, L = (uint64_t)h->n_layers;
-	V = (uint64_t)(h->vocab_size < 0 ? -(int64_t)h->vocab_size : h->vocab_size);
-	S = (uint64_t)h->seq_len;
-	hs = dim / (uint64_t)h->n_heads;
-	kv = hs * (uint64_t)h->n_kv_heads;
-	bad |= acc3(&n, V, dim, 1);                /* token_embedding_table */
-	bad |= acc3(&n, L, dim, 1);                /* rms_att_weight */
-	bad |= acc3(&n, L, dim, dim);              /* wq */
-	bad |= acc3(&n, L, kv, dim);               /* wk */
-	bad |= acc3(&n, L, kv, dim);               /* wv */
-	bad |= acc3(&n, L, dim, dim);              /* wo */
-	bad |= acc3(&n, L, dim, 1);                /* rms_ffn_weight */
-	bad |= acc3(&n, L, hid, dim);              /* w1 */
-	bad |= acc3(&n, L, dim, hid);              /* w2 */
-	bad |= acc3(&n, L, hid, dim);              /* w3 */
-	bad |= acc3(&n, dim, 1, 1);                /* rms_final_weight */
-	bad |= acc3(&n, S, hs, 1);                 /* freq_cis_real + imag: 2 x S x hs/2 */
-	if (h->vocab_size < 0)
-		bad |= acc3(&n, V, dim, 1);        /* wcls */
-	bad |= __builtin_mul_overflow(n, 4, &want) || __builtin_add_overflow(want, L2C_HEADER, &want);
-	if (bad)
-		return llm_err(LLM_EFORMAT, "%s: not a llama2.c checkpoint: header sizes overflow", path);
-	if (want != fsize)
+	if (why)
 		return llm_err(LLM_EFORMAT,
-			       "%s: file is %llu bytes, but a llama2.c checkpoint with this header (dim %d, hidden_dim %d, "
-			       "n_layers %d, n_heads %d, n_kv_heads %d, vocab_size %d, seq_len %d) is %llu bytes%s",
-			       path, (unsigned long long)fsize, h->dim, h->hidden_dim, h->n_layers, h->n_heads,
-			       h->n_kv_heads, h->vocab_size, h->seq_len, (unsigned long long)want,
+			       "%s: llama2.c export version %d: %s (dim %d, hidden_dim %d, n_layers %d, n_heads %d, "
+			       "n_kv_heads %d, vocab_size %d, seq_len %d)",
+			       path, f->version, why, h->dim, h->hidden_dim, h->n_layers, h->n_heads, h->n_kv_heads,
+			       h->vocab_size, h->seq_len);
+	/* export.py halves the group size until it divides dim, which every
+	 * quantized weight has as a factor */
+	if (f->version == 2 && (f->gs <= 0 || h->dim % f->gs))
+		return llm_err(LLM_EFORMAT, "%s: llama2.c export version 2: group size %d does not divide dim %d",
+			       path, f->gs, h->dim);
+	if (!(want = l2c_layout(h, f, a)))
+		return llm_err(LLM_EFORMAT, "%s: not a llama2.c checkpoint: header sizes overflow", path);
+	if (want != fsize) {
+		char gs[32] = "";
+		if (f->version == 2)
+			snprintf(gs, sizeof gs, ", group size %d", f->gs);
+		if (f->version)
+			snprintf(gs + strlen(gs), sizeof gs - strlen(gs), ", %s", f->shared ? "shared" : "unshared");
+		return llm_err(LLM_EFORMAT,
+			       "%s: file is %llu bytes, but a llama2.c checkpoint (export version %d) with this header "
+			       "(dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads %d, vocab_size %d, seq_len %d%s) "
+			       "is %llu bytes%s",
+			       path, (unsigned long long)fsize, f->version, h->dim, h->hidden_dim, h->n_layers, h->n_heads,
+			       h->n_kv_heads, h->vocab_size, h->seq_len, gs, (unsigned long long)want,
 			       fsize < want ? " (truncated?)" : "");
+	}
 	return 0;
 }
 
@@ -134,14 +188,15 @@ static int l2c_check(const char *path, const struct l2c_hdr *h, uint64_t fsize)
 
 struct l2c_layout {
 	struct llm_tensor_info *t;
-	uint64_t *off;
+	uint64_t *off, *soff;
 	int64_t n;
 };
 
 static int l2c_add(struct l2c_layout *lay, const char *name, int n_dims, int64_t ne0, int64_t ne1,
-		   uint64_t off)
+		   const struct l2c_arr *a, int64_t layer)
 {
 	struct llm_tensor_info *t = &lay->t[lay->n];
+	uint64_t off = a->off + (uint64_t)layer * a->stride;
 
 	if (!(t->name = strdup(name)))
 		return llm_err(LLM_ENOMEM, "out of memory");
@@ -152,57 +207,44 @@ static int l2c_add(struct l2c_layout *lay, const char *name, int n_dims, int64_t
 	t->ne[2] = t->ne[3] = 1;
 	t->size = (uint64_t)ne0 * (uint64_t)ne1 * 4;
 	t->offset = 0;
-	lay->off[lay->n++] = off;
+	lay->off[lay->n] = off;
+	lay->soff[lay->n++] = a->q8 ? off + a->numel : 0;
 	return 0;
 }
 
 /* Tensors in stories260K.gguf's order: token_embd, output_norm, output,
  * then per layer q, k, v, output, attn_norm, ffn_gate, ffn_down, ffn_up,
  * ffn_norm.  Offsets are validated by l2c_check (the file size is exact). */
-static int l2c_tensors(struct l2c_layout *lay, const struct l2c_hdr *h)
+static int l2c_tensors(struct l2c_layout *lay, const struct l2c_hdr *h, const struct l2c_fmt *f)
 {
 	int64_t dim = h->dim, hid = h->hidden_dim, L = h->n_layers;
 	int64_t V = h->vocab_size < 0 ? -(int64_t)h->vocab_size : h->vocab_size;
 	int64_t hs = dim / h->n_heads, kv = hs * h->n_kv_heads;
-	uint64_t o = L2C_HEADER, emb, att, wq, wk, wv, wo, ffn, w1, w2, w3, fin, wcls;
+	struct l2c_arr a[A_N];
 	char name[64];
 	int rc = 0;
 
-	/* file offsets of the arrays, in run.c's order */
-	emb = o, o += (uint64_t)(V * dim) * 4;
-	att = o, o += (uint64_t)(L * dim) * 4;
-	wq = o, o += (uint64_t)(L * dim * dim) * 4;
-	wk = o, o += (uint64_t)(L * kv * dim) * 4;
-	wv = o, o += (uint64_t)(L * kv * dim) * 4;
-	wo = o, o += (uint64_t)(L * dim * dim) * 4;
-	ffn = o, o += (uint64_t)(L * dim) * 4;
-	w1 = o, o += (uint64_t)(L * hid * dim) * 4;
-	w2 = o, o += (uint64_t)(L * dim * hid) * 4;
-	w3 = o, o += (uint64_t)(L * hid * dim) * 4;
-	fin = o, o += (uint64_t)dim * 4;
-	o += (uint64_t)(h->seq_len * hs) * 4; /* freq_cis_real, freq_cis_imag */
-	wcls = o;
-
+	l2c_layout(h, f, a);
 	lay->n = 0;
-	if (!rc) rc = l2c_add(lay, "token_embd.weight", 2, dim, V, emb);
-	if (!rc) rc = l2c_add(lay, "output_norm.weight", 1, dim, 1, fin);
-	if (!rc && h->vocab_size < 0)
-		rc = l2c_add(lay, "output.weight", 2, dim, V, wcls);
+	if (!rc) rc = l2c_add(lay, "token_embd.weight", 2, dim, V, &a[A_EMB], 0);
+	if (!rc) rc = l2c_add(lay, "output_norm.weight", 1, dim, 1, &a[A_FIN], 0);
+	if (!rc && !f->shared)
+		rc = l2c_add(lay, "output.weight", 2, dim, V, &a[A_WCLS], 0);
 	for (int64_t l = 0; l < L && !rc; l++) {
-#define T(suffix, nd, ne0, ne1, off)                                                   \
+#define T(suffix, nd, ne0, ne1, arr)                                               \
 	do {                                                                       \
 		snprintf(name, sizeof name, "blk.%lld." suffix, (long long)l);     \
-		if (!rc) rc = l2c_add(lay, name, nd, ne0, ne1, off);                   \
+		if (!rc) rc = l2c_add(lay, name, nd, ne0, ne1, &a[arr], l);        \
 	} while (0)
-		T("attn_q.weight", 2, dim, dim, wq + (uint64_t)(l * dim * dim) * 4);
-		T("attn_k.weight", 2, dim, kv, wk + (uint64_t)(l * kv * dim) * 4);
-		T("attn_v.weight", 2, dim, kv, wv + (uint64_t)(l * kv * dim) * 4);
-		T("attn_output.weight", 2, dim, dim, wo + (uint64_t)(l * dim * dim) * 4);
-		T("attn_norm.weight", 1, dim, 1, att + (uint64_t)(l * dim) * 4);
-		T("ffn_gate.weight", 2, dim, hid, w1 + (uint64_t)(l * hid * dim) * 4);
-		T("ffn_down.weight", 2, hid, dim, w2 + (uint64_t)(l * dim * hid) * 4);
-		T("ffn_up.weight", 2, dim, hid, w3 + (uint64_t)(l * hid * dim) * 4);
-		T("ffn_norm.weight", 1, dim, 1, ffn + (uint64_t)(l * dim) * 4);
+		T("attn_q.weight", 2, dim, dim, A_WQ);
+		T("attn_k.weight", 2, dim, kv, A_WK);
+		T("attn_v.weight", 2, dim, kv, A_WV);
+		T("attn_output.weight", 2, dim, dim, A_WO);
+		T("attn_norm.weight", 1, dim, 1, A_ATT);
+		T("ffn_gate.weight", 2, dim, hid, A_W1);
+		T("ffn_down.weight", 2, hid, dim, A_W2);
+		T("ffn_up.weight", 2, dim, hid, A_W3);
+		T("ffn_norm.weight", 1, dim, 1, A_FFN);
 #undef T
 	}
 	return rc;
@@ -211,12 +253,28 @@ static int l2c_tensors(struct l2c_layout *lay, const struct l2c_hdr *h)
 static const void *l2c_direct(llm_ckpt *c, int64_t i)
 {
 	struct l2c_impl *im = c->impl;
-	return im->map.data + im->off[i]; /* 28 + 4k: float-aligned */
+	/* F32 at the header's size (28 or 256) + 4k: float-aligned */
+	return im->soff[i] ? NULL : im->map.data + im->off[i];
 }
 
+/* Version 2 weights dequantized as runq.c does: x[j] = q[j] * s[j / gs]. */
 static int l2c_load(llm_ckpt *c, int64_t i, void *dst)
 {
-	memcpy(dst, l2c_direct(c, i), c->t[i].size);
+	struct l2c_impl *im = c->impl;
+	const int8_t *q = (const int8_t *)(im->map.data + im->off[i]);
+	const uint8_t *sp = im->map.data + im->soff[i];
+	uint64_t n = c->t[i].size / 4;
+	float *x = dst, s = 0;
+
+	if (!im->soff[i]) {
+		memcpy(dst, im->map.data + im->off[i], c->t[i].size);
+		return 0;
+	}
+	for (uint64_t j = 0; j < n; j++) {
+		if (j % (uint64_t)im->gs == 0) /* scales follow n int8 values: maybe unaligned */
+			memcpy(&s, sp + j / (uint64_t)im->gs * 4, 4);
+		x[j] = (float)q[j] * s;
+	}
 	return 0;
 }
 
@@ -228,6 +286,7 @@ static void l2c_free(void *p)
 		return;
 	llm_map_close(&im->map);
 	free(im->off);
+	free(im->soff);
 	free(im);
 }
 
@@ -442,6 +501,7 @@ int llm_ckpt_open_llama2c(llm_ckpt *c, const char *path, const char *tokenizer)
 	struct l2c_impl *im;
 	struct l2c_layout lay = { 0 };
 	struct l2c_hdr h;
+	struct l2c_fmt f = { 0 };
 	llm_meta m;
 	int64_t nt;
 	uint32_t magic;
@@ -459,28 +519,49 @@ int llm_ckpt_open_llama2c(llm_ckpt *c, const char *path, const char *tokenizer)
 	}
 	memcpy(&magic, im->map.data, 4);
 	if (magic == L2C_MAGIC_V1) {
-		int32_t ver;
-		memcpy(&ver, im->map.data + 4, 4);
-		rc = llm_err(LLM_EUNSUPPORTED, "%s: llama2.c export version %d (\"ak42\" header): only the legacy format is read",
-			     path, ver);
-		goto fail;
+		/* export.py's versions 1 and 2: magic, int32 version, the seven
+		 * sizes, a byte "classifier shared", (2:) int32 group size, zeros
+		 * to 256 bytes */
+		int32_t gs = 0;
+		memcpy(&f.version, im->map.data + 4, 4);
+		if (f.version != 1 && f.version != 2) {
+			rc = llm_err(LLM_EUNSUPPORTED, "%s: llama2.c export version %d (\"ak42\" header): versions 0 "
+				     "(legacy), 1 and 2 are read", path, f.version);
+			goto fail;
+		}
+		if (im->map.size < L2C_HEADER_AK42) {
+			rc = llm_err(LLM_EFORMAT, "%s: %llu bytes: too short for a llama2.c export version %d header",
+				     path, (unsigned long long)im->map.size, f.version);
+			goto fail;
+		}
+		memcpy(&h, im->map.data + 8, L2C_HEADER);
+		f.shared = im->map.data[8 + L2C_HEADER] != 0;
+		memcpy(&gs, im->map.data + 9 + L2C_HEADER, 4);
+		f.gs = f.version == 2 ? gs : 0;
+		f.start = L2C_HEADER_AK42;
+	} else {
+		memcpy(&h, im->map.data, L2C_HEADER);
+		f.shared = h.vocab_size > 0;
+		f.start = L2C_HEADER;
 	}
-	memcpy(&h, im->map.data, L2C_HEADER);
-	if ((rc = l2c_check(path, &h, im->map.size)))
+	if ((rc = l2c_check(path, &h, &f, im->map.size)))
 		goto fail;
 	nt = 3 + 9 * (int64_t)h.n_layers;
 	lay.t = calloc((size_t)nt, sizeof *lay.t);
 	lay.off = calloc((size_t)nt, sizeof *lay.off);
-	if (!lay.t || !lay.off) {
+	lay.soff = calloc((size_t)nt, sizeof *lay.soff);
+	if (!lay.t || !lay.off || !lay.soff) {
 		rc = llm_err(LLM_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = l2c_tensors(&lay, &h)) || (rc = l2c_meta(&m, &h)))
+	if ((rc = l2c_tensors(&lay, &h, &f)) || (rc = l2c_meta(&m, &h)))
 		goto fail;
 	im->off = lay.off;
-	lay.off = NULL;
+	im->soff = lay.soff;
+	im->gs = f.gs;
+	lay.off = lay.soff = NULL;
 	c->fmt = LLM_CKPT_LLAMA2C;
-	c->version = 0;
+	c->version = (uint32_t)f.version;
 	llm_meta_clear(&c->meta);
 	c->meta = m;
 	c->t = lay.t;
@@ -505,6 +586,7 @@ fail:
 		free(lay.t[i].name);
 	free(lay.t);
 	free(lay.off);
+	free(lay.soff);
 	l2c_free(im);
 	llm_meta_clear(&m);
 	return rc;

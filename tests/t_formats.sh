@@ -186,3 +186,125 @@ PY
 		fail "formats_$c" "$(tail -2 "$TMP/$c/cmp.out" | tr '\n' ' ')"
 	fi
 done
+
+# llama2.c export versions 1 (fp32, "ak42" header) and 2 (int8 groups with
+# float scales) written from stories260K.bin the way llama2.c's export.py
+# writes them (quantize_q80: scale = max|w| / 127 per group, round half
+# even); shared and unshared classifiers.  Version 1 must give the legacy
+# file's tensors byte for byte and its greedy text; version 2 the
+# dequantized values q * s in float32, as runq.c computes them.
+if ! have_models; then
+	skip formats_llama2c_versions "../shared/models is absent"
+	exit 0
+fi
+mkdir -p "$TMP/l2c"
+if ! "$PYTHON" - "$MODELS/stories260K.bin" "$TMP/l2c" <<'PY' >"$TMP/l2c/gen.out" 2>&1; then
+import os, struct, sys
+import numpy as np
+src, out = sys.argv[1], sys.argv[2]
+b = open(src, "rb").read()
+dim, hid, L, nh, nkv, V, S = struct.unpack("<7i", b[:28])
+hs, kv = dim // nh, dim // nh * nkv
+f = np.frombuffer(b[28:], "<f4")
+o = 0
+def take(n):
+    global o
+    a = f[o:o + n]; o += n
+    return a
+emb = take(V * dim); att = take(L * dim).reshape(L, dim)
+wq = take(L * dim * dim).reshape(L, -1); wk = take(L * kv * dim).reshape(L, -1)
+wv = take(L * kv * dim).reshape(L, -1); wo = take(L * dim * dim).reshape(L, -1)
+ffn = take(L * dim).reshape(L, dim); w1 = take(L * hid * dim).reshape(L, -1)
+w2 = take(L * dim * hid).reshape(L, -1); w3 = take(L * hid * dim).reshape(L, -1)
+fin = take(dim); freq = take(S * hs)
+assert o == len(f)
+wcls = (emb * np.float32(0.5)).astype("<f4")  # a classifier of its own for the unshared files
+
+def header(version, shared, gs=None):
+    h = struct.pack("<Ii7iB", 0x616b3432, version, dim, hid, L, nh, nkv, V, S, int(shared))
+    if gs is not None:
+        h += struct.pack("<i", gs)
+    return h + b"\0" * (256 - len(h))
+
+def q80(w, gs):  # export.py's quantize_q80
+    w = w.reshape(-1, gs).astype(np.float32)
+    scale = np.abs(w).max(axis=1) / np.float32(127.0)
+    q = np.round(w / scale[:, None]).astype(np.int8)
+    return q, scale.astype("<f4")
+
+def write(name, blob):
+    open(os.path.join(out, name), "wb").write(blob)
+
+for shared in (True, False):
+    tag = "shared" if shared else "unshared"
+    # legacy v0 (the unshared one with -vocab and wcls at the end)
+    v0 = struct.pack("<7i", dim, hid, L, nh, nkv, V if shared else -V, S) + b[28:]
+    write(f"v0_{tag}.bin", v0 + (b"" if shared else wcls.tobytes()))
+    parts = [att, ffn, fin, emb, wq, wk, wv, wo, w1, w2, w3] + ([] if shared else [wcls])
+    write(f"v1_{tag}.bin", header(1, shared) + b"".join(p.astype("<f4").tobytes() for p in parts))
+    for gs in (64, 16):
+        blob = [header(2, shared, gs), att.tobytes(), ffn.tobytes(), fin.tobytes()]
+        exp = {}
+        ws = [("token_embd", emb)] + [(f"blk.{l}.{n}", w[l]) for n, w in
+              (("attn_q", wq), ("attn_k", wk), ("attn_v", wv), ("attn_output", wo),
+               ("ffn_gate", w1), ("ffn_down", w2), ("ffn_up", w3)) for l in range(L)]
+        if not shared:
+            ws.append(("output", wcls))
+        for n, w in ws:
+            q, s = q80(w, gs)
+            blob += [q.tobytes(), s.tobytes()]
+            exp[n] = (q.astype(np.float32) * s[:, None]).astype("<f4").reshape(-1)
+        write(f"v2_{tag}_{gs}.bin", b"".join(blob))
+        d = os.path.join(out, f"v2_{tag}_{gs}.exp")
+        os.makedirs(d)
+        for n, a in exp.items():
+            a.tofile(os.path.join(d, n + ".weight.bin"))
+    if shared:
+        write("v2_bad_gs.bin", header(2, True, 48) + b"\0" * 1000)
+        write("v1_short.bin", header(1, True) + b"".join(p.tobytes() for p in parts)[:-4])
+PY
+	fail formats_llama2c_versions_generate "$(tail -3 "$TMP/l2c/gen.out")"
+	exit 0
+fi
+for t in shared unshared; do
+	for v in v0 v1 v2_${t}_64 v2_${t}_16; do
+		case $v in v0|v1) f=${v}_$t ;; *) f=$v ;; esac
+		mkdir -p "$TMP/l2c/$f.got"
+		"$DUMP" --dump "$TMP/l2c/$f.bin" "$TMP/l2c/$f.got" >"$TMP/l2c/$f.dump" 2>&1 ||
+			fail "formats_llama2c_${f}_dump" "$(head -c 300 "$TMP/l2c/$f.dump")"
+	done
+	# version 1: the legacy file's tensors, byte for byte
+	if [ "$(cat "$TMP/l2c/v0_$t.got/list.tsv")" = "$(cat "$TMP/l2c/v1_$t.got/list.tsv")" ] &&
+		(cd "$TMP/l2c/v0_$t.got" && for x in *.bin; do cmp -s "$x" "../v1_$t.got/$x" || exit 1; done); then
+		ok "formats_llama2c_v1_${t}_tensors"
+	else
+		fail "formats_llama2c_v1_${t}_tensors" "tensors differ from the legacy file's"
+	fi
+	a=$(llm-run -q --temp 0 -n 24 -p "Once upon a time" --tokenizer "$MODELS/tok512.bin" "$TMP/l2c/v0_$t.bin" 2>&1)
+	b=$(llm-run -q --temp 0 -n 24 -p "Once upon a time" --tokenizer "$MODELS/tok512.bin" "$TMP/l2c/v1_$t.bin" 2>&1)
+	if [ -n "$a" ] && [ "$a" = "$b" ]; then ok "formats_llama2c_v1_${t}_greedy"; else
+		fail "formats_llama2c_v1_${t}_greedy" "v0 '$a' v1 '$b'"; fi
+	# version 2: q * s, and the norms as they are
+	for g in 64 16; do
+		d=$TMP/l2c/v2_${t}_$g
+		if (cd "$d.exp" && for x in *.bin; do cmp -s "$x" "../v2_${t}_$g.got/$x" || { echo "$x"; exit 1; }; done) >"$d.cmp" &&
+			[ "$(cut -f1,2 "$d.got/list.tsv")" = "$(cut -f1,2 "$TMP/l2c/v0_$t.got/list.tsv")" ] &&
+			cmp -s "$d.got/blk.3.attn_norm.weight.bin" "$TMP/l2c/v0_$t.got/blk.3.attn_norm.weight.bin" &&
+			cmp -s "$d.got/output_norm.weight.bin" "$TMP/l2c/v0_$t.got/output_norm.weight.bin"; then
+			ok "formats_llama2c_v2_${t}_gs${g}_tensors"
+		else
+			fail "formats_llama2c_v2_${t}_gs${g}_tensors" "differs: $(cat "$d.cmp")"
+		fi
+	done
+done
+check formats_llama2c_v2_runs llm-run -q --temp 0 -n 8 -p "Once upon a time" --tokenizer "$MODELS/tok512.bin" "$TMP/l2c/v2_shared_64.bin"
+for f in v2_bad_gs v1_short; do
+	llm-quant -q -t f32 --tokenizer "$MODELS/tok512.bin" -o "$TMP/l2c/$f.gguf" "$TMP/l2c/$f.bin" 2>"$TMP/l2c/$f.err"
+	rc=$?
+	if [ "$rc" -eq 1 ] && [ "$(wc -l <"$TMP/l2c/$f.err")" -eq 1 ] && grep -q "$f.bin: " "$TMP/l2c/$f.err" &&
+		[ ! -e "$TMP/l2c/$f.gguf" ]; then
+		ok "formats_llama2c_$f"
+	else
+		fail "formats_llama2c_$f" "exit $rc: $(cat "$TMP/l2c/$f.err")"
+	fi
+done

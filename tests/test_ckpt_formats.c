@@ -900,9 +900,12 @@ static void test_l2c_synthetic(void)
 		CHECK(okc == (int)(sizeof bad / sizeof bad[0]), "l2c_nonsense_headers", "%d of %zu rejected", okc,
 		      sizeof bad / sizeof bad[0]);
 	}
-	write_file(tpath("ak42.bin"), "24ka\x02\0\0\0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 40);
+	write_file(tpath("ak42.bin"), "24ka\x03\0\0\0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 40);
 	rc = llm_ckpt_open(&c, tpath("ak42.bin"), NULL);
-	check_err("l2c_new_export_version", rc, LLM_EUNSUPPORTED, "ak42.bin");
+	check_err("l2c_new_export_version", rc, LLM_EUNSUPPORTED, "ak42.bin: llama2.c export version 3");
+	write_file(tpath("ak42s.bin"), "24ka\x02\0\0\0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 40);
+	rc = llm_ckpt_open(&c, tpath("ak42s.bin"), NULL);
+	check_err("l2c_export_v2_short_header", rc, LLM_EFORMAT, "ak42s.bin: 40 bytes");
 	write_file(tpath("few.bin"), "abc", 3);
 	rc = llm_ckpt_open(&c, tpath("few.bin"), NULL);
 	check_err("l2c_too_short", rc, LLM_EFORMAT, "few.bin");
