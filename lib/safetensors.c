@@ -5,7 +5,8 @@
  *
  * Metadata follow convert_hf_to_gguf.py for LlamaForCausalLM /
  * MistralForCausalLM: general.*, llama.* (key_length/value_length only
- * when config.json gives head_dim), rope_scaling "linear" as
+ * when config.json gives head_dim), rope_scaling (or transformers 5's
+ * rope_parameters, rope_theta inside) "linear" as
  * llama.rope.scaling.*, "llama3" as a rope_freqs.weight tensor,
  * "dynamic" as none (it acts only past max_position_embeddings); other
  * rope_scaling types are refused.  Tensor types are kept (F32, F16, BF16;
@@ -462,16 +463,29 @@ static int cfg_num(const llm_json *cfg, const char *path, const char *key, doubl
 	return 0;
 }
 
+/* The RoPE parameters: transformers 5 writes "rope_parameters" (with
+ * rope_theta inside), earlier versions "rope_scaling" beside a top-level
+ * rope_theta; as convert_hf_to_gguf, the first wins and a rope_theta it
+ * lacks comes from the top level.  NULL when there are none. */
+static const llm_json *cfg_rope_params(const llm_json *cfg, const char **key)
+{
+	const llm_json *rp = llm_json_get(cfg, *key = "rope_parameters");
+	if (!rp || llm_json_kind(rp) == LLM_JSON_NULL)
+		rp = llm_json_get(cfg, *key = "rope_scaling");
+	return rp && llm_json_kind(rp) != LLM_JSON_NULL ? rp : NULL;
+}
+
 static int cfg_rope_scaling(const llm_json *cfg, const char *path, struct hf_hp *hp)
 {
-	const llm_json *rs = llm_json_get(cfg, "rope_scaling");
+	const char *key;
+	const llm_json *rs = cfg_rope_params(cfg, &key);
 	const char *type;
 	int rc = 0;
 
-	if (!rs || llm_json_kind(rs) == LLM_JSON_NULL)
+	if (!rs)
 		return 0;
 	if (llm_json_kind(rs) != LLM_JSON_OBJ)
-		return llm_err(LLM_EFORMAT, "%s: \"rope_scaling\" is not an object", path);
+		return llm_err(LLM_EFORMAT, "%s: \"%s\" is not an object", path, key);
 	type = llm_json_str(llm_json_get(rs, "rope_type"));
 	if (!type)
 		type = llm_json_str(llm_json_get(rs, "type"));
@@ -491,8 +505,8 @@ static int cfg_rope_scaling(const llm_json *cfg, const char *path, struct hf_hp 
 		if (!rc) rc = cfg_num(rs, path, "original_max_position_embeddings", 8192, &hp->rs_orig);
 		if (!rc) rc = cfg_num(cfg, path, "original_max_position_embeddings", hp->rs_orig, &hp->rs_orig);
 		if (!rc && (hp->rope_factor == 0 || hp->rs_high == hp->rs_low))
-			rc = llm_err(LLM_EFORMAT, "%s: rope_scaling: factor is 0 or high_freq_factor equals low_freq_factor",
-				     path);
+			rc = llm_err(LLM_EFORMAT, "%s: %s: factor is 0 or high_freq_factor equals low_freq_factor",
+				     path, key);
 	} else if (strcmp(type, "default") != 0 && strcmp(type, "dynamic") != 0 && strcmp(type, "linear") != 0) {
 		/* llama.cpp's converter drops yarn, longrope and the rest for
 		 * llama without a word; but they move every position's angles
@@ -500,8 +514,8 @@ static int cfg_rope_scaling(const llm_json *cfg, const char *path, struct hf_hp 
 		 * model.  "dynamic" (NTK) leaves the angles alone up to
 		 * max_position_embeddings, the context written, and "linear"
 		 * without a factor is no scaling. */
-		rc = llm_err(LLM_EUNSUPPORTED, "%s: rope_scaling type \"%.32s\" is not supported (linear, llama3 and "
-			     "dynamic are): the model would run without it", path, type);
+		rc = llm_err(LLM_EUNSUPPORTED, "%s: %s type \"%.32s\" is not supported (linear, llama3 and "
+			     "dynamic are): the model would run without it", path, key, type);
 	}
 	return rc;
 }
@@ -545,6 +559,12 @@ static int hf_config(const llm_json *cfg, const char *path, struct hf_hp *hp)
 	if (!rc) rc = cfg_num(cfg, path, "rope_theta", 10000.0, &hp->theta);
 	if (rc)
 		return rc;
+	{
+		const char *key;
+		const llm_json *rp = cfg_rope_params(cfg, &key);
+		if (llm_json_kind(rp) == LLM_JSON_OBJ && (rc = cfg_num(rp, path, "rope_theta", hp->theta, &hp->theta)))
+			return rc;
+	}
 	/* what llm-run would refuse in the GGUF is refused before it is written */
 	if (!(hp->eps >= 0) || !(hp->theta > 0))
 		return llm_err(LLM_EFORMAT, "%s: rms_norm_eps %g must be 0 or more and rope_theta %g positive",

@@ -2,8 +2,9 @@
 # Hugging Face checkpoints against an independent numpy reference: random
 # non-square GQA models (head_dim given explicitly, 4 heads / 2 KV heads)
 # in F32, F16 and BF16, one with a misaligned data section, one sharded, one
-# with llama3 rope_scaling.  Python writes the safetensors files by hand
-# (8-byte length + JSON + data), permutes q/k rows as llama.cpp's
+# with llama3 rope_scaling, one with the same in transformers 5's
+# rope_parameters (rope_theta inside it).  Python writes the safetensors
+# files by hand (8-byte length + JSON + data), permutes q/k rows as llama.cpp's
 # convert_hf_to_gguf.py does and computes rope_freqs.weight the way it
 # does (in float32); the C side (test_ckpt_formats --dump, through
 # llm_ckpt_open/llm_ckpt_data) must return the same names, types, shapes
@@ -63,8 +64,8 @@ def permute(w, n_head):  # llama.cpp convert_hf_to_gguf.py LlamaModel.permute
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 def llama3_factors(cfg):
-    rs = cfg["rope_scaling"]
-    base, dim = np.float32(cfg["rope_theta"]), HD
+    rs = cfg.get("rope_parameters") or cfg["rope_scaling"]
+    base, dim = np.float32(rs.get("rope_theta", cfg.get("rope_theta"))), HD
     freqs = np.float32(1.0) / (base ** (np.arange(0, dim, 2, dtype=np.float32) / np.float32(dim)))
     factor, lo, hi = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
     old = rs["original_max_position_embeddings"]
@@ -104,7 +105,7 @@ def expected(tensors, dtype, cfg):
         elif g.endswith("attn_k.weight"):
             a = permute(a, NKV)
         out[g] = (a, {"F32": "f32", "F16": "f16", "BF16": "bf16"}[dtype], list(a.shape[::-1]))
-    if "rope_scaling" in cfg:
+    if "rope_scaling" in cfg or "rope_parameters" in cfg:
         out["rope_freqs.weight"] = (llama3_factors(cfg), "f32", [HD // 2])
     return out
 
@@ -115,14 +116,17 @@ base_cfg = {"architectures": ["LlamaForCausalLM"], "hidden_size": H, "intermedia
 cases = []
 for dtype, odd, shards, rope in [("F32", False, 1, False), ("F16", True, 1, False),
                                  ("BF16", False, 1, False), ("F16", False, 3, False),
-                                 ("F32", False, 1, True)]:
+                                 ("F32", False, 1, True), ("BF16", False, 1, "v5")]:
     name = f"{dtype.lower()}{'_odd' if odd else ''}{'_sharded' if shards > 1 else ''}{'_llama3' if rope else ''}"
+    name += "_rope_parameters" if rope == "v5" else ""
     d = os.path.join(root, name)
     os.makedirs(d)
     cfg = dict(base_cfg)
     if rope:
         cfg["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
+    if rope == "v5":  # as transformers 5 writes it: rope_theta inside, no rope_scaling
+        cfg["rope_parameters"] = dict(cfg.pop("rope_scaling"), rope_theta=cfg.pop("rope_theta"))
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
     t = hf_tensors()
     if shards == 1:

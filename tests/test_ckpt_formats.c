@@ -597,6 +597,17 @@ static void test_hf_synthetic(void)
 				llm_ckpt_free(c);
 		}
 	}
+	/* transformers 5's rope_parameters are read as rope_scaling is */
+	{
+		char cfg[600];
+		snprintf(cfg, sizeof cfg, "%.*s, \"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 4.0}}",
+			 (int)strlen(tiny_cfg) - 1, tiny_cfg);
+		tiny_hf(tpath("v5yarn"), cfg, NULL);
+		rc = llm_ckpt_open(&c, tpath("v5yarn"), NULL);
+		check_err("hf_rope_parameters_yarn_refused", rc, LLM_EUNSUPPORTED, "rope_parameters type \"yarn\"");
+		if (!rc)
+			llm_ckpt_free(c);
+	}
 	/* a dtype we do not read */
 	{
 		struct tspec o = { "model.layers.0.self_attn.v_proj.weight", "I32", 2, { 4, 8 }, fdata, 32 * 4 };
