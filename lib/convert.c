@@ -14,13 +14,11 @@
  * its own output.weight (else token_embd is also the output).  A fallback
  * is told to o->notice. */
 static int tensor_type(const struct llm_tensor_info *t, const char *name, int has_output,
-		       const struct llm_convert_opts *o, int *fallback)
+		       const struct llm_convert_opts *o)
 {
 	int n_dims = 0, want;
 	int is_out = strcmp(name, "output.weight") == 0, is_embd = strcmp(name, "token_embd.weight") == 0;
 
-	if (fallback)
-		*fallback = 0;
 	for (int d = 0; d < t->n_dims; d++)
 		if (t->ne[d] > 1 || d == 0)
 			n_dims = d + 1; /* ggml_n_dims: trailing 1s do not count */
@@ -42,8 +40,6 @@ static int tensor_type(const struct llm_tensor_info *t, const char *name, int ha
 	if (is_embd && !has_output && o->output_type >= 0 && o->embd_type < 0)
 		want = o->output_type; /* tied: the embedding is the output */
 	if (t->ne[0] % llm_type_traits(want)->blck) {
-		if (fallback)
-			*fallback = 1;
 		if (o->notice) {
 			char msg[512];
 			snprintf(msg, sizeof msg, "%s: rows of %lld values do not fit %s blocks; writing %s", name,
@@ -65,10 +61,10 @@ static int untie(const llm_ckpt *c)
 	       llm_ckpt_find(c, "output.weight") < 0;
 }
 
-int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_convert_opts *o, int *fallback)
+int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_convert_opts *o)
 {
 	const struct llm_tensor_info *t = llm_ckpt_tensor(c, i);
-	return tensor_type(t, t->name, llm_ckpt_find(c, "output.weight") >= 0, o, fallback);
+	return tensor_type(t, t->name, llm_ckpt_find(c, "output.weight") >= 0, o);
 }
 
 int llm_convert_set_meta(llm_meta *dst, const llm_meta *src, int type)
@@ -326,7 +322,7 @@ int llm_convert(llm_ckpt *c, const char *out_path, const struct llm_convert_opts
 	for (int64_t v = 0; v < nv; v++) {
 		const struct llm_tensor_info *t = llm_ckpt_tensor(c, src[v]);
 		const struct llm_type_traits *tin = llm_type_traits(t->type);
-		types[v] = tensor_type(t, name[v], has_output, o, NULL);
+		types[v] = tensor_type(t, name[v], has_output, o);
 		if (types[v] != t->type && (!tin || !tin->to_float)) {
 			rc = llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: cannot convert from %s", llm_ckpt_path(c),
 				     name[v], llm_type_name(t->type));

@@ -62,9 +62,9 @@ struct llm_convert_report {
 	struct llm_qstats st;
 };
 
-/* Target type of one tensor of c under o (after fallback), and whether it
- * fell back (fallback may be NULL); a fallback is told to o->notice. */
-int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_convert_opts *o, int *fallback);
+/* Target type of one tensor of c under o (after fallback); a fallback is
+ * told to o->notice. */
+int llm_convert_tensor_type(const llm_ckpt *c, int64_t i, const struct llm_convert_opts *o);
 
 /* The keys a conversion to type sets over the input's metadata src, in
  * dst: general.quantization_version (2), and general.file_type when src

@@ -1191,7 +1191,7 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 			 * tied and loaded again, does not, nor does llama.cpp's --lora */
 			o->notice(o->ud, "token_embd.weight changes, and the base ties the output head to it: "
 					 "the head changes too (as in llama.cpp and PEFT's saved merge)");
-		types[i] = o->type >= 0 ? llm_convert_tensor_type(base, i, &co, NULL) : t->type;
+		types[i] = o->type >= 0 ? llm_convert_tensor_type(base, i, &co) : t->type;
 		if (touch[i] && (!tin || !tin->to_float)) {
 			rc = llm_err(LLM_EUNSUPPORTED, "%s: tensor %s: type %s cannot be decoded for merging",
 				     llm_ckpt_path(base), t->name, llm_type_name(t->type));
