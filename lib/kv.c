@@ -541,7 +541,7 @@ int llm_kv_stats_matrix(struct llm_kv_stat *out, const float *x, int64_t n_pos,
 {
 	const struct llm_kv_stat_opts dflt = LLM_KV_STAT_OPTS_INIT;
 	int64_t w = n_head_kv * head_dim, nr, k = n_pos < w ? n_pos : w;
-	double sum = 0, sumsq = 0, sigma, thr, *colsq, *err, *hsq, *s2;
+	double sum = 0, mean, var = 0, sigma, thr, *colsq, *err, *hsq, *s2;
 	int64_t *colout;
 	float *y;
 	int level, rc = 0;
@@ -566,17 +566,20 @@ int llm_kv_stats_matrix(struct llm_kv_stat *out, const float *x, int64_t n_pos,
 		goto done;
 	}
 
-	/* moments: sigma of the whole layer, squares per column and per (token, head) */
+	/* moments: squares per column and per (token, head); sigma of the whole
+	 * layer in two passes (sum x^2 / n - mean^2 cancels: for a constant
+	 * 0.3 it left ~1e-10, and every value became a 6-sigma outlier) */
 	for (int64_t i = 0; i < n_pos; i++)
 		for (int64_t j = 0; j < w; j++) {
 			double v = x[i * w + j];
 			sum += v;
-			sumsq += v * v;
 			colsq[j] += v * v;
 			hsq[i * n_head_kv + j / head_dim] += v * v;
 		}
-	sigma = sumsq / (double)(n_pos * w) - (sum / (double)(n_pos * w)) * (sum / (double)(n_pos * w));
-	sigma = sigma > 0 ? sqrt(sigma) : 0;
+	mean = sum / (double)(n_pos * w);
+	for (int64_t i = 0; i < n_pos * w; i++)
+		var += ((double)x[i] - mean) * ((double)x[i] - mean);
+	sigma = sqrt(var / (double)(n_pos * w));
 	thr = (o->outlier_sigma > 0 ? o->outlier_sigma : 6.0) * sigma;
 	for (int64_t i = 0; sigma > 0 && i < n_pos * w; i++)
 		if (fabs((double)x[i]) > thr)

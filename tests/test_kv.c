@@ -443,6 +443,18 @@ static void test_synthetic(void)
 	CHECK(st[0].rank90 == 1 && st[0].rank99 == 1 && st[0].rmse_kivi2 < 1e-5, "constant_rows_rank_1",
 	      "%lld %g", (long long)st[0].rank99, st[0].rmse_kivi2);
 	CHECK(llm_kv_stats_matrix(st, x, 0, NKV, HD, 'v', 2, &o) == LLM_EINVAL, "no_positions", "?");
+
+	/* sigma of values far from zero: a constant layer has sigma 0 and no
+	 * outliers (sum x^2 / n - mean^2 once left a rounding residue of
+	 * ~1e-10 as sigma, so that every 0.3 counted as a 6-sigma outlier) */
+	static const float consts[] = { 0.3f, 1.7f, 0.001f, -2.5f, 123.456f };
+	for (size_t c = 0; c < sizeof consts / sizeof *consts; c++) {
+		for (int i = 0; i < NPOS * W; i++)
+			x[i] = consts[c];
+		llm_kv_stats_matrix(st, x, NPOS, NKV, HD, 'v', 2, &o);
+		CHECK(st[0].outlier_frac == 0 && st[1].outlier_frac == 0, "constant_layer_no_outliers",
+		      "%g: outlier_frac %g", consts[c], st[0].outlier_frac);
+	}
 }
 
 static void test_dump_files(void)
