@@ -200,16 +200,25 @@ int llm_kv_config_from_meta(struct llm_kv_config *out, const llm_meta *m)
 		if ((rc = config_mla(&c, m, arch, n_embd)))
 			return rc;
 	} else {
-		snprintf(key, sizeof key, "%s.attention.key_length", arch);
-		if (!llm_meta_get(m, key) && n_embd % c.n_head)
-			return llm_err(LLM_EFORMAT, "%s.embedding_length %lld is not a multiple of the %lld heads "
-				       "(and no %s gives the head size)", arch, (long long)n_embd, (long long)c.n_head, key);
-		if ((rc = meta_int_opt(m, arch, "attention.head_count_kv", &c.n_head_kv, c.n_head)) ||
-		    (rc = meta_int_opt(m, arch, "attention.key_length", &c.head_dim, n_embd / c.n_head)) ||
-		    (rc = meta_int_opt(m, arch, "attention.value_length", &c.head_dim_v, c.head_dim)))
+		/* K and V widths each default to embedding_length / head_count
+		 * (as llama.cpp's: value_length does not follow key_length) */
+		static const char *const len[2] = { "attention.key_length", "attention.value_length" };
+		int64_t *dst[2] = { &c.head_dim, &c.head_dim_v };
+		if ((rc = meta_int_opt(m, arch, "attention.head_count_kv", &c.n_head_kv, c.n_head)))
 			return rc;
+		for (int i = 0; i < 2; i++) {
+			snprintf(key, sizeof key, "%s.%s", arch, len[i]);
+			if (!llm_meta_get(m, key) && n_embd % c.n_head)
+				return llm_err(LLM_EFORMAT, "%s.embedding_length %lld is not a multiple of the %lld heads "
+					       "(and no %s gives the head size)", arch, (long long)n_embd,
+					       (long long)c.n_head, key);
+			if ((rc = meta_int_opt(m, arch, len[i], dst[i], n_embd / c.n_head)))
+				return rc;
+			if (*dst[i] <= 0)
+				return llm_err(LLM_ENOTFOUND, "no %s.embedding_length or %s in the metadata", arch, key);
+		}
 	}
-	if (c.head_dim <= 0)
+	if (c.head_dim <= 0) /* (MLA without any of the keys that give d_h) */
 		return llm_err(LLM_ENOTFOUND, "no %s.embedding_length or %s.attention.key_length in the metadata",
 			       arch, arch);
 	if ((rc = llm_kv_config_check(&c)))

@@ -296,6 +296,25 @@ static void test_meta(void)
 	CHECK(r[0].elems_per_token == 5 * 4 * (12 + 10), "meta_key_value_length", "%lld",
 	      (long long)r[0].elems_per_token);
 	free(r);
+	/* key_length alone: value_length is still embedding_length / head_count
+	 * (llama.cpp's default; it once took key_length's 12) */
+	llm_meta_remove(&m, "llama.attention.value_length");
+	CHECK(llm_kv_config_from_meta(&c, &m) == 0 && c.head_dim == 12 && c.head_dim_v == 8,
+	      "meta_key_length_alone", "%s: d_k %lld d_v %lld", llm_errmsg(), (long long)c.head_dim,
+	      (long long)c.head_dim_v);
+	llm_kv_sizes(&r, &n, &c, LLM_TYPE_F16, 1, 1);
+	CHECK(r[0].elems_per_token == 5 * 4 * (12 + 8), "meta_key_length_alone_sizes", "%lld",
+	      (long long)r[0].elems_per_token);
+	free(r);
+	/* ... which must then divide */
+	llm_meta_set_u32(&m, "llama.embedding_length", 60);
+	CHECK(llm_kv_config_from_meta(&c, &m) == LLM_EFORMAT && strstr(llm_errmsg(), "value_length"),
+	      "meta_key_length_alone_not_dividing", "%s", llm_errmsg());
+	llm_meta_remove(&m, "llama.embedding_length");
+	CHECK(llm_kv_config_from_meta(&c, &m) == LLM_ENOTFOUND && strstr(llm_errmsg(), "value_length"),
+	      "meta_key_length_alone_no_embd", "%s", llm_errmsg());
+	llm_meta_set_u32(&m, "llama.embedding_length", 64);
+	llm_meta_set_u32(&m, "llama.attention.value_length", 10);
 	llm_meta_set_u32(&m, "llama.attention.head_count", 0);
 	CHECK(llm_kv_config_from_meta(&c, &m) == LLM_EFORMAT && strstr(llm_errmsg(), "head_count"),
 	      "meta_zero_heads", "%s", llm_errmsg());
