@@ -196,8 +196,10 @@ static void print_stats(const struct llm_kv_stat *s, int64_t n, int fmt, const c
 		return;
 	}
 	if (fmt == FMT_MD) {
-		printf("KV dump %s: %" PRId64 " layers, %" PRId64 " KV heads x %" PRId64 ", %" PRId64
-		       " positions\n\n| ", path, d->n_layer, d->n_head_kv, d->head_dim, d->n_pos);
+		fputs("KV dump ", stdout);
+		cli_put_safe(stdout, path); /* on one line whatever it holds */
+		printf(": %" PRId64 " layers, %" PRId64 " KV heads x %" PRId64 ", %" PRId64 " positions\n\n| ",
+		       d->n_layer, d->n_head_kv, d->head_dim, d->n_pos);
 	}
 	for (int c = 0; c < N_STAT_COLS; c++)
 		printf("%s%s", c ? sep : "", stat_cols[c]);

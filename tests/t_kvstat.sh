@@ -232,6 +232,13 @@ expect synthetic_outliers "$(awk -F '\t' '$1 == 0 && $2 == "v" { print $9 * 96 *
 expect synthetic_rows "$(wc -l <"$TMP/d.tsv" | tr -d ' ')" 7
 llm-kvstat --per-head "$TMP/dump.gguf" >"$TMP/dh.tsv"
 expect synthetic_rows_per_head "$(wc -l <"$TMP/dh.tsv" | tr -d ' ')" 31
+# --md: the caption names the dump on one line whatever its path holds, as
+# the sizing caption does (a newline once split it, and the table with it)
+nl=$(printf 'a\nb.gguf')
+cp "$TMP/dump.gguf" "$TMP/$nl"
+llm-kvstat --md "$TMP/$nl" >"$TMP/nl.md"
+expect md_caption_one_line "$(head -n 1 "$TMP/nl.md" | grep -c 'a\\x0ab.gguf: 3 layers')" 1
+expect md_caption_lines "$(wc -l <"$TMP/nl.md" | tr -d ' ')" 10
 if [ -n "$PYTHON" ]; then
 	llm-kvstat --json --per-head "$TMP/dump.gguf" >"$TMP/d.json"
 	REF_TAG=synthetic_ "$PYTHON" tests/ref_kvstat.py "$TMP/dump.gguf" "$TMP/d.json" ||
