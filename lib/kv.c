@@ -294,8 +294,12 @@ int llm_kv_sizes(struct llm_kv_size **rows, int *n_rows, const struct llm_kv_con
 		return llm_err(LLM_EINVAL, "context and batch must be positive");
 	dc = c->mla_rank ? c->mla_rank : 4 * c->head_dim;
 	dr = c->mla_rope_dim >= 0 ? c->mla_rope_dim : c->head_dim / 2;
-	/* model, mha, divisors, mqa, mla: at most 4 + n_head rows */
-	r = calloc((size_t)c->n_head + 4, sizeof *r);
+	/* model, mha, the divisors, mqa, mla (a few hundred rows at most, where
+	 * room for n_head of them would be gigabytes at 2^24 heads) */
+	int n_div = 0;
+	for (int64_t g = 2; g < c->n_head; g++)
+		n_div += c->n_head % g == 0;
+	r = calloc((size_t)n_div + 4, sizeof *r);
 	if (!r)
 		return llm_err(LLM_ENOMEM, "out of memory");
 	if (c->is_mla)

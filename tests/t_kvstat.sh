@@ -49,6 +49,12 @@ else
 	fail sizes_overflow "exit $rc: $(head -c 200 "$TMP/e") $(head -c 100 "$TMP/o")"
 fi
 
+# rows are allocated for the variants printed, not for every head count
+# below n_head: 2^24 heads (25 divisors) once asked for 2.2 GB and failed
+# "out of memory" under a 1 GB address-space limit
+(ulimit -v 1000000 && OPENBLAS_NUM_THREADS=1 llm-kvstat --layers 1 --heads 16777216 --head-dim 1) >"$TMP/o" 2>"$TMP/e"; rc=$?
+expect many_heads_small_memory "$rc $(wc -l <"$TMP/o" | tr -d ' ') $(cut -f 1 "$TMP/o" | sed -n 26p)" "0 28 gqa-8388608"
+
 # short options do what their long forms do
 llm-kvstat --preset llama2-70b --ctx 131072 --batch 2 --json >"$TMP/long.json"
 llm-kvstat --preset llama2-70b -c 131072 -b 2 -j >"$TMP/short.json"
