@@ -478,6 +478,16 @@ int llm_kv_zstd_ratio(double *ratio, const float *x, int64_t n, int grouped, int
 
 enum { E_Q8, E_Q4, E_KIVI4, E_KIVI2, E_N };
 
+/* Squared error of y for x.  A y that is inf or NaN is an infinite error:
+ * the stored form cannot hold x (q8_0's f16 scale amax / 127 overflows
+ * past |x| = 65504 * 127, q4_0's past 65504 * 8, KIVI's (max - min) / (2^b
+ * - 1) past the float range), and the RMSE says so rather than NaN. */
+static double sq_err(float x, float y)
+{
+	double d = (double)x - y;
+	return isfinite(y) ? d * d : INFINITY;
+}
+
 /* Per-column sums of squared q8_0 / q4_0 errors, each token row quantized
  * as a cache row (padded with zeros to a multiple of 32). */
 static int quant_errors(double *err, const float *x, int64_t n_pos, int64_t w, int t)
@@ -502,10 +512,8 @@ static int quant_errors(double *err, const float *x, int64_t n_pos, int64_t w, i
 		memcpy(pad, x + i * w, (size_t)w * sizeof *pad);
 		tr->from_float(pad, blk, wp);
 		tr->to_float(blk, back, wp);
-		for (int64_t j = 0; j < w; j++) {
-			double d = (double)x[i * w + j] - back[j];
-			err[j] += d * d;
-		}
+		for (int64_t j = 0; j < w; j++)
+			err[j] += sq_err(x[i * w + j], back[j]);
 	}
 	free(pad);
 	free(back);
@@ -518,10 +526,8 @@ static void kivi_errors(double *err, float *y, const float *x, int64_t n_pos, in
 			int bits, int per_channel)
 {
 	llm_kv_kivi(y, x, n_pos, w, bits, 32, per_channel);
-	for (int64_t i = 0; i < n_pos * w; i++) {
-		double d = (double)x[i] - y[i];
-		err[i % w] += d * d;
-	}
+	for (int64_t i = 0; i < n_pos * w; i++)
+		err[i % w] += sq_err(x[i], y[i]);
 }
 
 /* Effective ranks and zstd ratios of columns c0..c0+cw-1 (scratch: sub). */

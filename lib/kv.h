@@ -45,7 +45,9 @@
  *                  sum s^2: the width a low-rank latent cache needs
  *   rmse_q8_0/q4_0 RMSE of X after a round trip through q8_0 / q4_0, each
  *                  token row quantized in blocks of 32 as a ggml cache row
- *                  would be (rows not a multiple of 32 padded with zeros)
+ *                  would be (rows not a multiple of 32 padded with zeros);
+ *                  inf when the type cannot hold the values (its f16 scale
+ *                  overflows: the cache would hold inf/NaN), KIVI likewise
  *   rmse_kivi4/2   KIVI-style asymmetric min/max integer quantization, 4 and
  *                  2 bits, groups of 32: keys per channel (groups run along
  *                  the token axis of each column), values per token (groups

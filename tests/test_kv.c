@@ -474,6 +474,21 @@ static void test_synthetic(void)
 		CHECK(st[0].outlier_frac == 0 && st[1].outlier_frac == 0, "constant_layer_no_outliers",
 		      "%g: outlier_frac %g", consts[c], st[0].outlier_frac);
 	}
+
+	/* values a type cannot hold: q8_0's f16 scale (amax / 127) overflows
+	 * past 65504 x 127, q4_0's (max / -8) past 65504 x 8, so the stored
+	 * cache holds inf and NaN: the error is infinite (was NaN, "-nan") */
+	for (int i = 0; i < NPOS * W; i++)
+		x[i] = (float)(i % 7) * (i % 2 ? 3e6f : -3e6f);
+	llm_kv_stats_matrix(st, x, NPOS, NKV, HD, 'v', 2, &o);
+	CHECK(isinf(st[0].rmse_q8_0) && st[0].rmse_q8_0 > 0 && isinf(st[1].rmse_q8_0) &&
+	      isinf(st[0].rmse_q4_0) && isfinite(st[0].rmse_kivi4), "unrepresentable_rmse_inf",
+	      "q8_0 %g q4_0 %g kivi4 %g", st[0].rmse_q8_0, st[0].rmse_q4_0, st[0].rmse_kivi4);
+	for (int i = 0; i < NPOS * W; i++) /* (max - min) / 15 overflows float */
+		x[i] = i % 2 ? 3e38f : -3e38f;
+	llm_kv_stats_matrix(st, x, NPOS, NKV, HD, 'v', 2, &o);
+	CHECK(isinf(st[0].rmse_kivi4) && st[0].rmse_kivi4 > 0 && isinf(st[0].rmse_kivi2),
+	      "unrepresentable_kivi_inf", "kivi4 %g kivi2 %g", st[0].rmse_kivi4, st[0].rmse_kivi2);
 }
 
 static void test_dump_files(void)
