@@ -283,7 +283,7 @@ static void emit(json_t *row, const char *kind)
 static void add_provenance(json_t *row)
 {
 	static struct llm_bench_cpu cpu;
-	static char commit[41], branch[256];
+	static char commit[41], branch[256], git_err[512];
 	static int dirty = -1, have;
 	char when[32];
 	time_t now = time(NULL);
@@ -291,8 +291,13 @@ static void add_provenance(json_t *row)
 
 	if (!have) {
 		llm_bench_cpu(&cpu);
-		if (llm_provenance_git(commit, branch, sizeof branch, &dirty))
+		int g = llm_provenance_git(commit, branch, sizeof branch, &dirty);
+		if (g)
 			commit[0] = branch[0] = 0, dirty = -1; /* outside a repository: nulls */
+		if (g && g != LLM_ENOTFOUND) { /* in one git cannot read: nulls, and why */
+			snprintf(git_err, sizeof git_err, "%s", llm_errmsg());
+			cli_warn("%s (rows have git_commit null and this as git_error)", git_err);
+		}
 		have = 1;
 	}
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -310,6 +315,7 @@ static void add_provenance(json_t *row)
 	json_object_set_new(row, "git_commit", commit[0] ? json_string(commit) : json_null());
 	json_object_set_new(row, "git_branch", branch[0] ? cli_json_str(branch, strlen(branch)) : json_null());
 	json_object_set_new(row, "git_dirty", dirty < 0 ? json_null() : json_boolean(dirty));
+	json_object_set_new(row, "git_error", git_err[0] ? cli_json_str(git_err, strlen(git_err)) : json_null());
 	json_object_set_new(row, "test_time", json_string(when));
 }
 

@@ -279,6 +279,29 @@ esac
 llm-bench --only bandwidth $K >"$TMP/k.md" 2>"$TMP/err"
 [ "$(head -n 1 "$TMP/k.md")" = "| kernel | param | threads | metric | value | unit |" ] && ok kernel_md_header || fail kernel_md_header "$(head -n 1 "$TMP/k.md")"
 
+# a repository git cannot read (a damaged index) is not "outside a
+# repository": the rows say why there is no commit (git_error) and one
+# warning says so; outside any repository git_error is null (both were
+# silent nulls, as if no repository were there)
+if command -v git >/dev/null; then
+	mkdir -p "$TMP/repo" "$TMP/norepo"
+	(cd "$TMP/repo" && git init -q . && echo a >f && git add f &&
+		git -c user.email=t@t -c user.name=t commit -q -m x && echo junk >.git/index)
+	(cd "$TMP/repo" && llm-bench --only quant --mem-size 64K -r 1 -t 1 -o jsonl) >"$TMP/g.jsonl" 2>"$TMP/g.err"
+	(cd "$TMP/norepo" && GIT_CEILING_DIRECTORIES=$TMP llm-bench -q --only quant --mem-size 64K -r 1 -t 1 -o jsonl) >"$TMP/n.jsonl" 2>>"$TMP/g.err"
+	if "$PY" - "$TMP/g.jsonl" "$TMP/n.jsonl" >"$TMP/py.out" 2>&1 <<'EOF2'
+import json, sys
+g = [json.loads(l) for l in open(sys.argv[1])]
+n = [json.loads(l) for l in open(sys.argv[2])]
+assert g and all(r["git_commit"] is None and "index" in (r["git_error"] or "") for r in g), g[0]
+assert n and all(r["git_commit"] is None and r["git_error"] is None for r in n), n[0]
+EOF2
+	then ok git_error_field; else fail git_error_field "$(tail -n 2 "$TMP/py.out" | tr '\n' ' ')"; fi
+	expect git_error_warned_once "$(grep -c 'git' "$TMP/g.err")" 1
+else
+	skip git_error_field "no git"
+fi
+
 # ---- bad input: one line on stderr, exit 1 or 2 ----
 bad() {
 	_want=$1 _n=$2; shift 2
