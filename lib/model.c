@@ -251,7 +251,8 @@ static int load_hparams(llm_model *m)
 	if ((rc = get_int(mt, arch, "attention.key_length", hp->n_embd / hp->n_head, &hp->head_dim)))
 		return rc;
 	int32_t vlen;
-	if ((rc = get_int(mt, arch, "attention.value_length", hp->head_dim, &vlen)))
+	/* as llama.cpp: value_length's default is n_embd / n_head, not key_length */
+	if ((rc = get_int(mt, arch, "attention.value_length", hp->n_embd / hp->n_head, &vlen)))
 		return rc;
 	if (hp->head_dim < 1 || vlen != hp->head_dim)
 		return llm_err(LLM_EUNSUPPORTED, "%s.attention.key_length %d / value_length %d not supported",

@@ -43,6 +43,7 @@ struct cfg {
 	float base;
 	const char *skip; /* tensor to leave out, or NULL */
 	int bad_shape;    /* write blk.1.ffn_up.weight with ff+1 rows */
+	int no_vlen;      /* key_length without value_length (llama.cpp: V heads n_embd / n_head wide) */
 };
 
 static const struct cfg cfgs[] = {
@@ -91,8 +92,11 @@ static int write_model(const char *path, const struct cfg *c, int t)
 	llm_meta_set_u32(m, KEY("rope.dimension_count"), (uint32_t)c->rope_dim);
 	llm_meta_set_f32(m, KEY("rope.freq_base"), c->base);
 	llm_meta_set_f32(m, KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
-	if (c->head_dim != c->dim / c->heads)
+	if (c->head_dim != c->dim / c->heads) {
 		llm_meta_set_u32(m, KEY("attention.key_length"), (uint32_t)c->head_dim);
+		if (!c->no_vlen)
+			llm_meta_set_u32(m, KEY("attention.value_length"), (uint32_t)c->head_dim);
+	}
 	if (c->rope_freqs == 2) {
 		llm_meta_set_str(m, KEY("rope.scaling.type"), "llama3");
 		llm_meta_set_f32(m, KEY("rope.scaling.factor"), 8.0f);
@@ -468,6 +472,13 @@ static void self_tests(void)
 	rc = write_model(path, &bad, LLM_TYPE_F32) ? -99 : open_model(path, 1, &ck, &m);
 	CHECK(rc < 0 && strstr(llm_errmsg(), "blk.1.ffn_up.weight") && strstr(llm_errmsg(), "173"),
 	      "misshaped_tensor_named", "rc %d: %s", rc, llm_errmsg());
+	/* key_length 32 alone on 64 / 4 heads: V heads are 16 wide, as
+	 * llama.cpp reads it, which this tool does not run (it once took 32) */
+	bad = cfgs[0];
+	bad.no_vlen = 1;
+	rc = write_model(path, &bad, LLM_TYPE_F32) ? -99 : open_model(path, 1, &ck, &m);
+	CHECK(rc == LLM_EUNSUPPORTED && strstr(llm_errmsg(), "value_length 16"), "key_length_alone_value_default",
+	      "rc %d: %s", rc, llm_errmsg());
 	/* eval arguments */
 	rc = write_model(path, &cfgs[0], LLM_TYPE_F32) ? -99 : open_model(path, 1, &ck, &m);
 	if (!rc) {
