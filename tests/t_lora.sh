@@ -149,6 +149,45 @@ then
 else
 	fail merge_type_option_as_llm_quant "not llm-quant's file, or no notice: $(head -2 "$TMP/err" | tr '\n' ' ')"
 fi
+# a K-quant base (llama.cpp's Q4_K_M mixture): a touched tensor cannot be
+# requantized to its own type, so without -t the merge stops with one line
+# naming the base, the tensor and its type, and writes nothing; with -t
+# every 2-D weight is written in that type (llm-lora-merge(1))
+if "${TESTDIR:-build/tests}/tool_mkmodel" "$TMP/kb.gguf" 256 1 4 2 512 512 64 5 0 q4_K_m >/dev/null 2>"$TMP/err" &&
+	"$PYTHON" - "$TMP/kq_ad.gguf" <<'PY' 2>>"$TMP/err"
+import struct, sys; sys.path.insert(0, "tests"); import gguf_write as gw
+f32 = lambda k, v: gw.s(k) + struct.pack("<If", 6, v)
+kvs = [gw.kv_str("general.architecture", "llama"), gw.kv_str("general.type", "adapter"),
+       gw.kv_str("adapter.type", "lora"), f32("adapter.lora.alpha", 2.0)]
+a, b = struct.pack("<512f", *[0.01] * 512), struct.pack("<512f", *[0.02] * 512)  # r = 2
+tis = [gw.tinfo("blk.0.attn_q.weight.lora_a", [256, 2], 0, 0), gw.tinfo("blk.0.attn_q.weight.lora_b", [2, 256], 0, 2048)]
+open(sys.argv[1], "wb").write(gw.gguf(kvs, tis, a + b))
+PY
+then
+	llm-lora-merge -q -o "$TMP/kq_m.gguf" "$TMP/kb.gguf" "$TMP/kq_ad.gguf" 2>"$TMP/err"
+	rc=$?
+	if [ $rc -eq 1 ] && [ ! -e "$TMP/kq_m.gguf" ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
+		grep -q "kb.gguf: tensor blk.0.attn_q.weight: cannot write type q4_K" "$TMP/err"; then
+		ok merge_kquant_base_needs_type
+	else
+		fail merge_kquant_base_needs_type "exit $rc: $(head -2 "$TMP/err" | tr '\n' ' ')"
+	fi
+	if llm-lora-merge -q -t q8_0 -o "$TMP/kq_m.gguf" "$TMP/kb.gguf" "$TMP/kq_ad.gguf" 2>"$TMP/err" &&
+		"$PYTHON" - "$TMP/kq_m.gguf" <<'PY' >"$TMP/cmp.out" 2>&1
+import sys; sys.path.insert(0, "tests"); import gguf_ref
+ts = gguf_ref.read(sys.argv[1])["tensors"]
+bad = [t["name"] for t in ts if t["type_name"] != ("q8_0" if len(t["shape"]) == 2 else "f32")]
+print("not q8_0: " + " ".join(bad) if bad else "%d tensors" % len(ts))
+sys.exit(1 if bad else 0)
+PY
+	then
+		ok "merge_kquant_base_with_type ($(cat "$TMP/cmp.out"))"
+	else
+		fail merge_kquant_base_with_type "$(cat "$TMP/err" "$TMP/cmp.out" | head -3 | tr '\n' ' ')"
+	fi
+else
+	fail merge_kquant_base_fixture "$(head -3 "$TMP/err" | tr '\n' ' ')"
+fi
 
 # ---- llm-svd-delta against numpy; round trip; pipeline
 llm-lora-merge -q "$B" "$TMP/plain.gguf" "$TMP/embed.gguf" -o "$TMP/tuned.gguf"
