@@ -103,7 +103,7 @@ const char *llm_ftype_name(const llm_meta *m, uint32_t *ftype)
 		[25] = "IQ4_NL - 4.5 bpw", [26] = "IQ3_S - 3.4375 bpw", [27] = "IQ3_S mix - 3.66 bpw",
 		[28] = "IQ2_S - 2.5 bpw", [29] = "IQ2_M - 2.7 bpw", [30] = "IQ4_XS - 4.25 bpw",
 		[31] = "IQ1_M - 1.75 bpw", [32] = "BF16", [36] = "TQ1_0 - 1.69 bpw ternary",
-		[37] = "TQ2_0 - 2.06 bpw ternary",
+		[37] = "TQ2_0 - 2.06 bpw ternary", [38] = "MXFP4 MoE",
 	};
 	int64_t ft;
 	if (llm_meta_get_int(m, "general.file_type", &ft) || ft < 0 || (uint64_t)ft >= sizeof names / sizeof *names)
