@@ -188,7 +188,7 @@ static void print_prov(const llm_meta *m, const char *prefix, int depth)
 		const struct llm_str *ps = ip->data, *is = ii && ii->atype == LLM_V_STR && i < ii->n ? ii->data : NULL;
 		printf("%*s  input %llu: ", ind, "", (unsigned long long)i);
 		put_field(ps[i].s, 0);
-		if (is)
+		if (is && is[i].len) /* standard input, a pipe: no id, no blank */
 			putchar(' '), put_field(is[i].s, 0);
 		putchar('\n');
 	}

@@ -95,6 +95,12 @@ if [ "$(key "$TMP/merged.json" provenance.tool)" = llm-lora-merge ] &&
 else
 	fail chain_svd_delta_merge "$(llm-info --provenance "$TMP/merged.gguf" | head -12 | tr '\n' '|')"
 fi
+# standard input has no content id: its line ends with the name, no blank
+if llm-info --provenance "$TMP/merged.gguf" | grep -qx '  input 1: -'; then
+	ok provenance_stdin_input_line
+else
+	fail provenance_stdin_input_line "$(llm-info --provenance "$TMP/merged.gguf" | grep 'input 1:' | od -c | head -2 | tr '\n' ' ')"
+fi
 
 # --no-provenance: no provenance.* keys at all
 llm-quant -q --no-provenance -t q8_0 "$TMP/a.gguf" -o "$TMP/n.gguf"
