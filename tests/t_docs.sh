@@ -24,6 +24,25 @@ for b in "$BIN"/llm-*; do
 	ok "completions_name_$c"
 	"$b" --help >"$TMP/help" && grep -q "^Usage: $c" "$TMP/help" && ok "help_$c" || fail "help_$c" "no Usage line"
 done
+# an option whose --help takes - for standard input or output says so in
+# its man page entry too
+for b in "$BIN"/llm-*; do
+	[ -x "$b" ] || continue
+	c=$(basename "$b")
+	"$b" --help | grep -E -- '^ +-.*- for std(in|out)' | while IFS= read -r l; do
+		o=$(printf '%s\n' "$l" | grep -oE -- '--[a-z0-9-]+' | head -n 1)
+		case "$l" in *'- for stdin'*) s='standard input' ;; *) s='standard output' ;; esac
+		# the entry: from the .TP whose tag names the option (as the
+		# source spells it, \-\-report) to the next .TP, .SH, .SS, .PP
+		O=$(printf '%s' "$o" | sed 's/-/\\-/g') awk '
+			/^\.(TP|SH|SS|PP|IP)/ { if (p) exit; tp = $0 ~ /^\.TP/; next }
+			tp && /^\.B[IR]? / { i = index($0, ENVIRON["O"]); c = substr($0, i + length(ENVIRON["O"]), 1)
+				if (i && c !~ /[a-z-]/) p = 1 }
+			{ tp = 0 }
+			p' "man/$c.1" | tr '\n' ' ' | grep -q "$s" || echo "$c $o: no '$s'"
+	done
+done >"$TMP/dash"
+expect help_dash_in_man "$(cat "$TMP/dash")" ""
 for p in man/*.[157]; do
 	if man -l "$p" >/dev/null 2>"$TMP/manerr" && [ ! -s "$TMP/manerr" ]; then ok "renders_$(basename "$p")"; else fail "renders_$(basename "$p")" "$(head -2 "$TMP/manerr")"; fi
 done
