@@ -293,7 +293,7 @@ double cli_double(const char *opt, const char *s, double min, double max)
 	return v;
 }
 
-uint64_t cli_size(const char *opt, const char *s)
+uint64_t cli_size(const char *opt, const char *s, unsigned unit)
 {
 	char *end;
 	double v, mul = 1;
@@ -310,7 +310,7 @@ uint64_t cli_size(const char *opt, const char *s)
 		if (!p)
 			cli_usage("%s: '%s' is not a size (units K, M, G, T)", opt, s);
 		for (k = 0; k <= p - u; k++)
-			mul *= (end[1] == 'B' || end[1] == 'b') ? 1000 : 1024;
+			mul *= (end[1] == 'B' || end[1] == 'b') ? 1000 : unit;
 		if (end[1] && strcasecmp(end + 1, "B") && strcasecmp(end + 1, "iB"))
 			cli_usage("%s: '%s' is not a size (units K, M, G, T)", opt, s);
 		if (strcasecmp(end + 1, "iB") == 0)

@@ -67,8 +67,11 @@ char *const *cli_args(void);
  * number in [min, max]. */
 long long cli_int(const char *opt, const char *s, long long min, long long max);
 double cli_double(const char *opt, const char *s, double min, double max);
-/* Sizes with optional K/M/G/T suffix (powers of 1024 for KiB..., of 1000 for KB...). */
-uint64_t cli_size(const char *opt, const char *s);
+/* Sizes with optional K/M/G/T suffix: powers of 1024 for KiB..., of 1000
+ * for KB..., of unit (1024 or 1000) for a bare K, M, G, T.  Memory sizes
+ * take 1024, as dd and sort -S do; --split-max-size takes 1000, as
+ * llama.cpp's gguf-split reads its 500M and 2G. */
+uint64_t cli_size(const char *opt, const char *s, unsigned unit);
 
 /* Remove unfinished atomic outputs (llm_out temporaries) when SIGINT,
  * SIGTERM or SIGHUP ends the command, then die of that signal. */

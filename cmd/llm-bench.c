@@ -883,7 +883,7 @@ int main(int argc, char **argv)
 			o.kernels = 1;
 			break;
 		}
-		case OPT_MEM_SIZE: o.mem_size = cli_size("--mem-size", arg); break;
+		case OPT_MEM_SIZE: o.mem_size = cli_size("--mem-size", arg, 1024); break;
 		case OPT_SEQ_LENS: parse_list(&o.seq, "--seq-lens", arg, 1, 1 << 20), kernel_opt = "--seq-lens"; break;
 		case OPT_GEMM_SIZES: parse_list(&o.gemm, "--gemm-sizes", arg, 1, 1 << 15), kernel_opt = "--gemm-sizes"; break;
 		case 'q': cli_quiet = 1; cli_progress_enabled = 0; break;

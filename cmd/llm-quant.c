@@ -27,7 +27,7 @@ static const struct cli_opt opts[] = {
 	{ "threads", 'j', "N", "quantization threads (default: online CPUs)", 'j' },
 	{ "zstd", 0, NULL, "write the compressed container (default when FILE ends in .zst)", OPT_ZSTD },
 	{ "zstd-level", 0, "LEVEL", "zstd level 1..22 (default 3; implies --zstd; --zstd=LEVEL also works)", OPT_ZLEVEL },
-	{ "split-max-size", 0, "SIZE", "write shards PREFIX-0000k-of-0000N.gguf of at most SIZE tensor bytes (K/M/G/T)", OPT_SPLIT_SIZE },
+	{ "split-max-size", 0, "SIZE", "write shards PREFIX-0000k-of-0000N.gguf of at most SIZE tensor bytes (K/M/G/T: powers of 1000, as gguf-split; KiB/MiB/GiB: of 1024)", OPT_SPLIT_SIZE },
 	{ "split-max-tensors", 0, "N", "write shards of at most N tensors", OPT_SPLIT_TENSORS },
 	{ "merge", 0, NULL, "copy tensors in their types (join shards given the first; with --split-*/--zstd: re-shard, (de)compress)", OPT_MERGE },
 	{ "shard", 0, NULL, "INPUT is one shard to process alone (output stays a member of its set)", OPT_SHARD },
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 		case 't': co.type = parse_type("--type", arg); type_set = 1; break;
 		case OPT_ZSTD: wo.zstd = 1; break;
 		case OPT_ZLEVEL: wo.zstd = 1; wo.zstd_level = (int)cli_int("--zstd-level", arg, 1, 22); break;
-		case OPT_SPLIT_SIZE: wo.split_max_size = cli_size("--split-max-size", arg); break;
+		case OPT_SPLIT_SIZE: wo.split_max_size = cli_size("--split-max-size", arg, 1000); break;
 		case OPT_SPLIT_TENSORS: wo.split_max_tensors = cli_int("--split-max-tensors", arg, 1, 1 << 30); break;
 		case OPT_MERGE: merge = 1; break;
 		case OPT_SHARD: ko.one_shard = 1; break;

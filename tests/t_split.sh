@@ -56,6 +56,19 @@ n=$(ls "$TMP"/b-*-of-*.gguf | wc -l)
 llm-quant -q --no-provenance --merge "$TMP/b-00001-of-0000$n.gguf" -o "$TMP/joined_b.gguf"
 check size_merge_bit_exact cmp "$TMP/joined_b.gguf" "$TMP/ref.gguf"
 
+# sizes as llama.cpp's gguf-split reads them: 33K is 33000 bytes (a shard
+# of attn_norm, q, k and v, 33024 bytes, is too big for it), 33KiB 33792
+mkdir -p "$TMP/k1" "$TMP/k2" "$TMP/k3"
+for d in k1:33K k2:33000 k3:33KiB; do
+	llm-quant -q --no-provenance --merge --split-max-size "${d#*:}" "$TMP/m.gguf" -o "$TMP/${d%%:*}/s.gguf"
+done
+same() { [ "$(cd "$1" && ls)" = "$(cd "$2" && ls)" ] && for f in "$1"/*; do cmp -s "$f" "$2/${f##*/}" || return 1; done; }
+if same "$TMP/k1" "$TMP/k2" && ! same "$TMP/k1" "$TMP/k3"; then
+	ok split_size_units_as_gguf_split
+else
+	fail split_size_units_as_gguf_split "33K: $(ls "$TMP/k1" | wc -l) shards, 33000: $(ls "$TMP/k2" | wc -l), 33KiB: $(ls "$TMP/k3" | wc -l)"
+fi
+
 # compressed shards, and a conversion reading the set
 check split_zst llm-quant -q --no-provenance --merge --split-max-tensors 5 "$TMP/m.gguf" -o "$TMP/z.gguf.zst"
 [ -f "$TMP/z-00001-of-00005.gguf.zst" ] && ok zst_shard_names || fail zst_shard_names "$(ls "$TMP" | grep '^z-' | tr '\n' ' ')"
