@@ -232,7 +232,8 @@ int llm_provenance_git(char commit[41], char *branch, size_t branch_size, int *d
 {
 	git_repository *repo = NULL;
 	git_reference *head = NULL;
-	git_status_list *st = NULL;
+	git_diff *diff = NULL;
+	git_tree *tree = NULL;
 	int rc = 0, e;
 
 	commit[0] = 0;
@@ -275,18 +276,27 @@ int llm_provenance_git(char commit[41], char *branch, size_t branch_size, int *d
 		goto out;
 	}
 	if (!git_repository_is_bare(repo)) {
-		git_status_options so;
-		git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
-		so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-		so.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES; /* no untracked files */
-		if (git_status_list_new(&st, repo, &so) < 0) {
-			rc = git_fail("git status");
+		/* HEAD's tree (none before the first commit) against the index
+		 * and the work tree.  A submodule checked out at another commit
+		 * or with changed files counts, as for `git describe --dirty`
+		 * (git_status with its submodules excluded missed both);
+		 * untracked files do not, nor do they inside a submodule */
+		git_diff_options dopt;
+		git_diff_options_init(&dopt, GIT_DIFF_OPTIONS_VERSION);
+		dopt.ignore_submodules = GIT_SUBMODULE_IGNORE_UNTRACKED;
+		if (head && git_reference_peel((git_object **)&tree, head, GIT_OBJECT_TREE) < 0) {
+			rc = git_fail("git HEAD");
 			goto out;
 		}
-		*dirty = git_status_list_entrycount(st) > 0;
+		if (git_diff_tree_to_workdir_with_index(&diff, repo, tree, &dopt) < 0) {
+			rc = git_fail("git diff");
+			goto out;
+		}
+		*dirty = git_diff_num_deltas(diff) > 0;
 	}
 out:
-	git_status_list_free(st);
+	git_diff_free(diff);
+	git_tree_free(tree);
 	git_reference_free(head);
 	git_repository_free(repo);
 	git_libgit2_shutdown();

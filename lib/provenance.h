@@ -28,7 +28,10 @@
  *                         the first commit)
  *   git.branch    str     its branch ("HEAD" when detached)
  *   git.dirty     bool    tracked files differ between HEAD, the index and
- *                         the work tree (untracked files do not count)
+ *                         the work tree (untracked files do not count; a
+ *                         submodule at another commit or with changed
+ *                         files does, untracked files inside it do not:
+ *                         git describe --dirty's rule)
  *   parent.N.*            the provenance.* keys of input N that had any,
  *                         renamed (provenance.X -> provenance.parent.N.X),
  *                         so a chain nests: parent.0.parent.1.tool is the

@@ -68,6 +68,22 @@ llm-quant -q -t q8_0 model.gguf -o "$TMP/nc.gguf" && llm-info --json "$TMP/nc.gg
 	ok git_no_commits_branch || fail git_no_commits_branch "$(key "$TMP/nc.json" provenance.git.branch) $(key "$TMP/nc.json" provenance.git.commit)"
 llm-info -p "$TMP/nc.gguf" | grep -q 'git: (no commits) on trunk (dirty)' && ok git_no_commits_shown || fail git_no_commits_shown "$(llm-info -p "$TMP/nc.gguf")"
 cd "$R"
+# a submodule is tracked content, as for git describe --dirty: checked out
+# at another commit or with a changed file it makes the work tree dirty
+# (it once did not count at all); files untracked inside it do not
+G="git -c user.email=t@example.com -c user.name=test -c protocol.file.allow=always"
+mkdir -p "$TMP/subsrc" "$TMP/super" && (cd "$TMP/subsrc" && git init -q . && echo a >f && git add f && $G commit -q -m s)
+cd "$TMP/super" && git init -q . && cp "$R/model.gguf" . && git add model.gguf && $G submodule add -q "$TMP/subsrc" sub >/dev/null 2>&1 &&
+	$G commit -q -m super
+dirty_now() { llm-quant -q -t q8_0 model.gguf -o "$TMP/sm.gguf" && llm-info --json "$TMP/sm.gguf" >"$TMP/sm.json" && key "$TMP/sm.json" provenance.git.dirty; }
+expect submodule_clean "$(dirty_now)" false
+echo u >sub/untracked
+expect submodule_untracked_not_dirty "$(dirty_now)" false
+echo b >>sub/f
+expect submodule_modified_is_dirty "$(dirty_now)" true
+(cd sub && $G commit -q -am s2)
+expect submodule_other_commit_is_dirty "$(dirty_now)" true
+cd "$R"
 
 # a chain: the second step keeps the first as parent 0 (and the first's own
 # records do not leak into the second's top level)
