@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <git2/sys/repository.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +229,48 @@ static int input_id(char out[41], const struct llm_prov_input *in)
 	return rc;
 }
 
+/* The repository and work tree git itself would use (git(1): GIT_DIR,
+ * GIT_WORK_TREE, core.worktree).  libgit2's GIT_REPOSITORY_OPEN_FROM_ENV
+ * reads GIT_DIR, GIT_INDEX_FILE, GIT_CEILING_DIRECTORIES and the rest, but
+ * refuses GIT_WORK_TREE ("unimplemented", libgit2 1.5: no commit was
+ * recorded where git reads the repository fine), and with GIT_DIR alone
+ * takes the directory above it as the work tree where git takes the
+ * current directory; both are set here (in memory: nothing is written). */
+static int open_repo(git_repository **repo)
+{
+	const char *gd = getenv("GIT_DIR"), *wt = getenv("GIT_WORK_TREE"), *ix = getenv("GIT_INDEX_FILE");
+	git_config *cfg = NULL;
+	git_buf cwt = GIT_BUF_INIT;
+	int e;
+
+	*repo = NULL;
+	if (!wt || !*wt) {
+		e = git_repository_open_ext(repo, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL);
+		if (e || !gd || !*gd || git_repository_is_bare(*repo))
+			return e;
+		/* GIT_DIR alone: core.worktree (libgit2 has taken it), else here */
+		if ((e = git_repository_config_snapshot(&cfg, *repo)) == 0 &&
+		    git_config_get_string_buf(&cwt, cfg, "core.worktree") != 0)
+			e = git_repository_set_workdir(*repo, ".", 0);
+		git_buf_dispose(&cwt);
+		git_config_free(cfg);
+		return e;
+	}
+	if (gd && *gd)
+		e = git_repository_open_ext(repo, gd, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	else
+		e = git_repository_open_ext(repo, ".", 0, getenv("GIT_CEILING_DIRECTORIES"));
+	if (!e)
+		e = git_repository_set_workdir(*repo, wt, 0);
+	if (!e && ix && *ix) {
+		git_index *index = NULL;
+		if ((e = git_index_open(&index, ix)) == 0)
+			git_repository_set_index(*repo, index);
+		git_index_free(index);
+	}
+	return e;
+}
+
 int llm_provenance_git(char commit[41], char *branch, size_t branch_size, int *dirty)
 {
 	git_repository *repo = NULL;
@@ -241,8 +284,7 @@ int llm_provenance_git(char commit[41], char *branch, size_t branch_size, int *d
 		branch[0] = 0;
 	*dirty = -1;
 	git_libgit2_init();
-	/* the repository git itself would use: GIT_DIR, GIT_WORK_TREE, ... */
-	e = git_repository_open_ext(&repo, NULL, GIT_REPOSITORY_OPEN_FROM_ENV, NULL);
+	e = open_repo(&repo);
 	if (e == GIT_ENOTFOUND) {
 		/* libgit2 says "not found" of a repository it will not open (one
 		 * owned by another user, git's safe.directory): that is said */

@@ -60,6 +60,22 @@ cd "$R"
 mkdir -p "$TMP/elsewhere" && cd "$TMP/elsewhere"
 GIT_DIR="$R/.git" llm-quant -q -t q8_0 "$R/model.gguf" -o "$TMP/gd.gguf" && llm-info --json "$TMP/gd.gguf" >"$TMP/gd.json"
 [ "$(key "$TMP/gd.json" provenance.git.commit)" = "$(git -C "$R" rev-parse HEAD)" ] && ok git_dir_env || fail git_dir_env "$(key "$TMP/gd.json" provenance.git.commit)"
+# and, as git has it, the current directory as its work tree (everything
+# is missing from here: dirty, as git diff HEAD says)
+gitsays() { if "$@" diff --quiet HEAD 2>/dev/null; then echo false; else echo true; fi; }
+expect git_dir_env_work_tree_here "$(key "$TMP/gd.json" provenance.git.dirty)" "$(GIT_DIR="$R/.git" gitsays git)"
+# GIT_WORK_TREE (with GIT_DIR: a bare repository's work tree elsewhere, as
+# dotfiles set-ups have it; alone: the repository found from here) is the
+# work tree; libgit2 refuses the variable, so no commit was recorded
+GIT_DIR="$R/.git" GIT_WORK_TREE="$R" llm-quant -q -t q8_0 "$R/model.gguf" -o "$TMP/gw.gguf" && llm-info --json "$TMP/gw.gguf" >"$TMP/gw.json"
+expect git_work_tree_env "$(key "$TMP/gw.json" provenance.git.commit) $(key "$TMP/gw.json" provenance.git.dirty)" "$(git -C "$R" rev-parse HEAD) false"
+git clone -q --bare "$R" "$TMP/bare.git" && echo more >>"$R/notes.txt"
+GIT_DIR="$TMP/bare.git" GIT_WORK_TREE="$R" llm-quant -q -t q8_0 "$R/model.gguf" -o "$TMP/gw.gguf"
+llm-info --json "$TMP/gw.gguf" >"$TMP/gw.json"
+expect git_work_tree_bare_dirty "$(key "$TMP/gw.json" provenance.git.commit) $(key "$TMP/gw.json" provenance.git.dirty)" "$(git -C "$R" rev-parse HEAD) true"
+(cd "$R/sub" && GIT_WORK_TREE=.. llm-quant -q -t q8_0 ../model.gguf -o "$TMP/gw.gguf") && llm-info --json "$TMP/gw.gguf" >"$TMP/gw.json"
+expect git_work_tree_alone "$(key "$TMP/gw.json" provenance.git.commit) $(key "$TMP/gw.json" provenance.git.dirty)" "$(git -C "$R" rev-parse HEAD) $(cd "$R/sub" && GIT_WORK_TREE=.. gitsays git)"
+git -C "$R" checkout -q notes.txt
 # a repository without commits: its branch, no commit, and llm-info says so
 mkdir -p "$TMP/fresh" && cd "$TMP/fresh" && { git init -q -b trunk . 2>/dev/null || { git init -q . && git symbolic-ref HEAD refs/heads/trunk; }; }
 cp "$R/model.gguf" . && git add model.gguf
