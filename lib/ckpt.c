@@ -526,7 +526,9 @@ int llm_ckpt_data(llm_ckpt *c, int64_t i, const void **data)
 		if ((rc = c->ops->load(c, i, c->buf[i]))) {
 			free(c->buf[i]);
 			c->buf[i] = NULL;
-			return rc;
+			/* the tensor named (a damaged unit of a container said only
+			 * its byte range); llm_err_prefix does not repeat it */
+			return llm_err_prefix(rc, c->t[i].name);
 		}
 	}
 	*data = c->buf[i];

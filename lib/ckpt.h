@@ -73,7 +73,8 @@ int64_t llm_ckpt_find(const llm_ckpt *c, const char *name); /* -1 if absent */
  * For mapped GGUF input the pointer goes straight into the file; otherwise
  * the data are converted into a buffer the checkpoint owns until
  * llm_ckpt_release(c, i) or llm_ckpt_free(c).  Streaming converters release
- * each tensor after use so memory stays near the largest tensor. */
+ * each tensor after use so memory stays near the largest tensor.  An
+ * error reading it (a damaged unit of a container) names the tensor. */
 int llm_ckpt_data(llm_ckpt *c, int64_t i, const void **data);
 void llm_ckpt_release(llm_ckpt *c, int64_t i);
 

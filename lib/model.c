@@ -204,7 +204,7 @@ static int load_weight(llm_model *m, const char *name, int64_t n, int64_t d, int
 		return llm_err(LLM_EFORMAT, "tensor %s: rows of %lld values do not fit type %s blocks",
 			       name, (long long)n, llm_type_name(t->type));
 	if ((rc = llm_ckpt_data(m->c, i, &w->data)))
-		return llm_err_prefix(rc, name);
+		return rc;
 	snprintf(w->name, sizeof w->name, "%s", name);
 	w->idx = i;
 	w->type = t->type;

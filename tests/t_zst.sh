@@ -107,6 +107,13 @@ cp "$Z" "$TMP/flip.gguf.zst"
 printf '\377' | dd of="$TMP/flip.gguf.zst" bs=1 seek=$((n / 2)) conv=notrunc 2>/dev/null
 check_status 1 corrupted_exit llm-quant --merge "$TMP/flip.gguf.zst" -o "$TMP/out.gguf"
 [ "$(wc -l <"$TMP/.err")" -eq 1 ] && grep -q "flip.gguf.zst: compressed checkpoint: " "$TMP/.err" && ok corrupted_message || fail corrupted_message "$(cat "$TMP/.err")"
+# ... and names the tensor the damaged unit belongs to (it gave only the
+# unit's byte range), whichever command reads it
+tn=$(sed -n 's/^llm-quant: \([^:]*\): .*flip.gguf.zst: compressed checkpoint: unit .*/\1/p' "$TMP/.err")
+[ -n "$tn" ] && llm-info "$Z" | grep -q "^ *$tn " && ok corrupted_names_tensor || fail corrupted_names_tensor "$(cat "$TMP/.err")"
+llm-run "$TMP/flip.gguf.zst" -p x -n 1 >/dev/null 2>"$TMP/err"
+[ $? -eq 1 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "^llm-run: $tn: .*flip.gguf.zst: compressed checkpoint: unit" "$TMP/err" &&
+	ok corrupted_names_tensor_run || fail corrupted_names_tensor_run "$(cat "$TMP/err")"
 printf 'GGZ1\001\000\000\000' >"$TMP/tiny.gguf.zst"
 check_status 1 tiny_exit llm-info "$TMP/tiny.gguf.zst"
 
