@@ -58,6 +58,20 @@ void cli_init(const struct cli_cmd *c, int argc, char **argv)
 	signal(SIGPIPE, SIG_DFL);
 	for (o = c->opts; o && o->lng; o++)
 		n++;
+	/* --zstd=LEVEL spells --zstd-level LEVEL for the commands that take
+	 * both (the table has no optional arguments; llm-kvstat's
+	 * --zstd-level is no output's); cli_args keeps it as given */
+	int zstd = 0;
+	for (o = c->opts; o && o->lng; o++)
+		zstd += strcmp(o->lng, "zstd") == 0 || strcmp(o->lng, "zstd-level") == 0;
+	for (int i = 1; zstd == 2 && i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strncmp(argv[i], "--zstd=", 7) == 0) {
+			char *a = malloc(strlen(argv[i]) + 7);
+			if (!a)
+				cli_die("out of memory");
+			sprintf(a, "--zstd-level=%s", argv[i] + 7);
+			argv[i] = a; /* lives as long as the process */
+		}
 	longopts = calloc(n + 4, sizeof *longopts);
 	if (!longopts)
 		cli_die("out of memory");

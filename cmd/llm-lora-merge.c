@@ -12,7 +12,7 @@
 #include "lora.h"
 #include "types.h"
 
-enum { OPT_REPORT = 256, OPT_PROGRESS, OPT_TOK, OPT_NOPROV };
+enum { OPT_REPORT = 256, OPT_PROGRESS, OPT_TOK, OPT_NOPROV, OPT_ZSTD, OPT_ZLEVEL };
 
 static const struct cli_opt opts[] = {
 	{ "type", 't', "TYPE", "type of the output's 2-D weights (default: each tensor keeps its own)", 't' },
@@ -20,6 +20,8 @@ static const struct cli_opt opts[] = {
 	{ "report", 0, "FILE", "per-tensor TSV: name, rank, scale, ||dW||/||W||, kind, adapter (- for stdout)", OPT_REPORT },
 	{ "tokenizer", 0, "FILE", "vocabulary (tokenizer.bin, .model, .json or a GGUF) for a base without one", OPT_TOK },
 	{ "threads", 'j', "N", "quantization threads (default: online CPUs)", 'j' },
+	{ "zstd", 0, NULL, "write the compressed container (default when FILE ends in .zst)", OPT_ZSTD },
+	{ "zstd-level", 0, "LEVEL", "zstd level 1..22 (default 3; implies --zstd; --zstd=LEVEL also works)", OPT_ZLEVEL },
 	{ "no-provenance", 0, NULL, "do not record provenance.* metadata", OPT_NOPROV },
 	{ "progress", 0, NULL, "show a progress bar even when stderr is not a terminal", OPT_PROGRESS },
 	{ "quiet", 'q', NULL, "no notices on stderr", 'q' },
@@ -70,6 +72,7 @@ int main(int argc, char **argv)
 {
 	struct llm_lora_merge_opts mo = LLM_LORA_MERGE_OPTS_INIT;
 	struct llm_ckpt_opts ko = LLM_CKPT_OPTS_INIT;
+	struct llm_gguf_write_opts wo = LLM_GGUF_WRITE_OPTS_INIT;
 	struct llm_lora_merge_report *rep = NULL;
 	const char *arg, *out = NULL, *report = NULL;
 	llm_lora **ads;
@@ -97,6 +100,8 @@ int main(int argc, char **argv)
 		case OPT_TOK: ko.tokenizer = arg; break;
 		case 'j': mo.n_threads = (int)cli_int("--threads", arg, 1, 1024); break;
 		case OPT_NOPROV: provenance = 0; break;
+		case OPT_ZSTD: wo.zstd = 1; break;
+		case OPT_ZLEVEL: wo.zstd = 1; wo.zstd_level = (int)cli_int("--zstd-level", arg, 1, 22); break;
 		case OPT_PROGRESS: cli_progress_enabled = 1; break;
 		case 'q': cli_quiet = 1; break;
 		}
@@ -148,6 +153,7 @@ int main(int argc, char **argv)
 	}
 	llm_provenance_strip(llm_ckpt_meta_mut(base));
 	mo.extra = &prov;
+	mo.write = &wo;
 	mo.progress = cli_progress_cb;
 	mo.notice = cli_notice_cb;
 	struct report_out ro = { .paths = paths };

@@ -101,14 +101,6 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	cli_init(&cmd, argc, argv); /* keeps the vector as given (cli_args) */
-	/* --zstd=LEVEL is a spelling of --zstd-level LEVEL (the option table
-	 * has no optional arguments) */
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strncmp(argv[i], "--zstd=", 7) == 0) {
-			static char buf[64];
-			snprintf(buf, sizeof buf, "--zstd-level=%s", argv[i] + 7);
-			argv[i] = buf;
-		}
 	co.n_threads = cli_nproc();
 	while ((c = cli_next(&arg)) != -1) {
 		switch (c) {

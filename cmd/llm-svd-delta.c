@@ -11,7 +11,7 @@
 #include "regex.h"
 #include "svd.h"
 
-enum { OPT_ENERGY = 256, OPT_MAXRANK, OPT_EXACT, OPT_OVER, OPT_POWER, OPT_INC, OPT_EXC, OPT_REPORT, OPT_PROGRESS, OPT_SEED, OPT_NOPROV };
+enum { OPT_ENERGY = 256, OPT_MAXRANK, OPT_EXACT, OPT_OVER, OPT_POWER, OPT_INC, OPT_EXC, OPT_REPORT, OPT_PROGRESS, OPT_SEED, OPT_NOPROV, OPT_ZSTD, OPT_ZLEVEL };
 
 static const struct cli_opt opts[] = {
 	{ "rank", 'r', "RANK", "rank of every tensor (default 16 unless --energy)", 'r' },
@@ -25,6 +25,8 @@ static const struct cli_opt opts[] = {
 	{ "exclude", 0, "REGEX", "skip tensors whose name matches REGEX (PCRE2)", OPT_EXC },
 	{ "report", 0, "FILE", "per-tensor TSV: name, shape, rank, energy_kept, rel_fro_error, seconds (- for stdout)", OPT_REPORT },
 	{ "output", 'o', "FILE", "output adapter GGUF (default: stdout, - as well)", 'o' },
+	{ "zstd", 0, NULL, "write the compressed container (default when FILE ends in .zst)", OPT_ZSTD },
+	{ "zstd-level", 0, "LEVEL", "zstd level 1..22 (default 3; implies --zstd; --zstd=LEVEL also works)", OPT_ZLEVEL },
 	{ "threads", 'j', "N", "OpenBLAS threads (default: online CPUs)", 'j' },
 	{ "no-provenance", 0, NULL, "do not record provenance.* metadata", OPT_NOPROV },
 	{ "progress", 0, NULL, "show a progress bar even when stderr is not a terminal", OPT_PROGRESS },
@@ -76,6 +78,7 @@ static int put_report(void *ud, const struct llm_svd_delta_report *r, int64_t n)
 int main(int argc, char **argv)
 {
 	struct llm_svd_delta_opts so = LLM_SVD_DELTA_OPTS_INIT;
+	struct llm_gguf_write_opts wo = LLM_GGUF_WRITE_OPTS_INIT;
 	struct llm_svd_delta_report *rep = NULL;
 	const char *arg, *out = NULL, *report = NULL;
 	llm_ckpt *base, *tuned;
@@ -99,6 +102,8 @@ int main(int argc, char **argv)
 		case 'o': out = arg; break;
 		case 'j': threads = (int)cli_int("--threads", arg, 1, 1024); break;
 		case OPT_NOPROV: provenance = 0; break;
+		case OPT_ZSTD: wo.zstd = 1; break;
+		case OPT_ZLEVEL: wo.zstd = 1; wo.zstd_level = (int)cli_int("--zstd-level", arg, 1, 22); break;
 		case OPT_PROGRESS: cli_progress_enabled = 1; break;
 		case 'q': cli_quiet = 1; break;
 		}
@@ -133,6 +138,7 @@ int main(int argc, char **argv)
 			cli_die_lib();
 	}
 	so.extra = &prov;
+	so.write = &wo;
 	so.progress = cli_progress_cb;
 	so.notice = cli_notice_cb;
 	struct llm_out ro;

@@ -1210,7 +1210,7 @@ int llm_lora_merge(llm_ckpt *base, llm_lora *const *ads, const float *scales, in
 		}
 		total += t->size;
 	}
-	if ((rc = llm_gguf_writer_open(&w, out_path)))
+	if ((rc = llm_gguf_writer_open_opts(&w, out_path, o->write)))
 		goto out;
 	{
 		llm_meta *wm = llm_gguf_writer_meta(w);
@@ -1353,7 +1353,8 @@ out:
 /* ================================================================== */
 /* writing                                                             */
 
-int llm_lora_write(const llm_lora *a, const char *arch, const char *out_path, const llm_meta *extra,
+int llm_lora_write(const llm_lora *a, const char *arch, const char *out_path,
+		   const struct llm_gguf_write_opts *wo, const llm_meta *extra,
 		   int (*before_commit)(void *ud), void *ud)
 {
 	llm_gguf_writer *w = NULL;
@@ -1373,7 +1374,7 @@ int llm_lora_write(const llm_lora *a, const char *arch, const char *out_path, co
 		if (t->scale != want)
 			return llm_err(LLM_EUNSUPPORTED, "%s: per-tensor scales do not follow one alpha / r", a->path);
 	}
-	if ((rc = llm_gguf_writer_open(&w, out_path)))
+	if ((rc = llm_gguf_writer_open_opts(&w, out_path, wo)))
 		return rc;
 	wm = llm_gguf_writer_meta(w);
 	if (!rc)

@@ -61,6 +61,7 @@
 #include <stdint.h>
 
 #include "ckpt.h"
+#include "gguf.h"
 #include "meta.h"
 
 enum llm_lora_format { LLM_LORA_GGUF = 1, LLM_LORA_PEFT = 2 };
@@ -136,8 +137,10 @@ struct llm_lora_merge_opts {
 	void (*notice)(void *ud, const char *msg); /* what is worth knowing, or NULL */
 	/* Optional: as llm_convert_opts' finish, with the merge report */
 	int (*finish)(void *ud, const struct llm_lora_merge_report *rep, int64_t n);
+	/* How to write (zstd container: gguf.h), or NULL: by name */
+	const struct llm_gguf_write_opts *write;
 };
-#define LLM_LORA_MERGE_OPTS_INIT { -1, 1, NULL, NULL, NULL, NULL, NULL }
+#define LLM_LORA_MERGE_OPTS_INIT { -1, 1, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /* One row of the merge report per (adapter, tensor) touched. */
 struct llm_lora_merge_report {
@@ -168,10 +171,12 @@ void llm_lora_merge_report_free(struct llm_lora_merge_report *r, int64_t n);
  * flipped) with general.architecture = arch.  Only plain LoRA whose
  * per-tensor scales all equal alpha / r for one alpha (or alpha 0 and
  * scale 1) can be written as is; otherwise LLM_EUNSUPPORTED.  extra
- * (may be NULL) is merged into the metadata.  before_commit (may be NULL)
- * is called once every tensor is written, before the file is put in place;
- * nonzero (an error it set) gives the file up. */
-int llm_lora_write(const llm_lora *a, const char *arch, const char *out_path, const llm_meta *extra,
+ * (may be NULL) is merged into the metadata; wo says how to write (zstd
+ * container: gguf.h; NULL: by out_path's name).  before_commit (may be
+ * NULL) is called once every tensor is written, before the file is put in
+ * place; nonzero (an error it set) gives the file up. */
+int llm_lora_write(const llm_lora *a, const char *arch, const char *out_path,
+		   const struct llm_gguf_write_opts *wo, const llm_meta *extra,
 		   int (*before_commit)(void *ud), void *ud);
 
 /* ---- run time (llm-run --lora) ----

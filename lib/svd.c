@@ -544,7 +544,7 @@ int llm_svd_delta(llm_ckpt *base, llm_ckpt *tuned, const struct llm_svd_delta_op
 		goto out;
 	}
 	struct finish_call fc = { o, rep_out ? rep : NULL, rep_out ? nrep : 0 };
-	rc = llm_lora_write(&lo, arch, out_path, o->extra, o->finish ? call_finish : NULL, &fc);
+	rc = llm_lora_write(&lo, arch, out_path, o->write, o->extra, o->finish ? call_finish : NULL, &fc);
 out:
 	for (int64_t i = 0; i < lo.nt; i++) {
 		free(lo.t[i].name);

@@ -59,8 +59,10 @@ struct llm_svd_delta_opts {
 	 * place, with the report (NULL, 0 when none was asked for); nonzero
 	 * (an error it set) gives the adapter up (see llm_convert_opts) */
 	int (*finish)(void *ud, const struct llm_svd_delta_report *rep, int64_t n);
+	/* How to write (zstd container: gguf.h), or NULL: by name */
+	const struct llm_gguf_write_opts *write;
 };
-#define LLM_SVD_DELTA_OPTS_INIT { 0, 0, 0, LLM_SVD_OPTS_INIT, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+#define LLM_SVD_DELTA_OPTS_INIT { 0, 0, 0, LLM_SVD_OPTS_INIT, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 struct llm_svd_delta_report {
 	char *name;

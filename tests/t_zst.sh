@@ -51,6 +51,20 @@ check zstd_equals_level llm-quant --merge --no-provenance --zstd=5 "$TMP/bf16.gg
 llm-quant --merge --no-provenance --zstd-level 5 "$TMP/bf16.gguf" -o "$TMP/l5b.gguf.zst"
 check zstd_equals_spellings cmp "$TMP/l5.bin" "$TMP/l5b.gguf.zst"
 check_status 2 zstd_level_range llm-quant --merge --zstd-level 99 "$TMP/bf16.gguf" -o "$TMP/x.gguf.zst"
+# llm-svd-delta and llm-lora-merge write the container with --zstd and
+# --zstd=LEVEL as well (they had only the .zst name: none on a pipe),
+# holding what they write plain
+"$MK" "$TMP/sb.gguf" >/dev/null 2>&1 && "$MK" "$TMP/st.gguf" 64 2 4 2 160 512 128 11 >/dev/null 2>&1
+magic() { head -c 4 "$1"; }
+llm-svd-delta -q --no-provenance -r 4 --zstd "$TMP/sb.gguf" "$TMP/st.gguf" >"$TMP/ad.z" 2>"$TMP/err"
+llm-svd-delta -q --no-provenance -r 4 "$TMP/sb.gguf" "$TMP/st.gguf" -o "$TMP/ad.gguf"
+llm-quant -q --merge --no-provenance "$TMP/ad.z" -o "$TMP/ad.back.gguf" 2>>"$TMP/err"
+[ "$(magic "$TMP/ad.z")" = GGZ1 ] && cmp -s "$TMP/ad.gguf" "$TMP/ad.back.gguf" && ok svd_delta_zstd || fail svd_delta_zstd "$(head -c 300 "$TMP/err")"
+llm-lora-merge -q --no-provenance --zstd=5 "$TMP/sb.gguf" "$TMP/ad.z" >"$TMP/lm.z" 2>"$TMP/err"
+llm-lora-merge -q --no-provenance "$TMP/sb.gguf" "$TMP/ad.gguf" -o "$TMP/lm.gguf"
+llm-quant -q --merge --no-provenance "$TMP/lm.z" -o "$TMP/lm.back.gguf" 2>>"$TMP/err"
+[ "$(magic "$TMP/lm.z")" = GGZ1 ] && cmp -s "$TMP/lm.gguf" "$TMP/lm.back.gguf" && ok lora_merge_zstd || fail lora_merge_zstd "$(head -c 300 "$TMP/err")"
+check_status 2 lora_merge_zstd_level_range llm-lora-merge --zstd=23 "$TMP/sb.gguf" "$TMP/ad.gguf" -o "$TMP/x.gguf"
 
 # llm-info: stored sizes per tensor, against the uncompressed ones
 if llm-info --json "$TMP/bf16.gguf.zst" >"$TMP/i.json" 2>"$TMP/err" && [ -n "$PYTHON" ]; then

@@ -100,7 +100,7 @@ static void test_hooks(void)
 		t->scale = 1.0f;
 	}
 	/* write / read back: exact, token_embd flipped on disk and back */
-	CHECK(llm_lora_write(a, "llama", ad_path, NULL, NULL, NULL) == 0, "lora_write", "%s", llm_errmsg());
+	CHECK(llm_lora_write(a, "llama", ad_path, NULL, NULL, NULL, NULL) == 0, "lora_write", "%s", llm_errmsg());
 	CHECK(llm_lora_open(&back, ad_path, NULL) == 0, "lora_reopen", "%s", llm_errmsg());
 	if (back) {
 		int same = back->nt == 2 && back->alpha == 0;
