@@ -47,10 +47,10 @@ struct cfg {
 };
 
 static const struct cfg cfgs[] = {
-	{ "mha", "llama", 64, 2, 4, 4, 172, 96, 32, 32, 0, 0, 10000, NULL, 0 },  /* key_length 32 */
-	{ "gqa", "llama", 128, 2, 8, 2, 100, 80, 16, 16, 1, 1, 500000, NULL, 0 },
-	{ "mqa", "mistral", 64, 3, 4, 1, 96, 70, 16, 8, 0, 2, 10000, NULL, 0 },
-	{ "kq", "llama", 256, 2, 4, 2, 512, 96, 64, 64, 0, 0, 10000, NULL, 0 }, /* rows of 256: K-quants */
+	{ "mha", "llama", 64, 2, 4, 4, 172, 96, 32, 32, 0, 0, 10000, NULL, 0, 0 },  /* key_length 32 */
+	{ "gqa", "llama", 128, 2, 8, 2, 100, 80, 16, 16, 1, 1, 500000, NULL, 0, 0 },
+	{ "mqa", "mistral", 64, 3, 4, 1, 96, 70, 16, 8, 0, 2, 10000, NULL, 0, 0 },
+	{ "kq", "llama", 256, 2, 4, 2, 512, 96, 64, 64, 0, 0, 10000, NULL, 0, 0 }, /* rows of 256: K-quants */
 };
 
 /* write_model's type argument for llama-quantize's Q4_K_M-like mixture:
