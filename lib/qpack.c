@@ -602,18 +602,20 @@ VNNI static INLINE __m512i bc4(const int8_t *p)
 	return _mm512_set1_epi32(v);
 }
 
-/* Decoding Q4_0 asks for the weights PF_AHEAD_Q4 bytes ahead, into L2;
- * Q8_0 leaves its forward stream to the hardware prefetcher.  On AMD Zen 4
- * (TinyLlama shape, 2 threads, the two variants alternated token by token
- * in one run, median token times) Q8_0 ran 1.10-1.35x faster without
- * software prefetches than with them 4 to 128 KiB ahead into L2 (22.2
- * against 27.9 ms per token at 32 KiB), 1.02-1.07x faster than 1-4 KiB
- * ahead into L1; Q4_0 ran 8 KiB ahead 1.03x faster
+/* Decoding asks for the weights PF_AHEAD_Q4 bytes ahead, into L2.  On AMD
+ * Zen 4 (TinyLlama shape, 2 threads, the two variants alternated token by
+ * token in one run, median token times) Q4_0 ran 8 KiB ahead 1.03x faster
  * than 16 KiB, 1.05x than 32 KiB, 1.13x than 4 KiB and 1.19x than 128 KiB,
- * and 16 KiB 1.02-1.11x faster than none.  The K-quants prefetch as Q4_0
- * does: Q6_K, when its codes were bytes as Q8_0's, took 1.18-1.19x Q8_0's
- * time per matrix with it and 1.59x without (5632 x 2048, 12 matrices
- * from memory, 2 threads, the two alternated 60 times, medians). */
+ * and 16 KiB 1.02-1.11x faster than none.  Q8_0 once left its stream to
+ * the hardware prefetcher: measured then, before the prefetch loop below
+ * was cut to 2.5 instructions a line, it ran 1.10-1.35x faster without.
+ * Measured again with that loop (llm-bench tg64 --read-bw, the two builds
+ * alternated 8 rounds on a host reading 43-83 GB/s), 8 KiB ahead was
+ * faster in every round, 1.08-1.35x (median 1.12x; 2, 4 and 16 KiB in
+ * between), so it prefetches as the others do.  The K-quants too: Q6_K,
+ * when its codes were bytes as Q8_0's, took 1.18-1.19x Q8_0's time per
+ * matrix with it and 1.59x without (5632 x 2048, 12 matrices from memory,
+ * 2 threads, the two alternated 60 times, medians). */
 #define PF_AHEAD_Q4 8192
 #define DP(acc, w, p) _mm512_dpbusd_epi32((acc), (w), bc4(p))
 
@@ -841,7 +843,7 @@ VNNI static INLINE __m512i dpm(__m512i acc, __m512i w, const int8_t *p, const in
  * along the panel (one forward stream).  group_tile's sums, arranged for
  * fewer instructions: the p0 chains are shifted by 8 and continued with p1
  * (256 H + M in one accumulator, below 2^31 for every kind: codes below
- * 256, |p| <= 128), the p2 chains start from -off * s2.  All but Q8_0 are
+ * 256, |p| <= 128), the p2 chains start from -off * s2.  The weights are
  * asked for PF_AHEAD_Q4 bytes ahead, up to pf_end (the end of the chunk:
  * what follows is likely another thread's). */
 VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_qpack *p,
@@ -856,30 +858,31 @@ VNNI static INLINE void panel_dec(__m512 *acc, const uint8_t *panel, const llm_q
 	for (int64_t b = 0; b < p->nb; b++, base += p->blk) {
 		if (KIND_K(kind) && b % 8 == 0) /* a super-block's record, then its blocks */
 			rec = (const float *)base, base += REC;
-		if (kind != KIND_Q8_0) {
-			const size_t left = (size_t)(pf_end - base);
-			/* The whole block in range (all but a chunk's last 8 KiB): a
-			 * constant count, two a loop, 2.5 instructions a line where
-			 * the loop bounded line by line took 8 (GCC 12): Q4_0
-			 * decoding in cache 1.02-1.09x faster (512 x 2048, one
-			 * thread, 30 alternations in one process, 4 runs; median
-			 * 1.08x), Q4_1 1.12x; from memory 0.98-1.05x (the
-			 * TinyLlama sequence, 2 threads, medians of 10-16
-			 * alternated rounds). */
-			if (left >= PF_AHEAD_Q4 + BLK(kind)) {
-				const char *a = (const char *)base + PF_AHEAD_Q4;
-				_Static_assert(BLK(KIND_Q2_K) % 128 == 0 && BLK(KIND_Q3_K) % 128 == 0 &&
-					       BLK(KIND_Q4_0) % 128 == 0 && BLK(KIND_Q4_1) % 128 == 0 &&
-					       BLK(KIND_Q5_0) % 128 == 0 && BLK(KIND_Q5_1) % 128 == 0 &&
-					       BLK(KIND_Q6_K) % 128 == 0, "an even count of lines");
-				for (size_t l = 0; l < BLK(kind); l += 128) {
-					_mm_prefetch(a + l, _MM_HINT_T1);
-					_mm_prefetch(a + l + 64, _MM_HINT_T1);
-				}
-			} else {
-				for (size_t l = 0; PF_AHEAD_Q4 + l < left; l += 64)
-					_mm_prefetch((const char *)base + PF_AHEAD_Q4 + l, _MM_HINT_T1);
+		const size_t left = (size_t)(pf_end - base);
+		/* The whole block in range (all but a chunk's last 8 KiB): a
+		 * constant count, two a loop, 2.5 instructions a line where
+		 * the loop bounded line by line took 8 (GCC 12): Q4_0
+		 * decoding in cache 1.02-1.09x faster (512 x 2048, one
+		 * thread, 30 alternations in one process, 4 runs; median
+		 * 1.08x), Q4_1 1.12x; from memory 0.98-1.05x (the
+		 * TinyLlama sequence, 2 threads, medians of 10-16
+		 * alternated rounds). */
+		if (left >= PF_AHEAD_Q4 + BLK(kind)) {
+			const char *a = (const char *)base + PF_AHEAD_Q4;
+			_Static_assert(BLK(KIND_Q2_K) % 128 == 0 && BLK(KIND_Q3_K) % 128 == 0 &&
+				       BLK(KIND_Q4_0) % 128 == 0 && BLK(KIND_Q4_1) % 128 == 0 &&
+				       BLK(KIND_Q5_0) % 128 == 0 && BLK(KIND_Q5_1) % 128 == 0 &&
+				       BLK(KIND_Q6_K) % 128 == 0 && BLK(KIND_Q8_0) % 128 == 0 &&
+				       BLK(KIND_Q4_K) % 128 == 0 && BLK(KIND_Q5_K) % 128 == 0 &&
+				       BLK(KIND_IQ4_NL) % 128 == 0 && BLK(KIND_IQ4_XS) % 128 == 0,
+				       "an even count of lines");
+			for (size_t l = 0; l < BLK(kind); l += 128) {
+				_mm_prefetch(a + l, _MM_HINT_T1);
+				_mm_prefetch(a + l + 64, _MM_HINT_T1);
 			}
+		} else {
+			for (size_t l = 0; PF_AHEAD_Q4 + l < left; l += 64)
+				_mm_prefetch((const char *)base + PF_AHEAD_Q4 + l, _MM_HINT_T1);
 		}
 		const int8_t *x0 = x->p0 + b * QK, *x1 = x->p1 + b * QK, *x2 = x->p2 + b * QK;
 		const __m512i c01 = _mm512_set1_epi32(off * x->s01[b]);
@@ -961,20 +964,19 @@ VNNI static INLINE void run_panel(const struct mm_job *j, int64_t g, float *yg, 
 }
 
 /* decode: panels g0/GDEC..g1/GDEC-1, one forward stream; results to out
- * (an output job of the pool: rows g0 GR.. of y).  The kinds that
- * prefetch ask for their first PF_AHEAD_Q4 bytes at once, which the
- * panels' prefetches never cover: Q4_0 in the TinyLlama-shape matrix
- * sequence (22 layers from memory, 2 threads, alternated 30 times in one
- * process, medians) read 1.03-1.04x faster with it while the host's
- * memory was fast (60-75 GB/s), 1.01x while slow (43 GB/s); Q8_0, which
- * leaves its stream to the hardware, 1.00x. */
+ * (an output job of the pool: rows g0 GR.. of y).  The first
+ * PF_AHEAD_Q4 bytes are asked for at once, which the panels' prefetches
+ * never cover: Q4_0 in the TinyLlama-shape matrix sequence (22 layers
+ * from memory, 2 threads, alternated 30 times in one process, medians)
+ * read 1.03-1.04x faster with it while the host's memory was fast (60-75
+ * GB/s), 1.01x while slow (43 GB/s). */
 VNNI static void mm_dec(const void *arg, int64_t g0, int64_t g1, float *out)
 {
 	const struct mm_job *j = arg;
 	const llm_qpack *p = j->p;
 	const uint8_t *s = p->data + (size_t)(g0 / GDEC) * p->stride;
 	const uint8_t *e = s + (size_t)((g1 - g0 + GDEC - 1) / GDEC) * p->stride;
-	for (size_t o = 0; p->kind != KIND_Q8_0 && o < PF_AHEAD_Q4 && o < (size_t)(e - s); o += 64)
+	for (size_t o = 0; o < PF_AHEAD_Q4 && o < (size_t)(e - s); o += 64)
 		_mm_prefetch((const char *)s + o, _MM_HINT_T1);
 	for (int64_t g = g0; g < g1; g += GDEC)
 		switch (p->kind) { /* a constant kind: one specialized loop each */
