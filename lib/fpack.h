@@ -6,7 +6,8 @@
  * prefetches (without them F16 decode ran 1.57x slower on AMD Zen 4).
  * Here a matrix is rearranged once, at model load, so that a decoding
  * thread reads its share as one forward stream that the hardware
- * prefetcher alone keeps going, as with qpack.h's Q8_0 panels: F16
+ * prefetcher alone keeps going (qpack.c's panels, Q8_0's too, add 8 KiB
+ * software prefetches; these do not): F16
  * TinyLlama decode ran 1.05-1.13x faster (this access pattern against
  * row pairs, alternated token by token; 8 KiB software prefetches on top
  * made it slower).

@@ -26,8 +26,8 @@
  * (F16 decode, the two alternated token by token in one run, median token
  * times: 1.025 in 8 runs of 64 tokens, 7 of them >= 1; 8 KiB 1.01-1.03,
  * 32 KiB 1.01-1.09, 64 KiB 0.97-1.01; later, 8 KiB 0.95-0.99 of 16, and
- * no prefetch 1.57x slower).  (qpack.c's packed kernels prefetch into L2
- * 8 KiB ahead, but for Q8_0, which they leave to the hardware prefetcher.) */
+ * no prefetch 1.57x slower).  (qpack.c's packed kernels, Q8_0 among them,
+ * prefetch into L2 8 KiB ahead.) */
 #define PF_AHEAD_L1 4096
 #define PF_AHEAD_L2 16384
 #define PF(p)                                                                  \
