@@ -127,16 +127,16 @@ static void gguf_release(llm_ckpt *c, int64_t i)
 	}
 }
 
-static uint64_t gguf_stored_size(llm_ckpt *c, int64_t i)
+static uint64_t gguf_stored_size(const llm_ckpt *c, int64_t i)
 {
-	struct gguf_impl *im = c->impl;
-	struct gpart *p = &im->p[im->tp[i]];
+	const struct gguf_impl *im = c->impl;
+	const struct gpart *p = &im->p[im->tp[i]];
 	if (!p->z)
 		return c->t[i].size;
 	return llm_zst_stored_size(p->z, llm_gguf_data_offset(p->g) + c->t[i].offset, c->t[i].size);
 }
 
-static const struct llm_ckpt_ops gguf_ops = { gguf_load, gguf_direct, gguf_free, gguf_release };
+static const struct llm_ckpt_ops gguf_ops = { gguf_load, gguf_direct, gguf_free, gguf_release, gguf_stored_size };
 
 /* Parse the GGUF header of a container.  llm_gguf_open_mem checks tensor
  * data against the file size, so it gets a sparse view as large as the
@@ -338,7 +338,7 @@ uint64_t llm_ckpt_stored_size(const llm_ckpt *c, int64_t i)
 {
 	if (i < 0 || i >= c->nt)
 		return 0;
-	return c->ops == &gguf_ops ? gguf_stored_size((llm_ckpt *)c, i) : c->t[i].size;
+	return c->ops->stored_size ? c->ops->stored_size(c, i) : c->t[i].size;
 }
 
 uint64_t llm_ckpt_stored_total(const llm_ckpt *c)
@@ -346,7 +346,7 @@ uint64_t llm_ckpt_stored_total(const llm_ckpt *c)
 	uint64_t s = 0;
 	if (c->ops != &gguf_ops) {
 		for (int64_t i = 0; i < c->nt; i++)
-			s += c->t[i].size;
+			s += llm_ckpt_stored_size(c, i);
 		return s;
 	}
 	const struct gguf_impl *im = c->impl;

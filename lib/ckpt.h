@@ -82,7 +82,8 @@ void llm_ckpt_release(llm_ckpt *c, int64_t i);
 int llm_ckpt_read_f32(llm_ckpt *c, int64_t i, float *dst);
 
 /* Storage: bytes tensor i takes in the file(s) (its compressed size in a
- * zstd container, else info->size); number of files (shards) read; 1 when
+ * zstd container, its int8 values and scales in a llama2.c export
+ * version 2, else info->size); number of files (shards) read; 1 when
  * any file is a zstd container (zst.h), else 0. */
 uint64_t llm_ckpt_stored_size(const llm_ckpt *c, int64_t i);
 int llm_ckpt_n_files(const llm_ckpt *c);

@@ -17,6 +17,10 @@ struct llm_ckpt_ops {
 	/* Optional: tensor i is no longer needed (e.g. drop mapped pages so
 	 * resident memory stays near one tensor while streaming). */
 	void (*release)(llm_ckpt *c, int64_t i);
+	/* Optional: bytes tensor i takes in the file(s) when that is not
+	 * t[i].size (compressed in a zstd container; a llama2.c version 2
+	 * weight's int8 values and scales). */
+	uint64_t (*stored_size)(const llm_ckpt *c, int64_t i);
 };
 
 struct llm_ckpt {

@@ -716,7 +716,7 @@ static void hf_free(void *p)
 	free(im);
 }
 
-static const struct llm_ckpt_ops hf_ops = { hf_load, hf_direct, hf_free, NULL };
+static const struct llm_ckpt_ops hf_ops = { hf_load, hf_direct, hf_free, NULL, NULL };
 
 /* ---- open ---- */
 

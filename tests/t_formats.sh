@@ -299,6 +299,10 @@ for t in shared unshared; do
 		else
 			fail "formats_llama2c_v2_${t}_gs${g}_tensors" "differs: $(cat "$d.cmp")"
 		fi
+		# llm-info's stored bytes are what the file holds past its header
+		# (the int8 values and scales), not the F32 they are read as
+		expect "formats_llama2c_v2_${t}_gs${g}_stored" "$(llm-info --json "$d.bin" |
+			"$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["n_stored"])')" "$(($(wc -c <"$d.bin") - 256))"
 	done
 done
 check formats_llama2c_v2_runs llm-run -q --temp 0 -n 8 -p "Once upon a time" --tokenizer "$MODELS/tok512.bin" "$TMP/l2c/v2_shared_64.bin"
