@@ -326,6 +326,17 @@ static int re_match(const char *prefix, const char *pattern, const char *s, cons
 		return llm_err_prefix(LLM_EFORMAT, what);
 	rc = llm_regex_match(re, s, strlen(s), LLM_RE_FULL);
 	llm_regex_free(re);
+	if (rc < 0 && rc != LLM_ENOMEM) {
+		/* a match limit reached ("(a*)*b" backtracks without end): the
+		 * pattern is the file's fault, so name the file and the pattern */
+		size_t n = strlen(what) + strlen(pattern) + 16;
+		char *pre = malloc(n);
+		if (!pre)
+			return llm_err(LLM_ENOMEM, "out of memory");
+		snprintf(pre, n, "%s: pattern '%s'", what, pattern);
+		rc = llm_err_prefix(LLM_EFORMAT, pre);
+		free(pre);
+	}
 	return rc;
 }
 

@@ -453,6 +453,13 @@ bad bad_peft_target_regex 1 llm-lora-merge "$HFB" "$TMP/peft_bad_regex" -o "$O"
 said bad_peft_target_regex_says "bad regex '(q_proj|v_proj': missing closing parenthesis at offset 14"
 cfgvar bad_rank_regex pattern 'c["rank_pattern"] = {"q_proj[": 2}'
 bad bad_peft_rank_pattern_regex 1 llm-lora-merge "$HFB" "$TMP/peft_bad_rank_regex" -o "$O"
+# one that compiles but backtracks past PCRE2's match limit: the config
+# and the pattern named (was "regex: match failed: ...", naming no file)
+cfgvar slow_regex pattern 'c["rank_pattern"] = {"(?:[a-z_.0-9]*[a-z_.0-9]*)*q": 2}'
+bad bad_peft_rank_pattern_match_limit 1 llm-lora-merge "$HFB" "$TMP/peft_slow_regex" -o "$O"
+grep -qF "peft_slow_regex/adapter_config.json: pattern '(?:[a-z_.0-9]*[a-z_.0-9]*)*q': regex: match failed: match limit" \
+	"$TMP/err" && ok bad_peft_rank_pattern_match_limit_says ||
+	fail bad_peft_rank_pattern_match_limit_says "$(head -c 200 "$TMP/err")"
 if have_vocab; then # no tensor in common: one line, not a notice per tensor
 	bad bad_svd_no_common_tensor 1 llm-svd-delta -r 4 "$B" "$VOCAB/ggml-vocab-llama-spm.gguf" -o "$O"
 	bad bad_svd_vocabulary_base 1 llm-svd-delta -r 4 "$VOCAB/ggml-vocab-llama-spm.gguf" "$B" -o "$O"
