@@ -15,6 +15,7 @@
  * Mistral), else its tokenizer.json (hftok.c: byte-level BPE models such
  * as Llama 3 and Qwen2); llm_ckpt_opts.tokenizer (a GGUF, either file, or
  * a llama2.c tokenizer.bin) replaces it. */
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -458,8 +459,10 @@ static int cfg_num(const llm_json *cfg, const char *path, const char *key, doubl
 		*out = dflt;
 		return 0;
 	}
-	if (llm_json_num(v, out) || !isfinite(*out))
-		return llm_err(LLM_EFORMAT, "%s: \"%s\" is not a number", path, key);
+	/* every such value is written (or computed with) as a float: one past
+	 * FLT_MAX would become inf in the GGUF, which llm-run refuses */
+	if (llm_json_num(v, out) || !(fabs(*out) <= FLT_MAX))
+		return llm_err(LLM_EFORMAT, "%s: \"%s\" is not a number that fits a float", path, key);
 	return 0;
 }
 
@@ -566,7 +569,7 @@ static int hf_config(const llm_json *cfg, const char *path, struct hf_hp *hp)
 			return rc;
 	}
 	/* what llm-run would refuse in the GGUF is refused before it is written */
-	if (!(hp->eps >= 0) || !(hp->theta > 0))
+	if (!(hp->eps >= 0) || !((float)hp->theta > 0))
 		return llm_err(LLM_EFORMAT, "%s: rms_norm_eps %g must be 0 or more and rope_theta %g positive",
 			       path, hp->eps, hp->theta);
 	hp->has_head_dim = llm_json_get(cfg, "head_dim") &&

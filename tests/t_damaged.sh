@@ -165,6 +165,18 @@ PY
 	sed 's/"rms_norm_eps": *[0-9.e-]*/"rms_norm_eps": -1/' "$MODELS/stories260K-hf/config.json" >"$TMP/hfeps/config.json"
 	check_status 1 hf_negative_eps llm-quant -q -o "$TMP/hfeps.gguf" "$TMP/hfeps"
 	grep -q 'config.json: rms_norm_eps -1 must be 0 or more' "$TMP/.err" && ok hf_negative_eps_message || fail hf_negative_eps_message "$(cat "$TMP/.err")"
+	# finite as a double but past FLT_MAX: was written as inf (llm-quant
+	# exit 0), a GGUF that llm-run then refuses; inside rope_scaling and
+	# transformers 5's rope_parameters too
+	for c in 'theta:s/"rope_theta": *[0-9.e+]*/"rope_theta": 1e39/' 'eps:s/"rms_norm_eps": *[0-9.e-]*/"rms_norm_eps": 1e39/' \
+		'linear_factor:s/"vocab_size"/"rope_scaling": {"rope_type": "linear", "factor": 1e39}, &/' \
+		'parameters_theta:s/"vocab_size"/"rope_parameters": {"rope_type": "llama3", "rope_theta": 1e39}, &/'; do
+		rm -f "$TMP/hfeps.gguf"
+		sed "${c#*:}" "$MODELS/stories260K-hf/config.json" >"$TMP/hfeps/config.json"
+		check_status 1 "hf_beyond_float_${c%%:*}" llm-quant -q -o "$TMP/hfeps.gguf" "$TMP/hfeps"
+		grep -q 'config.json: "[a-z_]*" is not a number that fits a float$' "$TMP/.err" && [ ! -e "$TMP/hfeps.gguf" ] &&
+			ok "hf_beyond_float_${c%%:*}_message" || fail "hf_beyond_float_${c%%:*}_message" "$(cat "$TMP/.err")"
+	done
 	sed 's/"LlamaForCausalLM"/"LLaMAForCausalLM"/' "$MODELS/stories260K-hf/config.json" >"$TMP/hfeps/config.json"
 	check hf_llama_early_spelling llm-info "$TMP/hfeps"
 	# a vocabulary (--tokenizer, or the model's own) is checked as the
