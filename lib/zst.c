@@ -886,7 +886,11 @@ uint64_t llm_zst_payload_bytes(const llm_zst *z, uint64_t off, uint64_t n)
 	return s;
 }
 
-int llm_zst_read(llm_zst *z, void *dst, uint64_t off, uint64_t n, int n_threads)
+/* llm_zst_read; zeroed: dst holds zeros already (a fresh anonymous
+ * mapping), so the bytes no unit covers are left alone: the footer's
+ * decoded size and the gaps between units are the file's word, and
+ * writing them would let a small file fill gigabytes of memory. */
+static int zst_read(llm_zst *z, void *dst, uint64_t off, uint64_t n, int n_threads, int zeroed)
 {
 	uint8_t *d = dst;
 	int64_t i0 = first_unit(z, off), i1 = i0;
@@ -899,12 +903,12 @@ int llm_zst_read(llm_zst *z, void *dst, uint64_t off, uint64_t n, int n_threads)
 		i1++;
 	/* bytes no unit covers are zero padding */
 	uint64_t cur = off;
-	for (int64_t i = i0; i < i1; i++) {
+	for (int64_t i = i0; i < i1 && !zeroed; i++) {
 		if (z->u[i].raw_off > cur)
 			memset(d + (cur - off), 0, (size_t)(z->u[i].raw_off - cur));
 		cur = z->u[i].raw_off + z->u[i].raw_size;
 	}
-	if (cur < off + n)
+	if (cur < off + n && !zeroed)
 		memset(d + (cur - off), 0, (size_t)(off + n - cur));
 	if (i1 == i0)
 		return 0;
@@ -951,6 +955,11 @@ int llm_zst_read(llm_zst *z, void *dst, uint64_t off, uint64_t n, int n_threads)
 	return rc;
 }
 
+int llm_zst_read(llm_zst *z, void *dst, uint64_t off, uint64_t n, int n_threads)
+{
+	return zst_read(z, dst, off, n, n_threads, 0);
+}
+
 int llm_zst_map_open(struct llm_map *m, const char *path, int *was_container)
 {
 	struct llm_map in;
@@ -983,7 +992,7 @@ int llm_zst_map_open(struct llm_map *m, const char *path, int *was_container)
 	p = n ? mmap(NULL, (size_t)n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
 	if (p == MAP_FAILED)
 		rc = llm_err(LLM_ENOMEM, "%s: cannot hold the %llu decoded bytes", path, (unsigned long long)n);
-	else if ((rc = llm_zst_read(z, p, 0, n, 0)) == 0)
+	else if ((rc = zst_read(z, p, 0, n, 0, 1)) == 0) /* untouched pages cost nothing */
 		mprotect(p, (size_t)n, PROT_READ);
 	if (p != MAP_FAILED && rc)
 		munmap(p, (size_t)n);
