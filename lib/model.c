@@ -222,9 +222,7 @@ static int load_vec(llm_model *m, const char *name, int64_t n, float **out)
 		return rc;
 	if (!(*out = malloc((size_t)n * sizeof **out)))
 		return llm_err(LLM_ENOMEM, "out of memory for %s", name);
-	if ((rc = llm_ckpt_read_f32(m->c, i, *out)))
-		return llm_err_prefix(rc, name);
-	return 0;
+	return llm_ckpt_read_f32(m->c, i, *out); /* its errors name the tensor */
 }
 
 static int load_hparams(llm_model *m)
